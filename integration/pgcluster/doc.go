@@ -1,0 +1,20 @@
+// Package pgcluster starts and stops throwaway PostgreSQL clusters built from
+// the server binaries installed on the machine.
+//
+// It owns everything a cluster needs on disk (a private temporary directory
+// holding the data directory, the unix socket and the server log) and the
+// postmaster process itself. Close stops the server and removes the directory;
+// nothing survives it, including after a start that failed half way.
+//
+// The cluster listens on a free 127.0.0.1 port. The bootstrap superuser is
+// "postgres" and may connect from loopback without a password; every other
+// role authenticates with scram-sha-256, so tests can exercise real password
+// checks against roles they create.
+//
+// When the calling process runs as root, initdb and postgres run as the
+// "postgres" account (PostgreSQL refuses to run as root), and the private
+// directory is handed to that account.
+//
+// Tests share one cluster per package through Shared (from TestMain) and take
+// a fresh database per test with NewDatabase where isolation matters.
+package pgcluster

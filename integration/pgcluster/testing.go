@@ -1,0 +1,82 @@
+package pgcluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+)
+
+// Shared starts one cluster for a test binary, runs the tests and stops the
+// cluster. Call it from TestMain:
+//
+//	var cluster *pgcluster.Cluster
+//	func TestMain(m *testing.M) { os.Exit(pgcluster.Shared(m, pgcluster.Options{}, &cluster)) }
+//
+// When no cluster can be started the tests do not run and the reason is
+// printed; the exit status is then 1, because a machine meant to run the
+// tests lacks what they need.
+func Shared(m *testing.M, opts Options, out **Cluster) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	c, err := Start(ctx, opts)
+	cancel()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pgcluster: cannot start a throwaway PostgreSQL: %v\n", err)
+		return 1
+	}
+	*out = c
+	code := m.Run()
+	if err := c.Close(); err != nil {
+		fmt.Fprintf(os.Stderr, "pgcluster: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
+}
+
+// ForTest starts a cluster owned by one test and closes it at cleanup.
+func ForTest(t testing.TB, opts Options) *Cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := Start(ctx, opts)
+	if err != nil {
+		t.Fatalf("start throwaway PostgreSQL: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Errorf("close throwaway PostgreSQL: %v", err)
+		}
+	})
+	return c
+}
+
+// NewDatabase creates a fresh, uniquely named database for one test and
+// drops it at cleanup. It returns the database name.
+func NewDatabase(t testing.TB, c *Cluster) string {
+	t.Helper()
+	name := "t_" + randomSuffix()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := c.CreateDatabase(ctx, name); err != nil {
+		t.Fatalf("create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := c.DropDatabase(ctx, name); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	return name
+}
+
+func randomSuffix() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
