@@ -1,0 +1,80 @@
+package config
+
+import "time"
+
+// applyDefaults fills every unset field with its documented default.
+func (c *Config) applyDefaults() {
+	p := &c.Backend.Pool
+	setInt(&p.Min, DefaultPoolMin)
+	setInt(&p.Max, DefaultPoolMax)
+	if p.Min > p.Max && p.Max > 0 && c.Backend.Pool.Min == DefaultPoolMin {
+		p.Min = p.Max // a small max with the default min is not a mistake
+	}
+	setDuration(&p.AcquireTimeout, 2*time.Second)
+	setDuration(&p.MaxLifetime, time.Hour)
+	setDuration(&p.IdleTimeout, 10*time.Minute)
+
+	x := &c.Proxy
+	setString(&x.Listen, DefaultProxyListen)
+	setInt(&x.MaxClientConn, DefaultMaxClientConn)
+	setString(&x.Auth, "scram-sha-256")
+	setDuration(&x.StartupTimeout, 10*time.Second)
+	setInt(&x.MaxMessageSize, DefaultMaxMessageSize)
+	setDuration(&x.ShutdownGrace, 30*time.Second)
+
+	if c.Profiles == nil {
+		c.Profiles = map[string]Profile{}
+	}
+	if _, ok := c.Profiles[DefaultProfile]; !ok {
+		c.Profiles[DefaultProfile] = Profile{}
+	}
+	for name, pr := range c.Profiles {
+		setDuration(&pr.StatementTimeout, 5*time.Second)
+		setInt(&pr.MaxRows, DefaultMaxRows)
+		setDuration(&pr.SlowThreshold, 500*time.Millisecond)
+		c.Profiles[name] = pr
+	}
+	for name, u := range c.Users {
+		setString(&u.Profile, DefaultProfile)
+		c.Users[name] = u
+	}
+	setString(&c.MCP.Listen, DefaultMCPListen)
+	for tok, caller := range c.MCP.Tokens {
+		setString(&caller.Profile, DefaultProfile)
+		c.MCP.Tokens[tok] = caller
+	}
+	if a := c.MCP.Anonymous; a != nil {
+		setString(&a.Profile, DefaultProfile)
+	}
+	for name, a := range c.Admin.Users {
+		setString(&a.Role, "admin")
+		c.Admin.Users[name] = a
+	}
+	setString(&c.RLS.Setting, DefaultRLSSetting)
+}
+
+func setInt(v *int, def int) {
+	if *v == 0 {
+		*v = def
+	}
+}
+
+func setString(v *string, def string) {
+	if *v == "" {
+		*v = def
+	}
+}
+
+func setDuration(v *Duration, def time.Duration) {
+	if *v == 0 {
+		*v = Duration(def)
+	}
+}
+
+// Default returns a config with every default applied and nothing else:
+// the readonly profile, no users, no tokens, no backend.
+func Default() *Config {
+	c := &Config{}
+	c.applyDefaults()
+	return c
+}
