@@ -1,0 +1,173 @@
+package proxy
+
+import (
+	"crypto/md5"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/xdg-go/scram"
+)
+
+// Auth methods.
+const (
+	AuthSCRAM = "scram-sha-256"
+	AuthMD5   = "md5"
+	AuthTrust = "trust" // loopback clients only
+)
+
+// credentials are what pgmoat keeps of a user's password.
+type credentials struct {
+	scram    scram.StoredCredentials
+	password string // plain text, when configured that way (needed for md5)
+}
+
+// newCredentials accepts a plain password or a SCRAM-SHA-256 verifier as
+// PostgreSQL stores it: SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>.
+func newCredentials(password string) (credentials, error) {
+	if strings.HasPrefix(password, "SCRAM-SHA-256$") {
+		sc, err := parseSCRAMVerifier(password)
+		return credentials{scram: sc}, err
+	}
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return credentials{}, err
+	}
+	client, err := scram.SHA256.NewClient("", password, "")
+	if err != nil {
+		return credentials{}, fmt.Errorf("password cannot be used with SCRAM: %w", err)
+	}
+	sc := client.GetStoredCredentials(scram.KeyFactors{Salt: string(salt), Iters: 4096})
+	return credentials{scram: sc, password: password}, nil
+}
+
+func parseSCRAMVerifier(v string) (scram.StoredCredentials, error) {
+	bad := errors.New("malformed SCRAM-SHA-256 verifier; expected SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>")
+	rest := strings.TrimPrefix(v, "SCRAM-SHA-256$")
+	factors, keys, ok := strings.Cut(rest, "$")
+	if !ok {
+		return scram.StoredCredentials{}, bad
+	}
+	iterText, saltB64, ok1 := strings.Cut(factors, ":")
+	storedB64, serverB64, ok2 := strings.Cut(keys, ":")
+	iters, err := strconv.Atoi(iterText)
+	if !ok1 || !ok2 || err != nil || iters < 1 {
+		return scram.StoredCredentials{}, bad
+	}
+	salt, err1 := base64.StdEncoding.DecodeString(saltB64)
+	stored, err2 := base64.StdEncoding.DecodeString(storedB64)
+	server, err3 := base64.StdEncoding.DecodeString(serverB64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return scram.StoredCredentials{}, bad
+	}
+	return scram.StoredCredentials{
+		KeyFactors: scram.KeyFactors{Salt: string(salt), Iters: iters},
+		StoredKey:  stored,
+		ServerKey:  server,
+	}, nil
+}
+
+// errAuthFailed is what every failed login looks like to the client, so
+// that user names cannot be probed.
+func errAuthFailed(user string) *wireError {
+	return fatalf(codeAuthFailed, "password authentication failed for user \""+user+"\"")
+}
+
+// authSCRAM runs a SCRAM-SHA-256 exchange. Unknown users get a full
+// exchange against throwaway credentials, and the same failure.
+func authSCRAM(fe *pgproto3.Backend, send func(pgproto3.BackendMessage) error, user string, creds *credentials) error {
+	stored := decoyCredentials()
+	if creds != nil {
+		stored = creds.scram
+	}
+	server, err := scram.SHA256.NewServer(func(string) (scram.StoredCredentials, error) { return stored, nil })
+	if err != nil {
+		return err
+	}
+	conv := server.NewConversation()
+	if err := send(&pgproto3.AuthenticationSASL{AuthMechanisms: []string{"SCRAM-SHA-256"}}); err != nil {
+		return err
+	}
+	if err := fe.SetAuthType(pgproto3.AuthTypeSASL); err != nil {
+		return err
+	}
+	msg, err := fe.Receive()
+	if err != nil {
+		return err
+	}
+	initial, ok := msg.(*pgproto3.SASLInitialResponse)
+	if !ok || initial.AuthMechanism != "SCRAM-SHA-256" {
+		return fatalf(codeProtocol, "expected a SCRAM-SHA-256 SASLInitialResponse")
+	}
+	serverFirst, err := conv.Step(string(initial.Data))
+	if err != nil {
+		return errAuthFailed(user)
+	}
+	if err := send(&pgproto3.AuthenticationSASLContinue{Data: []byte(serverFirst)}); err != nil {
+		return err
+	}
+	if err := fe.SetAuthType(pgproto3.AuthTypeSASLContinue); err != nil {
+		return err
+	}
+	msg, err = fe.Receive()
+	if err != nil {
+		return err
+	}
+	final, ok := msg.(*pgproto3.SASLResponse)
+	if !ok {
+		return fatalf(codeProtocol, "expected a SASLResponse")
+	}
+	serverFinal, err := conv.Step(string(final.Data))
+	if err != nil || !conv.Valid() || creds == nil {
+		return errAuthFailed(user)
+	}
+	return send(&pgproto3.AuthenticationSASLFinal{Data: []byte(serverFinal)})
+}
+
+func decoyCredentials() scram.StoredCredentials {
+	client, _ := scram.SHA256.NewClient("", "decoy-"+rand.Text(), "")
+	return client.GetStoredCredentials(scram.KeyFactors{Salt: rand.Text(), Iters: 4096})
+}
+
+// authMD5 runs the md5 exchange; it needs the plain-text password.
+func authMD5(fe *pgproto3.Backend, send func(pgproto3.BackendMessage) error, user string, creds *credentials) error {
+	var salt [4]byte
+	if _, err := rand.Read(salt[:]); err != nil {
+		return err
+	}
+	if err := send(&pgproto3.AuthenticationMD5Password{Salt: salt}); err != nil {
+		return err
+	}
+	if err := fe.SetAuthType(pgproto3.AuthTypeMD5Password); err != nil {
+		return err
+	}
+	msg, err := fe.Receive()
+	if err != nil {
+		return err
+	}
+	pw, ok := msg.(*pgproto3.PasswordMessage)
+	if !ok {
+		return fatalf(codeProtocol, "expected a password message")
+	}
+	if creds == nil || creds.password == "" {
+		return errAuthFailed(user)
+	}
+	want := md5Response(user, creds.password, salt)
+	if subtle.ConstantTimeCompare([]byte(want), []byte(pw.Password)) != 1 {
+		return errAuthFailed(user)
+	}
+	return nil
+}
+
+func md5Response(user, password string, salt [4]byte) string {
+	inner := md5.Sum([]byte(password + user))
+	innerHex := hex.EncodeToString(inner[:])
+	outer := md5.Sum(append([]byte(innerHex), salt[:]...))
+	return "md5" + hex.EncodeToString(outer[:])
+}

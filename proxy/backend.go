@@ -1,0 +1,147 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// backend is one server connection, opened and owned by the Pool and lent
+// to one borrower at a time. The borrower owns it until it gives it back.
+type backend struct {
+	conn   net.Conn
+	rd     *rawReader
+	wr     *bufio.Writer
+	pid    uint32
+	secret []byte
+	addr   string // where cancel requests for this backend go
+	// params are the server's ParameterStatus values at connect time.
+	params map[string]string
+
+	// applied are the session settings in force on the server (the
+	// identity, the timeout and the client-visible settings).
+	applied map[string]string
+	// prepared holds the names of the server-side prepared statements
+	// pgmoat created on this connection.
+	prepared map[string]struct{}
+	// txStatus is the last ReadyForQuery status: 'I', 'T' or 'E'.
+	txStatus byte
+
+	created  time.Time
+	released time.Time
+	// broken marks a connection whose protocol state is unknown; it is
+	// closed instead of being reused.
+	broken bool
+
+	scratch []byte
+}
+
+// openBackend connects with pgconn (which handles TLS and authentication)
+// and then takes over the raw connection.
+func openBackend(ctx context.Context, cfg *pgconn.Config, maxBody int) (*backend, error) {
+	pc, err := pgconn.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := pc.SyncConn(ctx); err != nil {
+		pc.Close(ctx)
+		return nil, err
+	}
+	hj, err := pc.Hijack()
+	if err != nil {
+		pc.Close(ctx)
+		return nil, err
+	}
+	addr := ""
+	if ra := hj.Conn.RemoteAddr(); ra != nil && ra.Network() == "tcp" {
+		addr = ra.String()
+	}
+	now := time.Now()
+	return &backend{
+		conn:     hj.Conn,
+		rd:       newRawReader(hj.Conn, maxBody),
+		wr:       bufio.NewWriterSize(hj.Conn, 16<<10),
+		pid:      hj.PID,
+		secret:   hj.SecretKey,
+		addr:     addr,
+		params:   hj.ParameterStatuses,
+		applied:  map[string]string{},
+		prepared: map[string]struct{}{},
+		txStatus: 'I',
+		created:  now,
+		released: now,
+	}, nil
+}
+
+// send encodes a frontend message into the write buffer.
+func (b *backend) send(msg pgproto3.FrontendMessage) error {
+	var err error
+	b.scratch, err = msg.Encode(b.scratch[:0])
+	if err != nil {
+		return err
+	}
+	_, err = b.wr.Write(b.scratch)
+	return err
+}
+
+func (b *backend) flush() error { return b.wr.Flush() }
+
+// alive reports whether the idle connection is still open and silent. A
+// server that went away shows as EOF; one that sent something unasked
+// (a FATAL before closing) is not in a state we know either.
+func (b *backend) alive() bool {
+	if b.rd.buffered() {
+		return false
+	}
+	if err := b.conn.SetReadDeadline(time.Now()); err != nil {
+		return false
+	}
+	_, err := b.rd.r.Peek(1)
+	_ = b.conn.SetReadDeadline(time.Time{})
+	return err != nil && errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+func (b *backend) close() {
+	if b.conn == nil {
+		return
+	}
+	_ = b.conn.SetWriteDeadline(time.Now().Add(time.Second))
+	_ = writeRaw(b.wr, 'X', nil)
+	_ = b.wr.Flush()
+	_ = b.conn.Close()
+}
+
+// cancel asks the server to cancel whatever this backend is running, with
+// the backend's own key.
+func (b *backend) cancel(ctx context.Context) error {
+	if b.addr == "" {
+		return fmt.Errorf("backend %d: no TCP address to send a cancel request to", b.pid)
+	}
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", b.addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(dl)
+	}
+	req := pgproto3.CancelRequest{ProcessID: b.pid, SecretKey: b.secret}
+	buf, err := req.Encode(nil)
+	if err != nil {
+		return err
+	}
+	if _, err := c.Write(buf); err != nil {
+		return err
+	}
+	var one [1]byte
+	_, _ = c.Read(one[:]) // the server closes the socket once it has read the request
+	return nil
+}

@@ -1,0 +1,25 @@
+// Package proxy is pgmoat's PostgreSQL wire-protocol front door and the
+// backend pool both doors share.
+//
+// Ownership, from the outside in:
+//
+//   - Server owns the client listener, every client connection it accepts
+//     and the registry of cancel keys. Close stops accepting, lets running
+//     transactions finish up to a deadline and closes what is left.
+//   - A session owns one client connection for its whole life. It borrows a
+//     backend from the Pool at a client's first statement and gives it back
+//     when PostgreSQL reports the transaction idle (transaction pooling).
+//     While it holds a backend, a forwarder goroutine owns the backend's
+//     read side and is the only writer to the client; the session goroutine
+//     owns the backend's write side.
+//   - Pool owns the backend connections, all opened as the configured
+//     read-only role. A backend is lent to one borrower at a time (a proxy
+//     session or the in-process Executor the MCP side uses) and always
+//     carries the borrower's identity, statement_timeout and read-only flag
+//     before the borrower's first statement runs.
+//
+// Every statement text a client sends (simple Query, or the text of an
+// extended-protocol Parse) is decided by the policy engine before anything
+// reaches a backend. Only Query, Parse, Bind, Describe, Close and the
+// results' framing are decoded; DataRow and the rest are forwarded as bytes.
+package proxy

@@ -1,0 +1,82 @@
+package proxy
+
+import (
+	"errors"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/pgmoat/pgmoat/policy"
+)
+
+// SQLSTATEs pgmoat itself answers with (DESIGN.md).
+const (
+	codeDenied          = "42501" // insufficient_privilege: policy denial
+	codeTooManyConns    = "53300" // too_many_connections: pool or max_client_conn
+	codeProtocol        = "08P01" // protocol_violation
+	codeConnFailure     = "08006" // connection_failure: backend lost
+	codeAuthFailed      = "28P01" // invalid_password
+	codeInvalidAuth     = "28000" // invalid_authorization_specification
+	codeNoDatabase      = "3D000" // invalid_catalog_name
+	codeDupStatement    = "42P05" // duplicate_prepared_statement
+	codeNoStatement     = "26000" // invalid_sql_statement_name
+	codeAdminShutdown   = "57P01" // admin_shutdown
+	codeFeatureNotSupp  = "0A000" // feature_not_supported
+	codeCantConnectNow  = "57P03" // cannot_connect_now
+	codeConfigFileError = "F0000"
+)
+
+// wireError is an error destined for a client as an ErrorResponse.
+type wireError struct {
+	severity string // ERROR or FATAL
+	code     string
+	message  string
+	detail   string
+	hint     string
+}
+
+func (e *wireError) Error() string { return e.message }
+
+func (e *wireError) response() *pgproto3.ErrorResponse {
+	return &pgproto3.ErrorResponse{
+		Severity:            e.severity,
+		SeverityUnlocalized: e.severity,
+		Code:                e.code,
+		Message:             e.message,
+		Detail:              e.detail,
+		Hint:                e.hint,
+	}
+}
+
+func errorf(code, message string) *wireError {
+	return &wireError{severity: "ERROR", code: code, message: message}
+}
+
+func fatalf(code, message string) *wireError {
+	return &wireError{severity: "FATAL", code: code, message: message}
+}
+
+// denied turns a policy verdict into the client's error.
+func denied(e *policy.Error) *wireError {
+	return &wireError{severity: "ERROR", code: e.SQLState, message: e.Message}
+}
+
+// toWire maps an internal failure to what the client sees.
+func toWire(err error) *wireError {
+	var we *wireError
+	if errors.As(err, &we) {
+		return we
+	}
+	var ie *InjectionError
+	var be *BackendError
+	switch {
+	case errors.Is(err, ErrPoolExhausted):
+		return errorf(codeTooManyConns, err.Error())
+	case errors.Is(err, ErrPoolClosed):
+		return fatalf(codeAdminShutdown, err.Error())
+	case errors.As(err, &ie):
+		return errorf(codeConnFailure, ie.Error())
+	case errors.As(err, &be):
+		return errorf(codeConnFailure, be.Error()+"; check backend.dsn and that PostgreSQL is up")
+	}
+	return errorf(codeConnFailure, "pgmoat: internal: "+err.Error())
+}

@@ -1,0 +1,283 @@
+package proxy
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// expectation is one entry of a session's response queue. Every message
+// the session sends to the backend that the backend answers pushes a
+// "real" entry; answers pgmoat makes up itself (ParseComplete for a
+// statement the backend already has, a policy denial, ReadyForQuery while
+// no backend is held) push a synthetic one. Responses reach the client in
+// queue order, which is the order the client sent its messages in.
+type expectation struct {
+	kind expectKind
+	// swallow drops the backend's answer: it belongs to a message pgmoat
+	// added (a Parse of a statement the client prepared on another
+	// backend, a ROLLBACK after the client vanished).
+	swallow bool
+	// err is the ErrorResponse of a synthetic error.
+	err *wireError
+	// prepared is the backend statement name a real Parse creates; it is
+	// recorded as present once ParseComplete arrives.
+	prepared string
+}
+
+type expectKind uint8
+
+const (
+	expectParse    expectKind = iota // ends at ParseComplete
+	expectBind                       // BindComplete
+	expectDescribe                   // RowDescription or NoData (after ParameterDescription)
+	expectExecute                    // CommandComplete, EmptyQueryResponse or PortalSuspended
+	expectClose                      // CloseComplete
+	expectSync                       // ReadyForQuery
+	expectQuery                      // ReadyForQuery; errors do not end it
+	synthParseComplete
+	synthCloseComplete
+	synthError
+	synthReady
+)
+
+func (k expectKind) synthetic() bool { return k >= synthParseComplete }
+
+// ends reports whether a backend message of type typ completes e.
+func (e expectation) ends(typ byte) bool {
+	switch e.kind {
+	case expectParse:
+		return typ == '1'
+	case expectBind:
+		return typ == '2'
+	case expectDescribe:
+		return typ == 'T' || typ == 'n'
+	case expectExecute:
+		return typ == 'C' || typ == 'I' || typ == 's'
+	case expectClose:
+		return typ == '3'
+	case expectSync, expectQuery:
+		return typ == 'Z'
+	}
+	return false
+}
+
+// forward copies backend messages to the client until the backend goes
+// back to the pool or fails. It runs on its own goroutine, one per lending;
+// it owns the backend's read side.
+func (s *session) forward(bk *backend) {
+	defer s.fwdWG.Done()
+	for {
+		typ, body, err := bk.rd.next()
+		if err != nil {
+			s.backendLost(bk, err)
+			return
+		}
+		if s.handleBackendMessage(bk, typ, body) {
+			return
+		}
+	}
+}
+
+// handleBackendMessage routes one backend message and reports whether the
+// backend was given back.
+func (s *session) handleBackendMessage(bk *backend, typ byte, body []byte) (released bool) {
+	s.outMu.Lock()
+	defer s.outMu.Unlock()
+	switch typ {
+	case 'D', 'T', 't', 'n', 'N', 'S', 'A':
+		// Rows, descriptions, notices, parameter status, notifications:
+		// the hot path. They never complete anything on their own except
+		// T/n for Describe.
+		if (typ == 'T' || typ == 'n') && s.completes(typ) {
+			break
+		}
+		s.writeClient(typ, body, !bk.rd.buffered())
+		return false
+	}
+	return s.complete(bk, typ, body)
+}
+
+// completes reports whether typ ends the queue head (for T and n, which
+// are also plain output of Execute in simple Query mode).
+func (s *session) completes(typ byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.expect) > 0 && s.expect[0].kind == expectDescribe && s.expect[0].ends(typ)
+}
+
+// complete handles a message that may end the head expectation. Called
+// with outMu held.
+func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
+	s.mu.Lock()
+	if len(s.expect) == 0 {
+		s.mu.Unlock()
+		// Nothing was asked: the backend is in a state we do not know.
+		bk.broken = true
+		s.writeClient(typ, body, true)
+		return false
+	}
+	head := s.expect[0]
+	forwardIt := !head.swallow
+	switch {
+	case typ == 'E' && head.kind != expectQuery:
+		// The backend skips to the next Sync: so does the queue.
+		s.dropUntilSync()
+		if head.swallow {
+			forwardIt = true // a failure of pgmoat's own Parse is the client's failure too
+		}
+	case typ == 'E':
+		// In a simple Query an error does not end the statement.
+	case head.ends(typ):
+		s.expect = s.expect[1:]
+		if typ == '1' && head.prepared != "" {
+			bk.prepared[head.prepared] = struct{}{}
+		}
+		if typ == 'Z' && len(body) == 1 {
+			bk.txStatus = body[0]
+		}
+	}
+	synth := s.takeSynthetic()
+	release := typ == 'Z' && len(s.expect) == 0 && !s.unsynced && bk.txStatus == 'I'
+	if release {
+		s.bk = nil
+	}
+	s.mu.Unlock()
+
+	if forwardIt {
+		s.writeClient(typ, body, false)
+	}
+	s.writeSynthetic(synth)
+	if release || !bk.rd.buffered() {
+		s.flushClient()
+	}
+	if release {
+		s.wmu.Lock() // wait out a write still in progress
+		s.wmu.Unlock()
+		s.srv.pool.release(bk)
+	}
+	return release
+}
+
+// dropUntilSync removes queue entries up to (not including) the next Sync
+// or Query: after an error the backend answers nothing else before it.
+// Called with s.mu held.
+func (s *session) dropUntilSync() {
+	i := 0
+	for i < len(s.expect) && s.expect[i].kind != expectSync && s.expect[i].kind != expectQuery && s.expect[i].kind != synthReady {
+		i++
+	}
+	s.expect = s.expect[i:]
+}
+
+// takeSynthetic pops the synthetic entries now at the head of the queue.
+// Called with s.mu held.
+func (s *session) takeSynthetic() []expectation {
+	var out []expectation
+	for len(s.expect) > 0 && s.expect[0].kind.synthetic() {
+		out = append(out, s.expect[0])
+		s.expect = s.expect[1:]
+	}
+	return out
+}
+
+// writeSynthetic writes made-up responses. Called with outMu held.
+func (s *session) writeSynthetic(entries []expectation) {
+	for _, e := range entries {
+		switch e.kind {
+		case synthParseComplete:
+			s.writeClient('1', nil, false)
+		case synthCloseComplete:
+			s.writeClient('3', nil, false)
+		case synthError:
+			s.writeMsg(e.err.response())
+		case synthReady:
+			s.writeClient('Z', []byte{s.txStatus()}, false)
+		}
+	}
+}
+
+// txStatus is what the client's ReadyForQuery should say now.
+func (s *session) txStatus() byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.bk == nil {
+		return 'I'
+	}
+	return s.bk.txStatus
+}
+
+// backendLost ends a lending whose backend failed under it. The client's
+// transaction is gone with it, so the client is told and disconnected.
+func (s *session) backendLost(bk *backend, err error) {
+	bk.broken = true
+	s.mu.Lock()
+	s.bk = nil
+	s.expect = nil
+	gone := s.clientGone
+	s.mu.Unlock()
+	s.wmu.Lock()
+	s.wmu.Unlock()
+	s.srv.pool.release(bk)
+	if gone {
+		return
+	}
+	s.outMu.Lock()
+	s.writeMsg(fatalf(codeConnFailure, "pgmoat: backend.lost: the server connection was lost ("+err.Error()+"); reconnect and retry").response())
+	s.flushClient()
+	s.outMu.Unlock()
+	_ = s.conn.SetReadDeadline(time.Now()) // wake the session loop
+	s.lost.Store(true)
+}
+
+// writeClient appends one raw message to the client buffer. Called with
+// outMu held. Write errors mean the client is gone; the session loop
+// finds out on its next read.
+func (s *session) writeClient(typ byte, body []byte, flush bool) {
+	if s.outErr != nil {
+		return
+	}
+	if err := writeRaw(s.out, typ, body); err != nil {
+		s.outErr = err
+		return
+	}
+	if flush {
+		s.flushClient()
+	}
+}
+
+// writeMsg encodes and appends a message. Called with outMu held.
+func (s *session) writeMsg(msg pgproto3.BackendMessage) {
+	if s.outErr != nil {
+		return
+	}
+	var err error
+	s.scratch, err = msg.Encode(s.scratch[:0])
+	if err == nil {
+		_, err = s.out.Write(s.scratch)
+	}
+	if err != nil {
+		s.outErr = err
+	}
+}
+
+func (s *session) flushClient() {
+	if s.outErr == nil {
+		s.outErr = s.out.Flush()
+	}
+}
+
+// cancelBackend forwards a cancel for whatever the session's backend runs.
+func (s *session) cancelBackend() {
+	s.mu.Lock()
+	bk := s.bk
+	busy := len(s.expect) > 0
+	s.mu.Unlock()
+	if bk == nil || !busy {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = bk.cancel(ctx)
+}

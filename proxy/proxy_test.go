@@ -1,0 +1,335 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"go.uber.org/goleak"
+
+	"github.com/pgmoat/pgmoat/integration/pgcluster"
+	"github.com/pgmoat/pgmoat/policy"
+)
+
+var cluster *pgcluster.Cluster
+
+func TestMain(m *testing.M) {
+	code := pgcluster.Shared(m, pgcluster.Options{MaxConnections: 120}, &cluster)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goroutine leak: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+const fixtureSQL = `
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'proxy_reader') THEN
+    CREATE ROLE proxy_reader LOGIN PASSWORD 'reader-pw' NOSUPERUSER NOBYPASSRLS;
+  END IF;
+END $$;
+CREATE TABLE items (id int PRIMARY KEY, owner int NOT NULL, label text NOT NULL);
+INSERT INTO items SELECT i, 1 + i % 2, 'item ' || i FROM generate_series(1, 100) i;
+ALTER TABLE items ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON items USING (owner = NULLIF(current_setting('request.user_id', true), '')::int);
+GRANT SELECT ON items TO proxy_reader;
+`
+
+// proxyFixture is one database with the fixture schema, a pool and a
+// proxy server on a loopback port.
+type proxyFixture struct {
+	db     string
+	pool   *Pool
+	server *Server
+	addr   string
+}
+
+type fixtureOptions struct {
+	poolMax        int
+	acquireTimeout time.Duration
+	timeout        time.Duration
+	maxClientConn  int
+}
+
+func newFixture(t *testing.T, o fixtureOptions) *proxyFixture {
+	t.Helper()
+	ctx := context.Background()
+	db := pgcluster.NewDatabase(t, cluster)
+	admin, err := pgx.Connect(ctx, cluster.DSN(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(ctx, fixtureSQL); err != nil {
+		t.Fatal(err)
+	}
+	admin.Close(ctx)
+
+	if o.poolMax == 0 {
+		o.poolMax = 4
+	}
+	pool, err := NewPool(PoolConfig{
+		DSN: cluster.DSNFor("proxy_reader", "reader-pw", db), Min: 1, Max: o.poolMax,
+		AcquireTimeout: o.acquireTimeout,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	profiles := map[string]policy.Profile{"readonly": {Name: "readonly", StatementTimeout: o.timeout}}
+	engine, err := policy.New(policy.Options{Profiles: profiles})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(Config{
+		Engine: engine, Pool: pool, MaxClientConn: o.maxClientConn,
+		Users: map[string]User{
+			"alice": {Password: "alice", Identity: policy.Identity{UserID: "1", Profile: "readonly"}},
+			"bob":   {Password: "bob", Identity: policy.Identity{UserID: "2", Profile: "readonly"}},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	t.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			t.Errorf("server close: %v", err)
+		}
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		pool.Close()
+	})
+	return &proxyFixture{db: db, pool: pool, server: srv, addr: l.Addr().String()}
+}
+
+func (f *proxyFixture) dsn(user string) string {
+	host, port, _ := net.SplitHostPort(f.addr)
+	return fmt.Sprintf("host=%s port=%s user=%s password=%s dbname=%s sslmode=disable", host, port, user, user, f.db)
+}
+
+func (f *proxyFixture) connect(t *testing.T, user string, mode pgx.QueryExecMode) *pgx.Conn {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(f.dsn(user))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DefaultQueryExecMode = mode
+	conn, err := pgx.ConnectConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("connect as %s: %v", user, err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+var allModes = []pgx.QueryExecMode{
+	pgx.QueryExecModeSimpleProtocol,
+	pgx.QueryExecModeExec,
+	pgx.QueryExecModeDescribeExec,
+	pgx.QueryExecModeCacheDescribe,
+	pgx.QueryExecModeCacheStatement,
+}
+
+func TestRowLevelSecurityPerUserInEveryMode(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	ctx := context.Background()
+	for _, mode := range allModes {
+		t.Run(mode.String(), func(t *testing.T) {
+			for user, wantOwner := range map[string]int{"alice": 1, "bob": 2} {
+				conn := f.connect(t, user, mode)
+				for range 3 { // again and again, across transactions and backends
+					var n, owners int
+					err := conn.QueryRow(ctx, "SELECT count(*), count(DISTINCT owner) FROM items WHERE owner = $1", wantOwner).Scan(&n, &owners)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if n != 50 || owners != 1 {
+						t.Fatalf("%s sees %d rows of owner %d", user, n, wantOwner)
+					}
+					var total int
+					if err := conn.QueryRow(ctx, "SELECT count(*) FROM items").Scan(&total); err != nil {
+						t.Fatal(err)
+					}
+					if total != 50 {
+						t.Fatalf("%s sees %d rows in all, want only their 50", user, total)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestInjectedSettings(t *testing.T) {
+	f := newFixture(t, fixtureOptions{timeout: 1500 * time.Millisecond})
+	ctx := context.Background()
+	conn := f.connect(t, "bob", pgx.QueryExecModeSimpleProtocol)
+	var timeout, uid, ro string
+	err := conn.QueryRow(ctx, "SELECT current_setting('statement_timeout'), current_setting('request.user_id'), current_setting('default_transaction_read_only')").Scan(&timeout, &uid, &ro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if timeout != "1500ms" || uid != "2" || ro != "on" {
+		t.Fatalf("statement_timeout=%s request.user_id=%s read_only=%s", timeout, uid, ro)
+	}
+	var shown string
+	if err := conn.QueryRow(ctx, "SHOW statement_timeout").Scan(&shown); err != nil || shown != "1500ms" {
+		t.Fatalf("SHOW statement_timeout = %q, %v", shown, err)
+	}
+}
+
+func TestDenialsKeepTheSessionUsable(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	ctx := context.Background()
+	hostile := []string{
+		"DELETE FROM items",
+		"SET request.user_id = '2'",
+		"SELECT set_config('request.user_id', '2', false)",
+		"RESET ALL",
+		"SET ROLE postgres",
+		"COMMIT; DROP TABLE items",
+		"SELECT pg_read_file('/etc/passwd')",
+		"BEGIN READ WRITE",
+	}
+	for _, mode := range allModes {
+		t.Run(mode.String(), func(t *testing.T) {
+			conn := f.connect(t, "alice", mode)
+			for _, sql := range hostile {
+				_, err := conn.Exec(ctx, sql)
+				var pgErr *pgconn.PgError
+				if !errors.As(err, &pgErr) || pgErr.Code != "42501" || !strings.HasPrefix(pgErr.Message, "pgmoat:") {
+					t.Fatalf("%s: got %v, want a 42501 pgmoat denial", sql, err)
+				}
+				var uid string
+				if err := conn.QueryRow(ctx, "SELECT current_setting('request.user_id')").Scan(&uid); err != nil || uid != "1" {
+					t.Fatalf("after %q: user id %q, %v", sql, uid, err)
+				}
+			}
+			if got := f.server.Denials(); len(got) == 0 || got[0].User != "alice" {
+				t.Fatalf("denials not recorded: %+v", got)
+			}
+		})
+	}
+}
+
+func TestDenialInsideTransaction(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	ctx := context.Background()
+	conn := f.connect(t, "alice", pgx.QueryExecModeCacheStatement)
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "DELETE FROM items"); err == nil {
+		t.Fatal("DELETE allowed")
+	}
+	var n int
+	if err := tx.QueryRow(ctx, "SELECT count(*) FROM items").Scan(&n); err != nil || n != 50 {
+		t.Fatalf("in transaction after denial: %d, %v", n, err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPreparedStatementsSurviveBackendChanges(t *testing.T) {
+	f := newFixture(t, fixtureOptions{poolMax: 3})
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			user := []string{"alice", "bob"}[i%2]
+			cfg, _ := pgx.ParseConfig(f.dsn(user))
+			cfg.DefaultQueryExecMode = pgx.QueryExecModeCacheStatement
+			conn, err := pgx.ConnectConfig(ctx, cfg)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer conn.Close(ctx)
+			for j := range 40 {
+				var owner int
+				err := conn.QueryRow(ctx, "SELECT owner FROM items WHERE id = $1", 2+(j*2+i%2)%98).Scan(&owner)
+				if errors.Is(err, pgx.ErrNoRows) {
+					errs <- fmt.Errorf("%s: row %d not visible", user, j)
+					return
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				if owner != 1+i%2 {
+					errs <- fmt.Errorf("%s saw owner %d", user, owner)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if st := f.pool.Stats(); st.Open > 3 {
+		t.Fatalf("pool opened %d connections, max 3", st.Open)
+	}
+}
+
+func TestWrongPasswordAndUnknownUser(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	ctx := context.Background()
+	host, port, _ := net.SplitHostPort(f.addr)
+	for _, dsn := range []string{
+		fmt.Sprintf("host=%s port=%s user=alice password=wrong dbname=%s sslmode=disable", host, port, f.db),
+		fmt.Sprintf("host=%s port=%s user=mallory password=x dbname=%s sslmode=disable", host, port, f.db),
+	} {
+		_, err := pgx.Connect(ctx, dsn)
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "28P01" {
+			t.Fatalf("%s: got %v, want 28P01", dsn, err)
+		}
+	}
+	_, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%s user=alice password=alice dbname=otherdb sslmode=disable", host, port))
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "3D000" {
+		t.Fatalf("wrong database: %v", err)
+	}
+}
+
+func TestStatementTimeout(t *testing.T) {
+	f := newFixture(t, fixtureOptions{timeout: 200 * time.Millisecond})
+	conn := f.connect(t, "alice", pgx.QueryExecModeSimpleProtocol)
+	_, err := conn.Exec(context.Background(), "SELECT pg_catalog.pg_sleep(2)")
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		t.Fatalf("got %v", err)
+	}
+	if pgErr.Code != "42501" { // pg_sleep is denied by policy; timeouts need a slow allowed query
+		t.Logf("pg_sleep: %v", err)
+	}
+	_, err = conn.Exec(context.Background(), "SELECT count(*) FROM generate_series(1, 100000000)")
+	if !errors.As(err, &pgErr) || pgErr.Code != "57014" {
+		t.Fatalf("long query: got %v, want 57014", err)
+	}
+	var one int
+	if err := conn.QueryRow(context.Background(), "SELECT 1").Scan(&one); err != nil {
+		t.Fatalf("after timeout: %v", err)
+	}
+}

@@ -1,0 +1,286 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/pgmoat/pgmoat/policy"
+)
+
+// User is a proxy login and the identity its statements run as.
+type User struct {
+	// Password is plain text or a SCRAM-SHA-256 verifier.
+	Password string
+	Identity policy.Identity
+}
+
+// Config configures a Server. Zero values mean the defaults.
+type Config struct {
+	Engine *policy.Engine // required
+	Pool   *Pool          // required
+	Users  map[string]User
+	// Auth is AuthSCRAM (default), AuthMD5 or AuthTrust (loopback only).
+	Auth string
+	// TLS, when set, answers SSLRequest with TLS; otherwise with 'N'.
+	TLS *tls.Config
+	// RLSSetting carries the user id to row-level security; default
+	// request.user_id.
+	RLSSetting string
+	// Database is the name clients connect to; default: the backend's.
+	Database       string
+	MaxClientConn  int           // default 10000
+	StartupTimeout time.Duration // default 10s, for startup and authentication
+	MaxMessageSize int           // default 16 MiB
+	Logger         *slog.Logger  // default: discard
+}
+
+// Server accepts PostgreSQL clients. It owns its listeners, client
+// connections and the cancel-key registry; the Pool is owned by the
+// caller, who may share it with an Executor.
+type Server struct {
+	cfg     Config
+	pool    *Pool
+	engine  *policy.Engine
+	log     *slog.Logger
+	users   map[string]credentialsFor
+	clients atomic.Int64
+
+	mu        sync.Mutex
+	listeners []net.Listener
+	sessions  map[uint32]*session // by the pid of the client's cancel key
+	conns     map[net.Conn]struct{}
+	closing   bool
+	wg        sync.WaitGroup
+	denials   denialRing
+}
+
+type credentialsFor struct {
+	creds credentials
+	id    policy.Identity
+}
+
+// NewServer checks the configuration and prepares the users' credentials.
+func NewServer(cfg Config) (*Server, error) {
+	if cfg.Engine == nil || cfg.Pool == nil {
+		return nil, errors.New("proxy: Config.Engine and Config.Pool are required")
+	}
+	if cfg.Auth == "" {
+		cfg.Auth = AuthSCRAM
+	}
+	if cfg.RLSSetting == "" {
+		cfg.RLSSetting = "request.user_id"
+	}
+	if cfg.Database == "" {
+		cfg.Database = cfg.Pool.connCfg.Database
+	}
+	if cfg.MaxClientConn == 0 {
+		cfg.MaxClientConn = 10000
+	}
+	if cfg.StartupTimeout == 0 {
+		cfg.StartupTimeout = 10 * time.Second
+	}
+	if cfg.MaxMessageSize == 0 {
+		cfg.MaxMessageSize = 16 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		cfg: cfg, pool: cfg.Pool, engine: cfg.Engine, log: cfg.Logger,
+		users:    map[string]credentialsFor{},
+		sessions: map[uint32]*session{},
+		conns:    map[net.Conn]struct{}{},
+	}
+	for name, u := range cfg.Users {
+		c, err := newCredentials(u.Password)
+		if err != nil {
+			return nil, fmt.Errorf("user %s: %w", name, err)
+		}
+		s.users[name] = credentialsFor{creds: c, id: u.Identity}
+	}
+	return s, nil
+}
+
+// Serve accepts clients on l until Close or Shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return net.ErrClosed
+	}
+	s.listeners = append(s.listeners, l)
+	s.mu.Unlock()
+	for {
+		conn, err := l.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closing := s.closing
+			s.mu.Unlock()
+			if closing {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			return err
+		}
+		if !s.track(conn) {
+			_ = conn.Close()
+			continue
+		}
+		s.wg.Add(1)
+		go s.handle(conn)
+	}
+}
+
+func (s *Server) track(conn net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.conns[conn] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(conn net.Conn) {
+	s.mu.Lock()
+	delete(s.conns, conn)
+	s.mu.Unlock()
+}
+
+func (s *Server) handle(conn net.Conn) {
+	defer s.wg.Done()
+	defer s.untrack(conn)
+	n := s.clients.Add(1)
+	defer s.clients.Add(-1)
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	if n > int64(s.cfg.MaxClientConn) {
+		refuse(conn, fatalf(codeTooManyConns, fmt.Sprintf("pgmoat: proxy.max_client_conn: too many clients (limit %d)", s.cfg.MaxClientConn)))
+		return
+	}
+	sess, err := s.startup(conn)
+	if err != nil {
+		_ = conn.Close()
+		return
+	}
+	if sess == nil {
+		return // a cancel request, already handled
+	}
+	sess.serve(context.Background())
+}
+
+// refuse writes one error to a connection that never got a session and
+// closes it.
+func refuse(conn net.Conn, e *wireError) {
+	_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
+	buf, _ := e.response().Encode(nil)
+	_, _ = conn.Write(buf)
+	_ = conn.Close()
+}
+
+// newSession registers a session under a fresh cancel key.
+func (s *Server) newSession(conn net.Conn, fe *pgproto3.Backend, user string, id policy.Identity, client map[string]string, keyLen int) *session {
+	sess := &session{
+		srv:   s,
+		conn:  conn,
+		fe:    fe,
+		user:  user,
+		id:    id,
+		stmts: map[string]clientStmt{},
+		out:   bufio.NewWriterSize(conn, 16<<10),
+	}
+	timeout := policy.DefaultStatementTimeout
+	if p, ok := s.engine.Profile(id.Profile); ok && p.StatementTimeout > 0 {
+		timeout = p.StatementTimeout
+	}
+	sess.settings = newSettings(s.cfg.RLSSetting, id.UserID, timeout, client)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		k := newCancelKey(keyLen)
+		if _, taken := s.sessions[k.pid]; !taken {
+			sess.key = k
+			s.sessions[k.pid] = sess
+			return sess
+		}
+	}
+}
+
+func (s *Server) forget(sess *session) {
+	s.mu.Lock()
+	if s.sessions[sess.key.pid] == sess {
+		delete(s.sessions, sess.key.pid)
+	}
+	s.mu.Unlock()
+}
+
+// lend borrows a backend with the borrower's settings in force.
+func (s *Server) lend(ctx context.Context, want settings) (*backend, error) {
+	bk, err := s.pool.acquire(ctx, want.key())
+	if err != nil {
+		return nil, err
+	}
+	if err := bk.apply(ctx, want); err != nil {
+		s.pool.release(bk) // broken: closed, not reused
+		return nil, err
+	}
+	return bk, nil
+}
+
+func (s *Server) decide(id policy.Identity, sql string) policy.Verdict {
+	return s.engine.Decide(id, sql)
+}
+
+// Clients is the number of client connections open now.
+func (s *Server) Clients() int { return int(s.clients.Load()) }
+
+// Shutdown stops accepting, waits for clients to leave until ctx ends,
+// then disconnects the rest. The pool is left to its owner.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	for _, l := range s.listeners {
+		_ = l.Close()
+	}
+	s.mu.Unlock()
+	idle := make(chan struct{})
+	go func() { s.wg.Wait(); close(idle) }()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	for c := range s.conns {
+		_ = c.Close()
+	}
+	s.mu.Unlock()
+	<-idle
+	return ctx.Err()
+}
+
+// Close disconnects everyone at once. Safe to call more than once.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := s.Shutdown(ctx)
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,461 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/pgmoat/pgmoat/policy"
+)
+
+// session serves one authenticated client connection. Its goroutine
+// (serve) owns the client's read side and the write side of whatever
+// backend it holds; the forwarder goroutine of the current lending owns the
+// backend's read side. Writes to the client happen under outMu.
+type session struct {
+	srv      *Server
+	conn     net.Conn
+	fe       *pgproto3.Backend // decodes what the client sends
+	user     string
+	id       policy.Identity
+	settings settings
+	key      cancelKey
+
+	// stmts maps the client's prepared statement names to what pgmoat
+	// prepares on whichever backend it holds.
+	stmts map[string]clientStmt
+
+	outMu   sync.Mutex
+	out     *bufio.Writer
+	outErr  error
+	scratch []byte
+
+	mu         sync.Mutex
+	bk         *backend      // held backend, nil between transactions
+	expect     []expectation // responses owed to the client, in order
+	unsynced   bool          // extended-protocol messages sent since the last Sync
+	clientGone bool
+
+	// wmu serializes writes to the held backend with its release, so a
+	// backend is never handed on while a write to it is still finishing.
+	wmu sync.Mutex
+
+	skipping bool // after an error in extended protocol: discard until Sync
+	lost     atomic.Bool
+	fwdWG    sync.WaitGroup
+	sendBuf  []byte
+}
+
+// clientStmt is a statement the client prepared under a name.
+type clientStmt struct {
+	query       string // the text sent to the backend (after any rewrite)
+	paramOIDs   []uint32
+	backendName string
+}
+
+// serve runs the session until the client leaves or the server closes.
+func (s *session) serve(ctx context.Context) {
+	defer s.cleanup()
+	for {
+		msg, err := s.fe.Receive()
+		if err != nil {
+			s.readFailed(err)
+			return
+		}
+		if done := s.handle(ctx, msg); done {
+			return
+		}
+	}
+}
+
+func (s *session) readFailed(err error) {
+	if s.lost.Load() {
+		return
+	}
+	var tooBig *pgproto3.ExceededMaxBodyLenErr
+	if errors.As(err, &tooBig) {
+		s.fatal(fatalf(codeProtocol, "pgmoat: protocol.message_size: message of "+itoa(tooBig.ActualBodyLen)+" bytes exceeds the limit of "+itoa(tooBig.MaxExpectedBodyLen)))
+	}
+}
+
+// handle processes one client message; it reports whether the session ends.
+func (s *session) handle(ctx context.Context, msg pgproto3.FrontendMessage) bool {
+	switch m := msg.(type) {
+	case *pgproto3.Query:
+		s.query(ctx, m.String)
+	case *pgproto3.Parse:
+		s.parse(ctx, m)
+	case *pgproto3.Bind:
+		s.bind(ctx, m)
+	case *pgproto3.Describe:
+		s.describe(ctx, m)
+	case *pgproto3.Execute:
+		s.forwardExtended(ctx, m, expectation{kind: expectExecute})
+	case *pgproto3.Close:
+		s.closeMsg(ctx, m)
+	case *pgproto3.Sync:
+		s.sync(ctx)
+	case *pgproto3.Flush:
+		s.flushMsg()
+	case *pgproto3.Terminate:
+		return true
+	case *pgproto3.FunctionCall:
+		s.refuseSimple(errorf(codeProtocol, "pgmoat: protocol.function_call: the fastpath function-call protocol is not allowed; call functions in a SELECT"))
+	case *pgproto3.CopyData, *pgproto3.CopyDone, *pgproto3.CopyFail:
+		s.fatal(fatalf(codeProtocol, "pgmoat: protocol.copy: COPY data sent outside a COPY (COPY is not allowed through pgmoat)"))
+		return true
+	default:
+		s.fatal(fatalf(codeProtocol, "pgmoat: protocol.unexpected: unexpected message from client"))
+		return true
+	}
+	return s.lost.Load()
+}
+
+// query handles a simple-protocol Query.
+func (s *session) query(ctx context.Context, sql string) {
+	v := s.srv.decide(s.id, sql)
+	if e := v.Err(); e != nil {
+		s.srv.noteDenial(s, sql, v)
+		s.refuseSimple(denied(e))
+		return
+	}
+	if !s.ensureBackend(ctx, true) {
+		return
+	}
+	s.push(expectation{kind: expectQuery}, false)
+	s.sendBackend(&pgproto3.Query{String: v.SQL(sql)}, true)
+}
+
+// refuseSimple answers a simple-protocol message with an error and
+// ReadyForQuery, in order with anything still owed.
+func (s *session) refuseSimple(e *wireError) {
+	s.pushSynthetic(expectation{kind: synthError, err: e}, expectation{kind: synthReady})
+}
+
+// refuseExtended answers an extended-protocol message with an error and
+// discards what follows up to Sync, as PostgreSQL does.
+func (s *session) refuseExtended(e *wireError) {
+	s.pushSynthetic(expectation{kind: synthError, err: e})
+	s.skipping = true
+}
+
+func (s *session) parse(ctx context.Context, m *pgproto3.Parse) {
+	if s.skipping {
+		return
+	}
+	v := s.srv.decide(s.id, m.Query)
+	if e := v.Err(); e != nil {
+		s.srv.noteDenial(s, m.Query, v)
+		s.refuseExtended(denied(e))
+		return
+	}
+	query := v.SQL(m.Query)
+	if m.Name == "" {
+		if !s.ensureBackend(ctx, false) {
+			return
+		}
+		s.push(expectation{kind: expectParse}, true)
+		s.sendBackend(&pgproto3.Parse{Query: query, ParameterOIDs: m.ParameterOIDs}, false)
+		return
+	}
+	if _, exists := s.stmts[m.Name]; exists {
+		s.refuseExtended(errorf(codeDupStatement, "prepared statement \""+m.Name+"\" already exists"))
+		return
+	}
+	st := clientStmt{query: query, paramOIDs: append([]uint32(nil), m.ParameterOIDs...)}
+	st.backendName = backendStatementName(st.query, st.paramOIDs)
+	s.stmts[m.Name] = st
+	if !s.ensureBackend(ctx, false) {
+		return
+	}
+	if s.ensurePrepared(st, false) {
+		s.pushSynthetic(expectation{kind: synthParseComplete})
+	}
+}
+
+// backendStatementName derives the server-side name from the text and
+// parameter types, so every client preparing the same statement shares
+// one server-side plan per backend.
+func backendStatementName(query string, oids []uint32) string {
+	h := sha256.New()
+	h.Write([]byte(query))
+	for _, o := range oids {
+		h.Write([]byte{byte(o >> 24), byte(o >> 16), byte(o >> 8), byte(o)})
+	}
+	return "pgmoat_" + hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// ensurePrepared makes sure the held backend has st prepared. When it had
+// to send a Parse, the answer goes to the client unless hidden is set.
+// It reports whether the statement was already there.
+func (s *session) ensurePrepared(st clientStmt, hidden bool) bool {
+	s.mu.Lock()
+	bk := s.bk
+	_, have := bk.prepared[st.backendName]
+	pending := false
+	for _, e := range s.expect {
+		if e.prepared == st.backendName {
+			pending = true
+		}
+	}
+	s.mu.Unlock()
+	if have || pending {
+		return true
+	}
+	s.push(expectation{kind: expectParse, swallow: hidden, prepared: st.backendName}, true)
+	s.sendBackend(&pgproto3.Parse{Name: st.backendName, Query: st.query, ParameterOIDs: st.paramOIDs}, false)
+	return false
+}
+
+// statement resolves a client statement name for Bind and Describe; the
+// unnamed statement passes through.
+func (s *session) statement(name string) (string, bool) {
+	if name == "" {
+		return "", true
+	}
+	st, ok := s.stmts[name]
+	if !ok {
+		s.refuseExtended(errorf(codeNoStatement, "prepared statement \""+name+"\" does not exist"))
+		return "", false
+	}
+	s.ensurePrepared(st, true)
+	return st.backendName, true
+}
+
+func (s *session) bind(ctx context.Context, m *pgproto3.Bind) {
+	if s.skipping || !s.ensureBackend(ctx, false) {
+		return
+	}
+	name, ok := s.statement(m.PreparedStatement)
+	if !ok {
+		return
+	}
+	out := *m
+	out.PreparedStatement = name
+	s.push(expectation{kind: expectBind}, true)
+	s.sendBackend(&out, false)
+}
+
+func (s *session) describe(ctx context.Context, m *pgproto3.Describe) {
+	if s.skipping || !s.ensureBackend(ctx, false) {
+		return
+	}
+	out := *m
+	if m.ObjectType == 'S' {
+		name, ok := s.statement(m.Name)
+		if !ok {
+			return
+		}
+		out.Name = name
+	}
+	s.push(expectation{kind: expectDescribe}, true)
+	s.sendBackend(&out, false)
+}
+
+func (s *session) closeMsg(ctx context.Context, m *pgproto3.Close) {
+	if s.skipping {
+		return
+	}
+	if m.ObjectType == 'S' && m.Name != "" {
+		// The server-side statement stays cached for the next client that
+		// prepares the same text.
+		delete(s.stmts, m.Name)
+		s.pushSynthetic(expectation{kind: synthCloseComplete})
+		return
+	}
+	s.forwardExtended(ctx, m, expectation{kind: expectClose})
+}
+
+func (s *session) forwardExtended(ctx context.Context, m pgproto3.FrontendMessage, e expectation) {
+	if s.skipping || !s.ensureBackend(ctx, false) {
+		return
+	}
+	s.push(e, true)
+	s.sendBackend(m, false)
+}
+
+func (s *session) sync(ctx context.Context) {
+	s.skipping = false
+	s.mu.Lock()
+	held := s.bk != nil
+	s.mu.Unlock()
+	if !held {
+		s.pushSynthetic(expectation{kind: synthReady})
+		return
+	}
+	s.push(expectation{kind: expectSync}, false)
+	s.sendBackend(&pgproto3.Sync{}, true)
+}
+
+func (s *session) flushMsg() {
+	s.mu.Lock()
+	held := s.bk != nil
+	s.mu.Unlock()
+	if held {
+		s.sendBackend(&pgproto3.Flush{}, true)
+	}
+	s.emitSynthetic()
+}
+
+// push queues a response owed by the backend. unsynced records whether
+// the message leaves an extended-protocol batch open.
+func (s *session) push(e expectation, unsynced bool) {
+	s.mu.Lock()
+	s.expect = append(s.expect, e)
+	s.unsynced = unsynced
+	s.mu.Unlock()
+}
+
+// pushSynthetic queues made-up responses and writes them at once when
+// nothing owed by the backend is ahead of them.
+func (s *session) pushSynthetic(es ...expectation) {
+	s.mu.Lock()
+	s.expect = append(s.expect, es...)
+	s.mu.Unlock()
+	s.emitSynthetic()
+}
+
+func (s *session) emitSynthetic() {
+	s.outMu.Lock()
+	defer s.outMu.Unlock()
+	s.mu.Lock()
+	synth := s.takeSynthetic()
+	s.mu.Unlock()
+	if len(synth) == 0 {
+		return
+	}
+	s.writeSynthetic(synth)
+	s.flushClient()
+}
+
+// sendBackend writes a message to the held backend; flush sends it.
+func (s *session) sendBackend(m pgproto3.FrontendMessage, flush bool) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.Lock()
+	bk := s.bk
+	s.mu.Unlock()
+	if bk == nil {
+		return // lost meanwhile; the forwarder has told the client
+	}
+	err := bk.send(m)
+	if err == nil && flush {
+		err = bk.flush()
+	}
+	if err != nil {
+		bk.broken = true
+		_ = bk.conn.Close() // the forwarder sees the failure and reports it
+	}
+}
+
+// ensureBackend borrows a backend when none is held, with the session's
+// settings in force, and starts its forwarder. On failure the client gets
+// the error (and, outside extended protocol, ReadyForQuery).
+func (s *session) ensureBackend(ctx context.Context, simple bool) bool {
+	s.mu.Lock()
+	held := s.bk != nil
+	s.mu.Unlock()
+	if held {
+		return true
+	}
+	bk, err := s.srv.lend(ctx, s.settings)
+	if err != nil {
+		if simple {
+			s.refuseSimple(toWire(err))
+		} else {
+			s.refuseExtended(toWire(err))
+		}
+		return false
+	}
+	s.mu.Lock()
+	s.bk = bk
+	s.mu.Unlock()
+	s.fwdWG.Add(1)
+	go s.forward(bk)
+	return true
+}
+
+// fatal tells the client why it is being disconnected.
+func (s *session) fatal(e *wireError) {
+	s.outMu.Lock()
+	defer s.outMu.Unlock()
+	s.writeMsg(e.response())
+	s.flushClient()
+}
+
+// cleanup returns the backend after the client left. A transaction still
+// open, or work still in flight, is cancelled and rolled back first; a
+// backend that does not come back clean in time is closed.
+func (s *session) cleanup() {
+	s.srv.forget(s)
+	s.mu.Lock()
+	s.clientGone = true
+	bk := s.bk
+	inFlight := len(s.expect) > 0
+	s.mu.Unlock()
+	if bk != nil {
+		s.rollbackAbandoned(bk, inFlight)
+	}
+	s.fwdWG.Wait()
+	_ = s.conn.Close()
+}
+
+func (s *session) rollbackAbandoned(bk *backend, inFlight bool) {
+	if inFlight {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = bk.cancel(ctx)
+		cancel()
+	}
+	s.outMu.Lock()
+	s.outErr = net.ErrClosed // nobody is listening any more
+	s.outMu.Unlock()
+	s.mu.Lock()
+	for i := range s.expect {
+		s.expect[i].swallow = true
+	}
+	s.expect = append(s.expect, expectation{kind: expectSync, swallow: true}, expectation{kind: expectQuery, swallow: true})
+	s.unsynced = false
+	s.mu.Unlock()
+	s.sendBackend(&pgproto3.Sync{}, false)
+	s.sendBackend(&pgproto3.Query{String: "ROLLBACK"}, true)
+	done := make(chan struct{})
+	go func() { s.fwdWG.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		bk.broken = true
+		_ = bk.conn.Close()
+		<-done
+	}
+}
+
+func itoa(n int) string {
+	const digits = "0123456789"
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	for n > 0 {
+		i--
+		b[i] = digits[n%10]
+		n /= 10
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
+}

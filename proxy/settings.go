@@ -1,0 +1,169 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// settings are the session settings a borrower needs in force on its
+// backend: the RLS identity, statement_timeout, and the client-visible
+// parameters it chose at startup. Sorted by name.
+type settings []setting
+
+type setting struct{ name, value string }
+
+// newSettings builds a borrower's settings. rlsSetting is the configured
+// custom setting (request.user_id by default).
+func newSettings(rlsSetting, userID string, timeout time.Duration, client map[string]string) settings {
+	s := settings{
+		{rlsSetting, userID},
+		{"statement_timeout", strconv.FormatInt(timeout.Milliseconds(), 10)},
+	}
+	for k, v := range client {
+		s = append(s, setting{k, v})
+	}
+	sort.Slice(s, func(i, j int) bool { return s[i].name < s[j].name })
+	return s
+}
+
+// key identifies the settings, so the pool can prefer a backend that
+// already carries them.
+func (s settings) key() string {
+	var b strings.Builder
+	for _, kv := range s {
+		b.WriteString(kv.name)
+		b.WriteByte(0)
+		b.WriteString(kv.value)
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+// appliedKey is key() of what a backend has in force.
+func appliedKey(applied map[string]string) string {
+	s := make(settings, 0, len(applied))
+	for k, v := range applied {
+		s = append(s, setting{k, v})
+	}
+	sort.Slice(s, func(i, j int) bool { return s[i].name < s[j].name })
+	return s.key()
+}
+
+// diff returns the settings whose value on the backend differs.
+func (s settings) diff(applied map[string]string) settings {
+	var out settings
+	for _, kv := range s {
+		if v, ok := applied[kv.name]; !ok || v != kv.value {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// setConfigSQL is the statement that applies n settings: one parameterized
+// set_config call per setting, so no value is ever part of the SQL text.
+// local=true scopes them to the current transaction (behind a pooler).
+func setConfigSQL(n int, local bool) string {
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "pg_catalog.set_config($%d, $%d, %t)", 2*i+1, 2*i+2, local)
+	}
+	return b.String()
+}
+
+// InjectionError is a failure to put a borrower's settings in force. The
+// backend is discarded and the borrower's statement never runs.
+type InjectionError struct{ Err error }
+
+func (e *InjectionError) Error() string {
+	return "pgmoat: settings.injection: could not apply the session identity on the backend: " + e.Err.Error()
+}
+func (e *InjectionError) Unwrap() error { return e.Err }
+
+// apply puts want in force on b with one round trip, reading and
+// swallowing every response. On any error b is marked broken.
+func (b *backend) apply(ctx context.Context, want settings) error {
+	todo := want.diff(b.applied)
+	if len(todo) == 0 {
+		return nil
+	}
+	if err := b.applyNow(ctx, todo); err != nil {
+		b.broken = true
+		return &InjectionError{Err: err}
+	}
+	for _, kv := range todo {
+		b.applied[kv.name] = kv.value
+	}
+	return nil
+}
+
+func (b *backend) applyNow(ctx context.Context, todo settings) error {
+	if dl, ok := ctx.Deadline(); ok {
+		_ = b.conn.SetDeadline(dl)
+		defer b.conn.SetDeadline(time.Time{})
+	}
+	params := make([][]byte, 0, 2*len(todo))
+	for _, kv := range todo {
+		params = append(params, []byte(kv.name), []byte(kv.value))
+	}
+	for _, msg := range []pgproto3.FrontendMessage{
+		&pgproto3.Parse{Query: setConfigSQL(len(todo), false)},
+		&pgproto3.Bind{Parameters: params},
+		&pgproto3.Execute{},
+		&pgproto3.Sync{},
+	} {
+		if err := b.send(msg); err != nil {
+			return err
+		}
+	}
+	if err := b.flush(); err != nil {
+		return err
+	}
+	return b.drainUntilReady()
+}
+
+// drainUntilReady reads responses of pgmoat's own statements up to
+// ReadyForQuery, returning the first server error.
+func (b *backend) drainUntilReady() error {
+	var firstErr error
+	for {
+		typ, body, err := b.rd.next()
+		if err != nil {
+			return err
+		}
+		switch typ {
+		case 'E':
+			if firstErr == nil {
+				firstErr = serverError(body)
+			}
+		case 'Z':
+			if len(body) == 1 {
+				b.txStatus = body[0]
+			}
+			if firstErr == nil && b.txStatus != 'I' {
+				return fmt.Errorf("backend left in transaction state %q", b.txStatus)
+			}
+			return firstErr
+		}
+	}
+}
+
+// serverError decodes an ErrorResponse body into a *pgconn.PgError-like
+// error.
+func serverError(body []byte) error {
+	var er pgproto3.ErrorResponse
+	if err := er.Decode(body); err != nil {
+		return err
+	}
+	return fmt.Errorf("%s (SQLSTATE %s)", er.Message, er.Code)
+}

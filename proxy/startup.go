@@ -1,0 +1,262 @@
+package proxy
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"crypto/tls"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// clientParams are the startup parameters a client may choose; they are
+// applied on every backend lent to it. Everything else is dropped with a
+// notice (options, search_path, role, ...) or refused (replication).
+var clientParams = map[string]string{
+	"application_name":   "application_name",
+	"client_encoding":    "client_encoding",
+	"datestyle":          "DateStyle",
+	"timezone":           "TimeZone",
+	"intervalstyle":      "IntervalStyle",
+	"extra_float_digits": "extra_float_digits",
+}
+
+// startup negotiates TLS, reads the startup packet, authenticates the
+// client and sends the session's opening messages. It returns nil, nil
+// for a cancel request.
+func (s *Server) startup(conn net.Conn) (*session, error) {
+	_ = conn.SetDeadline(time.Now().Add(s.cfg.StartupTimeout))
+	fe := pgproto3.NewBackend(conn, conn)
+	fe.SetMaxBodyLen(s.cfg.MaxMessageSize)
+	tlsDone := false
+	for {
+		msg, err := fe.ReceiveStartupMessage()
+		if err != nil {
+			refuse(conn, fatalf(codeProtocol, "pgmoat: protocol.startup: invalid startup packet: "+err.Error()))
+			return nil, err
+		}
+		switch m := msg.(type) {
+		case *pgproto3.SSLRequest:
+			if tlsDone {
+				return nil, fmt.Errorf("second SSLRequest")
+			}
+			tlsDone = true
+			if s.cfg.TLS == nil {
+				if _, err := conn.Write([]byte{'N'}); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			if _, err := conn.Write([]byte{'S'}); err != nil {
+				return nil, err
+			}
+			tc := tls.Server(conn, s.cfg.TLS)
+			if err := tc.Handshake(); err != nil {
+				return nil, err
+			}
+			conn = tc
+			fe = pgproto3.NewBackend(conn, conn)
+			fe.SetMaxBodyLen(s.cfg.MaxMessageSize)
+		case *pgproto3.GSSEncRequest:
+			if _, err := conn.Write([]byte{'N'}); err != nil {
+				return nil, err
+			}
+		case *pgproto3.CancelRequest:
+			s.cancel(m.ProcessID, m.SecretKey)
+			_ = conn.Close()
+			return nil, nil
+		case *pgproto3.StartupMessage:
+			return s.open(conn, fe, m)
+		}
+	}
+}
+
+// open authenticates the client described by the startup message.
+func (s *Server) open(conn net.Conn, fe *pgproto3.Backend, m *pgproto3.StartupMessage) (*session, error) {
+	send := func(msg pgproto3.BackendMessage) error {
+		buf, err := msg.Encode(nil)
+		if err != nil {
+			return err
+		}
+		_, err = conn.Write(buf)
+		return err
+	}
+	fail := func(e *wireError) (*session, error) {
+		refuse(conn, e)
+		return nil, e
+	}
+	user := m.Parameters["user"]
+	if user == "" {
+		return fail(fatalf(codeInvalidAuth, "no user name given in the startup packet"))
+	}
+	if v := m.Parameters["replication"]; v != "" && !strings.EqualFold(v, "false") && v != "0" && !strings.EqualFold(v, "off") {
+		return fail(fatalf(codeDenied, "pgmoat: startup.replication: replication connections are not allowed"))
+	}
+	db := m.Parameters["database"]
+	if db == "" {
+		db = user
+	}
+	if db != s.cfg.Database {
+		return fail(fatalf(codeNoDatabase, fmt.Sprintf("database %q does not exist; pgmoat serves database %q", db, s.cfg.Database)))
+	}
+	client, dropped, unknownPQ := splitStartupParams(m.Parameters)
+	who, known := s.users[user]
+	var creds *credentials
+	if known {
+		creds = &who.creds
+	}
+	if err := s.authenticate(conn, fe, send, user, creds); err != nil {
+		if we, ok := err.(*wireError); ok {
+			return fail(we)
+		}
+		return nil, err
+	}
+	if !known {
+		return fail(errAuthFailed(user))
+	}
+	params, err := s.pool.ServerParams(context.Background())
+	if err != nil {
+		return fail(toWire(err).asFatal())
+	}
+	keyLen := 4
+	if m.ProtocolVersion == pgproto3.ProtocolVersion32 {
+		keyLen = 32
+	}
+	sess := s.newSession(conn, fe, user, who.id, client, keyLen)
+	msgs := []pgproto3.BackendMessage{&pgproto3.AuthenticationOk{}}
+	if len(unknownPQ) > 0 {
+		msgs = append(msgs, &pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: m.ProtocolVersion & 0xffff, UnrecognizedOptions: unknownPQ})
+	}
+	msgs = append(msgs, parameterStatuses(params, client, user)...)
+	msgs = append(msgs, &pgproto3.BackendKeyData{ProcessID: sess.key.pid, SecretKey: sess.key.secret})
+	for _, name := range dropped {
+		msgs = append(msgs, &pgproto3.NoticeResponse{
+			Severity: "WARNING", SeverityUnlocalized: "WARNING", Code: "01000",
+			Message: fmt.Sprintf("pgmoat: startup.parameter: ignored startup parameter %q; pgmoat sets session settings itself", name),
+		})
+	}
+	msgs = append(msgs, &pgproto3.ReadyForQuery{TxStatus: 'I'})
+	for _, msg := range msgs {
+		if err := send(msg); err != nil {
+			s.forget(sess)
+			return nil, err
+		}
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return sess, nil
+}
+
+func (s *Server) authenticate(conn net.Conn, fe *pgproto3.Backend, send func(pgproto3.BackendMessage) error, user string, creds *credentials) error {
+	switch s.cfg.Auth {
+	case AuthTrust:
+		if !isLoopback(conn.RemoteAddr()) {
+			return fatalf(codeInvalidAuth, "pgmoat: auth.trust: trust authentication is only for loopback clients")
+		}
+		if creds == nil {
+			return errAuthFailed(user)
+		}
+		return nil
+	case AuthMD5:
+		return authMD5(fe, send, user, creds)
+	default:
+		return authSCRAM(fe, send, user, creds)
+	}
+}
+
+func isLoopback(a net.Addr) bool {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		return a.IP.IsLoopback()
+	case *net.UnixAddr:
+		return true
+	}
+	return false
+}
+
+// splitStartupParams keeps the allow-listed parameters (with PostgreSQL's
+// spelling) and lists what was dropped.
+func splitStartupParams(in map[string]string) (client map[string]string, dropped, unknownPQ []string) {
+	client = map[string]string{}
+	for k, v := range in {
+		switch lk := strings.ToLower(k); {
+		case lk == "user" || lk == "database" || lk == "replication":
+		case strings.HasPrefix(lk, "_pq_."):
+			unknownPQ = append(unknownPQ, k)
+		case clientParams[lk] != "":
+			client[clientParams[lk]] = v
+		default:
+			dropped = append(dropped, k)
+		}
+	}
+	sort.Strings(dropped)
+	sort.Strings(unknownPQ)
+	return client, dropped, unknownPQ
+}
+
+// reportedParams are the settings PostgreSQL reports at startup.
+var reportedParams = []string{
+	"application_name", "client_encoding", "DateStyle", "default_transaction_read_only",
+	"in_hot_standby", "integer_datetimes", "IntervalStyle", "is_superuser", "server_encoding",
+	"server_version", "session_authorization", "standard_conforming_strings", "TimeZone",
+}
+
+func parameterStatuses(server, client map[string]string, user string) []pgproto3.BackendMessage {
+	var out []pgproto3.BackendMessage
+	for _, name := range reportedParams {
+		v, ok := server[name]
+		if cv, set := client[name]; set {
+			v, ok = cv, true
+		}
+		switch name {
+		case "session_authorization":
+			v, ok = user, true
+		case "is_superuser":
+			v, ok = "off", true
+		case "application_name":
+			ok = true
+		}
+		if ok {
+			out = append(out, &pgproto3.ParameterStatus{Name: name, Value: v})
+		}
+	}
+	return out
+}
+
+// cancelKey is the BackendKeyData pgmoat gives a client. It is random and
+// has nothing to do with any backend's real key.
+type cancelKey struct {
+	pid    uint32
+	secret []byte
+}
+
+func newCancelKey(secretLen int) cancelKey {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	secret := make([]byte, secretLen)
+	_, _ = rand.Read(secret)
+	return cancelKey{pid: binary.BigEndian.Uint32(b[:]) & 0x7fffffff, secret: secret}
+}
+
+// cancel forwards a cancel request to the backend the key's owner holds
+// right now, if any. Anything else is dropped silently, as PostgreSQL does.
+func (s *Server) cancel(pid uint32, secret []byte) {
+	s.mu.Lock()
+	sess := s.sessions[pid]
+	s.mu.Unlock()
+	if sess == nil || len(secret) != len(sess.key.secret) || subtle.ConstantTimeCompare(secret, sess.key.secret) != 1 {
+		return
+	}
+	sess.cancelBackend()
+}
+
+func (e *wireError) asFatal() *wireError {
+	c := *e
+	c.severity = "FATAL"
+	return &c
+}
