@@ -31,6 +31,8 @@ type backend struct {
 	// prepared holds the names of the server-side prepared statements
 	// pgmoat created on this connection.
 	prepared map[string]struct{}
+	// stmtInfo describes the statements the Executor prepared.
+	stmtInfo map[string]*stmtInfo
 	// txStatus is the last ReadyForQuery status: 'I', 'T' or 'E'.
 	txStatus byte
 
@@ -74,6 +76,7 @@ func openBackend(ctx context.Context, cfg *pgconn.Config, maxBody int) (*backend
 		params:   hj.ParameterStatuses,
 		applied:  map[string]string{},
 		prepared: map[string]struct{}{},
+		stmtInfo: map[string]*stmtInfo{},
 		txStatus: 'I',
 		created:  now,
 		released: now,

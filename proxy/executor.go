@@ -1,0 +1,273 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/pgmoat/pgmoat/policy"
+)
+
+// Executor runs pgmoat's own parameterized statements (the MCP side's
+// queries) on the shared pool, under the caller's identity and with the
+// same policy check and settings injection as proxy clients. Statements
+// are prepared once per backend and reused.
+type Executor struct {
+	pool       *Pool
+	engine     *policy.Engine
+	rlsSetting string
+	types      *pgtype.Map
+}
+
+// NewExecutor wires an executor to a pool and engine; rlsSetting ""
+// means request.user_id.
+func NewExecutor(pool *Pool, engine *policy.Engine, rlsSetting string) *Executor {
+	if rlsSetting == "" {
+		rlsSetting = "request.user_id"
+	}
+	return &Executor{pool: pool, engine: engine, rlsSetting: rlsSetting, types: pgtype.NewMap()}
+}
+
+// Field describes one result column.
+type Field struct {
+	Name    string
+	TypeOID uint32
+}
+
+// Result is a fully read result set. Values are decoded by pgx's type
+// map (int64, string, time.Time, pgtype.Numeric, map/[]any for json, ...).
+type Result struct {
+	Fields []Field
+	Rows   [][]any
+	// Verdict is the policy decision the statement ran under.
+	Verdict policy.Verdict
+}
+
+// stmtInfo is what a backend knows about one prepared statement.
+type stmtInfo struct {
+	paramOIDs []uint32
+	fields    []pgproto3.FieldDescription
+}
+
+// Query runs sql with args as bind parameters for id. A policy denial is
+// returned as *policy.Error; a server error as *pgconn.PgError.
+func (x *Executor) Query(ctx context.Context, id policy.Identity, sql string, args ...any) (*Result, error) {
+	v := x.engine.Decide(id, sql)
+	if e := v.Err(); e != nil {
+		return nil, e
+	}
+	query := v.SQL(sql)
+	timeout := policy.DefaultStatementTimeout
+	if p, ok := x.engine.Profile(id.Profile); ok && p.StatementTimeout > 0 {
+		timeout = p.StatementTimeout
+	}
+	want := newSettings(x.rlsSetting, id.UserID, timeout, nil)
+	bk, err := x.pool.acquire(ctx, want.key())
+	if err != nil {
+		return nil, err
+	}
+	defer x.pool.release(bk)
+	if err := bk.apply(ctx, want); err != nil {
+		return nil, err
+	}
+	res, err := x.run(ctx, bk, query, args)
+	if err != nil {
+		return nil, err
+	}
+	res.Verdict = v
+	return res, nil
+}
+
+func (x *Executor) run(ctx context.Context, bk *backend, query string, args []any) (*Result, error) {
+	stop := context.AfterFunc(ctx, func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = bk.cancel(cctx)
+		cancel()
+	})
+	defer stop()
+	name := backendStatementName(query, nil)
+	info, err := x.prepare(bk, name, query)
+	if err != nil {
+		return nil, err
+	}
+	if len(args) != len(info.paramOIDs) {
+		return nil, fmt.Errorf("statement takes %d parameters, got %d", len(info.paramOIDs), len(args))
+	}
+	params := make([][]byte, len(args))
+	for i, a := range args {
+		if a == nil {
+			continue
+		}
+		buf, err := x.types.Encode(info.paramOIDs[i], pgtype.TextFormatCode, a, nil)
+		if err != nil {
+			return nil, fmt.Errorf("parameter $%d: %w", i+1, err)
+		}
+		params[i] = buf
+	}
+	for _, m := range []pgproto3.FrontendMessage{
+		&pgproto3.Bind{PreparedStatement: name, Parameters: params},
+		&pgproto3.Execute{},
+		&pgproto3.Sync{},
+	} {
+		if err := bk.send(m); err != nil {
+			bk.broken = true
+			return nil, err
+		}
+	}
+	if err := bk.flush(); err != nil {
+		bk.broken = true
+		return nil, err
+	}
+	res := &Result{Fields: make([]Field, len(info.fields))}
+	for i, f := range info.fields {
+		res.Fields[i] = Field{Name: string(f.Name), TypeOID: f.DataTypeOID}
+	}
+	err = x.readRows(bk, info, res)
+	if ctx.Err() != nil && err != nil {
+		return nil, fmt.Errorf("%w: %w", ctx.Err(), err)
+	}
+	return res, err
+}
+
+// prepare makes sure name is prepared on bk and returns its description.
+func (x *Executor) prepare(bk *backend, name, query string) (*stmtInfo, error) {
+	if info, ok := bk.stmtInfo[name]; ok {
+		return info, nil
+	}
+	for _, m := range []pgproto3.FrontendMessage{
+		&pgproto3.Parse{Name: name, Query: query},
+		&pgproto3.Describe{ObjectType: 'S', Name: name},
+		&pgproto3.Sync{},
+	} {
+		if err := bk.send(m); err != nil {
+			bk.broken = true
+			return nil, err
+		}
+	}
+	if err := bk.flush(); err != nil {
+		bk.broken = true
+		return nil, err
+	}
+	info := &stmtInfo{}
+	var firstErr error
+	for {
+		typ, body, err := bk.rd.next()
+		if err != nil {
+			bk.broken = true
+			return nil, err
+		}
+		switch typ {
+		case 't':
+			var pd pgproto3.ParameterDescription
+			if err := pd.Decode(body); err != nil {
+				bk.broken = true
+				return nil, err
+			}
+			info.paramOIDs = append([]uint32(nil), pd.ParameterOIDs...)
+		case 'T':
+			var rd pgproto3.RowDescription
+			if err := rd.Decode(body); err != nil {
+				bk.broken = true
+				return nil, err
+			}
+			info.fields = copyFields(rd.Fields)
+		case 'E':
+			if firstErr == nil {
+				firstErr = pgError(body)
+			}
+		case 'Z':
+			bk.txStatus = body[0]
+			if firstErr != nil {
+				return nil, firstErr
+			}
+			bk.prepared[name] = struct{}{}
+			bk.stmtInfo[name] = info
+			return info, nil
+		}
+	}
+}
+
+func copyFields(in []pgproto3.FieldDescription) []pgproto3.FieldDescription {
+	out := make([]pgproto3.FieldDescription, len(in))
+	for i, f := range in {
+		out[i] = f
+		out[i].Name = append([]byte(nil), f.Name...)
+	}
+	return out
+}
+
+// readRows reads DataRows up to ReadyForQuery, decoding text values.
+func (x *Executor) readRows(bk *backend, info *stmtInfo, res *Result) error {
+	var firstErr error
+	for {
+		typ, body, err := bk.rd.next()
+		if err != nil {
+			bk.broken = true
+			return err
+		}
+		switch typ {
+		case 'D':
+			if firstErr != nil {
+				continue
+			}
+			row, err := x.decodeRow(body, info.fields)
+			if err != nil {
+				firstErr = err
+				continue
+			}
+			res.Rows = append(res.Rows, row)
+		case 'E':
+			if firstErr == nil {
+				firstErr = pgError(body)
+			}
+		case 'Z':
+			bk.txStatus = body[0]
+			return firstErr
+		}
+	}
+}
+
+func (x *Executor) decodeRow(body []byte, fields []pgproto3.FieldDescription) ([]any, error) {
+	var dr pgproto3.DataRow
+	if err := dr.Decode(body); err != nil {
+		return nil, err
+	}
+	if len(dr.Values) != len(fields) {
+		return nil, errors.New("row has a different number of columns than its description")
+	}
+	row := make([]any, len(fields))
+	for i, raw := range dr.Values {
+		if raw == nil {
+			continue
+		}
+		oid := fields[i].DataTypeOID
+		t, ok := x.types.TypeForOID(oid)
+		if !ok {
+			row[i] = string(raw) // unknown type: its text form
+			continue
+		}
+		v, err := t.Codec.DecodeValue(x.types, oid, pgtype.TextFormatCode, raw)
+		if err != nil {
+			return nil, fmt.Errorf("column %s: %w", fields[i].Name, err)
+		}
+		row[i] = v
+	}
+	return row, nil
+}
+
+// pgError decodes an ErrorResponse into the error type pgx users know.
+func pgError(body []byte) error {
+	var er pgproto3.ErrorResponse
+	if err := er.Decode(body); err != nil {
+		return err
+	}
+	return &pgconn.PgError{
+		Severity: er.Severity, Code: er.Code, Message: er.Message, Detail: er.Detail, Hint: er.Hint,
+		Position: er.Position, SchemaName: er.SchemaName, TableName: er.TableName, ColumnName: er.ColumnName,
+	}
+}
