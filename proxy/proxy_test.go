@@ -59,6 +59,8 @@ type fixtureOptions struct {
 	acquireTimeout time.Duration
 	timeout        time.Duration
 	maxClientConn  int
+	startupTimeout time.Duration
+	maxMessageSize int
 }
 
 func newFixture(t *testing.T, o fixtureOptions) *proxyFixture {
@@ -91,6 +93,7 @@ func newFixture(t *testing.T, o fixtureOptions) *proxyFixture {
 	}
 	srv, err := NewServer(Config{
 		Engine: engine, Pool: pool, MaxClientConn: o.maxClientConn,
+		StartupTimeout: o.startupTimeout, MaxMessageSize: o.maxMessageSize,
 		Users: map[string]User{
 			"alice": {Password: "alice", Identity: policy.Identity{UserID: "1", Profile: "readonly"}},
 			"bob":   {Password: "bob", Identity: policy.Identity{UserID: "2", Profile: "readonly"}},
