@@ -336,3 +336,39 @@ func TestStatementTimeout(t *testing.T) {
 		t.Fatalf("after timeout: %v", err)
 	}
 }
+
+func TestGracefulShutdownLetsTransactionsFinish(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	ctx := context.Background()
+	idle := f.connect(t, "bob", pgx.QueryExecModeSimpleProtocol)
+	busy := f.connect(t, "alice", pgx.QueryExecModeSimpleProtocol)
+	if _, err := busy.Exec(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := busy.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		done <- f.server.Shutdown(sctx)
+	}()
+	time.Sleep(200 * time.Millisecond)
+	if _, err := idle.Exec(ctx, "SELECT 1"); err == nil {
+		t.Fatal("idle client still served during shutdown")
+	}
+	var n int
+	if err := busy.QueryRow(ctx, "SELECT count(*) FROM items").Scan(&n); err != nil || n != 50 {
+		t.Fatalf("transaction cut short: %v", err)
+	}
+	if _, err := busy.Exec(ctx, "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if _, err := net.DialTimeout("tcp", f.addr, time.Second); err == nil {
+		t.Fatal("still accepting after shutdown")
+	}
+}

@@ -260,10 +260,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	idle := make(chan struct{})
 	go func() { s.wg.Wait(); close(idle) }()
-	select {
-	case <-idle:
-		return nil
-	case <-ctx.Done():
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for done := false; !done; {
+		s.closeIdleSessions()
+		select {
+		case <-idle:
+			return nil
+		case <-ctx.Done():
+			done = true
+		case <-tick.C:
+		}
 	}
 	s.mu.Lock()
 	for c := range s.conns {
@@ -272,6 +279,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	<-idle
 	return ctx.Err()
+}
+
+// closeIdleSessions disconnects clients between transactions; those in
+// one are left to finish it.
+func (s *Server) closeIdleSessions() {
+	s.mu.Lock()
+	sessions := make([]*session, 0, len(s.sessions))
+	for _, sess := range s.sessions {
+		sessions = append(sessions, sess)
+	}
+	s.mu.Unlock()
+	for _, sess := range sessions {
+		sess.closeIfIdle()
+	}
 }
 
 // Close disconnects everyone at once. Safe to call more than once.

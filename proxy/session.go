@@ -459,3 +459,19 @@ func itoa(n int) string {
 	}
 	return string(b[i:])
 }
+
+// closeIfIdle ends the session with a shutdown notice when it holds no
+// backend; a session in a transaction keeps going.
+func (s *session) closeIfIdle() {
+	s.mu.Lock()
+	idle := s.bk == nil && len(s.expect) == 0
+	if idle {
+		s.clientGone = true
+	}
+	s.mu.Unlock()
+	if !idle {
+		return
+	}
+	s.fatal(fatalf(codeAdminShutdown, "pgmoat: server.shutdown: pgmoat is shutting down; reconnect shortly"))
+	_ = s.conn.Close()
+}
