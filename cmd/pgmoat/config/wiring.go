@@ -1,0 +1,23 @@
+package config
+
+import (
+	"github.com/pgmoat/pgmoat/policy"
+)
+
+// PolicyOptions turns the profiles into the policy engine's options.
+func (c *Config) PolicyOptions() policy.Options {
+	profiles := make(map[string]policy.Profile, len(c.Profiles))
+	for name, p := range c.Profiles {
+		profiles[name] = policy.Profile{
+			Name:             name,
+			StatementTimeout: p.StatementTimeout.D(),
+			MaxRows:          p.MaxRows,
+			AllowSchemas:     p.AllowSchemas,
+			AllowRelations:   p.AllowRelations,
+			DenyRelations:    p.DenyRelations,
+			AllowFunctions:   p.AllowFunctions,
+			DenyFunctions:    p.DenyFunctions,
+		}
+	}
+	return policy.Options{Profiles: profiles}
+}

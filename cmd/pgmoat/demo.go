@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/pgmoat/pgmoat/cmd/pgmoat/config"
+	"github.com/pgmoat/pgmoat/integration/pgcluster"
+	"github.com/pgmoat/pgmoat/integration/shop"
+)
+
+// demoDatabase is the database the demo loads and the proxy serves.
+const demoDatabase = "shop"
+
+// demoOptions are the flags of `pgmoat demo`.
+type demoOptions struct {
+	proxyListen string
+	mcpListen   string
+	scale       int
+}
+
+func runDemo(e env, args []string) int {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	var o demoOptions
+	fs.StringVar(&o.proxyListen, "proxy-listen", config.DefaultProxyListen, "address of the PostgreSQL proxy")
+	fs.StringVar(&o.mcpListen, "mcp-listen", config.DefaultMCPListen, "address of the MCP server (streamable HTTP at /mcp)")
+	fs.IntVar(&o.scale, "scale", 1, "size of the shop data (1 ≈ 1k customers, 20k orders)")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if o.scale < 1 || fs.NArg() > 0 {
+		fmt.Fprintln(e.stderr, "pgmoat demo: --scale must be at least 1 and no arguments are taken")
+		return exitUsage
+	}
+	if err := demo(e, o); err != nil {
+		fmt.Fprintf(e.stderr, "pgmoat demo: %v\n", err)
+		return exitUsage
+	}
+	return exitOK
+}
+
+// demo runs the demo until e.ctx ends, then removes everything it started.
+func demo(e env, o demoOptions) (err error) {
+	say := func(format string, args ...any) { fmt.Fprintf(e.stdout, format+"\n", args...) }
+	say("Starting a throwaway PostgreSQL …")
+	cluster, err := pgcluster.Start(e.ctx, pgcluster.Options{
+		Progress: func(step string) { say("  %s", step) },
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		say("Stopping PostgreSQL and removing %s …", cluster.Dir())
+		err = errors.Join(err, cluster.Close())
+		if err == nil {
+			say("Done.")
+		}
+	}()
+	if err := loadShop(e.ctx, e.stdout, cluster, o.scale); err != nil {
+		return err
+	}
+	cfg := config.Demo(cluster.DSNFor(shop.ReaderRole, shop.DefaultReaderPassword, demoDatabase))
+	cfg.Proxy.Listen = o.proxyListen
+	cfg.MCP.Listen = o.mcpListen
+	say("Starting the proxy on %s …", cfg.Proxy.Listen)
+	st, err := startStack(e.ctx, io.Discard, cfg)
+	if err != nil {
+		return err
+	}
+	printDemoBanner(e.stdout, cfg)
+	<-e.ctx.Done()
+	say("\nInterrupted; shutting down …")
+	return st.stop(5 * time.Second)
+}
+
+func loadShop(ctx context.Context, out io.Writer, cluster *pgcluster.Cluster, scale int) error {
+	fmt.Fprintf(out, "Creating database %q and loading the shop data at scale %d …\n", demoDatabase, scale)
+	if err := cluster.CreateDatabase(ctx, demoDatabase); err != nil {
+		return fmt.Errorf("create database %s: %w", demoDatabase, err)
+	}
+	start := time.Now()
+	err := shop.Load(ctx, cluster.DSN(demoDatabase), shop.Options{Scale: scale, Progress: progressPrinter(out)})
+	if err != nil {
+		return fmt.Errorf("load shop data: %w", err)
+	}
+	fmt.Fprintf(out, "  loaded in %s\n", time.Since(start).Round(10*time.Millisecond))
+	return nil
+}
+
+// progressPrinter prints one line per step, and for long steps at most one
+// line per second with the running count.
+func progressPrinter(out io.Writer) func(step string, done, total int64) {
+	var mu sync.Mutex
+	var last time.Time
+	var lastStep string
+	return func(step string, done, total int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		finished := total > 0 && done >= total
+		if step == lastStep && !finished && time.Since(last) < time.Second {
+			return
+		}
+		last, lastStep = time.Now(), step
+		if total > 0 {
+			fmt.Fprintf(out, "  %-28s %10d / %d rows\n", step, done, total)
+		} else {
+			fmt.Fprintf(out, "  %s\n", step)
+		}
+	}
+}
+
+func printDemoBanner(w io.Writer, cfg *config.Config) {
+	fmt.Fprintf(w, `
+pgmoat demo is running. Press Ctrl-C to stop and remove everything.
+
+PostgreSQL proxy (users alice/alice and bob/bob, each sees only their own customers):
+  psql postgres://alice:alice@%[1]s/%[2]s
+  psql postgres://bob:bob@%[1]s/%[2]s
+
+Try:  SELECT count(*) FROM customers;        -- only alice's
+      DELETE FROM orders;                    -- refused: pgmoat: statement.kind ...
+      SELECT set_config('%[3]s', '2', false); -- refused: clients cannot change their identity
+
+pgbench through the proxy (prepared statements survive transaction pooling):
+  pgbench -n -M prepared -c 16 -T 10 -f bench/shop-select.sql postgres://alice:alice@%[1]s/%[2]s
+`, cfg.Proxy.Listen, demoDatabase, cfg.RLS.Setting)
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/pgmoat/pgmoat/cmd/pgmoat/config"
+	"github.com/pgmoat/pgmoat/policy"
+	"github.com/pgmoat/pgmoat/proxy"
+)
+
+func runServe(e env, args []string) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	path := fs.String("config", "", "config file (default $PGMOAT_CONFIG)")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	p := config.ResolvePath(*path)
+	if p == "" {
+		fmt.Fprintln(e.stderr, "pgmoat serve: no config: pass --config FILE or set PGMOAT_CONFIG (try `pgmoat demo` for a ready-made set-up)")
+		return exitUsage
+	}
+	cfg, err := config.Load(p)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "pgmoat serve: %v\n", err)
+		return exitUsage
+	}
+	if cfg.Backend.DSN == "" {
+		fmt.Fprintf(e.stderr, "pgmoat serve: %s: backend.dsn is not set (or set %s)\n", p, config.EnvBackendDSN)
+		return exitUsage
+	}
+	if err := serve(e.ctx, e.stdout, cfg); err != nil {
+		fmt.Fprintf(e.stderr, "pgmoat serve: %v\n", err)
+		return exitUsage
+	}
+	return exitOK
+}
+
+// stack is everything serve runs, for orderly shutdown.
+type stack struct {
+	engine *policy.Engine
+	pool   *proxy.Pool
+	proxy  *proxy.Server
+	served chan error
+}
+
+// startStack builds the engine, the pool (checking the backend is
+// reachable) and the proxy listener.
+func startStack(ctx context.Context, log io.Writer, cfg *config.Config) (*stack, error) {
+	engine, err := policy.New(cfg.PolicyOptions())
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	pc := cfg.Backend.Pool
+	pool, err := proxy.NewPool(proxy.PoolConfig{
+		DSN: cfg.Backend.DSN.Value(), Min: pc.Min, Max: pc.Max,
+		AcquireTimeout: pc.AcquireTimeout.D(), MaxLifetime: pc.MaxLifetime.D(), IdleTimeout: pc.IdleTimeout.D(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("backend.dsn: %s", config.RedactDSN(err.Error()))
+	}
+	warmCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := pool.Warm(warmCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("cannot connect to the backend (%s): %s; check backend.dsn, the password and that PostgreSQL is running",
+			config.RedactDSN(cfg.Backend.DSN.Value()), config.RedactDSN(errors.Unwrap(err).Error()))
+	}
+	users := map[string]proxy.User{}
+	for name, u := range cfg.Users {
+		users[name] = proxy.User{Password: u.Password.Value(), Identity: policy.Identity{UserID: u.UserID, Profile: u.Profile}}
+	}
+	srv, err := proxy.NewServer(proxy.Config{
+		Engine: engine, Pool: pool, Users: users, Auth: cfg.Proxy.Auth, RLSSetting: cfg.RLS.Setting,
+		MaxClientConn: cfg.Proxy.MaxClientConn, StartupTimeout: cfg.Proxy.StartupTimeout.D(),
+		MaxMessageSize: cfg.Proxy.MaxMessageSize,
+		Logger:         slog.New(slog.NewJSONHandler(log, nil)),
+	})
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	l, err := net.Listen("tcp", cfg.Proxy.Listen)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("proxy.listen %s: %w (is another pgmoat or PgBouncer running there?)", cfg.Proxy.Listen, err)
+	}
+	st := &stack{engine: engine, pool: pool, proxy: srv, served: make(chan error, 1)}
+	go func() { st.served <- srv.Serve(l) }()
+	return st, nil
+}
+
+// stop shuts down gracefully: no new clients, running transactions get
+// up to grace to finish, then backends close.
+func (st *stack) stop(grace time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	err := st.proxy.Shutdown(ctx)
+	serveErr := <-st.served
+	st.pool.Close()
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = nil // stragglers were disconnected; that is what the deadline is for
+	}
+	return errors.Join(err, serveErr)
+}
+
+func serve(ctx context.Context, out io.Writer, cfg *config.Config) error {
+	st, err := startStack(ctx, out, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "pgmoat: proxy listening on %s (database %q)\n", cfg.Proxy.Listen, st.databaseName(cfg))
+	select {
+	case <-ctx.Done():
+	case err := <-st.served:
+		st.served <- err
+	}
+	fmt.Fprintln(out, "pgmoat: shutting down …")
+	return st.stop(cfg.Proxy.ShutdownGrace.D())
+}
+
+func (st *stack) databaseName(cfg *config.Config) string {
+	return dbNameOf(cfg.Backend.DSN.Value())
+}

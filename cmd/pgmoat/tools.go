@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgmoat/pgmoat/cmd/pgmoat/config"
+	"github.com/pgmoat/pgmoat/introspect"
+	"github.com/pgmoat/pgmoat/mcp"
+)
+
+// runTools prints the MCP tools pgmoat would generate for the configured
+// backend: for review as text, or with --json exactly as tools/list carries
+// them, with token estimates either way.
+func runTools(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("tools", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "config file (default $"+config.EnvConfig+")")
+	asJSON := fs.Bool("json", false, "print the tools as tools/list carries them")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: pgmoat tools [--config FILE] [--json]\n\nPrints the MCP tools generated from the backend's schema and their approximate token cost.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "pgmoat tools: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	path := config.ResolvePath(*configPath)
+	if path == "" {
+		fmt.Fprintln(stderr, "pgmoat tools: needs a database to read the schema from: pass --config FILE (or set "+
+			config.EnvConfig+") naming a config whose backend.dsn points at it; `pgmoat demo` serves a ready-made one")
+		return exitUsage
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "pgmoat tools: %v\n", err)
+		return exitUsage
+	}
+	set, err := generateTools(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "pgmoat tools: %v\n", err)
+		return exitUsage
+	}
+	if *asJSON {
+		err = set.WriteJSON(stdout)
+	} else {
+		err = set.WriteText(stdout)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "pgmoat tools: %v\n", err)
+		return exitUsage
+	}
+	return exitOK
+}
+
+func generateTools(cfg *config.Config) (*mcp.ToolSet, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dsn := cfg.Backend.DSN.Value()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("cannot connect to the backend (%s): %w", config.RedactDSN(dsn), err)
+	}
+	defer func() { _ = conn.Close(context.Background()) }()
+	snap, err := introspect.Load(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	return mcp.Generate(snap, toolOptions(cfg))
+}
+
+// toolOptions is the tool-generation configuration; the limit maximum is
+// the default profile's max_rows, which policy enforces anyway.
+func toolOptions(cfg *config.Config) mcp.GenerateOptions {
+	var opts mcp.GenerateOptions
+	opts.MaxRows = cfg.Profiles[config.DefaultProfile].MaxRows
+	return opts
+}
