@@ -6,8 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgmoat/pgmoat/cmd/pgmoat/config"
 	"github.com/pgmoat/pgmoat/integration/pgcluster"
@@ -22,6 +25,9 @@ type demoOptions struct {
 	proxyListen string
 	mcpListen   string
 	scale       int
+	// postgres is the superuser DSN of an existing server to load the
+	// shop into instead of starting a throwaway one (docker-compose).
+	postgres string
 }
 
 func runDemo(e env, args []string) int {
@@ -31,6 +37,7 @@ func runDemo(e env, args []string) int {
 	fs.StringVar(&o.proxyListen, "proxy-listen", config.DefaultProxyListen, "address of the PostgreSQL proxy")
 	fs.StringVar(&o.mcpListen, "mcp-listen", config.DefaultMCPListen, "address of the MCP server (streamable HTTP at /mcp)")
 	fs.IntVar(&o.scale, "scale", 1, "size of the shop data (1 ≈ 1k customers, 20k orders)")
+	fs.StringVar(&o.postgres, "postgres", "", "superuser DSN of an existing PostgreSQL to load the shop into, instead of a throwaway one")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -48,6 +55,13 @@ func runDemo(e env, args []string) int {
 // demo runs the demo until e.ctx ends, then removes everything it started.
 func demo(e env, o demoOptions) (err error) {
 	say := func(format string, args ...any) { fmt.Fprintf(e.stdout, format+"\n", args...) }
+	if o.postgres != "" {
+		readerDSN, err := loadIntoExisting(e.ctx, e.stdout, o.postgres, o.scale)
+		if err != nil {
+			return err
+		}
+		return runDemoStack(e, o, readerDSN)
+	}
 	say("Starting a throwaway PostgreSQL …")
 	cluster, err := pgcluster.Start(e.ctx, pgcluster.Options{
 		Progress: func(step string) { say("  %s", step) },
@@ -65,7 +79,14 @@ func demo(e env, o demoOptions) (err error) {
 	if err := loadShop(e.ctx, e.stdout, cluster, o.scale); err != nil {
 		return err
 	}
-	cfg := config.Demo(cluster.DSNFor(shop.ReaderRole, shop.DefaultReaderPassword, demoDatabase))
+	return runDemoStack(e, o, cluster.DSNFor(shop.ReaderRole, shop.DefaultReaderPassword, demoDatabase))
+}
+
+// runDemoStack serves the demo identities against readerDSN until
+// interrupted.
+func runDemoStack(e env, o demoOptions, readerDSN string) error {
+	say := func(format string, args ...any) { fmt.Fprintf(e.stdout, format+"\n", args...) }
+	cfg := config.Demo(readerDSN)
 	cfg.Proxy.Listen = o.proxyListen
 	cfg.MCP.Listen = o.mcpListen
 	say("Starting the proxy on %s …", cfg.Proxy.Listen)
@@ -84,13 +105,55 @@ func loadShop(ctx context.Context, out io.Writer, cluster *pgcluster.Cluster, sc
 	if err := cluster.CreateDatabase(ctx, demoDatabase); err != nil {
 		return fmt.Errorf("create database %s: %w", demoDatabase, err)
 	}
+	return loadShopInto(ctx, out, cluster.DSN(demoDatabase), scale)
+}
+
+func loadShopInto(ctx context.Context, out io.Writer, superuserDSN string, scale int) error {
 	start := time.Now()
-	err := shop.Load(ctx, cluster.DSN(demoDatabase), shop.Options{Scale: scale, Progress: progressPrinter(out)})
+	err := shop.Load(ctx, superuserDSN, shop.Options{Scale: scale, Progress: progressPrinter(out)})
+	if errors.Is(err, shop.ErrAlreadyLoaded) {
+		fmt.Fprintln(out, "  the shop data is already there; using it")
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("load shop data: %w", err)
 	}
 	fmt.Fprintf(out, "  loaded in %s\n", time.Since(start).Round(10*time.Millisecond))
 	return nil
+}
+
+// loadIntoExisting creates the shop database on an existing server (if
+// missing), loads it, and returns the reader role's DSN for it.
+func loadIntoExisting(ctx context.Context, out io.Writer, superuserDSN string, scale int) (string, error) {
+	su, err := pgconn.ParseConfig(superuserDSN)
+	if err != nil {
+		return "", fmt.Errorf("--postgres: %s", config.RedactDSN(err.Error()))
+	}
+	conn, err := pgconn.ConnectConfig(ctx, su)
+	if err != nil {
+		return "", fmt.Errorf("--postgres: cannot connect (%s): %s", config.RedactDSN(superuserDSN), config.RedactDSN(err.Error()))
+	}
+	defer conn.Close(context.Background())
+	fmt.Fprintf(out, "Loading the shop data into %q on %s:%d at scale %d …\n", demoDatabase, su.Host, su.Port, scale)
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+demoDatabase).ReadAll()
+	var pgErr *pgconn.PgError
+	if err != nil && !(errors.As(err, &pgErr) && pgErr.Code == "42P04") { // 42P04: it exists already
+		return "", fmt.Errorf("create database %s: %w", demoDatabase, err)
+	}
+	su.Database = demoDatabase
+	target := fmt.Sprintf("host=%s port=%d user=%s dbname=%s", su.Host, su.Port, quoteDSNValue(su.User), demoDatabase)
+	if su.Password != "" {
+		target += " password=" + quoteDSNValue(su.Password)
+	}
+	if err := loadShopInto(ctx, out, target, scale); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("host=%s port=%d user=%s password=%s dbname=%s", su.Host, su.Port,
+		shop.ReaderRole, quoteDSNValue(shop.DefaultReaderPassword), demoDatabase), nil
+}
+
+func quoteDSNValue(v string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
 }
 
 // progressPrinter prints one line per step, and for long steps at most one
