@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -22,6 +23,11 @@ type Executor struct {
 	engine     *policy.Engine
 	rlsSetting string
 	types      *pgtype.Map
+
+	// described caches statement descriptions when no backend keeps
+	// prepared statements (behind a pooler).
+	describedMu sync.Mutex
+	described   map[string]*stmtInfo
 }
 
 // NewExecutor wires an executor to a pool and engine; rlsSetting ""
@@ -30,7 +36,7 @@ func NewExecutor(pool *Pool, engine *policy.Engine, rlsSetting string) *Executor
 	if rlsSetting == "" {
 		rlsSetting = "request.user_id"
 	}
-	return &Executor{pool: pool, engine: engine, rlsSetting: rlsSetting, types: pgtype.NewMap()}
+	return &Executor{pool: pool, engine: engine, rlsSetting: rlsSetting, types: pgtype.NewMap(), described: map[string]*stmtInfo{}}
 }
 
 // Field describes one result column.
@@ -72,10 +78,13 @@ func (x *Executor) Query(ctx context.Context, id policy.Identity, sql string, ar
 		return nil, err
 	}
 	defer x.pool.release(bk)
-	if err := bk.apply(ctx, want); err != nil {
-		return nil, err
+	behind := x.pool.cfg.BehindPooler
+	if !behind {
+		if err := bk.apply(ctx, want); err != nil {
+			return nil, err
+		}
 	}
-	res, err := x.run(ctx, bk, query, args)
+	res, err := x.run(ctx, bk, query, args, want)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +92,7 @@ func (x *Executor) Query(ctx context.Context, id policy.Identity, sql string, ar
 	return res, nil
 }
 
-func (x *Executor) run(ctx context.Context, bk *backend, query string, args []any) (*Result, error) {
+func (x *Executor) run(ctx context.Context, bk *backend, query string, args []any, want settings) (*Result, error) {
 	stop := context.AfterFunc(ctx, func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = bk.cancel(cctx)
@@ -91,7 +100,14 @@ func (x *Executor) run(ctx context.Context, bk *backend, query string, args []an
 	})
 	defer stop()
 	name := backendStatementName(query, nil)
-	info, err := x.prepare(bk, name, query)
+	behind := x.pool.cfg.BehindPooler
+	var info *stmtInfo
+	var err error
+	if behind {
+		info, err = x.describe(bk, name, query)
+	} else {
+		info, err = x.prepare(bk, name, query)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -109,11 +125,30 @@ func (x *Executor) run(ctx context.Context, bk *backend, query string, args []an
 		}
 		params[i] = buf
 	}
-	for _, m := range []pgproto3.FrontendMessage{
+	msgs := []pgproto3.FrontendMessage{
 		&pgproto3.Bind{PreparedStatement: name, Parameters: params},
 		&pgproto3.Execute{},
 		&pgproto3.Sync{},
-	} {
+	}
+	if behind {
+		// One transaction through the pooler: the identity, then the
+		// statement, in the same round trip.
+		local := want.forTransaction()
+		settingParams := make([][]byte, 0, 2*len(local))
+		for _, kv := range local {
+			settingParams = append(settingParams, []byte(kv.name), []byte(kv.value))
+		}
+		msgs = []pgproto3.FrontendMessage{
+			&pgproto3.Parse{Query: localSettingsSQL(len(local))},
+			&pgproto3.Bind{Parameters: settingParams},
+			&pgproto3.Execute{},
+			&pgproto3.Parse{Query: query, ParameterOIDs: info.paramOIDs},
+			&pgproto3.Bind{Parameters: params},
+			&pgproto3.Execute{},
+			&pgproto3.Sync{},
+		}
+	}
+	for _, m := range msgs {
 		if err := bk.send(m); err != nil {
 			bk.broken = true
 			return nil, err
@@ -134,11 +169,41 @@ func (x *Executor) run(ctx context.Context, bk *backend, query string, args []an
 	return res, err
 }
 
+// describe learns a statement's parameter and column types through the
+// unnamed statement, once per text, for backends that keep nothing.
+func (x *Executor) describe(bk *backend, name, query string) (*stmtInfo, error) {
+	x.describedMu.Lock()
+	info, ok := x.described[name]
+	x.describedMu.Unlock()
+	if ok {
+		return info, nil
+	}
+	info, err := x.parseAndDescribe(bk, "", query)
+	if err != nil {
+		return nil, err
+	}
+	x.describedMu.Lock()
+	x.described[name] = info
+	x.describedMu.Unlock()
+	return info, nil
+}
+
 // prepare makes sure name is prepared on bk and returns its description.
 func (x *Executor) prepare(bk *backend, name, query string) (*stmtInfo, error) {
 	if info, ok := bk.stmtInfo[name]; ok {
 		return info, nil
 	}
+	info, err := x.parseAndDescribe(bk, name, query)
+	if err != nil {
+		return nil, err
+	}
+	bk.prepared[name] = struct{}{}
+	bk.stmtInfo[name] = info
+	return info, nil
+}
+
+// parseAndDescribe parses query under name and reads its description.
+func (x *Executor) parseAndDescribe(bk *backend, name, query string) (*stmtInfo, error) {
 	for _, m := range []pgproto3.FrontendMessage{
 		&pgproto3.Parse{Name: name, Query: query},
 		&pgproto3.Describe{ObjectType: 'S', Name: name},
@@ -185,8 +250,6 @@ func (x *Executor) prepare(bk *backend, name, query string) (*stmtInfo, error) {
 			if firstErr != nil {
 				return nil, firstErr
 			}
-			bk.prepared[name] = struct{}{}
-			bk.stmtInfo[name] = info
 			return info, nil
 		}
 	}

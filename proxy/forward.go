@@ -139,6 +139,7 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 		}
 	}
 	synth := s.takeSynthetic()
+	s.idle.Broadcast()
 	release := typ == 'Z' && len(s.expect) == 0 && !s.unsynced && bk.txStatus == 'I'
 	if release {
 		s.bk = nil
@@ -215,6 +216,7 @@ func (s *session) backendLost(bk *backend, err error) {
 	s.mu.Lock()
 	s.bk = nil
 	s.expect = nil
+	s.idle.Broadcast()
 	gone := s.clientGone
 	s.mu.Unlock()
 	s.wmu.Lock()

@@ -22,6 +22,12 @@ type PoolConfig struct {
 	IdleTimeout    time.Duration // default 10m; only connections above Min are closed
 	ConnectTimeout time.Duration // default 5s
 	MaxMessageSize int           // largest backend message accepted; default 64 MiB
+	// BehindPooler says the DSN reaches PostgreSQL through a
+	// transaction-mode pooler, where no session state survives a
+	// transaction: settings are then applied per transaction
+	// (set_config(..., true)) and no server-side prepared statements are
+	// kept.
+	BehindPooler bool
 }
 
 func (c PoolConfig) withDefaults() PoolConfig {
@@ -99,8 +105,11 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 		connCfg.RuntimeParams = map[string]string{}
 	}
 	// Clients never choose these: every backend starts read-only and
-	// named, whatever the DSN says.
-	connCfg.RuntimeParams["default_transaction_read_only"] = "on"
+	// named, whatever the DSN says. A transaction-mode pooler refuses
+	// startup settings; there each transaction is made read-only itself.
+	if !cfg.BehindPooler {
+		connCfg.RuntimeParams["default_transaction_read_only"] = "on"
+	}
 	connCfg.RuntimeParams["application_name"] = "pgmoat"
 	p := &Pool{cfg: cfg, connCfg: connCfg, stop: make(chan struct{}), done: make(chan struct{})}
 	go p.maintain()

@@ -372,3 +372,26 @@ func TestGracefulShutdownLetsTransactionsFinish(t *testing.T) {
 		t.Fatal("still accepting after shutdown")
 	}
 }
+
+// TestUnnamedStatementNeverCrossesClients: a client that parsed the
+// unnamed statement in one transaction and binds it in the next must get
+// its own statement, not what another client parsed on that backend since.
+func TestUnnamedStatementNeverCrossesClients(t *testing.T) {
+	f := newFixture(t, fixtureOptions{poolMax: 1})
+	ctx := context.Background()
+	a := f.connect(t, "alice", pgx.QueryExecModeSimpleProtocol).PgConn()
+	b := f.connect(t, "bob", pgx.QueryExecModeSimpleProtocol).PgConn()
+	if _, err := a.Prepare(ctx, "", "SELECT 'mine'::text", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Prepare(ctx, "", "SELECT 'theirs'::text", nil); err != nil {
+		t.Fatal(err)
+	}
+	res := a.ExecPrepared(ctx, "", nil, nil, nil).Read()
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if got := string(res.Rows[0][0]); got != "mine" {
+		t.Fatalf("alice's unnamed statement ran %q", got)
+	}
+}

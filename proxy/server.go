@@ -204,6 +204,7 @@ func (s *Server) newSession(conn net.Conn, fe *pgproto3.Backend, user string, id
 		stmts: map[string]clientStmt{},
 		out:   bufio.NewWriterSize(conn, 16<<10),
 	}
+	sess.idle = sync.NewCond(&sess.mu)
 	timeout := policy.DefaultStatementTimeout
 	if p, ok := s.engine.Profile(id.Profile); ok && p.StatementTimeout > 0 {
 		timeout = p.StatementTimeout
@@ -234,6 +235,9 @@ func (s *Server) lend(ctx context.Context, want settings) (*backend, error) {
 	bk, err := s.pool.acquire(ctx, want.key())
 	if err != nil {
 		return nil, err
+	}
+	if s.pool.cfg.BehindPooler {
+		return bk, nil // settings travel with each transaction instead
 	}
 	if err := bk.apply(ctx, want); err != nil {
 		s.pool.release(bk) // broken: closed, not reused

@@ -49,6 +49,15 @@ type session struct {
 	wmu sync.Mutex
 
 	skipping bool // after an error in extended protocol: discard until Sync
+	// unnamed is the client's last unnamed statement; unnamedFresh says
+	// the held backend has it (parsed in this lending or batch).
+	unnamed      *clientStmt
+	unnamedFresh bool
+	// batchOpen is set once the current batch (up to Sync or Query) has
+	// its backend and, behind a pooler, its per-transaction settings.
+	batchOpen bool
+	// idle is signalled whenever the response queue shrinks.
+	idle *sync.Cond
 	lost     atomic.Bool
 	fwdWG    sync.WaitGroup
 	sendBuf  []byte
@@ -127,11 +136,12 @@ func (s *session) query(ctx context.Context, sql string) {
 		s.refuseSimple(denied(e))
 		return
 	}
-	if !s.ensureBackend(ctx, true) {
+	if !s.startBatch(ctx, true) {
 		return
 	}
 	s.push(expectation{kind: expectQuery}, false)
 	s.sendBackend(&pgproto3.Query{String: v.SQL(sql)}, true)
+	s.batchOpen = false
 }
 
 // refuseSimple answers a simple-protocol message with an error and
@@ -159,9 +169,11 @@ func (s *session) parse(ctx context.Context, m *pgproto3.Parse) {
 	}
 	query := v.SQL(m.Query)
 	if m.Name == "" {
-		if !s.ensureBackend(ctx, false) {
+		if !s.startBatch(ctx, false) {
 			return
 		}
+		s.unnamed = &clientStmt{query: query, paramOIDs: append([]uint32(nil), m.ParameterOIDs...)}
+		s.unnamedFresh = true
 		s.push(expectation{kind: expectParse}, true)
 		s.sendBackend(&pgproto3.Parse{Query: query, ParameterOIDs: m.ParameterOIDs}, false)
 		return
@@ -173,7 +185,7 @@ func (s *session) parse(ctx context.Context, m *pgproto3.Parse) {
 	st := clientStmt{query: query, paramOIDs: append([]uint32(nil), m.ParameterOIDs...)}
 	st.backendName = backendStatementName(st.query, st.paramOIDs)
 	s.stmts[m.Name] = st
-	if !s.ensureBackend(ctx, false) {
+	if !s.startBatch(ctx, false) {
 		return
 	}
 	if s.ensurePrepared(st, false) {
@@ -193,10 +205,38 @@ func backendStatementName(query string, oids []uint32) string {
 	return "pgmoat_" + hex.EncodeToString(h.Sum(nil)[:12])
 }
 
+// ensureUnnamed makes sure the backend's unnamed statement is the one
+// this client parsed. A backend newly lent, or a new transaction behind a
+// pooler, may carry another borrower's unnamed statement or none: the
+// client's text is parsed again, hidden, so nobody ever binds to a
+// statement someone else prepared.
+func (s *session) ensureUnnamed() bool {
+	if s.unnamedFresh {
+		return true
+	}
+	if s.unnamed == nil {
+		s.refuseExtended(errorf(codeNoStatement, "unnamed prepared statement does not exist"))
+		return false
+	}
+	s.push(expectation{kind: expectParse, swallow: true}, true)
+	s.sendBackend(&pgproto3.Parse{Query: s.unnamed.query, ParameterOIDs: s.unnamed.paramOIDs}, false)
+	s.unnamedFresh = true
+	return true
+}
+
 // ensurePrepared makes sure the held backend has st prepared. When it had
 // to send a Parse, the answer goes to the client unless hidden is set.
 // It reports whether the statement was already there.
 func (s *session) ensurePrepared(st clientStmt, hidden bool) bool {
+	if s.srv.pool.cfg.BehindPooler {
+		// No server-side state survives a pooler's transaction: parse into
+		// the unnamed statement each time it is used.
+		if hidden {
+			s.push(expectation{kind: expectParse, swallow: true}, true)
+			s.sendBackend(&pgproto3.Parse{Query: st.query, ParameterOIDs: st.paramOIDs}, false)
+		}
+		return true
+	}
 	s.mu.Lock()
 	bk := s.bk
 	_, have := bk.prepared[st.backendName]
@@ -219,7 +259,7 @@ func (s *session) ensurePrepared(st clientStmt, hidden bool) bool {
 // unnamed statement passes through.
 func (s *session) statement(name string) (string, bool) {
 	if name == "" {
-		return "", true
+		return "", s.ensureUnnamed()
 	}
 	st, ok := s.stmts[name]
 	if !ok {
@@ -227,11 +267,14 @@ func (s *session) statement(name string) (string, bool) {
 		return "", false
 	}
 	s.ensurePrepared(st, true)
+	if s.srv.pool.cfg.BehindPooler {
+		return "", true
+	}
 	return st.backendName, true
 }
 
 func (s *session) bind(ctx context.Context, m *pgproto3.Bind) {
-	if s.skipping || !s.ensureBackend(ctx, false) {
+	if s.skipping || !s.startBatch(ctx, false) {
 		return
 	}
 	name, ok := s.statement(m.PreparedStatement)
@@ -245,7 +288,7 @@ func (s *session) bind(ctx context.Context, m *pgproto3.Bind) {
 }
 
 func (s *session) describe(ctx context.Context, m *pgproto3.Describe) {
-	if s.skipping || !s.ensureBackend(ctx, false) {
+	if s.skipping || !s.startBatch(ctx, false) {
 		return
 	}
 	out := *m
@@ -275,7 +318,7 @@ func (s *session) closeMsg(ctx context.Context, m *pgproto3.Close) {
 }
 
 func (s *session) forwardExtended(ctx context.Context, m pgproto3.FrontendMessage, e expectation) {
-	if s.skipping || !s.ensureBackend(ctx, false) {
+	if s.skipping || !s.startBatch(ctx, false) {
 		return
 	}
 	s.push(e, true)
@@ -293,6 +336,7 @@ func (s *session) sync(ctx context.Context) {
 	}
 	s.push(expectation{kind: expectSync}, false)
 	s.sendBackend(&pgproto3.Sync{}, true)
+	s.batchOpen = false
 }
 
 func (s *session) flushMsg() {
@@ -356,6 +400,65 @@ func (s *session) sendBackend(m pgproto3.FrontendMessage, flush bool) {
 	}
 }
 
+// startBatch makes sure the message about to be sent has a backend.
+// Behind an external pooler every backend transaction must carry the
+// identity itself: at the start of each batch pgmoat waits for earlier
+// work to finish and, when the backend is idle, sends the session's
+// settings as transaction-local set_config calls ahead of the client's
+// first message, in the same round trip.
+func (s *session) startBatch(ctx context.Context, simple bool) bool {
+	if !s.srv.pool.cfg.BehindPooler {
+		return s.ensureBackend(ctx, simple)
+	}
+	if s.batchOpen {
+		return true
+	}
+	s.mu.Lock()
+	for s.bk != nil && s.realPending() {
+		s.idle.Wait()
+	}
+	s.mu.Unlock()
+	if !s.ensureBackend(ctx, simple) {
+		return false
+	}
+	s.mu.Lock()
+	status := s.bk.txStatus
+	s.mu.Unlock()
+	if status == 'I' {
+		s.injectLocal() // it uses the unnamed statement itself
+		s.unnamedFresh = false
+	}
+	s.batchOpen = true
+	return true
+}
+
+// realPending reports whether the backend still owes responses. Called
+// with s.mu held.
+func (s *session) realPending() bool {
+	for _, e := range s.expect {
+		if !e.kind.synthetic() {
+			return true
+		}
+	}
+	return false
+}
+
+// injectLocal sends the session's settings as transaction-local values;
+// every response to it is swallowed.
+func (s *session) injectLocal() {
+	local := s.settings.forTransaction()
+	params := make([][]byte, 0, 2*len(local))
+	for _, kv := range local {
+		params = append(params, []byte(kv.name), []byte(kv.value))
+	}
+	s.push(expectation{kind: expectParse, swallow: true}, true)
+	s.sendBackend(&pgproto3.Parse{Query: localSettingsSQL(len(local))}, false)
+	s.push(expectation{kind: expectBind, swallow: true}, true)
+	s.sendBackend(&pgproto3.Bind{Parameters: params}, false)
+	s.push(expectation{kind: expectExecute, swallow: true}, true)
+	s.sendBackend(&pgproto3.Execute{}, false)
+}
+
 // ensureBackend borrows a backend when none is held, with the session's
 // settings in force, and starts its forwarder. On failure the client gets
 // the error (and, outside extended protocol, ReadyForQuery).
@@ -378,6 +481,7 @@ func (s *session) ensureBackend(ctx context.Context, simple bool) bool {
 	s.mu.Lock()
 	s.bk = bk
 	s.mu.Unlock()
+	s.unnamedFresh = false
 	s.fwdWG.Add(1)
 	go s.forward(bk)
 	return true

@@ -167,3 +167,28 @@ func serverError(body []byte) error {
 	}
 	return fmt.Errorf("%s (SQLSTATE %s)", er.Message, er.Code)
 }
+
+// localSettingsSQL applies n settings for the current transaction only
+// and returns no rows, so nothing of it reaches the client. concat
+// evaluates every argument; set_config is volatile, so none is folded
+// away.
+func localSettingsSQL(n int) string {
+	var b strings.Builder
+	b.WriteString("SELECT 1 WHERE pg_catalog.concat(")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "pg_catalog.set_config($%d, $%d, true)", 2*i+1, 2*i+2)
+	}
+	b.WriteString(") IS NULL")
+	return b.String()
+}
+
+// forTransaction adds what a backend behind a pooler cannot get at
+// startup: the transaction itself is made read-only (switching it on is
+// allowed at any point of a transaction, switching it off is not).
+func (s settings) forTransaction() settings {
+	return append(append(settings(nil), s...),
+		setting{"transaction_read_only", "on"}, setting{"default_transaction_read_only", "on"})
+}

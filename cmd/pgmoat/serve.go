@@ -62,6 +62,7 @@ func startStack(ctx context.Context, log io.Writer, cfg *config.Config) (*stack,
 	pool, err := proxy.NewPool(proxy.PoolConfig{
 		DSN: cfg.Backend.DSN.Value(), Min: pc.Min, Max: pc.Max,
 		AcquireTimeout: pc.AcquireTimeout.D(), MaxLifetime: pc.MaxLifetime.D(), IdleTimeout: pc.IdleTimeout.D(),
+		BehindPooler: cfg.Backend.BehindPooler,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("backend.dsn: %s", config.RedactDSN(err.Error()))

@@ -1,0 +1,9 @@
+// Package pgbouncer runs a throwaway PgBouncer (the Debian package's
+// binary) in front of a PostgreSQL server, for tests that put pgmoat
+// behind an external pooler and for benchmarks that compare with one.
+//
+// It owns the PgBouncer process and a private directory with its
+// configuration and user list; Close stops the process and removes the
+// directory. When the calling process is root, PgBouncer runs as the
+// "postgres" account, since it refuses to run as root.
+package pgbouncer
