@@ -57,10 +57,10 @@ type session struct {
 	// its backend and, behind a pooler, its per-transaction settings.
 	batchOpen bool
 	// idle is signalled whenever the response queue shrinks.
-	idle *sync.Cond
-	lost     atomic.Bool
-	fwdWG    sync.WaitGroup
-	sendBuf  []byte
+	idle    *sync.Cond
+	lost    atomic.Bool
+	fwdWG   sync.WaitGroup
+	sendBuf []byte
 }
 
 // clientStmt is a statement the client prepared under a name.
