@@ -36,6 +36,9 @@ func commands() map[string]command {
 		"version": {"print version information", runVersion},
 		"demo":    {"run pgmoat on a throwaway PostgreSQL with the shop database", runDemo},
 		"serve":   {"run the PostgreSQL proxy (and MCP over HTTP)", runServe},
+		"tools": {"print the MCP tools generated from the schema", func(e env, a []string) int {
+			return runTools(a, e.stdout, e.stderr)
+		}},
 	}
 }
 

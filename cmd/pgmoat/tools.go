@@ -84,7 +84,9 @@ func generateTools(cfg *config.Config) (*mcp.ToolSet, error) {
 // toolOptions is the tool-generation configuration; the limit maximum is
 // the default profile's max_rows, which policy enforces anyway.
 func toolOptions(cfg *config.Config) mcp.GenerateOptions {
-	var opts mcp.GenerateOptions
-	opts.MaxRows = cfg.Profiles[config.DefaultProfile].MaxRows
+	opts := cfg.MCP.Tools
+	if opts.MaxRows == 0 {
+		opts.MaxRows = cfg.Profiles[config.DefaultProfile].MaxRows
+	}
 	return opts
 }

@@ -1,5 +1,7 @@
 package config
 
+import "github.com/pgmoat/pgmoat/mcp"
+
 // Config is the whole configuration file. The zero value of every field
 // means its documented default; Load fills the defaults in.
 type Config struct {
@@ -79,6 +81,9 @@ type MCP struct {
 	Listen    string  `yaml:"listen"` // default 127.0.0.1:8765
 	Tokens    Tokens  `yaml:"tokens"`
 	Anonymous *Caller `yaml:"anonymous"`
+	// Tools shapes the generated tools: include/exclude, overrides,
+	// entities, discovery mode.
+	Tools mcp.GenerateOptions `yaml:"tools"`
 }
 
 // Caller is the identity an MCP request runs as.

@@ -146,6 +146,8 @@ func TestErrorMessages(t *testing.T) {
 			`f.yaml line 5: admin.users.dba.role: "root" is not admin or auditor`},
 		{"admin clashes with user", "users:\n  dba: {password: x, user_id: 1}\nadmin:\n  users:\n    dba: {password: y}\n",
 			`admin.users.dba: also defined under users; use distinct names`},
+		{"mcp tools key", "mcp:\n  tools:\n    discovry: always\n",
+			`f.yaml line 3: unknown key "discovry"; did you mean "discovery"?`},
 		{"rls setting", "rls:\n  setting: user_id\n",
 			`f.yaml line 2: rls.setting: "user_id" is not a custom setting name like request.user_id`},
 	} {

@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/pgmoat/pgmoat/mcp"
 )
 
 // EnvConfig names the config file when --config is not given.
@@ -163,7 +165,8 @@ func friendlyType(goType string) string {
 }
 
 // configTypes are the structs a key can be unknown in, by yaml's name.
-var configTypes = []any{Config{}, Backend{}, Pool{}, Proxy{}, TLS{}, Profile{}, User{}, MCP{}, Caller{}, Admin{}, AdminUser{}, RLS{}}
+var configTypes = []any{Config{}, Backend{}, Pool{}, Proxy{}, TLS{}, Profile{}, User{}, MCP{}, Caller{}, Admin{}, AdminUser{}, RLS{},
+	mcp.GenerateOptions{}, mcp.ToolOverride{}, mcp.Entity{}}
 
 func knownKeys(typeName string) []string {
 	for _, v := range configTypes {

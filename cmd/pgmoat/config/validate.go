@@ -187,6 +187,9 @@ func (v *validator) mcp(m MCP, ps map[string]Profile) {
 			v.addAt(append(path, "profile"), key+".profile", "profile %q is not defined under profiles (defined: %s)", c.Profile, strings.Join(sortedKeys(ps), ", "))
 		}
 	}
+	if err := m.Tools.Validate(); err != nil {
+		v.addf("mcp.tools", "%v", err)
+	}
 	if a := m.Anonymous; a != nil {
 		if a.UserID == "" {
 			v.addf("mcp.anonymous.user_id", "missing")

@@ -1,0 +1,23 @@
+// Package introspect reads the PostgreSQL catalog into an immutable Snapshot
+// and keeps it current.
+//
+// It owns everything pgmoat knows about the shape of the backend database:
+// schemas, tables, views, materialized views, partitioned tables (their
+// parents; partitions are an implementation detail of the parent), foreign
+// tables, their columns and types (domains resolved to their base type,
+// enums with their labels, arrays with their element type), comments,
+// indexes, primary and foreign keys in both directions, row-level-security
+// flags, estimated row counts, and the volatility of every function, which
+// the policy engine consults.
+//
+// The catalog is read from pg_catalog rather than information_schema, which
+// hides indexes, RLS flags and anything the connected role does not own. All
+// queries run in one read-only repeatable-read transaction, sent as one
+// batch: the snapshot is consistent, and the number of round trips does not
+// grow with the number of tables.
+//
+// A Snapshot is never modified after Load returns it, so readers share it
+// without locks. Diff compares two snapshots; Reloader re-reads the catalog
+// on a timer, on NOTIFY pgmoat_reload and on demand, and publishes each new
+// snapshot with an atomic swap.
+package introspect

@@ -1,0 +1,216 @@
+package introspect
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// ReloadChannel is the NOTIFY channel that asks every pgmoat serving a
+// database to re-read its catalog.
+const ReloadChannel = "pgmoat_reload"
+
+// EventTriggerSQL installs an event trigger that sends NOTIFY pgmoat_reload
+// after every DDL command (CREATE, ALTER, DROP, COMMENT, ...), so pgmoat
+// sees schema changes within moments instead of at the next periodic
+// reload. A superuser runs it once per database; pgmoat never runs it.
+const EventTriggerSQL = `CREATE OR REPLACE FUNCTION pgmoat_notify_reload() RETURNS event_trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('` + ReloadChannel + `', tg_tag);
+END
+$$;
+CREATE EVENT TRIGGER pgmoat_reload ON ddl_command_end
+  EXECUTE FUNCTION pgmoat_notify_reload();
+CREATE EVENT TRIGGER pgmoat_reload_drop ON sql_drop
+  EXECUTE FUNCTION pgmoat_notify_reload();`
+
+// ReloaderOptions configure a Reloader. The zero value reloads every 15
+// minutes and on NOTIFY pgmoat_reload, logging to slog.Default().
+type ReloaderOptions struct {
+	// Interval between periodic reloads; 0 means 15 minutes, negative
+	// disables them.
+	Interval time.Duration
+	// NoListen turns off the connection that waits on LISTEN pgmoat_reload.
+	NoListen bool
+	// Debounce groups the notifications of one DDL burst into one reload;
+	// 0 means 500ms.
+	Debounce time.Duration
+	// OnChange runs after each reload that found a change, with the
+	// published snapshot; it runs on the reloader's goroutine.
+	OnChange func(old, cur *Snapshot, d Diff)
+	Logger   *slog.Logger
+}
+
+// Reloader keeps the current snapshot of one database. Readers call
+// Current, which never blocks: a reload builds a new snapshot on the side
+// and swaps it in atomically, and calls in flight keep the one they took.
+type Reloader struct {
+	dsn     string
+	opts    ReloaderOptions
+	cur     atomic.Pointer[Snapshot]
+	trigger chan struct{}
+	mu      sync.Mutex // serializes reloads
+}
+
+// NewReloader loads the first snapshot; it fails when the catalog cannot
+// be read, so a misconfigured backend is reported at start-up.
+func NewReloader(ctx context.Context, dsn string, opts ReloaderOptions) (*Reloader, error) {
+	if opts.Interval == 0 {
+		opts.Interval = 15 * time.Minute
+	}
+	if opts.Debounce <= 0 {
+		opts.Debounce = 500 * time.Millisecond
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	r := &Reloader{dsn: dsn, opts: opts, trigger: make(chan struct{}, 1)}
+	snap, err := r.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.cur.Store(snap)
+	return r, nil
+}
+
+// Current returns the latest snapshot.
+func (r *Reloader) Current() *Snapshot { return r.cur.Load() }
+
+// Trigger asks for a reload soon (SIGHUP, the admin console's RELOAD). It
+// never blocks; triggers that arrive while one is pending merge into it.
+func (r *Reloader) Trigger() {
+	select {
+	case r.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// Reload re-reads the catalog now, publishes the result and returns what
+// changed. On error the current snapshot stays in place.
+func (r *Reloader) Reload(ctx context.Context) (Diff, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	snap, err := r.load(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.opts.Logger.Error("schema reload failed; keeping the previous snapshot", "err", err)
+		}
+		return Diff{}, err
+	}
+	old := r.cur.Swap(snap)
+	d := Compare(old, snap)
+	for _, line := range d.Lines() {
+		r.opts.Logger.Info("schema change: " + line)
+	}
+	if !d.Empty() && r.opts.OnChange != nil {
+		r.opts.OnChange(old, snap, d)
+	}
+	return d, nil
+}
+
+func (r *Reloader) load(ctx context.Context) (*Snapshot, error) {
+	conn, err := pgx.Connect(ctx, r.dsn)
+	if err != nil {
+		return nil, fmt.Errorf("introspect: connect: %w", err)
+	}
+	defer func() { _ = conn.Close(context.Background()) }()
+	return Load(ctx, conn)
+}
+
+// Run reloads on the timer, on NOTIFY and on Trigger until ctx ends. It
+// returns nil when ctx is cancelled.
+func (r *Reloader) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if !r.opts.NoListen {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.listen(ctx)
+		}()
+	}
+	var tick <-chan time.Time
+	if r.opts.Interval > 0 {
+		t := time.NewTicker(r.opts.Interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick:
+		case <-r.trigger:
+		}
+		_, _ = r.Reload(ctx) // failures are logged; the old snapshot stays
+	}
+}
+
+// listen holds a LISTEN connection and turns notifications into triggers,
+// reconnecting with a growing pause when the connection breaks.
+func (r *Reloader) listen(ctx context.Context) {
+	pause := time.Second
+	for ctx.Err() == nil {
+		err := r.listenOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		r.opts.Logger.Warn("schema reload listener lost its connection; retrying", "err", err, "in", pause)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, time.Minute)
+		// Changes may have been missed while disconnected.
+		r.Trigger()
+	}
+}
+
+func (r *Reloader) listenOnce(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, r.dsn)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = conn.Close(context.Background()) }()
+	if _, err := conn.Exec(ctx, "LISTEN "+ReloadChannel); err != nil {
+		return err
+	}
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		if err := r.debounce(ctx, conn); err != nil {
+			return err
+		}
+		r.Trigger()
+	}
+}
+
+// debounce swallows further notifications for a short while, so a
+// migration of fifty statements causes one reload.
+func (r *Reloader) debounce(ctx context.Context, conn *pgx.Conn) error {
+	deadline := time.Now().Add(r.opts.Debounce)
+	for {
+		wait, cancel := context.WithDeadline(ctx, deadline)
+		_, err := conn.WaitForNotification(wait)
+		cancel()
+		switch {
+		case err == nil:
+			continue
+		case pgconn.Timeout(err) && ctx.Err() == nil:
+			return nil
+		default:
+			return err
+		}
+	}
+}

@@ -1,0 +1,169 @@
+package introspect_test
+
+import (
+	"context"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/pgmoat/pgmoat/introspect"
+)
+
+const reloadSchema = `CREATE TABLE a (id int PRIMARY KEY, old_col text, keep text);
+COMMENT ON TABLE a IS 'before';`
+
+const reloadDDL = `ALTER TABLE a ADD COLUMN new_col date;
+ALTER TABLE a DROP COLUMN old_col;
+CREATE TABLE b (id int);
+COMMENT ON TABLE a IS 'after';`
+
+type change struct {
+	old, cur *introspect.Snapshot
+	diff     introspect.Diff
+}
+
+func startReloader(t *testing.T, dsn string, opts introspect.ReloaderOptions) (*introspect.Reloader, <-chan change) {
+	t.Helper()
+	changes := make(chan change, 8)
+	opts.OnChange = func(old, cur *introspect.Snapshot, d introspect.Diff) { changes <- change{old, cur, d} }
+	if opts.Interval == 0 {
+		opts.Interval = -1
+	}
+	opts.Debounce = 50 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	r, err := introspect.NewReloader(ctx, dsn, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return r, changes
+}
+
+func waitChange(t *testing.T, changes <-chan change) change {
+	t.Helper()
+	select {
+	case c := <-changes:
+		return c
+	case <-time.After(20 * time.Second):
+		t.Fatal("no reload reported")
+	}
+	return change{}
+}
+
+func checkReloadDiff(t *testing.T, c change) {
+	t.Helper()
+	d := c.diff
+	if !reflect.DeepEqual(d.Added, []introspect.QualifiedName{{Schema: "public", Name: "b"}}) || len(d.Removed) != 0 {
+		t.Errorf("added %v removed %v", d.Added, d.Removed)
+	}
+	if len(d.Changed) != 1 {
+		t.Fatalf("changed %+v", d.Changed)
+	}
+	ch := d.Changed[0]
+	if !slices.Equal(ch.AddedColumns, []string{"new_col"}) || !slices.Equal(ch.RemovedColumns, []string{"old_col"}) ||
+		!slices.Equal(ch.Changes, []string{"comment"}) {
+		t.Errorf("change %+v", ch)
+	}
+	a, _ := c.cur.Relation("public", "a")
+	if a.Comment != "after" {
+		t.Errorf("published snapshot has comment %q", a.Comment)
+	}
+	if old, _ := c.old.Relation("public", "a"); old.Comment != "before" {
+		t.Errorf("the old snapshot was modified: %q", old.Comment)
+	}
+}
+
+// TestReloadOnNotify installs the documented event trigger and checks that
+// DDL reaches the reloader through NOTIFY, with the right diff.
+func TestReloadOnNotify(t *testing.T) {
+	noLeaks(t)
+	dsn := freshDB(t, reloadSchema+introspect.EventTriggerSQL)
+	r, changes := startReloader(t, dsn, introspect.ReloaderOptions{})
+	waitListening(t, dsn)
+	before := r.Current()
+	execSQL(t, dsn, reloadDDL)
+	c := waitChange(t, changes)
+	checkReloadDiff(t, c)
+	if c.old != before || r.Current() != c.cur {
+		t.Errorf("snapshots not swapped")
+	}
+}
+
+// TestReloadOnTrigger covers SIGHUP and the admin console's RELOAD, which
+// call Trigger.
+func TestReloadOnTrigger(t *testing.T) {
+	noLeaks(t)
+	dsn := freshDB(t, reloadSchema)
+	r, changes := startReloader(t, dsn, introspect.ReloaderOptions{NoListen: true})
+	execSQL(t, dsn, reloadDDL)
+	r.Trigger()
+	checkReloadDiff(t, waitChange(t, changes))
+}
+
+func TestReloadOnTimer(t *testing.T) {
+	noLeaks(t)
+	dsn := freshDB(t, reloadSchema)
+	_, changes := startReloader(t, dsn, introspect.ReloaderOptions{NoListen: true, Interval: 200 * time.Millisecond})
+	execSQL(t, dsn, reloadDDL)
+	checkReloadDiff(t, waitChange(t, changes))
+}
+
+func TestReloadFailureKeepsSnapshot(t *testing.T) {
+	dsn := freshDB(t, reloadSchema)
+	ctx := context.Background()
+	r, err := introspect.NewReloader(ctx, dsn, introspect.ReloaderOptions{NoListen: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := r.Current()
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := r.Reload(cancelled); err == nil {
+		t.Fatal("reload with a cancelled context succeeded")
+	}
+	if r.Current() != before {
+		t.Errorf("failed reload replaced the snapshot")
+	}
+	d, err := r.Reload(ctx)
+	if err != nil || !d.Empty() {
+		t.Errorf("unchanged schema: diff %+v err %v", d, err)
+	}
+}
+
+// waitListening waits until the reloader's LISTEN connection is in place,
+// so the DDL's notification cannot be sent before anyone listens.
+func waitListening(t *testing.T, dsn string) {
+	t.Helper()
+	conn := connect(t, dsn)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var n int
+		err := conn.QueryRow(context.Background(),
+			`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN `+introspect.ReloadChannel+`'`).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("reloader never listened")
+}
+
+// noLeaks checks, after every other cleanup, that the test left no
+// goroutine behind.
+func noLeaks(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+}

@@ -1,0 +1,250 @@
+package introspect
+
+import "time"
+
+// Snapshot is the catalog of one database at one moment. It is immutable
+// once Load returns it.
+type Snapshot struct {
+	Database      string    // current_database()
+	User          string    // the role the catalog was read as
+	ServerVersion int       // server_version_num, e.g. 150004
+	TakenAt       time.Time // when the read transaction started (server clock)
+
+	Schemas    []Schema    // user schemas, sorted by name
+	Relations  []*Relation // sorted by schema, then name
+	Functions  []Function  // every function the role can see, sorted by schema, name, args
+	Extensions []string    // installed extensions, sorted
+
+	byName map[QualifiedName]*Relation
+}
+
+// QualifiedName is a catalog identifier pair, unquoted and case-exact.
+type QualifiedName struct {
+	Schema string
+	Name   string
+}
+
+// String renders the name as a person would read it; it is not SQL.
+func (q QualifiedName) String() string { return q.Schema + "." + q.Name }
+
+// Schema is a namespace that holds user relations.
+type Schema struct {
+	Name    string
+	Comment string
+}
+
+// RelKind is the kind of a relation, as pg_class.relkind spells it.
+type RelKind string
+
+// Relation kinds pgmoat exposes.
+const (
+	KindTable            RelKind = "r"
+	KindView             RelKind = "v"
+	KindMaterializedView RelKind = "m"
+	KindPartitionedTable RelKind = "p"
+	KindForeignTable     RelKind = "f"
+)
+
+// String names the kind in words.
+func (k RelKind) String() string {
+	switch k {
+	case KindTable:
+		return "table"
+	case KindView:
+		return "view"
+	case KindMaterializedView:
+		return "materialized view"
+	case KindPartitionedTable:
+		return "partitioned table"
+	case KindForeignTable:
+		return "foreign table"
+	}
+	return "relation kind " + string(k)
+}
+
+// Relation is a table, view, materialized view, partitioned table or
+// foreign table.
+type Relation struct {
+	OID     uint32
+	Schema  string
+	Name    string
+	Kind    RelKind
+	Comment string
+
+	Columns      []*Column    // in attnum order
+	Indexes      []*Index     // sorted by name; includes invalid ones (see Index.Valid)
+	PrimaryKey   []string     // column names in key order; nil when there is none
+	Unique       [][]string   // UNIQUE constraints, column names in key order
+	ForeignKeys  []ForeignKey // constraints on this relation, pointing elsewhere
+	ReferencedBy []ForeignKey // constraints elsewhere in the snapshot pointing here
+
+	RLSEnabled bool // relrowsecurity
+	RLSForced  bool // relforcerowsecurity
+	// EstimatedRows is pg_class.reltuples: -1 when the relation was never
+	// vacuumed or analyzed (and always for views).
+	EstimatedRows int64
+	// Selectable reports whether the connected role may SELECT at least one
+	// column.
+	Selectable bool
+
+	byName map[string]*Column
+}
+
+// QualifiedName returns the relation's schema and name.
+func (r *Relation) QualifiedName() QualifiedName {
+	return QualifiedName{Schema: r.Schema, Name: r.Name}
+}
+
+// Column is one user column of a relation.
+type Column struct {
+	Num     int16  // attnum
+	Name    string // exact catalog spelling
+	Comment string
+	// DeclaredType is format_type() of the declared type, e.g. "numeric(10,2)",
+	// "text[]", "shop.email_address".
+	DeclaredType string
+	// Type is the declared type with domains resolved to their base type.
+	Type *Type
+	// TypMod is the effective type modifier (the domain's when the column's
+	// own is unset), -1 when none.
+	TypMod int32
+	// Domain is the outermost domain the column was declared with, nil when
+	// none.
+	Domain *Type
+
+	NotNull   bool   // attnotnull, or a NOT NULL domain
+	Default   string // pg_get_expr of the default; "" when none
+	Generated bool   // GENERATED ALWAYS AS (...) STORED
+	Identity  bool   // GENERATED ... AS IDENTITY
+	// Selectable reports whether the connected role may SELECT the column.
+	Selectable bool
+}
+
+// TypeKind is pg_type.typtype, with arrays told apart from other base types.
+type TypeKind string
+
+// Type kinds.
+const (
+	TypeBase       TypeKind = "b"
+	TypeArray      TypeKind = "A"
+	TypeComposite  TypeKind = "c"
+	TypeDomain     TypeKind = "d"
+	TypeEnum       TypeKind = "e"
+	TypePseudo     TypeKind = "p"
+	TypeRange      TypeKind = "r"
+	TypeMultirange TypeKind = "m"
+)
+
+// Type is one pg_type entry.
+type Type struct {
+	OID      uint32
+	Schema   string // "pg_catalog" for built-in types
+	Name     string // pg_type.typname, e.g. "int4", "timestamptz", "_text"
+	Kind     TypeKind
+	Category string // pg_type.typcategory, e.g. "N" numeric, "S" string
+	Comment  string
+	// Elem is the element type of an array; it may be a domain (see Resolved).
+	Elem *Type
+	// Base is the type a domain is defined over (a domain's own base may be a
+	// domain again).
+	Base *Type
+	// BaseTypMod is a domain's typtypmod, -1 when none.
+	BaseTypMod int32
+	// NotNull is a domain's NOT NULL.
+	NotNull bool
+	// Labels are an enum's labels in sort order.
+	Labels []string
+}
+
+// Resolved follows domains down to the type values actually have.
+func (t *Type) Resolved() *Type {
+	for t != nil && t.Kind == TypeDomain && t.Base != nil {
+		t = t.Base
+	}
+	return t
+}
+
+// Index is one index of a relation.
+type Index struct {
+	Name    string
+	Method  string // pg_am.amname: btree, hash, gin, gist, brin, spgist, ...
+	Unique  bool
+	Primary bool
+	// Valid is false for an index being built concurrently or left invalid
+	// by a failed build; the planner does not use it.
+	Valid bool
+	// Predicate is the WHERE clause of a partial index, "" otherwise.
+	Predicate string
+	// Keys are the key columns in index order; INCLUDE columns are not keys
+	// and are not listed.
+	Keys []IndexKey
+}
+
+// Partial reports whether the index covers only rows matching a predicate.
+func (ix *Index) Partial() bool { return ix.Predicate != "" }
+
+// IndexKey is one key position of an index.
+type IndexKey struct {
+	// Column is the indexed column; "" for an expression key.
+	Column string
+	// Expression is the key as pg_get_indexdef renders it: the column name
+	// (quoted when needed) or the indexed expression, e.g.
+	// "to_tsvector('english'::regconfig, description)".
+	Expression string
+	// OpClass is the operator class name, e.g. "text_ops", "gin_trgm_ops".
+	OpClass string
+	Desc    bool
+}
+
+// IsExpression reports whether the key indexes an expression rather than
+// a plain column.
+func (k IndexKey) IsExpression() bool { return k.Column == "" }
+
+// ForeignKey is a foreign-key constraint. The same value appears in the
+// referencing relation's ForeignKeys and the referenced relation's
+// ReferencedBy.
+type ForeignKey struct {
+	Name        string
+	From        QualifiedName
+	FromColumns []string
+	To          QualifiedName
+	// ToColumns is empty when the referenced relation is not part of the
+	// snapshot (it belongs to an extension, say).
+	ToColumns []string
+}
+
+// Volatility is pg_proc.provolatile.
+type Volatility string
+
+// Volatilities.
+const (
+	Immutable Volatility = "i"
+	Stable    Volatility = "s"
+	Volatile  Volatility = "v"
+)
+
+// String names the volatility in words.
+func (v Volatility) String() string {
+	switch v {
+	case Immutable:
+		return "immutable"
+	case Stable:
+		return "stable"
+	case Volatile:
+		return "volatile"
+	}
+	return "volatility " + string(v)
+}
+
+// Function is one function or procedure overload.
+type Function struct {
+	OID        uint32
+	Schema     string
+	Name       string
+	Args       string // pg_get_function_identity_arguments
+	Kind       string // prokind: f function, p procedure, a aggregate, w window
+	Volatility Volatility
+	// SecurityDefiner functions run with their owner's rights.
+	SecurityDefiner bool
+	ReturnsSet      bool
+}

@@ -1,0 +1,38 @@
+// Package mcp is pgmoat's MCP front end.
+//
+// This part of the package owns tool generation: a pure function from an
+// introspect.Snapshot and GenerateOptions to a ToolSet, the typed tool
+// specifications an LLM reads and the SQL builder executes. A ToolSpec
+// carries everything the builder needs — the relation as catalog
+// identifiers, each parameter's kind, column, PostgreSQL type and JSON
+// Schema, the text-search method, the primary key used for keyset cursors
+// and the row limit — so the builder never re-reads the catalog and never
+// takes an identifier from a caller.
+//
+// Naming. A relation in schema public becomes query_<table>; elsewhere
+// query_<schema>_<table>. Names are normalized to lower-case ASCII letters,
+// digits and underscores (Latin accents are stripped, anything else becomes
+// an underscore) and capped at 64 bytes. When two relations normalize to the
+// same tool name, the one whose exact name already is the normalized form
+// (if exactly one is) keeps it and every other one gets "_" plus the first
+// six hex digits of the SHA-256 of its exact "schema.table"; a name cut at
+// 64 bytes gets the same
+// suffix. The suffix depends only on the relation's own name, so it does
+// not change when other tables come and go. Parameter names follow the same
+// rule per column, and the fixed parameters (limit, order_by, columns,
+// cursor) always keep their names. Nothing is ever overwritten silently:
+// every suffix is reported in ToolSet.Warnings.
+//
+// Filters follow the indexes: equality (<col>, <col>_in) for the leading
+// column of a valid, non-partial btree or hash index and for every
+// primary-key column; ranges (<col>_gte, <col>_lte) and order_by for the
+// leading column of a btree index over an orderable type; <col>_search for
+// a tsvector column in a GIN or GiST index, for a text column in a pg_trgm
+// index, and for a column indexed as to_tsvector('<config>', <col>).
+// Partial indexes and other expression indexes produce no filters: they
+// would promise a cheap filter the planner cannot deliver.
+//
+// Above GenerateOptions.DiscoveryThreshold table tools the set switches to
+// discovery mode: list_tables, describe_table and query_table replace the
+// per-table tools in tools/list, which stays small however big the schema.
+package mcp

@@ -1,0 +1,244 @@
+package mcp
+
+import (
+	"github.com/pgmoat/pgmoat/introspect"
+)
+
+// Schema is the subset of JSON Schema (draft 2020-12) that tool signatures
+// use. Field order is the order of the JSON output, so generated schemas
+// are byte-for-byte stable.
+type Schema struct {
+	// Type is a JSON type name, or a list of them (a nullable result value
+	// is ["integer", "null"]).
+	Type                 any                `json:"type,omitempty"`
+	Description          string             `json:"description,omitempty"`
+	Format               string             `json:"format,omitempty"`
+	Pattern              string             `json:"pattern,omitempty"`
+	Enum                 []any              `json:"enum,omitempty"`
+	Minimum              *int64             `json:"minimum,omitempty"`
+	Maximum              *int64             `json:"maximum,omitempty"`
+	MinLength            *int               `json:"minLength,omitempty"`
+	MaxLength            *int               `json:"maxLength,omitempty"`
+	Items                *Schema            `json:"items,omitempty"`
+	MinItems             *int               `json:"minItems,omitempty"`
+	MaxItems             *int               `json:"maxItems,omitempty"`
+	UniqueItems          bool               `json:"uniqueItems,omitempty"`
+	Properties           map[string]*Schema `json:"properties,omitempty"`
+	Required             []string           `json:"required,omitempty"`
+	AdditionalProperties *bool              `json:"additionalProperties,omitempty"`
+	Default              any                `json:"default,omitempty"`
+	Deprecated           bool               `json:"deprecated,omitempty"`
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// typeClass groups PostgreSQL types by how values look in JSON and what
+// comparisons make sense on them.
+type typeClass int
+
+const (
+	classUnmapped typeClass = iota
+	classInteger
+	classNumeric // arbitrary precision: a string, so no digit is lost
+	classFloat
+	classBool
+	classText
+	classUUID
+	classDate
+	classTimestamp
+	classTimestampTZ
+	classTime
+	classTimeTZ
+	classInterval
+	classJSON
+	classEnum
+	classArray
+	classOtherString // inet, money, xml, ...: text in and out, equality only
+	classBinary
+	classTSVector
+)
+
+// builtinClass maps pg_catalog type names (and citext, which lives
+// wherever its extension was installed) to their class.
+func builtinClass(name string) typeClass {
+	switch name {
+	case "int2", "int4", "int8", "oid":
+		return classInteger
+	case "numeric":
+		return classNumeric
+	case "float4", "float8":
+		return classFloat
+	case "bool":
+		return classBool
+	case "text", "varchar", "bpchar", "name", "citext":
+		return classText
+	case "uuid":
+		return classUUID
+	case "date":
+		return classDate
+	case "timestamp":
+		return classTimestamp
+	case "timestamptz":
+		return classTimestampTZ
+	case "time":
+		return classTime
+	case "timetz":
+		return classTimeTZ
+	case "interval":
+		return classInterval
+	case "json", "jsonb":
+		return classJSON
+	case "inet", "cidr", "macaddr", "macaddr8", "money", "xml", "bit", "varbit":
+		return classOtherString
+	case "bytea":
+		return classBinary
+	case "tsvector":
+		return classTSVector
+	}
+	return classUnmapped
+}
+
+func classify(t *introspect.Type) typeClass {
+	t = t.Resolved()
+	if t == nil {
+		return classUnmapped
+	}
+	switch t.Kind {
+	case introspect.TypeEnum:
+		return classEnum
+	case introspect.TypeArray:
+		if t.Elem != nil && classify(t.Elem) != classUnmapped {
+			return classArray
+		}
+		return classUnmapped
+	case introspect.TypeBase:
+		if t.Schema == "pg_catalog" || t.Name == "citext" {
+			return builtinClass(t.Name)
+		}
+	}
+	return classUnmapped
+}
+
+// equality: a value of this class can be compared with = against a
+// JSON scalar the caller sends.
+func (c typeClass) equality() bool {
+	switch c {
+	case classInteger, classNumeric, classFloat, classBool, classText, classUUID, classDate,
+		classTimestamp, classTimestampTZ, classTime, classTimeTZ, classEnum, classOtherString:
+		return true
+	}
+	return false
+}
+
+// ranged: >= and <= mean something a person would ask for.
+func (c typeClass) ranged() bool {
+	switch c {
+	case classInteger, classNumeric, classFloat, classDate, classTimestamp, classTimestampTZ, classTime, classTimeTZ:
+		return true
+	}
+	return false
+}
+
+// textual: a trigram index on the column serves substring search.
+func (c typeClass) textual() bool { return c == classText }
+
+// valueSchema is the JSON Schema of one value of the type, without
+// nullability. typmod refines varchar/bpchar lengths.
+func valueSchema(t *introspect.Type, typmod int32) *Schema {
+	t = t.Resolved()
+	switch classify(t) {
+	case classInteger:
+		return integerSchema(t.Name)
+	case classNumeric:
+		return &Schema{Type: "string", Pattern: `^-?[0-9]+(\.[0-9]+)?$`,
+			Description: "decimal number written as a string, to keep every digit"}
+	case classFloat:
+		return &Schema{Type: "number"}
+	case classBool:
+		return &Schema{Type: "boolean"}
+	case classText:
+		return textSchema(t.Name, typmod)
+	case classUUID:
+		return &Schema{Type: "string", Format: "uuid"}
+	case classDate:
+		return &Schema{Type: "string", Format: "date"}
+	case classTimestampTZ:
+		return &Schema{Type: "string", Format: "date-time"}
+	case classTimestamp:
+		return &Schema{Type: "string", Description: "date and time without time zone, e.g. 2024-05-31 14:30:00"}
+	case classTimeTZ:
+		return &Schema{Type: "string", Format: "time"}
+	case classTime:
+		return &Schema{Type: "string", Description: "time of day without time zone, e.g. 14:30:00"}
+	case classInterval:
+		return &Schema{Type: "string", Description: "interval, e.g. 1 day 02:00:00"}
+	case classJSON:
+		return &Schema{Type: "object"}
+	case classEnum:
+		return enumSchema(t.Labels)
+	case classArray:
+		return &Schema{Type: "array", Items: valueSchema(t.Elem, -1)}
+	case classBinary:
+		return &Schema{Type: "string", Description: "binary data, hex-encoded as \\x..."}
+	case classTSVector:
+		return &Schema{Type: "string", Description: "text-search document"}
+	case classOtherString:
+		return &Schema{Type: "string"}
+	}
+	return &Schema{Type: "string", Description: "value of type " + t.Name + " in its text form"}
+}
+
+func integerSchema(name string) *Schema {
+	s := &Schema{Type: "integer"}
+	switch name {
+	case "int2":
+		s.Minimum, s.Maximum = ptr(int64(-32768)), ptr(int64(32767))
+	case "int4":
+		s.Minimum, s.Maximum = ptr(int64(-2147483648)), ptr(int64(2147483647))
+	case "oid":
+		s.Minimum, s.Maximum = ptr(int64(0)), ptr(int64(4294967295))
+	}
+	return s
+}
+
+func textSchema(name string, typmod int32) *Schema {
+	s := &Schema{Type: "string"}
+	if (name == "varchar" || name == "bpchar") && typmod > 4 {
+		s.MaxLength = ptr(int(typmod - 4))
+	}
+	return s
+}
+
+func enumSchema(labels []string) *Schema {
+	s := &Schema{Type: "string", Enum: make([]any, len(labels))}
+	for i, l := range labels {
+		s.Enum[i] = l
+	}
+	return s
+}
+
+// resultSchema is the schema of a column's value in results: null is
+// allowed unless the column is NOT NULL, and array elements may always be
+// null (PostgreSQL arrays have no NOT NULL elements).
+func resultSchema(c *introspect.Column) *Schema {
+	s := valueSchema(c.Type, c.TypMod)
+	if s.Items != nil {
+		nullable(s.Items)
+	}
+	if !c.NotNull {
+		nullable(s)
+	}
+	if c.Comment != "" {
+		s.Description = joinSentences(c.Comment, s.Description)
+	}
+	return s
+}
+
+func nullable(s *Schema) {
+	if typ, ok := s.Type.(string); ok {
+		s.Type = []string{typ, "null"}
+	}
+	if s.Enum != nil {
+		s.Enum = append(s.Enum, nil)
+	}
+}

@@ -1,0 +1,154 @@
+package mcp
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// WireTool is a tool as tools/list carries it.
+type WireTool struct {
+	Name         string           `json:"name"`
+	Description  string           `json:"description"`
+	InputSchema  *Schema          `json:"inputSchema"`
+	OutputSchema *Schema          `json:"outputSchema,omitempty"`
+	Annotations  *WireAnnotations `json:"annotations,omitempty"`
+}
+
+// WireAnnotations are the MCP tool hints; every pgmoat tool only reads.
+type WireAnnotations struct {
+	ReadOnlyHint   bool `json:"readOnlyHint"`
+	IdempotentHint bool `json:"idempotentHint"`
+	OpenWorldHint  bool `json:"openWorldHint"`
+}
+
+// Wire returns the tool as tools/list carries it.
+func (t *ToolSpec) Wire() WireTool {
+	return WireTool{Name: t.Name, Description: t.Description, InputSchema: t.InputSchema, OutputSchema: t.OutputSchema,
+		Annotations: &WireAnnotations{ReadOnlyHint: true, IdempotentHint: true}}
+}
+
+// TokenCost estimates what the tool costs in a model's context: its
+// tools/list JSON in bytes, divided by four.
+func (t *ToolSpec) TokenCost() int {
+	b, _ := json.Marshal(t.Wire())
+	return (len(b) + 3) / 4
+}
+
+// WriteJSON writes the listed tools exactly as tools/list carries them,
+// with their token costs alongside.
+func (s *ToolSet) WriteJSON(w io.Writer) error {
+	type entry struct {
+		WireTool
+		TokenCost int `json:"x-pgmoat-token-cost"`
+	}
+	out := struct {
+		Tools      []entry  `json:"tools"`
+		TokenTotal int      `json:"x-pgmoat-token-total"`
+		Discovery  bool     `json:"x-pgmoat-discovery"`
+		Warnings   []string `json:"x-pgmoat-warnings,omitempty"`
+	}{Tools: []entry{}, Discovery: s.Discovery, Warnings: s.Warnings}
+	for _, t := range s.Listed() {
+		out.Tools = append(out.Tools, entry{t.Wire(), t.TokenCost()})
+		out.TokenTotal += t.TokenCost()
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(out)
+}
+
+// WriteText writes the listed tools for a person to review: name, relation,
+// description, parameters with their types, and token costs.
+func (s *ToolSet) WriteText(w io.Writer) error {
+	var b strings.Builder
+	total := 0
+	for _, t := range s.Listed() {
+		writeToolText(&b, t)
+		total += t.TokenCost()
+	}
+	mode := ""
+	if s.Discovery {
+		mode = fmt.Sprintf(" (discovery mode: %d tables behind list_tables/describe_table/query_table)", len(s.Tables))
+	}
+	fmt.Fprintf(&b, "%d tools, about %d tokens in tools/list%s.\n", len(s.Listed()), total, mode)
+	if len(s.Warnings) > 0 {
+		fmt.Fprintf(&b, "\nWarnings:\n")
+		for _, warning := range s.Warnings {
+			fmt.Fprintf(&b, "  - %s\n", warning)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeToolText(b *strings.Builder, t *ToolSpec) {
+	head := t.Name
+	if t.Table.Name != "" {
+		head += fmt.Sprintf("  [%s %s]", t.RelKind, t.Table)
+	}
+	fmt.Fprintf(b, "%s  (~%d tokens)\n", head, t.TokenCost())
+	for _, line := range strings.Split(t.Description, "\n") {
+		fmt.Fprintf(b, "    %s\n", line)
+	}
+	b.WriteString("  parameters:\n")
+	width := 0
+	for _, p := range t.Params {
+		width = max(width, len(p.Name))
+	}
+	for _, p := range t.Params {
+		req := ""
+		if p.Required {
+			req = " (required)"
+		}
+		fmt.Fprintf(b, "    %-*s  %s%s\n", width, p.Name, paramType(p), req)
+	}
+	if len(t.Columns) > 0 {
+		cols := make([]string, len(t.Columns))
+		for i, c := range t.Columns {
+			cols[i] = c.Name + " " + c.DeclaredType
+		}
+		fmt.Fprintf(b, "  returns rows of: %s\n", strings.Join(cols, ", "))
+	}
+	b.WriteString("\n")
+}
+
+// paramType renders a parameter's JSON type with its PostgreSQL origin.
+func paramType(p *Param) string {
+	s := schemaType(p.Schema)
+	switch {
+	case p.Kind == ParamOrderBy:
+		return "one of: " + enumList(p.Schema.Enum)
+	case p.Kind == ParamSearch:
+		s += ", " + string(p.Search.Method) + " search"
+	case p.DeclaredType != "":
+		s += " (" + p.DeclaredType + ")"
+	}
+	if p.Deprecation != nil {
+		s += "  DEPRECATED: " + p.Deprecation.Message
+	}
+	return s
+}
+
+func schemaType(s *Schema) string {
+	t := fmt.Sprint(s.Type)
+	if s.Format != "" {
+		t += " " + s.Format
+	}
+	if len(s.Enum) > 0 {
+		t += " {" + enumList(s.Enum) + "}"
+	}
+	if s.Items != nil {
+		t += " of " + schemaType(s.Items)
+	}
+	return t
+}
+
+func enumList(vals []any) string {
+	parts := make([]string, len(vals))
+	for i, v := range vals {
+		parts[i] = fmt.Sprint(v)
+	}
+	return strings.Join(parts, ", ")
+}
