@@ -36,6 +36,7 @@ func commands() map[string]command {
 		"version": {"print version information", runVersion},
 		"demo":    {"run pgmoat on a throwaway PostgreSQL with the shop database", runDemo},
 		"serve":   {"run the PostgreSQL proxy (and MCP over HTTP)", runServe},
+		"doctor":  {"check the backend role and schema pgmoat would serve", runDoctor},
 		"tools": {"print the MCP tools generated from the schema", func(e env, a []string) int {
 			return runTools(a, e.stdout, e.stderr)
 		}},

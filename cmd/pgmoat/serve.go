@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/pgmoat/pgmoat/cmd/pgmoat/config"
@@ -54,6 +55,9 @@ type stack struct {
 // startStack builds the engine, the pool (checking the backend is
 // reachable) and the proxy listener.
 func startStack(ctx context.Context, log io.Writer, cfg *config.Config) (*stack, error) {
+	if err := refuseUnsafeRole(ctx, log, cfg); err != nil {
+		return nil, err
+	}
 	engine, err := policy.New(cfg.PolicyOptions())
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
@@ -129,4 +133,27 @@ func serve(ctx context.Context, out io.Writer, cfg *config.Config) error {
 
 func (st *stack) databaseName(cfg *config.Config) string {
 	return dbNameOf(cfg.Backend.DSN.Value())
+}
+
+// refuseUnsafeRole runs doctor's checks and refuses a backend role that
+// could write, bypass RLS or reach server files, unless told otherwise.
+func refuseUnsafeRole(ctx context.Context, log io.Writer, cfg *config.Config) error {
+	report, err := checkBackendRole(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	unsafe := report.Unsafe()
+	if len(unsafe) == 0 {
+		return nil
+	}
+	var why []string
+	for _, f := range unsafe {
+		why = append(why, f.Message)
+	}
+	if cfg.Backend.AllowUnsafeRole {
+		fmt.Fprintf(log, "pgmoat: WARNING: starting with an unsafe backend role as allowed: %s\n", strings.Join(why, "; "))
+		return nil
+	}
+	return fmt.Errorf("refusing to start: %s. Run `pgmoat doctor` for the full checklist; fix the role, or pass --allow-unsafe-backend-role (backend.allow_unsafe_role) if you really mean it",
+		strings.Join(why, "; "))
 }

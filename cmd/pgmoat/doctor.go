@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgmoat/pgmoat/cmd/pgmoat/config"
+	"github.com/pgmoat/pgmoat/introspect"
+)
+
+func runDoctor(e env, args []string) int {
+	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	path := fs.String("config", "", "config file (default $PGMOAT_CONFIG)")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	cfg, code := loadConfigFor("doctor", *path, e.stderr)
+	if cfg == nil {
+		return code
+	}
+	report, err := checkBackendRole(e.ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "pgmoat doctor: %v\n", err)
+		return exitUsage
+	}
+	printReport(e.stdout, report)
+	if len(report.Unsafe()) > 0 {
+		return exitNo
+	}
+	return exitOK
+}
+
+// loadConfigFor loads the config a command needs, reporting problems the
+// same way for every command.
+func loadConfigFor(cmd, flagPath string, stderr io.Writer) (*config.Config, int) {
+	p := config.ResolvePath(flagPath)
+	if p == "" {
+		fmt.Fprintf(stderr, "pgmoat %s: no config: pass --config FILE or set %s\n", cmd, config.EnvConfig)
+		return nil, exitUsage
+	}
+	cfg, err := config.Load(p)
+	if err != nil {
+		fmt.Fprintf(stderr, "pgmoat %s: %v\n", cmd, err)
+		return nil, exitUsage
+	}
+	if cfg.Backend.DSN == "" {
+		fmt.Fprintf(stderr, "pgmoat %s: %s: backend.dsn is not set (or set %s)\n", cmd, p, config.EnvBackendDSN)
+		return nil, exitUsage
+	}
+	return cfg, exitOK
+}
+
+// checkBackendRole connects as the configured role and runs the checklist.
+func checkBackendRole(ctx context.Context, cfg *config.Config) (*introspect.SafetyReport, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	dsn := cfg.Backend.DSN.Value()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("cannot connect to the backend (%s): %s; check backend.dsn, the password and that PostgreSQL is running",
+			config.RedactDSN(dsn), config.RedactDSN(err.Error()))
+	}
+	defer conn.Close(context.Background())
+	return introspect.CheckRole(ctx, conn, introspect.SafetyOptions{RLSSetting: cfg.RLS.Setting})
+}
+
+func printReport(w io.Writer, r *introspect.SafetyReport) {
+	mark := map[introspect.Severity]string{introspect.Note: "[ok]  ", introspect.Warning: "[warn]", introspect.Unsafe: "[FAIL]"}
+	for _, f := range r.Findings {
+		fmt.Fprintf(w, "%s %-28s %s\n", mark[f.Severity], f.Check, f.Message)
+	}
+	if u := r.Unsafe(); len(u) > 0 {
+		ids := make([]string, len(u))
+		for i, f := range u {
+			ids[i] = f.Check
+		}
+		fmt.Fprintf(w, "\nVerdict: UNSAFE — role %q must not be pgmoat's backend role (%s).\n", r.Role, strings.Join(ids, ", "))
+		fmt.Fprintln(w, "Use a role that can only SELECT, is not superuser or BYPASSRLS, owns nothing and can create nothing.")
+		return
+	}
+	fmt.Fprintf(w, "\nVerdict: OK — role %q can only read, and row-level security applies to it.\n", r.Role)
+}

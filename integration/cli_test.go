@@ -1,0 +1,231 @@
+package integration
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgmoat/pgmoat/integration/pgcluster"
+	"github.com/pgmoat/pgmoat/integration/shop"
+)
+
+var (
+	cluster *pgcluster.Cluster
+	binary  string // the pgmoat binary under test
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "pgmoat-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "pgmoat")
+	build := exec.Command("go", "build", "-o", binary, "github.com/pgmoat/pgmoat/cmd/pgmoat")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build pgmoat:", err)
+		os.Exit(1)
+	}
+	code := pgcluster.Shared(m, pgcluster.Options{}, &cluster)
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// pgmoat runs the binary to completion.
+func pgmoat(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return out.String(), errOut.String(), ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errOut.String(), 0
+}
+
+func writeConfig(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "pgmoat.yaml")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func TestVersionAndUsage(t *testing.T) {
+	out, _, code := pgmoat(t, "", "version")
+	if code != 0 || !strings.HasPrefix(out, "pgmoat ") {
+		t.Fatalf("version: %d %q", code, out)
+	}
+	_, errOut, code := pgmoat(t, "", "frobnicate")
+	if code != 2 || !strings.Contains(errOut, `unknown command "frobnicate"`) {
+		t.Fatalf("unknown command: %d %q", code, errOut)
+	}
+}
+
+func TestConfigErrorsExitTwoWithOneClearLine(t *testing.T) {
+	for name, tc := range map[string]struct{ config, want string }{
+		"typo":        {"proxy:\n  lisen: 127.0.0.1:1\n", `line 2: unknown key "lisen"; did you mean "listen"?`},
+		"no dsn":      {"proxy:\n  listen: 127.0.0.1:1\n", "backend.dsn is not set"},
+		"bad profile": {"users:\n  a: {password: x, user_id: 1, profile: nope}\n", `profile "nope" is not defined`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, errOut, code := pgmoat(t, "", "serve", "--config", writeConfig(t, tc.config))
+			if code != 2 || !strings.Contains(errOut, tc.want) || strings.Count(strings.TrimSpace(errOut), "\n") > 0 {
+				t.Fatalf("exit %d, stderr %q; want one line containing %q", code, errOut, tc.want)
+			}
+		})
+	}
+	_, errOut, code := pgmoat(t, "", "serve", "--config", "/nonexistent/pgmoat.yaml")
+	if code != 2 || !strings.Contains(errOut, "cannot read config") {
+		t.Fatalf("unreadable config: %d %q", code, errOut)
+	}
+}
+
+func TestServeRefusesWrongPasswordAndUnsafeRoles(t *testing.T) {
+	db := pgcluster.NewDatabase(t, cluster)
+	if err := shop.Load(context.Background(), cluster.DSN(db), shop.Options{Scale: 1}); err != nil {
+		t.Fatal(err)
+	}
+	wrongPW := writeConfig(t, fmt.Sprintf("backend:\n  dsn: %q\nproxy:\n  listen: %s\n",
+		cluster.DSNFor(shop.ReaderRole, "wrong-password", db), freePort(t)))
+	_, errOut, code := pgmoat(t, "", "serve", "--config", wrongPW)
+	if code != 2 || !strings.Contains(errOut, "password authentication failed") || strings.Contains(errOut, "wrong-password") {
+		t.Fatalf("wrong password: exit %d, %q", code, errOut)
+	}
+
+	superuser := writeConfig(t, fmt.Sprintf("backend:\n  dsn: %q\nproxy:\n  listen: %s\n", cluster.DSN(db), freePort(t)))
+	_, errOut, code = pgmoat(t, "", "serve", "--config", superuser)
+	if code != 2 || !strings.Contains(errOut, "refusing to start") || !strings.Contains(errOut, "superuser") {
+		t.Fatalf("superuser backend: exit %d, %q", code, errOut)
+	}
+	out, _, code := pgmoat(t, "", "doctor", "--config", superuser)
+	if code != 1 || !strings.Contains(out, "[FAIL] role.superuser") || !strings.Contains(out, "Verdict: UNSAFE") {
+		t.Fatalf("doctor on superuser: exit %d\n%s", code, out)
+	}
+	reader := writeConfig(t, fmt.Sprintf("backend:\n  dsn: %q\n", cluster.DSNFor(shop.ReaderRole, shop.DefaultReaderPassword, db)))
+	out, _, code = pgmoat(t, "", "doctor", "--config", reader)
+	if code != 0 || !strings.Contains(out, "Verdict: OK") {
+		t.Fatalf("doctor on the reader role: exit %d\n%s", code, out)
+	}
+}
+
+// TestDemoRunsAndCleansUp is what a newcomer does: make run, psql in,
+// Ctrl-C, and nothing is left behind.
+func TestDemoRunsAndCleansUp(t *testing.T) {
+	proxyAddr, mcpAddr := freePort(t), freePort(t)
+	cmd := exec.Command(binary, "demo", "--proxy-listen", proxyAddr, "--mcp-listen", mcpAddr)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var transcript []string
+	var clusterDir string
+	dirLine := regexp.MustCompile(`removing (\S+) …`)
+	waitFor := func(substr string) {
+		t.Helper()
+		deadline := time.After(3 * time.Minute)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("demo ended before %q:\n%s", substr, strings.Join(transcript, "\n"))
+				}
+				transcript = append(transcript, l)
+				if m := dirLine.FindStringSubmatch(l); m != nil {
+					clusterDir = m[1]
+				}
+				if strings.Contains(l, substr) {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no %q within 3 minutes:\n%s", substr, strings.Join(transcript, "\n"))
+			}
+		}
+	}
+	waitFor("Press Ctrl-C")
+
+	ctx := context.Background()
+	host, port, _ := net.SplitHostPort(proxyAddr)
+	seen := map[string]int64{}
+	for _, user := range []string{"alice", "bob"} {
+		conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://%s:%s@%s:%s/shop?sslmode=disable", user, user, host, port))
+		if err != nil {
+			t.Fatalf("connect as %s: %v", user, err)
+		}
+		var n int64
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM customers").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		seen[user] = n
+		if _, err := conn.Exec(ctx, "DELETE FROM orders"); err == nil || !strings.Contains(err.Error(), "42501") {
+			t.Fatalf("DELETE through the demo: %v", err)
+		}
+		conn.Close(ctx)
+	}
+	if seen["alice"] == 0 || seen["bob"] == 0 || seen["alice"] == 1000 {
+		t.Fatalf("customers seen: %v", seen)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("Done.")
+	for range lines {
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("demo exit: %v", err)
+	}
+	if clusterDir == "" {
+		t.Fatal("demo did not say which directory it removed")
+	}
+	if _, err := os.Stat(clusterDir); !os.IsNotExist(err) {
+		t.Fatalf("%s is still there", clusterDir)
+	}
+	if out, _ := exec.Command("pgrep", "-f", "postgres -D "+clusterDir).Output(); len(out) > 0 {
+		t.Fatalf("postgres still running: %s", out)
+	}
+	if c, err := net.DialTimeout("tcp", proxyAddr, time.Second); err == nil {
+		c.Close()
+		t.Fatal("proxy still listening")
+	}
+}

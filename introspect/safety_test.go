@@ -1,0 +1,72 @@
+package introspect_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/pgmoat/pgmoat/integration/pgcluster"
+	"github.com/pgmoat/pgmoat/integration/shop"
+	"github.com/pgmoat/pgmoat/introspect"
+)
+
+func checks(r *introspect.SafetyReport, sev introspect.Severity) map[string]string {
+	out := map[string]string{}
+	for _, f := range r.Findings {
+		if f.Severity == sev {
+			out[f.Check] = f.Message
+		}
+	}
+	return out
+}
+
+func TestCheckRole(t *testing.T) {
+	ctx := context.Background()
+	db := pgcluster.NewDatabase(t, cluster)
+	if err := shop.Load(ctx, cluster.DSN(db), shop.Options{Scale: 1}); err != nil {
+		t.Fatal(err)
+	}
+	execSQL(t, cluster.DSN(db), `
+		DROP ROLE IF EXISTS sloppy_reader;
+		CREATE ROLE sloppy_reader LOGIN PASSWORD 'sloppy' BYPASSRLS;
+		GRANT USAGE, CREATE ON SCHEMA public TO sloppy_reader;
+		GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO sloppy_reader;
+		GRANT pg_read_server_files TO sloppy_reader;
+		CREATE TABLE public.scratch (x int); ALTER TABLE public.scratch OWNER TO sloppy_reader;`)
+	t.Cleanup(func() {
+		execSQL(t, cluster.DSN(db), "DROP TABLE public.scratch; DROP OWNED BY sloppy_reader; DROP ROLE sloppy_reader")
+	})
+
+	safe, err := introspect.CheckRole(ctx, connect(t, cluster.DSNFor(shop.ReaderRole, shop.DefaultReaderPassword, db)), introspect.SafetyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := safe.Unsafe(); len(u) > 0 {
+		t.Fatalf("the shop reader role is reported unsafe: %+v", u)
+	}
+	if w := checks(safe, introspect.Warning); !strings.Contains(w["tables.without_rls"], "public.products") {
+		t.Errorf("products (public, no RLS) not reported: %v", w)
+	}
+
+	sloppy, err := introspect.CheckRole(ctx, connect(t, cluster.DSNFor("sloppy_reader", "sloppy", db)), introspect.SafetyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unsafe := checks(sloppy, introspect.Unsafe)
+	for _, want := range []string{"role.bypassrls", "role.writes", "role.create_schema", "role.member.pg_read_server_files", "role.owns_tables"} {
+		if _, ok := unsafe[want]; !ok {
+			t.Errorf("sloppy role: %s not reported; got %v", want, unsafe)
+		}
+	}
+	if !strings.Contains(unsafe["role.writes"], "public.orders") {
+		t.Errorf("writable tables not named: %s", unsafe["role.writes"])
+	}
+
+	super, err := introspect.CheckRole(ctx, connect(t, cluster.DSN(db)), introspect.SafetyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := checks(super, introspect.Unsafe)["role.superuser"]; !ok {
+		t.Errorf("superuser not reported: %+v", super.Findings)
+	}
+}
