@@ -53,6 +53,7 @@ func (r *denialRing) list() []Denial {
 func (s *Server) Denials() []Denial { return s.denials.list() }
 
 func (s *Server) noteDenial(sess *session, sql string, v policy.Verdict) {
+	s.denialCount.Add(1)
 	text := sql
 	if len(text) > denialTextMax {
 		text = text[:denialTextMax] + "…"

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -75,6 +76,10 @@ type Pool struct {
 	stats   PoolStats
 	// serverParams are the ParameterStatus values of the first backend.
 	serverParams map[string]string
+	// paused holds new acquisitions (admin console PAUSE) until Resume.
+	paused bool
+	// lent are the backends currently borrowed, for SHOW SERVERS.
+	lent map[*backend]struct{}
 
 	stop chan struct{}
 	done chan struct{}
@@ -86,6 +91,7 @@ type PoolStats struct {
 	Acquired, Created, Closed  uint64
 	Exhausted                  uint64
 	WaitTotal                  time.Duration
+	Paused                     bool
 }
 
 type waiter struct {
@@ -111,7 +117,7 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 		connCfg.RuntimeParams["default_transaction_read_only"] = "on"
 	}
 	connCfg.RuntimeParams["application_name"] = "pgmoat"
-	p := &Pool{cfg: cfg, connCfg: connCfg, stop: make(chan struct{}), done: make(chan struct{})}
+	p := &Pool{cfg: cfg, connCfg: connCfg, stop: make(chan struct{}), done: make(chan struct{}), lent: map[*backend]struct{}{}}
 	go p.maintain()
 	return p, nil
 }
@@ -149,7 +155,7 @@ func (p *Pool) acquire(ctx context.Context, key string) (*backend, error) {
 		}
 		if b != nil {
 			if b.alive() {
-				p.acquired(start)
+				p.acquired(start, b)
 				return b, nil
 			}
 			p.discard(b)
@@ -160,7 +166,7 @@ func (p *Pool) acquire(ctx context.Context, key string) (*backend, error) {
 			if err != nil {
 				return nil, err
 			}
-			p.acquired(start)
+			p.acquired(start, b)
 			return b, nil
 		}
 		b, err = p.wait(ctx, w, start)
@@ -170,7 +176,7 @@ func (p *Pool) acquire(ctx context.Context, key string) (*backend, error) {
 				continue
 			}
 			if b != nil {
-				p.acquired(start)
+				p.acquired(start, b)
 			}
 			return b, err
 		}
@@ -179,13 +185,14 @@ func (p *Pool) acquire(ctx context.Context, key string) (*backend, error) {
 		if err != nil {
 			return nil, err
 		}
-		p.acquired(start)
+		p.acquired(start, b)
 		return b, nil
 	}
 }
 
-func (p *Pool) acquired(start time.Time) {
+func (p *Pool) acquired(start time.Time, b *backend) {
 	p.mu.Lock()
+	p.lent[b] = struct{}{}
 	p.stats.Acquired++
 	p.stats.WaitTotal += time.Since(start)
 	p.mu.Unlock()
@@ -199,7 +206,7 @@ func (p *Pool) take(key string) (*backend, *waiter, bool, error) {
 	if p.closed {
 		return nil, nil, false, ErrPoolClosed
 	}
-	if n := len(p.idle); n > 0 && p.waiters.Len() == 0 {
+	if n := len(p.idle); n > 0 && p.waiters.Len() == 0 && !p.paused {
 		i := n - 1
 		for j := n - 1; j >= 0 && key != ""; j-- {
 			if appliedKey(p.idle[j].applied) == key {
@@ -211,7 +218,7 @@ func (p *Pool) take(key string) (*backend, *waiter, bool, error) {
 		p.idle = append(p.idle[:i], p.idle[i+1:]...)
 		return b, nil, false, nil
 	}
-	if p.open < p.cfg.Max {
+	if p.open < p.cfg.Max && !p.paused {
 		p.open++
 		return nil, nil, true, nil
 	}
@@ -306,6 +313,9 @@ func (p *Pool) ServerParams(ctx context.Context) (map[string]string, error) {
 // release gives a backend back. Backends in an unknown state, in a
 // transaction, or past their lifetime are closed instead.
 func (p *Pool) release(b *backend) {
+	p.mu.Lock()
+	delete(p.lent, b)
+	p.mu.Unlock()
 	if b.broken || b.txStatus != 'I' || time.Since(b.created) > p.cfg.MaxLifetime {
 		p.discard(b)
 		return
@@ -317,7 +327,7 @@ func (p *Pool) release(b *backend) {
 		p.discard(b)
 		return
 	}
-	if e := p.waiters.Front(); e != nil {
+	if e := p.waiters.Front(); e != nil && !p.paused {
 		p.waiters.Remove(e)
 		p.mu.Unlock()
 		e.Value.(*waiter).ch <- b
@@ -325,6 +335,49 @@ func (p *Pool) release(b *backend) {
 	}
 	p.idle = append(p.idle, b)
 	p.mu.Unlock()
+}
+
+// Pause holds every new acquisition until Resume; transactions already
+// running finish. Waiters still time out after the acquire timeout.
+func (p *Pool) Pause() {
+	p.mu.Lock()
+	p.paused = true
+	p.mu.Unlock()
+}
+
+// Resume lets held acquisitions proceed.
+func (p *Pool) Resume() {
+	p.mu.Lock()
+	p.paused = false
+	for p.waiters.Len() > 0 && len(p.idle) > 0 {
+		e := p.waiters.Front()
+		p.waiters.Remove(e)
+		b := p.idle[len(p.idle)-1]
+		p.idle = p.idle[:len(p.idle)-1]
+		e.Value.(*waiter).ch <- b
+	}
+	for p.waiters.Len() > 0 && p.open < p.cfg.Max {
+		p.wakeOpener()
+	}
+	p.mu.Unlock()
+}
+
+// serverRows describes every open backend for SHOW SERVERS.
+func (p *Pool) serverRows(rlsSetting string) [][]string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var rows [][]string
+	row := func(b *backend, state string) {
+		rows = append(rows, []string{strconv.FormatUint(uint64(b.pid), 10), state, b.applied[rlsSetting],
+			b.applied["statement_timeout"], strconv.Itoa(len(b.prepared)), strconv.Itoa(int(time.Since(b.created).Seconds()))})
+	}
+	for _, b := range p.idle {
+		row(b, "idle")
+	}
+	for b := range p.lent {
+		row(b, "active")
+	}
+	return rows
 }
 
 // discard closes a backend and frees its slot for a waiter.
@@ -340,7 +393,7 @@ func (p *Pool) discard(b *backend) {
 // wakeOpener lets the oldest waiter open a connection in a freed slot.
 // Called with p.mu held.
 func (p *Pool) wakeOpener() {
-	if p.closed || p.open >= p.cfg.Max {
+	if p.closed || p.paused || p.open >= p.cfg.Max {
 		return
 	}
 	if e := p.waiters.Front(); e != nil {
@@ -359,6 +412,7 @@ func (p *Pool) Stats() PoolStats {
 	s.Idle = len(p.idle)
 	s.InUse = p.open - len(p.idle)
 	s.Waiting = p.waiters.Len()
+	s.Paused = p.paused
 	return s
 }
 

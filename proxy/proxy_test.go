@@ -98,6 +98,16 @@ func newFixture(t *testing.T, o fixtureOptions) *proxyFixture {
 			"alice": {Password: "alice", Identity: policy.Identity{UserID: "1", Profile: "readonly"}},
 			"bob":   {Password: "bob", Identity: policy.Identity{UserID: "2", Profile: "readonly"}},
 		},
+		Admin: AdminConfig{
+			Users:    map[string]AdminUser{"dba": {Password: "dba"}, "audit": {Password: "audit", Role: AdminRoleAuditor}},
+			Profiles: []string{"readonly"},
+			Version:  "test",
+			Config:   func() [][2]string { return [][2]string{{"backend.dsn", "host=x password=********"}} },
+			Tools: func() []ToolStats {
+				return []ToolStats{{Name: "query_items", Calls: 3, P50: 2 * time.Millisecond, P99: 9 * time.Millisecond, RowsPerCall: 4}}
+			},
+			Reload: func(context.Context) (string, error) { return "schema reloaded: 1 table", nil },
+		},
 	})
 	if err != nil {
 		t.Fatal(err)

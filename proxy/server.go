@@ -42,6 +42,8 @@ type Config struct {
 	StartupTimeout time.Duration // default 10s, for startup and authentication
 	MaxMessageSize int           // default 16 MiB
 	Logger         *slog.Logger  // default: discard
+	// Admin configures the admin console (database "pgmoat").
+	Admin AdminConfig
 }
 
 // Server accepts PostgreSQL clients. It owns its listeners, client
@@ -62,6 +64,12 @@ type Server struct {
 	closing   bool
 	wg        sync.WaitGroup
 	denials   denialRing
+
+	admin       AdminConfig
+	adminUsers  map[string]credentialsFor
+	adminRoles  map[string]string
+	statements  atomic.Int64
+	denialCount atomic.Int64
 }
 
 type credentialsFor struct {
@@ -107,6 +115,21 @@ func NewServer(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("user %s: %w", name, err)
 		}
 		s.users[name] = credentialsFor{creds: c, id: u.Identity}
+	}
+	s.admin = cfg.Admin
+	s.adminUsers = map[string]credentialsFor{}
+	s.adminRoles = map[string]string{}
+	for name, u := range cfg.Admin.Users {
+		c, err := newCredentials(u.Password)
+		if err != nil {
+			return nil, fmt.Errorf("admin user %s: %w", name, err)
+		}
+		s.adminUsers[name] = credentialsFor{creds: c}
+		role := u.Role
+		if role == "" {
+			role = AdminRoleAdmin
+		}
+		s.adminRoles[name] = role
 	}
 	return s, nil
 }
@@ -173,9 +196,13 @@ func (s *Server) handle(conn net.Conn) {
 		refuse(conn, fatalf(codeTooManyConns, fmt.Sprintf("pgmoat: proxy.max_client_conn: too many clients (limit %d)", s.cfg.MaxClientConn)))
 		return
 	}
-	sess, err := s.startup(conn)
+	sess, admin, err := s.startup(conn)
 	if err != nil {
 		_ = conn.Close()
+		return
+	}
+	if admin != nil {
+		admin.serve()
 		return
 	}
 	if sess == nil {
@@ -196,13 +223,14 @@ func refuse(conn net.Conn, e *wireError) {
 // newSession registers a session under a fresh cancel key.
 func (s *Server) newSession(conn net.Conn, fe *pgproto3.Backend, user string, id policy.Identity, client map[string]string, keyLen int) *session {
 	sess := &session{
-		srv:   s,
-		conn:  conn,
-		fe:    fe,
-		user:  user,
-		id:    id,
-		stmts: map[string]clientStmt{},
-		out:   bufio.NewWriterSize(conn, 16<<10),
+		srv:     s,
+		conn:    conn,
+		fe:      fe,
+		user:    user,
+		id:      id,
+		stmts:   map[string]clientStmt{},
+		started: time.Now(),
+		out:     bufio.NewWriterSize(conn, 16<<10),
 	}
 	sess.idle = sync.NewCond(&sess.mu)
 	timeout := policy.DefaultStatementTimeout
@@ -247,6 +275,7 @@ func (s *Server) lend(ctx context.Context, want settings) (*backend, error) {
 }
 
 func (s *Server) decide(id policy.Identity, sql string) policy.Verdict {
+	s.statements.Add(1)
 	return s.engine.Decide(id, sql)
 }
 

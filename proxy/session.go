@@ -25,6 +25,7 @@ type session struct {
 	conn     net.Conn
 	fe       *pgproto3.Backend // decodes what the client sends
 	user     string
+	started  time.Time
 	id       policy.Identity
 	settings settings
 	key      cancelKey

@@ -28,9 +28,9 @@ var clientParams = map[string]string{
 }
 
 // startup negotiates TLS, reads the startup packet, authenticates the
-// client and sends the session's opening messages. It returns nil, nil
-// for a cancel request.
-func (s *Server) startup(conn net.Conn) (*session, error) {
+// client and sends the session's opening messages. It returns a session,
+// or an admin-console session, or neither for a cancel request.
+func (s *Server) startup(conn net.Conn) (*session, *adminSession, error) {
 	_ = conn.SetDeadline(time.Now().Add(s.cfg.StartupTimeout))
 	fe := pgproto3.NewBackend(conn, conn)
 	fe.SetMaxBodyLen(s.cfg.MaxMessageSize)
@@ -39,40 +39,45 @@ func (s *Server) startup(conn net.Conn) (*session, error) {
 		msg, err := fe.ReceiveStartupMessage()
 		if err != nil {
 			refuse(conn, fatalf(codeProtocol, "pgmoat: protocol.startup: invalid startup packet: "+err.Error()))
-			return nil, err
+			return nil, nil, err
 		}
 		switch m := msg.(type) {
 		case *pgproto3.SSLRequest:
 			if tlsDone {
-				return nil, fmt.Errorf("second SSLRequest")
+				return nil, nil, fmt.Errorf("second SSLRequest")
 			}
 			tlsDone = true
 			if s.cfg.TLS == nil {
 				if _, err := conn.Write([]byte{'N'}); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				continue
 			}
 			if _, err := conn.Write([]byte{'S'}); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			tc := tls.Server(conn, s.cfg.TLS)
 			if err := tc.Handshake(); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			conn = tc
 			fe = pgproto3.NewBackend(conn, conn)
 			fe.SetMaxBodyLen(s.cfg.MaxMessageSize)
 		case *pgproto3.GSSEncRequest:
 			if _, err := conn.Write([]byte{'N'}); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		case *pgproto3.CancelRequest:
 			s.cancel(m.ProcessID, m.SecretKey)
 			_ = conn.Close()
-			return nil, nil
+			return nil, nil, nil
 		case *pgproto3.StartupMessage:
-			return s.open(conn, fe, m)
+			if m.Parameters["database"] == AdminDatabase {
+				a, err := s.openAdmin(conn, fe, m)
+				return nil, a, err
+			}
+			sess, err := s.open(conn, fe, m)
+			return sess, nil, err
 		}
 	}
 }
@@ -259,4 +264,58 @@ func (e *wireError) asFatal() *wireError {
 	c := *e
 	c.severity = "FATAL"
 	return &c
+}
+
+// openAdmin authenticates an admin-console user.
+func (s *Server) openAdmin(conn net.Conn, fe *pgproto3.Backend, m *pgproto3.StartupMessage) (*adminSession, error) {
+	send := func(msg pgproto3.BackendMessage) error {
+		buf, err := msg.Encode(nil)
+		if err != nil {
+			return err
+		}
+		_, err = conn.Write(buf)
+		return err
+	}
+	user := m.Parameters["user"]
+	who, known := s.adminUsers[user]
+	var creds *credentials
+	if known {
+		creds = &who.creds
+	} else if proxyUser, ok := s.users[user]; ok {
+		// A proxy user with the right password is told plainly that the
+		// console is not for them; anyone else just fails to log in.
+		creds = &proxyUser.creds
+	}
+	if err := s.authenticate(conn, fe, send, user, creds); err != nil {
+		if we, ok := err.(*wireError); ok {
+			refuse(conn, we)
+		}
+		return nil, err
+	}
+	if !known {
+		e := fatalf(codeDenied, fmt.Sprintf("pgmoat: admin.access: %q is not an admin-console user", user))
+		refuse(conn, e)
+		return nil, e
+	}
+	// psql reads server_version to pick its catalog queries; report the
+	// backend's so it does not warn about a version mismatch.
+	version := "15.0"
+	if params, err := s.pool.ServerParams(context.Background()); err == nil && params["server_version"] != "" {
+		version = params["server_version"]
+	}
+	for _, msg := range []pgproto3.BackendMessage{
+		&pgproto3.AuthenticationOk{},
+		&pgproto3.ParameterStatus{Name: "server_version", Value: version},
+		&pgproto3.ParameterStatus{Name: "client_encoding", Value: "UTF8"},
+		&pgproto3.ParameterStatus{Name: "server_encoding", Value: "UTF8"},
+		&pgproto3.ParameterStatus{Name: "standard_conforming_strings", Value: "on"},
+		&pgproto3.ParameterStatus{Name: "session_authorization", Value: user},
+		&pgproto3.ReadyForQuery{TxStatus: 'I'},
+	} {
+		if err := send(msg); err != nil {
+			return nil, err
+		}
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return &adminSession{srv: s, conn: conn, fe: fe, user: user, role: s.adminRoles[user], started: time.Now()}, nil
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sort"
 	"strings"
 	"time"
 
@@ -82,7 +83,20 @@ func startStack(ctx context.Context, log io.Writer, cfg *config.Config) (*stack,
 	for name, u := range cfg.Users {
 		users[name] = proxy.User{Password: u.Password.Value(), Identity: policy.Identity{UserID: u.UserID, Profile: u.Profile}}
 	}
+	admins := map[string]proxy.AdminUser{}
+	for name, a := range cfg.Admin.Users {
+		admins[name] = proxy.AdminUser{Password: a.Password.Value(), Role: a.Role}
+	}
+	var profileNames []string
+	for name := range cfg.Profiles {
+		profileNames = append(profileNames, name)
+	}
+	sort.Strings(profileNames)
 	srv, err := proxy.NewServer(proxy.Config{
+		Admin: proxy.AdminConfig{
+			Users: admins, Profiles: profileNames, Version: version + revision(),
+			Config: cfg.Rows,
+		},
 		Engine: engine, Pool: pool, Users: users, Auth: cfg.Proxy.Auth, RLSSetting: cfg.RLS.Setting,
 		MaxClientConn: cfg.Proxy.MaxClientConn, StartupTimeout: cfg.Proxy.StartupTimeout.D(),
 		MaxMessageSize: cfg.Proxy.MaxMessageSize,

@@ -1,0 +1,46 @@
+package config
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+)
+
+// Rows lists the effective configuration as key/value pairs for the admin
+// console's SHOW CONFIG. Secrets are masked; MCP tokens are not listed,
+// only the identities they map to.
+func (c *Config) Rows() [][2]string {
+	rows := [][2]string{
+		{"backend.dsn", RedactDSN(c.Backend.DSN.Value())},
+		{"backend.pool.min", strconv.Itoa(c.Backend.Pool.Min)},
+		{"backend.pool.max", strconv.Itoa(c.Backend.Pool.Max)},
+		{"backend.pool.acquire_timeout", c.Backend.Pool.AcquireTimeout.D().String()},
+		{"backend.pool.max_lifetime", c.Backend.Pool.MaxLifetime.D().String()},
+		{"backend.pool.idle_timeout", c.Backend.Pool.IdleTimeout.D().String()},
+		{"backend.behind_pooler", strconv.FormatBool(c.Backend.BehindPooler)},
+		{"backend.allow_unsafe_role", strconv.FormatBool(c.Backend.AllowUnsafeRole)},
+		{"proxy.listen", c.Proxy.Listen},
+		{"proxy.auth", c.Proxy.Auth},
+		{"proxy.max_client_conn", strconv.Itoa(c.Proxy.MaxClientConn)},
+		{"proxy.tls", strconv.FormatBool(c.Proxy.TLS.Cert != "")},
+		{"mcp.listen", c.MCP.Listen},
+		{"mcp.tokens", fmt.Sprintf("%d token(s)", len(c.MCP.Tokens))},
+		{"rls.setting", c.RLS.Setting},
+	}
+	for _, name := range sortedKeys(c.Profiles) {
+		p := c.Profiles[name]
+		rows = append(rows,
+			[2]string{"profiles." + name + ".statement_timeout", p.StatementTimeout.D().String()},
+			[2]string{"profiles." + name + ".max_rows", strconv.Itoa(p.MaxRows)})
+	}
+	for _, name := range sortedKeys(c.Users) {
+		u := c.Users[name]
+		rows = append(rows, [2]string{"users." + name, fmt.Sprintf("user_id=%s profile=%s password=%s", u.UserID, u.Profile, u.Password)})
+	}
+	admins := sortedKeys(c.Admin.Users)
+	sort.Strings(admins)
+	for _, name := range admins {
+		rows = append(rows, [2]string{"admin.users." + name, "role=" + c.Admin.Users[name].Role + " password=" + c.Admin.Users[name].Password.String()})
+	}
+	return rows
+}
