@@ -86,7 +86,10 @@ func newFixture(t *testing.T, o fixtureOptions) *proxyFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	profiles := map[string]policy.Profile{"readonly": {Name: "readonly", StatementTimeout: o.timeout}}
+	profiles := map[string]policy.Profile{
+		"readonly": {Name: "readonly", StatementTimeout: o.timeout},
+		"patient":  {Name: "patient", StatementTimeout: 7 * time.Second},
+	}
 	engine, err := policy.New(policy.Options{Profiles: profiles})
 	if err != nil {
 		t.Fatal(err)
@@ -97,6 +100,7 @@ func newFixture(t *testing.T, o fixtureOptions) *proxyFixture {
 		Users: map[string]User{
 			"alice": {Password: "alice", Identity: policy.Identity{UserID: "1", Profile: "readonly"}},
 			"bob":   {Password: "bob", Identity: policy.Identity{UserID: "2", Profile: "readonly"}},
+			"carol": {Password: "carol", Identity: policy.Identity{UserID: "3", Profile: "patient"}},
 		},
 		Admin: AdminConfig{
 			Users:    map[string]AdminUser{"dba": {Password: "dba"}, "audit": {Password: "audit", Role: AdminRoleAuditor}},
