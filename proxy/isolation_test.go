@@ -129,22 +129,29 @@ func TestFiveHundredClientsOverPoolOfTwenty(t *testing.T) {
 	if testing.Short() {
 		t.Skip("500 connections")
 	}
-	f := newFixture(t, fixtureOptions{poolMax: 20, acquireTimeout: 2 * time.Second})
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	f := newFixture(t, fixtureOptions{poolMin: 20, poolMax: 20, acquireTimeout: 2 * time.Second, startupTimeout: time.Minute})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var served, refused atomic.Int64
 	errs := make(chan error, 500)
-	var wg sync.WaitGroup
+	var wg, connected sync.WaitGroup
+	start := make(chan struct{})
+	handshakes := make(chan struct{}, 50) // SCRAM is CPU work for both ends
 	for i := range 500 {
 		wg.Add(1)
+		connected.Add(1)
 		go func() {
 			defer wg.Done()
+			handshakes <- struct{}{}
 			conn, err := pgx.Connect(ctx, f.dsn([]string{"alice", "bob", "carol"}[i%3]))
+			<-handshakes
+			connected.Done()
 			if err != nil {
 				errs <- err
 				return
 			}
 			defer conn.Close(context.Background())
+			<-start // all 500 connected, then all query at once
 			var n int64
 			err = conn.QueryRow(ctx, "SELECT count(*) FROM generate_series(1, 200000)").Scan(&n)
 			var pgErr *pgconn.PgError
@@ -158,6 +165,8 @@ func TestFiveHundredClientsOverPoolOfTwenty(t *testing.T) {
 			}
 		}()
 	}
+	connected.Wait()
+	close(start)
 	wg.Wait()
 	close(errs)
 	for err := range errs {

@@ -56,6 +56,7 @@ type proxyFixture struct {
 
 type fixtureOptions struct {
 	poolMax        int
+	poolMin        int
 	acquireTimeout time.Duration
 	timeout        time.Duration
 	maxClientConn  int
@@ -80,10 +81,13 @@ func newFixture(t *testing.T, o fixtureOptions) *proxyFixture {
 		o.poolMax = 4
 	}
 	pool, err := NewPool(PoolConfig{
-		DSN: cluster.DSNFor("proxy_reader", "reader-pw", db), Min: 1, Max: o.poolMax,
+		DSN: cluster.DSNFor("proxy_reader", "reader-pw", db), Min: o.poolMin, Max: o.poolMax,
 		AcquireTimeout: o.acquireTimeout,
 	})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pool.Warm(ctx); err != nil {
 		t.Fatal(err)
 	}
 	profiles := map[string]policy.Profile{
