@@ -34,22 +34,22 @@ func TestAdminConsoleThroughPsql(t *testing.T) {
 		t.Fatal(err)
 	}
 	for cmd, want := range map[string][]string{
-		"SHOW HELP;":                      {"command|description", "SHOW DENIALS|"},
-		"SHOW POOLS;":                     {"database|user|cl_active", "|proxy_reader|", "|transaction|false"},
-		"SHOW CLIENTS;":                   {"client_id|user|user_id", "|alice|1|readonly|"},
-		"SHOW SERVERS;":                   {"pid|state|user_id|statement_timeout", "|idle|1|5000|"},
-		"SHOW STATS;":                     {"statements|", "denials|1"},
-		"SHOW CONFIG;":                    {"backend.dsn|host=x password=********"},
-		"SHOW VERSION;":                   {"pgmoat test"},
-		"SHOW POLICY;":                    {"readonly|max_rows|1000", "readonly|statement_timeout|5s"},
-		"SHOW DENIALS;":                   {"|alice|1|statement.kind|42501|DELETE FROM items"},
-		"SHOW TOOLS;":                     {"tool|calls|p50_ms|p99_ms|errors|rows_per_call", "query_items|3|2.00|9.00|0|4.0"},
-		"SHOW SLOW;":                      {"time|source|user_id|duration_ms|sql|plan|advice"},
-		"CHECK select * from items;":      {"allow|||", "LIMIT 1000"},
+		"SHOW HELP;":                       {"command|description", "SHOW DENIALS|"},
+		"SHOW POOLS;":                      {"database|user|cl_active", "|proxy_reader|", "|transaction|false"},
+		"SHOW CLIENTS;":                    {"client_id|user|user_id", "|alice|1|readonly|"},
+		"SHOW SERVERS;":                    {"pid|state|user_id|statement_timeout", "|idle|1|5000|"},
+		"SHOW STATS;":                      {"statements|", "denials|1"},
+		"SHOW CONFIG;":                     {"backend.dsn|host=x password=********"},
+		"SHOW VERSION;":                    {"pgmoat test"},
+		"SHOW POLICY;":                     {"readonly|max_rows|1000", "readonly|statement_timeout|5s"},
+		"SHOW DENIALS;":                    {"|alice|1|statement.kind|42501|DELETE FROM items"},
+		"SHOW TOOLS;":                      {"tool|calls|p50_ms|p99_ms|errors|rows_per_call", "query_items|3|2.00|9.00|0|4.0"},
+		"SHOW SLOW;":                       {"time|source|user_id|duration_ms|sql|plan|advice"},
+		"CHECK select * from items;":       {"allow|||", "LIMIT 1000"},
 		`CHECK COMMIT\; DROP TABLE items;`: {"deny|42501|multi_statement"},
-		"RELOAD;":                         {"schema reloaded: 1 table"},
-		"SHOW FOO;":                       {"ERROR:  pgmoat: admin.unknown_command: SHOW FOO"},
-		"DROP TABLE x;":                   {"ERROR:  pgmoat: admin.unknown_command"},
+		"RELOAD;":                          {"schema reloaded: 1 table"},
+		"SHOW FOO;":                        {"ERROR:  pgmoat: admin.unknown_command: SHOW FOO"},
+		"DROP TABLE x;":                    {"ERROR:  pgmoat: admin.unknown_command"},
 	} {
 		out := f.console(t, "dba", cmd+"\n")
 		for _, w := range want {

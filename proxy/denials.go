@@ -54,6 +54,7 @@ func (s *Server) Denials() []Denial { return s.denials.list() }
 
 func (s *Server) noteDenial(sess *session, sql string, v policy.Verdict) {
 	s.denialCount.Add(1)
+	s.metrics.denial(v.Rule)
 	text := sql
 	if len(text) > denialTextMax {
 		text = text[:denialTextMax] + "…"

@@ -1,10 +1,13 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/pgmoat/pgmoat/policy"
 )
 
 // expectation is one entry of a session's response queue. Every message
@@ -24,6 +27,9 @@ type expectation struct {
 	// prepared is the backend statement name a real Parse creates; it is
 	// recorded as present once ParseComplete arrives.
 	prepared string
+	// started and stmtKind time a Query or Sync for the metrics.
+	started  time.Time
+	stmtKind policy.Kind
 }
 
 type expectKind uint8
@@ -131,6 +137,9 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 		// In a simple Query an error does not end the statement.
 	case head.ends(typ):
 		s.expect = s.expect[1:]
+		if typ == 'Z' && !head.started.IsZero() {
+			s.srv.metrics.observe(string(head.stmtKind), time.Since(head.started))
+		}
 		if typ == '1' && head.prepared != "" {
 			bk.prepared[head.prepared] = struct{}{}
 		}
@@ -147,6 +156,9 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 	s.mu.Unlock()
 
 	if forwardIt {
+		if typ == 'E' {
+			s.srv.metrics.clientError(errorCode(body))
+		}
 		s.writeClient(typ, body, false)
 	}
 	s.writeSynthetic(synth)
@@ -192,6 +204,7 @@ func (s *session) writeSynthetic(entries []expectation) {
 		case synthCloseComplete:
 			s.writeClient('3', nil, false)
 		case synthError:
+			s.srv.metrics.clientError(e.err.code)
 			s.writeMsg(e.err.response())
 		case synthReady:
 			s.writeClient('Z', []byte{s.txStatus()}, false)
@@ -282,4 +295,21 @@ func (s *session) cancelBackend() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = bk.cancel(ctx)
+}
+
+// errorCode finds the SQLSTATE field of an ErrorResponse body without
+// decoding the rest.
+func errorCode(body []byte) string {
+	for len(body) > 1 {
+		field := body[0]
+		end := bytes.IndexByte(body[1:], 0)
+		if end < 0 {
+			break
+		}
+		if field == 'C' {
+			return string(body[1 : 1+end])
+		}
+		body = body[end+2:]
+	}
+	return "unknown"
 }

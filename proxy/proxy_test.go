@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
 	"github.com/pgmoat/pgmoat/integration/pgcluster"
@@ -52,6 +53,7 @@ type proxyFixture struct {
 	pool   *Pool
 	server *Server
 	addr   string
+	reg    *prometheus.Registry
 }
 
 type fixtureOptions struct {
@@ -98,8 +100,9 @@ func newFixture(t *testing.T, o fixtureOptions) *proxyFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	reg := prometheus.NewRegistry()
 	srv, err := NewServer(Config{
-		Engine: engine, Pool: pool, MaxClientConn: o.maxClientConn,
+		Engine: engine, Pool: pool, MaxClientConn: o.maxClientConn, Metrics: reg,
 		StartupTimeout: o.startupTimeout, MaxMessageSize: o.maxMessageSize,
 		Users: map[string]User{
 			"alice": {Password: "alice", Identity: policy.Identity{UserID: "1", Profile: "readonly"}},
@@ -135,7 +138,7 @@ func newFixture(t *testing.T, o fixtureOptions) *proxyFixture {
 		}
 		pool.Close()
 	})
-	return &proxyFixture{db: db, pool: pool, server: srv, addr: l.Addr().String()}
+	return &proxyFixture{db: db, pool: pool, server: srv, addr: l.Addr().String(), reg: reg}
 }
 
 func (f *proxyFixture) dsn(user string) string {

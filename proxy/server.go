@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pgmoat/pgmoat/policy"
 )
@@ -44,6 +45,8 @@ type Config struct {
 	Logger         *slog.Logger  // default: discard
 	// Admin configures the admin console (database "pgmoat").
 	Admin AdminConfig
+	// Metrics, when set, receives the proxy's Prometheus instruments.
+	Metrics prometheus.Registerer
 }
 
 // Server accepts PostgreSQL clients. It owns its listeners, client
@@ -70,6 +73,7 @@ type Server struct {
 	adminRoles  map[string]string
 	statements  atomic.Int64
 	denialCount atomic.Int64
+	metrics     *metrics
 }
 
 type credentialsFor struct {
@@ -116,6 +120,7 @@ func NewServer(cfg Config) (*Server, error) {
 		}
 		s.users[name] = credentialsFor{creds: c, id: u.Identity}
 	}
+	s.metrics = newMetrics(cfg.Metrics, s)
 	s.admin = cfg.Admin
 	s.adminUsers = map[string]credentialsFor{}
 	s.adminRoles = map[string]string{}
@@ -266,6 +271,9 @@ func (s *Server) lend(ctx context.Context, want settings) (*backend, error) {
 	}
 	if s.pool.cfg.BehindPooler {
 		return bk, nil // settings travel with each transaction instead
+	}
+	if len(want.diff(bk.applied)) > 0 {
+		s.metrics.injection()
 	}
 	if err := bk.apply(ctx, want); err != nil {
 		s.pool.release(bk) // broken: closed, not reused

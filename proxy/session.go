@@ -57,6 +57,9 @@ type session struct {
 	// batchOpen is set once the current batch (up to Sync or Query) has
 	// its backend and, behind a pooler, its per-transaction settings.
 	batchOpen bool
+	// batchKind is the kind of the batch's last parsed statement, for
+	// metrics of extended-protocol batches.
+	batchKind policy.Kind
 	// idle is signalled whenever the response queue shrinks.
 	idle    *sync.Cond
 	lost    atomic.Bool
@@ -132,6 +135,7 @@ func (s *session) handle(ctx context.Context, msg pgproto3.FrontendMessage) bool
 // query handles a simple-protocol Query.
 func (s *session) query(ctx context.Context, sql string) {
 	v := s.srv.decide(s.id, sql)
+	s.srv.metrics.statement(string(v.Kind), verdictLabel(v))
 	if e := v.Err(); e != nil {
 		s.srv.noteDenial(s, sql, v)
 		s.refuseSimple(denied(e))
@@ -140,7 +144,7 @@ func (s *session) query(ctx context.Context, sql string) {
 	if !s.startBatch(ctx, true) {
 		return
 	}
-	s.push(expectation{kind: expectQuery}, false)
+	s.push(expectation{kind: expectQuery, started: time.Now(), stmtKind: v.Kind}, false)
 	s.sendBackend(&pgproto3.Query{String: v.SQL(sql)}, true)
 	s.batchOpen = false
 }
@@ -163,11 +167,13 @@ func (s *session) parse(ctx context.Context, m *pgproto3.Parse) {
 		return
 	}
 	v := s.srv.decide(s.id, m.Query)
+	s.srv.metrics.statement(string(v.Kind), verdictLabel(v))
 	if e := v.Err(); e != nil {
 		s.srv.noteDenial(s, m.Query, v)
 		s.refuseExtended(denied(e))
 		return
 	}
+	s.batchKind = v.Kind
 	query := v.SQL(m.Query)
 	if m.Name == "" {
 		if !s.startBatch(ctx, false) {
@@ -335,7 +341,7 @@ func (s *session) sync(ctx context.Context) {
 		s.pushSynthetic(expectation{kind: synthReady})
 		return
 	}
-	s.push(expectation{kind: expectSync}, false)
+	s.push(expectation{kind: expectSync, started: time.Now(), stmtKind: s.batchKind}, false)
 	s.sendBackend(&pgproto3.Sync{}, true)
 	s.batchOpen = false
 }
@@ -579,4 +585,11 @@ func (s *session) closeIfIdle() {
 	}
 	s.fatal(fatalf(codeAdminShutdown, "pgmoat: server.shutdown: pgmoat is shutting down; reconnect shortly"))
 	_ = s.conn.Close()
+}
+
+func verdictLabel(v policy.Verdict) string {
+	if v.Allowed {
+		return "allow"
+	}
+	return "deny"
 }

@@ -12,6 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/pgmoat/pgmoat/cmd/pgmoat/config"
 	"github.com/pgmoat/pgmoat/policy"
 	"github.com/pgmoat/pgmoat/proxy"
@@ -47,10 +50,11 @@ func runServe(e env, args []string) int {
 
 // stack is everything serve runs, for orderly shutdown.
 type stack struct {
-	engine *policy.Engine
-	pool   *proxy.Pool
-	proxy  *proxy.Server
-	served chan error
+	metrics *prometheus.Registry
+	engine  *policy.Engine
+	pool    *proxy.Pool
+	proxy   *proxy.Server
+	served  chan error
 }
 
 // startStack builds the engine, the pool (checking the backend is
@@ -92,7 +96,10 @@ func startStack(ctx context.Context, log io.Writer, cfg *config.Config) (*stack,
 		profileNames = append(profileNames, name)
 	}
 	sort.Strings(profileNames)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv, err := proxy.NewServer(proxy.Config{
+		Metrics: reg,
 		Admin: proxy.AdminConfig{
 			Users: admins, Profiles: profileNames, Version: version + revision(),
 			Config: cfg.Rows,
@@ -111,7 +118,7 @@ func startStack(ctx context.Context, log io.Writer, cfg *config.Config) (*stack,
 		pool.Close()
 		return nil, fmt.Errorf("proxy.listen %s: %w (is another pgmoat or PgBouncer running there?)", cfg.Proxy.Listen, err)
 	}
-	st := &stack{engine: engine, pool: pool, proxy: srv, served: make(chan error, 1)}
+	st := &stack{metrics: reg, engine: engine, pool: pool, proxy: srv, served: make(chan error, 1)}
 	go func() { st.served <- srv.Serve(l) }()
 	return st, nil
 }

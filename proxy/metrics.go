@@ -1,0 +1,107 @@
+package proxy
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the proxy's Prometheus instruments. A nil *metrics records
+// nothing, so a server without a registry pays only a nil check.
+type metrics struct {
+	statements *prometheus.CounterVec   // by kind and verdict
+	duration   *prometheus.HistogramVec // by kind: from sending to the backend to its answer
+	denials    *prometheus.CounterVec   // by rule
+	errors     *prometheus.CounterVec   // by SQLSTATE, as the client saw them
+	injections prometheus.Counter       // round trips spent applying settings
+}
+
+// newMetrics registers the proxy's instruments and a collector for the
+// pool and client gauges.
+func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
+	if reg == nil {
+		return nil
+	}
+	m := &metrics{
+		statements: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pgmoat_proxy_statements_total", Help: "Statements received from proxy clients, by statement kind and verdict.",
+		}, []string{"kind", "verdict"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "pgmoat_proxy_statement_duration_seconds",
+			Help:    "Time from forwarding a statement (simple Query or extended batch) to the backend's ReadyForQuery, by kind.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"kind"}),
+		denials: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pgmoat_policy_denials_total", Help: "Statements denied by the policy engine, by rule.",
+		}, []string{"door", "rule"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pgmoat_proxy_errors_total", Help: "ErrorResponses sent to proxy clients, by SQLSTATE.",
+		}, []string{"sqlstate"}),
+		injections: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pgmoat_proxy_injection_round_trips_total", Help: "Round trips spent putting a borrower's identity and timeout in force on a backend.",
+		}),
+	}
+	reg.MustRegister(m.statements, m.duration, m.denials, m.errors, m.injections, &poolCollector{srv: s})
+	return m
+}
+
+func (m *metrics) statement(kind, verdict string) {
+	if m != nil {
+		m.statements.WithLabelValues(kind, verdict).Inc()
+	}
+}
+
+func (m *metrics) observe(kind string, d time.Duration) {
+	if m != nil {
+		m.duration.WithLabelValues(kind).Observe(d.Seconds())
+	}
+}
+
+func (m *metrics) denial(rule string) {
+	if m != nil {
+		m.denials.WithLabelValues("proxy", rule).Inc()
+	}
+}
+
+func (m *metrics) clientError(code string) {
+	if m != nil {
+		m.errors.WithLabelValues(code).Inc()
+	}
+}
+
+func (m *metrics) injection() {
+	if m != nil {
+		m.injections.Inc()
+	}
+}
+
+// poolCollector reads the pool and client counts at scrape time.
+type poolCollector struct{ srv *Server }
+
+var (
+	descPoolConns = prometheus.NewDesc("pgmoat_pool_connections", "Backend connections by state.", []string{"state"}, nil)
+	descPoolWait  = prometheus.NewDesc("pgmoat_pool_waiting", "Borrowers waiting for a backend.", nil, nil)
+	descPoolAcq   = prometheus.NewDesc("pgmoat_pool_acquired_total", "Backends lent.", nil, nil)
+	descPoolWaitS = prometheus.NewDesc("pgmoat_pool_wait_seconds_total", "Time borrowers spent waiting for a backend.", nil, nil)
+	descPoolExh   = prometheus.NewDesc("pgmoat_pool_exhausted_total", "Borrowers refused with 53300 after the acquire timeout.", nil, nil)
+	descPoolNew   = prometheus.NewDesc("pgmoat_pool_created_total", "Backend connections opened.", nil, nil)
+	descClients   = prometheus.NewDesc("pgmoat_proxy_client_connections", "Client connections open.", nil, nil)
+)
+
+func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descPoolConns, descPoolWait, descPoolAcq, descPoolWaitS, descPoolExh, descPoolNew, descClients} {
+		ch <- d
+	}
+}
+
+func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.srv.pool.Stats()
+	ch <- prometheus.MustNewConstMetric(descPoolConns, prometheus.GaugeValue, float64(st.Idle), "idle")
+	ch <- prometheus.MustNewConstMetric(descPoolConns, prometheus.GaugeValue, float64(st.InUse), "in_use")
+	ch <- prometheus.MustNewConstMetric(descPoolWait, prometheus.GaugeValue, float64(st.Waiting))
+	ch <- prometheus.MustNewConstMetric(descPoolAcq, prometheus.CounterValue, float64(st.Acquired))
+	ch <- prometheus.MustNewConstMetric(descPoolWaitS, prometheus.CounterValue, st.WaitTotal.Seconds())
+	ch <- prometheus.MustNewConstMetric(descPoolExh, prometheus.CounterValue, float64(st.Exhausted))
+	ch <- prometheus.MustNewConstMetric(descPoolNew, prometheus.CounterValue, float64(st.Created))
+	ch <- prometheus.MustNewConstMetric(descClients, prometheus.GaugeValue, float64(c.srv.Clients()))
+}
