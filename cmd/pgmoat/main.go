@@ -37,6 +37,9 @@ func commands() map[string]command {
 		"demo":    {"run pgmoat on a throwaway PostgreSQL with the shop database", runDemo},
 		"serve":   {"run the PostgreSQL proxy (and MCP over HTTP)", runServe},
 		"doctor":  {"check the backend role and schema pgmoat would serve", runDoctor},
+		"check": {"judge SQL statements with the policy engine, offline", func(e env, a []string) int {
+			return runCheck(a, e.stdin, e.stdout, e.stderr)
+		}},
 		"tools": {"print the MCP tools generated from the schema", func(e env, a []string) int {
 			return runTools(a, e.stdout, e.stderr)
 		}},
