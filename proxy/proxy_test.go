@@ -66,7 +66,7 @@ type fixtureOptions struct {
 	maxMessageSize int
 }
 
-func newFixture(t *testing.T, o fixtureOptions) *proxyFixture {
+func newFixture(t testing.TB, o fixtureOptions) *proxyFixture {
 	t.Helper()
 	ctx := context.Background()
 	db := pgcluster.NewDatabase(t, cluster)
