@@ -81,11 +81,6 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// policyOptioner is the part of the loaded config check needs.
-type policyOptioner interface {
-	PolicyOptions() policy.Options
-}
-
 func checkEngine(path string) (*policy.Engine, error) {
 	if path == "" {
 		return policy.New(policy.Options{})
@@ -94,11 +89,7 @@ func checkEngine(path string) (*policy.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	po, ok := any(cfg).(policyOptioner)
-	if !ok {
-		return nil, fmt.Errorf("config %s: this build cannot read policy profiles from a config", path)
-	}
-	return policy.New(po.PolicyOptions())
+	return policy.New(cfg.PolicyOptions())
 }
 
 // checkStatements returns the texts to judge: the arguments as given, or

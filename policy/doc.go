@@ -1,0 +1,50 @@
+// Package policy is pgmoat's one decision point. Every statement that may
+// reach PostgreSQL, whether typed into psql, sent by a driver through the
+// proxy, or built by pgmoat for an MCP tool call, is judged here by
+// Engine.Decide, which returns a Verdict: allow or deny, the SQLSTATE, the
+// rule that fired and why, the statement kind, the relations and functions
+// it touches, and the SQL to send when the engine rewrote it.
+//
+// The package owns statement kinds, relation, function and setting rules,
+// the LIMIT rewrite, the verdict cache, profiles and the SQLSTATE errors.
+// It imports no network package and no other pgmoat package.
+//
+// # How a statement is judged
+//
+// The text is checked for size, NUL bytes, UTF-8 and (for long texts) a
+// bound on nesting taken from PostgreSQL's scanner, because libpg_query
+// recurses in C and would take the process down on a 30,000-level
+// expression. It is then parsed by libpg_query into JSON, which is
+// transcoded into protobuf wire bytes (see jsonwire.go for why), and the
+// whole tree is walked in place: every node type has a class, the list of
+// allowed types is closed, and anything else — an unknown node, an unknown
+// field, a statement type nested where it should not be — denies. Parse
+// failures deny with SQLSTATE 42601; every other denial uses 42501.
+//
+// The readonly profile allows SELECT (with VALUES, TABLE, set operations
+// and WITH of SELECTs), EXPLAIN without ANALYZE of a SELECT, SHOW,
+// BEGIN/START TRANSACTION (never READ WRITE), COMMIT and ROLLBACK, one
+// statement per text. Relations resolve on the profile's fixed search path
+// (pg_catalog first, as PostgreSQL does); pg_catalog and
+// information_schema are readable except for a built-in list of sensitive
+// relations. Every function call anywhere in the tree is judged: deny lists
+// first, then the allow list, then volatility (immutable and stable pass,
+// volatile and unknown deny). Volatility comes from a FunctionCatalog:
+// offline the table in catalog_gen.go, generated from a real PostgreSQL by
+// `go generate` (internal/gencatalog); online the introspected catalog,
+// swapped in with SetFunctions.
+//
+// A SELECT whose row count is not bounded by a constant no larger than the
+// profile's MaxRows gets one: LIMIT max_rows added or lowered, FETCH FIRST
+// likewise, a $n parameter wrapped as LEAST($n::bigint, max_rows). The
+// edit is made on the parse tree and deparsed by libpg_query, and the
+// deparsed text is judged again before it is returned: it must be allowed
+// as it stands, read the same relations and call the same functions.
+//
+// Verdicts are cached by (catalog generation, profile, exact text). Texts
+// are never normalized for the cache: a literal can change a verdict
+// ('pg_authid'::regclass, LIMIT 10 against LIMIT 10000), see
+// TestCacheKeyIsExactText.
+//
+// README.md in this directory lists the rules and the measured costs.
+package policy

@@ -1,0 +1,184 @@
+package policy
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// funcCall checks the called function and walks its arguments, ORDER BY,
+// FILTER and OVER clauses.
+func (w *walker) funcCall(m *msgInfo, b []byte, depth int) error {
+	name, err := w.nameList(b, w.n.fnName)
+	if err != nil {
+		return err
+	}
+	if err := w.function(name); err != nil {
+		return err
+	}
+	return w.children(m, b, depth)
+}
+
+// function judges a possibly qualified function name: deny lists first,
+// then the allow list, then volatility from the catalog.
+func (w *walker) function(name []string) error {
+	var schema, fn string
+	switch len(name) {
+	case 1:
+		fn = name[0]
+	case 2:
+		schema, fn = name[0], name[1]
+	default:
+		return deny(RuleFunction, fmt.Sprintf("function name %s is not schema.name", strings.Join(name, ".")))
+	}
+	if w.r.denyFuncs.has(fn) || (schema != "" && w.r.denyFuncs.has(schema+"."+fn)) {
+		return deny(RuleFunction, fmt.Sprintf("function %s is on the deny list", displayFunc(schema, fn)))
+	}
+	schema, vol, known := w.resolveFunction(schema, fn)
+	if known && w.r.denyFuncs.has(schema+"."+fn) {
+		return deny(RuleFunction, fmt.Sprintf("function %s is on the deny list", displayFunc(schema, fn)))
+	}
+	if !known {
+		if w.r.allowFuncs[fn] || (schema != "" && w.r.allowFuncs[schema+"."+fn]) {
+			return w.noteFunction(schema, fn)
+		}
+		return deny(RuleUnknownFunc, fmt.Sprintf("function %s is not in the catalog", displayFunc(schema, fn)))
+	}
+	if !w.r.schemas[schema] {
+		return deny(RuleFunction, fmt.Sprintf("schema %s is not readable (function %s)", quoteIdent(schema), displayFunc(schema, fn)))
+	}
+	if vol == Volatile && !w.r.allowFuncs[fn] && !w.r.allowFuncs[schema+"."+fn] {
+		return deny(RuleVolatile, fmt.Sprintf("function %s is volatile", displayFunc(schema, fn)))
+	}
+	return w.noteFunction(schema, fn)
+}
+
+// resolveFunction finds the schema an unqualified name resolves to on the
+// profile's search path, and the function's volatility.
+func (w *walker) resolveFunction(schema, fn string) (string, Volatility, bool) {
+	if schema != "" {
+		v, ok := w.fc.Volatility(schema, fn)
+		return schema, v, ok
+	}
+	for _, s := range w.r.path {
+		if v, ok := w.fc.Volatility(s, fn); ok {
+			return s, v, true
+		}
+	}
+	return "", 0, false
+}
+
+func (w *walker) noteFunction(schema, fn string) error {
+	full := displayFunc(schema, fn)
+	if !slices.Contains(w.funcs, full) {
+		w.funcs = append(w.funcs, full)
+	}
+	return nil
+}
+
+func displayFunc(schema, fn string) string {
+	if schema == "" {
+		return quoteIdent(fn)
+	}
+	return quoteQualified(schema, fn)
+}
+
+// regTarget names what a literal cast to an object-identifier type refers
+// to, for the types whose input function looks up a relation or function.
+func regTarget(typ string) string {
+	switch typ {
+	case "regclass":
+		return "relation"
+	case "regproc", "regprocedure":
+		return "function"
+	}
+	return ""
+}
+
+// typeCast walks a cast. 'name'::regclass and 'name'::regproc name a
+// relation or function in a string, so the string is judged like the
+// reference it stands for.
+func (w *walker) typeCast(m *msgInfo, b []byte, depth int) error {
+	if err := w.regLiteral(b); err != nil {
+		return err
+	}
+	return w.children(m, b, depth)
+}
+
+func (w *walker) regLiteral(b []byte) error {
+	tn, ok := findBytes(b, w.n.castType)
+	if !ok {
+		return nil
+	}
+	names, err := w.nameList(tn, w.n.typeNames)
+	if err != nil || len(names) == 0 {
+		return err
+	}
+	target := regTarget(names[len(names)-1])
+	if target == "" || (len(names) == 2 && names[0] != "pg_catalog") {
+		return nil
+	}
+	arg, ok := findBytes(b, w.n.castArg)
+	if !ok {
+		return nil
+	}
+	am, inner, err := w.concrete(arg)
+	if err != nil || am.name != "A_Const" {
+		return err
+	}
+	sv, ok := findBytes(inner, w.n.constSval)
+	if !ok {
+		return nil // numeric OID: names nothing the engine can check
+	}
+	lit, _ := findBytes(sv, w.n.strVal)
+	parts, ok := splitQualified(string(lit))
+	if !ok {
+		return deny(RuleNode, fmt.Sprintf("cannot read the %s name in %q", target, lit))
+	}
+	if target == "function" {
+		return w.function(parts)
+	}
+	switch len(parts) {
+	case 1:
+		// No CTE check: a string is looked up in the catalog, never
+		// among CTEs.
+		return w.relation("", parts[0])
+	case 2:
+		return w.relation(parts[0], parts[1])
+	}
+	return deny(RuleRelation, fmt.Sprintf("cross-database reference %q", lit))
+}
+
+// aExpr checks the operator an expression, ORDER BY ... USING or
+// subquery comparison names: a schema-qualified OPERATOR(s.op) outside
+// pg_catalog may run any function, and the engine has no operator catalog.
+func (w *walker) aExpr(m *msgInfo, b []byte, depth int) error {
+	num := w.n.exprName
+	switch m.name {
+	case "SortBy":
+		num = w.n.sortUseOp
+	case "SubLink":
+		num = w.n.subLinkOper
+	}
+	name, err := w.nameList(b, num)
+	if err != nil {
+		return err
+	}
+	if len(name) > 1 && name[0] != "pg_catalog" {
+		return deny(RuleOperator, fmt.Sprintf("operator %s is outside pg_catalog", strings.Join(name, ".")))
+	}
+	return w.children(m, b, depth)
+}
+
+// tableSample allows the two built-in TABLESAMPLE methods; any other runs
+// an extension's handler function.
+func (w *walker) tableSample(m *msgInfo, b []byte, depth int) error {
+	name, err := w.nameList(b, w.n.sampleMethod)
+	if err != nil {
+		return err
+	}
+	if len(name) != 1 || (name[0] != "system" && name[0] != "bernoulli") {
+		return deny(RuleFunction, fmt.Sprintf("TABLESAMPLE method %s is not allowed", strings.Join(name, ".")))
+	}
+	return w.children(m, b, depth)
+}

@@ -1,0 +1,36 @@
+package policy
+
+// Identity is who a statement runs for. Both front doors build one: the
+// proxy from the authenticated login, the MCP side from the bearer token.
+type Identity struct {
+	UserID  string
+	Profile string // profile name; "" means "readonly"
+}
+
+// Kind classifies a statement by what it does. The set is closed: every
+// statement pg_query can parse maps to one of these.
+type Kind string
+
+// Statement kinds. Only KindSelect, KindExplain, KindShow, KindBegin,
+// KindCommit and KindRollback can be allowed.
+const (
+	KindSelect      Kind = "select"      // SELECT, VALUES, TABLE, set operations, WITH of SELECTs
+	KindExplain     Kind = "explain"     // EXPLAIN (never ANALYZE)
+	KindShow        Kind = "show"        // SHOW
+	KindBegin       Kind = "begin"       // BEGIN, START TRANSACTION
+	KindCommit      Kind = "commit"      // COMMIT, END
+	KindRollback    Kind = "rollback"    // ROLLBACK, ABORT
+	KindTransaction Kind = "transaction" // SAVEPOINT, RELEASE, two-phase commit
+	KindSet         Kind = "set"         // SET, RESET, DISCARD, SET ROLE, ALTER SYSTEM
+	KindDML         Kind = "dml"         // INSERT, UPDATE, DELETE, MERGE
+	KindCopy        Kind = "copy"        // COPY
+	KindDDL         Kind = "ddl"         // CREATE, ALTER, DROP, COMMENT, TRUNCATE, ...
+	KindDCL         Kind = "dcl"         // GRANT, REVOKE, roles, policies
+	KindPrepare     Kind = "prepare"     // SQL-level PREPARE, EXECUTE, DEALLOCATE
+	KindCursor      Kind = "cursor"      // DECLARE, FETCH, MOVE, CLOSE
+	KindNotify      Kind = "notify"      // LISTEN, NOTIFY, UNLISTEN
+	KindProcedural  Kind = "procedural"  // DO, CALL
+	KindLock        Kind = "lock"        // LOCK
+	KindMaintenance Kind = "maintenance" // VACUUM, ANALYZE, CHECKPOINT, CLUSTER, REINDEX, LOAD
+	KindUnknown     Kind = "unknown"     // empty input, unparsable input
+)

@@ -1,0 +1,172 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Profile is a named set of rules. Zero-valued fields take the defaults
+// listed beside them, so Profile{Name: "x"} behaves like the built-in
+// readonly profile.
+type Profile struct {
+	Name             string
+	StatementTimeout time.Duration // default 5s; enforced by the proxy, not by Decide
+	MaxRows          int           // default 1000; SELECTs get LIMIT MaxRows at most
+	// SearchPath resolves unqualified names; clients cannot change it.
+	// Default {"public"}. pg_catalog is searched first unless listed, as
+	// PostgreSQL does.
+	SearchPath []string
+	// AllowSchemas are readable schemas; default {"public"}. pg_catalog and
+	// information_schema are always readable (psql's \d family needs
+	// them) except for the built-in sensitive relations.
+	AllowSchemas []string
+	// AllowRelations, when non-empty, limits reads in the allowed schemas
+	// (other than pg_catalog and information_schema) to these
+	// "schema.table" names.
+	AllowRelations []string
+	// DenyRelations are "schema.table" names never readable; wins over
+	// every allow list.
+	DenyRelations []string
+	// AllowFunctions are volatile functions allowed anyway, as "name"
+	// (any schema) or "schema.name", added to a built-in list (random and
+	// the relation-size functions psql's "+" commands call).
+	AllowFunctions []string
+	// DenyFunctions are denied whatever their volatility, as "name",
+	// "schema.name" or a prefix ending in "*". Added to the built-in list.
+	DenyFunctions []string
+	// AllowMultiStatement lets one text carry several statements, each
+	// judged on its own. Off in readonly: "COMMIT; DROP ..." is the classic
+	// bypass.
+	AllowMultiStatement bool
+}
+
+// Profile defaults.
+const (
+	DefaultProfile          = "readonly"
+	DefaultStatementTimeout = 5 * time.Second
+	DefaultMaxRows          = 1000
+)
+
+// builtinAllowFunctions are volatile functions harmless enough for every
+// profile: random numbers, and the size functions psql's "+" commands
+// call. A profile's DenyFunctions still wins over them.
+func builtinAllowFunctions() []string {
+	return []string{
+		"random",
+		"pg_catalog.pg_table_size", "pg_catalog.pg_relation_size",
+		"pg_catalog.pg_total_relation_size", "pg_catalog.pg_indexes_size",
+		"pg_catalog.pg_database_size", "pg_catalog.pg_tablespace_size",
+	}
+}
+
+// ReadonlyProfile returns the built-in readonly profile with its defaults
+// filled in.
+func ReadonlyProfile() Profile {
+	return withDefaults(Profile{Name: DefaultProfile})
+}
+
+func withDefaults(p Profile) Profile {
+	if p.StatementTimeout == 0 {
+		p.StatementTimeout = DefaultStatementTimeout
+	}
+	if p.MaxRows == 0 {
+		p.MaxRows = DefaultMaxRows
+	}
+	if len(p.SearchPath) == 0 {
+		p.SearchPath = []string{"public"}
+	}
+	if len(p.AllowSchemas) == 0 {
+		p.AllowSchemas = []string{"public"}
+	}
+	return p
+}
+
+// rules is a Profile compiled into lookup sets.
+type rules struct {
+	profile        Profile
+	path           []string // search path with pg_catalog placed as PostgreSQL does
+	schemas        map[string]bool
+	allowRelations map[string]bool
+	denyRelations  map[string]bool
+	allowFuncs     map[string]bool
+	denyFuncs      nameSet
+}
+
+func compile(p Profile) (*rules, error) {
+	p = withDefaults(p)
+	if p.MaxRows < 0 {
+		return nil, fmt.Errorf("policy: profile %q: max_rows %d is negative", p.Name, p.MaxRows)
+	}
+	r := &rules{
+		profile:        p,
+		path:           searchPath(p.SearchPath),
+		schemas:        setOf(p.AllowSchemas),
+		allowRelations: setOf(p.AllowRelations),
+		denyRelations:  setOf(append(sensitiveRelations(), p.DenyRelations...)),
+		allowFuncs:     setOf(append(builtinAllowFunctions(), p.AllowFunctions...)),
+		denyFuncs:      newNameSet(append(builtinDenyFunctions(), p.DenyFunctions...)),
+	}
+	r.schemas["pg_catalog"] = true
+	r.schemas["information_schema"] = true
+	for _, name := range p.AllowRelations {
+		if !strings.Contains(name, ".") {
+			return nil, fmt.Errorf("policy: profile %q: allowed relation %q must be schema-qualified", p.Name, name)
+		}
+	}
+	for _, name := range p.DenyRelations {
+		if !strings.Contains(name, ".") {
+			return nil, fmt.Errorf("policy: profile %q: denied relation %q must be schema-qualified", p.Name, name)
+		}
+	}
+	return r, nil
+}
+
+// searchPath puts pg_catalog first unless the profile placed it
+// explicitly, which is how PostgreSQL resolves unqualified names.
+func searchPath(sp []string) []string {
+	for _, s := range sp {
+		if s == "pg_catalog" {
+			return append([]string{}, sp...)
+		}
+	}
+	return append([]string{"pg_catalog"}, sp...)
+}
+
+func setOf(names []string) map[string]bool {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}
+
+// nameSet matches exact names and prefixes written as "prefix*".
+type nameSet struct {
+	exact    map[string]bool
+	prefixes []string
+}
+
+func newNameSet(names []string) nameSet {
+	s := nameSet{exact: map[string]bool{}}
+	for _, n := range names {
+		if p, ok := strings.CutSuffix(n, "*"); ok {
+			s.prefixes = append(s.prefixes, p)
+			continue
+		}
+		s.exact[n] = true
+	}
+	return s
+}
+
+func (s nameSet) has(name string) bool {
+	if s.exact[name] {
+		return true
+	}
+	for _, p := range s.prefixes {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
