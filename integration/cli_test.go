@@ -3,8 +3,11 @@ package integration
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +18,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/pgmoat/pgmoat/integration/pgcluster"
 	"github.com/pgmoat/pgmoat/integration/shop"
@@ -205,6 +209,8 @@ func TestDemoRunsAndCleansUp(t *testing.T) {
 	if seen["alice"] == 0 || seen["bob"] == 0 || seen["alice"] == 1000 {
 		t.Fatalf("customers seen: %v", seen)
 	}
+	checkDemoMCP(t, mcpAddr, seen["alice"])
+	checkDemoConsole(t, host, port)
 
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
@@ -227,5 +233,95 @@ func TestDemoRunsAndCleansUp(t *testing.T) {
 	if c, err := net.DialTimeout("tcp", proxyAddr, time.Second); err == nil {
 		c.Close()
 		t.Fatal("proxy still listening")
+	}
+}
+
+type bearer struct {
+	token string
+	base  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.base.RoundTrip(r)
+}
+
+// checkDemoMCP lists and calls the demo's tools as alice over HTTP.
+func checkDemoMCP(t *testing.T, addr string, aliceCustomers int64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	hc := &http.Client{Transport: bearer{token: "alice-token", base: http.DefaultTransport}}
+	client := sdk.NewClient(&sdk.Implementation{Name: "demo-test", Version: "1"}, nil)
+	cs, err := client.Connect(ctx, &sdk.StreamableClientTransport{Endpoint: "http://" + addr + "/mcp", HTTPClient: hc}, nil)
+	if err != nil {
+		t.Fatalf("MCP connect: %v", err)
+	}
+	defer cs.Close()
+	tools, err := cs.ListTools(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, tool := range tools.Tools {
+		names[tool.Name] = true
+	}
+	if !names["query_customers"] || !names["query_orders"] {
+		t.Fatalf("demo tools: %v", names)
+	}
+	for range 3 {
+		res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "query_customers", Arguments: map[string]any{"limit": 1000}})
+		if err != nil || res.IsError {
+			t.Fatalf("query_customers: %v %+v", err, res)
+		}
+		body, _ := json.Marshal(res.StructuredContent)
+		var out struct {
+			RowCount int `json:"row_count"`
+		}
+		_ = json.Unmarshal(body, &out)
+		if int64(out.RowCount) != aliceCustomers {
+			t.Fatalf("MCP as alice saw %d customers, the proxy %d", out.RowCount, aliceCustomers)
+		}
+	}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), `pgmoat_mcp_tool_calls_total{result="ok",tool="query_customers"} 3`) {
+		t.Fatalf("metrics lack the tool calls:\n%.2000s", metrics)
+	}
+}
+
+// checkDemoConsole is the DBA's view after the calls above: p99 per tool
+// and the refused DELETEs.
+func checkDemoConsole(t *testing.T, host, port string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://dba:dba@%s:%s/pgmoat?sslmode=disable", host, port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var tool, calls, p50, p99, errs, rowsPerCall string
+	err = conn.QueryRow(ctx, "SHOW TOOLS", pgx.QueryExecModeSimpleProtocol).Scan(&tool, &calls, &p50, &p99, &errs, &rowsPerCall)
+	if err != nil || tool != "query_customers" || calls != "3" || p99 == "" {
+		t.Fatalf("SHOW TOOLS: %s %s %s %v", tool, calls, p99, err)
+	}
+	rows, err := conn.Query(ctx, "SHOW DENIALS", pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var denials int
+	for rows.Next() {
+		vals, _ := rows.Values()
+		if strings.Contains(fmt.Sprint(vals...), "DELETE FROM orders") {
+			denials++
+		}
+	}
+	if denials != 2 {
+		t.Fatalf("SHOW DENIALS lists %d refused DELETEs, want 2", denials)
 	}
 }

@@ -68,11 +68,8 @@ func (x *Executor) Query(ctx context.Context, id policy.Identity, sql string, ar
 		return nil, e
 	}
 	query := v.SQL(sql)
-	timeout := policy.DefaultStatementTimeout
-	if p, ok := x.engine.Profile(id.Profile); ok && p.StatementTimeout > 0 {
-		timeout = p.StatementTimeout
-	}
-	want := newSettings(x.rlsSetting, id.UserID, timeout, nil)
+	profile, _ := x.engine.Profile(id.Profile)
+	want := newSettings(x.rlsSetting, id.UserID, profile, nil)
 	bk, err := x.pool.acquire(ctx, want.key())
 	if err != nil {
 		return nil, err

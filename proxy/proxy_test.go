@@ -210,9 +210,14 @@ func TestInjectedSettings(t *testing.T) {
 	if timeout != "1500ms" || uid != "2" || ro != "on" {
 		t.Fatalf("statement_timeout=%s request.user_id=%s read_only=%s", timeout, uid, ro)
 	}
-	var shown string
+	var shown, path string
 	if err := conn.QueryRow(ctx, "SHOW statement_timeout").Scan(&shown); err != nil || shown != "1500ms" {
 		t.Fatalf("SHOW statement_timeout = %q, %v", shown, err)
+	}
+	// The policy engine resolves unqualified names against the profile's
+	// search_path, so the backend must use the same one.
+	if err := conn.QueryRow(ctx, "SHOW search_path").Scan(&path); err != nil || path != `"public"` {
+		t.Fatalf("SHOW search_path = %q, %v", path, err)
 	}
 }
 

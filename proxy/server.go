@@ -238,11 +238,8 @@ func (s *Server) newSession(conn net.Conn, fe *pgproto3.Backend, user string, id
 		out:     bufio.NewWriterSize(conn, 16<<10),
 	}
 	sess.idle = sync.NewCond(&sess.mu)
-	timeout := policy.DefaultStatementTimeout
-	if p, ok := s.engine.Profile(id.Profile); ok && p.StatementTimeout > 0 {
-		timeout = p.StatementTimeout
-	}
-	sess.settings = newSettings(s.cfg.RLSSetting, id.UserID, timeout, client)
+	profile, _ := s.engine.Profile(id.Profile)
+	sess.settings = newSettings(s.cfg.RLSSetting, id.UserID, profile, client)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/pgmoat/pgmoat/policy"
 )
 
 // settings are the session settings a borrower needs in force on its
@@ -18,18 +20,39 @@ type settings []setting
 
 type setting struct{ name, value string }
 
-// newSettings builds a borrower's settings. rlsSetting is the configured
-// custom setting (request.user_id by default).
-func newSettings(rlsSetting, userID string, timeout time.Duration, client map[string]string) settings {
+// newSettings builds a borrower's settings from its profile. rlsSetting
+// is the configured custom setting (request.user_id by default). The
+// search_path is pinned to the profile's, because the policy engine
+// resolves unqualified names against it.
+func newSettings(rlsSetting, userID string, profile policy.Profile, client map[string]string) settings {
+	timeout := profile.StatementTimeout
+	if timeout <= 0 {
+		timeout = policy.DefaultStatementTimeout
+	}
+	path := profile.SearchPath
+	if len(path) == 0 {
+		path = []string{"public"}
+	}
 	s := settings{
 		{rlsSetting, userID},
 		{"statement_timeout", strconv.FormatInt(timeout.Milliseconds(), 10)},
+		{"search_path", searchPathValue(path)},
 	}
 	for k, v := range client {
 		s = append(s, setting{k, v})
 	}
 	sort.Slice(s, func(i, j int) bool { return s[i].name < s[j].name })
 	return s
+}
+
+// searchPathValue quotes each schema name, so a name is never read as
+// a list or a keyword.
+func searchPathValue(path []string) string {
+	quoted := make([]string, len(path))
+	for i, p := range path {
+		quoted[i] = `"` + strings.ReplaceAll(p, `"`, `""`) + `"`
+	}
+	return strings.Join(quoted, ", ")
 }
 
 // key identifies the settings, so the pool can prefer a backend that

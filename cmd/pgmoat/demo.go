@@ -94,6 +94,10 @@ func runDemoStack(e env, o demoOptions, readerDSN string) error {
 	if err != nil {
 		return err
 	}
+	say("Starting MCP on http://%s/mcp …", cfg.MCP.Listen)
+	if err := st.startMCP(e.ctx, cfg, io.Discard); err != nil {
+		return errors.Join(err, st.stop(time.Second))
+	}
 	printDemoBanner(e.stdout, cfg)
 	<-e.ctx.Done()
 	say("\nInterrupted; shutting down …")
@@ -192,5 +196,13 @@ Try:  SELECT count(*) FROM customers;        -- only alice's
 
 pgbench through the proxy (prepared statements survive transaction pooling):
   pgbench -n -M prepared -c 16 -T 10 -f bench/shop-select.sql postgres://alice:alice@%[1]s/%[2]s
-`, cfg.Proxy.Listen, demoDatabase, cfg.RLS.Setting)
+
+MCP over streamable HTTP at http://%[4]s/mcp (bearer tokens alice-token, bob-token):
+  npx -y @modelcontextprotocol/inspector@0.21.2 --cli http://%[4]s/mcp --transport http \
+      --header "Authorization: Bearer alice-token" --method tools/list
+
+Admin console for DBAs (SHOW HELP lists the commands):
+  psql postgres://dba:dba@%[1]s/pgmoat -c 'SHOW TOOLS' -c 'SHOW DENIALS'
+Prometheus metrics: http://%[4]s/metrics
+`, cfg.Proxy.Listen, demoDatabase, cfg.RLS.Setting, cfg.MCP.Listen)
 }

@@ -37,6 +37,7 @@ func commands() map[string]command {
 		"demo":    {"run pgmoat on a throwaway PostgreSQL with the shop database", runDemo},
 		"serve":   {"run the PostgreSQL proxy (and MCP over HTTP)", runServe},
 		"doctor":  {"check the backend role and schema pgmoat would serve", runDoctor},
+		"mcp":     {"serve MCP over stdio to one local client (Claude Desktop, Claude Code)", runMCP},
 		"check": {"judge SQL statements with the policy engine, offline", func(e env, a []string) int {
 			return runCheck(a, e.stdin, e.stdout, e.stderr)
 		}},

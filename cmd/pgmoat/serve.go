@@ -12,9 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
 	"github.com/pgmoat/pgmoat/cmd/pgmoat/config"
 	"github.com/pgmoat/pgmoat/policy"
 	"github.com/pgmoat/pgmoat/proxy"
@@ -50,11 +47,13 @@ func runServe(e env, args []string) int {
 
 // stack is everything serve runs, for orderly shutdown.
 type stack struct {
-	metrics *prometheus.Registry
-	engine  *policy.Engine
-	pool    *proxy.Pool
-	proxy   *proxy.Server
-	served  chan error
+	obs    *observers
+	engine *policy.Engine
+	pool   *proxy.Pool
+	proxy  *proxy.Server
+	served chan error
+	// stopMCP stops the MCP HTTP server once it runs.
+	stopMCP func(context.Context) error
 }
 
 // startStack builds the engine, the pool (checking the backend is
@@ -96,18 +95,18 @@ func startStack(ctx context.Context, log io.Writer, cfg *config.Config) (*stack,
 		profileNames = append(profileNames, name)
 	}
 	sort.Strings(profileNames)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	logger := slog.New(slog.NewJSONHandler(log, nil))
+	obs := newObservers(logger)
 	srv, err := proxy.NewServer(proxy.Config{
-		Metrics: reg,
+		Metrics: obs.registry,
 		Admin: proxy.AdminConfig{
 			Users: admins, Profiles: profileNames, Version: version + revision(),
-			Config: cfg.Rows,
+			Config: cfg.Rows, Tools: obs.tools.snapshot, Reload: obs.runReload,
 		},
 		Engine: engine, Pool: pool, Users: users, Auth: cfg.Proxy.Auth, RLSSetting: cfg.RLS.Setting,
 		MaxClientConn: cfg.Proxy.MaxClientConn, StartupTimeout: cfg.Proxy.StartupTimeout.D(),
 		MaxMessageSize: cfg.Proxy.MaxMessageSize,
-		Logger:         slog.New(slog.NewJSONHandler(log, nil)),
+		Logger:         logger,
 	})
 	if err != nil {
 		pool.Close()
@@ -118,23 +117,38 @@ func startStack(ctx context.Context, log io.Writer, cfg *config.Config) (*stack,
 		pool.Close()
 		return nil, fmt.Errorf("proxy.listen %s: %w (is another pgmoat or PgBouncer running there?)", cfg.Proxy.Listen, err)
 	}
-	st := &stack{metrics: reg, engine: engine, pool: pool, proxy: srv, served: make(chan error, 1)}
+	st := &stack{obs: obs, engine: engine, pool: pool, proxy: srv, served: make(chan error, 1)}
 	go func() { st.served <- srv.Serve(l) }()
 	return st, nil
 }
 
+// startMCP serves MCP over streamable HTTP on the same pool and engine.
+func (st *stack) startMCP(ctx context.Context, cfg *config.Config, log io.Writer) error {
+	stop, err := startMCPHTTP(ctx, cfg, st.engine, st.pool, log, st.obs)
+	if err != nil {
+		return err
+	}
+	st.stopMCP = stop
+	return nil
+}
+
 // stop shuts down gracefully: no new clients, running transactions get
-// up to grace to finish, then backends close.
+// up to grace to finish, then backends close. MCP stops first: the pool
+// must outlive it.
 func (st *stack) stop(grace time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
+	var mcpErr error
+	if st.stopMCP != nil {
+		mcpErr = st.stopMCP(ctx)
+	}
 	err := st.proxy.Shutdown(ctx)
 	serveErr := <-st.served
 	st.pool.Close()
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = nil // stragglers were disconnected; that is what the deadline is for
 	}
-	return errors.Join(err, serveErr)
+	return errors.Join(mcpErr, err, serveErr)
 }
 
 func serve(ctx context.Context, out io.Writer, cfg *config.Config) error {
@@ -143,6 +157,10 @@ func serve(ctx context.Context, out io.Writer, cfg *config.Config) error {
 		return err
 	}
 	fmt.Fprintf(out, "pgmoat: proxy listening on %s (database %q)\n", cfg.Proxy.Listen, st.databaseName(cfg))
+	if err := st.startMCP(ctx, cfg, out); err != nil {
+		return errors.Join(err, st.stop(time.Second))
+	}
+	fmt.Fprintf(out, "pgmoat: MCP listening on http://%s/mcp (metrics at /metrics)\n", cfg.MCP.Listen)
 	select {
 	case <-ctx.Done():
 	case err := <-st.served:

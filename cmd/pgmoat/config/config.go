@@ -84,6 +84,63 @@ type MCP struct {
 	// Tools shapes the generated tools: include/exclude, overrides,
 	// entities, discovery mode.
 	Tools mcp.GenerateOptions `yaml:"tools"`
+	// JWT accepts signed JSON Web Tokens besides the static tokens.
+	JWT *JWT `yaml:"jwt"`
+	// ResultCache keeps whole tool results for a short time; off unless a
+	// TTL is set.
+	ResultCache ResultCache `yaml:"result_cache"`
+	// MaxResultBytes is the byte budget of one tool result's rows; beyond
+	// it the page is cut and marked truncated. Default 65536.
+	MaxResultBytes int `yaml:"max_result_bytes"`
+	// MaxRequestBytes caps an HTTP request body. Default 2 MiB.
+	MaxRequestBytes int `yaml:"max_request_bytes"`
+	// DataWrapper frames rows in text results as untrusted data: "tags"
+	// (the default) or "none".
+	DataWrapper string `yaml:"data_wrapper"`
+	// CursorSecret signs pagination cursors; set the same value on every
+	// instance behind one load balancer. Default: random per process.
+	CursorSecret Secret `yaml:"cursor_secret"`
+	// Prompts are served to MCP clients beside the generated
+	// explore_database prompt.
+	Prompts []Prompt `yaml:"prompts"`
+}
+
+// JWT configures JSON Web Token bearer tokens: HS256 with a shared secret,
+// or RS256/ES256 with a public key file. exp is required; nbf, iss and aud
+// are checked when configured or present.
+type JWT struct {
+	Secret        Secret   `yaml:"secret"`          // HS256, at least 32 bytes
+	PublicKeyFile string   `yaml:"public_key_file"` // PEM, RSA (RS256) or EC P-256 (ES256)
+	Issuer        string   `yaml:"issuer"`
+	Audience      string   `yaml:"audience"`
+	UserClaim     string   `yaml:"user_claim"`    // default sub
+	ProfileClaim  string   `yaml:"profile_claim"` // optional
+	Profile       string   `yaml:"profile"`       // default readonly
+	Leeway        Duration `yaml:"leeway"`        // clock skew tolerated on exp/nbf
+}
+
+// ResultCache configures the MCP result cache.
+type ResultCache struct {
+	TTL  Duration `yaml:"ttl"`  // every tool; 0 = off
+	Size int      `yaml:"size"` // entries; default 1024
+	// Tools overrides the TTL per tool name (0 turns one tool off).
+	Tools map[string]Duration `yaml:"tools"`
+}
+
+// Prompt is a configured MCP prompt; {{name}} in Text is replaced by the
+// argument of that name.
+type Prompt struct {
+	Name        string           `yaml:"name"`
+	Description string           `yaml:"description"`
+	Text        string           `yaml:"text"`
+	Arguments   []PromptArgument `yaml:"arguments"`
+}
+
+// PromptArgument is one argument of a configured prompt.
+type PromptArgument struct {
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	Required    bool   `yaml:"required"`
 }
 
 // Caller is the identity an MCP request runs as.

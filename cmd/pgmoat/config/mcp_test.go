@@ -1,0 +1,75 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMCPServingKeys(t *testing.T) {
+	const text = `
+mcp:
+  jwt:
+    secret: 0123456789abcdef0123456789abcdef
+    issuer: https://id.example
+    audience: pgmoat
+    user_claim: uid
+    profile_claim: role
+    leeway: 30s
+  result_cache:
+    ttl: 10s
+    size: 50
+    tools:
+      query_products: 5m
+      query_orders: 0s
+  max_result_bytes: 32768
+  max_request_bytes: 1048576
+  data_wrapper: none
+  cursor_secret: a-cursor-secret-of-at-least-32-characters
+  prompts:
+    - name: customer_overview
+      description: Everything about one customer.
+      text: Summarize {{email}}.
+      arguments:
+        - {name: email, required: true}
+`
+	cfg, err := Parse([]byte(text), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := cfg.MCP
+	if m.JWT == nil || m.JWT.Secret.Value() != "0123456789abcdef0123456789abcdef" || m.JWT.UserClaim != "uid" || m.JWT.Leeway.D() != 30*time.Second {
+		t.Errorf("jwt: %+v", m.JWT)
+	}
+	if m.ResultCache.TTL.D() != 10*time.Second || m.ResultCache.Size != 50 || m.ResultCache.Tools["query_products"].D() != 5*time.Minute {
+		t.Errorf("result_cache: %+v", m.ResultCache)
+	}
+	if m.MaxResultBytes != 32768 || m.MaxRequestBytes != 1<<20 || m.DataWrapper != "none" {
+		t.Errorf("limits: %+v", m)
+	}
+	if len(m.Prompts) != 1 || !m.Prompts[0].Arguments[0].Required {
+		t.Errorf("prompts: %+v", m.Prompts)
+	}
+	for _, leak := range []string{"0123456789abcdef", "a-cursor-secret"} {
+		if strings.Contains(fmt.Sprintf("%v %+v", cfg, m), leak) {
+			t.Errorf("secret %q printed", leak)
+		}
+	}
+}
+
+func TestMCPServingKeyErrors(t *testing.T) {
+	cases := []struct{ text, want string }{
+		{"mcp:\n  jwt:\n    secrett: x\n", `unknown key "secrett"; did you mean "secret"?`},
+		{"mcp:\n  result_cache:\n    ttl: soon\n", "is not a duration"},
+		{"mcp:\n  result_cache:\n    tll: 1s\n", `did you mean "ttl"?`},
+		{"mcp:\n  prompts:\n    - nam: x\n", `did you mean "name"?`},
+		{"mcp:\n  max_result_bytes: lots\n", "whole number"},
+	}
+	for _, c := range cases {
+		_, err := Parse([]byte(c.text), "t.yaml")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: error %v, want %q", c.text, err, c.want)
+		}
+	}
+}

@@ -1,0 +1,398 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/pgmoat/pgmoat/cmd/pgmoat/config"
+	"github.com/pgmoat/pgmoat/introspect"
+	"github.com/pgmoat/pgmoat/mcp"
+	"github.com/pgmoat/pgmoat/policy"
+	"github.com/pgmoat/pgmoat/proxy"
+)
+
+// mcpExecutor adapts the proxy's in-process executor to what the MCP side
+// defines, classifying failures so that mcp never needs to know pgx or
+// the pool.
+type mcpExecutor struct{ x *proxy.Executor }
+
+func (e mcpExecutor) Query(ctx context.Context, id policy.Identity, sql string, args ...any) (*mcp.Rows, error) {
+	res, err := e.x.Query(ctx, id, sql, args...)
+	if err != nil {
+		return nil, mcpError(err)
+	}
+	rows := &mcp.Rows{Columns: make([]string, len(res.Fields)), Values: res.Rows}
+	for i, f := range res.Fields {
+		rows.Columns[i] = f.Name
+	}
+	return rows, nil
+}
+
+func mcpError(err error) error {
+	var pe *policy.Error
+	var pg *pgconn.PgError
+	switch {
+	case errors.As(err, &pe):
+		return pe
+	case errors.As(err, &pg):
+		return &mcp.DBError{SQLState: pg.Code, Message: pg.Message}
+	case errors.Is(err, proxy.ErrPoolExhausted):
+		return &mcp.DBError{SQLState: "53300", Message: err.Error()}
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	}
+	return &mcp.DBError{Unavailable: true, Message: err.Error()}
+}
+
+// mcpStack is the MCP server and what keeps its tools current.
+type mcpStack struct {
+	server   *mcp.Server
+	reloader *introspect.Reloader
+	logger   *slog.Logger
+}
+
+// newMCPStack reads the catalog, generates the tools and builds the server
+// for identity (nil over HTTP, where tokens name the caller).
+func newMCPStack(ctx context.Context, cfg *config.Config, engine *policy.Engine, pool *proxy.Pool, logger *slog.Logger, identity *policy.Identity, obs *observers) (*mcpStack, error) {
+	st := &mcpStack{logger: logger}
+	var mu sync.Mutex // OnChange runs on the reloader's goroutine; server is set before Run starts it
+	reloader, err := introspect.NewReloader(ctx, cfg.Backend.DSN.Value(), introspect.ReloaderOptions{
+		Logger: logger,
+		OnChange: func(_, cur *introspect.Snapshot, _ introspect.Diff) {
+			mu.Lock()
+			defer mu.Unlock()
+			if err := st.server.SchemaChanged(cur); err != nil {
+				logger.Error("MCP tools not updated after a schema change", "err", err)
+			}
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the schema for MCP tools: %s", config.RedactDSN(err.Error()))
+	}
+	live, err := mcp.NewLiveTools(reloader.Current(), toolOptions(cfg), logger, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	opts, err := mcpServerOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	opts.Tools, opts.Engine, opts.Identity, opts.Logger = live, engine, identity, logger
+	opts.Executor = mcpExecutor{proxy.NewExecutor(pool, engine, cfg.RLS.Setting)}
+	opts.OnStale = reloader.Trigger
+	if obs != nil {
+		opts.OnCall = obs.onCall
+	}
+	mu.Lock()
+	st.server, err = mcp.NewServer(opts)
+	mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	st.reloader = reloader
+	return st, nil
+}
+
+// mcpServerOptions turns the mcp section into server options.
+func mcpServerOptions(cfg *config.Config) (mcp.ServerOptions, error) {
+	m := cfg.MCP
+	o := mcp.ServerOptions{
+		Version:         version,
+		MaxResultBytes:  m.MaxResultBytes,
+		ResultCacheTTL:  m.ResultCache.TTL.D(),
+		ResultCacheSize: m.ResultCache.Size,
+	}
+	switch m.DataWrapper {
+	case "", "tags":
+	case mcp.DataWrapperNone:
+		o.DataWrapper = mcp.DataWrapperNone
+	default:
+		return o, fmt.Errorf("mcp.data_wrapper: %q is not tags or none", m.DataWrapper)
+	}
+	if m.MaxResultBytes < 0 || m.MaxRequestBytes < 0 || m.ResultCache.Size < 0 {
+		return o, errors.New("mcp: max_result_bytes, max_request_bytes and result_cache.size cannot be negative")
+	}
+	if len(m.ResultCache.Tools) > 0 {
+		o.ResultCacheTTLs = map[string]time.Duration{}
+		for name, d := range m.ResultCache.Tools {
+			o.ResultCacheTTLs[name] = d.D()
+		}
+	}
+	if s := m.CursorSecret.Value(); s != "" {
+		if len(s) < 32 {
+			return o, errors.New("mcp.cursor_secret: use at least 32 characters")
+		}
+		o.CursorKey = []byte(s)
+	}
+	for _, p := range m.Prompts {
+		ps := mcp.PromptSpec{Name: p.Name, Description: p.Description, Text: p.Text}
+		for _, a := range p.Arguments {
+			ps.Arguments = append(ps.Arguments, mcp.PromptArg{Name: a.Name, Description: a.Description, Required: a.Required})
+		}
+		o.Prompts = append(o.Prompts, ps)
+	}
+	return o, nil
+}
+
+// mcpAuthOptions turns tokens, JWT and the anonymous identity into the
+// HTTP authenticator's options.
+func mcpAuthOptions(cfg *config.Config) (mcp.AuthOptions, error) {
+	m := cfg.MCP
+	o := mcp.AuthOptions{Tokens: map[string]policy.Identity{}}
+	for tok, c := range m.Tokens {
+		o.Tokens[tok.Value()] = policy.Identity{UserID: c.UserID, Profile: c.Profile}
+	}
+	if a := m.Anonymous; a != nil {
+		o.Anonymous = &policy.Identity{UserID: a.UserID, Profile: a.Profile}
+	}
+	if j := m.JWT; j != nil {
+		jo := &mcp.JWTOptions{Secret: []byte(j.Secret.Value()), Issuer: j.Issuer, Audience: j.Audience,
+			UserClaim: j.UserClaim, ProfileClaim: j.ProfileClaim, Profile: j.Profile, Leeway: j.Leeway.D()}
+		if jo.Profile == "" {
+			jo.Profile = config.DefaultProfile
+		}
+		if j.PublicKeyFile != "" {
+			pem, err := os.ReadFile(j.PublicKeyFile)
+			if err != nil {
+				return o, fmt.Errorf("mcp.jwt.public_key_file: %w", err)
+			}
+			jo.PublicKeyPEM = pem
+		}
+		o.JWT = jo
+	}
+	return o, nil
+}
+
+// startMCPHTTP serves MCP over streamable HTTP at cfg.MCP.Listen + /mcp
+// and keeps the tools in step with the schema. stop shuts the listener
+// down, waiting for calls in flight until ctx ends.
+func startMCPHTTP(ctx context.Context, cfg *config.Config, engine *policy.Engine, pool *proxy.Pool, log io.Writer, obs ...*observers) (stop func(context.Context) error, err error) {
+	ln, err := net.Listen("tcp", cfg.MCP.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("mcp.listen %s: %w", cfg.MCP.Listen, err)
+	}
+	stop, err = serveMCPHTTP(ctx, cfg, engine, pool, log, ln, obs...)
+	if err != nil {
+		ln.Close()
+	}
+	return stop, err
+}
+
+// serveMCPHTTP is startMCPHTTP on a listener the caller opened.
+func serveMCPHTTP(ctx context.Context, cfg *config.Config, engine *policy.Engine, pool *proxy.Pool, log io.Writer, ln net.Listener, observed ...*observers) (stop func(context.Context) error, err error) {
+	var obs *observers
+	if len(observed) > 0 {
+		obs = observed[0]
+	}
+	logger := slog.New(slog.NewJSONHandler(log, nil))
+	authOpts, err := mcpAuthOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	authn, err := mcp.NewAuthenticator(authOpts)
+	if err != nil {
+		return nil, err
+	}
+	st, err := newMCPStack(ctx, cfg, engine, pool, logger, nil, obs)
+	if err != nil {
+		return nil, err
+	}
+	if obs != nil {
+		obs.setReload(func(ctx context.Context) (string, error) {
+			d, err := st.reloader.Reload(ctx)
+			if err != nil {
+				return "", err
+			}
+			if d.Empty() {
+				return "schema unchanged", nil
+			}
+			return strings.Join(d.Lines(), "; "), nil
+		})
+	}
+	if authOpts.Anonymous != nil && !loopback(ln.Addr()) {
+		fmt.Fprintf(log, "pgmoat: WARNING: mcp.anonymous is set and MCP listens on %s, which is not a loopback address: "+
+			"anyone who can reach it queries the database as user id %q without a token\n", ln.Addr(), authOpts.Anonymous.UserID)
+		logger.Warn("anonymous MCP access on a non-loopback address", "listen", ln.Addr().String(), "user_id", authOpts.Anonymous.UserID)
+	}
+	hs := &http.Server{
+		Handler:           withMetrics(st.server.HTTPHandler(authn, mcp.HTTPOptions{MaxRequestBytes: int64(cfg.MCP.MaxRequestBytes), Logger: logger}), obs),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	rctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	served := make(chan error, 1)
+	go func() {
+		defer wg.Done()
+		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			served <- err
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		_ = st.reloader.Run(rctx)
+	}()
+	return func(ctx context.Context) error {
+		err := hs.Shutdown(ctx)
+		if err != nil {
+			// Streams still open at the deadline (an idle GET stream
+			// never ends by itself) are cut.
+			err = hs.Close()
+		}
+		cancel()
+		wg.Wait()
+		select {
+		case serr := <-served:
+			err = errors.Join(err, serr)
+		default:
+		}
+		return err
+	}, nil
+}
+
+func loopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
+}
+
+// runMCP is `pgmoat mcp`: one MCP session over stdin/stdout for a local
+// client (Claude Desktop, Claude Code), running as the identity given by
+// --user-id or mcp.anonymous. Logs go to stderr: stdout carries only the
+// protocol.
+func runMCP(e env, args []string) int {
+	fs := flag.NewFlagSet("mcp", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	path := fs.String("config", "", "config file (default $"+config.EnvConfig+")")
+	userID := fs.String("user-id", "", "user id the session runs as (default: mcp.anonymous.user_id)")
+	profile := fs.String("profile", "", "profile the session runs under (default: mcp.anonymous.profile, else readonly)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "pgmoat mcp: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	p := config.ResolvePath(*path)
+	if p == "" {
+		fmt.Fprintln(e.stderr, "pgmoat mcp: no config: pass --config FILE or set "+config.EnvConfig)
+		return exitUsage
+	}
+	cfg, err := config.Load(p)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "pgmoat mcp: %v\n", err)
+		return exitUsage
+	}
+	id, err := stdioIdentity(cfg, *userID, *profile)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "pgmoat mcp: %v\n", err)
+		return exitUsage
+	}
+	if err := serveStdio(e, cfg, id); err != nil {
+		fmt.Fprintf(e.stderr, "pgmoat mcp: %v\n", err)
+		return exitUsage
+	}
+	return exitOK
+}
+
+func stdioIdentity(cfg *config.Config, userID, profile string) (policy.Identity, error) {
+	id := policy.Identity{UserID: userID, Profile: profile}
+	if a := cfg.MCP.Anonymous; a != nil {
+		if id.UserID == "" {
+			id.UserID = a.UserID
+		}
+		if id.Profile == "" {
+			id.Profile = a.Profile
+		}
+	}
+	if id.UserID == "" {
+		return id, errors.New("no identity: pass --user-id ID or set mcp.anonymous.user_id in the config")
+	}
+	if id.Profile == "" {
+		id.Profile = config.DefaultProfile
+	}
+	if _, ok := cfg.Profiles[id.Profile]; !ok {
+		return id, fmt.Errorf("--profile %q is not defined under profiles", id.Profile)
+	}
+	return id, nil
+}
+
+func serveStdio(e env, cfg *config.Config, id policy.Identity) error {
+	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	engine, err := policy.New(cfg.PolicyOptions())
+	if err != nil {
+		return fmt.Errorf("policy: %w", err)
+	}
+	pool, err := newBackendPool(e.ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	st, err := newMCPStack(e.ctx, cfg, engine, pool, logger, &id, newObservers(logger))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = st.reloader.Run(ctx)
+	}()
+	defer func() { cancel(); <-done }()
+	err = st.server.Run(ctx, &sdk.IOTransport{Reader: io.NopCloser(e.stdin), Writer: nopWriteCloser{e.stdout}})
+	if err == nil || errors.Is(err, io.EOF) || ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }
+
+// newBackendPool opens the backend pool and checks it can connect.
+func newBackendPool(ctx context.Context, cfg *config.Config) (*proxy.Pool, error) {
+	pc := cfg.Backend.Pool
+	pool, err := proxy.NewPool(proxy.PoolConfig{
+		DSN: cfg.Backend.DSN.Value(), Min: pc.Min, Max: pc.Max,
+		AcquireTimeout: pc.AcquireTimeout.D(), MaxLifetime: pc.MaxLifetime.D(), IdleTimeout: pc.IdleTimeout.D(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("backend.dsn: %s", config.RedactDSN(err.Error()))
+	}
+	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := pool.Warm(wctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("cannot connect to the backend (%s): %s", config.RedactDSN(cfg.Backend.DSN.Value()), config.RedactDSN(err.Error()))
+	}
+	return pool, nil
+}
+
+// withMetrics serves /metrics beside the MCP endpoint.
+func withMetrics(h http.Handler, obs *observers) http.Handler {
+	if obs == nil {
+		return h
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", obs.metricsHandler())
+	mux.Handle("/", h)
+	return mux
+}

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/pgmoat/pgmoat/mcp"
+	"github.com/pgmoat/pgmoat/proxy"
+)
+
+// observers is what both doors report to: one Prometheus registry (served
+// at /metrics) and the per-tool call statistics the admin console shows.
+type observers struct {
+	registry *prometheus.Registry
+	tools    *toolStats
+	logger   *slog.Logger
+
+	mu     sync.Mutex
+	reload func(context.Context) (string, error) // set once the MCP side reads the schema
+}
+
+// setReload names what the admin console's RELOAD runs.
+func (o *observers) setReload(f func(context.Context) (string, error)) {
+	o.mu.Lock()
+	o.reload = f
+	o.mu.Unlock()
+}
+
+// runReload is the admin console's RELOAD.
+func (o *observers) runReload(ctx context.Context) (string, error) {
+	o.mu.Lock()
+	f := o.reload
+	o.mu.Unlock()
+	if f == nil {
+		return "", errors.New("no schema is loaded by this process (MCP is not serving)")
+	}
+	return f(ctx)
+}
+
+func newObservers(logger *slog.Logger) *observers {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return &observers{registry: reg, tools: newToolStats(reg), logger: logger}
+}
+
+// metricsHandler serves the registry.
+func (o *observers) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(o.registry, promhttp.HandlerOpts{})
+}
+
+// onCall records a finished MCP tool call: a log record (no argument
+// values), the metrics and the SHOW TOOLS statistics.
+func (o *observers) onCall(rec mcp.CallRecord) {
+	if o == nil {
+		return
+	}
+	o.tools.record(rec)
+	if o.logger != nil {
+		o.logger.Info("tool call", "tool", rec.Tool, "user_id", rec.UserID,
+			"duration_ms", float64(rec.Duration.Microseconds())/1000, "rows", rec.Rows,
+			"truncated", rec.Truncated, "error", rec.IsError)
+	}
+}
+
+// toolStats keeps per-tool counts and a window of recent latencies.
+type toolStats struct {
+	mu       sync.Mutex
+	tools    map[string]*toolWindow
+	duration *prometheus.HistogramVec
+	calls    *prometheus.CounterVec
+}
+
+// windowSize is how many recent calls per tool p50/p99 are computed over.
+const windowSize = 2048
+
+type toolWindow struct {
+	calls, errors, rows int64
+	recent              []time.Duration // ring of the last windowSize calls
+	next                int
+}
+
+func newToolStats(reg prometheus.Registerer) *toolStats {
+	t := &toolStats{
+		tools: map[string]*toolWindow{},
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "pgmoat_mcp_tool_duration_seconds",
+			Help:    "MCP tool call latency, by tool.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"tool"}),
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pgmoat_mcp_tool_calls_total", Help: "MCP tool calls, by tool and result (ok or error).",
+		}, []string{"tool", "result"}),
+	}
+	reg.MustRegister(t.duration, t.calls)
+	return t
+}
+
+func (t *toolStats) record(rec mcp.CallRecord) {
+	result := "ok"
+	if rec.IsError {
+		result = "error"
+	}
+	t.duration.WithLabelValues(rec.Tool).Observe(rec.Duration.Seconds())
+	t.calls.WithLabelValues(rec.Tool, result).Inc()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	w := t.tools[rec.Tool]
+	if w == nil {
+		w = &toolWindow{}
+		t.tools[rec.Tool] = w
+	}
+	w.calls++
+	w.rows += int64(rec.Rows)
+	if rec.IsError {
+		w.errors++
+	}
+	if len(w.recent) < windowSize {
+		w.recent = append(w.recent, rec.Duration)
+	} else {
+		w.recent[w.next] = rec.Duration
+		w.next = (w.next + 1) % windowSize
+	}
+}
+
+// snapshot is SHOW TOOLS: one line per tool called so far.
+func (t *toolStats) snapshot() []proxy.ToolStats {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]proxy.ToolStats, 0, len(t.tools))
+	for name, w := range t.tools {
+		sorted := append([]time.Duration(nil), w.recent...)
+		sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+		out = append(out, proxy.ToolStats{
+			Name: name, Calls: w.calls, Errors: w.errors,
+			P50: quantile(sorted, 0.50), P99: quantile(sorted, 0.99),
+			RowsPerCall: float64(w.rows) / float64(max(w.calls, 1)),
+		})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// quantile of sorted durations (nearest rank).
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(q*float64(len(sorted))+0.999999) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}

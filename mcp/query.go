@@ -1,0 +1,197 @@
+package mcp
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/pgmoat/pgmoat/policy"
+)
+
+// cachedQuery answers a table or entity call, from the result cache when
+// it is on and holds a fresh answer for the same caller and arguments.
+func (s *Server) cachedQuery(ctx context.Context, id policy.Identity, set *ToolSet, spec *ToolSpec, raw json.RawMessage) *sdk.CallToolResult {
+	rc := s.results.Load()
+	if rc == nil || rc.ttlOf(spec.Name) <= 0 {
+		return s.runQuery(ctx, id, set, spec, raw)
+	}
+	key, ok := resultKey(spec.Name, id, raw)
+	if !ok {
+		return s.runQuery(ctx, id, set, spec, raw)
+	}
+	if res, ok := rc.get(key); ok {
+		s.stats.resultHits.Add(1)
+		return res
+	}
+	s.stats.resultMisses.Add(1)
+	res := s.runQuery(ctx, id, set, spec, raw)
+	if !res.IsError {
+		rc.add(spec.Name, key, res)
+	}
+	return res
+}
+
+// resultKey is the caller plus the arguments in canonical form (keys
+// sorted, numbers as written).
+func resultKey(tool string, id policy.Identity, raw json.RawMessage) (string, bool) {
+	obj, err := decodeObject(raw)
+	if err != nil {
+		return "", false
+	}
+	canon, err := json.Marshal(obj)
+	if err != nil {
+		return "", false
+	}
+	return tool + "\x00" + id.UserID + "\x00" + id.Profile + "\x00" + string(canon), true
+}
+
+func (s *Server) runQuery(ctx context.Context, id policy.Identity, set *ToolSet, spec *ToolSpec, raw json.RawMessage) *sdk.CallToolResult {
+	a, err := parseArgs(spec, raw, s.opts.MaxValueBytes)
+	if err != nil {
+		return errorResult(explain(spec, err))
+	}
+	return s.execute(ctx, id, set, spec, a)
+}
+
+// execute runs a validated call: shape, statement (cached), policy check,
+// execution under the caller's identity, shaping.
+func (s *Server) execute(ctx context.Context, id policy.Identity, set *ToolSet, spec *ToolSpec, a *callArgs) *sdk.CallToolResult {
+	keys := orderKeys(spec, a.order)
+	digest := cursorDigest(spec, id, a, keys)
+	var position []*string
+	var after []bool
+	if a.cursor != "" {
+		if spec.PrimaryKey == nil {
+			return errorResult(spec.Name + " has no cursor: it has no primary key to page by. Narrow the filters instead.")
+		}
+		pos, err := decodeCursor(s.opts.CursorKey, digest, a.cursor, len(keys))
+		if err != nil {
+			return errorResult(explain(spec, err))
+		}
+		position, after = pos, nullPattern(pos)
+	}
+	sh := newShape(spec, a, after)
+	pl, err := s.plan(set, sh, id)
+	if err != nil {
+		s.staleCheck(err)
+		return errorResult(explain(spec, err))
+	}
+	pageSize, fetch, probeLost := s.pageSize(spec, id, a.limit)
+	rows, err := s.opts.Executor.Query(ctx, id, pl.sql, pl.bindValues(a, position, fetch)...)
+	if err != nil {
+		s.staleCheck(err)
+		s.opts.Logger.Info("tool call failed", "tool", spec.Name, "user", id.UserID, "err", err)
+		return errorResult(explain(spec, err))
+	}
+	if len(rows.Columns) != len(pl.selected) {
+		s.staleCheck(&staleError{what: "a column"})
+		return errorResult(explain(spec, &staleError{what: "a column of " + spec.Table.String()}))
+	}
+	budget := s.opts.MaxResultBytes
+	if budget <= 0 {
+		budget = DefaultMaxResultBytes
+	}
+	pg, last := shapeRows(pl, rows, pageSize, probeLost, budget)
+	if last != nil && spec.PrimaryKey != nil {
+		pg.NextCursor = encodeCursor(s.opts.CursorKey, digest, last)
+	}
+	return &sdk.CallToolResult{
+		StructuredContent: pg.Result,
+		Content:           []sdk.Content{&sdk.TextContent{Text: renderText(spec.Name, pg, s.opts.DataWrapper)}},
+	}
+}
+
+// pageSize is min(requested or default, tool maximum, profile max_rows).
+// fetch asks for one probe row beyond it to learn whether more exist;
+// when the profile's cap makes the probe impossible, probeLost is set.
+func (s *Server) pageSize(spec *ToolSpec, id policy.Identity, requested int) (page, fetch int, probeLost bool) {
+	page = spec.DefaultLimit
+	if requested > 0 {
+		page = requested
+	}
+	page = min(page, spec.MaxRows)
+	profMax := policy.DefaultMaxRows
+	if p, ok := s.opts.Engine.Profile(id.Profile); ok && p.MaxRows > 0 {
+		profMax = p.MaxRows
+	}
+	page = max(min(page, profMax), 1)
+	fetch = page + 1
+	return page, fetch, fetch > profMax
+}
+
+// plan returns the verified statement of a shape, building and checking
+// it on the first call of the shape.
+func (s *Server) plan(set *ToolSet, sh *shape, id policy.Identity) (*plan, error) {
+	cache := s.shapes.Load()
+	key := sh.key(id.Profile)
+	if cache.set == set {
+		if pl, ok := cache.plans.Get(key); ok {
+			s.stats.shapeHits.Add(1)
+			return pl, nil
+		}
+	}
+	s.stats.shapeMisses.Add(1)
+	rel, ok := set.Snapshot.Relation(sh.tool.Table.Schema, sh.tool.Table.Name)
+	if !ok {
+		return nil, &staleError{what: "relation " + sh.tool.Table.String()}
+	}
+	pl, err := build(sh, rel)
+	if err != nil {
+		return nil, err
+	}
+	if err := verify(s.opts.Engine, id, sh.tool, pl.sql); err != nil {
+		return nil, err
+	}
+	if cache.set == set {
+		cache.plans.Add(key, pl)
+	}
+	return pl, nil
+}
+
+// searchFunctions are the only functions a built statement may call.
+var searchFunctions = []string{"pg_catalog.websearch_to_tsquery", "pg_catalog.to_tsvector"}
+
+// verify puts a built statement through the same policy decision as psql
+// traffic and checks that it reads only the tool's relation: a builder
+// bug must still be caught.
+func verify(engine *policy.Engine, id policy.Identity, spec *ToolSpec, sql string) error {
+	v := engine.Decide(id, sql)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	want := spec.Table.String()
+	if v.Kind != policy.KindSelect || len(v.Relations) != 1 || unquote(v.Relations[0]) != want {
+		return &policy.Error{SQLState: policy.SQLStateDenied, Rule: "mcp.verify",
+			Message: fmt.Sprintf("pgmoat: mcp.verify: the statement built for %s reads %v instead of %s alone; refused", spec.Name, v.Relations, want)}
+	}
+	for _, f := range v.Functions {
+		if !slices.Contains(searchFunctions, unquote(f)) {
+			return &policy.Error{SQLState: policy.SQLStateDenied, Rule: "mcp.verify",
+				Message: fmt.Sprintf("pgmoat: mcp.verify: the statement built for %s calls %s; refused", spec.Name, f)}
+		}
+	}
+	return nil
+}
+
+// unquote drops identifier quotes from a "schema"."name" display form.
+func unquote(s string) string { return strings.ReplaceAll(s, `"`, "") }
+
+func (s *Server) staleCheck(err error) {
+	if s.opts.OnStale == nil {
+		return
+	}
+	_, stale := err.(*staleError)
+	if de, ok := asDBError(err); ok {
+		switch de.SQLState {
+		case stateUndefinedTab, stateUndefinedCol, stateUndefinedObj:
+			stale = true
+		}
+	}
+	if stale {
+		s.opts.OnStale()
+	}
+}

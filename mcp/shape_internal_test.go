@@ -1,0 +1,107 @@
+package mcp
+
+import (
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pgmoat/pgmoat/policy"
+)
+
+func TestCursorIsTamperEvidentAndBound(t *testing.T) {
+	key := []byte("k")
+	v := "2024-05-31T14:30:00Z"
+	c := encodeCursor(key, "digest-a", []*string{&v, nil})
+	pos, err := decodeCursor(key, "digest-a", c, 2)
+	if err != nil || *pos[0] != v || pos[1] != nil {
+		t.Fatalf("round trip: %v %v", pos, err)
+	}
+	body, sig, _ := strings.Cut(c, ".")
+	for name, bad := range map[string]string{
+		"other query":   c,
+		"flipped byte":  body[:len(body)-2] + "x" + body[len(body)-1:] + "." + sig,
+		"other key":     encodeCursor([]byte("other"), "digest-a", []*string{&v, nil}),
+		"no signature":  body,
+		"garbage":       "!!!.???",
+		"wrong length":  encodeCursor(key, "digest-a", []*string{&v}),
+		"empty payload": "." + sig,
+	} {
+		digest := "digest-a"
+		if name == "other query" {
+			digest = "digest-b"
+		}
+		if _, err := decodeCursor(key, digest, bad, 2); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestCursorDigestBindsCallerFiltersAndOrder(t *testing.T) {
+	set := ordersSet(t)
+	spec, _ := set.Tool("query_orders")
+	a := mustArgs(t, spec, `{"customer_id": 7}`)
+	base := cursorDigest(spec, policy.Identity{UserID: "1"}, a, orderKeys(spec, nil))
+	other := []string{
+		cursorDigest(spec, policy.Identity{UserID: "2"}, a, orderKeys(spec, nil)),
+		cursorDigest(spec, policy.Identity{UserID: "1", Profile: "analyst"}, a, orderKeys(spec, nil)),
+		cursorDigest(spec, policy.Identity{UserID: "1"}, mustArgs(t, spec, `{"customer_id": 8}`), orderKeys(spec, nil)),
+		cursorDigest(spec, policy.Identity{UserID: "1"}, a, orderKeys(spec, &OrderChoice{Column: "created_at", Desc: true})),
+	}
+	for i, d := range other {
+		if d == base {
+			t.Errorf("variant %d has the same digest", i)
+		}
+	}
+	limit := mustArgs(t, spec, `{"customer_id": 7, "limit": 5, "columns": ["id"]}`)
+	if cursorDigest(spec, policy.Identity{UserID: "1"}, limit, orderKeys(spec, nil)) != base {
+		t.Error("limit and columns should not change the digest")
+	}
+}
+
+func TestJSONValues(t *testing.T) {
+	ts := time.Date(2024, 5, 31, 14, 30, 0, 123000000, time.FixedZone("", 7200))
+	cases := []struct {
+		in    any
+		class typeClass
+		want  string
+	}{
+		{ts, classTimestampTZ, `"2024-05-31T14:30:00.123+02:00"`},
+		{ts, classTimestamp, `"2024-05-31 14:30:00.123"`},
+		{ts, classDate, `"2024-05-31"`},
+		{[]byte{0, 255}, classBinary, `"AP8="`},
+		{[16]byte{0x12, 0x3e, 0x45, 0x67, 0xe8, 0x9b, 0x12, 0xd3, 0xa4, 0x56, 0x42, 0x66, 0x14, 0x17, 0x40, 0}, classUUID, `"123e4567-e89b-12d3-a456-426614174000"`},
+		{math.NaN(), classFloat, `"NaN"`},
+		{float32(0.1), classFloat, `0.1`},
+		{int64(1) << 60, classInteger, `1152921504606846976`},
+		{map[string]any{"a": []any{1.0}}, classJSON, `{"a":[1]}`},
+		{"infinity", classTimestampTZ, `"infinity"`},
+	}
+	for _, c := range cases {
+		b, err := json.Marshal(jsonValue(c.in, selectedColumn{class: c.class}))
+		if err != nil || string(b) != c.want {
+			t.Errorf("%#v: %s %v, want %s", c.in, b, err, c.want)
+		}
+	}
+}
+
+func TestByteBudgetCutsThePage(t *testing.T) {
+	pl := &plan{selected: []selectedColumn{{name: "id", class: classInteger}, {name: "body", class: classText}}, keys: []int{0}, returned: 2}
+	rows := &Rows{Columns: []string{"id", "body"}}
+	for i := range 50 {
+		rows.Values = append(rows.Values, []any{int64(i), strings.Repeat("x", 1000)})
+	}
+	pg, last := shapeRows(pl, rows, 100, false, 10<<10)
+	if pg.RowCount != 10 || !pg.Truncated || !pg.budgetHit || last == nil || *last[0] != "9" {
+		t.Errorf("budget 10 KiB over 1 KB rows: %d rows, truncated %v, last %v", pg.RowCount, pg.Truncated, last)
+	}
+	pg, last = shapeRows(pl, rows, 100, false, 1<<20)
+	if pg.RowCount != 50 || pg.Truncated || last != nil {
+		t.Errorf("no limit reached: %d rows, truncated %v", pg.RowCount, pg.Truncated)
+	}
+	pg, _ = shapeRows(pl, rows, 50, true, 1<<20)
+	if !pg.Truncated {
+		t.Error("a page the probe row could not test must say truncated")
+	}
+}
