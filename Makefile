@@ -30,9 +30,11 @@ lint:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-bench:
-	@echo "make bench: the benchmark harness (bench/) has not landed yet; see the open benchmark issue." >&2
-	@exit 1
+# The full side-by-side benchmark (pgmoat, PgBouncer, direct PostgreSQL, npm
+# MCP peers); writes bench/results/. BENCH_FLAGS picks a subset, e.g.
+# BENCH_FLAGS='-only throughput -clients 16,64 -duration 10s'.
+bench: deps
+	$(GO) run ./bench -out bench/results $(BENCH_FLAGS)
 
 clean:
 	rm -f pgmoat

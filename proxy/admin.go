@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -144,8 +143,6 @@ func (a *adminSession) table(cols []string, rows [][]string) {
 	}
 	a.send(&pgproto3.CommandComplete{CommandTag: []byte("SHOW")})
 }
-
-var adminCommand = regexp.MustCompile(`(?is)^\s*(SHOW\s+\w+|CHECK\s|RELOAD|PAUSE|RESUME|KILL\s)`)
 
 func (a *adminSession) query(text string) {
 	defer a.send(&pgproto3.ReadyForQuery{TxStatus: 'I'})

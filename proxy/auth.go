@@ -43,7 +43,10 @@ func newCredentials(password string) (credentials, error) {
 	if err != nil {
 		return credentials{}, fmt.Errorf("password cannot be used with SCRAM: %w", err)
 	}
-	sc := client.GetStoredCredentials(scram.KeyFactors{Salt: string(salt), Iters: 4096})
+	sc, err := client.GetStoredCredentialsWithError(scram.KeyFactors{Salt: string(salt), Iters: 4096})
+	if err != nil {
+		return credentials{}, err
+	}
 	return credentials{scram: sc, password: password}, nil
 }
 
@@ -132,7 +135,8 @@ func authSCRAM(fe *pgproto3.Backend, send func(pgproto3.BackendMessage) error, u
 
 func decoyCredentials() scram.StoredCredentials {
 	client, _ := scram.SHA256.NewClient("", "decoy-"+rand.Text(), "")
-	return client.GetStoredCredentials(scram.KeyFactors{Salt: rand.Text(), Iters: 4096})
+	sc, _ := client.GetStoredCredentialsWithError(scram.KeyFactors{Salt: rand.Text(), Iters: 4096})
+	return sc
 }
 
 // authMD5 runs the md5 exchange; it needs the plain-text password.

@@ -166,9 +166,7 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 		s.flushClient()
 	}
 	if release {
-		s.wmu.Lock() // wait out a write still in progress
-		s.wmu.Unlock()
-		s.srv.pool.release(bk)
+		s.handBack(bk)
 	}
 	return release
 }
@@ -232,9 +230,7 @@ func (s *session) backendLost(bk *backend, err error) {
 	s.idle.Broadcast()
 	gone := s.clientGone
 	s.mu.Unlock()
-	s.wmu.Lock()
-	s.wmu.Unlock()
-	s.srv.pool.release(bk)
+	s.handBack(bk)
 	if gone {
 		return
 	}
@@ -312,4 +308,12 @@ func errorCode(body []byte) string {
 		body = body[end+2:]
 	}
 	return "unknown"
+}
+
+// handBack returns a backend to the pool once no write to it is still in
+// progress (a write started before the session let go of it).
+func (s *session) handBack(bk *backend) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.srv.pool.release(bk)
 }

@@ -61,10 +61,9 @@ type session struct {
 	// metrics of extended-protocol batches.
 	batchKind policy.Kind
 	// idle is signalled whenever the response queue shrinks.
-	idle    *sync.Cond
-	lost    atomic.Bool
-	fwdWG   sync.WaitGroup
-	sendBuf []byte
+	idle  *sync.Cond
+	lost  atomic.Bool
+	fwdWG sync.WaitGroup
 }
 
 // clientStmt is a statement the client prepared under a name.

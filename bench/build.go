@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// build compiles pgmoat, the introspection timer and the policy
+// benchmarks. They are separate binaries so that a package that does not
+// build skips only the scenario that needs it.
+func (e *env) build(ctx context.Context) {
+	start := time.Now()
+	if e.o.pgmoatBin != "" {
+		e.pgmoatBin, e.pgmoatBuildErr = filepath.Abs(e.o.pgmoatBin)
+	} else {
+		bin := filepath.Join(e.tmp, "pgmoat")
+		if e.pgmoatBuildErr = e.goCmd(ctx, "build", "-o", bin, "./cmd/pgmoat"); e.pgmoatBuildErr == nil {
+			e.pgmoatBin = bin
+		}
+	}
+	if e.o.wants(scIntrospect) {
+		bin := filepath.Join(e.tmp, "introspecttime")
+		if e.introBuildErr = e.goCmd(ctx, "build", "-o", bin, "./bench/internal/introspecttime"); e.introBuildErr == nil {
+			e.introBin = bin
+		}
+	}
+	if e.o.wants(scPolicy) {
+		bin := filepath.Join(e.tmp, "policy.test")
+		if e.policyBuildErr = e.goCmd(ctx, "test", "-c", "-o", bin, "./policy"); e.policyBuildErr == nil {
+			e.policyBin = bin
+		}
+	}
+	e.say("  binaries built in %s", time.Since(start).Round(time.Millisecond))
+}
+
+func (e *env) goCmd(ctx context.Context, args ...string) error {
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = e.root
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("go %s: %w: %s", strings.Join(args, " "), err, truncate(strings.TrimSpace(string(out)), 600))
+	}
+	return nil
+}
+
+// peerPackages are the npm MCP servers the MCP scenario compares with.
+var peerPackages = []string{"@modelcontextprotocol/server-postgres", "@bytebase/dbhub"}
+
+// installPeers installs the npm peers once into the run's directory, so
+// that starting a session is starting node, not npx resolving a package.
+// HOME points into the run's directory too: npm's cache goes with it.
+func (e *env) installPeers(ctx context.Context) {
+	if !e.o.wants(scMCP) {
+		return
+	}
+	if _, err := exec.LookPath("npm"); err != nil {
+		e.npmErr = fmt.Errorf("npm is not installed: %w", err)
+		return
+	}
+	dir := filepath.Join(e.tmp, "npm")
+	if err := os.MkdirAll(filepath.Join(dir, "home"), 0o755); err != nil {
+		e.npmErr = err
+		return
+	}
+	start := time.Now()
+	args := append([]string{"install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", dir}, peerPackages...)
+	cmd := exec.CommandContext(ctx, "npm", args...)
+	cmd.Env = append(os.Environ(), "HOME="+filepath.Join(dir, "home"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		e.npmErr = fmt.Errorf("npm install %s: %w: %s", strings.Join(peerPackages, " "), err, truncate(strings.TrimSpace(string(out)), 400))
+		return
+	}
+	e.npmDir = dir
+	e.say("  npm peers installed in %s", time.Since(start).Round(time.Millisecond))
+}
+
+// npmEnv is the environment the peers run with.
+func (e *env) npmEnv() []string {
+	return append(os.Environ(), "HOME="+filepath.Join(e.npmDir, "home"))
+}

@@ -1,0 +1,24 @@
+// Command bench measures pgmoat side by side with what its users would
+// otherwise run, on the same machine and in the same run, and writes a
+// report (JSON, Markdown and SVG charts) under bench/results/.
+//
+// It owns the whole set-up of a run: a throwaway PostgreSQL with pgbench data
+// and the shop demo database, PgBouncer in transaction mode with the same pool
+// size as pgmoat, pgmoat itself, and the peer MCP servers installed from npm.
+// Everything it starts lives under one temporary directory and is stopped
+// and removed when the run ends, including when it is interrupted.
+//
+// Scenarios: pooled throughput (pgbench -S in the three query modes),
+// connection storms, memory per idle client, MCP calls per second and
+// latency, introspection and tool generation time, and the policy engine's
+// Go benchmarks. Runs alternate between targets (A B C A B C …) and the
+// report gives medians and ratios, because the machines this runs on are
+// small and noisy. A target whose tool is missing is skipped with a line in
+// the report; the rest of the run goes on.
+//
+// Usage:
+//
+//	go run ./bench                          # everything, default durations
+//	go run ./bench -only throughput -clients 16,64 -duration 5s
+//	go run ./bench -help
+package main

@@ -1,0 +1,307 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// renderMarkdown renders the report as the Markdown page committed with
+// the results. It is a pure function of the report, so it is tested with a
+// golden file.
+func renderMarkdown(r *report, charts []string) string {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	w("# pgmoat benchmark report")
+	w("")
+	w("Run on %s, %s long. Every figure is the median of %d runs; runs alternate between targets (A B C A B C) so that drift in the machine's load falls on all of them alike.",
+		r.Started.Format("2006-01-02 15:04 UTC"), r.Finished.Sub(r.Started).Round(1e9), r.Settings.Rounds)
+	w("Reproduce with `make bench` (or `go run ./bench -help` for a subset).")
+	writeMachine(w, r)
+	writeGoals(w, r)
+	writeThroughput(w, r, charts)
+	writeStorms(w, r)
+	writeMemory(w, r, charts)
+	writeMCP(w, r, charts)
+	writeIntrospection(w, r)
+	writePolicy(w, r)
+	writeProfiles(w, r)
+	writeSkipped(w, r)
+	return b.String()
+}
+
+type writer func(format string, args ...any)
+
+func writeMachine(w writer, r *report) {
+	m := r.Machine
+	w("\n## Machine\n")
+	w("| | |")
+	w("|---|---|")
+	w("| CPU | %s, %d cores (GOMAXPROCS %d) |", m.CPU, m.Cores, m.GoMaxProcs)
+	w("| memory | %d MiB |", m.MemoryMiB)
+	w("| OS | %s, kernel %s |", m.OS, m.Kernel)
+	w("| open files | %d |", m.FileLimit)
+	keys := make([]string, 0, len(m.Versions))
+	for k := range m.Versions {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		w("| %s | %s |", k, m.Versions[k])
+	}
+	s := r.Settings
+	w("\nSettings: pgbench runs of %s, MCP runs of %s, pool size %d for pgmoat and PgBouncer (transaction mode), pgbench scale %d, shop scale %d.",
+		s.Duration, s.MCPDuration, s.Pool, s.PgbenchScale, s.ShopScale)
+}
+
+func writeGoals(w writer, r *report) {
+	w("\n## Targets\n")
+	w("The issue's targets, reported rather than asserted. Where pgmoat misses one, the profiles below show where the time goes.\n")
+	w("| target | measured | status |")
+	w("|---|---|---|")
+	for _, g := range goals(r) {
+		w("| %s | %s | %s |", g.Name, cellText(g.Measured), g.Status)
+	}
+}
+
+func writeThroughput(w writer, r *report, charts []string) {
+	if len(r.Throughput) == 0 {
+		return
+	}
+	w("\n## 1. Pooled throughput: pgbench -S\n")
+	w("Select-only pgbench (scale %d) through each target. TPS excludes connection set-up; latencies come from pgbench's per-transaction log.", r.Settings.PgbenchScale)
+	for _, mode := range modesOf(r.Throughput) {
+		w("\n### -M %s\n", mode)
+		w("| clients | direct tps | PgBouncer tps | pgmoat tps | pgmoat / direct | pgmoat / PgBouncer | p99 ms direct / PgBouncer / pgmoat | failed tx (all runs) |")
+		w("|---:|---:|---:|---:|---:|---:|---:|---:|")
+		for _, c := range clientsOf(r.Throughput, mode) {
+			d, b, m := pick(r.Throughput, mode, c)
+			w("| %d | %s | %s | %s | %s | %s | %s / %s / %s | %s |", c, tpsText(d), tpsText(b), tpsText(m),
+				ratioText(float64(m.Median.TPS), float64(d.Median.TPS)), ratioText(float64(m.Median.TPS), float64(b.Median.TPS)),
+				msText(d.Median.P99Ms), msText(b.Median.P99Ms), msText(m.Median.P99Ms), failedText(d, b, m))
+		}
+		if name := "throughput-" + mode + ".svg"; slices.Contains(charts, name) {
+			w("\n![pgbench -S -M %s](%s)", mode, name)
+		}
+	}
+	writeUnsupported(w, r.Throughput)
+	writeCellErrors(w, r.Throughput)
+}
+
+func writeStorms(w writer, r *report) {
+	if len(r.Storms) == 0 {
+		return
+	}
+	w("\n## 2. Connection storms\n")
+	w("`-C` opens a new connection (with SCRAM authentication) for every transaction; the many-clients run puts far more clients than backend connections on the poolers.\n")
+	w("| run | target | tps | avg latency ms | p99 ms | connection ms | failed tx |")
+	w("|---|---|---:|---:|---:|---:|---:|")
+	for _, c := range r.Storms {
+		name := fmt.Sprintf("-M %s, %d clients", c.Mode, c.Clients)
+		if c.Connect {
+			name = fmt.Sprintf("-C -M %s, %d clients", c.Mode, c.Clients)
+		}
+		w("| %s | %s | %s | %s | %s | %s | %d |", name, c.Target, tpsText(c), msText(c.Median.LatAvgMs), msText(c.Median.P99Ms), msText(c.Median.ConnMs), c.Median.Failed)
+	}
+	writeCellErrors(w, r.Storms)
+}
+
+func writeMemory(w writer, r *report, charts []string) {
+	if len(r.Memory) == 0 {
+		return
+	}
+	w("\n## 3. Memory per idle client\n")
+	w("Resident memory of a freshly started pooler before and after opening authenticated, idle client connections.\n")
+	w("| target | clients | RSS before KiB | RSS after KiB | KiB per client |")
+	w("|---|---:|---:|---:|---:|")
+	for _, m := range r.Memory {
+		w("| %s | %d | %d | %d | %s |", m.Target, m.Clients, m.RSSBeforeKB, m.RSSAfterKB, numText(m.KBPerClient, 2))
+	}
+	for _, m := range r.Memory {
+		if m.Error != "" {
+			w("\n%s: %s", m.Target, m.Error)
+		}
+	}
+	if slices.Contains(charts, "memory.svg") {
+		w("\n![KiB per idle client](memory.svg)")
+	}
+}
+
+func writeMCP(w writer, r *report, charts []string) {
+	if len(r.MCP) == 0 && len(r.ToolsList) == 0 {
+		return
+	}
+	w("\n## 4. MCP: orders of one customer\n")
+	w("Each call fetches the ten latest orders of one customer (an indexed lookup under row-level security, as the same identity everywhere): pgmoat through its generated `query_orders` tool, the peers through their SQL tool with the equivalent statement. A stdio session is one server process.\n")
+	if len(r.MCP) > 0 {
+		w("| server | sessions | calls/s | p50 ms | p99 ms | errors |")
+		w("|---|---:|---:|---:|---:|---:|")
+		for _, c := range r.MCP {
+			w("| %s | %d | %s | %s | %s | %d |", c.Target, c.Sessions, numText(c.Median.CallsPerSec, 0), msText(c.Median.P50Ms), msText(c.Median.P99Ms), c.Median.Errors)
+		}
+	}
+	if slices.Contains(charts, "mcp.svg") {
+		w("\n![MCP calls per second](mcp.svg)")
+	}
+	if len(r.ToolsList) > 0 {
+		w("\nSize of each server's `tools/list` answer (tokens ≈ bytes / 4):\n")
+		w("| server | tools | bytes | ≈ tokens |")
+		w("|---|---:|---:|---:|")
+		for _, t := range r.ToolsList {
+			w("| %s | %d | %d | %d |", t.Target, t.Tools, t.Bytes, t.Tokens)
+		}
+	}
+}
+
+func writeIntrospection(w writer, r *report) {
+	if len(r.Introspection) == 0 {
+		return
+	}
+	w("\n## 5. Introspection and tool generation\n")
+	w("Synthetic schemas (every table with a primary key, an index, comments and a foreign key). Median of three snapshots and generations.\n")
+	w("| tables | snapshot ms | tool generation ms | tools listed | discovery mode |")
+	w("|---:|---:|---:|---:|---|")
+	for _, i := range r.Introspection {
+		if i.Error != "" {
+			w("| %d | failed: %s | | | |", i.Tables, cellText(i.Error))
+			continue
+		}
+		w("| %d | %s | %s | %d | %t |", i.Tables, numText(i.SnapshotMs, 1), numText(i.GenerateMs, 1), i.Tools, i.Discovery)
+	}
+}
+
+func writePolicy(w writer, r *report) {
+	if len(r.Policy) == 0 {
+		return
+	}
+	w("\n## 6. Policy engine\n")
+	w("`go test -bench . -benchmem ./policy`: `hit` is a verdict-cache hit, `miss` a statement text the engine has not seen (what every pgbench -M simple transaction is).\n")
+	w("| benchmark | ns/op | B/op | allocs/op |")
+	w("|---|---:|---:|---:|")
+	for _, b := range r.Policy {
+		w("| %s | %s | %s | %s |", b.Name, numText(b.NsPerOp, 0), numText(b.BytesPerOp, 0), numText(b.AllocsPerOp, 0))
+	}
+}
+
+func writeProfiles(w writer, r *report) {
+	w("\n## Profiles\n")
+	if len(r.Profiles) == 0 {
+		w("No profiles were captured in this run (see Skipped below).")
+		return
+	}
+	w("pgmoat under pgbench -S -M extended with 64 clients: ")
+	for _, p := range r.Profiles {
+		w("- [%s](%s)", p, p)
+	}
+	w("\nRead them with `go tool pprof -http : <pgmoat binary> pgmoat-cpu.pprof`.")
+}
+
+func writeSkipped(w writer, r *report) {
+	if len(r.Skipped) == 0 && len(r.Notes) == 0 {
+		return
+	}
+	w("\n## Skipped and notes\n")
+	for _, s := range r.Skipped {
+		who := s.Scenario
+		if s.Target != "" {
+			who += " / " + s.Target
+		}
+		w("- **%s** skipped: %s", who, s.Reason)
+	}
+	for _, n := range r.Notes {
+		w("- %s", n)
+	}
+}
+
+func writeUnsupported(w writer, cells []cell) {
+	seen := map[string]bool{}
+	for _, c := range cells {
+		if c.Unsupported != "" && !seen[c.Target+c.Mode] {
+			seen[c.Target+c.Mode] = true
+			w("\n%s, -M %s: not run. %s", c.Target, c.Mode, c.Unsupported)
+		}
+	}
+}
+
+func writeCellErrors(w writer, cells []cell) {
+	for _, c := range cells {
+		if c.Median.Error != "" {
+			w("\n%s, -M %s, %d clients: %s", c.Target, c.Mode, c.Clients, c.Median.Error)
+		}
+	}
+}
+
+func modesOf(cells []cell) []string {
+	var out []string
+	for _, c := range cells {
+		if !slices.Contains(out, c.Mode) {
+			out = append(out, c.Mode)
+		}
+	}
+	return out
+}
+
+func clientsOf(cells []cell, mode string) []int {
+	var out []int
+	for _, c := range cells {
+		if c.Mode == mode && !slices.Contains(out, c.Clients) {
+			out = append(out, c.Clients)
+		}
+	}
+	return out
+}
+
+// pick returns the direct, PgBouncer and pgmoat cells of one row; a
+// missing target comes back with NaN medians.
+func pick(cells []cell, mode string, clients int) (d, b, m cell) {
+	get := func(t string) cell {
+		if c, ok := findCell(cells, mode, clients, t); ok {
+			return c
+		}
+		return cell{Target: t, Median: run{pgbenchSummary: pgbenchSummary{TPS: nan, LatAvgMs: nan, ConnMs: nan}, P50Ms: nan, P99Ms: nan}, Unsupported: "not run"}
+	}
+	return get(tDirect), get(tPgBouncer), get(tPgmoat)
+}
+
+func tpsText(c cell) string {
+	if c.Unsupported != "" {
+		return "n/a"
+	}
+	return numText(c.Median.TPS, 0)
+}
+
+func failedText(cs ...cell) string {
+	parts := make([]string, len(cs))
+	for i, c := range cs {
+		parts[i] = fmt.Sprint(c.Median.Failed)
+		if c.Unsupported != "" {
+			parts[i] = "–"
+		}
+	}
+	return strings.Join(parts, " / ")
+}
+
+func numText(n num, decimals int) string {
+	if !n.ok() {
+		return "–"
+	}
+	return fmt.Sprintf("%.*f", decimals, float64(n))
+}
+
+func msText(n num) string { return numText(n, 2) }
+
+func ratioText(a, b float64) string {
+	q := ratio(a, b)
+	if math.IsNaN(q) {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", q)
+}
+
+// cellText keeps free text from breaking a Markdown table row.
+func cellText(s string) string {
+	s = strings.ReplaceAll(s, "|", "\\|")
+	return strings.ReplaceAll(s, "\n", " ")
+}

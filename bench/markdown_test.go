@@ -1,0 +1,136 @@
+package main
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func sample(tps, p99 float64) run {
+	return run{pgbenchSummary: pgbenchSummary{TPS: num(tps), LatAvgMs: 1.5, ConnMs: nan, HasSummary: true}, P50Ms: 1, P99Ms: num(p99)}
+}
+
+func sampleCell(mode string, clients int, target string, tps float64) cell {
+	c := cell{Mode: mode, Clients: clients, Target: target, Runs: []run{sample(tps, 4), sample(tps+20, 6), sample(tps-20, 5)}}
+	c.summarize()
+	return c
+}
+
+// sampleReport is a small report with every section filled in, some
+// targets met and some missed.
+func sampleReport() *report {
+	start := time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)
+	r := &report{
+		Started: start, Finished: start.Add(9*time.Minute + 30*time.Second),
+		Machine: machine{CPU: "Test CPU", Cores: 2, GoMaxProcs: 2, MemoryMiB: 24000, OS: "Debian", Kernel: "6.1",
+			FileLimit: 20000, Versions: map[string]string{"postgres": "15.18", "pgbouncer": "1.18.0"}},
+		Settings: settings{Duration: "3s", MCPDuration: "3s", Rounds: 3, Pool: 20, PgbenchScale: 10, ShopScale: 1},
+	}
+	for _, mode := range []string{"extended", "prepared"} {
+		for _, c := range []int{16, 64} {
+			r.Throughput = append(r.Throughput, sampleCell(mode, c, tDirect, 10000), sampleCell(mode, c, tPgmoat, 8500))
+			b := sampleCell(mode, c, tPgBouncer, 9000)
+			if mode == "prepared" {
+				b = cell{Mode: mode, Clients: c, Target: tPgBouncer, Unsupported: "prepared statement \"P_0\" already exists"}
+				b.summarize()
+			}
+			r.Throughput = append(r.Throughput, b)
+		}
+	}
+	storm := sampleCell("simple", 16, tPgmoat, 700)
+	storm.Connect = true
+	r.Storms = []cell{storm}
+	r.Memory = []memoryResult{
+		{Target: tPgBouncer, Clients: 10000, RSSBeforeKB: 8000, RSSAfterKB: 18000, KBPerClient: 1},
+		{Target: tPgmoat, Clients: 10000, RSSBeforeKB: 20000, RSSAfterKB: 240000, KBPerClient: 22},
+	}
+	r.MCP = []mcpCell{
+		{Target: mPgmoatHTTP, Sessions: 8, Median: mcpRun{CallsPerSec: 2000, P50Ms: 3, P99Ms: 8}},
+		{Target: mServerPostgres, Sessions: 8, Median: mcpRun{CallsPerSec: 300, P50Ms: 20, P99Ms: 90}},
+	}
+	r.ToolsList = []toolsListSize{{Target: mPgmoatHTTP, Tools: 7, Bytes: 8000, Tokens: 2000}}
+	r.Introspection = []introResult{{Tables: 100, SnapshotMs: 38.3, GenerateMs: 8.6, Tools: 3, Discovery: true},
+		{Tables: 5000, SnapshotMs: nan, GenerateMs: nan, Error: "create 5000 tables: out of | locks"}}
+	r.Policy = []goBench{{Name: "Decide/hit/short", Iterations: 1, NsPerOp: 94, BytesPerOp: 0, AllocsPerOp: 0}}
+	r.skip(scProfile, tPgmoat, "no pprof endpoint")
+	r.note("PgBouncer cannot run -M prepared")
+	return r
+}
+
+func TestRenderMarkdownGolden(t *testing.T) {
+	got := renderMarkdown(sampleReport(), []string{"throughput-extended.svg", "memory.svg"})
+	path := filepath.Join("testdata", "report.golden.md")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./bench -run Golden -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("rendered report differs from %s; rerun with -update and review the diff\n%s", path, got)
+	}
+}
+
+func TestRenderMarkdownFacts(t *testing.T) {
+	md := renderMarkdown(sampleReport(), nil)
+	for _, want := range []string{
+		"| 16 | 10000 | 9000 | 8500 | 0.85× | 0.94× |", // medians and ratios
+		"| 16 | 10000 | n/a | 8500 | 0.85× | – |",      // unsupported target
+		"pgbouncer, -M prepared: not run.",             // and why
+		"| pgmoat ≤ 16 KiB per idle client | 22.00 KiB per client (10000 clients) | MISSED |",
+		"| pgmoat ≥ 80% of direct TPS (-M extended, 16 clients) | 8500 vs 10000 tps (0.85× direct) | met |",
+		"| pgmoat ≥ 80% of direct TPS (-M simple, 16 clients) | – | not measured |",
+		"out of \\| locks", // table-safe error text
+		"**profile / pgmoat** skipped: no pprof endpoint",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if strings.Contains(md, "![") {
+		t.Error("report links charts that were not drawn")
+	}
+}
+
+func TestGoalsMCP(t *testing.T) {
+	r := sampleReport()
+	var got goal
+	for _, g := range goals(r) {
+		if strings.HasPrefix(g.Name, mPgmoatHTTP) {
+			got = g
+		}
+	}
+	if got.Status != goalMet || !strings.Contains(got.Measured, "6.67×") {
+		t.Errorf("MCP goal = %+v", got)
+	}
+	r.MCP[0].Median.P99Ms = 12
+	for _, g := range goals(r) {
+		if strings.HasPrefix(g.Name, mPgmoatHTTP) && g.Status != goalMissed {
+			t.Errorf("p99 of 12 ms should miss: %+v", g)
+		}
+	}
+}
+
+func TestWriteReport(t *testing.T) {
+	dir := t.TempDir()
+	if err := sampleReport().write(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"report.json", "report.md", "throughput-extended.svg", "throughput-prepared.svg", "mcp.svg", "memory.svg"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(f, ".svg") && !strings.Contains(string(b), "<svg") {
+			t.Errorf("%s is not an SVG", f)
+		}
+	}
+}

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// warmupCalls per session before timing starts: the first calls pay for
+// connections, plans and JIT in the servers.
+const warmupCalls = 5
+
+// mcpScenario is scenario 4: calls per second and latency of one indexed
+// lookup per MCP server and session count, servers alternating per round.
+func (e *env) mcpScenario(ctx context.Context) {
+	ids, err := e.aliceCustomers(ctx)
+	if err != nil {
+		e.rep.skip(scMCP, "", "no customers to look up: %v", err)
+		return
+	}
+	targets, stop := e.mcpTargets(ctx)
+	defer stop()
+	broken := map[string]bool{}
+	for _, t := range targets {
+		if size, err := e.toolsList(ctx, t); err != nil {
+			e.rep.skip(scMCP, t.name, "%v", err)
+			e.say("  skipping %s: %v", t.name, err)
+			broken[t.name] = true
+		} else {
+			e.rep.ToolsList = append(e.rep.ToolsList, size)
+		}
+	}
+	for _, n := range e.o.mcpSessions {
+		cells := make([]mcpCell, len(targets))
+		for i, t := range targets {
+			cells[i] = mcpCell{Target: t.name, Sessions: n}
+		}
+		for round := range e.o.rounds {
+			for i, t := range targets {
+				if broken[t.name] || ctx.Err() != nil {
+					continue
+				}
+				e.step("mcp %s sessions=%d (round %d/%d)", t.name, n, round+1, e.o.rounds)
+				r := e.mcpRun(ctx, t, n, ids)
+				if r.Error != "" {
+					e.say("      failed: %s", r.Error)
+				} else {
+					e.say("      %.0f calls/s, p50 %.2f ms, p99 %.2f ms, %d errors", float64(r.CallsPerSec), float64(r.P50Ms), float64(r.P99Ms), r.Errors)
+				}
+				cells[i].Runs = append(cells[i].Runs, r)
+			}
+		}
+		for i := range cells {
+			if broken[cells[i].Target] {
+				continue
+			}
+			cells[i].summarize()
+			e.rep.MCP = append(e.rep.MCP, cells[i])
+		}
+	}
+}
+
+// toolsList opens one session, checks that the lookup works and measures
+// the server's tools/list answer.
+func (e *env) toolsList(ctx context.Context, t mcpTarget) (toolsListSize, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	s, err := t.connect(ctx)
+	if err != nil {
+		return toolsListSize{}, fmt.Errorf("connect: %w", err)
+	}
+	defer func() { _ = s.Close() }()
+	res, err := s.ListTools(ctx, nil)
+	if err != nil {
+		return toolsListSize{}, fmt.Errorf("tools/list: %w", err)
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		return toolsListSize{}, err
+	}
+	return toolsListSize{Target: t.name, Tools: len(res.Tools), Bytes: len(b), Tokens: (len(b) + 3) / 4}, nil
+}
+
+// mcpRun opens n sessions, warms them up, then has each call the lookup
+// back to back for the MCP duration.
+func (e *env) mcpRun(ctx context.Context, t mcpTarget, n int, ids []int32) mcpRun {
+	res := mcpRun{CallsPerSec: nan, P50Ms: nan, P99Ms: nan}
+	sessions, err := openSessions(ctx, t, n)
+	defer closeSessions(sessions)
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	for i, s := range sessions {
+		for k := range warmupCalls {
+			if err := callOnce(ctx, s, t, ids[(i+k)%len(ids)]); err != nil {
+				res.Error = fmt.Sprintf("warm-up call: %v", err)
+				return res
+			}
+		}
+	}
+	lat, errs, elapsed := drive(ctx, t, sessions, ids, e.o.mcpDuration)
+	slices.Sort(lat)
+	res.Calls, res.Errors = int64(len(lat)), errs
+	res.CallsPerSec = num(float64(len(lat)) / elapsed.Seconds())
+	res.P50Ms, res.P99Ms = num(percentile(lat, 50)), num(percentile(lat, 99))
+	return res
+}
+
+// drive runs every session's call loop until d has passed and returns the
+// latencies of successful calls in milliseconds.
+func drive(ctx context.Context, t mcpTarget, sessions []*sdk.ClientSession, ids []int32, d time.Duration) ([]float64, int64, time.Duration) {
+	var (
+		mu   sync.Mutex
+		all  []float64
+		errs int64
+		wg   sync.WaitGroup
+	)
+	start := time.Now()
+	deadline := start.Add(d)
+	for i, s := range sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var lat []float64
+			var bad int64
+			for k := i; time.Now().Before(deadline) && ctx.Err() == nil; k += len(sessions) {
+				t0 := time.Now()
+				if err := callOnce(ctx, s, t, ids[k%len(ids)]); err != nil {
+					bad++
+					continue
+				}
+				lat = append(lat, float64(time.Since(t0).Microseconds())/1000)
+			}
+			mu.Lock()
+			all, errs = append(all, lat...), errs+bad
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return all, errs, time.Since(start)
+}
+
+func callOnce(ctx context.Context, s *sdk.ClientSession, t mcpTarget, id int32) error {
+	res, err := s.CallTool(ctx, t.call(id))
+	if err != nil {
+		return err
+	}
+	if res.IsError {
+		return fmt.Errorf("tool error: %s", contentText(res))
+	}
+	return nil
+}
+
+func contentText(res *sdk.CallToolResult) string {
+	var b strings.Builder
+	for _, c := range res.Content {
+		if tc, ok := c.(*sdk.TextContent); ok {
+			b.WriteString(tc.Text)
+		}
+	}
+	return truncate(b.String(), 300)
+}
+
+// openSessions connects n sessions in parallel (stdio servers take a while
+// to start).
+func openSessions(ctx context.Context, t mcpTarget, n int) ([]*sdk.ClientSession, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	out := make([]*sdk.ClientSession, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() { defer wg.Done(); out[i], errs[i] = t.connect(ctx) }()
+	}
+	wg.Wait()
+	var ok []*sdk.ClientSession
+	for _, s := range out {
+		if s != nil {
+			ok = append(ok, s)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return ok, fmt.Errorf("open %d sessions: %w", n, err)
+	}
+	return ok, nil
+}
+
+func closeSessions(sessions []*sdk.ClientSession) {
+	var wg sync.WaitGroup
+	for _, s := range sessions {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = s.Close() }()
+	}
+	wg.Wait()
+}

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/pgmoat/pgmoat/integration/shop"
+)
+
+// The MCP servers compared, in the order runs alternate between them.
+const (
+	mPgmoatHTTP     = "pgmoat (HTTP)"
+	mPgmoatStdio    = "pgmoat (stdio)"
+	mServerPostgres = "server-postgres (stdio)"
+	mDBHub          = "dbhub (HTTP)"
+)
+
+var mcpTargetNames = []string{mPgmoatHTTP, mPgmoatStdio, mServerPostgres, mDBHub}
+
+// lookupColumns is the projection every server returns.
+var lookupColumns = []string{"id", "status", "total_amount", "created_at"}
+
+// mcpTarget is one MCP server under test: how to open a session and what
+// one lookup call looks like.
+type mcpTarget struct {
+	name    string
+	connect func(ctx context.Context) (*sdk.ClientSession, error)
+	call    func(customerID int32) *sdk.CallToolParams
+}
+
+// pgmoatLookup is the typed tool call: customer_id leads an index, so the
+// generated tool takes it as an equality filter.
+func pgmoatLookup(customerID int32) *sdk.CallToolParams {
+	return &sdk.CallToolParams{Name: "query_orders", Arguments: map[string]any{
+		"customer_id": customerID, "order_by": "created_at desc", "limit": 10, "columns": lookupColumns,
+	}}
+}
+
+// peerLookupSQL is the same lookup as SQL text for servers whose only tool
+// takes SQL. The customer id is an int32 the harness drew from the
+// database and formats itself: no outside text reaches the statement.
+func peerLookupSQL(customerID int32) string {
+	return "SELECT id, status, total_amount, created_at FROM orders WHERE customer_id = " +
+		strconv.FormatInt(int64(customerID), 10) + " ORDER BY created_at DESC LIMIT 10"
+}
+
+func newMCPClient() *sdk.Client {
+	return sdk.NewClient(&sdk.Implementation{Name: "pgmoat-bench", Version: "1"}, nil)
+}
+
+// stdioTarget starts one server process per session, which is what stdio
+// means: a client owns its server.
+func stdioTarget(name string, command func() *exec.Cmd, call func(int32) *sdk.CallToolParams) mcpTarget {
+	client := newMCPClient()
+	return mcpTarget{name: name, call: call, connect: func(ctx context.Context) (*sdk.ClientSession, error) {
+		cmd := command()
+		setGroup(cmd)
+		var stderr lockedBuffer
+		cmd.Stderr = &stderr
+		s, err := client.Connect(ctx, &sdk.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}, nil)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s", err, truncate(strings.TrimSpace(stderr.String()), 300))
+		}
+		return s, nil
+	}}
+}
+
+// httpTarget opens streamable-HTTP sessions against endpoint, sending
+// token as a bearer token when set.
+func httpTarget(name, endpoint, token string, call func(int32) *sdk.CallToolParams) mcpTarget {
+	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}
+	hc := &http.Client{Transport: bearer{token: token, next: tr}}
+	client := newMCPClient()
+	return mcpTarget{name: name, call: call, connect: func(ctx context.Context) (*sdk.ClientSession, error) {
+		return client.Connect(ctx, &sdk.StreamableClientTransport{Endpoint: endpoint, HTTPClient: hc,
+			DisableStandaloneSSE: true, MaxRetries: -1}, nil)
+	}}
+}
+
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	if b.token == "" {
+		return b.next.RoundTrip(r)
+	}
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.next.RoundTrip(r)
+}
+
+// lockedBuffer collects a child's stderr, written from the exec goroutine.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.b.Len() > 64<<10 {
+		return len(p), nil
+	}
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// mcpTargets starts what the MCP servers need and returns the ones that
+// can run; the others are recorded as skipped. stop ends the servers it
+// started, so that later scenarios run on a quiet machine.
+func (e *env) mcpTargets(ctx context.Context) (out []mcpTarget, stop func()) {
+	var started []*child
+	stop = func() {
+		for _, c := range started {
+			c.stop(5 * time.Second)
+		}
+	}
+	in, err := e.startPgmoat(ctx, "pgmoat-shop", shopDB, shop.ReaderRole, shop.DefaultReaderPassword)
+	if err != nil {
+		e.rep.skip(scMCP, mPgmoatHTTP, "pgmoat did not start: %v", err)
+		e.rep.skip(scMCP, mPgmoatStdio, "pgmoat did not start: %v", err)
+	} else {
+		started = append(started, in.proc)
+		if err := waitTCP(ctx, in.mcpAddr, 3*time.Second); err != nil {
+			e.rep.skip(scMCP, mPgmoatHTTP, "`pgmoat serve` does not serve MCP over HTTP yet (nothing listens on mcp.listen %s)", in.mcpAddr)
+		} else {
+			out = append(out, httpTarget(mPgmoatHTTP, "http://"+in.mcpAddr+"/mcp", mcpToken, pgmoatLookup))
+		}
+		bin, cfg := e.pgmoatBin, in.config
+		out = append(out, stdioTarget(mPgmoatStdio, func() *exec.Cmd { return exec.Command(bin, "mcp", "--config", cfg) }, pgmoatLookup))
+	}
+	if e.npmDir == "" {
+		reason := fmt.Sprintf("npm peers not installed: %v", e.npmErr)
+		e.rep.skip(scMCP, mServerPostgres, "%s", reason)
+		e.rep.skip(scMCP, mDBHub, "%s", reason)
+		return out, stop
+	}
+	dsn := e.peerDSN()
+	bin := filepath.Join(e.npmDir, "node_modules", ".bin")
+	env := e.npmEnv()
+	out = append(out, stdioTarget(mServerPostgres, func() *exec.Cmd {
+		cmd := exec.Command(filepath.Join(bin, "mcp-server-postgres"), dsn)
+		cmd.Env = env
+		return cmd
+	}, func(id int32) *sdk.CallToolParams {
+		return &sdk.CallToolParams{Name: "query", Arguments: map[string]any{"sql": peerLookupSQL(id)}}
+	}))
+	if proc, addr, err := e.startDBHub(ctx, bin, dsn); err != nil {
+		e.rep.skip(scMCP, mDBHub, "%v", err)
+	} else {
+		started = append(started, proc)
+		out = append(out, httpTarget(mDBHub, "http://"+addr+"/mcp", "", func(id int32) *sdk.CallToolParams {
+			return &sdk.CallToolParams{Name: "execute_sql", Arguments: map[string]any{"sql": peerLookupSQL(id)}}
+		}))
+	}
+	return out, stop
+}
+
+func (e *env) peerDSN() string {
+	return (&url.URL{Scheme: "postgres", User: url.UserPassword(peerRole, peerPassword),
+		Host: fmt.Sprintf("127.0.0.1:%d", e.cluster.Port()), Path: "/" + shopDB, RawQuery: "sslmode=disable"}).String()
+}
+
+// startDBHub runs dbhub's streamable-HTTP server, one process for all
+// sessions.
+func (e *env) startDBHub(ctx context.Context, bin, dsn string) (*child, string, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, "", err
+	}
+	_, port, _ := strings.Cut(addr, ":")
+	cmd := exec.Command(filepath.Join(bin, "dbhub"), "--transport", "http", "--port", port, "--dsn", dsn)
+	cmd.Env = e.npmEnv()
+	cmd.Dir = e.npmDir
+	c, err := e.sup.start("dbhub", cmd, filepath.Join(e.tmp, "dbhub.log"))
+	if err != nil {
+		return nil, "", err
+	}
+	if err := waitTCP(ctx, addr, 30*time.Second); err != nil {
+		c.stop(time.Second)
+		return nil, "", fmt.Errorf("dbhub did not start: %w", err)
+	}
+	return c, addr, nil
+}

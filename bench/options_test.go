@@ -1,0 +1,47 @@
+package main
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestParseOptions(t *testing.T) {
+	o, err := parseOptions(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.duration != 2*time.Second || o.rounds != 3 || !slices.Equal(o.clients, []int{1, 16, 64, 256}) ||
+		!slices.Equal(o.scenarios, allScenarios) || o.idleClients != 10000 || o.pool != 20 {
+		t.Errorf("defaults = %+v", o)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		ok   bool
+	}{
+		{"subset", []string{"-only", "throughput,policy", "-clients", "16, 64", "-duration", "5s"}, true},
+		{"unknown scenario", []string{"-only", "speed"}, false},
+		{"unknown target", []string{"-targets", "odyssey"}, false},
+		{"bad clients", []string{"-clients", "16,x"}, false},
+		{"zero clients", []string{"-clients", "0"}, false},
+		{"empty list", []string{"-modes", ","}, false},
+		{"too short", []string{"-duration", "100ms"}, false},
+		{"stray argument", []string{"now"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := parseOptions(tc.args); (err == nil) != tc.ok {
+				t.Errorf("parseOptions(%v) error = %v, want ok %v", tc.args, err, tc.ok)
+			}
+		})
+	}
+}
+
+func TestPlannedSteps(t *testing.T) {
+	o, _ := parseOptions([]string{"-only", "throughput", "-clients", "16,64", "-rounds", "2"})
+	// 3 modes × 2 clients × 3 targets × 2 rounds, less PgBouncer's prepared
+	// cells (2 clients × 2 rounds), plus its capability probe.
+	if got, want := plannedSteps(o), 36-4+1; got != want {
+		t.Errorf("plannedSteps = %d, want %d", got, want)
+	}
+}
