@@ -235,7 +235,7 @@ func (s *Server) newSession(conn net.Conn, fe *pgproto3.Backend, user string, id
 		id:      id,
 		stmts:   map[string]clientStmt{},
 		started: time.Now(),
-		out:     bufio.NewWriterSize(conn, 16<<10),
+		out:     bufio.NewWriterSize(conn, clientWriteBuffer),
 	}
 	sess.idle = sync.NewCond(&sess.mu)
 	profile, _ := s.engine.Profile(id.Profile)
@@ -343,3 +343,9 @@ func (s *Server) Close() error {
 	}
 	return err
 }
+
+// clientWriteBuffer sizes each client's output buffer. Small, because an
+// idle client costs this much: rows larger than it are written straight
+// through, and the buffer is flushed whenever the backend has nothing
+// more buffered.
+const clientWriteBuffer = 4 << 10
