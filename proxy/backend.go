@@ -28,6 +28,9 @@ type backend struct {
 	// applied are the session settings in force on the server (the
 	// identity, the timeout and the client-visible settings).
 	applied map[string]string
+	// appliedKey is appliedKey(applied), kept so the pool can match
+	// borrowers to backends without rebuilding it.
+	appliedKey string
 	// prepared holds the names of the server-side prepared statements
 	// pgmoat created on this connection.
 	prepared map[string]struct{}
@@ -95,6 +98,12 @@ func (b *backend) send(msg pgproto3.FrontendMessage) error {
 }
 
 func (b *backend) flush() error { return b.wr.Flush() }
+
+// recentlyUsed is how long after its release a backend is lent again
+// without the liveness check: a connection that answered a moment ago is
+// worth a syscall less on the hot path; a dead one shows as a failed
+// write or read and is discarded then.
+const recentlyUsed = time.Second
 
 // alive reports whether the idle connection is still open and silent. A
 // server that went away shows as EOF; one that sent something unasked

@@ -154,7 +154,11 @@ func (p *Pool) acquire(ctx context.Context, key string) (*backend, error) {
 			return nil, err
 		}
 		if b != nil {
-			if b.alive() {
+			if b.rd.buffered() {
+				p.discard(b) // it said something nobody asked for
+				continue
+			}
+			if time.Since(b.released) < recentlyUsed || b.alive() {
 				p.acquired(start, b)
 				return b, nil
 			}
@@ -209,7 +213,7 @@ func (p *Pool) take(key string) (*backend, *waiter, bool, error) {
 	if n := len(p.idle); n > 0 && p.waiters.Len() == 0 && !p.paused {
 		i := n - 1
 		for j := n - 1; j >= 0 && key != ""; j-- {
-			if appliedKey(p.idle[j].applied) == key {
+			if p.idle[j].appliedKey == key {
 				i = j
 				break
 			}

@@ -127,6 +127,7 @@ func (b *backend) apply(ctx context.Context, want settings) error {
 	for _, kv := range todo {
 		b.applied[kv.name] = kv.value
 	}
+	b.appliedKey = appliedKey(b.applied)
 	return nil
 }
 
