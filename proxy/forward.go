@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"time"
@@ -249,7 +250,7 @@ func (s *session) writeClient(typ byte, body []byte, flush bool) {
 	if s.outErr != nil {
 		return
 	}
-	if err := writeRaw(s.out, typ, body); err != nil {
+	if err := writeRaw(s.writer(), typ, body); err != nil {
 		s.outErr = err
 		return
 	}
@@ -266,7 +267,7 @@ func (s *session) writeMsg(msg pgproto3.BackendMessage) {
 	var err error
 	s.scratch, err = msg.Encode(s.scratch[:0])
 	if err == nil {
-		_, err = s.out.Write(s.scratch)
+		_, err = s.writer().Write(s.scratch)
 	}
 	if err != nil {
 		s.outErr = err
@@ -274,9 +275,28 @@ func (s *session) writeMsg(msg pgproto3.BackendMessage) {
 }
 
 func (s *session) flushClient() {
+	if s.out == nil {
+		return
+	}
 	if s.outErr == nil {
 		s.outErr = s.out.Flush()
 	}
+	if s.outErr == nil && s.out.Buffered() == 0 {
+		// Between writes the buffer goes back to the server's pool: an
+		// idle client then holds no output buffer at all.
+		s.srv.writers.Put(s.out)
+		s.out = nil
+	}
+}
+
+// writer returns the client's output buffer, taking one from the pool
+// when it has none. Called with outMu held.
+func (s *session) writer() *bufio.Writer {
+	if s.out == nil {
+		s.out = s.srv.writers.Get().(*bufio.Writer)
+		s.out.Reset(s.conn)
+	}
+	return s.out
 }
 
 // cancelBackend forwards a cancel for whatever the session's backend runs.

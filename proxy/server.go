@@ -74,6 +74,8 @@ type Server struct {
 	statements  atomic.Int64
 	denialCount atomic.Int64
 	metrics     *metrics
+	// writers lends client output buffers to sessions while they write.
+	writers sync.Pool
 }
 
 type credentialsFor struct {
@@ -120,6 +122,7 @@ func NewServer(cfg Config) (*Server, error) {
 		}
 		s.users[name] = credentialsFor{creds: c, id: u.Identity}
 	}
+	s.writers.New = func() any { return bufio.NewWriterSize(nil, clientWriteBuffer) }
 	s.metrics = newMetrics(cfg.Metrics, s)
 	s.admin = cfg.Admin
 	s.adminUsers = map[string]credentialsFor{}
@@ -235,7 +238,6 @@ func (s *Server) newSession(conn net.Conn, fe *pgproto3.Backend, user string, id
 		id:      id,
 		stmts:   map[string]clientStmt{},
 		started: time.Now(),
-		out:     bufio.NewWriterSize(conn, clientWriteBuffer),
 	}
 	sess.idle = sync.NewCond(&sess.mu)
 	profile, _ := s.engine.Profile(id.Profile)

@@ -2,14 +2,18 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pgmoat/pgmoat/cmd/pgmoat/config"
@@ -97,7 +101,13 @@ func startStack(ctx context.Context, log io.Writer, cfg *config.Config) (*stack,
 	sort.Strings(profileNames)
 	logger := slog.New(slog.NewJSONHandler(log, nil))
 	obs := newObservers(logger)
+	tlsConfig, err := loadTLS(cfg.Proxy.TLS)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
 	srv, err := proxy.NewServer(proxy.Config{
+		TLS:     tlsConfig,
 		Metrics: obs.registry,
 		Admin: proxy.AdminConfig{
 			Users: admins, Profiles: profileNames, Version: version + revision(),
@@ -161,10 +171,25 @@ func serve(ctx context.Context, out io.Writer, cfg *config.Config) error {
 		return errors.Join(err, st.stop(time.Second))
 	}
 	fmt.Fprintf(out, "pgmoat: MCP listening on http://%s/mcp (metrics at /metrics)\n", cfg.MCP.Listen)
-	select {
-	case <-ctx.Done():
-	case err := <-st.served:
-		st.served <- err
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for running := true; running; {
+		select {
+		case <-ctx.Done():
+			running = false
+		case err := <-st.served:
+			st.served <- err
+			running = false
+		case <-hup:
+			// SIGHUP re-reads the schema, like the admin console's RELOAD.
+			summary, err := st.obs.runReload(ctx)
+			if err != nil {
+				fmt.Fprintf(out, "pgmoat: reload on SIGHUP failed: %v\n", err)
+			} else {
+				fmt.Fprintf(out, "pgmoat: reloaded on SIGHUP: %s\n", summary)
+			}
+		}
 	}
 	fmt.Fprintln(out, "pgmoat: shutting down …")
 	return st.stop(cfg.Proxy.ShutdownGrace.D())
@@ -195,4 +220,16 @@ func refuseUnsafeRole(ctx context.Context, log io.Writer, cfg *config.Config) er
 	}
 	return fmt.Errorf("refusing to start: %s. Run `pgmoat doctor` for the full checklist; fix the role, or pass --allow-unsafe-backend-role (backend.allow_unsafe_role) if you really mean it",
 		strings.Join(why, "; "))
+}
+
+// loadTLS reads the proxy's certificate and key, when configured.
+func loadTLS(t config.TLS) (*tls.Config, error) {
+	if t.Cert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(t.Cert, t.Key)
+	if err != nil {
+		return nil, fmt.Errorf("proxy.tls: %w (cert %s, key %s)", err, t.Cert, t.Key)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }

@@ -1,0 +1,86 @@
+package proxy
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgmoat/pgmoat/policy"
+)
+
+func selfSigned(t *testing.T) *tls.Config {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		NotBefore:   time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}
+}
+
+// TestTLSAndMD5: SSLRequest is answered with TLS when a certificate is
+// configured, and md5 authentication works when chosen.
+func TestTLSAndMD5(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	engine, err := policy.New(policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(Config{Engine: engine, Pool: f.pool, TLS: selfSigned(t), Auth: AuthMD5, Users: map[string]User{
+		"alice": {Password: "alice", Identity: policy.Identity{UserID: "1"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close(); <-served })
+	tf := &proxyFixture{db: f.db, addr: l.Addr().String()}
+	ctx := context.Background()
+
+	cfg, err := pgx.ParseConfig(tf.dsn("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.TLSConfig = &tls.Config{InsecureSkipVerify: true} // sslmode=require: encrypted, not verified
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatalf("TLS + md5: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, ok := conn.PgConn().Conn().(*tls.Conn); !ok {
+		t.Fatalf("connection is not TLS: %T", conn.PgConn().Conn())
+	}
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM items").Scan(&n); err != nil || n != 50 {
+		t.Fatalf("over TLS: %d %v", n, err)
+	}
+	bad, _ := pgx.ParseConfig(tf.dsn("alice"))
+	bad.Password = "wrong"
+	bad.TLSConfig = &tls.Config{InsecureSkipVerify: true}
+	if _, err := pgx.ConnectConfig(ctx, bad); err == nil {
+		t.Fatal("md5 accepted a wrong password")
+	}
+}
