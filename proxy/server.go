@@ -193,10 +193,13 @@ func (s *Server) untrack(conn net.Conn) {
 }
 
 func (s *Server) handle(conn net.Conn) {
-	defer s.wg.Done()
-	defer s.untrack(conn)
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			s.finish(conn)
+		}
+	}()
 	n := s.clients.Add(1)
-	defer s.clients.Add(-1)
 	if tc, ok := conn.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
@@ -216,7 +219,20 @@ func (s *Server) handle(conn net.Conn) {
 	if sess == nil {
 		return // a cancel request, already handled
 	}
-	sess.serve(context.Background())
+	// The session runs on a fresh goroutine: authentication and TLS grew
+	// this one's stack, and an idle client should not keep that memory.
+	handedOver = true
+	go func() {
+		defer s.finish(conn)
+		sess.serve(context.Background())
+	}()
+}
+
+// finish is the bookkeeping at the end of one client connection.
+func (s *Server) finish(conn net.Conn) {
+	s.untrack(conn)
+	s.clients.Add(-1)
+	s.wg.Done()
 }
 
 // refuse writes one error to a connection that never got a session and
