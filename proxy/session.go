@@ -42,6 +42,7 @@ type session struct {
 	mu         sync.Mutex
 	bk         *backend      // held backend, nil between transactions
 	expect     []expectation // responses owed to the client, in order
+	expectBuf  []expectation // expect's backing array, reused when it drains
 	unsynced   bool          // extended-protocol messages sent since the last Sync
 	clientGone bool
 
@@ -359,16 +360,29 @@ func (s *session) flushMsg() {
 // the message leaves an extended-protocol batch open.
 func (s *session) push(e expectation, unsynced bool) {
 	s.mu.Lock()
-	s.expect = append(s.expect, e)
+	s.enqueue(e)
 	s.unsynced = unsynced
 	s.mu.Unlock()
+}
+
+// enqueue appends to the response queue, reusing its backing array once
+// the queue has drained (the head is popped by reslicing, so appends
+// would otherwise keep allocating). Called with s.mu held.
+func (s *session) enqueue(es ...expectation) {
+	if len(s.expect) == 0 {
+		if s.expectBuf == nil {
+			s.expectBuf = make([]expectation, 0, 8)
+		}
+		s.expect = s.expectBuf[:0]
+	}
+	s.expect = append(s.expect, es...)
 }
 
 // pushSynthetic queues made-up responses and writes them at once when
 // nothing owed by the backend is ahead of them.
 func (s *session) pushSynthetic(es ...expectation) {
 	s.mu.Lock()
-	s.expect = append(s.expect, es...)
+	s.enqueue(es...)
 	s.mu.Unlock()
 	s.emitSynthetic()
 }
@@ -531,7 +545,7 @@ func (s *session) rollbackAbandoned(bk *backend, inFlight bool) {
 	for i := range s.expect {
 		s.expect[i].swallow = true
 	}
-	s.expect = append(s.expect, expectation{kind: expectSync, swallow: true}, expectation{kind: expectQuery, swallow: true})
+	s.enqueue(expectation{kind: expectSync, swallow: true}, expectation{kind: expectQuery, swallow: true})
 	s.unsynced = false
 	s.mu.Unlock()
 	s.sendBackend(&pgproto3.Sync{}, false)
