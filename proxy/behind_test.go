@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"testing"
 
@@ -44,14 +43,8 @@ func TestBehindPgBouncer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close(); <-served; pool.Close() })
-	behind := &proxyFixture{db: f.db, pool: pool, server: srv, addr: l.Addr().String()}
+	t.Cleanup(pool.Close)
+	behind := &proxyFixture{db: f.db, pool: pool, server: srv, addr: serveOn(t, srv)}
 
 	for _, mode := range allModes {
 		t.Run(mode.String(), func(t *testing.T) {

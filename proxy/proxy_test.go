@@ -123,22 +123,9 @@ func newFixture(t testing.TB, o fixtureOptions) *proxyFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
-	t.Cleanup(func() {
-		if err := srv.Close(); err != nil {
-			t.Errorf("server close: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		pool.Close()
-	})
-	return &proxyFixture{db: db, pool: pool, server: srv, addr: l.Addr().String(), reg: reg}
+	t.Cleanup(pool.Close) // registered first, so it runs after the server's cleanup
+	addr := serveOn(t, srv)
+	return &proxyFixture{db: db, pool: pool, server: srv, addr: addr, reg: reg}
 }
 
 func (f *proxyFixture) dsn(user string) string {
@@ -420,4 +407,25 @@ func TestUnnamedStatementNeverCrossesClients(t *testing.T) {
 	if got := string(res.Rows[0][0]); got != "mine" {
 		t.Fatalf("alice's unnamed statement ran %q", got)
 	}
+}
+
+// serveOn serves srv on a loopback port until the test ends and returns
+// the address.
+func serveOn(t testing.TB, srv *Server) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	t.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			t.Errorf("server close: %v", err)
+		}
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return l.Addr().String()
 }

@@ -84,14 +84,7 @@ func (s *Server) startup(conn net.Conn) (*session, *adminSession, error) {
 
 // open authenticates the client described by the startup message.
 func (s *Server) open(conn net.Conn, fe *pgproto3.Backend, m *pgproto3.StartupMessage) (*session, error) {
-	send := func(msg pgproto3.BackendMessage) error {
-		buf, err := msg.Encode(nil)
-		if err != nil {
-			return err
-		}
-		_, err = conn.Write(buf)
-		return err
-	}
+	send := sender(conn)
 	fail := func(e *wireError) (*session, error) {
 		refuse(conn, e)
 		return nil, e
@@ -268,14 +261,7 @@ func (e *wireError) asFatal() *wireError {
 
 // openAdmin authenticates an admin-console user.
 func (s *Server) openAdmin(conn net.Conn, fe *pgproto3.Backend, m *pgproto3.StartupMessage) (*adminSession, error) {
-	send := func(msg pgproto3.BackendMessage) error {
-		buf, err := msg.Encode(nil)
-		if err != nil {
-			return err
-		}
-		_, err = conn.Write(buf)
-		return err
-	}
+	send := sender(conn)
 	user := m.Parameters["user"]
 	who, known := s.adminUsers[user]
 	var creds *credentials
@@ -318,4 +304,16 @@ func (s *Server) openAdmin(conn net.Conn, fe *pgproto3.Backend, m *pgproto3.Star
 	}
 	_ = conn.SetDeadline(time.Time{})
 	return &adminSession{srv: s, conn: conn, fe: fe, user: user, role: s.adminRoles[user], started: time.Now()}, nil
+}
+
+// sender writes one message at a time, unbuffered, as startup does.
+func sender(conn net.Conn) func(pgproto3.BackendMessage) error {
+	return func(msg pgproto3.BackendMessage) error {
+		buf, err := msg.Encode(nil)
+		if err != nil {
+			return err
+		}
+		_, err = conn.Write(buf)
+		return err
+	}
 }

@@ -50,14 +50,7 @@ func TestTLSAndMD5(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close(); <-served })
-	tf := &proxyFixture{db: f.db, addr: l.Addr().String()}
+	tf := &proxyFixture{db: f.db, addr: serveOn(t, srv)}
 	ctx := context.Background()
 
 	cfg, err := pgx.ParseConfig(tf.dsn("alice"))

@@ -373,6 +373,7 @@ func newBackendPool(ctx context.Context, cfg *config.Config) (*proxy.Pool, error
 	pool, err := proxy.NewPool(proxy.PoolConfig{
 		DSN: cfg.Backend.DSN.Value(), Min: pc.Min, Max: pc.Max,
 		AcquireTimeout: pc.AcquireTimeout.D(), MaxLifetime: pc.MaxLifetime.D(), IdleTimeout: pc.IdleTimeout.D(),
+		BehindPooler: cfg.Backend.BehindPooler,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("backend.dsn: %s", config.RedactDSN(err.Error()))
@@ -381,7 +382,8 @@ func newBackendPool(ctx context.Context, cfg *config.Config) (*proxy.Pool, error
 	defer cancel()
 	if err := pool.Warm(wctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("cannot connect to the backend (%s): %s", config.RedactDSN(cfg.Backend.DSN.Value()), config.RedactDSN(err.Error()))
+		return nil, fmt.Errorf("cannot connect to the backend (%s): %s; check backend.dsn, the password and that PostgreSQL is running",
+			config.RedactDSN(cfg.Backend.DSN.Value()), config.RedactDSN(innermost(err).Error()))
 	}
 	return pool, nil
 }
@@ -395,4 +397,15 @@ func withMetrics(h http.Handler, obs *observers) http.Handler {
 	mux.Handle("/metrics", obs.metricsHandler())
 	mux.Handle("/", h)
 	return mux
+}
+
+// innermost is the root cause of a wrapped error, for one clear line.
+func innermost(err error) error {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err
+		}
+		err = next
+	}
 }

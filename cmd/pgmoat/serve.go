@@ -70,21 +70,9 @@ func startStack(ctx context.Context, log io.Writer, cfg *config.Config) (*stack,
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	pc := cfg.Backend.Pool
-	pool, err := proxy.NewPool(proxy.PoolConfig{
-		DSN: cfg.Backend.DSN.Value(), Min: pc.Min, Max: pc.Max,
-		AcquireTimeout: pc.AcquireTimeout.D(), MaxLifetime: pc.MaxLifetime.D(), IdleTimeout: pc.IdleTimeout.D(),
-		BehindPooler: cfg.Backend.BehindPooler,
-	})
+	pool, err := newBackendPool(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("backend.dsn: %s", config.RedactDSN(err.Error()))
-	}
-	warmCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	if err := pool.Warm(warmCtx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("cannot connect to the backend (%s): %s; check backend.dsn, the password and that PostgreSQL is running",
-			config.RedactDSN(cfg.Backend.DSN.Value()), config.RedactDSN(errors.Unwrap(err).Error()))
+		return nil, err
 	}
 	users := map[string]proxy.User{}
 	for name, u := range cfg.Users {
