@@ -65,7 +65,7 @@ func TestTypeMapping(t *testing.T) {
 		col("u", pgType("uuid"), true), col("d", pgType("date"), true), col("ts", pgType("timestamp"), true),
 		col("tstz", pgType("timestamptz"), true), col("j", pgType("jsonb"), true), col("tags", arrayOf(pgType("text")), true),
 		col("mood", enumType("mood", "sad", "happy"), true), col("p", pgType("point"), true), dcol,
-		col("maybe", pgType("int4"), false),
+		col("maybe", pgType("int4"), false), col("blob", pgType("bytea"), true),
 	}
 	set := generate(t, snapshot(table("public", "types", cols...)), mcp.GenerateOptions{})
 	spec := tool(t, set, "query_types")
@@ -87,6 +87,7 @@ func TestTypeMapping(t *testing.T) {
 		"p":     `{"type":"string","description":"value of type point in its text form"}`,
 		"qty":   `{"type":"integer","minimum":-2147483648,"maximum":2147483647}`,
 		"maybe": `{"type":["integer","null"],"minimum":-2147483648,"maximum":2147483647}`,
+		"blob":  `{"type":"string","description":"binary data, base64-encoded","contentEncoding":"base64"}`,
 	}
 	for _, c := range spec.Columns {
 		if got := toJSON(t, c.Schema); got != want[c.Name] {

@@ -14,6 +14,7 @@ type Schema struct {
 	Description          string             `json:"description,omitempty"`
 	Format               string             `json:"format,omitempty"`
 	Pattern              string             `json:"pattern,omitempty"`
+	ContentEncoding      string             `json:"contentEncoding,omitempty"`
 	Enum                 []any              `json:"enum,omitempty"`
 	Minimum              *int64             `json:"minimum,omitempty"`
 	Maximum              *int64             `json:"maximum,omitempty"`
@@ -179,7 +180,7 @@ func valueSchema(t *introspect.Type, typmod int32) *Schema {
 	case classArray:
 		return &Schema{Type: "array", Items: valueSchema(t.Elem, -1)}
 	case classBinary:
-		return &Schema{Type: "string", Description: "binary data, hex-encoded as \\x..."}
+		return &Schema{Type: "string", ContentEncoding: "base64", Description: "binary data, base64-encoded"}
 	case classTSVector:
 		return &Schema{Type: "string", Description: "text-search document"}
 	case classOtherString:
