@@ -290,8 +290,15 @@ func checkDemoMCP(t *testing.T, addr string, aliceCustomers int64) {
 	}
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(metrics), `pgmoat_mcp_tool_calls_total{result="ok",tool="query_customers"} 3`) {
-		t.Fatalf("metrics lack the tool calls:\n%.2000s", metrics)
+	for _, want := range []string{
+		`pgmoat_mcp_tool_calls_total{result="ok",tool="query_customers"} 3`,
+		`pgmoat_mcp_shape_cache_total{result="hit"} 2`,
+		`pgmoat_policy_verdict_cache_total{result="hit"}`,
+		`pgmoat_pool_connections{state="idle"}`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 }
 

@@ -42,6 +42,17 @@ type Engine struct {
 	cur      atomic.Pointer[catalogRef]
 	maxBytes int
 	maxDepth int
+
+	hits, misses atomic.Uint64
+}
+
+// CacheStats counts verdict-cache hits and misses since the engine was
+// made, for metrics.
+type CacheStats struct{ Hits, Misses uint64 }
+
+// CacheStats returns the verdict cache's counters.
+func (e *Engine) CacheStats() CacheStats {
+	return CacheStats{Hits: e.hits.Load(), Misses: e.misses.Load()}
 }
 
 // catalogRef is the function catalog in force and its generation; every
@@ -162,8 +173,10 @@ func (e *Engine) Decide(id Identity, sql string) Verdict {
 	cur := e.cur.Load()
 	key := cacheKey{gen: cur.gen, profile: name, sql: sql}
 	if v, ok := e.cache.Get(key); ok {
+		e.hits.Add(1)
 		return v
 	}
+	e.misses.Add(1)
 	r, ok := e.profiles[name]
 	if !ok {
 		return denied(deny(RuleProfile, fmt.Sprintf("unknown profile %q", name)), KindUnknown)

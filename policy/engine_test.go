@@ -212,3 +212,17 @@ func TestConcurrentDecide(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestCacheStatsCount(t *testing.T) {
+	e, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := Identity{UserID: "1"}
+	e.Decide(id, "SELECT 1")
+	e.Decide(id, "SELECT 1")
+	e.Decide(id, "SELECT 2")
+	if got := e.CacheStats(); got.Hits != 1 || got.Misses != 2 {
+		t.Fatalf("CacheStats = %+v, want 1 hit, 2 misses", got)
+	}
+}

@@ -211,6 +211,7 @@ func serveMCPHTTP(ctx context.Context, cfg *config.Config, engine *policy.Engine
 		return nil, err
 	}
 	if obs != nil {
+		obs.watchMCP(st.server.Stats)
 		obs.setReload(func(ctx context.Context) (string, error) {
 			d, err := st.reloader.Reload(ctx)
 			if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/pgmoat/pgmoat/mcp"
+	"github.com/pgmoat/pgmoat/policy"
 	"github.com/pgmoat/pgmoat/proxy"
 )
 
@@ -24,8 +25,63 @@ type observers struct {
 	tools    *toolStats
 	logger   *slog.Logger
 
-	mu     sync.Mutex
-	reload func(context.Context) (string, error) // set once the MCP side reads the schema
+	mu       sync.Mutex
+	reload   func(context.Context) (string, error) // set once the MCP side reads the schema
+	engine   *policy.Engine                        // for verdict-cache counters
+	mcpStats func() mcp.Stats                      // set once MCP serves
+}
+
+// watchEngine exports the verdict cache's counters.
+func (o *observers) watchEngine(e *policy.Engine) {
+	o.mu.Lock()
+	o.engine = e
+	o.mu.Unlock()
+}
+
+// watchMCP exports the MCP server's cache and reload counters.
+func (o *observers) watchMCP(stats func() mcp.Stats) {
+	o.mu.Lock()
+	o.mcpStats = stats
+	o.mu.Unlock()
+}
+
+var (
+	descVerdictCache = prometheus.NewDesc("pgmoat_policy_verdict_cache_total", "Policy verdict-cache lookups, by result (hit or miss).", []string{"result"}, nil)
+	descShapeCache   = prometheus.NewDesc("pgmoat_mcp_shape_cache_total", "MCP statement-shape cache lookups, by result.", []string{"result"}, nil)
+	descResultCache  = prometheus.NewDesc("pgmoat_mcp_result_cache_total", "MCP result-cache lookups, by result.", []string{"result"}, nil)
+	descReloads      = prometheus.NewDesc("pgmoat_schema_reloads_total", "Tool sets swapped in after a schema change.", nil, nil)
+)
+
+// cacheCollector reads the engines' counters at scrape time.
+type cacheCollector struct{ o *observers }
+
+func (c cacheCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descVerdictCache
+	ch <- descShapeCache
+	ch <- descResultCache
+	ch <- descReloads
+}
+
+func (c cacheCollector) Collect(ch chan<- prometheus.Metric) {
+	c.o.mu.Lock()
+	engine, mcpStats := c.o.engine, c.o.mcpStats
+	c.o.mu.Unlock()
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	if engine != nil {
+		st := engine.CacheStats()
+		counter(descVerdictCache, st.Hits, "hit")
+		counter(descVerdictCache, st.Misses, "miss")
+	}
+	if mcpStats != nil {
+		st := mcpStats()
+		counter(descShapeCache, st.ShapeHits, "hit")
+		counter(descShapeCache, st.ShapeMisses, "miss")
+		counter(descResultCache, st.ResultHits, "hit")
+		counter(descResultCache, st.ResultMisses, "miss")
+		counter(descReloads, st.Reloads)
+	}
 }
 
 // setReload names what the admin console's RELOAD runs.
@@ -49,7 +105,9 @@ func (o *observers) runReload(ctx context.Context) (string, error) {
 func newObservers(logger *slog.Logger) *observers {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &observers{registry: reg, tools: newToolStats(reg), logger: logger}
+	o := &observers{registry: reg, tools: newToolStats(reg), logger: logger}
+	reg.MustRegister(cacheCollector{o})
+	return o
 }
 
 // metricsHandler serves the registry.

@@ -89,6 +89,7 @@ func startStack(ctx context.Context, log io.Writer, cfg *config.Config) (*stack,
 	sort.Strings(profileNames)
 	logger := slog.New(slog.NewJSONHandler(log, nil))
 	obs := newObservers(logger)
+	obs.watchEngine(engine)
 	tlsConfig, err := loadTLS(cfg.Proxy.TLS)
 	if err != nil {
 		pool.Close()
