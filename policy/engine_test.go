@@ -226,3 +226,15 @@ func TestCacheStatsCount(t *testing.T) {
 		t.Fatalf("CacheStats = %+v, want 1 hit, 2 misses", got)
 	}
 }
+
+func TestNormalizeScrubsLiterals(t *testing.T) {
+	for in, want := range map[string]string{
+		"SELECT * FROM t WHERE email = 'alice@example.com' AND id = 42": "SELECT * FROM t WHERE email = $1 AND id = $2",
+		"SELECT label FROM items WHERE id = $1":                         "SELECT label FROM items WHERE id = $1",
+		"SELECT 'unterminated":                                          "",
+	} {
+		if got := Normalize(in); got != want {
+			t.Errorf("Normalize(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,5 +1,7 @@
 package policy
 
+import pg_query "github.com/pganalyze/pg_query_go/v5"
+
 // SQLSTATEs the engine answers with.
 const (
 	// SQLStateDenied is insufficient_privilege: every policy denial,
@@ -87,4 +89,15 @@ func (d *denial) Error() string { return d.rule + ": " + d.reason }
 
 func deny(rule, reason string) *denial {
 	return &denial{state: SQLStateDenied, rule: rule, reason: reason}
+}
+
+// Normalize replaces every literal in sql with a $n placeholder, for logs
+// that must never carry values. It returns "" when the text does not
+// parse, so a caller never logs a text it could not scrub.
+func Normalize(sql string) string {
+	out, err := pg_query.Normalize(sql)
+	if err != nil {
+		return ""
+	}
+	return out
 }

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -28,9 +30,11 @@ type expectation struct {
 	// prepared is the backend statement name a real Parse creates; it is
 	// recorded as present once ParseComplete arrives.
 	prepared string
-	// started and stmtKind time a Query or Sync for the metrics.
+	// started and stmtKind time a Query or Sync for the metrics; sql is
+	// the statement text, for the debug log (scrubbed before logging).
 	started  time.Time
 	stmtKind policy.Kind
+	sql      string
 }
 
 type expectKind uint8
@@ -139,7 +143,9 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 	case head.ends(typ):
 		s.expect = s.expect[1:]
 		if typ == 'Z' && !head.started.IsZero() {
-			s.srv.metrics.observe(string(head.stmtKind), time.Since(head.started))
+			d := time.Since(head.started)
+			s.srv.metrics.observe(string(head.stmtKind), d)
+			s.logStatement(head, d)
 		}
 		if typ == '1' && head.prepared != "" {
 			bk.prepared[head.prepared] = struct{}{}
@@ -336,4 +342,19 @@ func (s *session) handBack(bk *backend) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	s.srv.pool.release(bk)
+}
+
+// logStatement writes one debug record per finished statement: kind,
+// identity, request id, the SQL with every literal replaced by $n (never
+// a value), duration. Off unless the logger is at debug level, because it
+// costs a normalization per statement.
+func (s *session) logStatement(e expectation, d time.Duration) {
+	if !s.srv.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	s.requests++
+	s.srv.log.Debug("statement",
+		"request_id", fmt.Sprintf("%08x-%d", s.key.pid, s.requests),
+		"user", s.user, "user_id", s.id.UserID, "kind", string(e.stmtKind),
+		"sql", policy.Normalize(e.sql), "duration_ms", float64(d.Microseconds())/1000)
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"log/slog"
 	"errors"
 	"fmt"
 	"net"
@@ -64,6 +65,7 @@ type fixtureOptions struct {
 	maxClientConn  int
 	startupTimeout time.Duration
 	maxMessageSize int
+	logger         *slog.Logger
 }
 
 func newFixture(t testing.TB, o fixtureOptions) *proxyFixture {
@@ -103,7 +105,7 @@ func newFixture(t testing.TB, o fixtureOptions) *proxyFixture {
 	reg := prometheus.NewRegistry()
 	srv, err := NewServer(Config{
 		Engine: engine, Pool: pool, MaxClientConn: o.maxClientConn, Metrics: reg,
-		StartupTimeout: o.startupTimeout, MaxMessageSize: o.maxMessageSize,
+		StartupTimeout: o.startupTimeout, MaxMessageSize: o.maxMessageSize, Logger: o.logger,
 		Users: map[string]User{
 			"alice": {Password: "alice", Identity: policy.Identity{UserID: "1", Profile: "readonly"}},
 			"bob":   {Password: "bob", Identity: policy.Identity{UserID: "2", Profile: "readonly"}},

@@ -61,6 +61,9 @@ type session struct {
 	// batchKind is the kind of the batch's last parsed statement, for
 	// metrics of extended-protocol batches.
 	batchKind policy.Kind
+	batchSQL  string
+	// requests counts finished statements, for request ids in logs.
+	requests int
 	// idle is signalled whenever the response queue shrinks.
 	idle  *sync.Cond
 	lost  atomic.Bool
@@ -144,7 +147,7 @@ func (s *session) query(ctx context.Context, sql string) {
 	if !s.startBatch(ctx, true) {
 		return
 	}
-	s.push(expectation{kind: expectQuery, started: time.Now(), stmtKind: v.Kind}, false)
+	s.push(expectation{kind: expectQuery, started: time.Now(), stmtKind: v.Kind, sql: sql}, false)
 	s.sendBackend(&pgproto3.Query{String: v.SQL(sql)}, true)
 	s.batchOpen = false
 }
@@ -173,7 +176,7 @@ func (s *session) parse(ctx context.Context, m *pgproto3.Parse) {
 		s.refuseExtended(denied(e))
 		return
 	}
-	s.batchKind = v.Kind
+	s.batchKind, s.batchSQL = v.Kind, m.Query
 	query := v.SQL(m.Query)
 	if m.Name == "" {
 		if !s.startBatch(ctx, false) {
@@ -341,7 +344,7 @@ func (s *session) sync(ctx context.Context) {
 		s.pushSynthetic(expectation{kind: synthReady})
 		return
 	}
-	s.push(expectation{kind: expectSync, started: time.Now(), stmtKind: s.batchKind}, false)
+	s.push(expectation{kind: expectSync, started: time.Now(), stmtKind: s.batchKind, sql: s.batchSQL}, false)
 	s.sendBackend(&pgproto3.Sync{}, true)
 	s.batchOpen = false
 }

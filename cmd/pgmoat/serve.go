@@ -87,7 +87,7 @@ func startStack(ctx context.Context, log io.Writer, cfg *config.Config) (*stack,
 		profileNames = append(profileNames, name)
 	}
 	sort.Strings(profileNames)
-	logger := slog.New(slog.NewJSONHandler(log, nil))
+	logger := slog.New(slog.NewJSONHandler(log, &slog.HandlerOptions{Level: logLevel()}))
 	obs := newObservers(logger)
 	obs.watchEngine(engine)
 	tlsConfig, err := loadTLS(cfg.Proxy.TLS)
@@ -221,4 +221,16 @@ func loadTLS(t config.TLS) (*tls.Config, error) {
 		return nil, fmt.Errorf("proxy.tls: %w (cert %s, key %s)", err, t.Cert, t.Key)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// EnvLogLevel sets the log level: debug adds one record per proxied
+// statement (SQL with literals replaced by $n); the default is info.
+const EnvLogLevel = "PGMOAT_LOG_LEVEL"
+
+func logLevel() slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(os.Getenv(EnvLogLevel))); err != nil {
+		return slog.LevelInfo
+	}
+	return l
 }
