@@ -27,10 +27,15 @@ import (
 // mcpExecutor adapts the proxy's in-process executor to what the MCP side
 // defines, classifying failures so that mcp never needs to know pgx or
 // the pool.
-type mcpExecutor struct{ x *proxy.Executor }
+type mcpExecutor struct {
+	x    *proxy.Executor
+	slow *slowLog // nil: no slow-statement capture
+}
 
 func (e mcpExecutor) Query(ctx context.Context, id policy.Identity, sql string, args ...any) (*mcp.Rows, error) {
+	start := time.Now()
 	res, err := e.x.Query(ctx, id, sql, args...)
+	e.slow.observe(id, sql, args, time.Since(start))
 	if err != nil {
 		return nil, mcpError(err)
 	}
@@ -91,7 +96,8 @@ func newMCPStack(ctx context.Context, cfg *config.Config, engine *policy.Engine,
 		return nil, err
 	}
 	opts.Tools, opts.Engine, opts.Identity, opts.Logger = live, engine, identity, logger
-	opts.Executor = mcpExecutor{proxy.NewExecutor(pool, engine, cfg.RLS.Setting)}
+	x := proxy.NewExecutor(pool, engine, cfg.RLS.Setting)
+	opts.Executor = mcpExecutor{x: x, slow: obs.newSlowLog(x, cfg, logger)}
 	opts.OnStale = reloader.Trigger
 	if obs != nil {
 		opts.OnCall = obs.onCall

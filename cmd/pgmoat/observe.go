@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/pgmoat/pgmoat/cmd/pgmoat/config"
 	"github.com/pgmoat/pgmoat/mcp"
 	"github.com/pgmoat/pgmoat/policy"
 	"github.com/pgmoat/pgmoat/proxy"
@@ -29,6 +30,7 @@ type observers struct {
 	reload   func(context.Context) (string, error) // set once the MCP side reads the schema
 	engine   *policy.Engine                        // for verdict-cache counters
 	mcpStats func() mcp.Stats                      // set once MCP serves
+	slow     *slowLog                              // set once MCP serves
 }
 
 // watchEngine exports the verdict cache's counters.
@@ -214,4 +216,31 @@ func quantile(sorted []time.Duration, q float64) time.Duration {
 	}
 	i := int(q*float64(len(sorted))+0.999999) - 1
 	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+// newSlowLog starts capturing slow MCP statements for SHOW SLOW.
+func (o *observers) newSlowLog(x *proxy.Executor, cfg *config.Config, logger *slog.Logger) *slowLog {
+	if o == nil {
+		return nil
+	}
+	thresholds := map[string]time.Duration{}
+	for name, p := range cfg.Profiles {
+		thresholds[name] = p.SlowThreshold.D()
+	}
+	l := &slowLog{x: x, thresholds: thresholds, interval: time.Second, logger: logger}
+	o.mu.Lock()
+	o.slow = l
+	o.mu.Unlock()
+	return l
+}
+
+// slowSnapshot is SHOW SLOW.
+func (o *observers) slowSnapshot() []proxy.SlowStatement {
+	o.mu.Lock()
+	l := o.slow
+	o.mu.Unlock()
+	if l == nil {
+		return nil
+	}
+	return l.snapshot()
 }

@@ -100,7 +100,7 @@ func startStack(ctx context.Context, log io.Writer, cfg *config.Config) (*stack,
 		Metrics: obs.registry,
 		Admin: proxy.AdminConfig{
 			Users: admins, Profiles: profileNames, Version: version + revision(),
-			Config: cfg.Rows, Tools: obs.tools.snapshot, Reload: obs.runReload,
+			Config: cfg.Rows, Tools: obs.tools.snapshot, Reload: obs.runReload, Slow: obs.slowSnapshot,
 		},
 		Engine: engine, Pool: pool, Users: users, Auth: cfg.Proxy.Auth, RLSSetting: cfg.RLS.Setting,
 		MaxClientConn: cfg.Proxy.MaxClientConn, StartupTimeout: cfg.Proxy.StartupTimeout.D(),
