@@ -262,6 +262,7 @@ func serveMCPHTTP(ctx context.Context, cfg *config.Config, engine *policy.Engine
 		}
 		cancel()
 		wg.Wait()
+		obs.waitSlow()
 		select {
 		case serr := <-served:
 			err = errors.Join(err, serr)

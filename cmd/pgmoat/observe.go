@@ -244,3 +244,16 @@ func (o *observers) slowSnapshot() []proxy.SlowStatement {
 	}
 	return l.snapshot()
 }
+
+// waitSlow lets EXPLAINs in flight finish before the pool closes.
+func (o *observers) waitSlow() {
+	if o == nil {
+		return
+	}
+	o.mu.Lock()
+	l := o.slow
+	o.mu.Unlock()
+	if l != nil {
+		l.wait()
+	}
+}
