@@ -12,6 +12,10 @@ import (
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pgmoat/pgmoat/introspect"
 	"github.com/pgmoat/pgmoat/policy"
@@ -63,6 +67,11 @@ type ServerOptions struct {
 	// OnCall, when set, is told about every finished tool call: for logs,
 	// metrics and the admin console's SHOW TOOLS.
 	OnCall func(CallRecord)
+
+	// Tracer makes one span per tool call, a child of the W3C trace
+	// context the request carries in _meta (traceparent, tracestate) or in
+	// its HTTP headers; nil means no tracing.
+	Tracer trace.Tracer
 
 	// OnStale is called when a call finds the schema changed under it, so
 	// the owner can reload the catalog now rather than at the next tick.
@@ -202,22 +211,59 @@ func (s *Server) handler(name string) sdk.ToolHandler {
 	return func(ctx context.Context, req *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
 		s.stats.calls.Add(1)
 		start := time.Now()
+		ctx, span := s.startSpan(ctx, req, name)
 		res := s.call(ctx, req, name)
 		if res.IsError {
 			s.stats.errors.Add(1)
 		}
+		rec := CallRecord{Tool: name, Duration: time.Since(start), IsError: res.IsError}
+		if id, ok := s.identity(req); ok {
+			rec.UserID = id.UserID
+		}
+		if r, ok := res.StructuredContent.(Result); ok {
+			rec.Rows, rec.Truncated = r.RowCount, r.Truncated
+		}
+		endSpan(span, rec)
 		if s.opts.OnCall != nil {
-			rec := CallRecord{Tool: name, Duration: time.Since(start), IsError: res.IsError}
-			if id, ok := s.identity(req); ok {
-				rec.UserID = id.UserID
-			}
-			if r, ok := res.StructuredContent.(Result); ok {
-				rec.Rows, rec.Truncated = r.RowCount, r.Truncated
-			}
 			s.opts.OnCall(rec)
 		}
 		return res, nil
 	}
+}
+
+// startSpan opens the tool call's span under the caller's trace context:
+// _meta first (MCP clients put traceparent there), then HTTP headers.
+func (s *Server) startSpan(ctx context.Context, req *sdk.CallToolRequest, name string) (context.Context, trace.Span) {
+	if s.opts.Tracer == nil {
+		return ctx, nil
+	}
+	var tc propagation.TraceContext
+	if req.Params != nil && req.Params.Meta != nil {
+		carrier := propagation.MapCarrier{}
+		for _, k := range []string{"traceparent", "tracestate"} {
+			if v, ok := req.Params.Meta[k].(string); ok {
+				carrier[k] = v
+			}
+		}
+		ctx = tc.Extract(ctx, carrier)
+	}
+	if !trace.SpanContextFromContext(ctx).IsValid() && req.Extra != nil && req.Extra.Header != nil {
+		ctx = tc.Extract(ctx, propagation.HeaderCarrier(req.Extra.Header))
+	}
+	return s.opts.Tracer.Start(ctx, "mcp tools/call "+name, trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("mcp.tool", name)))
+}
+
+func endSpan(span trace.Span, rec CallRecord) {
+	if span == nil {
+		return
+	}
+	span.SetAttributes(attribute.String("pgmoat.user_id", rec.UserID), attribute.Int("pgmoat.rows", rec.Rows),
+		attribute.Bool("pgmoat.truncated", rec.Truncated))
+	if rec.IsError {
+		span.SetStatus(codes.Error, "tool error")
+	}
+	span.End()
 }
 
 // CallRecord describes one finished tool call. It carries no argument

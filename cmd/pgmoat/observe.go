@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pgmoat/pgmoat/cmd/pgmoat/config"
 	"github.com/pgmoat/pgmoat/mcp"
@@ -31,6 +32,9 @@ type observers struct {
 	engine   *policy.Engine                        // for verdict-cache counters
 	mcpStats func() mcp.Stats                      // set once MCP serves
 	slow     *slowLog                              // set once MCP serves
+	traces   trace.TracerProvider                  // nil: tracing off
+	// shutdownTraces flushes and stops the exporter, when tracing is on.
+	shutdownTraces func(context.Context) error
 }
 
 // watchEngine exports the verdict cache's counters.

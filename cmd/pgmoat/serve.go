@@ -90,6 +90,15 @@ func startStack(ctx context.Context, log io.Writer, cfg *config.Config) (*stack,
 	logger := slog.New(slog.NewJSONHandler(log, &slog.HandlerOptions{Level: logLevel()}))
 	obs := newObservers(logger)
 	obs.watchEngine(engine)
+	traces, err := newTracerProvider(ctx)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if traces != nil {
+		obs.traces = traces
+		obs.shutdownTraces = traces.Shutdown
+	}
 	tlsConfig, err := loadTLS(cfg.Proxy.TLS)
 	if err != nil {
 		pool.Close()
@@ -144,6 +153,9 @@ func (st *stack) stop(grace time.Duration) error {
 	err := st.proxy.Shutdown(ctx)
 	serveErr := <-st.served
 	st.pool.Close()
+	if st.obs.shutdownTraces != nil {
+		_ = st.obs.shutdownTraces(context.Background()) // flush the last spans
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = nil // stragglers were disconnected; that is what the deadline is for
 	}
