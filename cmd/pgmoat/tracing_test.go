@@ -47,7 +47,7 @@ func TestToolCallSpanJoinsTheCallersTrace(t *testing.T) {
 	}
 	attrs := map[string]string{}
 	for _, kv := range span.Attributes() {
-		attrs[string(kv.Key)] = kv.Value.Emit()
+		attrs[string(kv.Key)] = kv.Value.String()
 	}
 	if attrs["mcp.tool"] != "query_customers" || attrs["pgmoat.user_id"] != "1" || attrs["pgmoat.rows"] != "3" {
 		t.Errorf("span attributes: %v", attrs)
