@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+	"go.opentelemetry.io/otel/codes"
 
 	"github.com/pgmoat/pgmoat/policy"
 )
@@ -159,6 +160,7 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 	release := typ == 'Z' && len(s.expect) == 0 && !s.unsynced && bk.txStatus == 'I'
 	if release {
 		s.bk = nil
+		s.endSpan(false)
 	}
 	s.mu.Unlock()
 
@@ -234,6 +236,7 @@ func (s *session) backendLost(bk *backend, err error) {
 	s.mu.Lock()
 	s.bk = nil
 	s.expect = nil
+	s.endSpan(true)
 	s.idle.Broadcast()
 	gone := s.clientGone
 	s.mu.Unlock()
@@ -357,4 +360,16 @@ func (s *session) logStatement(e expectation, d time.Duration) {
 		"request_id", fmt.Sprintf("%08x-%d", s.key.pid, s.requests),
 		"user", s.user, "user_id", s.id.UserID, "kind", string(e.stmtKind),
 		"sql", policy.Normalize(e.sql), "duration_ms", float64(d.Microseconds())/1000)
+}
+
+// endSpan closes the lending's span. Called with s.mu held.
+func (s *session) endSpan(failed bool) {
+	if s.span == nil {
+		return
+	}
+	if failed {
+		s.span.SetStatus(codes.Error, "backend lost")
+	}
+	s.span.End()
+	s.span = nil
 }

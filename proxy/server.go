@@ -14,6 +14,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pgmoat/pgmoat/policy"
 )
@@ -47,6 +49,9 @@ type Config struct {
 	Admin AdminConfig
 	// Metrics, when set, receives the proxy's Prometheus instruments.
 	Metrics prometheus.Registerer
+	// Tracer, when set, makes one span per lending of a backend (one
+	// transaction, or one statement outside a transaction block).
+	Tracer trace.Tracer
 }
 
 // Server accepts PostgreSQL clients. It owns its listeners, client
@@ -367,3 +372,14 @@ func (s *Server) Close() error {
 // through, and the buffer is flushed whenever the backend has nothing
 // more buffered.
 const clientWriteBuffer = 4 << 10
+
+// startTxSpan opens the span of one lending; nil when tracing is off.
+func (s *Server) startTxSpan(sess *session, bk *backend) trace.Span {
+	if s.cfg.Tracer == nil {
+		return nil
+	}
+	_, span := s.cfg.Tracer.Start(context.Background(), "pgmoat transaction", trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("db.user", sess.user), attribute.String("pgmoat.user_id", sess.id.UserID),
+			attribute.Int("pgmoat.backend_pid", int(bk.pid))))
+	return span
+}

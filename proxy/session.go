@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pgmoat/pgmoat/policy"
 )
@@ -41,6 +42,7 @@ type session struct {
 
 	mu         sync.Mutex
 	bk         *backend      // held backend, nil between transactions
+	span       trace.Span    // the lending's span when tracing is on
 	expect     []expectation // responses owed to the client, in order
 	expectBuf  []expectation // expect's backing array, reused when it drains
 	unsynced   bool          // extended-protocol messages sent since the last Sync
@@ -503,6 +505,7 @@ func (s *session) ensureBackend(ctx context.Context, simple bool) bool {
 	}
 	s.mu.Lock()
 	s.bk = bk
+	s.span = s.srv.startTxSpan(s, bk)
 	s.mu.Unlock()
 	s.unnamedFresh = false
 	s.fwdWG.Add(1)

@@ -101,7 +101,7 @@ func newMCPStack(ctx context.Context, cfg *config.Config, engine *policy.Engine,
 	opts.OnStale = reloader.Trigger
 	if obs != nil {
 		opts.OnCall = obs.onCall
-		opts.Tracer = obs.tracer()
+		opts.Tracer = obs.tracer("mcp")
 	}
 	mu.Lock()
 	st.server, err = mcp.NewServer(opts)

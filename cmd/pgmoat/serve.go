@@ -107,6 +107,7 @@ func startStack(ctx context.Context, log io.Writer, cfg *config.Config) (*stack,
 	srv, err := proxy.NewServer(proxy.Config{
 		TLS:     tlsConfig,
 		Metrics: obs.registry,
+		Tracer:  obs.tracer("proxy"),
 		Admin: proxy.AdminConfig{
 			Users: admins, Profiles: profileNames, Version: version + revision(),
 			Config: cfg.Rows, Tools: obs.tools.snapshot, Reload: obs.runReload, Slow: obs.slowSnapshot,

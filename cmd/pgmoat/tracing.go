@@ -31,10 +31,11 @@ func newTracerProvider(ctx context.Context) (*sdktrace.TracerProvider, error) {
 	), nil
 }
 
-// tracer is the MCP side's tracer, or nil when tracing is off.
-func (o *observers) tracer() trace.Tracer {
+// tracer is a door's tracer ("mcp" or "proxy"), or nil when tracing is
+// off.
+func (o *observers) tracer(door string) trace.Tracer {
 	if o == nil || o.traces == nil {
 		return nil
 	}
-	return o.traces.Tracer("github.com/pgmoat/pgmoat/mcp")
+	return o.traces.Tracer("github.com/pgmoat/pgmoat/" + door)
 }
