@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -129,7 +130,7 @@ func (o *observers) onCall(rec mcp.CallRecord) {
 	}
 	o.tools.record(rec)
 	if o.logger != nil {
-		o.logger.Info("tool call", "tool", rec.Tool, "user_id", rec.UserID,
+		o.logger.Info("tool call", "request_id", rand.Text()[:16], "tool", rec.Tool, "user_id", rec.UserID,
 			"duration_ms", float64(rec.Duration.Microseconds())/1000, "rows", rec.Rows,
 			"truncated", rec.Truncated, "error", rec.IsError)
 	}

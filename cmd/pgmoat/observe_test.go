@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -35,6 +38,30 @@ func TestQuantileEdges(t *testing.T) {
 		}
 		if got := quantile(sorted, tc.q); got != tc.want {
 			t.Errorf("quantile(n=%d, %v) = %v, want %v", tc.n, tc.q, got, tc.want)
+		}
+	}
+}
+
+func TestToolCallLogRecord(t *testing.T) {
+	var buf bytes.Buffer
+	o := newObservers(slog.New(slog.NewJSONHandler(&buf, nil)))
+	o.onCall(mcp.CallRecord{Tool: "query_orders", UserID: "2", Duration: 1500 * time.Microsecond, Rows: 7, Truncated: true})
+	var rec map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"msg": "tool call", "tool": "query_orders", "user_id": "2", "duration_ms": 1.5, "rows": 7.0, "truncated": true, "error": false}
+	for k, v := range want {
+		if rec[k] != v {
+			t.Errorf("%s = %v, want %v", k, rec[k], v)
+		}
+	}
+	if id, _ := rec["request_id"].(string); len(id) != 16 {
+		t.Errorf("request_id %q", rec["request_id"])
+	}
+	for _, k := range []string{"arguments", "args", "values"} {
+		if _, ok := rec[k]; ok {
+			t.Errorf("the record carries %s", k)
 		}
 	}
 }
