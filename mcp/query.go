@@ -3,6 +3,7 @@ package mcp
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -25,6 +26,7 @@ func (s *Server) cachedQuery(ctx context.Context, id policy.Identity, set *ToolS
 	}
 	if res, ok := rc.get(key); ok {
 		s.stats.resultHits.Add(1)
+		infoOf(ctx).resultHit = true
 		return res
 	}
 	s.stats.resultMisses.Add(1)
@@ -75,15 +77,18 @@ func (s *Server) execute(ctx context.Context, id policy.Identity, set *ToolSet, 
 		position, after = pos, nullPattern(pos)
 	}
 	sh := newShape(spec, a, after)
-	pl, err := s.plan(set, sh, id)
+	pl, hit, err := s.plan(set, sh, id)
+	infoOf(ctx).shapeHit = hit
 	if err != nil {
 		s.staleCheck(err)
+		infoOf(ctx).noteDenial(err)
 		return errorResult(explain(spec, err))
 	}
 	pageSize, fetch, probeLost := s.pageSize(spec, id, a.limit)
 	rows, err := s.opts.Executor.Query(ctx, id, pl.sql, pl.bindValues(a, position, fetch)...)
 	if err != nil {
 		s.staleCheck(err)
+		infoOf(ctx).noteDenial(err)
 		s.opts.Logger.Info("tool call failed", "tool", spec.Name, "user", id.UserID, "err", err)
 		return errorResult(explain(spec, err))
 	}
@@ -125,31 +130,54 @@ func (s *Server) pageSize(spec *ToolSpec, id policy.Identity, requested int) (pa
 
 // plan returns the verified statement of a shape, building and checking
 // it on the first call of the shape.
-func (s *Server) plan(set *ToolSet, sh *shape, id policy.Identity) (*plan, error) {
+func (s *Server) plan(set *ToolSet, sh *shape, id policy.Identity) (pl *plan, hit bool, err error) {
 	cache := s.shapes.Load()
 	key := sh.key(id.Profile)
 	if cache.set == set {
 		if pl, ok := cache.plans.Get(key); ok {
 			s.stats.shapeHits.Add(1)
-			return pl, nil
+			return pl, true, nil
 		}
 	}
 	s.stats.shapeMisses.Add(1)
 	rel, ok := set.Snapshot.Relation(sh.tool.Table.Schema, sh.tool.Table.Name)
 	if !ok {
-		return nil, &staleError{what: "relation " + sh.tool.Table.String()}
+		return nil, false, &staleError{what: "relation " + sh.tool.Table.String()}
 	}
-	pl, err := build(sh, rel)
+	pl, err = build(sh, rel)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := verify(s.opts.Engine, id, sh.tool, pl.sql); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if cache.set == set {
 		cache.plans.Add(key, pl)
 	}
-	return pl, nil
+	return pl, false, nil
+}
+
+// callInfo collects what one tool call did, for its CallRecord.
+type callInfo struct {
+	shapeHit, resultHit bool
+	rule                string // policy rule, when the call was denied
+}
+
+type callInfoKey struct{}
+
+// infoOf returns the call's info; a throwaway one outside a handler.
+func infoOf(ctx context.Context) *callInfo {
+	if ci, ok := ctx.Value(callInfoKey{}).(*callInfo); ok {
+		return ci
+	}
+	return &callInfo{}
+}
+
+func (ci *callInfo) noteDenial(err error) {
+	var pe *policy.Error
+	if errors.As(err, &pe) {
+		ci.rule = pe.Rule
+	}
 }
 
 // searchFunctions are the only functions a built statement may call.

@@ -212,11 +212,14 @@ func (s *Server) handler(name string) sdk.ToolHandler {
 		s.stats.calls.Add(1)
 		start := time.Now()
 		ctx, span := s.startSpan(ctx, req, name)
+		info := &callInfo{}
+		ctx = context.WithValue(ctx, callInfoKey{}, info)
 		res := s.call(ctx, req, name)
 		if res.IsError {
 			s.stats.errors.Add(1)
 		}
-		rec := CallRecord{Tool: name, Duration: time.Since(start), IsError: res.IsError}
+		rec := CallRecord{Tool: name, Duration: time.Since(start), IsError: res.IsError,
+			ShapeCacheHit: info.shapeHit, ResultCacheHit: info.resultHit, DenialRule: info.rule, Arguments: argumentsOf(req)}
 		if id, ok := s.identity(req); ok {
 			rec.UserID = id.UserID
 		}
@@ -266,8 +269,8 @@ func endSpan(span trace.Span, rec CallRecord) {
 	span.End()
 }
 
-// CallRecord describes one finished tool call. It carries no argument
-// values.
+// CallRecord describes one finished tool call. Its Arguments are values:
+// whoever logs a record redacts them unless configured otherwise.
 type CallRecord struct {
 	Tool      string
 	UserID    string
@@ -275,6 +278,26 @@ type CallRecord struct {
 	Rows      int
 	Truncated bool
 	IsError   bool
+	// ShapeCacheHit and ResultCacheHit say which caches answered.
+	ShapeCacheHit, ResultCacheHit bool
+	// DenialRule is the policy rule that refused the call, if one did.
+	DenialRule string
+	// Arguments are the call's arguments as sent. They are values: a
+	// logger must redact them unless told otherwise per argument.
+	Arguments map[string]any
+}
+
+// argumentsOf decodes the call's arguments for the record; nil when they
+// are not an object.
+func argumentsOf(req *sdk.CallToolRequest) map[string]any {
+	if req.Params == nil || len(req.Params.Arguments) == 0 {
+		return nil
+	}
+	var args map[string]any
+	if json.Unmarshal(req.Params.Arguments, &args) != nil {
+		return nil
+	}
+	return args
 }
 
 func (s *Server) call(ctx context.Context, req *sdk.CallToolRequest, name string) *sdk.CallToolResult {

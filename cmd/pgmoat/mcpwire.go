@@ -353,7 +353,9 @@ func serveStdio(e env, cfg *config.Config, id policy.Identity) error {
 		return err
 	}
 	defer pool.Close()
-	st, err := newMCPStack(e.ctx, cfg, engine, pool, logger, &id, newObservers(logger))
+	obs := newObservers(logger)
+	obs.allowValues(cfg.MCP.LogValues)
+	st, err := newMCPStack(e.ctx, cfg, engine, pool, logger, &id, obs)
 	if err != nil {
 		return err
 	}

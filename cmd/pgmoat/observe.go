@@ -36,6 +36,17 @@ type observers struct {
 	traces   trace.TracerProvider                  // nil: tracing off
 	// shutdownTraces flushes and stops the exporter, when tracing is on.
 	shutdownTraces func(context.Context) error
+	// logValues are the arguments whose values may be logged
+	// ("argument" or "tool.argument").
+	logValues map[string]bool
+}
+
+// allowValues opts arguments in to value logging (mcp.log_values).
+func (o *observers) allowValues(names []string) {
+	o.logValues = map[string]bool{}
+	for _, n := range names {
+		o.logValues[n] = true
+	}
 }
 
 // watchEngine exports the verdict cache's counters.
@@ -130,10 +141,30 @@ func (o *observers) onCall(rec mcp.CallRecord) {
 	}
 	o.tools.record(rec)
 	if o.logger != nil {
-		o.logger.Info("tool call", "request_id", rand.Text()[:16], "tool", rec.Tool, "user_id", rec.UserID,
-			"duration_ms", float64(rec.Duration.Microseconds())/1000, "rows", rec.Rows,
-			"truncated", rec.Truncated, "error", rec.IsError)
+		attrs := []any{"request_id", rand.Text()[:16], "tool", rec.Tool, "user_id", rec.UserID,
+			"duration_ms", float64(rec.Duration.Microseconds()) / 1000, "rows", rec.Rows,
+			"truncated", rec.Truncated, "error", rec.IsError,
+			"shape_cache_hit", rec.ShapeCacheHit, "result_cache_hit", rec.ResultCacheHit,
+			"arguments", o.redact(rec.Tool, rec.Arguments)}
+		if rec.DenialRule != "" {
+			attrs = append(attrs, "verdict", "deny", "rule", rec.DenialRule)
+		}
+		o.logger.Info("tool call", attrs...)
 	}
+}
+
+// redact keeps the argument names and replaces every value not opted in
+// by mcp.log_values.
+func (o *observers) redact(tool string, args map[string]any) map[string]any {
+	out := make(map[string]any, len(args))
+	for name, v := range args {
+		if o.logValues[name] || o.logValues[tool+"."+name] {
+			out[name] = v
+		} else {
+			out[name] = "[redacted]"
+		}
+	}
+	return out
 }
 
 // toolStats keeps per-tool counts and a window of recent latencies.

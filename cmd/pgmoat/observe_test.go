@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,12 +46,16 @@ func TestQuantileEdges(t *testing.T) {
 func TestToolCallLogRecord(t *testing.T) {
 	var buf bytes.Buffer
 	o := newObservers(slog.New(slog.NewJSONHandler(&buf, nil)))
-	o.onCall(mcp.CallRecord{Tool: "query_orders", UserID: "2", Duration: 1500 * time.Microsecond, Rows: 7, Truncated: true})
+	o.allowValues([]string{"query_orders.status", "limit"})
+	o.onCall(mcp.CallRecord{Tool: "query_orders", UserID: "2", Duration: 1500 * time.Microsecond, Rows: 7, Truncated: true,
+		ShapeCacheHit: true, DenialRule: "statement.kind",
+		Arguments: map[string]any{"customer_id": 42.0, "status": "paid", "limit": 5.0}})
 	var rec map[string]any
 	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]any{"msg": "tool call", "tool": "query_orders", "user_id": "2", "duration_ms": 1.5, "rows": 7.0, "truncated": true, "error": false}
+	want := map[string]any{"msg": "tool call", "tool": "query_orders", "user_id": "2", "duration_ms": 1.5, "rows": 7.0, "truncated": true, "error": false,
+		"shape_cache_hit": true, "result_cache_hit": false, "verdict": "deny", "rule": "statement.kind"}
 	for k, v := range want {
 		if rec[k] != v {
 			t.Errorf("%s = %v, want %v", k, rec[k], v)
@@ -59,9 +64,40 @@ func TestToolCallLogRecord(t *testing.T) {
 	if id, _ := rec["request_id"].(string); len(id) != 16 {
 		t.Errorf("request_id %q", rec["request_id"])
 	}
-	for _, k := range []string{"arguments", "args", "values"} {
-		if _, ok := rec[k]; ok {
-			t.Errorf("the record carries %s", k)
+	args, _ := rec["arguments"].(map[string]any)
+	if args["customer_id"] != "[redacted]" || args["status"] != "paid" || args["limit"] != 5.0 {
+		t.Errorf("arguments: %v (customer_id must be redacted, status and limit opted in)", args)
+	}
+}
+
+// TestCallRecordsFromRealCalls: the records the MCP server hands to the
+// observers say which cache answered and carry the arguments to redact.
+func TestCallRecordsFromRealCalls(t *testing.T) {
+	f := newShopFixture(t)
+	var buf bytes.Buffer
+	obs := newObservers(slog.New(slog.NewJSONHandler(&buf, nil)))
+	st, err := newMCPStack(t.Context(), f.cfg, f.engine, f.pool, discardLogger(), &alice, obs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := connectStack(t, st)
+	for range 2 {
+		s.rows(t, "query_customers", map[string]any{"limit": 2, "email": "nobody@example.com"})
+	}
+	var recs []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
 		}
+		if rec["msg"] == "tool call" {
+			recs = append(recs, rec)
+		}
+	}
+	if len(recs) != 2 || recs[0]["shape_cache_hit"] != false || recs[1]["shape_cache_hit"] != true {
+		t.Fatalf("records: %v", recs)
+	}
+	if strings.Contains(buf.String(), "nobody@example.com") {
+		t.Fatalf("an argument value reached the log: %s", buf.String())
 	}
 }

@@ -90,6 +90,7 @@ func startStack(ctx context.Context, log io.Writer, cfg *config.Config) (*stack,
 	logger := slog.New(slog.NewJSONHandler(log, &slog.HandlerOptions{Level: logLevel()}))
 	obs := newObservers(logger)
 	obs.watchEngine(engine)
+	obs.allowValues(cfg.MCP.LogValues)
 	traces, err := newTracerProvider(ctx)
 	if err != nil {
 		pool.Close()

@@ -103,6 +103,10 @@ type MCP struct {
 	// Prompts are served to MCP clients beside the generated
 	// explore_database prompt.
 	Prompts []Prompt `yaml:"prompts"`
+	// LogValues names the tool arguments whose values may appear in the
+	// per-call log, as "tool.argument" or "argument" (any tool). Every
+	// other value is logged as "[redacted]".
+	LogValues []string `yaml:"log_values"`
 }
 
 // JWT configures JSON Web Token bearer tokens: HS256 with a shared secret,
