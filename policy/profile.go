@@ -57,6 +57,9 @@ func builtinAllowFunctions() []string {
 		"pg_catalog.pg_table_size", "pg_catalog.pg_relation_size",
 		"pg_catalog.pg_total_relation_size", "pg_catalog.pg_indexes_size",
 		"pg_catalog.pg_database_size", "pg_catalog.pg_tablespace_size",
+		// psql's \d lists "Referenced by" and partitions with these; they
+		// only read the catalog.
+		"pg_catalog.pg_partition_ancestors", "pg_catalog.pg_partition_tree",
 	}
 }
 

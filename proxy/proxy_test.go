@@ -45,6 +45,8 @@ INSERT INTO items SELECT i, 1 + i % 2, 'item ' || i FROM generate_series(1, 100)
 ALTER TABLE items ENABLE ROW LEVEL SECURITY;
 CREATE POLICY own ON items USING (owner = NULLIF(current_setting('request.user_id', true), '')::int);
 GRANT SELECT ON items TO proxy_reader;
+CREATE TABLE item_notes (item_id int REFERENCES items (id), note text); -- makes \d items list "Referenced by"
+GRANT SELECT ON item_notes TO proxy_reader;
 `
 
 // proxyFixture is one database with the fixture schema, a pool and a
