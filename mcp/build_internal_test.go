@@ -1,7 +1,11 @@
 package mcp
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -162,5 +166,24 @@ func TestFilterValuesAreEscapedAsValues(t *testing.T) {
 	}
 	if got := likeEscape(`50%_off\`); got != `50\%\_off\\` {
 		t.Errorf("likeEscape = %s", got)
+	}
+}
+
+func TestOnlyInternalErrorsAreLoggedWithStacks(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&buf, nil))
+	for _, err := range []error{
+		&policy.Error{SQLState: "42501", Rule: "statement.kind", Message: "pgmoat: statement.kind: no"},
+		&DBError{SQLState: "57014", Message: "canceling statement due to statement timeout"},
+		context.DeadlineExceeded,
+	} {
+		logIfInternal(logger, "query_orders", err)
+	}
+	if buf.Len() != 0 {
+		t.Fatalf("an expected failure was logged as internal: %s", buf.String())
+	}
+	logIfInternal(logger, "query_orders", errors.New("index out of range in the builder"))
+	if !strings.Contains(buf.String(), `"stack":"goroutine`) || !strings.Contains(buf.String(), `"level":"ERROR"`) {
+		t.Fatalf("an internal error was not logged with a stack: %s", buf.String())
 	}
 }

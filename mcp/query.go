@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -90,6 +92,7 @@ func (s *Server) execute(ctx context.Context, id policy.Identity, set *ToolSet, 
 		s.staleCheck(err)
 		infoOf(ctx).noteDenial(err)
 		s.opts.Logger.Info("tool call failed", "tool", spec.Name, "user", id.UserID, "err", err)
+		logIfInternal(s.opts.Logger, spec.Name, err)
 		return errorResult(explain(spec, err))
 	}
 	if len(rows.Columns) != len(pl.selected) {
@@ -222,4 +225,21 @@ func (s *Server) staleCheck(err error) {
 	if stale {
 		s.opts.OnStale()
 	}
+}
+
+// logIfInternal logs, with a stack, a failure that is none of the kinds a
+// caller can cause (policy, database, stale schema, cancellation): those
+// are pgmoat's own bugs and need the stack to be found.
+func logIfInternal(logger *slog.Logger, tool string, err error) {
+	var pe *policy.Error
+	var se *staleError
+	var ae *argError
+	if logger == nil || errors.As(err, &pe) || errors.As(err, &se) || errors.As(err, &ae) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return
+	}
+	if _, ok := asDBError(err); ok {
+		return
+	}
+	logger.Error("internal error", "tool", tool, "err", err, "stack", string(debug.Stack()))
 }

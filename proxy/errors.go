@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -80,3 +81,7 @@ func toWire(err error) *wireError {
 	}
 	return errorf(codeConnFailure, "pgmoat: internal: "+err.Error())
 }
+
+// isInternal reports whether toWire had no better name for err than
+// "internal": a bug of pgmoat's, worth a stack in the log.
+func isInternal(w *wireError) bool { return strings.HasPrefix(w.message, "pgmoat: internal: ") }

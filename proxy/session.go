@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -496,10 +497,14 @@ func (s *session) ensureBackend(ctx context.Context, simple bool) bool {
 	}
 	bk, err := s.srv.lend(ctx, s.settings)
 	if err != nil {
+		we := toWire(err)
+		if isInternal(we) {
+			s.srv.log.Error("internal error", "user", s.user, "err", err, "stack", string(debug.Stack()))
+		}
 		if simple {
-			s.refuseSimple(toWire(err))
+			s.refuseSimple(we)
 		} else {
-			s.refuseExtended(toWire(err))
+			s.refuseExtended(we)
 		}
 		return false
 	}
