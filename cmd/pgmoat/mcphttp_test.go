@@ -235,10 +235,8 @@ const inspectorPackage = "@modelcontextprotocol/inspector@0.21.2"
 // with its arguments for stdio) and returns its output.
 func inspector(t *testing.T, target string, args ...string) string {
 	t.Helper()
-	npx, err := exec.LookPath("npx")
-	if err != nil {
-		t.Skip("npx is not installed: the MCP Inspector CLI tests need Node.js and npm (CI installs them)")
-	}
+	skipWithoutNpx(t)
+	npx, _ := exec.LookPath("npx")
 	home := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -251,4 +249,17 @@ func inspector(t *testing.T, target string, args ...string) string {
 		t.Fatalf("inspector %v: %v\n%s", args, err, out)
 	}
 	return string(out)
+}
+
+// skipWithoutNpx skips a test that needs Node.js on a developer machine
+// without it; under CI a missing npx is a failure, not a skip.
+func skipWithoutNpx(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("npx"); err == nil {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("npx is not installed; CI must install Node.js and npm (.ci/deps does)")
+	}
+	t.Skip("npx is not installed: the MCP Inspector CLI tests need Node.js and npm (CI installs them)")
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -100,9 +99,7 @@ func TestMCPOverStdio(t *testing.T) {
 	})
 
 	t.Run("Inspector CLI over stdio", func(t *testing.T) {
-		if _, err := exec.LookPath("npx"); err != nil {
-			t.Skip("npx is not installed: the MCP Inspector CLI tests need Node.js and npm (CI installs them)")
-		}
+		skipWithoutNpx(t)
 		// The Inspector starts this test binary as its stdio server; the
 		// helper below turns it into `pgmoat mcp`.
 		target := os.Args[0] + " -test.run=^TestHelperMCPStdio$"
