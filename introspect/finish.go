@@ -63,6 +63,7 @@ func (b *builder) resolveColumn(c *Column, oid uint32) error {
 // fixtures decoded from JSON): it builds the lookup indexes and fills every
 // relation's ReferencedBy from the ForeignKeys of the others. It returns s.
 func Assemble(s *Snapshot) *Snapshot {
+	s.indexFunctions()
 	s.byName = make(map[QualifiedName]*Relation, len(s.Relations))
 	for _, r := range s.Relations {
 		s.byName[r.QualifiedName()] = r

@@ -11,19 +11,34 @@ func (s *Snapshot) Relation(schema, name string) (*Relation, bool) {
 // policy engine decides by name, so the worst overload is the one that
 // counts.
 func (s *Snapshot) FunctionVolatility(schema, name string) (Volatility, bool) {
-	rank := map[Volatility]int{Immutable: 0, Stable: 1, Volatile: 2}
-	found := false
-	worst := Immutable
-	for _, f := range s.Functions {
-		if f.Schema != schema || f.Name != name {
-			continue
-		}
-		if !found || rank[f.Volatility] > rank[worst] {
-			worst = f.Volatility
-		}
-		found = true
+	v, ok := s.volatility[QualifiedName{Schema: schema, Name: name}]
+	if !ok {
+		return Immutable, false
 	}
-	return worst, found
+	return v, true
+}
+
+// volatilityRank orders volatilities from least to most volatile.
+func volatilityRank(v Volatility) int {
+	switch v {
+	case Immutable:
+		return 0
+	case Stable:
+		return 1
+	}
+	return 2
+}
+
+// indexFunctions builds the volatility index: for each name, the worst
+// of its overloads.
+func (s *Snapshot) indexFunctions() {
+	s.volatility = make(map[QualifiedName]Volatility, len(s.Functions))
+	for _, f := range s.Functions {
+		q := QualifiedName{Schema: f.Schema, Name: f.Name}
+		if cur, ok := s.volatility[q]; !ok || volatilityRank(f.Volatility) > volatilityRank(cur) {
+			s.volatility[q] = f.Volatility
+		}
+	}
 }
 
 // Column finds a column by its exact name.

@@ -16,6 +16,9 @@ type Snapshot struct {
 	Extensions []string    // installed extensions, sorted
 
 	byName map[QualifiedName]*Relation
+	// volatility is the most volatile overload of each function, so the
+	// policy engine's per-statement lookups are one map access.
+	volatility map[QualifiedName]Volatility
 }
 
 // QualifiedName is a catalog identifier pair, unquoted and case-exact.

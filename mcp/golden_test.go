@@ -3,6 +3,7 @@ package mcp_test
 import (
 	"bytes"
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -17,7 +18,8 @@ import (
 // TestGoldenCatalog pins the tools generated for a schema that exercises
 // every index kind, type family and awkward name.
 func TestGoldenCatalog(t *testing.T) {
-	snap := liveSnapshot(t, readFile(t, "catalog.sql"))
+	// The same awkward catalog introspect's own tests load.
+	snap := liveSnapshot(t, readFile(t, filepath.Join("..", "..", "introspect", "testdata", "catalog.sql")))
 	set, err := mcp.Generate(snap, mcp.GenerateOptions{})
 	if err != nil {
 		t.Fatal(err)

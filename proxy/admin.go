@@ -204,8 +204,8 @@ func (a *adminSession) show(what string) {
 		st := s.pool.Stats()
 		active, idle := s.clientStates()
 		a.table([]string{"database", "user", "cl_active", "cl_idle", "cl_waiting", "sv_active", "sv_idle", "sv_total", "sv_max", "avg_wait_ms", "pool_mode", "paused"},
-			[][]string{{s.cfg.Database, s.pool.connCfg.User, itoa(active), itoa(idle), itoa(st.Waiting), itoa(st.InUse), itoa(st.Idle),
-				itoa(st.Open), itoa(s.pool.cfg.Max), avgMillis(st.WaitTotal, st.Acquired), "transaction", strconv.FormatBool(st.Paused)}})
+			[][]string{{s.cfg.Database, s.pool.connCfg.User, strconv.Itoa(active), strconv.Itoa(idle), strconv.Itoa(st.Waiting), strconv.Itoa(st.InUse), strconv.Itoa(st.Idle),
+				strconv.Itoa(st.Open), strconv.Itoa(s.pool.cfg.Max), avgMillis(st.WaitTotal, st.Acquired), "transaction", strconv.FormatBool(st.Paused)}})
 	case "CLIENTS":
 		a.table([]string{"client_id", "user", "user_id", "profile", "addr", "connected", "state", "backend_pid"}, s.clientRows())
 	case "SERVERS":
@@ -215,7 +215,7 @@ func (a *adminSession) show(what string) {
 		a.table([]string{"stat", "value"}, [][]string{
 			{"statements", strconv.FormatInt(s.statements.Load(), 10)},
 			{"denials", strconv.FormatInt(s.denialCount.Load(), 10)},
-			{"client_connections", itoa(s.Clients())},
+			{"client_connections", strconv.Itoa(s.Clients())},
 			{"pool_acquired", strconv.FormatUint(st.Acquired, 10)},
 			{"pool_created", strconv.FormatUint(st.Created, 10)},
 			{"pool_closed", strconv.FormatUint(st.Closed, 10)},
@@ -387,7 +387,7 @@ func (s *Server) policyRows() [][]string {
 		}
 		add := func(rule, value string) { rows = append(rows, []string{name, rule, value}) }
 		add("statement_timeout", p.StatementTimeout.String())
-		add("max_rows", itoa(p.MaxRows))
+		add("max_rows", strconv.Itoa(p.MaxRows))
 		add("search_path", strings.Join(p.SearchPath, ", "))
 		add("allow_schemas", strings.Join(p.AllowSchemas, ", ")+" (+ pg_catalog, information_schema)")
 		add("allow_relations", listOrAll(p.AllowRelations))

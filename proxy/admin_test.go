@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -75,7 +76,7 @@ func TestAdminKillAndPause(t *testing.T) {
 	ctx := context.Background()
 	bob := f.connect(t, "bob", pgx.QueryExecModeSimpleProtocol)
 	key := f.server.sessionKeyFor(t, "bob")
-	out := f.console(t, "dba", "KILL "+itoa(int(key.pid))+";\nKILL 1;\n")
+	out := f.console(t, "dba", "KILL "+strconv.Itoa(int(key.pid))+";\nKILL 1;\n")
 	if !strings.Contains(out, "KILL") || !strings.Contains(out, "no client with id") {
 		t.Fatalf("KILL:\n%s", out)
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -101,7 +102,7 @@ func (s *session) readFailed(err error) {
 	}
 	var tooBig *pgproto3.ExceededMaxBodyLenErr
 	if errors.As(err, &tooBig) {
-		s.fatal(fatalf(codeProtocol, "pgmoat: protocol.message_size: message of "+itoa(tooBig.ActualBodyLen)+" bytes exceeds the limit of "+itoa(tooBig.MaxExpectedBodyLen)))
+		s.fatal(fatalf(codeProtocol, "pgmoat: protocol.message_size: message of "+strconv.Itoa(tooBig.ActualBodyLen)+" bytes exceeds the limit of "+strconv.Itoa(tooBig.MaxExpectedBodyLen)))
 	}
 }
 
@@ -570,29 +571,6 @@ func (s *session) rollbackAbandoned(bk *backend, inFlight bool) {
 		_ = bk.conn.Close()
 		<-done
 	}
-}
-
-func itoa(n int) string {
-	const digits = "0123456789"
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	for n > 0 {
-		i--
-		b[i] = digits[n%10]
-		n /= 10
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
 }
 
 // closeIfIdle ends the session with a shutdown notice when it holds no

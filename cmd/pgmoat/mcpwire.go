@@ -77,6 +77,7 @@ func newMCPStack(ctx context.Context, cfg *config.Config, engine *policy.Engine,
 	reloader, err := introspect.NewReloader(ctx, cfg.Backend.DSN.Value(), introspect.ReloaderOptions{
 		Logger: logger,
 		OnChange: func(_, cur *introspect.Snapshot, _ introspect.Diff) {
+			engine.SetFunctions(onlineCatalog{cur})
 			mu.Lock()
 			defer mu.Unlock()
 			if err := st.server.SchemaChanged(cur); err != nil {
@@ -87,6 +88,7 @@ func newMCPStack(ctx context.Context, cfg *config.Config, engine *policy.Engine,
 	if err != nil {
 		return nil, fmt.Errorf("reading the schema for MCP tools: %s", config.RedactDSN(err.Error()))
 	}
+	engine.SetFunctions(onlineCatalog{reloader.Current()})
 	live, err := mcp.NewLiveTools(reloader.Current(), toolOptions(cfg), logger, time.Now())
 	if err != nil {
 		return nil, err

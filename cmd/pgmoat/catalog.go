@@ -1,0 +1,27 @@
+package main
+
+import (
+	"github.com/pgmoat/pgmoat/introspect"
+	"github.com/pgmoat/pgmoat/policy"
+)
+
+// onlineCatalog lets the policy engine judge functions (user-defined ones
+// included) and resolve unqualified relations against the live catalog
+// instead of the offline table. cmd wires it because policy and
+// introspect do not know each other.
+type onlineCatalog struct{ snap *introspect.Snapshot }
+
+// Volatility implements policy.FunctionCatalog.
+func (c onlineCatalog) Volatility(schema, name string) (policy.Volatility, bool) {
+	v, ok := c.snap.FunctionVolatility(schema, name)
+	if !ok || len(v) != 1 {
+		return 0, false
+	}
+	return policy.Volatility(v[0]), true
+}
+
+// HasRelation implements policy.RelationCatalog.
+func (c onlineCatalog) HasRelation(schema, name string) bool {
+	_, ok := c.snap.Relation(schema, name)
+	return ok
+}
