@@ -13,6 +13,9 @@ type Profile struct {
 	Name             string
 	StatementTimeout time.Duration // default 5s; enforced by the proxy, not by Decide
 	MaxRows          int           // default 1000; SELECTs get LIMIT MaxRows at most
+	// SlowThreshold is the duration from which a statement's plan is
+	// captured for the slow log; default 500ms. Not used by Decide.
+	SlowThreshold time.Duration
 	// SearchPath resolves unqualified names; clients cannot change it.
 	// Default {"public"}. pg_catalog is searched first unless listed, as
 	// PostgreSQL does.
@@ -46,6 +49,7 @@ const (
 	DefaultProfile          = "readonly"
 	DefaultStatementTimeout = 5 * time.Second
 	DefaultMaxRows          = 1000
+	DefaultSlowThreshold    = 500 * time.Millisecond
 )
 
 // builtinAllowFunctions are volatile functions harmless enough for every
@@ -75,6 +79,9 @@ func withDefaults(p Profile) Profile {
 	}
 	if p.MaxRows == 0 {
 		p.MaxRows = DefaultMaxRows
+	}
+	if p.SlowThreshold == 0 {
+		p.SlowThreshold = DefaultSlowThreshold
 	}
 	if len(p.SearchPath) == 0 {
 		p.SearchPath = []string{"public"}

@@ -22,4 +22,15 @@
 // extended-protocol Parse) is decided by the policy engine before anything
 // reaches a backend. Only Query, Parse, Bind, Describe, Close and the
 // results' framing are decoded; DataRow and the rest are forwarded as bytes.
+//
+// pgmoat's own statements are a closed set of constant texts that carry
+// no client text: the settings injection (pg_catalog.set_config with the
+// names and values as bind parameters), the ROLLBACK sent for a client
+// that vanished mid-transaction, and the frame of a slow-statement plan
+// capture (BEGIN READ ONLY, forcing the generic plan for the transaction,
+// EXPLAIN EXECUTE of the prepared statement with NULL for every
+// parameter, ROLLBACK). They are not judged by the policy engine, which
+// refuses set_config and EXECUTE to clients; every text that comes from
+// a client or a tool, including the statement a plan capture explains,
+// is.
 package proxy

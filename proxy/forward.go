@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -33,9 +34,10 @@ type expectation struct {
 	prepared string
 	// started and stmtKind time a Query or Sync for the metrics; sql is
 	// the statement text, for the debug log (scrubbed before logging).
-	started  time.Time
-	stmtKind policy.Kind
-	sql      string
+	started   time.Time
+	stmtKind  policy.Kind
+	sql       string
+	paramOIDs []uint32
 }
 
 type expectKind uint8
@@ -132,6 +134,9 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 	}
 	head := s.expect[0]
 	forwardIt := !head.swallow
+	if typ == 'C' || typ == 'E' {
+		s.noteOutcome(typ, body)
+	}
 	switch {
 	case typ == 'E' && head.kind != expectQuery:
 		// The backend skips to the next Sync: so does the queue.
@@ -147,6 +152,7 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 			d := time.Since(head.started)
 			s.srv.metrics.observe(string(head.stmtKind), d)
 			s.logStatement(head, d)
+			s.noteSlow(head, d)
 		}
 		if typ == '1' && head.prepared != "" {
 			bk.prepared[head.prepared] = struct{}{}
@@ -347,19 +353,56 @@ func (s *session) handBack(bk *backend) {
 	s.srv.pool.release(bk)
 }
 
+// noteOutcome adds a CommandComplete's row count or an error's SQLSTATE
+// to the statement being run, for its log record. Called with s.mu held.
+func (s *session) noteOutcome(typ byte, body []byte) {
+	if !s.srv.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	if typ == 'E' {
+		if s.stmtError == "" {
+			s.stmtError = errorCode(body)
+		}
+		return
+	}
+	s.stmtRows += tagRows(body)
+}
+
+// tagRows is the row count at the end of a command tag ("SELECT 5",
+// "FETCH 2"); 0 for tags without one.
+func tagRows(tag []byte) int64 {
+	tag = bytes.TrimRight(tag, "\x00")
+	i := bytes.LastIndexByte(tag, ' ')
+	if i < 0 {
+		return 0
+	}
+	n, err := strconv.ParseInt(string(tag[i+1:]), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
 // logStatement writes one debug record per finished statement: kind,
 // identity, request id, the SQL with every literal replaced by $n (never
-// a value), duration. Off unless the logger is at debug level, because it
-// costs a normalization per statement.
+// a value), rows, the error's SQLSTATE, duration. Off unless the logger
+// is at debug level, because it costs a normalization per statement.
+// Called with s.mu held.
 func (s *session) logStatement(e expectation, d time.Duration) {
 	if !s.srv.log.Enabled(context.Background(), slog.LevelDebug) {
 		return
 	}
+	rows, sqlstate := s.stmtRows, s.stmtError
+	s.stmtRows, s.stmtError = 0, ""
 	s.requests++
-	s.srv.log.Debug("statement",
-		"request_id", fmt.Sprintf("%08x-%d", s.key.pid, s.requests),
-		"user", s.user, "user_id", s.id.UserID, "kind", string(e.stmtKind),
-		"sql", policy.Normalize(e.sql), "duration_ms", float64(d.Microseconds())/1000)
+	attrs := []any{"request_id", fmt.Sprintf("%08x-%d", s.key.pid, s.requests),
+		"user", s.user, "user_id", s.id.UserID, "profile", s.id.Profile, "kind", string(e.stmtKind),
+		"verdict", "allow", "sql", policy.Normalize(e.sql),
+		"rows", rows, "duration_ms", float64(d.Microseconds()) / 1000}
+	if sqlstate != "" {
+		attrs = append(attrs, "sqlstate", sqlstate)
+	}
+	s.srv.log.Debug("statement", attrs...)
 }
 
 // endSpan closes the lending's span. Called with s.mu held.

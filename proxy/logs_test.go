@@ -52,8 +52,14 @@ func TestStatementLogsCarryNoValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _ = simple.Exec(ctx, "DELETE FROM items WHERE label = 'secret-label-43'")
+	// Alice sees her 50 items (RLS); a division by zero fails at the server.
+	if _, err := simple.Exec(ctx, "SELECT id FROM items WHERE label <> 'secret-label-44'"); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = simple.Exec(ctx, "SELECT 1 / (id - id) FROM items WHERE label <> 'secret-label-45'")
 
 	var statements, denials int
+	var bobsRow bool
 	for _, rec := range buf.records(t) {
 		line, _ := json.Marshal(rec)
 		if strings.Contains(string(line), "secret-label") {
@@ -67,8 +73,23 @@ func TestStatementLogsCarryNoValues(t *testing.T) {
 					t.Errorf("statement record lacks %s: %s", field, line)
 				}
 			}
-			if sql, _ := rec["sql"].(string); !strings.Contains(sql, "$1") {
+			sql, _ := rec["sql"].(string)
+			if !strings.Contains(sql, "$1") {
 				t.Errorf("logged SQL is not parameterized: %s", line)
+			}
+			switch {
+			case strings.Contains(sql, "SELECT id FROM items WHERE label <>"):
+				if rec["rows"] != float64(50) || rec["sqlstate"] != nil {
+					t.Errorf("rows of alice's items: %s", line)
+				}
+			case strings.Contains(sql, "1 / (id - id)") || strings.Contains(sql, "$1 / (id - id)"):
+				if rec["sqlstate"] != "22012" {
+					t.Errorf("failed statement's record: %s", line)
+				}
+			case strings.Contains(sql, "id = $1") && rec["rows"] == float64(1):
+				// pgx prepares first (a batch of its own, no rows), then
+				// runs the statement.
+				bobsRow = rec["user_id"] == "2"
 			}
 		case "statement denied":
 			denials++
@@ -77,7 +98,10 @@ func TestStatementLogsCarryNoValues(t *testing.T) {
 			}
 		}
 	}
-	if statements < 2 || denials != 1 {
+	if !bobsRow {
+		t.Error("no record of bob's lookup returning one row")
+	}
+	if statements < 4 || denials != 1 {
 		t.Fatalf("%d statement records, %d denial records", statements, denials)
 	}
 }

@@ -68,6 +68,8 @@ type fixtureOptions struct {
 	startupTimeout time.Duration
 	maxMessageSize int
 	logger         *slog.Logger
+	slowThreshold  time.Duration // readonly's; 0 = the default
+	onSlow         func(SlowQuery)
 }
 
 func newFixture(t testing.TB, o fixtureOptions) *proxyFixture {
@@ -97,7 +99,7 @@ func newFixture(t testing.TB, o fixtureOptions) *proxyFixture {
 		t.Fatal(err)
 	}
 	profiles := map[string]policy.Profile{
-		"readonly": {Name: "readonly", StatementTimeout: o.timeout},
+		"readonly": {Name: "readonly", StatementTimeout: o.timeout, SlowThreshold: o.slowThreshold},
 		"patient":  {Name: "patient", StatementTimeout: 7 * time.Second},
 	}
 	engine, err := policy.New(policy.Options{Profiles: profiles})
@@ -107,7 +109,7 @@ func newFixture(t testing.TB, o fixtureOptions) *proxyFixture {
 	reg := prometheus.NewRegistry()
 	srv, err := NewServer(Config{
 		Engine: engine, Pool: pool, MaxClientConn: o.maxClientConn, Metrics: reg,
-		StartupTimeout: o.startupTimeout, MaxMessageSize: o.maxMessageSize, Logger: o.logger,
+		StartupTimeout: o.startupTimeout, MaxMessageSize: o.maxMessageSize, Logger: o.logger, OnSlow: o.onSlow,
 		Users: map[string]User{
 			"alice": {Password: "alice", Identity: policy.Identity{UserID: "1", Profile: "readonly"}},
 			"bob":   {Password: "bob", Identity: policy.Identity{UserID: "2", Profile: "readonly"}},

@@ -52,6 +52,11 @@ type Config struct {
 	// Tracer, when set, makes one span per lending of a backend (one
 	// transaction, or one statement outside a transaction block).
 	Tracer trace.Tracer
+	// OnSlow, when set, hears of every statement that took at least its
+	// profile's SlowThreshold. It is called on the session's hot path
+	// with the session locked: it must return at once (hand the work to
+	// another goroutine) and must not log SlowQuery.SQL as it is.
+	OnSlow func(SlowQuery)
 }
 
 // Server accepts PostgreSQL clients. It owns its listeners, client

@@ -62,12 +62,20 @@ type session struct {
 	// batchOpen is set once the current batch (up to Sync or Query) has
 	// its backend and, behind a pooler, its per-transaction settings.
 	batchOpen bool
-	// batchKind is the kind of the batch's last parsed statement, for
-	// metrics of extended-protocol batches.
+	// batchKind, batchSQL and batchOIDs describe the batch's last parsed
+	// or bound statement, for metrics and the statement and slow logs of
+	// extended-protocol batches.
 	batchKind policy.Kind
 	batchSQL  string
-	// requests counts finished statements, for request ids in logs.
-	requests int
+	batchOIDs []uint32
+	// slowAfter is the profile's slow threshold, looked up once.
+	slowAfter time.Duration
+	// requests counts finished statements, for request ids in logs;
+	// stmtRows and stmtError gather the running statement's outcome for
+	// its log record (at debug level only).
+	requests  int
+	stmtRows  int64
+	stmtError string
 	// idle is signalled whenever the response queue shrinks.
 	idle  *sync.Cond
 	lost  atomic.Bool
@@ -79,6 +87,10 @@ type clientStmt struct {
 	query       string // the text sent to the backend (after any rewrite)
 	paramOIDs   []uint32
 	backendName string
+	// sql and kind are the client's text as policy judged it, for the
+	// statement log and the slow log of every batch that binds it.
+	sql  string
+	kind policy.Kind
 }
 
 // serve runs the session until the client leaves or the server closes.
@@ -180,13 +192,13 @@ func (s *session) parse(ctx context.Context, m *pgproto3.Parse) {
 		s.refuseExtended(denied(e))
 		return
 	}
-	s.batchKind, s.batchSQL = v.Kind, m.Query
+	s.batchKind, s.batchSQL, s.batchOIDs = v.Kind, m.Query, m.ParameterOIDs
 	query := v.SQL(m.Query)
 	if m.Name == "" {
 		if !s.startBatch(ctx, false) {
 			return
 		}
-		s.unnamed = &clientStmt{query: query, paramOIDs: append([]uint32(nil), m.ParameterOIDs...)}
+		s.unnamed = &clientStmt{query: query, paramOIDs: append([]uint32(nil), m.ParameterOIDs...), sql: m.Query, kind: v.Kind}
 		s.unnamedFresh = true
 		s.push(expectation{kind: expectParse}, true)
 		s.sendBackend(&pgproto3.Parse{Query: query, ParameterOIDs: m.ParameterOIDs}, false)
@@ -196,7 +208,7 @@ func (s *session) parse(ctx context.Context, m *pgproto3.Parse) {
 		s.refuseExtended(errorf(codeDupStatement, "prepared statement \""+m.Name+"\" already exists"))
 		return
 	}
-	st := clientStmt{query: query, paramOIDs: append([]uint32(nil), m.ParameterOIDs...)}
+	st := clientStmt{query: query, paramOIDs: append([]uint32(nil), m.ParameterOIDs...), sql: m.Query, kind: v.Kind}
 	st.backendName = backendStatementName(st.query, st.paramOIDs)
 	s.stmts[m.Name] = st
 	if !s.startBatch(ctx, false) {
@@ -295,10 +307,26 @@ func (s *session) bind(ctx context.Context, m *pgproto3.Bind) {
 	if !ok {
 		return
 	}
+	s.noteBound(m.PreparedStatement)
 	out := *m
 	out.PreparedStatement = name
 	s.push(expectation{kind: expectBind}, true)
 	s.sendBackend(&out, false)
+}
+
+// noteBound makes the bound statement the batch's statement: a batch of
+// Bind/Execute/Sync parses nothing, so without this a prepared
+// statement's batches would be logged under the last text parsed.
+func (s *session) noteBound(name string) {
+	var st *clientStmt
+	if name == "" {
+		st = s.unnamed
+	} else if named, ok := s.stmts[name]; ok {
+		st = &named
+	}
+	if st != nil {
+		s.batchKind, s.batchSQL, s.batchOIDs = st.kind, st.sql, st.paramOIDs
+	}
 }
 
 func (s *session) describe(ctx context.Context, m *pgproto3.Describe) {
@@ -348,7 +376,7 @@ func (s *session) sync(ctx context.Context) {
 		s.pushSynthetic(expectation{kind: synthReady})
 		return
 	}
-	s.push(expectation{kind: expectSync, started: time.Now(), stmtKind: s.batchKind, sql: s.batchSQL}, false)
+	s.push(expectation{kind: expectSync, started: time.Now(), stmtKind: s.batchKind, sql: s.batchSQL, paramOIDs: s.batchOIDs}, false)
 	s.sendBackend(&pgproto3.Sync{}, true)
 	s.batchOpen = false
 }

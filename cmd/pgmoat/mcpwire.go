@@ -35,7 +35,7 @@ type mcpExecutor struct {
 func (e mcpExecutor) Query(ctx context.Context, id policy.Identity, sql string, args ...any) (*mcp.Rows, error) {
 	start := time.Now()
 	res, err := e.x.Query(ctx, id, sql, args...)
-	e.slow.observe(id, sql, args, time.Since(start))
+	e.slow.observe(id, sql, time.Since(start))
 	if err != nil {
 		return nil, mcpError(err)
 	}
@@ -99,7 +99,7 @@ func newMCPStack(ctx context.Context, cfg *config.Config, engine *policy.Engine,
 	}
 	opts.Tools, opts.Engine, opts.Identity, opts.Logger = live, engine, identity, logger
 	x := proxy.NewExecutor(pool, engine, cfg.RLS.Setting)
-	opts.Executor = mcpExecutor{x: x, slow: obs.newSlowLog(x, cfg, logger)}
+	opts.Executor = mcpExecutor{x: x, slow: obs.newSlowLog(x, engine, logger)}
 	opts.OnStale = reloader.Trigger
 	if obs != nil {
 		opts.OnCall = obs.onCall

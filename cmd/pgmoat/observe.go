@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/pgmoat/pgmoat/cmd/pgmoat/config"
 	"github.com/pgmoat/pgmoat/mcp"
 	"github.com/pgmoat/pgmoat/policy"
 	"github.com/pgmoat/pgmoat/proxy"
@@ -254,20 +253,19 @@ func quantile(sorted []time.Duration, q float64) time.Duration {
 	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
-// newSlowLog starts capturing slow MCP statements for SHOW SLOW.
-func (o *observers) newSlowLog(x *proxy.Executor, cfg *config.Config, logger *slog.Logger) *slowLog {
+// newSlowLog starts capturing slow statements for SHOW SLOW and the
+// log; the proxy and the MCP side share one log, whichever starts first
+// makes it.
+func (o *observers) newSlowLog(x *proxy.Executor, engine *policy.Engine, logger *slog.Logger) *slowLog {
 	if o == nil {
 		return nil
 	}
-	thresholds := map[string]time.Duration{}
-	for name, p := range cfg.Profiles {
-		thresholds[name] = p.SlowThreshold.D()
-	}
-	l := &slowLog{x: x, thresholds: thresholds, interval: time.Second, logger: logger}
 	o.mu.Lock()
-	o.slow = l
-	o.mu.Unlock()
-	return l
+	defer o.mu.Unlock()
+	if o.slow == nil {
+		o.slow = &slowLog{x: x, threshold: engineThresholds(engine), interval: time.Second, logger: logger}
+	}
+	return o.slow
 }
 
 // slowSnapshot is SHOW SLOW.

@@ -105,7 +105,9 @@ func startStack(ctx context.Context, log io.Writer, cfg *config.Config) (*stack,
 		pool.Close()
 		return nil, err
 	}
+	slow := obs.newSlowLog(proxy.NewExecutor(pool, engine, cfg.RLS.Setting), engine, logger)
 	srv, err := proxy.NewServer(proxy.Config{
+		OnSlow:  slow.observeProxied,
 		TLS:     tlsConfig,
 		Metrics: obs.registry,
 		Tracer:  obs.tracer("proxy"),

@@ -14,15 +14,17 @@ import (
 	"github.com/pgmoat/pgmoat/proxy"
 )
 
-// slowLog captures slow MCP statements with their plan: EXPLAIN (FORMAT
-// JSON) of the same statement and parameters, under the same identity,
-// run after the call returned (outside the caller's time budget) and at
-// most once per interval.
+// slowLog captures slow statements from both doors with their plan:
+// EXPLAIN (VERBOSE, FORMAT JSON) of the same statement's generic plan
+// (its text and parameter types, never its values), under the same
+// identity, run after the statement finished (outside the caller's time
+// budget) and at most once per interval.
 type slowLog struct {
-	x          *proxy.Executor
-	thresholds map[string]time.Duration // by profile
-	interval   time.Duration
-	logger     *slog.Logger
+	x *proxy.Executor
+	// threshold is the slow threshold of a profile; nil means 500 ms.
+	threshold func(profile string) time.Duration
+	interval  time.Duration
+	logger    *slog.Logger
 
 	mu      sync.Mutex
 	last    time.Time
@@ -32,44 +34,102 @@ type slowLog struct {
 
 const slowKeep = 100
 
-// observe is called after every statement the MCP side ran.
-func (l *slowLog) observe(id policy.Identity, sql string, args []any, d time.Duration) {
-	if l == nil || d < l.threshold(id.Profile) {
+// slowCandidate is one statement to explain.
+type slowCandidate struct {
+	source    string // "mcp" or "proxy"
+	user      string // proxy login, "" for MCP
+	id        policy.Identity
+	sql       string // with $n parameters, no values
+	paramOIDs []uint32
+	d         time.Duration
+}
+
+// engineThresholds reads each profile's slow threshold from the engine,
+// so a reloaded profile takes effect at once.
+func engineThresholds(e *policy.Engine) func(string) time.Duration {
+	return func(profile string) time.Duration {
+		p, _ := e.Profile(profile)
+		return p.SlowThreshold
+	}
+}
+
+// observe is called after every statement the MCP side ran; args are
+// not used: the plan is the generic one.
+func (l *slowLog) observe(id policy.Identity, sql string, d time.Duration) {
+	if l == nil || d < l.thresholdOf(id.Profile) {
 		return
 	}
-	l.mu.Lock()
-	if time.Since(l.last) < l.interval {
-		l.mu.Unlock()
+	l.capture(slowCandidate{source: "mcp", id: id, sql: sql, d: d})
+}
+
+// observeProxied is the proxy's OnSlow hook: it runs on a session's hot
+// path, so everything past the rate limit happens on another goroutine,
+// including normalizing the client's text.
+func (l *slowLog) observeProxied(q proxy.SlowQuery) {
+	if l == nil || !l.admit() {
 		return
 	}
-	l.last = time.Now()
-	l.mu.Unlock()
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
-		l.explain(id, sql, args, d)
+		l.explain(slowCandidate{source: "proxy", user: q.User, id: q.Identity,
+			sql: policy.Normalize(q.SQL), paramOIDs: q.ParamOIDs, d: q.Duration})
 	}()
 }
 
-func (l *slowLog) threshold(profile string) time.Duration {
+func (l *slowLog) capture(c slowCandidate) {
+	if !l.admit() {
+		return
+	}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		l.explain(c)
+	}()
+}
+
+// admit applies the rate limit.
+func (l *slowLog) admit() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if time.Since(l.last) < l.interval {
+		return false
+	}
+	l.last = time.Now()
+	return true
+}
+
+func (l *slowLog) thresholdOf(profile string) time.Duration {
 	if profile == "" {
 		profile = policy.DefaultProfile
 	}
-	if t, ok := l.thresholds[profile]; ok && t > 0 {
-		return t
+	if l.threshold != nil {
+		if t := l.threshold(profile); t > 0 {
+			return t
+		}
 	}
-	return 500 * time.Millisecond
+	return policy.DefaultSlowThreshold
 }
 
-func (l *slowLog) explain(id policy.Identity, sql string, args []any, d time.Duration) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	entry := proxy.SlowStatement{Time: time.Now(), Source: "mcp", UserID: id.UserID, Duration: d, SQL: sql}
-	res, err := l.x.Query(ctx, id, "EXPLAIN (VERBOSE, FORMAT JSON) "+sql, args...)
-	if err != nil {
-		entry.Plan = "EXPLAIN failed: " + err.Error()
-	} else if len(res.Rows) > 0 {
-		entry.Plan, entry.Advice = summarizePlan(res.Rows[0][0])
+func (l *slowLog) explain(c slowCandidate) {
+	entry := proxy.SlowStatement{Time: time.Now(), Source: c.source, UserID: c.id.UserID, Duration: c.d, SQL: c.sql}
+	var plan json.RawMessage
+	if c.sql == "" {
+		// A text the parser could not read cannot be scrubbed of its
+		// values: it is neither explained nor logged.
+		entry.Plan = "plan unavailable: the statement text could not be normalized"
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		text, err := l.x.ExplainGeneric(ctx, c.id, c.sql, c.paramOIDs)
+		cancel()
+		if err != nil {
+			entry.Plan = "plan unavailable: " + err.Error()
+		} else {
+			entry.Plan, entry.Advice = summarizePlan(text)
+			if json.Valid([]byte(text)) {
+				plan = json.RawMessage(text)
+			}
+		}
 	}
 	l.mu.Lock()
 	l.entries = append(l.entries, entry)
@@ -78,8 +138,15 @@ func (l *slowLog) explain(id policy.Identity, sql string, args []any, d time.Dur
 	}
 	l.mu.Unlock()
 	if l.logger != nil {
-		l.logger.Warn("slow statement", "source", "mcp", "user_id", id.UserID, "sql", sql,
-			"duration_ms", float64(d.Microseconds())/1000, "plan", entry.Plan, "advice", entry.Advice)
+		attrs := []any{"source", c.source, "user_id", c.id.UserID, "profile", c.id.Profile, "sql", c.sql,
+			"duration_ms", float64(c.d.Microseconds()) / 1000, "plan_summary", entry.Plan, "advice", entry.Advice}
+		if c.user != "" {
+			attrs = append(attrs, "user", c.user)
+		}
+		if plan != nil {
+			attrs = append(attrs, "plan", plan)
+		}
+		l.logger.Warn("slow statement", attrs...)
 	}
 }
 

@@ -1,43 +1,96 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pgmoat/pgmoat/policy"
 	"github.com/pgmoat/pgmoat/proxy"
 )
 
 func TestSlowStatementsGetPlanAndIndexAdvice(t *testing.T) {
 	f := newShopFixture(t)
 	x := proxy.NewExecutor(f.pool, f.engine, f.cfg.RLS.Setting)
-	l := &slowLog{x: x, thresholds: map[string]time.Duration{"readonly": time.Nanosecond}}
+	always := func(string) time.Duration { return time.Nanosecond }
+	var logs bytes.Buffer
+	l := &slowLog{x: x, threshold: always, logger: slog.New(slog.NewJSONHandler(&logs, nil))}
 	// orders.note has no index on purpose: a filter on it is a sequential scan.
-	l.observe(alice, "SELECT id FROM public.orders WHERE note = $1", []any{"gift wrap"}, time.Second)
-	l.observe(alice, "SELECT id FROM public.orders WHERE note = $1", []any{"again"}, time.Second) // interval 0: not rate-limited
+	l.observe(alice, "SELECT id FROM public.orders WHERE note = $1", time.Second)
+	l.observeProxied(proxy.SlowQuery{User: "alice", Identity: alice, Kind: policy.KindSelect,
+		SQL: "SELECT id FROM public.orders WHERE note = 'gift wrap'", Duration: time.Second}) // interval 0: not rate-limited
+	l.observeProxied(proxy.SlowQuery{User: "alice", Identity: alice, SQL: "SELECT 'gift wrap' FROM", Duration: time.Second})
 	l.wait()
 	got := l.snapshot()
-	if len(got) != 2 {
-		t.Fatalf("%d slow entries, want 2", len(got))
+	if len(got) != 3 {
+		t.Fatalf("%d slow entries, want 3", len(got))
 	}
-	e := got[0]
-	if !strings.Contains(e.Plan, "Seq Scan on orders") || e.Advice != "CREATE INDEX ON public.orders (note)" || e.UserID != "1" {
-		t.Fatalf("slow entry: %+v", e)
+	// The EXPLAINs run concurrently: find each entry by what it is.
+	var unreadable, proxied, fromMCP proxy.SlowStatement
+	for _, e := range got {
+		switch {
+		case e.Source == "mcp":
+			fromMCP = e
+		case e.SQL == "":
+			unreadable = e
+		default:
+			proxied = e
+		}
 	}
-	if strings.Contains(e.Plan+e.Advice+e.SQL, "gift wrap") {
-		t.Fatalf("a parameter value reached the slow log: %+v", e)
+	for _, e := range []proxy.SlowStatement{proxied, fromMCP} {
+		if !strings.Contains(e.Plan, "Seq Scan on orders") || e.Advice != "CREATE INDEX ON public.orders (note)" || e.UserID != "1" {
+			t.Fatalf("slow entry: %+v", e)
+		}
+	}
+	if fromMCP.Source != "mcp" || proxied.Source != "proxy" || proxied.SQL != "SELECT id FROM public.orders WHERE note = $1" {
+		t.Fatalf("entries: %+v / %+v", proxied, fromMCP)
+	}
+	if unreadable.SQL != "" || !strings.HasPrefix(unreadable.Plan, "plan unavailable") {
+		t.Fatalf("a text that cannot be normalized: %+v", unreadable)
 	}
 
-	limited := &slowLog{x: x, interval: time.Hour, thresholds: map[string]time.Duration{"readonly": time.Nanosecond}}
+	// The log carries the whole plan, as JSON, and no value anywhere.
+	var records []map[string]any
+	for line := range strings.SplitSeq(strings.TrimSpace(logs.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		records = append(records, rec)
+	}
+	if len(records) != 3 {
+		t.Fatalf("%d log records, want 3:\n%s", len(records), logs.String())
+	}
+	if strings.Contains(logs.String(), "gift wrap") {
+		t.Fatalf("a value reached the log:\n%s", logs.String())
+	}
+	var withPlan int
+	for _, rec := range records {
+		if rec["msg"] != "slow statement" || rec["user_id"] != "1" {
+			t.Fatalf("record: %v", rec)
+		}
+		if plan, ok := rec["plan"].([]any); ok && len(plan) == 1 {
+			withPlan++
+		}
+	}
+	if withPlan != 2 {
+		t.Fatalf("%d records carry a JSON plan, want 2:\n%s", withPlan, logs.String())
+	}
+
+	limited := &slowLog{x: x, interval: time.Hour, threshold: always}
 	for range 3 {
-		limited.observe(alice, "SELECT id FROM public.orders WHERE note = $1", []any{"x"}, time.Second)
+		limited.observe(alice, "SELECT id FROM public.orders WHERE note = $1", time.Second)
+		limited.observeProxied(proxy.SlowQuery{Identity: alice, SQL: "SELECT 1", Duration: time.Second})
 	}
 	limited.wait()
 	if n := len(limited.snapshot()); n != 1 {
 		t.Fatalf("rate limit let %d EXPLAINs through, want 1", n)
 	}
-	fast := &slowLog{x: x}
-	fast.observe(alice, "SELECT 1", nil, time.Millisecond) // under the 500 ms default
+	fast := &slowLog{x: x, threshold: engineThresholds(f.engine)}
+	fast.observe(alice, "SELECT 1", time.Millisecond) // under the 500 ms default
 	fast.wait()
 	if n := len(fast.snapshot()); n != 0 {
 		t.Fatalf("a fast statement was logged as slow")

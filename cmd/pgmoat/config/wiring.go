@@ -12,6 +12,7 @@ func (c *Config) PolicyOptions() policy.Options {
 			Name:             name,
 			StatementTimeout: p.StatementTimeout.D(),
 			MaxRows:          p.MaxRows,
+			SlowThreshold:    p.SlowThreshold.D(),
 			AllowSchemas:     p.AllowSchemas,
 			AllowRelations:   p.AllowRelations,
 			DenyRelations:    p.DenyRelations,
