@@ -81,7 +81,7 @@ func TestTypeMapping(t *testing.T) {
 		"d":     `{"type":"string","format":"date"}`,
 		"ts":    `{"type":"string","description":"date and time without time zone, e.g. 2024-05-31 14:30:00"}`,
 		"tstz":  `{"type":"string","format":"date-time"}`,
-		"j":     `{"type":"object"}`,
+		"j":     `{"description":"Any JSON value."}`,
 		"tags":  `{"type":"array","items":{"type":["string","null"]}}`,
 		"mood":  `{"type":"string","enum":["sad","happy"]}`,
 		"p":     `{"type":"string","description":"value of type point in its text form"}`,

@@ -174,7 +174,10 @@ func valueSchema(t *introspect.Type, typmod int32) *Schema {
 	case classInterval:
 		return &Schema{Type: "string", Description: "interval, e.g. 1 day 02:00:00"}
 	case classJSON:
-		return &Schema{Type: "object"}
+		// A json column may hold an array, a string, a number, a boolean
+		// or null as well as an object: no type, or an array in a jsonb
+		// column would fail the tool's output schema.
+		return &Schema{Description: "Any JSON value."}
 	case classEnum:
 		return enumSchema(t.Labels)
 	case classArray:
