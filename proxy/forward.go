@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pgmoat/pgmoat/policy"
 )
@@ -151,8 +153,7 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 		if typ == 'Z' && !head.started.IsZero() {
 			d := time.Since(head.started)
 			s.srv.metrics.observe(string(head.stmtKind), d)
-			s.logStatement(head, d)
-			s.noteSlow(head, d)
+			s.finishStatement(head, d)
 		}
 		if typ == '1' && head.prepared != "" {
 			bk.prepared[head.prepared] = struct{}{}
@@ -353,10 +354,36 @@ func (s *session) handBack(bk *backend) {
 	s.srv.pool.release(bk)
 }
 
+// finishStatement reports a statement that got its ReadyForQuery to the
+// log, the trace and the slow log. Called with s.mu held.
+func (s *session) finishStatement(e expectation, d time.Duration) {
+	rows, sqlstate := s.stmtRows, s.stmtError
+	s.stmtRows, s.stmtError = 0, ""
+	s.logStatement(e, d, rows, sqlstate)
+	s.traceStatement(e, d, rows, sqlstate)
+	s.noteSlow(e, d)
+}
+
+// traceStatement adds one event per statement to the lending's span:
+// kind, the SQL with literals replaced by $n, rows, the error's SQLSTATE.
+func (s *session) traceStatement(e expectation, d time.Duration, rows int64, sqlstate string) {
+	if s.span == nil {
+		return
+	}
+	attrs := []attribute.KeyValue{attribute.String("db.operation.name", string(e.stmtKind)),
+		attribute.String("db.query.text", policy.Normalize(e.sql)), attribute.Int64("pgmoat.rows", rows),
+		attribute.Float64("pgmoat.duration_ms", float64(d.Microseconds())/1000)}
+	if sqlstate != "" {
+		attrs = append(attrs, attribute.String("db.response.status_code", sqlstate))
+		s.span.SetStatus(codes.Error, "SQLSTATE "+sqlstate)
+	}
+	s.span.AddEvent("statement", trace.WithAttributes(attrs...))
+}
+
 // noteOutcome adds a CommandComplete's row count or an error's SQLSTATE
 // to the statement being run, for its log record. Called with s.mu held.
 func (s *session) noteOutcome(typ byte, body []byte) {
-	if !s.srv.log.Enabled(context.Background(), slog.LevelDebug) {
+	if s.span == nil && !s.srv.log.Enabled(context.Background(), slog.LevelDebug) {
 		return
 	}
 	if typ == 'E' {
@@ -388,12 +415,10 @@ func tagRows(tag []byte) int64 {
 // a value), rows, the error's SQLSTATE, duration. Off unless the logger
 // is at debug level, because it costs a normalization per statement.
 // Called with s.mu held.
-func (s *session) logStatement(e expectation, d time.Duration) {
+func (s *session) logStatement(e expectation, d time.Duration, rows int64, sqlstate string) {
 	if !s.srv.log.Enabled(context.Background(), slog.LevelDebug) {
 		return
 	}
-	rows, sqlstate := s.stmtRows, s.stmtError
-	s.stmtRows, s.stmtError = 0, ""
 	s.requests++
 	attrs := []any{"request_id", fmt.Sprintf("%08x-%d", s.key.pid, s.requests),
 		"user", s.user, "user_id", s.id.UserID, "profile", s.id.Profile, "kind", string(e.stmtKind),
