@@ -35,4 +35,9 @@
 // Above GenerateOptions.DiscoveryThreshold table tools the set switches to
 // discovery mode: list_tables, describe_table and query_table replace the
 // per-table tools in tools/list, which stays small however big the schema.
+//
+// Request ids. The SDK does not show a tool handler the JSON-RPC id of the
+// call it serves, so the transports the Server sets up (Run, HTTPHandler)
+// copy it into the call's _meta under MetaRequestID before the SDK reads
+// the message; CallRecord.RequestID carries it to the log.
 package mcp

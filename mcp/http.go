@@ -29,8 +29,9 @@ type HTTPOptions struct {
 
 // HTTPHandler serves the streamable HTTP transport at Path: cross-origin
 // requests refused, bearer authentication (401 with WWW-Authenticate),
-// then the SDK's handler, which keeps its DNS-rebinding protection and caps
-// request bodies.
+// request bodies capped and each tools/call stamped with its request id
+// (StampRequestIDsHTTP), then the SDK's handler, which keeps its
+// DNS-rebinding protection.
 func (s *Server) HTTPHandler(a *Authenticator, o HTTPOptions) http.Handler {
 	if o.MaxRequestBytes <= 0 {
 		o.MaxRequestBytes = DefaultMaxRequestBytes
@@ -42,11 +43,13 @@ func (s *Server) HTTPHandler(a *Authenticator, o HTTPOptions) http.Handler {
 		o.Logger = s.opts.Logger
 	}
 	streamable := sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return s.sdk }, &sdk.StreamableHTTPOptions{
-		MaxRequestBodyBytes: o.MaxRequestBytes,
+		// StampRequestIDsHTTP caps the body as sent; the stamped copy the
+		// SDK reads may be a little longer.
+		MaxRequestBodyBytes: -1,
 		SessionTimeout:      o.SessionTimeout,
 		Logger:              o.Logger,
 	})
 	mux := http.NewServeMux()
-	mux.Handle(Path, http.NewCrossOriginProtection().Handler(a.Middleware(streamable)))
+	mux.Handle(Path, http.NewCrossOriginProtection().Handler(a.Middleware(StampRequestIDsHTTP(streamable, o.MaxRequestBytes))))
 	return mux
 }

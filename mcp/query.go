@@ -87,6 +87,7 @@ func (s *Server) execute(ctx context.Context, id policy.Identity, set *ToolSet, 
 		return errorResult(explain(spec, err))
 	}
 	pageSize, fetch, probeLost := s.pageSize(spec, id, a.limit)
+	infoOf(ctx).sql = pl.sql
 	rows, err := s.opts.Executor.Query(ctx, id, pl.sql, pl.bindValues(a, position, fetch)...)
 	if err != nil {
 		s.staleCheck(err)
@@ -164,6 +165,7 @@ func (s *Server) plan(set *ToolSet, sh *shape, id policy.Identity) (pl *plan, hi
 type callInfo struct {
 	shapeHit, resultHit bool
 	rule                string // policy rule, when the call was denied
+	sql                 string // the statement sent to the executor
 }
 
 type callInfoKey struct{}

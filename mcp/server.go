@@ -147,8 +147,11 @@ func (s *Server) SDK() *sdk.Server { return s.sdk }
 // Stats returns the counters.
 func (s *Server) Stats() Stats { return s.stats.snapshot() }
 
-// Run serves one session over t (stdio, in-memory) until it ends.
-func (s *Server) Run(ctx context.Context, t sdk.Transport) error { return s.sdk.Run(ctx, t) }
+// Run serves one session over t (stdio, in-memory) until it ends, with
+// each tools/call stamped with its request id (StampRequestIDsTransport).
+func (s *Server) Run(ctx context.Context, t sdk.Transport) error {
+	return s.sdk.Run(ctx, StampRequestIDsTransport(t))
+}
 
 // SchemaChanged regenerates the tools from a new snapshot, registers and
 // unregisters what changed (the SDK then sends list_changed
@@ -219,7 +222,8 @@ func (s *Server) handler(name string) sdk.ToolHandler {
 			s.stats.errors.Add(1)
 		}
 		rec := CallRecord{Tool: name, Duration: time.Since(start), IsError: res.IsError,
-			ShapeCacheHit: info.shapeHit, ResultCacheHit: info.resultHit, DenialRule: info.rule, Arguments: argumentsOf(req)}
+			ShapeCacheHit: info.shapeHit, ResultCacheHit: info.resultHit, DenialRule: info.rule, Arguments: argumentsOf(req),
+			RequestID: requestIDOf(req), SessionID: sessionIDOf(req), HTTPRequestID: httpRequestIDOf(req), SQL: info.sql}
 		if id, ok := s.identity(req); ok {
 			rec.UserID = id.UserID
 		}
@@ -262,7 +266,17 @@ func endSpan(span trace.Span, rec CallRecord) {
 		return
 	}
 	span.SetAttributes(attribute.String("pgmoat.user_id", rec.UserID), attribute.Int("pgmoat.rows", rec.Rows),
-		attribute.Bool("pgmoat.truncated", rec.Truncated))
+		attribute.Bool("pgmoat.truncated", rec.Truncated), attribute.Bool("pgmoat.shape_cache_hit", rec.ShapeCacheHit),
+		attribute.Bool("pgmoat.result_cache_hit", rec.ResultCacheHit))
+	if rec.RequestID != "" {
+		span.SetAttributes(attribute.String("mcp.request.id", rec.RequestID))
+	}
+	if rec.SQL != "" {
+		span.SetAttributes(attribute.String("db.query.text", rec.SQL)) // parameterized: $n, never a value
+	}
+	if rec.DenialRule != "" {
+		span.SetAttributes(attribute.String("pgmoat.denial_rule", rec.DenialRule))
+	}
 	if rec.IsError {
 		span.SetStatus(codes.Error, "tool error")
 	}
@@ -272,8 +286,26 @@ func endSpan(span trace.Span, rec CallRecord) {
 // CallRecord describes one finished tool call. Its Arguments are values:
 // whoever logs a record redacts them unless configured otherwise.
 type CallRecord struct {
-	Tool      string
-	UserID    string
+	Tool   string
+	UserID string
+	// RequestID is the JSON-RPC id of the tools/call as JSON text (7,
+	// "abc"); "" when the transport did not stamp it (see MetaRequestID)
+	// or the call was a notification.
+	RequestID string
+	// SessionID is the MCP session id; "" over stdio, which has none.
+	SessionID string
+	// HTTPRequestID is the request's X-Request-Id header, as a proxy in
+	// front or the client set it (at most 128 bytes); "" when absent.
+	HTTPRequestID string
+	// SQL is the parameterized statement the call sent to the database,
+	// $n placeholders and never a value. It is "" when the call sent none:
+	// it was refused before a statement was built or checked (bad
+	// arguments, a policy or verification denial of the built statement),
+	// it was answered from the result cache (ResultCacheHit says so), or
+	// the tool does not query (list_tables, describe_table). A statement
+	// the database then refused or failed is kept.
+	SQL string
+
 	Duration  time.Duration
 	Rows      int
 	Truncated bool

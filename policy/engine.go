@@ -36,7 +36,6 @@ const (
 type Engine struct {
 	schema   *schema
 	nums     nums
-	profiles map[string]*rules
 	catRels  map[string]bool
 	cache    *lru.Cache[cacheKey, Verdict]
 	cur      atomic.Pointer[catalogRef]
@@ -55,11 +54,15 @@ func (e *Engine) CacheStats() CacheStats {
 	return CacheStats{Hits: e.hits.Load(), Misses: e.misses.Load()}
 }
 
-// catalogRef is the function catalog in force and its generation; every
-// swap gets a new generation, which is part of the cache key.
+// catalogRef is what a verdict depends on besides the text: the function
+// catalog and the compiled profiles in force, and their generation. Every
+// swap of either gets a new generation, which is part of the cache key, so
+// a verdict made under the old ones never answers under the new ones.
+// Decide loads it once, so one verdict never mixes old and new.
 type catalogRef struct {
-	fc  FunctionCatalog
-	gen uint64
+	fc       FunctionCatalog
+	profiles map[string]*rules // never written after it is published
+	gen      uint64
 }
 
 type cacheKey struct {
@@ -81,7 +84,6 @@ func New(opts Options) (*Engine, error) {
 	e := &Engine{
 		schema:   s,
 		nums:     n,
-		profiles: map[string]*rules{},
 		catRels:  builtinRelations(),
 		maxBytes: orDefault(opts.MaxStatementBytes, DefaultMaxStatementBytes),
 		maxDepth: orDefault(opts.MaxDepth, DefaultMaxDepth),
@@ -89,40 +91,44 @@ func New(opts Options) (*Engine, error) {
 	if e.cache, err = lru.New[cacheKey, Verdict](orDefault(opts.CacheSize, DefaultCacheSize)); err != nil {
 		return nil, fmt.Errorf("policy: verdict cache: %w", err)
 	}
-	if err := e.addProfiles(opts.Profiles); err != nil {
+	profiles, err := compileProfiles(opts.Profiles)
+	if err != nil {
 		return nil, err
 	}
 	fc := opts.Functions
 	if fc == nil {
 		fc = BuiltinFunctions()
 	}
-	e.cur.Store(&catalogRef{fc: fc, gen: 1})
+	e.cur.Store(&catalogRef{fc: fc, profiles: profiles, gen: 1})
 	return e, nil
 }
 
-func (e *Engine) addProfiles(ps map[string]Profile) error {
+// compileProfiles compiles every profile, adding the built-in readonly
+// one unless ps overrides it. It fails on the first bad profile.
+func compileProfiles(ps map[string]Profile) (map[string]*rules, error) {
+	out := make(map[string]*rules, len(ps)+1)
 	if _, ok := ps[DefaultProfile]; !ok {
 		r, err := compile(ReadonlyProfile())
 		if err != nil {
-			return err
+			return nil, err
 		}
-		e.profiles[DefaultProfile] = r
+		out[DefaultProfile] = r
 	}
 	for name, p := range ps {
 		if name == "" {
-			return fmt.Errorf("policy: profile with an empty name")
+			return nil, fmt.Errorf("policy: profile with an empty name")
 		}
 		if p.Name != "" && p.Name != name {
-			return fmt.Errorf("policy: profile %q is named %q", name, p.Name)
+			return nil, fmt.Errorf("policy: profile %q is named %q", name, p.Name)
 		}
 		p.Name = name
 		r, err := compile(p)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		e.profiles[name] = r
+		out[name] = r
 	}
-	return nil
+	return out, nil
 }
 
 func orDefault(v, def int) int {
@@ -137,11 +143,52 @@ func (e *Engine) Profile(name string) (Profile, bool) {
 	if name == "" {
 		name = DefaultProfile
 	}
-	r, ok := e.profiles[name]
+	r, ok := e.cur.Load().profiles[name]
 	if !ok {
 		return Profile{}, false
 	}
 	return r.profile, true
+}
+
+// Generation changes whenever the profiles or the function catalog are
+// swapped, so callers can tell cheaply whether what they derived from a
+// profile is still current.
+func (e *Engine) Generation() uint64 { return e.cur.Load().gen }
+
+// SetProfiles replaces every profile at once, as New builds them from
+// Options.Profiles (the built-in readonly one stays unless ps overrides
+// it). All of them are compiled first: on error nothing changes. Decide
+// calls already running finish under the old profiles; cached verdicts
+// made under those stop matching.
+func (e *Engine) SetProfiles(ps map[string]Profile) error {
+	profiles, err := compileProfiles(ps)
+	if err != nil {
+		return err
+	}
+	e.swap(func(old *catalogRef) *catalogRef {
+		return &catalogRef{fc: old.fc, profiles: profiles, gen: old.gen + 1}
+	})
+	return nil
+}
+
+// CheckProfiles reports whether SetProfiles would accept ps, without
+// changing anything, for callers that swap profiles together with
+// something else.
+func CheckProfiles(ps map[string]Profile) error {
+	_, err := compileProfiles(ps)
+	return err
+}
+
+// swap publishes next(current) under a new generation and drops the
+// cached verdicts, which can no longer match.
+func (e *Engine) swap(next func(*catalogRef) *catalogRef) {
+	for {
+		old := e.cur.Load()
+		if e.cur.CompareAndSwap(old, next(old)) {
+			break
+		}
+	}
+	e.cache.Purge()
 }
 
 // SetFunctions swaps the function catalog, e.g. after the introspected
@@ -151,18 +198,14 @@ func (e *Engine) SetFunctions(fc FunctionCatalog) {
 	if fc == nil {
 		fc = BuiltinFunctions()
 	}
-	for {
-		old := e.cur.Load()
-		if e.cur.CompareAndSwap(old, &catalogRef{fc: fc, gen: old.gen + 1}) {
-			break
-		}
-	}
-	e.cache.Purge()
+	e.swap(func(old *catalogRef) *catalogRef {
+		return &catalogRef{fc: fc, profiles: old.profiles, gen: old.gen + 1}
+	})
 }
 
 // Decide judges sql, the exact text a client sent (a simple Query, or the
 // text of a Parse with $n parameters), for id. Verdicts are cached by
-// (catalog generation, profile, exact text): the engine never reuses a
+// (generation of the catalog and profiles, profile, exact text): the engine never reuses a
 // verdict across texts that differ only in literals, since a literal can
 // change it ('pg_authid'::regclass, LIMIT 10 versus LIMIT 10000).
 func (e *Engine) Decide(id Identity, sql string) Verdict {
@@ -177,7 +220,7 @@ func (e *Engine) Decide(id Identity, sql string) Verdict {
 		return v
 	}
 	e.misses.Add(1)
-	r, ok := e.profiles[name]
+	r, ok := cur.profiles[name]
 	if !ok {
 		return denied(deny(RuleProfile, fmt.Sprintf("unknown profile %q", name)), KindUnknown)
 	}

@@ -33,7 +33,8 @@ type AdminUser struct {
 // show" (or, for Reload, that RELOAD is not available).
 type AdminConfig struct {
 	Users map[string]AdminUser
-	// Profiles lists the profile names SHOW POLICY describes.
+	// Profiles lists the profile names SHOW POLICY describes at start;
+	// Server.Reconfigure replaces them.
 	Profiles []string
 	Version  string
 	// Config returns SHOW CONFIG's rows (key, value) with secrets masked.
@@ -43,6 +44,7 @@ type AdminConfig struct {
 	// Slow returns recent slow statements for SHOW SLOW.
 	Slow func() []SlowStatement
 	// Reload re-reads configuration and schema; it returns a summary.
+	// It applies what it can through Server.Reconfigure and the engine.
 	Reload func(ctx context.Context) (string, error)
 }
 
@@ -380,7 +382,7 @@ func (s *Server) kill(id uint32) bool {
 
 func (s *Server) policyRows() [][]string {
 	var rows [][]string
-	for _, name := range s.admin.Profiles {
+	for _, name := range s.logins.Load().profiles {
 		p, ok := s.engine.Profile(name)
 		if !ok {
 			continue

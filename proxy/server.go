@@ -63,11 +63,12 @@ type Config struct {
 // connections and the cancel-key registry; the Pool is owned by the
 // caller, who may share it with an Executor.
 type Server struct {
-	cfg     Config
-	pool    *Pool
-	engine  *policy.Engine
-	log     *slog.Logger
-	users   map[string]credentialsFor
+	cfg    Config
+	pool   *Pool
+	engine *policy.Engine
+	log    *slog.Logger
+	// logins are the users who may log in now; Reconfigure swaps them.
+	logins  atomic.Pointer[logins]
 	clients atomic.Int64
 
 	mu        sync.Mutex
@@ -79,8 +80,6 @@ type Server struct {
 	denials   denialRing
 
 	admin       AdminConfig
-	adminUsers  map[string]credentialsFor
-	adminRoles  map[string]string
 	statements  atomic.Int64
 	denialCount atomic.Int64
 	metrics     *metrics
@@ -91,6 +90,23 @@ type Server struct {
 type credentialsFor struct {
 	creds credentials
 	id    policy.Identity
+	role  string // admin-console users only
+}
+
+// logins is one consistent set of who may log in, and the profile names
+// SHOW POLICY lists. Never written after it is published.
+type logins struct {
+	users    map[string]credentialsFor
+	admins   map[string]credentialsFor
+	profiles []string
+}
+
+// Reconfig is what Reconfigure changes on a running server.
+type Reconfig struct {
+	Users  map[string]User
+	Admins map[string]AdminUser
+	// Profiles lists the profile names SHOW POLICY describes.
+	Profiles []string
 }
 
 // NewServer checks the configuration and prepares the users' credentials.
@@ -121,35 +137,71 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, pool: cfg.Pool, engine: cfg.Engine, log: cfg.Logger,
-		users:    map[string]credentialsFor{},
 		sessions: map[uint32]*session{},
 		conns:    map[net.Conn]struct{}{},
 	}
-	for name, u := range cfg.Users {
-		c, err := newCredentials(u.Password)
-		if err != nil {
-			return nil, fmt.Errorf("user %s: %w", name, err)
-		}
-		s.users[name] = credentialsFor{creds: c, id: u.Identity}
+	if err := s.Reconfigure(Reconfig{Users: cfg.Users, Admins: cfg.Admin.Users, Profiles: cfg.Admin.Profiles}); err != nil {
+		return nil, err
 	}
 	s.writers.New = func() any { return bufio.NewWriterSize(nil, clientWriteBuffer) }
 	s.metrics = newMetrics(cfg.Metrics, s)
 	s.admin = cfg.Admin
-	s.adminUsers = map[string]credentialsFor{}
-	s.adminRoles = map[string]string{}
-	for name, u := range cfg.Admin.Users {
-		c, err := newCredentials(u.Password)
+	return s, nil
+}
+
+// Reconfigure replaces who may log in (proxy and admin-console users) and
+// the profiles SHOW POLICY lists, all at once. Every password is checked
+// first: on error nothing changes. Logins in progress finish against the
+// set they started with; connected clients keep their identity; a user
+// no longer listed cannot log in afterwards.
+func (s *Server) Reconfigure(r Reconfig) error {
+	old := s.logins.Load()
+	if old == nil {
+		old = &logins{}
+	}
+	next := &logins{users: map[string]credentialsFor{}, admins: map[string]credentialsFor{},
+		profiles: append([]string(nil), r.Profiles...)}
+	for name, u := range r.Users {
+		c, err := reuseCredentials(old.users[name].creds, u.Password)
 		if err != nil {
-			return nil, fmt.Errorf("admin user %s: %w", name, err)
+			return fmt.Errorf("user %s: %w", name, err)
 		}
-		s.adminUsers[name] = credentialsFor{creds: c}
+		next.users[name] = credentialsFor{creds: c, id: u.Identity}
+	}
+	for name, u := range r.Admins {
+		c, err := reuseCredentials(old.admins[name].creds, u.Password)
+		if err != nil {
+			return fmt.Errorf("admin user %s: %w", name, err)
+		}
 		role := u.Role
 		if role == "" {
 			role = AdminRoleAdmin
 		}
-		s.adminRoles[name] = role
+		next.admins[name] = credentialsFor{creds: c, role: role}
 	}
-	return s, nil
+	s.logins.Store(next)
+	return nil
+}
+
+// reuseCredentials keeps what was derived from an unchanged plain-text
+// password: deriving SCRAM keys costs thousands of hash rounds per user.
+func reuseCredentials(old credentials, password string) (credentials, error) {
+	if old.password != "" && old.password == password {
+		return old, nil
+	}
+	return newCredentials(password)
+}
+
+// user looks up a proxy login.
+func (s *Server) user(name string) (credentialsFor, bool) {
+	c, ok := s.logins.Load().users[name]
+	return c, ok
+}
+
+// adminUser looks up an admin-console login.
+func (s *Server) adminUser(name string) (credentialsFor, bool) {
+	c, ok := s.logins.Load().admins[name]
+	return c, ok
 }
 
 // Serve accepts clients on l until Close or Shutdown.
@@ -266,8 +318,8 @@ func (s *Server) newSession(conn net.Conn, fe *pgproto3.Backend, user string, id
 		started: time.Now(),
 	}
 	sess.idle = sync.NewCond(&sess.mu)
-	profile, _ := s.engine.Profile(id.Profile)
-	sess.settings = newSettings(s.cfg.RLSSetting, id.UserID, profile, client)
+	sess.client = client
+	sess.refreshSettings()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {

@@ -31,7 +31,12 @@ type session struct {
 	started  time.Time
 	id       policy.Identity
 	settings settings
-	key      cancelKey
+	// client holds the startup parameters the client may set; settings
+	// are rebuilt from them and the profile whenever the engine's
+	// profiles change (settingsGen), so a reload reaches running sessions.
+	client      map[string]string
+	settingsGen uint64
+	key         cancelKey
 
 	// stmts maps the client's prepared statement names to what pgmoat
 	// prepares on whichever backend it holds.
@@ -524,6 +529,9 @@ func (s *session) ensureBackend(ctx context.Context, simple bool) bool {
 	if held {
 		return true
 	}
+	if s.settingsGen != s.srv.engine.Generation() {
+		s.refreshSettings()
+	}
 	bk, err := s.srv.lend(ctx, s.settings)
 	if err != nil {
 		we := toWire(err)
@@ -545,6 +553,17 @@ func (s *session) ensureBackend(ctx context.Context, simple bool) bool {
 	s.fwdWG.Add(1)
 	go s.forward(bk)
 	return true
+}
+
+// refreshSettings rebuilds the settings the session's backends carry from
+// its profile as the engine has it now.
+func (s *session) refreshSettings() {
+	s.settingsGen = s.srv.engine.Generation()
+	profile, _ := s.srv.engine.Profile(s.id.Profile)
+	s.settings = newSettings(s.srv.cfg.RLSSetting, s.id.UserID, profile, s.client)
+	s.mu.Lock()
+	s.slowAfter = 0 // looked up again
+	s.mu.Unlock()
 }
 
 // fatal tells the client why it is being disconnected.

@@ -104,7 +104,7 @@ func (s *Server) open(conn net.Conn, fe *pgproto3.Backend, m *pgproto3.StartupMe
 		return fail(fatalf(codeNoDatabase, fmt.Sprintf("database %q does not exist; pgmoat serves database %q", db, s.cfg.Database)))
 	}
 	client, dropped, unknownPQ := splitStartupParams(m.Parameters)
-	who, known := s.users[user]
+	who, known := s.user(user)
 	var creds *credentials
 	if known {
 		creds = &who.creds
@@ -263,11 +263,11 @@ func (e *wireError) asFatal() *wireError {
 func (s *Server) openAdmin(conn net.Conn, fe *pgproto3.Backend, m *pgproto3.StartupMessage) (*adminSession, error) {
 	send := sender(conn)
 	user := m.Parameters["user"]
-	who, known := s.adminUsers[user]
+	who, known := s.adminUser(user)
 	var creds *credentials
 	if known {
 		creds = &who.creds
-	} else if proxyUser, ok := s.users[user]; ok {
+	} else if proxyUser, ok := s.user(user); ok {
 		// A proxy user with the right password is told plainly that the
 		// console is not for them; anyone else just fails to log in.
 		creds = &proxyUser.creds
@@ -303,7 +303,7 @@ func (s *Server) openAdmin(conn net.Conn, fe *pgproto3.Backend, m *pgproto3.Star
 		}
 	}
 	_ = conn.SetDeadline(time.Time{})
-	return &adminSession{srv: s, conn: conn, fe: fe, user: user, role: s.adminRoles[user], started: time.Now()}, nil
+	return &adminSession{srv: s, conn: conn, fe: fe, user: user, role: who.role, started: time.Now()}, nil
 }
 
 // sender writes one message at a time, unbuffered, as startup does.

@@ -206,7 +206,10 @@ func serveMCPHTTP(ctx context.Context, cfg *config.Config, engine *policy.Engine
 	if len(observed) > 0 {
 		obs = observed[0]
 	}
-	logger := slog.New(slog.NewJSONHandler(log, nil))
+	logger := newLogger(log)
+	if obs != nil && obs.logger != nil {
+		logger = obs.logger // one logger for both doors
+	}
 	authOpts, err := mcpAuthOptions(cfg)
 	if err != nil {
 		return nil, err
@@ -345,7 +348,9 @@ func stdioIdentity(cfg *config.Config, userID, profile string) (policy.Identity,
 }
 
 func serveStdio(e env, cfg *config.Config, id policy.Identity) error {
-	logger := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// stdout carries the protocol; the logs (one record per tool call)
+	// go to stderr, which MCP clients keep as the server's log.
+	logger := newLogger(e.stderr)
 	engine, err := policy.New(cfg.PolicyOptions())
 	if err != nil {
 		return fmt.Errorf("policy: %w", err)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,16 +37,18 @@ type observers struct {
 	// shutdownTraces flushes and stops the exporter, when tracing is on.
 	shutdownTraces func(context.Context) error
 	// logValues are the arguments whose values may be logged
-	// ("argument" or "tool.argument").
-	logValues map[string]bool
+	// ("argument" or "tool.argument"); RELOAD swaps them.
+	logValues atomic.Pointer[map[string]bool]
 }
 
-// allowValues opts arguments in to value logging (mcp.log_values).
+// allowValues opts arguments in to value logging (mcp.log_values),
+// replacing the earlier list.
 func (o *observers) allowValues(names []string) {
-	o.logValues = map[string]bool{}
+	m := make(map[string]bool, len(names))
 	for _, n := range names {
-		o.logValues[n] = true
+		m[n] = true
 	}
+	o.logValues.Store(&m)
 }
 
 // watchEngine exports the verdict cache's counters.
@@ -108,13 +111,17 @@ func (o *observers) setReload(f func(context.Context) (string, error)) {
 	o.mu.Unlock()
 }
 
-// runReload is the admin console's RELOAD.
+// errNoSchema is runReload's answer when MCP does not serve, so no
+// schema is loaded to re-read.
+var errNoSchema = errors.New("no schema is loaded by this process (MCP is not serving)")
+
+// runReload re-reads the schema, for RELOAD and SIGHUP after the config.
 func (o *observers) runReload(ctx context.Context) (string, error) {
 	o.mu.Lock()
 	f := o.reload
 	o.mu.Unlock()
 	if f == nil {
-		return "", errors.New("no schema is loaded by this process (MCP is not serving)")
+		return "", errNoSchema
 	}
 	return f(ctx)
 }
@@ -140,11 +147,14 @@ func (o *observers) onCall(rec mcp.CallRecord) {
 	}
 	o.tools.record(rec)
 	if o.logger != nil {
-		attrs := []any{"request_id", rand.Text()[:16], "tool", rec.Tool, "user_id", rec.UserID,
+		attrs := []any{"request_id", callRequestID(rec), "session_id", rec.SessionID, "tool", rec.Tool, "user_id", rec.UserID,
 			"duration_ms", float64(rec.Duration.Microseconds()) / 1000, "rows", rec.Rows,
 			"truncated", rec.Truncated, "error", rec.IsError,
 			"shape_cache_hit", rec.ShapeCacheHit, "result_cache_hit", rec.ResultCacheHit,
-			"arguments", o.redact(rec.Tool, rec.Arguments)}
+			"sql", rec.SQL, "arguments", o.redact(rec.Tool, rec.Arguments)}
+		if rec.HTTPRequestID != "" {
+			attrs = append(attrs, "http_request_id", rec.HTTPRequestID)
+		}
 		if rec.DenialRule != "" {
 			attrs = append(attrs, "verdict", "deny", "rule", rec.DenialRule)
 		}
@@ -152,12 +162,27 @@ func (o *observers) onCall(rec mcp.CallRecord) {
 	}
 }
 
+// callRequestID is the call's JSON-RPC id, or a generated one when the
+// call had none (a notification) or came over a transport that does not
+// carry it. A client's string id is logged quoted ("abc"), so it cannot
+// pass for a generated one.
+func callRequestID(rec mcp.CallRecord) string {
+	if rec.RequestID != "" {
+		return rec.RequestID
+	}
+	return rand.Text()[:16]
+}
+
 // redact keeps the argument names and replaces every value not opted in
 // by mcp.log_values.
 func (o *observers) redact(tool string, args map[string]any) map[string]any {
 	out := make(map[string]any, len(args))
+	var allowed map[string]bool
+	if p := o.logValues.Load(); p != nil {
+		allowed = *p
+	}
 	for name, v := range args {
-		if o.logValues[name] || o.logValues[tool+"."+name] {
+		if allowed[name] || allowed[tool+"."+name] {
 			out[name] = v
 		} else {
 			out[name] = "[redacted]"

@@ -11,7 +11,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"sort"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -55,6 +55,7 @@ type stack struct {
 	engine *policy.Engine
 	pool   *proxy.Pool
 	proxy  *proxy.Server
+	live   *liveConfig // the config in force; RELOAD and SIGHUP replace it
 	served chan error
 	// stopMCP stops the MCP HTTP server once it runs.
 	stopMCP func(context.Context) error
@@ -74,23 +75,12 @@ func startStack(ctx context.Context, log io.Writer, cfg *config.Config) (*stack,
 	if err != nil {
 		return nil, err
 	}
-	users := map[string]proxy.User{}
-	for name, u := range cfg.Users {
-		users[name] = proxy.User{Password: u.Password.Value(), Identity: policy.Identity{UserID: u.UserID, Profile: u.Profile}}
-	}
-	admins := map[string]proxy.AdminUser{}
-	for name, a := range cfg.Admin.Users {
-		admins[name] = proxy.AdminUser{Password: a.Password.Value(), Role: a.Role}
-	}
-	var profileNames []string
-	for name := range cfg.Profiles {
-		profileNames = append(profileNames, name)
-	}
-	sort.Strings(profileNames)
-	logger := slog.New(slog.NewJSONHandler(log, &slog.HandlerOptions{Level: logLevel()}))
+	logins := proxyLogins(cfg)
+	logger := newLogger(log)
 	obs := newObservers(logger)
 	obs.watchEngine(engine)
 	obs.allowValues(cfg.MCP.LogValues)
+	live := newLiveConfig(cfg, engine, obs)
 	traces, err := newTracerProvider(ctx)
 	if err != nil {
 		pool.Close()
@@ -112,10 +102,10 @@ func startStack(ctx context.Context, log io.Writer, cfg *config.Config) (*stack,
 		Metrics: obs.registry,
 		Tracer:  obs.tracer("proxy"),
 		Admin: proxy.AdminConfig{
-			Users: admins, Profiles: profileNames, Version: version + revision(),
-			Config: cfg.Rows, Tools: obs.tools.snapshot, Reload: obs.runReload, Slow: obs.slowSnapshot,
+			Users: logins.Admins, Profiles: logins.Profiles, Version: version + revision(),
+			Config: live.rows, Tools: obs.tools.snapshot, Reload: live.reload, Slow: obs.slowSnapshot,
 		},
-		Engine: engine, Pool: pool, Users: users, Auth: cfg.Proxy.Auth, RLSSetting: cfg.RLS.Setting,
+		Engine: engine, Pool: pool, Users: logins.Users, Auth: cfg.Proxy.Auth, RLSSetting: cfg.RLS.Setting,
 		MaxClientConn: cfg.Proxy.MaxClientConn, StartupTimeout: cfg.Proxy.StartupTimeout.D(),
 		MaxMessageSize: cfg.Proxy.MaxMessageSize,
 		Logger:         logger,
@@ -124,14 +114,64 @@ func startStack(ctx context.Context, log io.Writer, cfg *config.Config) (*stack,
 		pool.Close()
 		return nil, err
 	}
+	live.proxy = srv
 	l, err := net.Listen("tcp", cfg.Proxy.Listen)
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("proxy.listen %s: %w (is another pgmoat or PgBouncer running there?)", cfg.Proxy.Listen, err)
 	}
-	st := &stack{obs: obs, engine: engine, pool: pool, proxy: srv, served: make(chan error, 1)}
+	if cfg.Proxy.UnixSocket != "" {
+		ul, err := listenUnix(cfg.Proxy.UnixSocket, cfg.Proxy.Listen)
+		if err != nil {
+			_ = l.Close()
+			pool.Close()
+			return nil, err
+		}
+		go func() {
+			// Shutdown closes it with the TCP listener (and removes the
+			// socket file); anything else is worth a line in the log.
+			if err := srv.Serve(ul); err != nil {
+				_ = ul.Close()
+				if !errors.Is(err, net.ErrClosed) {
+					logger.Error("unix-socket listener stopped", "path", ul.Addr().String(), "err", err)
+				}
+			}
+		}()
+	}
+	st := &stack{obs: obs, engine: engine, pool: pool, proxy: srv, live: live, served: make(chan error, 1)}
 	go func() { st.served <- srv.Serve(l) }()
 	return st, nil
+}
+
+// listenUnix listens on dir/.s.PGSQL.<port>, the socket psql and libpq
+// look for with -h dir -p port. A socket file left by a process that
+// died is replaced; one a live server answers on is not.
+func listenUnix(dir, tcpListen string) (net.Listener, error) {
+	_, port, err := net.SplitHostPort(tcpListen)
+	if err != nil {
+		return nil, fmt.Errorf("proxy.unix_socket: the port comes from proxy.listen %q: %w", tcpListen, err)
+	}
+	path := filepath.Join(dir, ".s.PGSQL."+port)
+	if _, err := os.Lstat(path); err == nil {
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("proxy.unix_socket: %s is in use (is another pgmoat or PostgreSQL listening there?)", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("proxy.unix_socket: removing the stale socket %s: %w", path, err)
+		}
+	}
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("proxy.unix_socket: %w (does the directory %s exist and is it writable?)", err, dir)
+	}
+	// Like PostgreSQL's default unix_socket_permissions: who may connect
+	// is decided by authentication, not by the file mode.
+	if err := os.Chmod(path, 0o777); err != nil {
+		_ = l.Close()
+		return nil, fmt.Errorf("proxy.unix_socket: %w", err)
+	}
+	return l, nil
 }
 
 // startMCP serves MCP over streamable HTTP on the same pool and engine.
@@ -172,6 +212,11 @@ func serve(ctx context.Context, out io.Writer, cfg *config.Config) error {
 		return err
 	}
 	fmt.Fprintf(out, "pgmoat: proxy listening on %s (database %q)\n", cfg.Proxy.Listen, st.databaseName(cfg))
+	if cfg.Proxy.UnixSocket != "" {
+		_, port, _ := net.SplitHostPort(cfg.Proxy.Listen)
+		fmt.Fprintf(out, "pgmoat: proxy listening on unix socket %s (psql -h %s -p %s)\n",
+			filepath.Join(cfg.Proxy.UnixSocket, ".s.PGSQL."+port), cfg.Proxy.UnixSocket, port)
+	}
 	if err := st.startMCP(ctx, cfg, out); err != nil {
 		return errors.Join(err, st.stop(time.Second))
 	}
@@ -187,8 +232,9 @@ func serve(ctx context.Context, out io.Writer, cfg *config.Config) error {
 			st.served <- err
 			running = false
 		case <-hup:
-			// SIGHUP re-reads the schema, like the admin console's RELOAD.
-			summary, err := st.obs.runReload(ctx)
+			// SIGHUP re-reads the config file and the schema, like the
+			// admin console's RELOAD.
+			summary, err := st.live.reload(ctx)
 			if err != nil {
 				fmt.Fprintf(out, "pgmoat: reload on SIGHUP failed: %v\n", err)
 			} else {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,7 +30,7 @@ func TestToolCallSpanJoinsTheCallersTrace(t *testing.T) {
 	res, err := s.cs.CallTool(ctx, &sdk.CallToolParams{
 		Meta:      sdk.Meta{"traceparent": "00-" + traceID + "-00f067aa0ba902b7-01"},
 		Name:      "query_customers",
-		Arguments: map[string]any{"limit": 3},
+		Arguments: map[string]any{"limit": 3, "email": "nobody@freedonia.invalid"},
 	})
 	if err != nil || res.IsError {
 		t.Fatalf("call: %v %+v", err, res)
@@ -49,7 +50,11 @@ func TestToolCallSpanJoinsTheCallersTrace(t *testing.T) {
 	for _, kv := range span.Attributes() {
 		attrs[string(kv.Key)] = kv.Value.String()
 	}
-	if attrs["mcp.tool"] != "query_customers" || attrs["pgmoat.user_id"] != "1" || attrs["pgmoat.rows"] != "3" {
+	if attrs["mcp.tool"] != "query_customers" || attrs["pgmoat.user_id"] != "1" || attrs["pgmoat.rows"] != "0" {
 		t.Errorf("span attributes: %v", attrs)
+	}
+	// The SQL is there, parameterized: the argument's value is not.
+	if q := attrs["db.query.text"]; !strings.Contains(q, "$1") || strings.Contains(q, "freedonia") {
+		t.Errorf("db.query.text: %q", q)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // Rows lists the effective configuration as key/value pairs for the admin
@@ -25,13 +26,25 @@ func (c *Config) Rows() [][2]string {
 		{"proxy.tls", strconv.FormatBool(c.Proxy.TLS.Cert != "")},
 		{"mcp.listen", c.MCP.Listen},
 		{"mcp.tokens", fmt.Sprintf("%d token(s)", len(c.MCP.Tokens))},
+		{"mcp.log_values", strings.Join(c.MCP.LogValues, ", ")},
 		{"rls.setting", c.RLS.Setting},
 	}
 	for _, name := range sortedKeys(c.Profiles) {
 		p := c.Profiles[name]
+		key := "profiles." + name + "."
 		rows = append(rows,
-			[2]string{"profiles." + name + ".statement_timeout", p.StatementTimeout.D().String()},
-			[2]string{"profiles." + name + ".max_rows", strconv.Itoa(p.MaxRows)})
+			[2]string{key + "statement_timeout", p.StatementTimeout.D().String()},
+			[2]string{key + "max_rows", strconv.Itoa(p.MaxRows)},
+			[2]string{key + "slow_threshold", p.SlowThreshold.D().String()})
+		for _, l := range []struct {
+			name string
+			list []string
+		}{{"allow_schemas", p.AllowSchemas}, {"allow_relations", p.AllowRelations}, {"deny_relations", p.DenyRelations},
+			{"allow_functions", p.AllowFunctions}, {"deny_functions", p.DenyFunctions}} {
+			if len(l.list) > 0 {
+				rows = append(rows, [2]string{key + l.name, strings.Join(l.list, ", ")})
+			}
+		}
 	}
 	for _, name := range sortedKeys(c.Users) {
 		u := c.Users[name]

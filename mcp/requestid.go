@@ -1,0 +1,245 @@
+package mcp
+
+import (
+	"bytes"
+	"encoding/json"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// MetaRequestID is the params._meta key under which pgmoat's transports
+// hand a tools/call request's JSON-RPC id to the tool handler.
+//
+// Why: the SDK keeps the id of the request being served to itself, yet a
+// tool-call log record is only useful if it can be matched with the
+// client's own record of the same request. So every incoming tools/call is
+// stamped with its id before the SDK reads it, always overwriting what
+// the client put under this key: a client cannot make its call look like
+// another one.
+//
+// The value is the id as JSON text: a number as digits (7), a string
+// quoted ("abc"). Quoting keeps id 7 and id "7" apart and can never be
+// mistaken for an id pgmoat generates.
+const MetaRequestID = "pgmoat/request_id"
+
+const methodCallTool = "tools/call"
+
+// StampRequestIDs returns body, a JSON-RPC payload (one message or a
+// batch), with every tools/call request stamped with its id under
+// MetaRequestID; a tools/call without an id loses whatever the client put
+// there. A body with no tools/call in it, or one that is not valid JSON,
+// comes back unchanged (the same slice), for the SDK to answer. Bytes
+// after the first JSON value, which the SDK ignores, are dropped from a
+// stamped body.
+func StampRequestIDs(body []byte) []byte {
+	if !mayCallTool(body) {
+		return body
+	}
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '[' {
+		if out, ok := stampMessage(body); ok {
+			return out
+		}
+		return body
+	}
+	var batch []json.RawMessage
+	if decodeFirst(body, &batch) != nil {
+		return body
+	}
+	changed := false
+	for i, m := range batch {
+		if out, ok := stampMessage(m); ok {
+			batch[i], changed = out, true
+		}
+	}
+	if !changed {
+		return body
+	}
+	out, err := marshal(batch)
+	if err != nil {
+		return body
+	}
+	return out
+}
+
+// mayCallTool is the cheap test that lets most payloads through without a
+// decode: a method that decodes to tools/call is either written out
+// literally or spelled with an escape, which needs a backslash.
+func mayCallTool(body []byte) bool {
+	return bytes.Contains(body, []byte(methodCallTool)) || bytes.IndexByte(body, '\\') >= 0
+}
+
+// stampMessage stamps one message; ok is false when it is not a tools/call
+// request whose params could be stamped, and it must then pass unchanged.
+func stampMessage(raw []byte) (out []byte, ok bool) {
+	var msg map[string]json.RawMessage
+	if decodeFirst(raw, &msg) != nil {
+		return nil, false
+	}
+	var method string
+	if json.Unmarshal(msg["method"], &method) != nil || method != methodCallTool {
+		return nil, false
+	}
+	params, ok := stampParams(msg["params"], messageID(msg["id"]))
+	if !ok {
+		return nil, false
+	}
+	msg["params"] = params
+	return writeObject(msg), true
+}
+
+// decodeFirst decodes the first JSON value of data and ignores what
+// follows it, as the SDK's decoder does: a payload the SDK reads must not
+// escape the stamp by carrying trailing bytes.
+func decodeFirst(data []byte, v any) error {
+	return json.NewDecoder(bytes.NewReader(data)).Decode(v)
+}
+
+// messageID is the id of a message as idText writes it; "" when absent,
+// null or not a valid id, so that an id the stamp cannot reproduce clears
+// the key rather than leaving the client's value in place.
+func messageID(raw json.RawMessage) string {
+	var v any
+	if raw == nil || json.Unmarshal(raw, &v) != nil {
+		return ""
+	}
+	id, err := jsonrpc.MakeID(v)
+	if err != nil {
+		return ""
+	}
+	return idText(id)
+}
+
+// stampParams sets _meta[MetaRequestID] to id in a tools/call's params,
+// or removes it when id is "" (a notification has no id to claim). ok is
+// false when there was nothing to change or params (or their _meta) are
+// not an object: the SDK then refuses the call before any handler runs,
+// so nothing unstamped reaches one.
+func stampParams(params json.RawMessage, id string) (json.RawMessage, bool) {
+	var p map[string]json.RawMessage
+	if json.Unmarshal(params, &p) != nil || p == nil {
+		return nil, false
+	}
+	var meta map[string]json.RawMessage
+	if m, present := p["_meta"]; present && json.Unmarshal(m, &meta) != nil {
+		return nil, false
+	}
+	if id == "" {
+		if _, present := meta[MetaRequestID]; !present {
+			return nil, false
+		}
+		delete(meta, MetaRequestID)
+	} else {
+		if meta == nil {
+			meta = map[string]json.RawMessage{}
+		}
+		v, err := marshal(id)
+		if err != nil {
+			return nil, false
+		}
+		meta[MetaRequestID] = v
+	}
+	p["_meta"] = writeObject(meta)
+	return writeObject(p), true
+}
+
+// idText is a JSON-RPC id as JSON text; "" for none.
+func idText(id jsonrpc.ID) string {
+	switch v := id.Raw().(type) {
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case string:
+		b, err := marshal(v)
+		if err != nil {
+			return ""
+		}
+		return string(b)
+	}
+	return ""
+}
+
+// writeObject writes a decoded object back. Its values are the decoder's
+// own bytes, valid JSON already, so they are copied as they are rather than
+// re-encoded; only keys are quoted again.
+func writeObject(obj map[string]json.RawMessage) []byte {
+	n := 2
+	for k, v := range obj {
+		n += len(k) + len(v) + 4
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '{')
+	for _, k := range slices.Sorted(maps.Keys(obj)) { // sorted: the same call, the same bytes
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = appendKey(b, k)
+		b = append(b, ':')
+		b = append(b, obj[k]...)
+	}
+	return append(b, '}')
+}
+
+// appendKey appends k as a JSON string: as it is when nothing in it needs
+// escaping, the usual case.
+func appendKey(b []byte, k string) []byte {
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			q, _ := marshal(k) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, k...)
+	return append(b, '"')
+}
+
+// marshal is json.Marshal without HTML escaping: the stamped payload must
+// not grow, or change, beyond the stamp itself.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// requestIDOf is the stamped id of a call; "" when the transport did not
+// stamp one.
+func requestIDOf(req *sdk.CallToolRequest) string {
+	if req.Params == nil {
+		return ""
+	}
+	id, _ := req.Params.Meta[MetaRequestID].(string)
+	return id
+}
+
+// maxHTTPRequestID bounds the X-Request-Id header value a record carries.
+const maxHTTPRequestID = 128
+
+// httpRequestIDOf is the X-Request-Id header a proxy in front or the
+// client set, cut to maxHTTPRequestID bytes; "" over stdio.
+func httpRequestIDOf(req *sdk.CallToolRequest) string {
+	if req.Extra == nil || req.Extra.Header == nil {
+		return ""
+	}
+	v := req.Extra.Header.Get("X-Request-Id")
+	if len(v) > maxHTTPRequestID {
+		v = strings.ToValidUTF8(v[:maxHTTPRequestID], "")
+	}
+	return v
+}
+
+// sessionIDOf is the MCP session id; "" over stdio.
+func sessionIDOf(req *sdk.CallToolRequest) string {
+	if req.Session == nil {
+		return ""
+	}
+	return req.Session.ID()
+}
