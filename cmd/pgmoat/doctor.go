@@ -30,6 +30,12 @@ func runDoctor(e env, args []string) int {
 		fmt.Fprintf(e.stderr, "pgmoat doctor: %v\n", err)
 		return exitUsage
 	}
+	filters, err := filterIndexFindings(e.ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "pgmoat doctor: %v\n", err)
+		return exitUsage
+	}
+	report.Findings = append(report.Findings, filters...)
 	printReport(e.stdout, report)
 	if len(report.Unsafe()) > 0 {
 		return exitNo
@@ -69,6 +75,27 @@ func checkBackendRole(ctx context.Context, cfg *config.Config) (*introspect.Safe
 	}
 	defer conn.Close(context.Background())
 	return introspect.CheckRole(ctx, conn, introspect.SafetyOptions{RLSSetting: cfg.RLS.Setting})
+}
+
+// filterIndexFindings reads the schema as the backend role and checks the
+// filter columns mcp.tools names for an index (doctor only: serve's
+// start-up check is about the role's safety).
+func filterIndexFindings(ctx context.Context, cfg *config.Config) ([]introspect.Finding, error) {
+	if len(configuredFilters(cfg.MCP.Tools)) == 0 {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, cfg.Backend.DSN.Value())
+	if err != nil {
+		return nil, fmt.Errorf("cannot connect to the backend: %s", config.RedactDSN(err.Error()))
+	}
+	defer conn.Close(context.Background())
+	snap, err := introspect.Load(ctx, conn)
+	if err != nil {
+		return nil, fmt.Errorf("reading the schema for the filter-index check: %w", err)
+	}
+	return checkFilterIndexes(snap, cfg.MCP.Tools), nil
 }
 
 func printReport(w io.Writer, r *introspect.SafetyReport) {
