@@ -54,7 +54,9 @@ func StampRequestIDsTransport(t sdk.Transport) sdk.Transport {
 		if limit == 0 {
 			limit = sdk.DefaultMaxLineLength
 		}
-		return &sdk.IOTransport{Reader: newStampingReader(it.Reader, limit), Writer: it.Writer, MaxLineLength: it.MaxLineLength}
+		// The stamping reader holds the client's frames to the limit; the
+		// SDK must not hold the stamped copy, a few bytes longer, to it too.
+		return &sdk.IOTransport{Reader: newStampingReader(it.Reader, limit), Writer: it.Writer, MaxLineLength: -1}
 	}
 	return stampingTransport{t}
 }

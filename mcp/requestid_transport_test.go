@@ -151,3 +151,21 @@ func TestStampRequestIDsOverOtherTransports(t *testing.T) {
 type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
+
+// A frame just under the limit stays readable once stamped, though the
+// stamp (and a long id twice over) makes it longer than the limit.
+func TestStampRequestIDsKeepsFramesUnderTheLimitReadable(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	id := `"` + strings.Repeat("r", 100) + `"`
+	line := `{"jsonrpc":"2.0","id":` + id + `,"method":"tools/call","params":{"name":"q"}}`
+	tr := mcp.StampRequestIDsTransport(&sdk.IOTransport{Reader: io.NopCloser(strings.NewReader(line + "\n")),
+		Writer: nopCloser{io.Discard}, MaxLineLength: len(line) + 1})
+	c, err := tr.Connect(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if gotID, stamp := readCall(t, c); gotID == nil || stamp != id {
+		t.Fatalf("id %v, stamp %v; want the stamp %s", gotID, stamp, id)
+	}
+}

@@ -9,9 +9,12 @@
 //   - A session owns one client connection for its whole life. It borrows a
 //     backend from the Pool at a client's first statement and gives it back
 //     when PostgreSQL reports the transaction idle (transaction pooling).
-//     While it holds a backend, a forwarder goroutine owns the backend's
-//     read side and is the only writer to the client; the session goroutine
-//     owns the backend's write side.
+//     The session goroutine does everything in turn: it reads a client
+//     message, writes it to the backend and, after a Sync, Query or Flush,
+//     forwards the backend's answers until nothing more is owed, as
+//     PostgreSQL itself serves a connection. Only when the client has gone
+//     does a forwarder goroutine drain the backend (the ROLLBACK of an
+//     abandoned transaction) before it goes back to the pool.
 //   - Pool owns the backend connections, all opened as the configured
 //     read-only role. A backend is lent to one borrower at a time (a proxy
 //     session or the in-process Executor the MCP side uses) and always

@@ -50,6 +50,9 @@ func (x *Executor) ExplainGeneric(ctx context.Context, id policy.Identity, sql s
 		defer bk.conn.SetDeadline(time.Time{})
 	}
 	plan, err := x.explainOn(bk, v.SQL(sql), paramOIDs, want, behind)
+	if bk.broken {
+		return "", err // the pool closes it: nothing to roll back
+	}
 	if cerr := x.endExplain(bk); cerr != nil {
 		bk.broken = true
 		err = errors.Join(err, cerr)

@@ -79,18 +79,67 @@ func (e expectation) ends(typ byte) bool {
 	return false
 }
 
+// pump forwards what the backend sends, on the session goroutine, until
+// it owes nothing more: every client message up to the Sync, Query or
+// Flush just sent is answered, or the backend went back to the pool or
+// failed. Reading the backend here rather than on a goroutine of its own
+// saves a goroutine start and a hand-off between goroutines per
+// transaction; a client that pipelines batches is served one batch after
+// the other, as PostgreSQL itself serves them.
+func (s *session) pump() {
+	s.mu.Lock()
+	bk := s.bk
+	s.mu.Unlock()
+	if bk == nil {
+		return
+	}
+	for s.owed() {
+		for {
+			typ, ended := s.forwardOne(bk)
+			if ended {
+				return
+			}
+			if !streamed(typ) {
+				break // it may have completed the last thing owed
+			}
+		}
+	}
+}
+
+// forwardOne reads one backend message and routes it; ended reports that
+// the lending is over (the backend went back to the pool, or was lost).
+func (s *session) forwardOne(bk *backend) (typ byte, ended bool) {
+	typ, body, err := bk.rd.next()
+	if err != nil {
+		s.backendLost(bk, err)
+		return 0, true
+	}
+	return typ, s.handleBackendMessage(bk, typ, body)
+}
+
+// streamed reports message types that never complete anything owed.
+func streamed(typ byte) bool {
+	switch typ {
+	case 'D', 'N', 'S', 'A', 't':
+		return true
+	}
+	return false
+}
+
+// owed reports whether the held backend still owes the client an answer.
+func (s *session) owed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bk != nil && s.realPending()
+}
+
 // forward copies backend messages to the client until the backend goes
-// back to the pool or fails. It runs on its own goroutine, one per lending;
-// it owns the backend's read side.
+// back to the pool or fails, on a goroutine of its own: it drains the
+// backend of a session whose client has gone (see rollbackAbandoned).
 func (s *session) forward(bk *backend) {
 	defer s.fwdWG.Done()
 	for {
-		typ, body, err := bk.rd.next()
-		if err != nil {
-			s.backendLost(bk, err)
-			return
-		}
-		if s.handleBackendMessage(bk, typ, body) {
+		if _, ended := s.forwardOne(bk); ended {
 			return
 		}
 	}
@@ -136,7 +185,9 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 	}
 	head := s.expect[0]
 	forwardIt := !head.swallow
-	if typ == 'C' || typ == 'E' {
+	if typ == 'E' || (typ == 'C' && !head.swallow) {
+		// Rows of pgmoat's own statements (the per-transaction settings
+		// behind a pooler) are not the client's.
 		s.noteOutcome(typ, body)
 	}
 	switch {
@@ -163,7 +214,6 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 		}
 	}
 	synth := s.takeSynthetic()
-	s.idle.Broadcast()
 	release := typ == 'Z' && len(s.expect) == 0 && !s.unsynced && bk.txStatus == 'I'
 	if release {
 		s.bk = nil
@@ -244,7 +294,6 @@ func (s *session) backendLost(bk *backend, err error) {
 	s.bk = nil
 	s.expect = nil
 	s.endSpan(true)
-	s.idle.Broadcast()
 	gone := s.clientGone
 	s.mu.Unlock()
 	s.handBack(bk)
@@ -367,8 +416,8 @@ func (s *session) finishStatement(e expectation, d time.Duration) {
 // traceStatement adds one event per statement to the lending's span:
 // kind, the SQL with literals replaced by $n, rows, the error's SQLSTATE.
 func (s *session) traceStatement(e expectation, d time.Duration, rows int64, sqlstate string) {
-	if s.span == nil {
-		return
+	if s.span == nil || !s.span.IsRecording() {
+		return // an unsampled span: no normalization for nothing
 	}
 	attrs := []attribute.KeyValue{attribute.String("db.operation.name", string(e.stmtKind)),
 		attribute.String("db.query.text", policy.Normalize(e.sql)), attribute.Int64("pgmoat.rows", rows),

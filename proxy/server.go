@@ -317,7 +317,6 @@ func (s *Server) newSession(conn net.Conn, fe *pgproto3.Backend, user string, id
 		stmts:   map[string]clientStmt{},
 		started: time.Now(),
 	}
-	sess.idle = sync.NewCond(&sess.mu)
 	sess.client = client
 	sess.refreshSettings()
 	s.mu.Lock()

@@ -81,10 +81,8 @@ type session struct {
 	requests  int
 	stmtRows  int64
 	stmtError string
-	// idle is signalled whenever the response queue shrinks.
-	idle  *sync.Cond
-	lost  atomic.Bool
-	fwdWG sync.WaitGroup
+	lost      atomic.Bool
+	fwdWG     sync.WaitGroup
 }
 
 // clientStmt is a statement the client prepared under a name.
@@ -128,6 +126,7 @@ func (s *session) handle(ctx context.Context, msg pgproto3.FrontendMessage) bool
 	switch m := msg.(type) {
 	case *pgproto3.Query:
 		s.query(ctx, m.String)
+		s.pump()
 	case *pgproto3.Parse:
 		s.parse(ctx, m)
 	case *pgproto3.Bind:
@@ -140,8 +139,10 @@ func (s *session) handle(ctx context.Context, msg pgproto3.FrontendMessage) bool
 		s.closeMsg(ctx, m)
 	case *pgproto3.Sync:
 		s.sync(ctx)
+		s.pump()
 	case *pgproto3.Flush:
 		s.flushMsg()
+		s.pump()
 	case *pgproto3.Terminate:
 		return true
 	case *pgproto3.FunctionCall:
@@ -473,11 +474,7 @@ func (s *session) startBatch(ctx context.Context, simple bool) bool {
 	if s.batchOpen {
 		return true
 	}
-	s.mu.Lock()
-	for s.bk != nil && s.realPending() {
-		s.idle.Wait()
-	}
-	s.mu.Unlock()
+	s.pump() // the previous batch was answered in full; make sure of it
 	if !s.ensureBackend(ctx, simple) {
 		return false
 	}
@@ -550,8 +547,6 @@ func (s *session) ensureBackend(ctx context.Context, simple bool) bool {
 	s.span = s.srv.startTxSpan(s, bk)
 	s.mu.Unlock()
 	s.unnamedFresh = false
-	s.fwdWG.Add(1)
-	go s.forward(bk)
 	return true
 }
 
@@ -607,6 +602,10 @@ func (s *session) rollbackAbandoned(bk *backend, inFlight bool) {
 	s.enqueue(expectation{kind: expectSync, swallow: true}, expectation{kind: expectQuery, swallow: true})
 	s.unsynced = false
 	s.mu.Unlock()
+	// Nobody reads the backend once the session loop has ended: a
+	// forwarder goroutine drains it, and is given up on after a while.
+	s.fwdWG.Add(1)
+	go s.forward(bk)
 	s.sendBackend(&pgproto3.Sync{}, false)
 	s.sendBackend(&pgproto3.Query{String: "ROLLBACK"}, true)
 	done := make(chan struct{})

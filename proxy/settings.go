@@ -78,7 +78,15 @@ func appliedKey(applied map[string]string) string {
 	return s.key()
 }
 
-// diff returns the settings whose value on the backend differs.
+// resetValue marks a setting to be put back to the backend's own default:
+// a parameter an earlier borrower chose at startup and this one did not.
+// A NUL byte cannot occur in a startup parameter, so no real value is it.
+const resetValue = "\x00reset"
+
+// diff returns the settings whose value on the backend differs, and a
+// reset for every setting the backend carries that s does not name, so
+// nothing one borrower chose (TimeZone, DateStyle, client_encoding, ...)
+// reaches the next.
 func (s settings) diff(applied map[string]string) settings {
 	var out settings
 	for _, kv := range s {
@@ -86,22 +94,50 @@ func (s settings) diff(applied map[string]string) settings {
 			out = append(out, kv)
 		}
 	}
+	if len(applied) > len(s)-len(out) {
+		var resets settings
+		for name := range applied {
+			if !s.has(name) {
+				resets = append(resets, setting{name, resetValue})
+			}
+		}
+		sort.Slice(resets, func(i, j int) bool { return resets[i].name < resets[j].name })
+		out = append(out, resets...)
+	}
 	return out
 }
 
-// setConfigSQL is the statement that applies n settings: one parameterized
+func (s settings) has(name string) bool {
+	for _, kv := range s {
+		if kv.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// setConfigSQL is the statement that applies todo: one parameterized
 // set_config call per setting, so no value is ever part of the SQL text.
-// local=true scopes them to the current transaction (behind a pooler).
-func setConfigSQL(n int, local bool) string {
+// A reset takes the server's reset value of the setting from pg_settings.
+// It returns the bind parameters with the text.
+func setConfigSQL(todo settings) (string, [][]byte) {
 	var b strings.Builder
+	params := make([][]byte, 0, 2*len(todo))
 	b.WriteString("SELECT ")
-	for i := range n {
+	for i, kv := range todo {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "pg_catalog.set_config($%d, $%d, %t)", 2*i+1, 2*i+2, local)
+		params = append(params, []byte(kv.name))
+		name := len(params)
+		if kv.value == resetValue {
+			fmt.Fprintf(&b, "pg_catalog.set_config($%d, (SELECT s.reset_val FROM pg_catalog.pg_settings s WHERE pg_catalog.lower(s.name) = pg_catalog.lower($%d)), false)", name, name)
+			continue
+		}
+		params = append(params, []byte(kv.value))
+		fmt.Fprintf(&b, "pg_catalog.set_config($%d, $%d, false)", name, len(params))
 	}
-	return b.String()
+	return b.String(), params
 }
 
 // InjectionError is a failure to put a borrower's settings in force. The
@@ -125,7 +161,11 @@ func (b *backend) apply(ctx context.Context, want settings) error {
 		return &InjectionError{Err: err}
 	}
 	for _, kv := range todo {
-		b.applied[kv.name] = kv.value
+		if kv.value == resetValue {
+			delete(b.applied, kv.name)
+		} else {
+			b.applied[kv.name] = kv.value
+		}
 	}
 	b.appliedKey = appliedKey(b.applied)
 	return nil
@@ -136,12 +176,9 @@ func (b *backend) applyNow(ctx context.Context, todo settings) error {
 		_ = b.conn.SetDeadline(dl)
 		defer b.conn.SetDeadline(time.Time{})
 	}
-	params := make([][]byte, 0, 2*len(todo))
-	for _, kv := range todo {
-		params = append(params, []byte(kv.name), []byte(kv.value))
-	}
+	query, params := setConfigSQL(todo)
 	for _, msg := range []pgproto3.FrontendMessage{
-		&pgproto3.Parse{Query: setConfigSQL(len(todo), false)},
+		&pgproto3.Parse{Query: query},
 		&pgproto3.Bind{Parameters: params},
 		&pgproto3.Execute{},
 		&pgproto3.Sync{},

@@ -55,25 +55,25 @@ func checkFilterIndexes(snap *introspect.Snapshot, opts mcp.GenerateOptions) []i
 		if !ok || (rel.Kind != introspect.KindTable && rel.Kind != introspect.KindPartitionedTable && rel.Kind != introspect.KindMaterializedView) {
 			continue
 		}
-		column, search := parameterColumn(rel, f.param)
+		column, kind := parameterColumn(rel, f.param)
 		if column == "" {
 			continue
 		}
-		key := schema + "." + name + "." + column
+		key := schema + "." + name + "." + column + "/" + kind
 		if seen[key] {
 			continue
 		}
 		seen[key] = true
 		checked++
-		if indexServes(rel, column, search) {
+		if mcp.IndexServes(rel, column, kind) {
 			continue
 		}
 		advice := fmt.Sprintf("CREATE INDEX ON %s.%s (%s)", schema, name, column)
-		if search {
+		if kind == mcp.FilterSearch {
 			advice = fmt.Sprintf("CREATE INDEX ON %s.%s USING gin (%s gin_trgm_ops)", schema, name, column)
 		}
 		out = append(out, introspect.Finding{Check: "filter.index", Severity: introspect.Warning,
-			Message: fmt.Sprintf("%s filters %s.%s on %s, which no index leads with: every such call reads the whole table (%s)",
+			Message: fmt.Sprintf("%s filters %s.%s on %s, which no index serves: every such call reads the whole table (%s)",
 				f.where, schema, name, column, advice)})
 	}
 	if len(out) == 0 && checked > 0 {
@@ -83,43 +83,22 @@ func checkFilterIndexes(snap *introspect.Snapshot, opts mcp.GenerateOptions) []i
 	return out
 }
 
-// parameterColumn maps a filter parameter to its column: the parameter
-// itself, or the parameter without its _in/_gte/_lte/_search suffix.
-func parameterColumn(rel *introspect.Relation, param string) (column string, search bool) {
+// parameterColumn maps a filter parameter to its column and the kind of
+// filter: the parameter itself, or the parameter without its _in, _gte,
+// _lte or _search suffix.
+func parameterColumn(rel *introspect.Relation, param string) (column, kind string) {
 	if _, ok := rel.Column(param); ok {
-		return param, false
+		return param, mcp.FilterEquality
 	}
-	for _, suffix := range []string{"_in", "_gte", "_lte", "_search"} {
+	for suffix, kind := range map[string]string{"_in": mcp.FilterEquality, "_gte": mcp.FilterRange,
+		"_lte": mcp.FilterRange, "_search": mcp.FilterSearch} {
 		base, ok := strings.CutSuffix(param, suffix)
 		if !ok {
 			continue
 		}
 		if _, ok := rel.Column(base); ok {
-			return base, suffix == "_search"
+			return base, kind
 		}
 	}
-	return "", false
-}
-
-// indexServes reports whether a valid, non-partial index can serve a
-// filter on column: one whose first key is the column (a trigram GIN or
-// GiST index for a substring search).
-func indexServes(rel *introspect.Relation, column string, search bool) bool {
-	for _, ix := range rel.Indexes {
-		if !ix.Valid || ix.Partial() || len(ix.Keys) == 0 {
-			continue
-		}
-		if search {
-			for _, k := range ix.Keys {
-				if k.Column == column && strings.Contains(k.OpClass, "trgm") {
-					return true
-				}
-			}
-			continue
-		}
-		if ix.Keys[0].Column == column && ix.Method != "gin" {
-			return true
-		}
-	}
-	return false
+	return "", ""
 }

@@ -18,6 +18,9 @@ func TestDoctorChecksConfiguredFilterColumnsForAnIndex(t *testing.T) {
 		Overrides: map[string]mcp.ToolOverride{
 			"customers":       {Required: []string{"email", "full_name_search"}},
 			"support_tickets": {Required: []string{"priority", "not_a_column"}},
+			// A full-text expression index serves description_search; a
+			// btree serves price ranges.
+			"products": {Required: []string{"description_search", "price_gte"}},
 		},
 	}
 	findings, err := filterIndexFindings(context.Background(), &cfg)
@@ -36,7 +39,8 @@ func TestDoctorChecksConfiguredFilterColumnsForAnIndex(t *testing.T) {
 		}
 	}
 	// orders.note, orders.total_amount and support_tickets.priority have no
-	// index on purpose; customer_id, status and email have one.
+	// index on purpose; customer_id, status, email, products.description
+	// (full text) and products.price have one.
 	for _, col := range []string{"orders on note", "orders on total_amount", "support_tickets on priority"} {
 		if got[col] == "" {
 			t.Errorf("no warning for %s in %+v", col, findings)

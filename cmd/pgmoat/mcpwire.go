@@ -268,7 +268,7 @@ func serveMCPHTTP(ctx context.Context, cfg *config.Config, engine *policy.Engine
 		}
 		cancel()
 		wg.Wait()
-		obs.waitSlow()
+		obs.closeSlow()
 		select {
 		case serr := <-served:
 			err = errors.Join(err, serr)
@@ -361,6 +361,7 @@ func serveStdio(e env, cfg *config.Config, id policy.Identity) error {
 	}
 	defer pool.Close()
 	obs := newObservers(logger)
+	defer obs.closeSlow() // before the pool closes
 	obs.allowValues(cfg.MCP.LogValues)
 	st, err := newMCPStack(e.ctx, cfg, engine, pool, logger, &id, obs)
 	if err != nil {

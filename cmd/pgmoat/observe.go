@@ -162,12 +162,19 @@ func (o *observers) onCall(rec mcp.CallRecord) {
 	}
 }
 
+// maxLoggedID caps a client-chosen id in the log, as the X-Request-Id
+// header is capped.
+const maxLoggedID = 128
+
 // callRequestID is the call's JSON-RPC id, or a generated one when the
 // call had none (a notification) or came over a transport that does not
 // carry it. A client's string id is logged quoted ("abc"), so it cannot
 // pass for a generated one.
 func callRequestID(rec mcp.CallRecord) string {
 	if rec.RequestID != "" {
+		if len(rec.RequestID) > maxLoggedID {
+			return rec.RequestID[:maxLoggedID] // the client chooses its length
+		}
 		return rec.RequestID
 	}
 	return rand.Text()[:16]
@@ -304,8 +311,9 @@ func (o *observers) slowSnapshot() []proxy.SlowStatement {
 	return l.snapshot()
 }
 
-// waitSlow lets EXPLAINs in flight finish before the pool closes.
-func (o *observers) waitSlow() {
+// closeSlow stops slow-statement EXPLAINs and waits for those in flight,
+// before the pool closes.
+func (o *observers) closeSlow() {
 	if o == nil {
 		return
 	}
@@ -313,6 +321,6 @@ func (o *observers) waitSlow() {
 	l := o.slow
 	o.mu.Unlock()
 	if l != nil {
-		l.wait()
+		l.close()
 	}
 }

@@ -145,17 +145,26 @@ func startStack(ctx context.Context, log io.Writer, cfg *config.Config) (*stack,
 
 // listenUnix listens on dir/.s.PGSQL.<port>, the socket psql and libpq
 // look for with -h dir -p port. A socket file left by a process that
-// died is replaced; one a live server answers on is not.
+// died (connecting is refused) is replaced; anything else there — a live
+// server, even a busy one, a socket of another user, a file that is not
+// a socket — is left alone and reported.
 func listenUnix(dir, tcpListen string) (net.Listener, error) {
 	_, port, err := net.SplitHostPort(tcpListen)
 	if err != nil {
 		return nil, fmt.Errorf("proxy.unix_socket: the port comes from proxy.listen %q: %w", tcpListen, err)
 	}
 	path := filepath.Join(dir, ".s.PGSQL."+port)
-	if _, err := os.Lstat(path); err == nil {
-		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("proxy.unix_socket: %s exists and is not a socket; remove it or choose another directory", path)
+		}
+		c, err := net.DialTimeout("unix", path, time.Second)
+		switch {
+		case err == nil:
 			_ = c.Close()
 			return nil, fmt.Errorf("proxy.unix_socket: %s is in use (is another pgmoat or PostgreSQL listening there?)", path)
+		case !errors.Is(err, syscall.ECONNREFUSED):
+			return nil, fmt.Errorf("proxy.unix_socket: %s is there and may be in use: %w", path, err)
 		}
 		if err := os.Remove(path); err != nil {
 			return nil, fmt.Errorf("proxy.unix_socket: removing the stale socket %s: %w", path, err)
@@ -196,6 +205,7 @@ func (st *stack) stop(grace time.Duration) error {
 	}
 	err := st.proxy.Shutdown(ctx)
 	serveErr := <-st.served
+	st.obs.closeSlow()
 	st.pool.Close()
 	if st.obs.shutdownTraces != nil {
 		_ = st.obs.shutdownTraces(context.Background()) // flush the last spans
@@ -211,6 +221,11 @@ func serve(ctx context.Context, out io.Writer, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	// SIGHUP is caught from here on: it must never find the default
+	// action (exit) once a line below has said pgmoat is up.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	fmt.Fprintf(out, "pgmoat: proxy listening on %s (database %q)\n", cfg.Proxy.Listen, st.databaseName(cfg))
 	if cfg.Proxy.UnixSocket != "" {
 		_, port, _ := net.SplitHostPort(cfg.Proxy.Listen)
@@ -221,9 +236,6 @@ func serve(ctx context.Context, out io.Writer, cfg *config.Config) error {
 		return errors.Join(err, st.stop(time.Second))
 	}
 	fmt.Fprintf(out, "pgmoat: MCP listening on http://%s/mcp (metrics at /metrics)\n", cfg.MCP.Listen)
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	for running := true; running; {
 		select {
 		case <-ctx.Done():

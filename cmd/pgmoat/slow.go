@@ -28,8 +28,9 @@ type slowLog struct {
 
 	mu      sync.Mutex
 	last    time.Time
+	closed  bool                  // no EXPLAIN starts once set
 	entries []proxy.SlowStatement // newest last, at most slowKeep
-	wg      sync.WaitGroup
+	wg      sync.WaitGroup        // EXPLAINs in flight; Add under mu
 }
 
 const slowKeep = 100
@@ -69,7 +70,6 @@ func (l *slowLog) observeProxied(q proxy.SlowQuery) {
 	if l == nil || !l.admit() {
 		return
 	}
-	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
 		l.explain(slowCandidate{source: "proxy", user: q.User, id: q.Identity,
@@ -81,21 +81,22 @@ func (l *slowLog) capture(c slowCandidate) {
 	if !l.admit() {
 		return
 	}
-	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
 		l.explain(c)
 	}()
 }
 
-// admit applies the rate limit.
+// admit applies the rate limit and counts the EXPLAIN about to start;
+// after close nothing is admitted.
 func (l *slowLog) admit() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if time.Since(l.last) < l.interval {
+	if l.closed || time.Since(l.last) < l.interval {
 		return false
 	}
 	l.last = time.Now()
+	l.wg.Add(1)
 	return true
 }
 
@@ -161,8 +162,17 @@ func (l *slowLog) snapshot() []proxy.SlowStatement {
 	return out
 }
 
-// wait lets explains in flight finish (tests, shutdown).
+// wait lets explains in flight finish (tests).
 func (l *slowLog) wait() { l.wg.Wait() }
+
+// close stops new EXPLAINs and waits for those in flight, so that the
+// pool can close after it. Safe to call more than once.
+func (l *slowLog) close() {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	l.wg.Wait()
+}
 
 type planNode struct {
 	NodeType     string     `json:"Node Type"`

@@ -46,6 +46,20 @@ func TestUnixSocketListener(t *testing.T) {
 	mustContain(t, "denied over the unix socket", psqlAt(t, net.JoinHostPort(dir, port), "alice", "shop", "DELETE FROM customers;\n"),
 		"statement.kind")
 
+	// A file that is not a socket is never removed.
+	other := loopbackAddr(t)
+	_, otherPort, _ := net.SplitHostPort(other)
+	plain := filepath.Join(dir, ".s.PGSQL."+otherPort)
+	if err := os.WriteFile(plain, []byte("keep me"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := listenUnix(dir, other); err == nil || !strings.Contains(err.Error(), "not a socket") {
+		t.Errorf("a plain file in the way: %v", err)
+	}
+	if b, err := os.ReadFile(plain); err != nil || string(b) != "keep me" {
+		t.Errorf("the plain file was touched: %q %v", b, err)
+	}
+
 	// A second server on the same socket is refused, and says why.
 	if _, err := listenUnix(dir, cfg.Proxy.Listen); err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Errorf("a socket in use: %v", err)
