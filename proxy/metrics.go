@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,6 +15,11 @@ type metrics struct {
 	denials    *prometheus.CounterVec   // by rule
 	errors     *prometheus.CounterVec   // by SQLSTATE, as the client saw them
 	injections prometheus.Counter       // round trips spent applying settings
+
+	// The children of statements and duration by label, looked up once:
+	// WithLabelValues hashes its labels on every call, and these are
+	// counted on every statement.
+	allowedByKind, deniedByKind, durationByKind sync.Map // kind → Counter / Observer
 }
 
 // newMetrics registers the proxy's instruments and a collector for the
@@ -46,15 +52,33 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 }
 
 func (m *metrics) statement(kind, verdict string) {
-	if m != nil {
-		m.statements.WithLabelValues(kind, verdict).Inc()
+	if m == nil {
+		return
 	}
+	byKind := &m.allowedByKind
+	if verdict != "allow" {
+		byKind = &m.deniedByKind
+	}
+	if c, ok := byKind.Load(kind); ok {
+		c.(prometheus.Counter).Inc()
+		return
+	}
+	c := m.statements.WithLabelValues(kind, verdict)
+	byKind.Store(kind, c)
+	c.Inc()
 }
 
 func (m *metrics) observe(kind string, d time.Duration) {
-	if m != nil {
-		m.duration.WithLabelValues(kind).Observe(d.Seconds())
+	if m == nil {
+		return
 	}
+	if o, ok := m.durationByKind.Load(kind); ok {
+		o.(prometheus.Observer).Observe(d.Seconds())
+		return
+	}
+	o := m.duration.WithLabelValues(kind)
+	m.durationByKind.Store(kind, o)
+	o.Observe(d.Seconds())
 }
 
 func (m *metrics) denial(rule string) {

@@ -340,17 +340,20 @@ func (s *Server) forget(sess *session) {
 }
 
 // lend borrows a backend with the borrower's settings in force.
-func (s *Server) lend(ctx context.Context, want settings) (*backend, error) {
-	bk, err := s.pool.acquire(ctx, want.key())
+// key is want.key(), which the session keeps rather than rebuild per
+// transaction.
+func (s *Server) lend(ctx context.Context, want settings, key string) (*backend, error) {
+	bk, err := s.pool.acquire(ctx, key)
 	if err != nil {
 		return nil, err
 	}
 	if s.pool.cfg.BehindPooler {
 		return bk, nil // settings travel with each transaction instead
 	}
-	if len(want.diff(bk.applied)) > 0 {
-		s.metrics.injection()
+	if bk.appliedKey == key {
+		return bk, nil // it carries exactly these settings already
 	}
+	s.metrics.injection()
 	if err := bk.apply(ctx, want); err != nil {
 		s.pool.release(bk) // broken: closed, not reused
 		return nil, err

@@ -36,6 +36,7 @@ type session struct {
 	// profiles change (settingsGen), so a reload reaches running sessions.
 	client      map[string]string
 	settingsGen uint64
+	settingsKey string // settings.key(), for the pool
 	key         cancelKey
 
 	// stmts maps the client's prepared statement names to what pgmoat
@@ -529,7 +530,7 @@ func (s *session) ensureBackend(ctx context.Context, simple bool) bool {
 	if s.settingsGen != s.srv.engine.Generation() {
 		s.refreshSettings()
 	}
-	bk, err := s.srv.lend(ctx, s.settings)
+	bk, err := s.srv.lend(ctx, s.settings, s.settingsKey)
 	if err != nil {
 		we := toWire(err)
 		if isInternal(we) {
@@ -556,6 +557,7 @@ func (s *session) refreshSettings() {
 	s.settingsGen = s.srv.engine.Generation()
 	profile, _ := s.srv.engine.Profile(s.id.Profile)
 	s.settings = newSettings(s.srv.cfg.RLSSetting, s.id.UserID, profile, s.client)
+	s.settingsKey = s.settings.key()
 	s.mu.Lock()
 	s.slowAfter = 0 // looked up again
 	s.mu.Unlock()
