@@ -1,7 +1,6 @@
 package mcp
 
 import (
-	"bytes"
 	"database/sql/driver"
 	"encoding/base64"
 	"encoding/json"
@@ -29,6 +28,9 @@ type Result struct {
 type page struct {
 	Result
 	columns []string
+	// encoded holds each row as a JSON object in column order, made once
+	// for the byte budget and the text rendering.
+	encoded [][]byte
 	// budgetHit is true when the byte budget, not the row limit, ended
 	// the page.
 	budgetHit bool
@@ -41,6 +43,7 @@ func shapeRows(pl *plan, rows *Rows, pageSize int, probeLost bool, budget int) (
 	for _, sc := range pl.selected[:pl.returned] {
 		out.columns = append(out.columns, sc.name)
 	}
+	keys := encodedKeys(out.columns)
 	used := 0
 	var last []any
 	for i, raw := range rows.Values {
@@ -52,13 +55,15 @@ func shapeRows(pl *plan, rows *Rows, pageSize int, probeLost bool, budget int) (
 		for j, sc := range pl.selected[:pl.returned] {
 			row[sc.name] = jsonValue(raw[j], sc)
 		}
-		size := encodedSize(row)
+		enc := encodeRow(keys, out.columns, row)
+		size := len(enc) + 1 // and its newline in the text
 		if used+size > budget && len(out.Rows) > 0 {
 			out.Truncated, out.budgetHit = true, true
 			break
 		}
 		used += size
 		out.Rows = append(out.Rows, row)
+		out.encoded = append(out.encoded, enc)
 		last = raw
 	}
 	if probeLost && len(rows.Values) >= pageSize {
@@ -78,12 +83,55 @@ func shapeRows(pl *plan, rows *Rows, pageSize int, probeLost bool, budget int) (
 	return out, pos
 }
 
-func encodedSize(v any) int {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return 0
+// encodedKeys are the columns' names as JSON strings, encoded once per
+// page.
+func encodedKeys(cols []string) [][]byte {
+	keys := make([][]byte, len(cols))
+	for i, c := range cols {
+		keys[i], _ = json.Marshal(c)
 	}
-	return len(b) + 1
+	return keys
+}
+
+// encodeRow writes row as one JSON object with its keys in column order,
+// as json.Marshal would write each value. A value json cannot encode
+// (none that jsonValue returns) is written as null.
+func encodeRow(keys [][]byte, cols []string, row map[string]any) []byte {
+	b := make([]byte, 0, 32*len(cols))
+	b = append(b, '{')
+	for i, c := range cols {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, keys[i]...)
+		b = append(b, ':')
+		b = appendJSONValue(b, row[c])
+	}
+	return append(b, '}')
+}
+
+// appendJSONValue appends v's JSON encoding, without reflection for the
+// common scalars.
+func appendJSONValue(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...)
+	case bool:
+		return strconv.AppendBool(b, x)
+	case int64:
+		return strconv.AppendInt(b, x, 10)
+	case int32:
+		return strconv.AppendInt(b, int64(x), 10)
+	case int16:
+		return strconv.AppendInt(b, int64(x), 10)
+	case int:
+		return strconv.AppendInt(b, int64(x), 10)
+	}
+	enc, err := json.Marshal(v)
+	if err != nil {
+		return append(b, "null"...)
+	}
+	return append(b, enc...)
 }
 
 // positionText is a key value in a form PostgreSQL reads back as the same
@@ -211,42 +259,12 @@ func renderText(tool string, pg *page, wrapper string) string {
 		b.WriteString(untrustedNote)
 		b.WriteString("\n<rows>\n")
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	for _, row := range pg.Rows {
-		buf.Reset()
-		_ = enc.Encode(orderedRow{cols: pg.columns, row: row})
-		b.Write(buf.Bytes())
+	for _, row := range pg.encoded {
+		b.Write(row)
+		b.WriteByte('\n')
 	}
 	if wrapper != DataWrapperNone {
 		b.WriteString("</rows>\n")
 	}
 	return b.String()
-}
-
-// orderedRow encodes a row with its keys in column order, which reads
-// better than map order.
-type orderedRow struct {
-	cols []string
-	row  map[string]any
-}
-
-func (r orderedRow) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, c := range r.cols {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		k, _ := json.Marshal(c)
-		v, err := json.Marshal(r.row[c])
-		if err != nil {
-			return nil, err
-		}
-		b.Write(k)
-		b.WriteByte(':')
-		b.Write(v)
-	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
 }
