@@ -85,7 +85,9 @@ func (e expectation) ends(typ byte) bool {
 // failed. Reading the backend here rather than on a goroutine of its own
 // saves a goroutine start and a hand-off between goroutines per
 // transaction; a client that pipelines batches is served one batch after
-// the other, as PostgreSQL itself serves them.
+// the other, as PostgreSQL itself serves them. The price: a client that
+// disconnects while its statement runs is noticed when the statement
+// ends (statement_timeout bounds that), not at once.
 func (s *session) pump() {
 	s.mu.Lock()
 	bk := s.bk
