@@ -74,6 +74,12 @@ func toWire(err error) *wireError {
 		return errorf(codeTooManyConns, err.Error())
 	case errors.Is(err, ErrPoolClosed):
 		return fatalf(codeAdminShutdown, err.Error())
+	case errors.As(err, &ie) && ie.Refused != nil:
+		// The client's own startup parameters (TimeZone, DateStyle, ...)
+		// were refused: no backend will take them, so the session ends,
+		// as PostgreSQL ends a connection with a bad parameter.
+		return fatalf(ie.Refused.Code, "pgmoat: settings.refused: the server refused this connection's settings: "+
+			ie.Refused.Message+"; fix the startup parameters (connection options, PGTZ, PGDATESTYLE, ...) and reconnect")
 	case errors.As(err, &ie):
 		return errorf(codeConnFailure, ie.Error())
 	case errors.As(err, &be):

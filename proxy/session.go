@@ -536,6 +536,11 @@ func (s *session) ensureBackend(ctx context.Context, simple bool) bool {
 		if isInternal(we) {
 			s.srv.log.Error("internal error", "user", s.user, "err", err, "stack", string(debug.Stack()))
 		}
+		if we.severity == "FATAL" {
+			s.fatal(we)
+			s.lost.Store(true) // the session loop ends after this message
+			return false
+		}
 		if simple {
 			s.refuseSimple(we)
 		} else {

@@ -2,12 +2,14 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/pgmoat/pgmoat/policy"
@@ -140,9 +142,15 @@ func setConfigSQL(todo settings) (string, [][]byte) {
 	return b.String(), params
 }
 
-// InjectionError is a failure to put a borrower's settings in force. The
-// backend is discarded and the borrower's statement never runs.
-type InjectionError struct{ Err error }
+// InjectionError is a failure to put a borrower's settings in force; the
+// borrower's statement never runs. When the server refused a value
+// (Refused), the backend is unchanged and goes back to the pool: the
+// value is the borrower's problem, and would be on any backend. Any other
+// failure discards the backend.
+type InjectionError struct {
+	Err     error
+	Refused *pgconn.PgError
+}
 
 func (e *InjectionError) Error() string {
 	return "pgmoat: settings.injection: could not apply the session identity on the backend: " + e.Err.Error()
@@ -157,6 +165,12 @@ func (b *backend) apply(ctx context.Context, want settings) error {
 		return nil
 	}
 	if err := b.applyNow(ctx, todo); err != nil {
+		// One statement in an implicit transaction: refused, it changed
+		// nothing, and the backend is idle and clean.
+		var refused *pgconn.PgError
+		if errors.As(err, &refused) && b.txStatus == 'I' {
+			return &InjectionError{Err: err, Refused: refused}
+		}
 		b.broken = true
 		return &InjectionError{Err: err}
 	}
@@ -205,7 +219,7 @@ func (b *backend) drainUntilReady() error {
 		switch typ {
 		case 'E':
 			if firstErr == nil {
-				firstErr = serverError(body)
+				firstErr = pgError(body)
 			}
 		case 'Z':
 			if len(body) == 1 {
@@ -217,16 +231,6 @@ func (b *backend) drainUntilReady() error {
 			return firstErr
 		}
 	}
-}
-
-// serverError decodes an ErrorResponse body into a *pgconn.PgError-like
-// error.
-func serverError(body []byte) error {
-	var er pgproto3.ErrorResponse
-	if err := er.Decode(body); err != nil {
-		return err
-	}
-	return fmt.Errorf("%s (SQLSTATE %s)", er.Message, er.Code)
 }
 
 // localSettingsSQL applies n settings for the current transaction only

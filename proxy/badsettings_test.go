@@ -1,0 +1,51 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// TestRefusedStartupParameterEndsTheSessionNotTheBackend: a TimeZone the
+// server refuses fails the client's first statement with FATAL and the
+// server's reason, and the backend it was tried on goes back to the pool
+// instead of being closed (a client must not be able to make pgmoat open
+// and close backends at will).
+func TestRefusedStartupParameterEndsTheSessionNotTheBackend(t *testing.T) {
+	f := newFixture(t, fixtureOptions{poolMax: 1, poolMin: 1})
+	ctx := context.Background()
+	cfg, err := pgx.ParseConfig(f.dsn("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RuntimeParams["TimeZone"] = "Mars/Olympus"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	created := f.pool.Stats().Created
+	_, err = conn.Exec(ctx, "SELECT 1")
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Severity != "FATAL" || pgErr.Code != "22023" ||
+		!strings.Contains(pgErr.Message, "settings.refused") || !strings.Contains(pgErr.Message, "Mars/Olympus") {
+		t.Fatalf("first statement: %v", err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT 1"); err == nil {
+		t.Fatal("the session went on after FATAL")
+	}
+	st := f.pool.Stats()
+	if st.Closed != 0 || st.Created != created {
+		t.Fatalf("the backend was replaced: %+v", st)
+	}
+	// The one backend serves the next client, clean.
+	good := f.connect(t, "bob", pgx.QueryExecModeSimpleProtocol)
+	var tz string
+	if err := good.QueryRow(ctx, "SHOW TimeZone").Scan(&tz); err != nil || tz == "Mars/Olympus" {
+		t.Fatalf("next client: %q %v", tz, err)
+	}
+}
