@@ -85,9 +85,8 @@ func (e expectation) ends(typ byte) bool {
 // failed. Reading the backend here rather than on a goroutine of its own
 // saves a goroutine start and a hand-off between goroutines per
 // transaction; a client that pipelines batches is served one batch after
-// the other, as PostgreSQL itself serves them. The price: a client that
-// disconnects while its statement runs is noticed when the statement
-// ends (statement_timeout bounds that), not at once.
+// the other, as PostgreSQL itself serves them. A client that hangs up
+// while its statement runs is noticed by watchClient, which cancels it.
 func (s *session) pump() {
 	s.mu.Lock()
 	bk := s.bk
@@ -95,6 +94,8 @@ func (s *session) pump() {
 	if bk == nil {
 		return
 	}
+	stop := s.watchClient()
+	defer stop()
 	for s.owed() {
 		for {
 			typ, ended := s.forwardOne(bk)
