@@ -11,6 +11,14 @@ import (
 // indexes, column by column in table order.
 func (g *generator) filterParams(r *introspect.Relation, hidden map[string]bool) []*Param {
 	acc := analyzeAccess(r)
+	// A foreign key holds identifiers of another table: equality and
+	// lists of them are how a model follows the reference, a range over
+	// them means nothing and costs tokens in every tools/list.
+	for _, fk := range r.ForeignKeys {
+		for _, col := range fk.FromColumns {
+			delete(acc.ranged, col)
+		}
+	}
 	var params []*Param
 	var claims []nameClaim
 	for _, c := range r.Columns {

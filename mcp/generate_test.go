@@ -126,7 +126,11 @@ func TestFiltersFollowIndexes(t *testing.T) {
 	invalid.Valid = false
 	r.Indexes = append(r.Indexes, index("t_a", "btree", "a"), index("t_h", "hash", "h"), partial, expr, trgm,
 		index("t_doc", "gin", "doc"), tsExpr, invalid, index("t_lead_second", "btree", "lead", "second"),
-		index("t_br", "brin", "br"), index("t_flag", "btree", "flag"), index("t_j", "gin", "j"), index("t_pt", "gist", "pt"))
+		index("t_br", "brin", "br"), index("t_flag", "btree", "flag"), index("t_j", "gin", "j"), index("t_pt", "gist", "pt"),
+		index("t_ref", "btree", "ref"))
+	r.Columns = append(r.Columns, col("ref", i4, true))
+	r.ForeignKeys = []introspect.ForeignKey{{Name: "t_ref_fkey", From: r.QualifiedName(), FromColumns: []string{"ref"},
+		To: introspect.QualifiedName{Schema: "public", Name: "other"}, ToColumns: []string{"id"}}}
 	spec := tool(t, generate(t, snapshot(r), mcp.GenerateOptions{}), "query_t")
 	want := []string{
 		"id:eq", "id_in:in", "id_gte:gte", "id_lte:lte",
@@ -135,6 +139,7 @@ func TestFiltersFollowIndexes(t *testing.T) {
 		"name_search:search", "doc_search:search", "body_search:search",
 		"lead:eq", "lead_in:in", "lead_gte:gte", "lead_lte:lte", // only the leading column
 		"flag:eq", "flag_in:in", // booleans have no ranges
+		"ref:eq", "ref_in:in", // a foreign key: no ranges over identifiers
 		"order_by:order_by", "columns:columns", "limit:limit", "cursor:cursor",
 	}
 	if got := params(spec); !reflect.DeepEqual(got, want) {
@@ -161,7 +166,7 @@ func TestFiltersFollowIndexes(t *testing.T) {
 	for _, o := range orderBy.Order {
 		orders = append(orders, o.Value)
 	}
-	wantOrders := []string{"id asc", "id desc", "a asc", "a desc", "lead asc", "lead desc", "flag asc", "flag desc"}
+	wantOrders := []string{"id asc", "id desc", "a asc", "a desc", "lead asc", "lead desc", "flag asc", "flag desc", "ref asc", "ref desc"}
 	if !reflect.DeepEqual(orders, wantOrders) {
 		t.Errorf("order_by %v", orders)
 	}
