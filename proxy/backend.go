@@ -99,6 +99,51 @@ func (b *backend) send(msg pgproto3.FrontendMessage) error {
 
 func (b *backend) flush() error { return b.wr.Flush() }
 
+// sendAll writes msgs and flushes them: one round trip's worth of
+// pgmoat's own messages. A failed write marks b broken.
+func (b *backend) sendAll(msgs ...pgproto3.FrontendMessage) error {
+	for _, m := range msgs {
+		if err := b.send(m); err != nil {
+			b.broken = true
+			return err
+		}
+	}
+	if err := b.flush(); err != nil {
+		b.broken = true
+		return err
+	}
+	return nil
+}
+
+// untilReady reads b's answers to pgmoat's own messages up to
+// ReadyForQuery and records the transaction status. Every other message
+// goes to seen (nil: dropped) until an error has come; it returns the
+// first ErrorResponse, as a *pgconn.PgError, or seen's first error. A
+// failed read marks b broken.
+func (b *backend) untilReady(seen func(typ byte, body []byte) error) error {
+	var firstErr error
+	for {
+		typ, body, err := b.rd.next()
+		if err != nil {
+			b.broken = true
+			return err
+		}
+		switch {
+		case typ == 'E':
+			if firstErr == nil {
+				firstErr = pgError(body)
+			}
+		case typ == 'Z':
+			if len(body) == 1 {
+				b.txStatus = body[0]
+			}
+			return firstErr
+		case seen != nil && firstErr == nil:
+			firstErr = seen(typ, body)
+		}
+	}
+}
+
 // recentlyUsed is how long after its release a backend is lent again
 // without the liveness check: a connection that answered a moment ago is
 // worth a syscall less on the hot path; a dead one shows as a failed

@@ -131,13 +131,9 @@ func (x *Executor) run(ctx context.Context, bk *backend, query string, args []an
 		// One transaction through the pooler: the identity, then the
 		// statement, in the same round trip.
 		local := want.forTransaction()
-		settingParams := make([][]byte, 0, 2*len(local))
-		for _, kv := range local {
-			settingParams = append(settingParams, []byte(kv.name), []byte(kv.value))
-		}
 		msgs = []pgproto3.FrontendMessage{
 			&pgproto3.Parse{Query: localSettingsSQL(len(local))},
-			&pgproto3.Bind{Parameters: settingParams},
+			&pgproto3.Bind{Parameters: local.params()},
 			&pgproto3.Execute{},
 			&pgproto3.Parse{Query: query, ParameterOIDs: info.paramOIDs},
 			&pgproto3.Bind{Parameters: params},
@@ -145,14 +141,7 @@ func (x *Executor) run(ctx context.Context, bk *backend, query string, args []an
 			&pgproto3.Sync{},
 		}
 	}
-	for _, m := range msgs {
-		if err := bk.send(m); err != nil {
-			bk.broken = true
-			return nil, err
-		}
-	}
-	if err := bk.flush(); err != nil {
-		bk.broken = true
+	if err := bk.sendAll(msgs...); err != nil {
 		return nil, err
 	}
 	res := &Result{Fields: make([]Field, len(info.fields))}
@@ -201,55 +190,32 @@ func (x *Executor) prepare(bk *backend, name, query string) (*stmtInfo, error) {
 
 // parseAndDescribe parses query under name and reads its description.
 func (x *Executor) parseAndDescribe(bk *backend, name, query string) (*stmtInfo, error) {
-	for _, m := range []pgproto3.FrontendMessage{
-		&pgproto3.Parse{Name: name, Query: query},
-		&pgproto3.Describe{ObjectType: 'S', Name: name},
-		&pgproto3.Sync{},
-	} {
-		if err := bk.send(m); err != nil {
-			bk.broken = true
-			return nil, err
-		}
-	}
-	if err := bk.flush(); err != nil {
-		bk.broken = true
+	if err := bk.sendAll(&pgproto3.Parse{Name: name, Query: query}, &pgproto3.Describe{ObjectType: 'S', Name: name},
+		&pgproto3.Sync{}); err != nil {
 		return nil, err
 	}
 	info := &stmtInfo{}
-	var firstErr error
-	for {
-		typ, body, err := bk.rd.next()
-		if err != nil {
-			bk.broken = true
-			return nil, err
-		}
+	err := bk.untilReady(func(typ byte, body []byte) error {
 		switch typ {
 		case 't':
 			var pd pgproto3.ParameterDescription
 			if err := pd.Decode(body); err != nil {
-				bk.broken = true
-				return nil, err
+				return err
 			}
 			info.paramOIDs = append([]uint32(nil), pd.ParameterOIDs...)
 		case 'T':
 			var rd pgproto3.RowDescription
 			if err := rd.Decode(body); err != nil {
-				bk.broken = true
-				return nil, err
+				return err
 			}
 			info.fields = copyFields(rd.Fields)
-		case 'E':
-			if firstErr == nil {
-				firstErr = pgError(body)
-			}
-		case 'Z':
-			bk.txStatus = body[0]
-			if firstErr != nil {
-				return nil, firstErr
-			}
-			return info, nil
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return info, nil
 }
 
 func copyFields(in []pgproto3.FieldDescription) []pgproto3.FieldDescription {
@@ -263,33 +229,16 @@ func copyFields(in []pgproto3.FieldDescription) []pgproto3.FieldDescription {
 
 // readRows reads DataRows up to ReadyForQuery, decoding text values.
 func (x *Executor) readRows(bk *backend, info *stmtInfo, res *Result) error {
-	var firstErr error
-	for {
-		typ, body, err := bk.rd.next()
-		if err != nil {
-			bk.broken = true
-			return err
+	return bk.untilReady(func(typ byte, body []byte) error {
+		if typ != 'D' {
+			return nil
 		}
-		switch typ {
-		case 'D':
-			if firstErr != nil {
-				continue
-			}
-			row, err := x.decodeRow(body, info.fields)
-			if err != nil {
-				firstErr = err
-				continue
-			}
+		row, err := x.decodeRow(body, info.fields)
+		if err == nil {
 			res.Rows = append(res.Rows, row)
-		case 'E':
-			if firstErr == nil {
-				firstErr = pgError(body)
-			}
-		case 'Z':
-			bk.txStatus = body[0]
-			return firstErr
 		}
-	}
+		return err
+	})
 }
 
 func (x *Executor) decodeRow(body []byte, fields []pgproto3.FieldDescription) ([]any, error) {

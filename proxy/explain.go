@@ -66,12 +66,8 @@ func (x *Executor) explainOn(bk *backend, query string, paramOIDs []uint32, want
 	msgs := constant(nil, "BEGIN READ ONLY")
 	if behind {
 		local := want.forTransaction()
-		params := make([][]byte, 0, 2*len(local))
-		for _, kv := range local {
-			params = append(params, []byte(kv.name), []byte(kv.value))
-		}
 		msgs = append(msgs, &pgproto3.Parse{Query: localSettingsSQL(len(local))},
-			&pgproto3.Bind{Parameters: params}, &pgproto3.Execute{})
+			&pgproto3.Bind{Parameters: local.params()}, &pgproto3.Execute{})
 	}
 	msgs = constant(msgs, "SELECT 1 WHERE pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true) IS NULL")
 	msgs = append(msgs,
@@ -149,42 +145,10 @@ func constant(msgs []pgproto3.FrontendMessage, sql string) []pgproto3.FrontendMe
 	return append(msgs, &pgproto3.Parse{Query: sql}, &pgproto3.Bind{}, &pgproto3.Execute{})
 }
 
-// roundTrip sends msgs (ending in Sync) and reads to ReadyForQuery,
-// handing every other message to seen; it returns the first server error.
+// roundTrip sends msgs (ending in Sync) and reads to ReadyForQuery.
 func (x *Executor) roundTrip(bk *backend, msgs []pgproto3.FrontendMessage, seen func(typ byte, body []byte) error) error {
-	for _, m := range msgs {
-		if err := bk.send(m); err != nil {
-			bk.broken = true
-			return err
-		}
-	}
-	if err := bk.flush(); err != nil {
-		bk.broken = true
+	if err := bk.sendAll(msgs...); err != nil {
 		return err
 	}
-	var firstErr error
-	for {
-		typ, body, err := bk.rd.next()
-		if err != nil {
-			bk.broken = true
-			return err
-		}
-		switch typ {
-		case 'E':
-			if firstErr == nil {
-				firstErr = pgError(body)
-			}
-		case 'Z':
-			if len(body) == 1 {
-				bk.txStatus = body[0]
-			}
-			return firstErr
-		default:
-			if seen != nil && firstErr == nil {
-				if err := seen(typ, body); err != nil {
-					firstErr = err
-				}
-			}
-		}
-	}
+	return bk.untilReady(seen)
 }

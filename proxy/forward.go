@@ -86,7 +86,8 @@ func (e expectation) ends(typ byte) bool {
 // saves a goroutine start and a hand-off between goroutines per
 // transaction; a client that pipelines batches is served one batch after
 // the other, as PostgreSQL itself serves them. A client that hangs up
-// while its statement runs is noticed by watchClient, which cancels it.
+// while its statement runs is noticed by the session's clientWatch,
+// which cancels it.
 func (s *session) pump() {
 	s.mu.Lock()
 	bk := s.bk
@@ -94,8 +95,8 @@ func (s *session) pump() {
 	if bk == nil {
 		return
 	}
-	stop := s.watchClient()
-	defer stop()
+	s.startWatch()
+	defer s.stopWatch()
 	for s.owed() {
 		for {
 			typ, ended := s.forwardOne(bk)

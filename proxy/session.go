@@ -37,6 +37,7 @@ type session struct {
 	client      map[string]string
 	settingsGen uint64
 	settingsKey string // settings.key(), for the pool
+	watch       clientWatch
 	key         cancelKey
 
 	// stmts maps the client's prepared statement names to what pgmoat
@@ -505,14 +506,10 @@ func (s *session) realPending() bool {
 // every response to it is swallowed.
 func (s *session) injectLocal() {
 	local := s.settings.forTransaction()
-	params := make([][]byte, 0, 2*len(local))
-	for _, kv := range local {
-		params = append(params, []byte(kv.name), []byte(kv.value))
-	}
 	s.push(expectation{kind: expectParse, swallow: true}, true)
 	s.sendBackend(&pgproto3.Parse{Query: localSettingsSQL(len(local))}, false)
 	s.push(expectation{kind: expectBind, swallow: true}, true)
-	s.sendBackend(&pgproto3.Bind{Parameters: params}, false)
+	s.sendBackend(&pgproto3.Bind{Parameters: local.params()}, false)
 	s.push(expectation{kind: expectExecute, swallow: true}, true)
 	s.sendBackend(&pgproto3.Execute{}, false)
 }

@@ -191,46 +191,17 @@ func (b *backend) applyNow(ctx context.Context, todo settings) error {
 		defer b.conn.SetDeadline(time.Time{})
 	}
 	query, params := setConfigSQL(todo)
-	for _, msg := range []pgproto3.FrontendMessage{
-		&pgproto3.Parse{Query: query},
-		&pgproto3.Bind{Parameters: params},
-		&pgproto3.Execute{},
-		&pgproto3.Sync{},
-	} {
-		if err := b.send(msg); err != nil {
-			return err
-		}
-	}
-	if err := b.flush(); err != nil {
+	if err := b.sendAll(&pgproto3.Parse{Query: query}, &pgproto3.Bind{Parameters: params},
+		&pgproto3.Execute{}, &pgproto3.Sync{}); err != nil {
 		return err
 	}
-	return b.drainUntilReady()
-}
-
-// drainUntilReady reads responses of pgmoat's own statements up to
-// ReadyForQuery, returning the first server error.
-func (b *backend) drainUntilReady() error {
-	var firstErr error
-	for {
-		typ, body, err := b.rd.next()
-		if err != nil {
-			return err
-		}
-		switch typ {
-		case 'E':
-			if firstErr == nil {
-				firstErr = pgError(body)
-			}
-		case 'Z':
-			if len(body) == 1 {
-				b.txStatus = body[0]
-			}
-			if firstErr == nil && b.txStatus != 'I' {
-				return fmt.Errorf("backend left in transaction state %q", b.txStatus)
-			}
-			return firstErr
-		}
+	if err := b.untilReady(nil); err != nil {
+		return err
 	}
+	if b.txStatus != 'I' {
+		return fmt.Errorf("backend left in transaction state %q", b.txStatus)
+	}
+	return nil
 }
 
 // localSettingsSQL applies n settings for the current transaction only
@@ -248,6 +219,16 @@ func localSettingsSQL(n int) string {
 	}
 	b.WriteString(") IS NULL")
 	return b.String()
+}
+
+// params are the names and values as bind parameters, in pairs, for
+// localSettingsSQL.
+func (s settings) params() [][]byte {
+	out := make([][]byte, 0, 2*len(s))
+	for _, kv := range s {
+		out = append(out, []byte(kv.name), []byte(kv.value))
+	}
+	return out
 }
 
 // forTransaction adds what a backend behind a pooler cannot get at

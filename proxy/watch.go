@@ -10,53 +10,86 @@ import (
 // watching its client for a hang-up: short statements never pay for it.
 const clientWatchDelay = 500 * time.Millisecond
 
-// watchClient notices a client that hangs up while its statement runs,
-// and cancels the statement instead of letting it run on for nobody. It
-// starts watching after clientWatchDelay. The returned stop must be
-// called before the session reads from the client again; it leaves the
-// client's next message, if one came, unread. A TLS client is not
-// watched (its close alert cannot be told from data without decrypting).
-func (s *session) watchClient() (stop func()) {
-	sc, ok := s.conn.(syscall.Conn)
-	if !ok {
-		return func() {}
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return func() {}
-	}
-	const (
-		waiting = iota
-		watching
-		stopped
-	)
-	var mu sync.Mutex
-	state := waiting
-	done := make(chan struct{})
-	timer := time.AfterFunc(clientWatchDelay, func() {
-		mu.Lock()
-		if state == stopped {
-			mu.Unlock()
+// clientWatch notices a client that hangs up while its statement runs,
+// and cancels the statement instead of letting it run on for nobody. One
+// per session, its timer reused from statement to statement so that the
+// hot path allocates nothing. A TLS client is not watched (its close
+// alert cannot be told from data without decrypting).
+type clientWatch struct {
+	rc    syscall.RawConn // nil: not watchable
+	timer *time.Timer
+
+	mu    sync.Mutex
+	state watchState
+	done  chan struct{} // closed when a running watch ends
+}
+
+type watchState uint8
+
+const (
+	watchIdle watchState = iota
+	watchArmed
+	watchRunning
+)
+
+// start arms the watch for the statement about to be waited on; stop
+// must follow before the session reads from the client again.
+func (s *session) startWatch() {
+	w := &s.watch
+	if w.timer == nil {
+		sc, ok := s.conn.(syscall.Conn)
+		if !ok {
 			return
 		}
-		state = watching
-		mu.Unlock()
-		defer close(done)
-		if hungUp(rc) {
-			s.srv.log.Info("client hung up mid-statement; cancelling it", "user", s.user, "user_id", s.id.UserID)
-			s.cancelBackend()
+		rc, err := sc.SyscallConn()
+		if err != nil {
+			return
 		}
-	})
-	return func() {
-		timer.Stop()
-		mu.Lock()
-		running := state == watching
-		state = stopped
-		mu.Unlock()
-		if running {
-			_ = s.conn.SetReadDeadline(time.Unix(1, 0)) // ends the watcher's wait
-			<-done
-			_ = s.conn.SetReadDeadline(time.Time{})
-		}
+		w.rc = rc
+		w.timer = time.AfterFunc(time.Hour, s.runWatch)
+		w.timer.Stop()
+	}
+	w.mu.Lock()
+	w.state = watchArmed
+	w.mu.Unlock()
+	w.timer.Reset(clientWatchDelay)
+}
+
+// runWatch waits, on the timer's goroutine, for the client to hang up or
+// say something.
+func (s *session) runWatch() {
+	w := &s.watch
+	w.mu.Lock()
+	if w.state != watchArmed {
+		w.mu.Unlock()
+		return
+	}
+	w.state = watchRunning
+	w.done = make(chan struct{})
+	done := w.done
+	w.mu.Unlock()
+	defer close(done)
+	if hungUp(w.rc) {
+		s.srv.log.Info("client hung up mid-statement; cancelling it", "user", s.user, "user_id", s.id.UserID)
+		s.cancelBackend()
+	}
+}
+
+// stopWatch disarms the watch and, when it was running, ends its wait;
+// the client's next message, if one came, stays unread.
+func (s *session) stopWatch() {
+	w := &s.watch
+	if w.timer == nil {
+		return
+	}
+	w.timer.Stop()
+	w.mu.Lock()
+	running, done := w.state == watchRunning, w.done
+	w.state = watchIdle
+	w.mu.Unlock()
+	if running {
+		_ = s.conn.SetReadDeadline(time.Unix(1, 0)) // ends the watcher's wait
+		<-done
+		_ = s.conn.SetReadDeadline(time.Time{})
 	}
 }

@@ -24,13 +24,13 @@ const jwtSecret = "0123456789abcdef0123456789abcdef-test-secret"
 
 // serveHTTP starts the MCP HTTP door for cfg on a free loopback port and
 // returns its URL.
-func (f *shopFixture) serveHTTP(t *testing.T, cfg *config.Config) string {
+func (f *shopFixture) serveHTTP(t *testing.T, cfg *config.Config, obs ...*observers) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop, err := serveMCPHTTP(context.Background(), cfg, f.engine, f.pool, io.Discard, ln)
+	stop, err := serveMCPHTTP(context.Background(), cfg, f.engine, f.pool, io.Discard, ln, obs...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,15 +251,24 @@ func inspector(t *testing.T, target string, args ...string) string {
 	return string(out)
 }
 
-// skipWithoutNpx skips a test that needs Node.js on a developer machine
-// without it; under CI a missing npx is a failure, not a skip.
-func skipWithoutNpx(t *testing.T) {
+// needTool returns the path of a program a test runs. On a developer
+// machine without it the test is skipped; under CI (CI set) a missing
+// program is a failure, never a skip: .ci/deps installs every one.
+func needTool(t *testing.T, name, why string) string {
 	t.Helper()
-	if _, err := exec.LookPath("npx"); err == nil {
-		return
+	path, err := exec.LookPath(name)
+	if err == nil {
+		return path
 	}
 	if os.Getenv("CI") != "" {
-		t.Fatal("npx is not installed; CI must install Node.js and npm (.ci/deps does)")
+		t.Fatalf("%s is not installed; CI must install it (.ci/deps does): %s", name, why)
 	}
-	t.Skip("npx is not installed: the MCP Inspector CLI tests need Node.js and npm (CI installs them)")
+	t.Skipf("%s is not installed: %s", name, why)
+	return ""
+}
+
+// skipWithoutNpx is needTool for the MCP Inspector's npx.
+func skipWithoutNpx(t *testing.T) {
+	t.Helper()
+	needTool(t, "npx", "the MCP Inspector CLI tests need Node.js and npm")
 }

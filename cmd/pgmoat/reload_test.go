@@ -83,10 +83,7 @@ func (c reloadConfig) write(t *testing.T, path string) {
 // and returns what psql printed, errors included.
 func psqlAt(t *testing.T, addr, user, db, script string) string {
 	t.Helper()
-	bin, err := exec.LookPath("psql")
-	if err != nil {
-		t.Skip("psql is not installed")
-	}
+	bin := needTool(t, "psql", "the admin console and reload tests drive the proxy with psql")
 	host, port, _ := net.SplitHostPort(addr)
 	cmd := exec.Command(bin, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=0", "-v", "VERBOSITY=verbose")
 	cmd.Env = append(os.Environ(), "PGHOST="+host, "PGPORT="+port, "PGUSER="+user, "PGPASSWORD="+user,

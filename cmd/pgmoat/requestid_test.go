@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -110,22 +109,7 @@ func TestToolCallLogCarriesTheRequestIDOverHTTP(t *testing.T) {
 	f := newShopFixture(t)
 	var log lockedBuffer
 	obs := newObservers(slog.New(slog.NewJSONHandler(&log, nil)))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop, err := serveMCPHTTP(context.Background(), f.cfg, f.engine, f.pool, io.Discard, ln, obs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
-	url := "http://" + ln.Addr().String() + "/mcp"
+	url := f.serveHTTP(t, f.cfg, obs)
 
 	sid := httpMCPSession(t, url, "2025-06-18")
 	_, out := mcpPost(t, url, sid, "2025-06-18", http.Header{"X-Request-Id": {"edge-42"}}, callBody("7"))
