@@ -6,16 +6,19 @@ import "strings"
 type nodeClass uint8
 
 const (
-	classDenied   nodeClass = iota // any type not listed below: deny
-	classWrapper                   // pg_query.Node: a oneof around one concrete node
-	classGeneric                   // allowed; its children are walked
-	classSelect                    // SelectStmt: INTO, locking, WITH scoping, set operations
-	classRangeVar                  // relation reference
-	classFuncCall                  // function call
-	classTypeCast                  // cast; literal casts to reg* types name objects
-	classAExpr                     // operator expression; OPERATOR(schema.op) is checked
-	classSample                    // TABLESAMPLE method
-	classParam                     // $n parameter
+	classDenied      nodeClass = iota // any type not listed below: deny
+	classWrapper                      // pg_query.Node: a oneof around one concrete node
+	classGeneric                      // allowed; its children are walked
+	classSelect                       // SelectStmt: INTO, locking, WITH scoping, set operations
+	classRangeVar                     // relation reference
+	classFuncCall                     // function call
+	classTypeCast                     // cast; literal casts to reg* types name objects
+	classAExpr                        // operator expression; OPERATOR(schema.op) is checked
+	classSample                       // TABLESAMPLE method
+	classParam                        // $n parameter
+	classColumnRef                    // t.col, or t.fn: a call on the whole row
+	classIndirection                  // (expr).field, or (expr).fn: a call
+	classTypeName                     // a type: making its values runs functions
 )
 
 // classify lists every node type a read-only statement may contain. The
@@ -37,13 +40,19 @@ func classify(name string) nodeClass {
 		return classSample
 	case "ParamRef":
 		return classParam
-	case "A_Const", "A_Star", "A_Indices", "A_Indirection", "A_ArrayExpr",
+	case "ColumnRef":
+		return classColumnRef
+	case "A_Indirection":
+		return classIndirection
+	case "TypeName":
+		return classTypeName
+	case "A_Const", "A_Star", "A_Indices", "A_ArrayExpr",
 		"Alias", "BoolExpr", "BooleanTest", "CaseExpr", "CaseWhen",
-		"CoalesceExpr", "CollateClause", "ColumnRef", "GroupingSet",
+		"CoalesceExpr", "CollateClause", "GroupingSet",
 		"GroupingFunc", "JoinExpr", "List", "MinMaxExpr", "NamedArgExpr",
 		"NullTest", "RangeSubselect", "RangeFunction",
 		"RangeTableFunc", "RangeTableFuncCol", "ResTarget", "RowExpr",
-		"SQLValueFunction", "TypeName", "WindowDef",
+		"SQLValueFunction", "WindowDef",
 		"XmlExpr", "XmlSerialize", "String", "Integer", "Float", "Boolean",
 		"BitString", "CTESearchClause", "CTECycleClause",
 		// ColumnDef appears in a SELECT only as the column definition list

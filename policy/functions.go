@@ -35,14 +35,24 @@ func (w *walker) function(name []string) error {
 		return deny(RuleFunction, fmt.Sprintf("function %s is on the deny list", displayFunc(schema, fn)))
 	}
 	schema, vol, known := w.resolveFunction(schema, fn)
-	if known && w.r.denyFuncs.has(schema+"."+fn) {
-		return deny(RuleFunction, fmt.Sprintf("function %s is on the deny list", displayFunc(schema, fn)))
-	}
 	if !known {
 		if w.r.allowFuncs[fn] || (schema != "" && w.r.allowFuncs[schema+"."+fn]) {
 			return w.noteFunction(schema, fn)
 		}
 		return deny(RuleUnknownFunc, fmt.Sprintf("function %s is not in the catalog", displayFunc(schema, fn)))
+	}
+	if err := w.judgeResolved(schema, fn, vol); err != nil {
+		return err
+	}
+	return w.noteFunction(schema, fn)
+}
+
+// judgeResolved judges a function the catalog resolved to schema: the
+// qualified deny list, a readable schema, and volatility unless allowed.
+// Every syntax that makes PostgreSQL call a named function ends here.
+func (w *walker) judgeResolved(schema, fn string, vol Volatility) error {
+	if w.r.denyFuncs.has(schema + "." + fn) {
+		return deny(RuleFunction, fmt.Sprintf("function %s is on the deny list", displayFunc(schema, fn)))
 	}
 	if !w.r.schemas[schema] {
 		return deny(RuleFunction, fmt.Sprintf("schema %s is not readable (function %s)", quoteIdent(schema), displayFunc(schema, fn)))
@@ -50,7 +60,7 @@ func (w *walker) function(name []string) error {
 	if vol == Volatile && !w.r.allowFuncs[fn] && !w.r.allowFuncs[schema+"."+fn] {
 		return deny(RuleVolatile, fmt.Sprintf("function %s is volatile", displayFunc(schema, fn)))
 	}
-	return w.noteFunction(schema, fn)
+	return nil
 }
 
 // resolveFunction finds the schema an unqualified name resolves to on the
@@ -150,8 +160,7 @@ func (w *walker) regLiteral(b []byte) error {
 }
 
 // aExpr checks the operator an expression, ORDER BY ... USING or
-// subquery comparison names: a schema-qualified OPERATOR(s.op) outside
-// pg_catalog may run any function, and the engine has no operator catalog.
+// subquery comparison names (see operator in calls.go).
 func (w *walker) aExpr(m *msgInfo, b []byte, depth int) error {
 	num := w.n.exprName
 	switch m.name {
@@ -164,8 +173,8 @@ func (w *walker) aExpr(m *msgInfo, b []byte, depth int) error {
 	if err != nil {
 		return err
 	}
-	if len(name) > 1 && name[0] != "pg_catalog" {
-		return deny(RuleOperator, fmt.Sprintf("operator %s is outside pg_catalog", strings.Join(name, ".")))
+	if err := w.operator(name); err != nil {
+		return err
 	}
 	return w.children(m, b, depth)
 }

@@ -23,6 +23,13 @@ INSERT INTO pgbench_accounts SELECT g, 1, 0, '' FROM generate_series(1, 200) g;
 
 // legit are statements the readonly profile must allow.
 var legit = []string{
+	// field selection that reads a column or calls a harmless function
+	"select o.id, o.total, (o.meta).jsonb_typeof from orders o",
+	"select (c.name).upper, (c.email).length, c.pg_typeof from customers c",
+	"select customers.name, public.customers.email from customers",
+	"select (p.tags)[1], (o).id from products p, orders o where o.id = p.id",
+	"select (row(1, 'a')).f1",
+	"select (x).pg_typeof from generate_series(1, 3) x",
 	// pgbench -S and plain reads
 	"SELECT abalance FROM pgbench_accounts WHERE aid = 123;",
 	"select * from orders",

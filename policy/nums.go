@@ -26,6 +26,7 @@ type nums struct {
 	minmaxOp, minmaxArgs                           int32
 	paramNumber                                    int32
 	sortUseOp, subLinkOper                         int32
+	colRefFields, indirList                        int32
 }
 
 type numLookup struct {
@@ -77,6 +78,7 @@ func newNums(s *schema) (nums, error) {
 		minmaxOp:     l.get("MinMaxExpr", "op"), minmaxArgs: l.get("MinMaxExpr", "args"),
 		paramNumber: l.get("ParamRef", "number"),
 		sortUseOp:   l.get("SortBy", "use_op"), subLinkOper: l.get("SubLink", "oper_name"),
+		colRefFields: l.get("ColumnRef", "fields"), indirList: l.get("A_Indirection", "indirection"),
 	}
 	return n, l.err
 }

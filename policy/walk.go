@@ -52,6 +52,12 @@ func (w *walker) visit(m *msgInfo, b []byte, depth int) error {
 		return w.tableSample(m, b, depth)
 	case classParam:
 		return w.param(m, b)
+	case classColumnRef:
+		return w.columnRef(m, b, depth)
+	case classIndirection:
+		return w.indirection(m, b, depth)
+	case classTypeName:
+		return w.typeName(m, b, depth)
 	}
 	return deniedNode(m.name)
 }

@@ -1,0 +1,114 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+)
+
+// CallCatalog is implemented by online catalogs that know the functions
+// PostgreSQL calls where the text names none: behind an operator, and to
+// make a value of a type (its input, output, receive, send, typmod and
+// subscript functions, and the cast functions that produce it). It lists
+// only functions outside pg_catalog: pg_catalog's own operators, casts
+// and type functions are fixed by the server release and checked against
+// a real PostgreSQL by TestBuiltinImplicitCallsAreAllowed (none is
+// volatile or on a deny list).
+type CallCatalog interface {
+	// OperatorFunctions returns the functions behind every operator
+	// named op in schema (its code, restriction and join estimators).
+	OperatorFunctions(schema, op string) []FuncRef
+	// TypeFunctions returns the functions that can run to make or show
+	// a value of schema.typ, including casts to it from any type.
+	TypeFunctions(schema, typ string) []FuncRef
+}
+
+// FuncRef names one function by schema and name.
+type FuncRef struct{ Schema, Name string }
+
+func (f FuncRef) String() string { return displayFunc(f.Schema, f.Name) }
+
+// operator judges the functions behind an operator name: OPERATOR(s.op)
+// outside pg_catalog is denied outright (the offline engine has no
+// operator catalog), and an unqualified name may be any operator of that
+// name on the search path, since argument types pick among them.
+func (w *walker) operator(name []string) error {
+	if len(name) == 0 {
+		return nil
+	}
+	if len(name) > 1 && name[0] != "pg_catalog" {
+		return deny(RuleOperator, fmt.Sprintf("operator %s is outside pg_catalog", strings.Join(name, ".")))
+	}
+	cc, ok := w.fc.(CallCatalog)
+	if !ok {
+		return nil
+	}
+	op := name[len(name)-1]
+	for _, s := range w.candidates(name) {
+		for _, f := range cc.OperatorFunctions(s, op) {
+			if err := w.hiddenCall(f, "operator "+op); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// typeName judges a type reference wherever it appears (casts, typed
+// literals, column definition lists, RETURNING clauses of JSON and XML
+// constructors): making a value of the type runs its functions.
+func (w *walker) typeName(m *msgInfo, b []byte, depth int) error {
+	names, err := w.nameList(b, w.n.typeNames)
+	if err != nil {
+		return err
+	}
+	if err := w.typeCalls(names); err != nil {
+		return err
+	}
+	return w.children(m, b, depth)
+}
+
+// typeCalls judges the functions an online catalog lists for a type.
+func (w *walker) typeCalls(names []string) error {
+	cc, ok := w.fc.(CallCatalog)
+	if !ok || len(names) == 0 || len(names) > 2 {
+		return nil
+	}
+	typ := names[len(names)-1]
+	for _, s := range w.candidates(names) {
+		for _, f := range cc.TypeFunctions(s, typ) {
+			if err := w.hiddenCall(f, "type "+typ); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// candidates is the schema of a qualified name, or every schema of the
+// path for an unqualified one.
+func (w *walker) candidates(names []string) []string {
+	if len(names) == 2 {
+		return names[:1]
+	}
+	return w.r.path
+}
+
+// hiddenCall judges a function PostgreSQL calls on behalf of via (an
+// operator or a type) by the rules of a direct call.
+func (w *walker) hiddenCall(f FuncRef, via string) error {
+	err := func() error {
+		if w.r.denyFuncs.has(f.Name) {
+			return deny(RuleFunction, fmt.Sprintf("function %s is on the deny list", f))
+		}
+		vol, known := w.fc.Volatility(f.Schema, f.Name)
+		if !known {
+			return deny(RuleUnknownFunc, fmt.Sprintf("function %s is not in the catalog", f))
+		}
+		return w.judgeResolved(f.Schema, f.Name, vol)
+	}()
+	if d, ok := err.(*denial); ok {
+		d.reason += " (called by " + via + ")"
+		return d
+	}
+	return w.noteFunction(f.Schema, f.Name)
+}
