@@ -64,6 +64,7 @@ func (b *builder) resolveColumn(c *Column, oid uint32) error {
 // relation's ReferencedBy from the ForeignKeys of the others. It returns s.
 func Assemble(s *Snapshot) *Snapshot {
 	s.indexFunctions()
+	s.indexImplicitCalls()
 	s.byName = make(map[QualifiedName]*Relation, len(s.Relations))
 	for _, r := range s.Relations {
 		s.byName[r.QualifiedName()] = r

@@ -40,6 +40,7 @@ func (b *builder) steps() []step {
 		{"indexes", qIndexes, b.scanIndexKey},
 		{"constraints", qConstraints, b.scanConstraint},
 		{"functions", qFunctions, b.scanFunction},
+		{"implicit calls", qImplicitCalls, b.scanImplicitCall},
 	}
 }
 
@@ -188,5 +189,16 @@ func (b *builder) scanFunction(rows pgx.Rows) error {
 	}
 	f.Volatility = Volatility(vol)
 	b.snap.Functions = append(b.snap.Functions, f)
+	return nil
+}
+
+func (b *builder) scanImplicitCall(rows pgx.Rows) error {
+	var c ImplicitCall
+	var via string
+	if err := rows.Scan(&via, &c.Schema, &c.Name, &c.Function.Schema, &c.Function.Name); err != nil {
+		return err
+	}
+	c.Via = ImplicitVia(via)
+	b.snap.ImplicitCalls = append(b.snap.ImplicitCalls, c)
 	return nil
 }

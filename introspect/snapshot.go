@@ -14,11 +14,15 @@ type Snapshot struct {
 	Relations  []*Relation // sorted by schema, then name
 	Functions  []Function  // every function the role can see, sorted by schema, name, args
 	Extensions []string    // installed extensions, sorted
+	// ImplicitCalls are the functions outside pg_catalog behind
+	// operators and types, sorted.
+	ImplicitCalls []ImplicitCall
 
 	byName map[QualifiedName]*Relation
 	// volatility is the most volatile overload of each function, so the
 	// policy engine's per-statement lookups are one map access.
 	volatility map[QualifiedName]Volatility
+	implicit   map[implicitKey][]QualifiedName
 }
 
 // QualifiedName is a catalog identifier pair, unquoted and case-exact.

@@ -25,3 +25,24 @@ func (c onlineCatalog) HasRelation(schema, name string) bool {
 	_, ok := c.snap.Relation(schema, name)
 	return ok
 }
+
+// OperatorFunctions implements policy.CallCatalog.
+func (c onlineCatalog) OperatorFunctions(schema, op string) []policy.FuncRef {
+	return funcRefs(c.snap.OperatorFunctions(schema, op))
+}
+
+// TypeFunctions implements policy.CallCatalog.
+func (c onlineCatalog) TypeFunctions(schema, typ string) []policy.FuncRef {
+	return funcRefs(c.snap.TypeFunctions(schema, typ))
+}
+
+func funcRefs(names []introspect.QualifiedName) []policy.FuncRef {
+	if len(names) == 0 {
+		return nil
+	}
+	out := make([]policy.FuncRef, len(names))
+	for i, n := range names {
+		out[i] = policy.FuncRef{Schema: n.Schema, Name: n.Name}
+	}
+	return out
+}

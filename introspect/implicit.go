@@ -1,0 +1,93 @@
+package introspect
+
+// ImplicitCall is a function PostgreSQL calls where a statement names
+// none: behind an operator, or to make or show a value of a type (its
+// input/output/receive/send/typmod/subscript functions, the casts that
+// produce it, and the CHECK constraints of a domain). Only functions outside pg_catalog are listed: pg_catalog's
+// own are fixed by the server release, and the policy package checks them
+// against a real server in its tests.
+type ImplicitCall struct {
+	Via      ImplicitVia
+	Schema   string // of the operator or type
+	Name     string // operator symbol or type name
+	Function QualifiedName
+}
+
+// ImplicitVia says what an implicit call stands behind.
+type ImplicitVia string
+
+// What implicit calls stand behind.
+const (
+	ViaOperator ImplicitVia = "operator"
+	ViaType     ImplicitVia = "type"
+)
+
+// qImplicitCalls lists, for every operator and type, the functions outside
+// pg_catalog that using it may run. Restriction and join estimators run
+// at planning time on the statement's constants, so they count. A type
+// stands for its whole chain: a domain's base types and an array's
+// element type, whose input functions and CHECK constraints run when a
+// value of the outer type is made.
+const qImplicitCalls = `WITH RECURSIVE chain(top, t) AS (
+  SELECT oid, oid FROM pg_catalog.pg_type
+  UNION
+  SELECT c.top, u.next
+  FROM chain c JOIN pg_catalog.pg_type ty ON ty.oid = c.t,
+    LATERAL (VALUES (ty.typbasetype), (CASE WHEN ty.typcategory = 'A' THEN ty.typelem ELSE 0 END)) u(next)
+  WHERE u.next <> 0
+), fns(top, fn) AS (
+  SELECT c.top, f
+  FROM chain c JOIN pg_catalog.pg_type ty ON ty.oid = c.t,
+    LATERAL unnest(ARRAY[ty.typinput, ty.typoutput, ty.typreceive, ty.typsend,
+      ty.typmodin, ty.typmodout, ty.typsubscript]::oid[]) f
+  UNION
+  SELECT c.top, ca.castfunc
+  FROM chain c JOIN pg_catalog.pg_cast ca ON ca.casttarget = c.t
+  UNION
+  SELECT c.top, d.refobjid
+  FROM chain c
+  JOIN pg_catalog.pg_constraint con ON con.contypid = c.t
+  JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
+    AND d.objid = con.oid AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+)
+SELECT 'operator', n.nspname, o.oprname, pn.nspname, p.proname
+FROM pg_catalog.pg_operator o
+JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
+JOIN pg_catalog.pg_proc p ON p.oid IN (o.oprcode, o.oprrest, o.oprjoin)
+JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
+WHERE pn.nspname <> 'pg_catalog'
+UNION
+SELECT 'type', n.nspname, t.typname, pn.nspname, p.proname
+FROM fns
+JOIN pg_catalog.pg_type t ON t.oid = fns.top
+JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+JOIN pg_catalog.pg_proc p ON p.oid = fns.fn
+JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
+WHERE pn.nspname <> 'pg_catalog'
+  AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
+ORDER BY 1, 2, 3, 4, 5`
+
+// OperatorFunctions returns the functions outside pg_catalog behind the
+// operators named op in schema.
+func (s *Snapshot) OperatorFunctions(schema, op string) []QualifiedName {
+	return s.implicit[implicitKey{ViaOperator, schema, op}]
+}
+
+// TypeFunctions returns the functions outside pg_catalog that making or
+// showing a value of schema.typ may run.
+func (s *Snapshot) TypeFunctions(schema, typ string) []QualifiedName {
+	return s.implicit[implicitKey{ViaType, schema, typ}]
+}
+
+type implicitKey struct {
+	via          ImplicitVia
+	schema, name string
+}
+
+func (s *Snapshot) indexImplicitCalls() {
+	s.implicit = make(map[implicitKey][]QualifiedName, len(s.ImplicitCalls))
+	for _, c := range s.ImplicitCalls {
+		k := implicitKey{c.Via, c.Schema, c.Name}
+		s.implicit[k] = append(s.implicit[k], c.Function)
+	}
+}

@@ -1,0 +1,375 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgmoat/pgmoat/integration/pgcluster"
+	"github.com/pgmoat/pgmoat/introspect"
+)
+
+// The differential oracle: PostgreSQL itself says what a statement calls
+// and reads. Every statement the engine allows is created as a temporary
+// view (as a superuser, in a scratch database), and pg_depend lists what
+// the view's stored query refers to after the server's own name
+// resolution: functions (however the text spelled the call), operators,
+// types and relations. A function or relation the server resolved that the
+// verdict did not report, and that the engine would not allow when named
+// directly, is a failing test whatever the syntax that reached it.
+
+// oracleObjects are user objects an attacker would reach for: volatile
+// functions callable by field selection, an operator, a domain whose
+// CHECK calls a volatile function, and a cast with a volatile function.
+const oracleObjects = `
+CREATE FUNCTION public.evil(int) RETURNS int VOLATILE LANGUAGE sql AS 'SELECT $1';
+CREATE FUNCTION public.evil(text) RETURNS text VOLATILE LANGUAGE sql AS 'SELECT $1';
+CREATE FUNCTION public.evil(orders) RETURNS int VOLATILE LANGUAGE sql AS 'SELECT 1';
+CREATE FUNCTION public.benign(int) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT $1';
+CREATE FUNCTION public.benign(orders) RETURNS numeric STABLE LANGUAGE sql AS 'SELECT $1.total';
+CREATE FUNCTION public.evil_eq(int, text) RETURNS bool VOLATILE LANGUAGE sql AS 'SELECT true';
+CREATE OPERATOR public.### (LEFTARG = int, RIGHTARG = text, FUNCTION = public.evil_eq);
+CREATE FUNCTION public.fine_eq(int, int) RETURNS bool IMMUTABLE LANGUAGE sql AS 'SELECT $1 = $2';
+CREATE OPERATOR public.=#= (LEFTARG = int, RIGHTARG = int, FUNCTION = public.fine_eq);
+CREATE FUNCTION public.evil_check(int) RETURNS bool VOLATILE LANGUAGE sql AS 'SELECT true';
+CREATE DOMAIN public.evil_dom AS int CHECK (public.evil_check(VALUE));
+CREATE DOMAIN public.evil_dom2 AS public.evil_dom;
+CREATE DOMAIN public.fine_dom AS int CHECK (VALUE > 0);
+CREATE TYPE public.pair AS (a int, b int);
+CREATE FUNCTION public.evil_pair(text) RETURNS public.pair VOLATILE LANGUAGE sql AS 'SELECT (1, 2)::public.pair';
+CREATE CAST (text AS public.pair) WITH FUNCTION public.evil_pair(text);
+`
+
+// oracle resolves statements on a real server.
+type oracle struct {
+	ctx  context.Context
+	conn *pgconn.PgConn
+	e    *Engine
+	// checked counts statements the server resolved and compared.
+	checked int
+}
+
+// resolved is what PostgreSQL's stored query for a statement refers to.
+type resolved struct {
+	functions []string // quoteQualified, as Verdict.Functions spells them
+	relations []string // schema.name, as Verdict.Relations spells them
+}
+
+// depsSQL reads what the view's stored query calls and reads. Functions,
+// operators (standing for their code and estimator functions) and types
+// come from pg_depend; relations from the range table of the stored query
+// (pg_depend also lists relations a 'name'::regclass constant merely
+// looks up, which read nothing).
+const depsSQL = `SELECT 'f', n.nspname, p.proname
+FROM pg_depend d JOIN pg_proc p ON p.oid = d.refobjid JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE d.classid = 'pg_rewrite'::regclass AND d.objid = (SELECT oid FROM pg_rewrite WHERE ev_class = 'pg_temp.oracle_v'::regclass)
+  AND d.refclassid = 'pg_proc'::regclass
+UNION
+SELECT 'f', n.nspname, p.proname
+FROM pg_depend d JOIN pg_operator o ON o.oid = d.refobjid
+JOIN pg_proc p ON p.oid IN (o.oprcode, o.oprrest, o.oprjoin) JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE d.classid = 'pg_rewrite'::regclass AND d.objid = (SELECT oid FROM pg_rewrite WHERE ev_class = 'pg_temp.oracle_v'::regclass)
+  AND d.refclassid = 'pg_operator'::regclass
+UNION
+SELECT 't', n.nspname, t.typname
+FROM pg_depend d JOIN pg_type t ON t.oid = d.refobjid JOIN pg_namespace n ON n.oid = t.typnamespace
+WHERE d.classid = 'pg_rewrite'::regclass AND d.objid = (SELECT oid FROM pg_rewrite WHERE ev_class = 'pg_temp.oracle_v'::regclass)
+  AND d.refclassid = 'pg_type'::regclass
+UNION
+SELECT 'r', n.nspname, c.relname
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.oid <> 'pg_temp.oracle_v'::regclass AND c.oid IN (
+  SELECT m[1]::oid FROM pg_rewrite r, regexp_matches(r.ev_action::text, ':rtekind 0 :relid (\d+)', 'g') m
+  WHERE r.ev_class = 'pg_temp.oracle_v'::regclass)`
+
+// resolve asks the server what sql refers to. ok is false when the server
+// refuses the statement (a type error, say): there is nothing to compare.
+func (o *oracle) resolve(sql string, types CallCatalog) (resolved, bool, error) {
+	body := strings.TrimRight(strings.TrimSpace(sql), "; \n\t")
+	script := "CREATE TEMP VIEW oracle_v AS SELECT FROM (\n" + body + "\n) oracle_s;\n" + depsSQL + ";\nDROP VIEW pg_temp.oracle_v"
+	results, err := o.conn.Exec(o.ctx, script).ReadAll()
+	if err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) {
+			return resolved{}, false, nil
+		}
+		return resolved{}, false, err
+	}
+	var r resolved
+	for _, row := range results[1].Rows {
+		kind, schema, name := string(row[0]), string(row[1]), string(row[2])
+		switch kind {
+		case "f":
+			r.functions = append(r.functions, quoteQualified(schema, name))
+		case "r":
+			r.relations = append(r.relations, schema+"."+name)
+		case "t":
+			for _, f := range types.TypeFunctions(schema, name) {
+				r.functions = append(r.functions, quoteQualified(f.Schema, f.Name))
+			}
+		}
+	}
+	return r, true, nil
+}
+
+// check judges sql and, when allowed, compares the verdict with the
+// server's resolution of the text that would be sent.
+func (o *oracle) check(t *testing.T, types CallCatalog, sql string) {
+	t.Helper()
+	v := o.e.Decide(Identity{}, sql)
+	if !v.Allowed || v.Kind != KindSelect || hasParam(v.SQL(sql)) {
+		return
+	}
+	r, ok, err := o.resolve(v.SQL(sql), types)
+	if err != nil {
+		t.Fatalf("oracle on %q: %v", sql, err)
+	}
+	if !ok {
+		return
+	}
+	o.checked++
+	for _, f := range r.functions {
+		if slices.Contains(v.Functions, f) || o.allowedDirectly(f) {
+			continue
+		}
+		t.Errorf("allowed %q, but PostgreSQL calls %s, which the verdict does not report (it reports %v) and which is denied when named", sql, f, v.Functions)
+	}
+	for _, rel := range r.relations {
+		if !slices.Contains(v.Relations, rel) {
+			t.Errorf("allowed %q, but PostgreSQL reads %s, which the verdict does not report (it reports %v)", sql, rel, v.Relations)
+		}
+	}
+}
+
+// allowedDirectly reports whether a pg_catalog function would be allowed
+// if the statement named it. Functions outside pg_catalog must be
+// reported: the engine has to have seen them.
+func (o *oracle) allowedDirectly(qualified string) bool {
+	if !strings.HasPrefix(qualified, "pg_catalog.") {
+		return false
+	}
+	return o.e.Decide(Identity{}, "SELECT "+qualified+"()").Allowed
+}
+
+// hasParam reports a $n parameter outside literals, which a view cannot
+// hold; such statements are left to the other tests.
+func hasParam(sql string) bool {
+	for i := 0; i+1 < len(sql); i++ {
+		if sql[i] == '$' && sql[i+1] >= '0' && sql[i+1] <= '9' && (i == 0 || !isIdentByte(sql[i-1])) {
+			return true
+		}
+	}
+	return false
+}
+
+func isIdentByte(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// oracleCatalog adapts an introspected snapshot to the engine, as the
+// binary does.
+type oracleCatalog struct{ snap *introspect.Snapshot }
+
+func (c oracleCatalog) Volatility(schema, name string) (Volatility, bool) {
+	v, ok := c.snap.FunctionVolatility(schema, name)
+	if !ok || len(v) != 1 {
+		return 0, false
+	}
+	return Volatility(v[0]), true
+}
+
+func (c oracleCatalog) HasRelation(schema, name string) bool {
+	_, ok := c.snap.Relation(schema, name)
+	return ok
+}
+
+func (c oracleCatalog) OperatorFunctions(schema, op string) []FuncRef {
+	return refsOf(c.snap.OperatorFunctions(schema, op))
+}
+
+func (c oracleCatalog) TypeFunctions(schema, typ string) []FuncRef {
+	return refsOf(c.snap.TypeFunctions(schema, typ))
+}
+
+func refsOf(names []introspect.QualifiedName) []FuncRef {
+	out := make([]FuncRef, len(names))
+	for i, n := range names {
+		out[i] = FuncRef{Schema: n.Schema, Name: n.Name}
+	}
+	return out
+}
+
+// startOracle starts a server with the legit schema and the attacker's
+// objects, and an engine that judges on its live catalog.
+func startOracle(t *testing.T) (*oracle, oracleCatalog) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a PostgreSQL cluster")
+	}
+	c := pgcluster.ForTest(t, pgcluster.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	conn, err := pgconn.Connect(ctx, c.DSN("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	if _, err := conn.Exec(ctx, legitSchema+oracleObjects).ReadAll(); err != nil {
+		t.Fatalf("schema: %v", err)
+	}
+	pc, err := pgx.Connect(ctx, c.DSN("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := introspect.Load(ctx, pc)
+	_ = pc.Close(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newTestEngine(t)
+	cat := oracleCatalog{snap}
+	e.SetFunctions(cat)
+	return &oracle{ctx: ctx, conn: conn, e: e}, cat
+}
+
+// oracleSyntaxes are the ways a statement can make the server call a
+// function or read a relation; %[1]s is a function, operator or type
+// name, %[2]s a value for it.
+var oracleSyntaxes = []string{
+	"SELECT %[1]s(%[2]s)",
+	"SELECT (%[2]s).%[1]s",
+	"SELECT (%[2]s).%[1]s IS NULL",
+	"SELECT g.%[1]s FROM (SELECT %[2]s AS x) g",
+	"SELECT g.%[1]s FROM generate_series(1, 2) g",
+	"SELECT o.%[1]s FROM orders o",
+	"SELECT public.orders.%[1]s FROM orders",
+	"SELECT (o).%[1]s FROM orders o",
+	"SELECT * FROM %[1]s(%[2]s) f",
+	"SELECT * FROM ROWS FROM (%[1]s(%[2]s)) f",
+	"SELECT x FROM orders o, LATERAL (SELECT (o.id).%[1]s) s(x)",
+	"SELECT 1 WHERE (%[2]s).%[1]s IS NOT NULL",
+	"WITH c AS (SELECT (%[2]s).%[1]s AS v) SELECT * FROM c",
+	"SELECT (SELECT (%[2]s).%[1]s)",
+	"SELECT count(*) FILTER (WHERE (%[2]s).%[1]s IS NULL) FROM orders",
+	"SELECT 1 ORDER BY (%[2]s).%[1]s",
+	"SELECT ARRAY[(%[2]s).%[1]s]",
+	"SELECT '1'::%[1]s",
+	"SELECT CAST(%[2]s AS %[1]s)",
+	"SELECT %[1]s '1'",
+	"SELECT ARRAY['1']::%[1]s[]",
+	"SELECT 1 %[1]s %[2]s",
+	"SELECT 1 WHERE 1 %[1]s ANY (ARRAY[%[2]s])",
+	"SELECT x FROM (VALUES (1)) v(x) ORDER BY x USING %[1]s",
+}
+
+// oracleValues are arguments of several types.
+var oracleValues = []string{"1", "'1'::text", "4.0::float8", "42::bigint", "'x'", "o", "(SELECT o FROM orders o LIMIT 1)"}
+
+// oracleCallees are names to call: the attacker's objects, every name on
+// the built-in deny lists, and a sample of harmless built-ins.
+func oracleCallees() []string {
+	names := []string{"evil", "benign", "###", "=#=", "evil_dom", "evil_dom2", "fine_dom", "pair",
+		"pg_sleep", "set_config", "ts_stat", "pg_advisory_lock", "pg_terminate_backend",
+		"pg_stat_get_backend_activity", "pg_read_file", "nextval", "timeofday", "clock_timestamp",
+		"random", "upper", "length", "int8", "text", "regclass", "pg_typeof", "abs", "=", "<", "~~"}
+	for _, n := range builtinDenyFunctions() {
+		if !strings.Contains(n, "*") && !strings.Contains(n, ".") && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// TestOracleAgreesWithPostgreSQL compares every allowed statement of the
+// corpora, and a generated set crossing each call syntax with each callee
+// and value, with the server's own resolution.
+func TestOracleAgreesWithPostgreSQL(t *testing.T) {
+	o, cat := startOracle(t)
+	t.Run("legit", func(t *testing.T) {
+		for _, sql := range legit {
+			o.check(t, cat, sql)
+		}
+		_, queries := psqlMeta(t)
+		for _, sql := range queries {
+			o.check(t, cat, sql)
+		}
+	})
+	t.Run("hostile", func(t *testing.T) {
+		for _, c := range hostile {
+			o.check(t, cat, c.sql)
+		}
+	})
+	t.Run("generated", func(t *testing.T) {
+		before := o.checked
+		for _, syntax := range oracleSyntaxes {
+			for _, callee := range oracleCallees() {
+				for _, val := range oracleValues {
+					o.check(t, cat, fmt.Sprintf(syntax, callee, val))
+				}
+			}
+		}
+		// The generator must reach the server often enough to mean
+		// something: a broken fixture would compare nothing.
+		if n := o.checked - before; n < 300 {
+			t.Fatalf("only %d generated statements were allowed and resolved; the generator or fixture is broken", n)
+		}
+		t.Logf("%d generated statements allowed and compared with the server", o.checked-before)
+	})
+	t.Run("attacker objects are denied", func(t *testing.T) {
+		for sql, rule := range map[string]string{
+			"SELECT (1).evil":                                     RuleVolatile,
+			"SELECT o.evil FROM orders o":                         RuleVolatile,
+			"SELECT 1 ### 'x'":                                    RuleVolatile,
+			"SELECT '1'::evil_dom":                                RuleVolatile,
+			"SELECT ARRAY['1']::evil_dom2[]":                      RuleVolatile,
+			"SELECT CAST('x'::text AS pair)":                      RuleVolatile,
+			"SELECT ('x'::text).pair":                             RuleVolatile,
+			"SELECT o.benign FROM orders o":                       "",
+			"SELECT 1 =#= 1":                                      "",
+			"SELECT '1'::fine_dom":                                "",
+			"SELECT (x).benign, (x)::int8 FROM (SELECT 1 AS x) s": "",
+		} {
+			v := o.e.Decide(Identity{}, sql)
+			if v.Rule != rule {
+				t.Errorf("%q: rule %q (%s), want %q", sql, v.Rule, v.Reason, rule)
+			}
+		}
+	})
+}
+
+// TestBuiltinImplicitCallsAreAllowed checks the premise that lets the
+// online catalog list only functions outside pg_catalog: every function
+// pg_catalog's own operators, casts, types, aggregates and operator
+// classes call is one the engine would allow by name.
+func TestBuiltinImplicitCallsAreAllowed(t *testing.T) {
+	o, _ := startOracle(t)
+	const q = `SELECT DISTINCT p.proname FROM pg_proc p WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.oid IN (
+  SELECT unnest(ARRAY[oprcode, oprrest, oprjoin]::oid[]) FROM pg_operator WHERE oprnamespace = 'pg_catalog'::regnamespace
+  UNION SELECT castfunc FROM pg_cast
+  UNION SELECT unnest(ARRAY[typinput, typoutput, typreceive, typsend, typmodin, typmodout, typsubscript, typanalyze]::oid[])
+    FROM pg_type WHERE typnamespace = 'pg_catalog'::regnamespace
+  UNION SELECT unnest(ARRAY[aggtransfn, aggfinalfn, aggcombinefn, aggserialfn, aggdeserialfn, aggmtransfn, aggminvtransfn, aggmfinalfn]::oid[]) FROM pg_aggregate
+  UNION SELECT amproc FROM pg_amproc)
+ORDER BY 1`
+	results, err := o.conn.Exec(o.ctx, q).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := results[0].Rows
+	if len(rows) < 500 {
+		t.Fatalf("only %d functions behind built-in operators, casts and types; the query is wrong", len(rows))
+	}
+	for _, row := range rows {
+		name := string(row[0])
+		if v := o.e.Decide(Identity{}, "SELECT pg_catalog."+quoteIdent(name)+"()"); !v.Allowed {
+			t.Errorf("pg_catalog.%s runs behind a built-in operator, cast, type or aggregate but is denied when named: %s", name, v.Reason)
+		}
+	}
+}
