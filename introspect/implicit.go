@@ -24,7 +24,9 @@ const (
 
 // qImplicitCalls lists, for every operator and type, the functions outside
 // pg_catalog that using it may run. Restriction and join estimators run
-// at planning time on the statement's constants, so they count. A type
+// at planning time on the statement's constants, so they count, and so do
+// the support functions of the operator families an operator belongs to
+// (comparison and hash functions used for sorting, grouping and joins). A type
 // stands for its whole chain: a domain's base types and an array's
 // element type, whose input functions and CHECK constraints run when a
 // value of the outer type is made.
@@ -54,6 +56,8 @@ SELECT 'operator', n.nspname, o.oprname, pn.nspname, p.proname
 FROM pg_catalog.pg_operator o
 JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
 JOIN pg_catalog.pg_proc p ON p.oid IN (o.oprcode, o.oprrest, o.oprjoin)
+  OR p.oid IN (SELECT ap.amproc FROM pg_catalog.pg_amop ao
+    JOIN pg_catalog.pg_amproc ap ON ap.amprocfamily = ao.amopfamily WHERE ao.amopopr = o.oid)
 JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
 WHERE pn.nspname <> 'pg_catalog'
 UNION
@@ -68,7 +72,8 @@ WHERE pn.nspname <> 'pg_catalog'
 ORDER BY 1, 2, 3, 4, 5`
 
 // OperatorFunctions returns the functions outside pg_catalog behind the
-// operators named op in schema.
+// operators named op in schema, or in every schema when schema is "*"
+// (an operator class is found by type, wherever it lives).
 func (s *Snapshot) OperatorFunctions(schema, op string) []QualifiedName {
 	return s.implicit[implicitKey{ViaOperator, schema, op}]
 }
@@ -78,6 +83,9 @@ func (s *Snapshot) OperatorFunctions(schema, op string) []QualifiedName {
 func (s *Snapshot) TypeFunctions(schema, typ string) []QualifiedName {
 	return s.implicit[implicitKey{ViaType, schema, typ}]
 }
+
+// AnySchema asks OperatorFunctions for operators in every schema.
+const AnySchema = "*"
 
 type implicitKey struct {
 	via          ImplicitVia
@@ -89,5 +97,9 @@ func (s *Snapshot) indexImplicitCalls() {
 	for _, c := range s.ImplicitCalls {
 		k := implicitKey{c.Via, c.Schema, c.Name}
 		s.implicit[k] = append(s.implicit[k], c.Function)
+		if c.Via == ViaOperator {
+			all := implicitKey{c.Via, AnySchema, c.Name}
+			s.implicit[all] = append(s.implicit[all], c.Function)
+		}
 	}
 }

@@ -15,12 +15,17 @@ import (
 // volatile or on a deny list).
 type CallCatalog interface {
 	// OperatorFunctions returns the functions behind every operator
-	// named op in schema (its code, restriction and join estimators).
+	// named op in schema (its code, restriction and join estimators,
+	// and the support functions of its operator families), or in every
+	// schema when schema is AnySchema.
 	OperatorFunctions(schema, op string) []FuncRef
 	// TypeFunctions returns the functions that can run to make or show
 	// a value of schema.typ, including casts to it from any type.
 	TypeFunctions(schema, typ string) []FuncRef
 }
+
+// AnySchema stands for every schema in CallCatalog.OperatorFunctions.
+const AnySchema = "*"
 
 // FuncRef names one function by schema and name.
 type FuncRef struct{ Schema, Name string }
@@ -35,19 +40,56 @@ func (w *walker) operator(name []string) error {
 	if len(name) == 0 {
 		return nil
 	}
-	if len(name) > 1 && name[0] != "pg_catalog" {
+	if len(name) > 1 && name[0] != "pg_catalog" && name[0] != AnySchema {
 		return deny(RuleOperator, fmt.Sprintf("operator %s is outside pg_catalog", strings.Join(name, ".")))
 	}
 	cc, ok := w.fc.(CallCatalog)
 	if !ok {
 		return nil
 	}
-	op := name[len(name)-1]
-	for _, s := range w.candidates(name) {
-		for _, f := range cc.OperatorFunctions(s, op) {
-			if err := w.hiddenCall(f, "operator "+op); err != nil {
-				return err
+	for _, op := range operatorsOf(name[len(name)-1]) {
+		for _, s := range w.candidates(name) {
+			for _, f := range cc.OperatorFunctions(s, op) {
+				if err := w.hiddenCall(f, "operator "+op); err != nil {
+					return err
+				}
 			}
+		}
+	}
+	return nil
+}
+
+// operatorsOf maps the name an A_Expr carries to the operators PostgreSQL
+// runs for it: BETWEEN is written with its keyword but compares with
+// <= and >= (or < and > when negated).
+func operatorsOf(name string) []string {
+	switch name {
+	case "BETWEEN", "NOT BETWEEN", "BETWEEN SYMMETRIC", "NOT BETWEEN SYMMETRIC":
+		return comparisonOperators[1:]
+	}
+	return []string{name}
+}
+
+// comparisonOperators are the operators PostgreSQL picks without their
+// being written: ORDER BY, GROUP BY, DISTINCT, UNION, window partitions,
+// IN, CASE, GREATEST/LEAST, min/max, merge and hash joins all compare
+// with the default B-tree or hash operator family of the value's type.
+var comparisonOperators = []string{"=", "<", ">", "<=", ">=", "<>"}
+
+// impliedComparisons judges the comparison operators (and, through their
+// operator families, the support functions) a query may use unwritten,
+// once per SELECT. With only built-in operators there is nothing to
+// judge; a user-defined type whose ordering runs a volatile function
+// makes every query fail closed rather than guess which ones sort it.
+// Operator classes are found by type, not on the search path, so every
+// schema counts.
+func (w *walker) impliedComparisons() error {
+	if _, ok := w.fc.(CallCatalog); !ok {
+		return nil
+	}
+	for _, op := range comparisonOperators {
+		if err := w.operator([]string{AnySchema, op}); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -92,6 +92,9 @@ func (w *walker) judge(pb []byte, p Profile) (v Verdict, needExact bool) {
 		if k != KindSelect {
 			continue
 		}
+		if err := w.impliedComparisons(); err != nil {
+			return w.deniedErr(err, k), false
+		}
 		_, sel, _ := w.concrete(node)
 		bounded, err := w.bound(sel, p.MaxRows)
 		if err != nil {

@@ -373,3 +373,53 @@ ORDER BY 1`
 		}
 	}
 }
+
+// TestImpliedComparisonsFailClosed: ORDER BY, DISTINCT and friends call a
+// type's default B-tree support function without naming any operator, and
+// PostgreSQL finds the operator class by type in any schema. A database
+// whose ordering of some type runs a volatile function gets every SELECT
+// denied rather than some sorted ones allowed.
+func TestImpliedComparisonsFailClosed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a PostgreSQL cluster")
+	}
+	c := pgcluster.ForTest(t, pgcluster.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pc, err := pgx.Connect(ctx, c.DSN("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close(ctx)
+	load := func() *Engine {
+		snap, err := introspect.Load(ctx, pc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := newTestEngine(t)
+		e.SetFunctions(oracleCatalog{snap})
+		return e
+	}
+	const sorted = "SELECT p FROM (VALUES (ROW(1, 2)::sorting.pair)) v(p) ORDER BY p"
+	if _, err := pc.Exec(ctx, `CREATE SCHEMA sorting;
+CREATE TYPE sorting.pair AS (a int, b int)`); err != nil {
+		t.Fatal(err)
+	}
+	if v := load().Decide(Identity{}, "SELECT 1 ORDER BY 1"); !v.Allowed {
+		t.Fatalf("before the operator class: %s", v.Reason)
+	}
+	if _, err := pc.Exec(ctx, `
+CREATE FUNCTION sorting.evil_cmp(sorting.pair, sorting.pair) RETURNS int VOLATILE LANGUAGE sql AS 'SELECT 0';
+CREATE FUNCTION sorting.pair_lt(sorting.pair, sorting.pair) RETURNS bool IMMUTABLE LANGUAGE sql AS 'SELECT false';
+CREATE OPERATOR sorting.< (LEFTARG = sorting.pair, RIGHTARG = sorting.pair, FUNCTION = sorting.pair_lt);
+CREATE OPERATOR CLASS sorting.pair_ops DEFAULT FOR TYPE sorting.pair USING btree AS
+  OPERATOR 1 sorting.<, FUNCTION 1 sorting.evil_cmp(sorting.pair, sorting.pair)`); err != nil {
+		t.Fatal(err)
+	}
+	e := load()
+	for _, sql := range []string{"SELECT 1 ORDER BY 1", "SELECT DISTINCT 1", sorted} {
+		if v := e.Decide(Identity{}, sql); v.Rule != RuleFunction && v.Rule != RuleVolatile {
+			t.Errorf("%q with a volatile B-tree support function installed: %+v", sql, v)
+		}
+	}
+}
