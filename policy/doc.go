@@ -27,9 +27,12 @@
 // statement per text. Relations resolve on the profile's fixed search path
 // (pg_catalog first, as PostgreSQL does); pg_catalog and
 // information_schema are readable except for a built-in list of sensitive
-// relations. Every function call anywhere in the tree is judged: deny lists
-// first, then the allow list, then volatility (immutable and stable pass,
-// volatile and unknown deny). Volatility comes from a FunctionCatalog:
+// relations. Every function PostgreSQL will call is judged, whatever the
+// syntax that makes it call one: f(x), field selection ((x).f is f(x),
+// t.f is f(t)), operators, casts and typed literals, FROM-clause
+// functions; README.md maps each syntax to the code that judges it. Deny
+// lists come first, then the allow list, then volatility (immutable and
+// stable pass, volatile and unknown deny). Volatility comes from a FunctionCatalog:
 // offline the table in catalog_gen.go, generated from a real PostgreSQL by
 // `go generate` (internal/gencatalog); online the introspected catalog,
 // swapped in with SetFunctions.
