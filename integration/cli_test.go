@@ -204,6 +204,15 @@ func TestDemoRunsAndCleansUp(t *testing.T) {
 		if _, err := conn.Exec(ctx, "DELETE FROM orders"); err == nil || !strings.Contains(err.Error(), "42501") {
 			t.Fatalf("DELETE through the demo: %v", err)
 		}
+		for _, attack := range identitySwitches {
+			if _, err := conn.Exec(ctx, attack); err == nil || !strings.Contains(err.Error(), "42501") {
+				t.Fatalf("%s through the demo as %s: %v", attack, user, err)
+			}
+		}
+		var after int64
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM customers").Scan(&after); err != nil || after != n {
+			t.Fatalf("%s saw %d customers, then %d after the identity-switch attempts (%v)", user, n, after, err)
+		}
 		conn.Close(ctx)
 	}
 	if seen["alice"] == 0 || seen["bob"] == 0 || seen["alice"] == 1000 {
@@ -234,6 +243,16 @@ func TestDemoRunsAndCleansUp(t *testing.T) {
 		c.Close()
 		t.Fatal("proxy still listening")
 	}
+}
+
+// identitySwitches are ways an ordinary login tried to become another
+// row-level-security identity; each must be refused on the wire.
+var identitySwitches = []string{
+	"SELECT set_config('request.user_id', '2', false)",
+	"SELECT ('SELECT to_tsvector(set_config($$request.user_id$$,$$2$$,false))'::text).ts_stat",
+	"SELECT x.set_config FROM (SELECT 'request.user_id' AS a) x",
+	"SET request.user_id = '2'",
+	"SELECT pg_catalog.set_config('request.user_id', '2', true)",
 }
 
 type bearer struct {
@@ -273,6 +292,11 @@ func checkDemoMCP(t *testing.T, addr string, aliceCustomers int64) {
 	for range 3 {
 		res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "query_customers", Arguments: map[string]any{"limit": 1000}})
 		if err != nil || res.IsError {
+			if res != nil && len(res.Content) > 0 {
+				if tc, ok := res.Content[0].(*sdk.TextContent); ok {
+					t.Fatalf("query_customers: %s", tc.Text)
+				}
+			}
 			t.Fatalf("query_customers: %v %+v", err, res)
 		}
 		body, _ := json.Marshal(res.StructuredContent)

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -37,6 +38,13 @@ func (f FuncRef) String() string { return displayFunc(f.Schema, f.Name) }
 // operator catalog), and an unqualified name may be any operator of that
 // name on the search path, since argument types pick among them.
 func (w *walker) operator(name []string) error {
+	return w.operatorCalls(name, true)
+}
+
+// operatorCalls judges the functions behind an operator name; note says
+// whether they enter the verdict as called (not for comparisons a query
+// may never make).
+func (w *walker) operatorCalls(name []string, note bool) error {
 	if len(name) == 0 {
 		return nil
 	}
@@ -50,7 +58,7 @@ func (w *walker) operator(name []string) error {
 	for _, op := range operatorsOf(name[len(name)-1]) {
 		for _, s := range w.candidates(name) {
 			for _, f := range cc.OperatorFunctions(s, op) {
-				if err := w.hiddenCall(f, "operator "+op); err != nil {
+				if err := w.hiddenCall(f, "operator "+op, note); err != nil {
 					return err
 				}
 			}
@@ -88,7 +96,7 @@ func (w *walker) impliedComparisons() error {
 		return nil
 	}
 	for _, op := range comparisonOperators {
-		if err := w.operator([]string{AnySchema, op}); err != nil {
+		if err := w.operatorCalls([]string{AnySchema, op}, false); err != nil {
 			return err
 		}
 	}
@@ -118,7 +126,7 @@ func (w *walker) typeCalls(names []string) error {
 	typ := names[len(names)-1]
 	for _, s := range w.candidates(names) {
 		for _, f := range cc.TypeFunctions(s, typ) {
-			if err := w.hiddenCall(f, "type "+typ); err != nil {
+			if err := w.hiddenCall(f, "type "+typ, true); err != nil {
 				return err
 			}
 		}
@@ -136,8 +144,9 @@ func (w *walker) candidates(names []string) []string {
 }
 
 // hiddenCall judges a function PostgreSQL calls on behalf of via (an
-// operator or a type) by the rules of a direct call.
-func (w *walker) hiddenCall(f FuncRef, via string) error {
+// operator or a type) by the rules of a direct call, and notes it in the
+// verdict's Implicit list when note is set.
+func (w *walker) hiddenCall(f FuncRef, via string, note bool) error {
 	err := func() error {
 		if w.r.denyFuncs.has(f.Name) {
 			return deny(RuleFunction, fmt.Sprintf("function %s is on the deny list", f))
@@ -152,5 +161,14 @@ func (w *walker) hiddenCall(f FuncRef, via string) error {
 		d.reason += " (called by " + via + ")"
 		return d
 	}
-	return w.noteFunction(f.Schema, f.Name)
+	if note {
+		w.noteImplicit(f.Schema, f.Name)
+	}
+	return nil
+}
+
+func (w *walker) noteImplicit(schema, fn string) {
+	if full := displayFunc(schema, fn); !slices.Contains(w.implicit, full) {
+		w.implicit = append(w.implicit, full)
+	}
 }

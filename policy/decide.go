@@ -31,7 +31,7 @@ func (e *Engine) decide(r *rules, fc FunctionCatalog, sql string) Verdict {
 	switch {
 	case !again.Allowed:
 		return denied(deny(RuleRewrite, fmt.Sprintf("the bounded statement is not allowed as deparsed (%s: %s)", again.Rule, again.Reason)), v.Kind)
-	case again.Rewritten != "" || !slices.Equal(again.Relations, v.Relations) || !slices.Equal(again.Functions, v.Functions):
+	case again.Rewritten != "" || !slices.Equal(again.Relations, v.Relations) || !slices.Equal(again.Functions, v.Functions) || !slices.Equal(again.Implicit, v.Implicit):
 		return denied(deny(RuleRewrite, "the bounded statement does not deparse to the same query"), v.Kind)
 	}
 	return v
@@ -105,7 +105,7 @@ func (w *walker) judge(pb []byte, p Profile) (v Verdict, needExact bool) {
 			rewritten = true
 		}
 	}
-	v = Verdict{Allowed: true, Kind: kind, Relations: w.rels, Functions: w.funcs}
+	v = Verdict{Allowed: true, Kind: kind, Relations: w.rels, Functions: w.funcs, Implicit: w.implicit}
 	if !rewritten {
 		return v, false
 	}

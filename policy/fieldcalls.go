@@ -78,5 +78,9 @@ func (w *walker) fieldCall(fn string) error {
 		}
 		return err
 	}
-	return w.noteFunction(schema, fn)
+	// Most such names are columns (t.name, and name() exists): the
+	// function may run, so it is listed with the implicit calls, not
+	// with the functions the text calls by name.
+	w.noteImplicit(schema, fn)
+	return nil
 }

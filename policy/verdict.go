@@ -47,8 +47,14 @@ type Verdict struct {
 	Reason    string
 	Kind      Kind
 	Relations []string // schema-qualified relations read
-	Functions []string // schema-qualified functions called
-	Rewritten string   // SQL to send instead of the original; "" if unchanged
+	Functions []string // schema-qualified functions called by name (f(x), (x).f, t.f)
+	// Implicit are functions that may run without call syntax, judged
+	// like the named ones: a field selection that is not a column
+	// ((x).f, t.f), and functions outside pg_catalog behind the operators
+	// and types the statement uses (an extension type's equality, a
+	// domain's CHECK).
+	Implicit  []string
+	Rewritten string // SQL to send instead of the original; "" if unchanged
 }
 
 // Err returns the denial as an error, or nil when the verdict allows.

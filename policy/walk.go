@@ -20,9 +20,10 @@ type walker struct {
 	// it may be judged but not rewritten.
 	exactOnly bool
 
-	rels  []string
-	funcs []string
-	ctes  []cteScope // innermost last
+	rels     []string
+	funcs    []string
+	implicit []string
+	ctes     []cteScope // innermost last
 }
 
 // cteScope is the set of CTE names one WITH clause makes visible.

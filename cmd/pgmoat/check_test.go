@@ -112,3 +112,20 @@ func TestCheckWithConfigProfile(t *testing.T) {
 		t.Fatalf("via PGMOAT_CONFIG: exit %d: %s %s", code, o.String(), e.String())
 	}
 }
+
+// TestCheckDeniesFieldSelectionCalls: the calls a red-team pass made
+// through field selection, each of which `pgmoat check` once allowed.
+func TestCheckDeniesFieldSelectionCalls(t *testing.T) {
+	for _, sql := range []string{
+		"SELECT ('SELECT to_tsvector(set_config($$request.user_id$$,$$2$$,false))'::text).ts_stat",
+		"SELECT (4.0::float8).pg_sleep",
+		"SELECT (42::bigint).pg_advisory_lock",
+		"SELECT (g).pg_stat_get_backend_activity FROM generate_series(1,64) g",
+		"SELECT (pid).pg_terminate_backend FROM (SELECT 1 AS pid) s",
+	} {
+		code, out, _ := check(t, "", sql)
+		if code != exitNo || !strings.Contains(out, "pgmoat: function.denied: ") {
+			t.Errorf("%s: exit %d:\n%s", sql, code, out)
+		}
+	}
+}
