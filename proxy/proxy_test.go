@@ -70,6 +70,8 @@ type fixtureOptions struct {
 	logger         *slog.Logger
 	slowThreshold  time.Duration // readonly's; 0 = the default
 	onSlow         func(SlowQuery)
+	maxPerIdentity int           // 0 = the pool's default
+	idleTxTimeout  time.Duration // 0 = the server's default
 }
 
 func newFixture(t testing.TB, o fixtureOptions) *proxyFixture {
@@ -90,7 +92,7 @@ func newFixture(t testing.TB, o fixtureOptions) *proxyFixture {
 	}
 	pool, err := NewPool(PoolConfig{
 		DSN: cluster.DSNFor("proxy_reader", "reader-pw", db), Min: o.poolMin, Max: o.poolMax,
-		AcquireTimeout: o.acquireTimeout,
+		AcquireTimeout: o.acquireTimeout, MaxPerIdentity: o.maxPerIdentity,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -110,6 +112,7 @@ func newFixture(t testing.TB, o fixtureOptions) *proxyFixture {
 	srv, err := NewServer(Config{
 		Engine: engine, Pool: pool, MaxClientConn: o.maxClientConn, Metrics: reg,
 		StartupTimeout: o.startupTimeout, MaxMessageSize: o.maxMessageSize, Logger: o.logger, OnSlow: o.onSlow,
+		IdleTransactionTimeout: o.idleTxTimeout,
 		Users: map[string]User{
 			"alice": {Password: "alice", Identity: policy.Identity{UserID: "1", Profile: "readonly"}},
 			"bob":   {Password: "bob", Identity: policy.Identity{UserID: "2", Profile: "readonly"}},

@@ -85,6 +85,10 @@ type session struct {
 	stmtError string
 	lost      atomic.Bool
 	fwdWG     sync.WaitGroup
+	// idleSince is when the session began waiting for its client while
+	// holding a backend (UnixNano), 0 when it is not, idleTimedOut once
+	// the server's sweeper has claimed the wait (see idle.go).
+	idleSince atomic.Int64
 }
 
 // clientStmt is a statement the client prepared under a name.
@@ -102,7 +106,12 @@ type clientStmt struct {
 func (s *session) serve(ctx context.Context) {
 	defer s.cleanup()
 	for {
+		armed := s.armIdle()
 		msg, err := s.fe.Receive()
+		if armed && s.disarmIdle() {
+			s.idleTimeout()
+			return
+		}
 		if err != nil {
 			s.readFailed(err)
 			return
@@ -458,7 +467,7 @@ func (s *session) sendBackend(m pgproto3.FrontendMessage, flush bool) {
 		err = bk.flush()
 	}
 	if err != nil {
-		bk.broken = true
+		bk.broken.Store(true)
 		_ = bk.conn.Close() // the forwarder sees the failure and reports it
 	}
 }
@@ -527,7 +536,7 @@ func (s *session) ensureBackend(ctx context.Context, simple bool) bool {
 	if s.settingsGen != s.srv.engine.Generation() {
 		s.refreshSettings()
 	}
-	bk, err := s.srv.lend(ctx, s.settings, s.settingsKey)
+	bk, err := s.srv.lend(ctx, s.id, s.settings, s.settingsKey)
 	if err != nil {
 		we := toWire(err)
 		if isInternal(we) {
@@ -617,7 +626,7 @@ func (s *session) rollbackAbandoned(bk *backend, inFlight bool) {
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
-		bk.broken = true
+		bk.broken.Store(true)
 		_ = bk.conn.Close()
 		<-done
 	}
