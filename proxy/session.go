@@ -23,6 +23,10 @@ import (
 // (serve) owns the client's read side and the write side of whatever
 // backend it holds; the forwarder goroutine of the current lending owns the
 // backend's read side. Writes to the client happen under outMu.
+// Other goroutines (the admin console's SHOW CLIENTS and SHOW POOLS, the
+// idle-transaction sweeper, cancel and KILL) read only bk under mu,
+// idleSince, and the fields fixed before the session is registered (user,
+// id, conn, started, key).
 type session struct {
 	srv      *Server
 	conn     net.Conn
