@@ -31,13 +31,16 @@ type pgmoatInstance struct {
 }
 
 // pgmoatConfig is a strict-YAML config for one instance. Every value is
-// quoted by %q, which YAML reads as a double-quoted string.
+// quoted by %q, which YAML reads as a double-quoted string. The one
+// benchmark user may hold the whole pool, as every client of PgBouncer's
+// single pool may.
 func pgmoatConfig(dsn, proxyAddr, mcpAddr string, pool, maxClients int) string {
 	return fmt.Sprintf(`backend:
   dsn: %q
   pool:
     min: %d
     max: %d
+    max_per_identity: %d
     acquire_timeout: 10s
 proxy:
   listen: %q
@@ -56,7 +59,7 @@ mcp:
   anonymous:
     user_id: "1"
     profile: readonly
-`, dsn, pool, pool, proxyAddr, maxClients, proxyUser, proxyPassword, mcpAddr, mcpToken)
+`, dsn, pool, pool, pool, proxyAddr, maxClients, proxyUser, proxyPassword, mcpAddr, mcpToken)
 }
 
 // startPgmoat runs `pgmoat serve` against db through role/password.

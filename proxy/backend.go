@@ -7,14 +7,26 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // backend is one server connection, opened and owned by the Pool and lent
-// to one borrower at a time. The borrower owns it until it gives it back.
+// to one borrower at a time.
+//
+// Ownership: every mutable field belongs to whoever holds the backend,
+// the pool while it is idle and the borrower while it is lent; the hand-
+// over happens under the pool's lock, which orders one owner's writes
+// before the next owner's reads. A proxy session's borrowing is the
+// session goroutine's, except while a client that left is drained, when
+// it is the forwarder goroutine's (session.rollbackAbandoned). Others may
+// read only the immutable fields (conn for Close, pid, secret, addr,
+// params, created), what the owner publishes in shown, and broken. holder
+// is the pool's, under its lock.
 type backend struct {
 	conn   net.Conn
 	rd     *rawReader
@@ -36,16 +48,64 @@ type backend struct {
 	prepared map[string]struct{}
 	// stmtInfo describes the statements the Executor prepared.
 	stmtInfo map[string]*stmtInfo
+	// types is the Executor's codec map for this connection, made on
+	// first use: a pgtype.Map caches plans and is not safe for
+	// concurrent use, and a backend has one borrower at a time.
+	types *pgtype.Map
 	// txStatus is the last ReadyForQuery status: 'I', 'T' or 'E'.
 	txStatus byte
 
+	// shown is what SHOW SERVERS reports of the backend, an immutable
+	// copy the owner republishes (publish) whenever applied or prepared
+	// change, so the admin console never reads the maps a borrower is
+	// writing.
+	shown atomic.Pointer[backendShown]
+
 	created  time.Time
 	released time.Time
+	// holder is the identity key the backend is counted for while lent
+	// (Pool.held); the pool's, under its lock.
+	holder string
 	// broken marks a connection whose protocol state is unknown; it is
-	// closed instead of being reused.
-	broken bool
+	// closed instead of being reused. A one-way latch: whoever finds the
+	// connection unusable sets it (the session goroutine, the forwarder
+	// draining an abandoned lending, or the cleanup giving up on it), and
+	// the pool reads it at release.
+	broken atomic.Bool
 
 	scratch []byte
+}
+
+// backendShown is a published, never modified view of a backend.
+type backendShown struct {
+	applied  map[string]string
+	prepared int
+}
+
+// publish makes the owner's current settings and statement count what
+// others see. Called by the owner after it changes applied or prepared.
+func (b *backend) publish() {
+	applied := make(map[string]string, len(b.applied))
+	for k, v := range b.applied {
+		applied[k] = v
+	}
+	b.shown.Store(&backendShown{applied: applied, prepared: len(b.prepared)})
+}
+
+// addPrepared records a server-side statement pgmoat created on b.
+// Called by the owner.
+func (b *backend) addPrepared(name string) {
+	b.prepared[name] = struct{}{}
+	b.publish()
+}
+
+// codecs returns the backend's pgtype.Map, made on first use. Called by
+// the owner.
+func (b *backend) codecs() *pgtype.Map {
+	if b.types == nil {
+		b.types = pgtype.NewMap()
+	}
+	return b.types
 }
 
 // openBackend connects with pgconn (which handles TLS and authentication)
@@ -69,7 +129,7 @@ func openBackend(ctx context.Context, cfg *pgconn.Config, maxBody int) (*backend
 		addr = ra.String()
 	}
 	now := time.Now()
-	return &backend{
+	b := &backend{
 		conn:     hj.Conn,
 		rd:       newRawReader(hj.Conn, maxBody),
 		wr:       bufio.NewWriterSize(hj.Conn, 16<<10),
@@ -83,7 +143,9 @@ func openBackend(ctx context.Context, cfg *pgconn.Config, maxBody int) (*backend
 		txStatus: 'I',
 		created:  now,
 		released: now,
-	}, nil
+	}
+	b.publish()
+	return b, nil
 }
 
 // send encodes a frontend message into the write buffer.
@@ -104,12 +166,12 @@ func (b *backend) flush() error { return b.wr.Flush() }
 func (b *backend) sendAll(msgs ...pgproto3.FrontendMessage) error {
 	for _, m := range msgs {
 		if err := b.send(m); err != nil {
-			b.broken = true
+			b.broken.Store(true)
 			return err
 		}
 	}
 	if err := b.flush(); err != nil {
-		b.broken = true
+		b.broken.Store(true)
 		return err
 	}
 	return nil
@@ -125,7 +187,7 @@ func (b *backend) untilReady(seen func(typ byte, body []byte) error) error {
 	for {
 		typ, body, err := b.rd.next()
 		if err != nil {
-			b.broken = true
+			b.broken.Store(true)
 			return err
 		}
 		switch {

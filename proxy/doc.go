@@ -14,12 +14,21 @@
 //     forwards the backend's answers until nothing more is owed, as
 //     PostgreSQL itself serves a connection. Only when the client has gone
 //     does a forwarder goroutine drain the backend (the ROLLBACK of an
-//     abandoned transaction) before it goes back to the pool.
+//     abandoned transaction) before it goes back to the pool. A session
+//     that holds a backend while it waits for its client longer than the
+//     idle-transaction timeout is ended (FATAL 25P03) and its transaction
+//     rolled back: the server's sweeper only claims the wait (idle.go);
+//     the session itself tells the client and lets go.
 //   - Pool owns the backend connections, all opened as the configured
 //     read-only role. A backend is lent to one borrower at a time (a proxy
 //     session or the in-process Executor the MCP side uses) and always
 //     carries the borrower's identity, statement_timeout and read-only flag
-//     before the borrower's first statement runs.
+//     before the borrower's first statement runs. One identity (user id
+//     and profile) holds at most PoolConfig.MaxPerIdentity backends at
+//     once, through both doors. A lent backend's fields are its
+//     borrower's alone; the admin console reads only the immutable ones
+//     and the snapshot the borrower publishes (backend.shown), and the
+//     Executor decodes with the borrowed backend's own pgtype.Map.
 //
 // Every statement text a client sends (simple Query, or the text of an
 // extended-protocol Parse) is decided by the policy engine before anything

@@ -17,12 +17,16 @@ import (
 // Executor runs pgmoat's own parameterized statements (the MCP side's
 // queries) on the shared pool, under the caller's identity and with the
 // same policy check and settings injection as proxy clients. Statements
-// are prepared once per backend and reused.
+// are prepared once per backend and reused. Safe for concurrent use: each
+// call owns the backend it borrowed, and values are encoded and decoded
+// with that backend's codec map (pgx's pgtype.Map is not safe to share
+// between goroutines); only the description cache is shared, under its
+// lock. Its borrowings count against the identity's cap like a proxy
+// session's.
 type Executor struct {
 	pool       *Pool
 	engine     *policy.Engine
 	rlsSetting string
-	types      *pgtype.Map
 
 	// described caches statement descriptions when no backend keeps
 	// prepared statements (behind a pooler).
@@ -36,7 +40,7 @@ func NewExecutor(pool *Pool, engine *policy.Engine, rlsSetting string) *Executor
 	if rlsSetting == "" {
 		rlsSetting = "request.user_id"
 	}
-	return &Executor{pool: pool, engine: engine, rlsSetting: rlsSetting, types: pgtype.NewMap(), described: map[string]*stmtInfo{}}
+	return &Executor{pool: pool, engine: engine, rlsSetting: rlsSetting, described: map[string]*stmtInfo{}}
 }
 
 // Field describes one result column.
@@ -70,7 +74,7 @@ func (x *Executor) Query(ctx context.Context, id policy.Identity, sql string, ar
 	query := v.SQL(sql)
 	profile, _ := x.engine.Profile(id.Profile)
 	want := newSettings(x.rlsSetting, id.UserID, profile, nil)
-	bk, err := x.pool.acquire(ctx, want.key())
+	bk, err := x.pool.acquire(ctx, borrowerFor(id, want.key()))
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +120,7 @@ func (x *Executor) run(ctx context.Context, bk *backend, query string, args []an
 		if a == nil {
 			continue
 		}
-		buf, err := x.types.Encode(info.paramOIDs[i], pgtype.TextFormatCode, a, nil)
+		buf, err := bk.codecs().Encode(info.paramOIDs[i], pgtype.TextFormatCode, a, nil)
 		if err != nil {
 			return nil, fmt.Errorf("parameter $%d: %w", i+1, err)
 		}
@@ -148,7 +152,7 @@ func (x *Executor) run(ctx context.Context, bk *backend, query string, args []an
 	for i, f := range info.fields {
 		res.Fields[i] = Field{Name: string(f.Name), TypeOID: f.DataTypeOID}
 	}
-	err = x.readRows(bk, info, res)
+	err = readRows(bk, info, res)
 	if ctx.Err() != nil && err != nil {
 		return nil, fmt.Errorf("%w: %w", ctx.Err(), err)
 	}
@@ -183,8 +187,8 @@ func (x *Executor) prepare(bk *backend, name, query string) (*stmtInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	bk.prepared[name] = struct{}{}
 	bk.stmtInfo[name] = info
+	bk.addPrepared(name)
 	return info, nil
 }
 
@@ -227,13 +231,15 @@ func copyFields(in []pgproto3.FieldDescription) []pgproto3.FieldDescription {
 	return out
 }
 
-// readRows reads DataRows up to ReadyForQuery, decoding text values.
-func (x *Executor) readRows(bk *backend, info *stmtInfo, res *Result) error {
+// readRows reads DataRows up to ReadyForQuery, decoding text values with
+// the backend's own codec map.
+func readRows(bk *backend, info *stmtInfo, res *Result) error {
+	types := bk.codecs()
 	return bk.untilReady(func(typ byte, body []byte) error {
 		if typ != 'D' {
 			return nil
 		}
-		row, err := x.decodeRow(body, info.fields)
+		row, err := decodeRow(types, body, info.fields)
 		if err == nil {
 			res.Rows = append(res.Rows, row)
 		}
@@ -241,7 +247,7 @@ func (x *Executor) readRows(bk *backend, info *stmtInfo, res *Result) error {
 	})
 }
 
-func (x *Executor) decodeRow(body []byte, fields []pgproto3.FieldDescription) ([]any, error) {
+func decodeRow(types *pgtype.Map, body []byte, fields []pgproto3.FieldDescription) ([]any, error) {
 	var dr pgproto3.DataRow
 	if err := dr.Decode(body); err != nil {
 		return nil, err
@@ -255,12 +261,12 @@ func (x *Executor) decodeRow(body []byte, fields []pgproto3.FieldDescription) ([
 			continue
 		}
 		oid := fields[i].DataTypeOID
-		t, ok := x.types.TypeForOID(oid)
+		t, ok := types.TypeForOID(oid)
 		if !ok {
 			row[i] = string(raw) // unknown type: its text form
 			continue
 		}
-		v, err := t.Codec.DecodeValue(x.types, oid, pgtype.TextFormatCode, raw)
+		v, err := t.Codec.DecodeValue(types, oid, pgtype.TextFormatCode, raw)
 		if err != nil {
 			return nil, fmt.Errorf("column %s: %w", fields[i].Name, err)
 		}

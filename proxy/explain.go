@@ -34,7 +34,7 @@ func (x *Executor) ExplainGeneric(ctx context.Context, id policy.Identity, sql s
 	}
 	profile, _ := x.engine.Profile(id.Profile)
 	want := newSettings(x.rlsSetting, id.UserID, profile, nil)
-	bk, err := x.pool.acquire(ctx, want.key())
+	bk, err := x.pool.acquire(ctx, borrowerFor(id, want.key()))
 	if err != nil {
 		return "", err
 	}
@@ -50,11 +50,11 @@ func (x *Executor) ExplainGeneric(ctx context.Context, id policy.Identity, sql s
 		defer bk.conn.SetDeadline(time.Time{})
 	}
 	plan, err := x.explainOn(bk, v.SQL(sql), paramOIDs, want, behind)
-	if bk.broken {
+	if bk.broken.Load() {
 		return "", err // the pool closes it: nothing to roll back
 	}
 	if cerr := x.endExplain(bk); cerr != nil {
-		bk.broken = true
+		bk.broken.Store(true)
 		err = errors.Join(err, cerr)
 	}
 	return plan, err

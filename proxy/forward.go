@@ -183,7 +183,7 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 	if len(s.expect) == 0 {
 		s.mu.Unlock()
 		// Nothing was asked: the backend is in a state we do not know.
-		bk.broken = true
+		bk.broken.Store(true)
 		s.writeClient(typ, body, true)
 		return false
 	}
@@ -211,7 +211,7 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 			s.finishStatement(head, d)
 		}
 		if typ == '1' && head.prepared != "" {
-			bk.prepared[head.prepared] = struct{}{}
+			bk.addPrepared(head.prepared)
 		}
 		if typ == 'Z' && len(body) == 1 {
 			bk.txStatus = body[0]
@@ -293,7 +293,7 @@ func (s *session) txStatus() byte {
 // backendLost ends a lending whose backend failed under it. The client's
 // transaction is gone with it, so the client is told and disconnected.
 func (s *session) backendLost(bk *backend, err error) {
-	bk.broken = true
+	bk.broken.Store(true)
 	s.mu.Lock()
 	s.bk = nil
 	s.expect = nil

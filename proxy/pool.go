@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgmoat/pgmoat/policy"
 )
 
 // PoolConfig sizes the backend pool. Zero values mean the defaults.
@@ -23,6 +25,12 @@ type PoolConfig struct {
 	IdleTimeout    time.Duration // default 10m; only connections above Min are closed
 	ConnectTimeout time.Duration // default 5s
 	MaxMessageSize int           // largest backend message accepted; default 64 MiB
+	// MaxPerIdentity caps the backends one identity (user id and
+	// profile) holds at once, across both doors (proxy sessions and
+	// Executor calls); default DefaultMaxPerIdentity(Max). Borrowers over
+	// it wait like any other and get IdentityCapError at the acquire
+	// timeout.
+	MaxPerIdentity int
 	// BehindPooler says the DSN reaches PostgreSQL through a
 	// transaction-mode pooler, where no session state survives a
 	// transaction: settings are then applied per transaction
@@ -52,18 +60,48 @@ func (c PoolConfig) withDefaults() PoolConfig {
 	defDur(&c.IdleTimeout, 10*time.Minute)
 	defDur(&c.ConnectTimeout, 5*time.Second)
 	def(&c.MaxMessageSize, 64<<20)
+	def(&c.MaxPerIdentity, DefaultMaxPerIdentity(c.Max))
+	c.MaxPerIdentity = min(c.MaxPerIdentity, c.Max)
 	return c
 }
+
+// DefaultMaxPerIdentity is the per-identity cap of a pool of poolMax
+// backends: three quarters of it, rounded down, and at least 1.
+func DefaultMaxPerIdentity(poolMax int) int { return max(1, poolMax*3/4) }
 
 // ErrPoolExhausted is returned when no backend became free within the
 // acquire timeout. Clients see it as SQLSTATE 53300.
 var ErrPoolExhausted = errors.New("pgmoat: pool.exhausted: no backend connection became free in time; retry, or raise backend.pool.max / acquire_timeout")
 
+// IdentityCapError is returned when a borrower waited the acquire timeout
+// because its identity already held its share of the pool. It is an
+// ErrPoolExhausted (errors.Is), so both doors answer 53300, with a
+// message that names the cap.
+type IdentityCapError struct {
+	Identity policy.Identity
+	Cap      int
+}
+
+func (e *IdentityCapError) Error() string {
+	return fmt.Sprintf("pgmoat: pool.max_per_identity: user id %q (profile %s) already holds %d backend connections, "+
+		"its limit; finish or commit its open transactions, or raise backend.pool.max_per_identity", e.Identity.UserID, profileName(e.Identity), e.Cap)
+}
+
+// Is makes the error an ErrPoolExhausted.
+func (e *IdentityCapError) Is(target error) bool { return target == ErrPoolExhausted }
+
 // ErrPoolClosed is returned by Acquire after Close.
 var ErrPoolClosed = errors.New("pgmoat: pool.closed: the server is shutting down")
 
 // Pool lends backend connections to proxy sessions and to the Executor.
-// Waiters are served first come, first served.
+// Waiters are served first come, first served, except that a waiter whose
+// identity holds its cap (PoolConfig.MaxPerIdentity) lets those behind it
+// go first.
+//
+// Everything under mu is the pool's. A backend's own fields belong to
+// whoever holds it: the pool while it is idle, its borrower while it is
+// lent (see backend); the pool reads a lent backend only through what its
+// borrower publishes (backend.shown) and through the immutable fields.
 type Pool struct {
 	cfg     PoolConfig
 	connCfg *pgconn.Config
@@ -80,6 +118,9 @@ type Pool struct {
 	paused bool
 	// lent are the backends currently borrowed, for SHOW SERVERS.
 	lent map[*backend]struct{}
+	// held counts, per identity, the backends lent to it or being
+	// opened for it; pgmoat's own borrowings ("") are not counted.
+	held map[string]int
 
 	stop chan struct{}
 	done chan struct{}
@@ -90,12 +131,30 @@ type PoolStats struct {
 	Open, Idle, InUse, Waiting int
 	Acquired, Created, Closed  uint64
 	Exhausted                  uint64
-	WaitTotal                  time.Duration
-	Paused                     bool
+	// CappedWaits counts borrowers that timed out because their identity
+	// held its cap (they are in Exhausted too).
+	CappedWaits uint64
+	WaitTotal   time.Duration
+	Paused      bool
+}
+
+// borrower is who asks for a backend: key is the settings it wants (so an
+// idle backend already carrying them is preferred), who its identity's
+// key for the cap ("" for pgmoat's own use, never capped).
+type borrower struct {
+	key string
+	who string
+	id  policy.Identity
+}
+
+// borrowerFor builds the borrower of id wanting settings key.
+func borrowerFor(id policy.Identity, key string) borrower {
+	return borrower{key: key, who: id.UserID + "\x00" + profileName(id), id: id}
 }
 
 type waiter struct {
-	ch chan *backend // buffered 1: a handed-over backend, or nil for "try to open one"
+	borrower
+	ch chan *backend // buffered 1: a handed-over backend, or nil for "open one"
 }
 
 // NewPool parses the DSN and starts the maintenance goroutine. It does not
@@ -117,7 +176,8 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 		connCfg.RuntimeParams["default_transaction_read_only"] = "on"
 	}
 	connCfg.RuntimeParams["application_name"] = "pgmoat"
-	p := &Pool{cfg: cfg, connCfg: connCfg, stop: make(chan struct{}), done: make(chan struct{}), lent: map[*backend]struct{}{}}
+	p := &Pool{cfg: cfg, connCfg: connCfg, stop: make(chan struct{}), done: make(chan struct{}),
+		lent: map[*backend]struct{}{}, held: map[string]int{}}
 	go p.maintain()
 	return p, nil
 }
@@ -135,7 +195,7 @@ func (p *Pool) Warm(ctx context.Context) error {
 		}
 	}()
 	for range max(p.cfg.Min, 1) {
-		b, err := p.acquire(ctx, "")
+		b, err := p.acquire(ctx, borrower{})
 		if err != nil {
 			return err
 		}
@@ -144,58 +204,46 @@ func (p *Pool) Warm(ctx context.Context) error {
 	return nil
 }
 
-// acquire lends a backend, preferring an idle one whose applied settings
-// already match key.
-func (p *Pool) acquire(ctx context.Context, key string) (*backend, error) {
+// acquire lends a backend to br, preferring an idle one whose applied
+// settings already match br.key. A backend or a slot, once taken, counts
+// against br's identity until release (or until acquire gives it up).
+func (p *Pool) acquire(ctx context.Context, br borrower) (*backend, error) {
 	start := time.Now()
 	for {
-		b, w, canOpen, err := p.take(key)
+		b, w, canOpen, err := p.take(br)
 		if err != nil {
 			return nil, err
 		}
-		if b != nil {
-			if b.rd.buffered() {
-				p.discard(b) // it said something nobody asked for
-				continue
+		if w != nil {
+			if b, canOpen, err = p.wait(ctx, w, start); err != nil {
+				return nil, err
 			}
-			if time.Since(b.released) < recentlyUsed || b.alive() {
-				p.acquired(start, b)
-				return b, nil
+		}
+		if canOpen {
+			if b, err = p.connect(ctx, br.who); err != nil {
+				return nil, err
 			}
+		} else if !p.usable(b) {
 			p.discard(b)
 			continue
 		}
-		if canOpen {
-			b, err := p.connect(ctx)
-			if err != nil {
-				return nil, err
-			}
-			p.acquired(start, b)
-			return b, nil
-		}
-		b, err = p.wait(ctx, w, start)
-		if err != nil || b != nil {
-			if b != nil && !b.alive() {
-				p.discard(b)
-				continue
-			}
-			if b != nil {
-				p.acquired(start, b)
-			}
-			return b, err
-		}
-		// A slot was freed for us to open a connection in.
-		b, err = p.connect(ctx)
-		if err != nil {
-			return nil, err
-		}
-		p.acquired(start, b)
+		p.acquired(start, b, br.who)
 		return b, nil
 	}
 }
 
-func (p *Pool) acquired(start time.Time, b *backend) {
+// usable reports whether an idle backend may be lent: it said nothing
+// nobody asked for, and it is still open.
+func (p *Pool) usable(b *backend) bool {
+	if b.rd.buffered() {
+		return false
+	}
+	return time.Since(b.released) < recentlyUsed || b.alive()
+}
+
+func (p *Pool) acquired(start time.Time, b *backend, who string) {
 	p.mu.Lock()
+	b.holder = who
 	p.lent[b] = struct{}{}
 	p.stats.Acquired++
 	p.stats.WaitTotal += time.Since(start)
@@ -203,46 +251,127 @@ func (p *Pool) acquired(start time.Time, b *backend) {
 }
 
 // take returns an idle backend, or permission to open one, or a waiter to
-// wait on.
-func (p *Pool) take(key string) (*backend, *waiter, bool, error) {
+// wait on; the first two are counted for br's identity.
+func (p *Pool) take(br borrower) (*backend, *waiter, bool, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return nil, nil, false, ErrPoolClosed
 	}
-	if n := len(p.idle); n > 0 && p.waiters.Len() == 0 && !p.paused {
-		i := n - 1
-		for j := n - 1; j >= 0 && key != ""; j-- {
-			if p.idle[j].appliedKey == key {
-				i = j
-				break
-			}
+	if !p.paused && p.underCap(br.who) && p.firstEligible() == nil {
+		if b := p.takeIdle(br.key); b != nil {
+			p.hold(br.who, b)
+			return b, nil, false, nil
 		}
-		b := p.idle[i]
-		p.idle = append(p.idle[:i], p.idle[i+1:]...)
-		return b, nil, false, nil
+		if p.open < p.cfg.Max {
+			p.open++
+			p.hold(br.who, nil)
+			return nil, nil, true, nil
+		}
 	}
-	if p.open < p.cfg.Max && !p.paused {
-		p.open++
-		return nil, nil, true, nil
-	}
-	w := &waiter{ch: make(chan *backend, 1)}
+	w := &waiter{borrower: br, ch: make(chan *backend, 1)}
 	p.waiters.PushBack(w)
 	return nil, w, false, nil
 }
 
-// wait blocks until a backend is handed over, a slot frees up (nil, nil),
-// or the acquire timeout passes.
-func (p *Pool) wait(ctx context.Context, w *waiter, start time.Time) (*backend, error) {
+// takeIdle removes and returns an idle backend, the most recently
+// released one whose settings match key if any. Called with p.mu held.
+func (p *Pool) takeIdle(key string) *backend {
+	n := len(p.idle)
+	if n == 0 {
+		return nil
+	}
+	i := n - 1
+	for j := n - 1; j >= 0 && key != ""; j-- {
+		if p.idle[j].appliedKey == key {
+			i = j
+			break
+		}
+	}
+	b := p.idle[i]
+	p.idle = append(p.idle[:i], p.idle[i+1:]...)
+	return b
+}
+
+// underCap reports whether who may take one more backend. Called with
+// p.mu held.
+func (p *Pool) underCap(who string) bool {
+	return who == "" || p.held[who] < p.cfg.MaxPerIdentity
+}
+
+// hold counts a backend (or, for nil, a slot being opened) for who.
+// Called with p.mu held.
+func (p *Pool) hold(who string, b *backend) {
+	if who != "" {
+		p.held[who]++
+	}
+	if b != nil {
+		b.holder = who
+	}
+}
+
+// unhold ends what hold counted. Called with p.mu held.
+func (p *Pool) unhold(who string) {
+	if who == "" {
+		return
+	}
+	if p.held[who]--; p.held[who] <= 0 {
+		delete(p.held, who)
+	}
+}
+
+// firstEligible is the oldest waiter whose identity is under its cap.
+// Called with p.mu held.
+func (p *Pool) firstEligible() *list.Element {
+	for e := p.waiters.Front(); e != nil; e = e.Next() {
+		if p.underCap(e.Value.(*waiter).who) {
+			return e
+		}
+	}
+	return nil
+}
+
+// dispatch hands idle backends, then free slots, to eligible waiters, the
+// oldest first, until either runs out. Every change that can make a
+// backend, a slot or a waiter's eligibility available ends with it.
+// Called with p.mu held.
+func (p *Pool) dispatch() {
+	if p.closed || p.paused {
+		return
+	}
+	for {
+		e := p.firstEligible()
+		if e == nil {
+			return
+		}
+		w := e.Value.(*waiter)
+		if b := p.takeIdle(w.key); b != nil {
+			p.waiters.Remove(e)
+			p.hold(w.who, b)
+			w.ch <- b
+			continue
+		}
+		if p.open >= p.cfg.Max {
+			return
+		}
+		p.waiters.Remove(e)
+		p.open++
+		p.hold(w.who, nil)
+		w.ch <- nil
+	}
+}
+
+// wait blocks until a backend is handed over, a slot is given to open one
+// in (canOpen), or the acquire timeout passes.
+func (p *Pool) wait(ctx context.Context, w *waiter, start time.Time) (b *backend, canOpen bool, err error) {
 	timer := time.NewTimer(p.cfg.AcquireTimeout - time.Since(start))
 	defer timer.Stop()
-	var err error
 	select {
 	case b, ok := <-w.ch:
 		if !ok {
-			return nil, ErrPoolClosed
+			return nil, false, ErrPoolClosed
 		}
-		return b, nil
+		return b, b == nil, nil
 	case <-timer.C:
 		err = ErrPoolExhausted
 	case <-ctx.Done():
@@ -250,24 +379,24 @@ func (p *Pool) wait(ctx context.Context, w *waiter, start time.Time) (*backend, 
 	}
 	p.mu.Lock()
 	removed := p.removeWaiter(w)
-	if err == ErrPoolExhausted {
+	if removed && err == ErrPoolExhausted {
 		p.stats.Exhausted++
-	}
-	p.mu.Unlock()
-	if !removed {
-		// Handed something between the timeout and the lock: pass it on.
-		if b, ok := <-w.ch; !ok {
-			return nil, ErrPoolClosed
-		} else if b != nil {
-			p.release(b)
-		} else {
-			p.mu.Lock()
-			p.open--
-			p.wakeOpener()
-			p.mu.Unlock()
+		if !p.underCap(w.who) {
+			p.stats.CappedWaits++
+			err = &IdentityCapError{Identity: w.id, Cap: p.cfg.MaxPerIdentity}
 		}
 	}
-	return nil, err
+	p.mu.Unlock()
+	if removed {
+		return nil, false, err
+	}
+	// Handed something between the timeout and the lock: it is ours, use
+	// it rather than fail.
+	b, ok := <-w.ch
+	if !ok {
+		return nil, false, ErrPoolClosed
+	}
+	return b, b == nil, nil
 }
 
 func (p *Pool) removeWaiter(w *waiter) bool {
@@ -280,14 +409,16 @@ func (p *Pool) removeWaiter(w *waiter) bool {
 	return false
 }
 
-// connect opens a connection for a slot already counted in p.open.
-func (p *Pool) connect(ctx context.Context) (*backend, error) {
+// connect opens a connection for a slot already counted in p.open and
+// for who.
+func (p *Pool) connect(ctx context.Context, who string) (*backend, error) {
 	b, err := openBackend(ctx, p.connCfg, p.cfg.MaxMessageSize)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err != nil {
 		p.open--
-		p.wakeOpener()
+		p.unhold(who)
+		p.dispatch()
 		return nil, &BackendError{Err: err}
 	}
 	p.stats.Created++
@@ -306,7 +437,7 @@ func (p *Pool) ServerParams(ctx context.Context) (map[string]string, error) {
 	if params != nil {
 		return params, nil
 	}
-	b, err := p.acquire(ctx, "")
+	b, err := p.acquire(ctx, borrower{})
 	if err != nil {
 		return nil, err
 	}
@@ -319,8 +450,10 @@ func (p *Pool) ServerParams(ctx context.Context) (map[string]string, error) {
 func (p *Pool) release(b *backend) {
 	p.mu.Lock()
 	delete(p.lent, b)
+	p.unhold(b.holder)
+	b.holder = ""
 	p.mu.Unlock()
-	if b.broken || b.txStatus != 'I' || time.Since(b.created) > p.cfg.MaxLifetime {
+	if b.broken.Load() || b.txStatus != 'I' || time.Since(b.created) > p.cfg.MaxLifetime {
 		p.discard(b)
 		return
 	}
@@ -331,13 +464,8 @@ func (p *Pool) release(b *backend) {
 		p.discard(b)
 		return
 	}
-	if e := p.waiters.Front(); e != nil && !p.paused {
-		p.waiters.Remove(e)
-		p.mu.Unlock()
-		e.Value.(*waiter).ch <- b
-		return
-	}
 	p.idle = append(p.idle, b)
+	p.dispatch()
 	p.mu.Unlock()
 }
 
@@ -353,16 +481,7 @@ func (p *Pool) Pause() {
 func (p *Pool) Resume() {
 	p.mu.Lock()
 	p.paused = false
-	for p.waiters.Len() > 0 && len(p.idle) > 0 {
-		e := p.waiters.Front()
-		p.waiters.Remove(e)
-		b := p.idle[len(p.idle)-1]
-		p.idle = p.idle[:len(p.idle)-1]
-		e.Value.(*waiter).ch <- b
-	}
-	for p.waiters.Len() > 0 && p.open < p.cfg.Max {
-		p.wakeOpener()
-	}
+	p.dispatch()
 	p.mu.Unlock()
 }
 
@@ -372,8 +491,11 @@ func (p *Pool) serverRows(rlsSetting string) [][]string {
 	defer p.mu.Unlock()
 	var rows [][]string
 	row := func(b *backend, state string) {
-		rows = append(rows, []string{strconv.FormatUint(uint64(b.pid), 10), state, b.applied[rlsSetting],
-			b.applied["statement_timeout"], strconv.Itoa(len(b.prepared)), strconv.Itoa(int(time.Since(b.created).Seconds()))})
+		// Lent backends are their borrowers': only what they published
+		// and the immutable fields are read.
+		v := b.shown.Load()
+		rows = append(rows, []string{strconv.FormatUint(uint64(b.pid), 10), state, v.applied[rlsSetting],
+			v.applied["statement_timeout"], strconv.Itoa(v.prepared), strconv.Itoa(int(time.Since(b.created).Seconds()))})
 	}
 	for _, b := range p.idle {
 		row(b, "idle")
@@ -384,27 +506,17 @@ func (p *Pool) serverRows(rlsSetting string) [][]string {
 	return rows
 }
 
-// discard closes a backend and frees its slot for a waiter.
+// discard closes a backend and frees its slot (and its count for the
+// identity that took it, if any) for a waiter.
 func (p *Pool) discard(b *backend) {
 	b.close()
 	p.mu.Lock()
+	p.unhold(b.holder) // a backend taken but found unusable
+	b.holder = ""
 	p.open--
 	p.stats.Closed++
-	p.wakeOpener()
+	p.dispatch()
 	p.mu.Unlock()
-}
-
-// wakeOpener lets the oldest waiter open a connection in a freed slot.
-// Called with p.mu held.
-func (p *Pool) wakeOpener() {
-	if p.closed || p.paused || p.open >= p.cfg.Max {
-		return
-	}
-	if e := p.waiters.Front(); e != nil {
-		p.waiters.Remove(e)
-		p.open++
-		e.Value.(*waiter).ch <- nil
-	}
 }
 
 // Stats returns a snapshot of the pool.

@@ -70,6 +70,12 @@ type fixtureOptions struct {
 	logger         *slog.Logger
 	slowThreshold  time.Duration // readonly's; 0 = the default
 	onSlow         func(SlowQuery)
+	maxPerIdentity int           // 0 = the pool's default
+	idleTxTimeout  time.Duration // 0 = the server's default
+	// reloadProfiles makes RELOAD put the profiles it returns (given the
+	// fixture's) in force, as serve's RELOAD does, instead of answering
+	// with a fixed summary.
+	reloadProfiles func(map[string]policy.Profile) map[string]policy.Profile
 }
 
 func newFixture(t testing.TB, o fixtureOptions) *proxyFixture {
@@ -90,7 +96,7 @@ func newFixture(t testing.TB, o fixtureOptions) *proxyFixture {
 	}
 	pool, err := NewPool(PoolConfig{
 		DSN: cluster.DSNFor("proxy_reader", "reader-pw", db), Min: o.poolMin, Max: o.poolMax,
-		AcquireTimeout: o.acquireTimeout,
+		AcquireTimeout: o.acquireTimeout, MaxPerIdentity: o.maxPerIdentity,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -107,9 +113,19 @@ func newFixture(t testing.TB, o fixtureOptions) *proxyFixture {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
+	reload := func(context.Context) (string, error) { return "schema reloaded: 1 table", nil }
+	if o.reloadProfiles != nil {
+		reload = func(context.Context) (string, error) {
+			if err := engine.SetProfiles(o.reloadProfiles(profiles)); err != nil {
+				return "", err
+			}
+			return "profiles reloaded", nil
+		}
+	}
 	srv, err := NewServer(Config{
 		Engine: engine, Pool: pool, MaxClientConn: o.maxClientConn, Metrics: reg,
 		StartupTimeout: o.startupTimeout, MaxMessageSize: o.maxMessageSize, Logger: o.logger, OnSlow: o.onSlow,
+		IdleTransactionTimeout: o.idleTxTimeout,
 		Users: map[string]User{
 			"alice": {Password: "alice", Identity: policy.Identity{UserID: "1", Profile: "readonly"}},
 			"bob":   {Password: "bob", Identity: policy.Identity{UserID: "2", Profile: "readonly"}},
@@ -123,7 +139,7 @@ func newFixture(t testing.TB, o fixtureOptions) *proxyFixture {
 			Tools: func() []ToolStats {
 				return []ToolStats{{Name: "query_items", Calls: 3, P50: 2 * time.Millisecond, P99: 9 * time.Millisecond, RowsPerCall: 4}}
 			},
-			Reload: func(context.Context) (string, error) { return "schema reloaded: 1 table", nil },
+			Reload: reload,
 		},
 	})
 	if err != nil {

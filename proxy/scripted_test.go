@@ -180,7 +180,7 @@ func TestScriptedBackendUnsolicitedMessageIsNotReused(t *testing.T) {
 	<-done
 	// The backend went back to the pool after ReadyForQuery; the stray
 	// message must make the next lend find it not alive.
-	b, err := srv.pool.acquire(context.Background(), "")
+	b, err := srv.pool.acquire(context.Background(), borrower{})
 	if err != nil {
 		t.Fatal(err)
 	}

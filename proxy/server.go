@@ -57,6 +57,10 @@ type Config struct {
 	// with the session locked: it must return at once (hand the work to
 	// another goroutine) and must not log SlowQuery.SQL as it is.
 	OnSlow func(SlowQuery)
+	// IdleTransactionTimeout ends a client's transaction when it holds a
+	// backend with no statement running for longer (FATAL 25P03);
+	// default DefaultIdleTransactionTimeout.
+	IdleTransactionTimeout time.Duration
 }
 
 // Server accepts PostgreSQL clients. It owns its listeners, client
@@ -85,6 +89,8 @@ type Server struct {
 	metrics     *metrics
 	// writers lends client output buffers to sessions while they write.
 	writers sync.Pool
+	// sweep runs sweepIdle; started by the first Serve, under mu.
+	sweep *time.Timer
 }
 
 type credentialsFor struct {
@@ -131,6 +137,9 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxMessageSize == 0 {
 		cfg.MaxMessageSize = 16 << 20
+	}
+	if cfg.IdleTransactionTimeout <= 0 {
+		cfg.IdleTransactionTimeout = DefaultIdleTransactionTimeout
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -212,6 +221,7 @@ func (s *Server) Serve(l net.Listener) error {
 		return net.ErrClosed
 	}
 	s.listeners = append(s.listeners, l)
+	s.startSweep()
 	s.mu.Unlock()
 	for {
 		conn, err := l.Accept()
@@ -339,11 +349,11 @@ func (s *Server) forget(sess *session) {
 	s.mu.Unlock()
 }
 
-// lend borrows a backend with the borrower's settings in force.
+// lend borrows a backend for id with the borrower's settings in force.
 // key is want.key(), which the session keeps rather than rebuild per
 // transaction.
-func (s *Server) lend(ctx context.Context, want settings, key string) (*backend, error) {
-	bk, err := s.pool.acquire(ctx, key)
+func (s *Server) lend(ctx context.Context, id policy.Identity, want settings, key string) (*backend, error) {
+	bk, err := s.pool.acquire(ctx, borrowerFor(id, key))
 	if err != nil {
 		return nil, err
 	}
@@ -374,6 +384,7 @@ func (s *Server) Clients() int { return int(s.clients.Load()) }
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
+	s.stopSweep()
 	for _, l := range s.listeners {
 		_ = l.Close()
 	}

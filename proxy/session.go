@@ -23,6 +23,10 @@ import (
 // (serve) owns the client's read side and the write side of whatever
 // backend it holds; the forwarder goroutine of the current lending owns the
 // backend's read side. Writes to the client happen under outMu.
+// Other goroutines (the admin console's SHOW CLIENTS and SHOW POOLS, the
+// idle-transaction sweeper, cancel and KILL) read only bk under mu,
+// idleSince, and the fields fixed before the session is registered (user,
+// id, conn, started, key).
 type session struct {
 	srv      *Server
 	conn     net.Conn
@@ -85,6 +89,10 @@ type session struct {
 	stmtError string
 	lost      atomic.Bool
 	fwdWG     sync.WaitGroup
+	// idleSince is when the session began waiting for its client while
+	// holding a backend (UnixNano), 0 when it is not, idleTimedOut once
+	// the server's sweeper has claimed the wait (see idle.go).
+	idleSince atomic.Int64
 }
 
 // clientStmt is a statement the client prepared under a name.
@@ -102,7 +110,12 @@ type clientStmt struct {
 func (s *session) serve(ctx context.Context) {
 	defer s.cleanup()
 	for {
+		armed := s.armIdle()
 		msg, err := s.fe.Receive()
+		if armed && s.disarmIdle() {
+			s.idleTimeout()
+			return
+		}
 		if err != nil {
 			s.readFailed(err)
 			return
@@ -458,7 +471,7 @@ func (s *session) sendBackend(m pgproto3.FrontendMessage, flush bool) {
 		err = bk.flush()
 	}
 	if err != nil {
-		bk.broken = true
+		bk.broken.Store(true)
 		_ = bk.conn.Close() // the forwarder sees the failure and reports it
 	}
 }
@@ -527,7 +540,7 @@ func (s *session) ensureBackend(ctx context.Context, simple bool) bool {
 	if s.settingsGen != s.srv.engine.Generation() {
 		s.refreshSettings()
 	}
-	bk, err := s.srv.lend(ctx, s.settings, s.settingsKey)
+	bk, err := s.srv.lend(ctx, s.id, s.settings, s.settingsKey)
 	if err != nil {
 		we := toWire(err)
 		if isInternal(we) {
@@ -617,7 +630,7 @@ func (s *session) rollbackAbandoned(bk *backend, inFlight bool) {
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
-		bk.broken = true
+		bk.broken.Store(true)
 		_ = bk.conn.Close()
 		<-done
 	}

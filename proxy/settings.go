@@ -171,7 +171,7 @@ func (b *backend) apply(ctx context.Context, want settings) error {
 		if errors.As(err, &refused) && b.txStatus == 'I' {
 			return &InjectionError{Err: err, Refused: refused}
 		}
-		b.broken = true
+		b.broken.Store(true)
 		return &InjectionError{Err: err}
 	}
 	for _, kv := range todo {
@@ -182,6 +182,7 @@ func (b *backend) apply(ctx context.Context, want settings) error {
 		}
 	}
 	b.appliedKey = appliedKey(b.applied)
+	b.publish()
 	return nil
 }
 

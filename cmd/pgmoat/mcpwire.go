@@ -392,7 +392,8 @@ func newBackendPool(ctx context.Context, cfg *config.Config) (*proxy.Pool, error
 	pool, err := proxy.NewPool(proxy.PoolConfig{
 		DSN: cfg.Backend.DSN.Value(), Min: pc.Min, Max: pc.Max,
 		AcquireTimeout: pc.AcquireTimeout.D(), MaxLifetime: pc.MaxLifetime.D(), IdleTimeout: pc.IdleTimeout.D(),
-		BehindPooler: cfg.Backend.BehindPooler,
+		MaxPerIdentity: pc.EffectiveMaxPerIdentity(),
+		BehindPooler:   cfg.Backend.BehindPooler,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("backend.dsn: %s", config.RedactDSN(err.Error()))

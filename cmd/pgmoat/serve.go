@@ -107,8 +107,8 @@ func startStack(ctx context.Context, log io.Writer, cfg *config.Config) (*stack,
 		},
 		Engine: engine, Pool: pool, Users: logins.Users, Auth: cfg.Proxy.Auth, RLSSetting: cfg.RLS.Setting,
 		MaxClientConn: cfg.Proxy.MaxClientConn, StartupTimeout: cfg.Proxy.StartupTimeout.D(),
-		MaxMessageSize: cfg.Proxy.MaxMessageSize,
-		Logger:         logger,
+		MaxMessageSize: cfg.Proxy.MaxMessageSize, IdleTransactionTimeout: cfg.Proxy.IdleTransactionTimeout.D(),
+		Logger: logger,
 	})
 	if err != nil {
 		pool.Close()

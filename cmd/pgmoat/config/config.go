@@ -37,6 +37,11 @@ type Pool struct {
 	AcquireTimeout Duration `yaml:"acquire_timeout"` // default 2s
 	MaxLifetime    Duration `yaml:"max_lifetime"`    // default 1h
 	IdleTimeout    Duration `yaml:"idle_timeout"`    // default 10m
+	// MaxPerIdentity caps the backends one identity (user id and
+	// profile) holds at once, proxy sessions and MCP calls together;
+	// unset (0) means three quarters of max, at least 1
+	// (EffectiveMaxPerIdentity).
+	MaxPerIdentity int `yaml:"max_per_identity"`
 }
 
 // Proxy is the PostgreSQL wire-protocol listener.
@@ -49,6 +54,10 @@ type Proxy struct {
 	MaxMessageSize int      `yaml:"max_message_size"` // bytes; default 16 MiB
 	TLS            TLS      `yaml:"tls"`
 	ShutdownGrace  Duration `yaml:"shutdown_grace"` // default 30s
+	// IdleTransactionTimeout rolls back the transaction of a client that
+	// holds a backend with no statement running for longer, and
+	// disconnects it (25P03); default 1m.
+	IdleTransactionTimeout Duration `yaml:"idle_transaction_timeout"`
 }
 
 // TLS enables SSL for proxy clients when both files are set.

@@ -1,6 +1,21 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/pgmoat/pgmoat/proxy"
+)
+
+// EffectiveMaxPerIdentity is the effective per-identity cap: the configured one,
+// or (unset) the pool's default for backend.pool.max. It is derived where
+// it is used rather than filled in, so a change of max alone is not also
+// reported as a change of max_per_identity.
+func (p Pool) EffectiveMaxPerIdentity() int {
+	if p.MaxPerIdentity > 0 {
+		return p.MaxPerIdentity
+	}
+	return proxy.DefaultMaxPerIdentity(p.Max)
+}
 
 // applyDefaults fills every unset field with its documented default.
 func (c *Config) applyDefaults() {
@@ -21,6 +36,7 @@ func (c *Config) applyDefaults() {
 	setDuration(&x.StartupTimeout, 10*time.Second)
 	setInt(&x.MaxMessageSize, DefaultMaxMessageSize)
 	setDuration(&x.ShutdownGrace, 30*time.Second)
+	setDuration(&x.IdleTransactionTimeout, proxy.DefaultIdleTransactionTimeout)
 
 	if c.Profiles == nil {
 		c.Profiles = map[string]Profile{}

@@ -98,6 +98,9 @@ func (v *validator) backend(b Backend) {
 	if p.AcquireTimeout <= 0 {
 		v.addf("backend.pool.acquire_timeout", "must be positive")
 	}
+	if p.MaxPerIdentity < 0 || p.MaxPerIdentity > max(p.Max, 1) {
+		v.addf("backend.pool.max_per_identity", "must be between 1 and backend.pool.max (%d), got %d", p.Max, p.MaxPerIdentity)
+	}
 }
 
 func unwrapAll(err error) error {
@@ -122,6 +125,9 @@ func (v *validator) proxy(p Proxy) {
 	}
 	if p.MaxMessageSize < 1024 {
 		v.addf("proxy.max_message_size", "must be at least 1024 bytes, got %d", p.MaxMessageSize)
+	}
+	if p.IdleTransactionTimeout <= 0 {
+		v.addf("proxy.idle_transaction_timeout", "must be positive")
 	}
 	if (p.TLS.Cert == "") != (p.TLS.Key == "") {
 		v.addf("proxy.tls", "set both cert and key, or neither")

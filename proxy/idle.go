@@ -1,0 +1,103 @@
+package proxy
+
+import "time"
+
+// DefaultIdleTransactionTimeout is how long a client may hold a backend
+// while pgmoat waits for its next message, inside a transaction block or
+// an unfinished extended-protocol batch, before the transaction is rolled
+// back and the client disconnected. A minute is long for a program
+// between two statements of one transaction and short enough that one
+// client's forgotten BEGIN does not keep a backend (and a snapshot that
+// holds back vacuum) for long.
+const DefaultIdleTransactionTimeout = time.Minute
+
+// codeIdleInTransaction is PostgreSQL's own SQLSTATE for
+// idle_in_transaction_session_timeout.
+const codeIdleInTransaction = "25P03"
+
+// idleTimedOut is the value of session.idleSince once the sweeper has
+// ended the wait; every other value is 0 (not idle) or a UnixNano time.
+const idleTimedOut = -1
+
+// Idle transactions: the session goroutine publishes, in idleSince, when
+// it started waiting for its client while holding a backend, and takes it
+// back (Swap) as soon as a message or an error arrives. The server's
+// sweeper reads it on a timer and, past the timeout, claims the wait with
+// a compare-and-swap and wakes the session's read by a deadline in the
+// past. Whichever of the two gets there first decides; the session alone
+// writes to its client and ends the lending (cleanup rolls the transaction
+// back and gives the backend back clean).
+
+// armIdle publishes the start of a wait for the client when a backend is
+// held; it reports whether it did.
+func (s *session) armIdle() bool {
+	s.mu.Lock()
+	held := s.bk != nil
+	s.mu.Unlock()
+	if held {
+		s.idleSince.Store(time.Now().UnixNano())
+	}
+	return held
+}
+
+// disarmIdle ends the wait and reports whether the sweeper had already
+// claimed it.
+func (s *session) disarmIdle() (timedOut bool) {
+	return s.idleSince.Swap(0) == idleTimedOut
+}
+
+// idleTimeout tells the client its transaction was ended, as PostgreSQL
+// does for idle_in_transaction_session_timeout: FATAL, then the
+// connection closes (cleanup rolls back and returns the backend).
+func (s *session) idleTimeout() {
+	d := s.srv.cfg.IdleTransactionTimeout
+	s.srv.log.Info("idle transaction timed out; rolling it back and disconnecting the client", "user", s.user, "user_id", s.id.UserID, "timeout", d)
+	s.fatal(fatalf(codeIdleInTransaction, "pgmoat: transaction.idle_timeout: this connection held a backend inside a transaction (or an unfinished batch) "+
+		"with no statement running for longer than "+d.String()+"; the transaction was rolled back and the connection is closed. "+
+		"Reconnect, and COMMIT or ROLLBACK as soon as the transaction's statements are done (or raise proxy.idle_transaction_timeout)"))
+}
+
+// sweepInterval is how often the server looks for idle transactions: a
+// tenth of the timeout, between 10ms and 1s, so a wait ends at most that
+// much after its timeout.
+func sweepInterval(timeout time.Duration) time.Duration {
+	return min(max(timeout/10, 10*time.Millisecond), time.Second)
+}
+
+// startSweep starts the idle-transaction sweeper once. Called with s.mu
+// held.
+func (s *Server) startSweep() {
+	if s.sweep == nil && !s.closing {
+		s.sweep = time.AfterFunc(sweepInterval(s.cfg.IdleTransactionTimeout), s.sweepIdle)
+	}
+}
+
+// stopSweep stops the sweeper for good. Called with s.mu held, after
+// closing is set (so a running sweep does not re-arm).
+func (s *Server) stopSweep() {
+	if s.sweep != nil {
+		s.sweep.Stop()
+	}
+}
+
+// sweepIdle claims every wait older than the timeout and wakes its
+// session, then runs again after the interval.
+func (s *Server) sweepIdle() {
+	limit := s.cfg.IdleTransactionTimeout.Nanoseconds()
+	now := time.Now().UnixNano()
+	var expired []*session
+	s.mu.Lock()
+	for _, sess := range s.sessions {
+		since := sess.idleSince.Load()
+		if since > 0 && now-since >= limit && sess.idleSince.CompareAndSwap(since, idleTimedOut) {
+			expired = append(expired, sess)
+		}
+	}
+	if !s.closing {
+		s.sweep.Reset(sweepInterval(s.cfg.IdleTransactionTimeout))
+	}
+	s.mu.Unlock()
+	for _, sess := range expired {
+		_ = sess.conn.SetReadDeadline(time.Now()) // the session sees the claim when its read returns
+	}
+}
