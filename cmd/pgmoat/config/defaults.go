@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/pgmoat/pgmoat/policy"
+)
 
 // applyDefaults fills every unset field with its documented default.
 func (c *Config) applyDefaults() {
@@ -21,6 +25,9 @@ func (c *Config) applyDefaults() {
 	setDuration(&x.StartupTimeout, 10*time.Second)
 	setInt(&x.MaxMessageSize, DefaultMaxMessageSize)
 	setDuration(&x.ShutdownGrace, 30*time.Second)
+
+	setInt(&c.Policy.MaxJudgeBytes, policy.DefaultMaxJudgeBytes)
+	setDuration(&c.Policy.JudgeWait, policy.DefaultJudgeWait)
 
 	if c.Profiles == nil {
 		c.Profiles = map[string]Profile{}
