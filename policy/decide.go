@@ -105,6 +105,9 @@ func (w *walker) judge(pb []byte, p Profile) (v Verdict, needExact bool) {
 			rewritten = true
 		}
 	}
+	if d := w.r.deniedAnySchema(w.rels); d != nil {
+		return denied(d, kind), false
+	}
 	v = Verdict{Allowed: true, Kind: kind, Relations: w.rels, Functions: w.funcs, Implicit: w.implicit}
 	if !rewritten {
 		return v, false

@@ -44,6 +44,11 @@
 // deparsed text is judged again before it is returned: it must be allowed
 // as it stands, read the same relations and call the same functions.
 //
+// A cache miss holds its text's length in a budget of bytes judged at
+// once (Options.MaxJudgeBytes), because judging costs a few hundred times
+// the text in memory; a statement that finds no room in time is refused
+// with SQLSTATE 53200 and rule input.busy (budget.go).
+//
 // Verdicts are cached by (catalog generation, profile, exact text). Texts
 // are never normalized for the cache: a literal can change a verdict
 // ('pg_authid'::regclass, LIMIT 10 against LIMIT 10000), see

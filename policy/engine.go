@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 )
@@ -21,6 +22,14 @@ type Options struct {
 	MaxStatementBytes int
 	// MaxDepth caps parse-tree nesting; 0 means DefaultMaxDepth.
 	MaxDepth int
+	// MaxJudgeBytes bounds the statement text judged at once on cache
+	// misses, since judging costs a few hundred times the text in memory;
+	// 0 means DefaultMaxJudgeBytes. Texts over 64 KiB share three quarters
+	// of it. It is raised when needed to fit one MaxStatementBytes text.
+	MaxJudgeBytes int
+	// JudgeWait is how long a statement waits for room in MaxJudgeBytes
+	// before it is refused with SQLSTATE 53200; 0 means DefaultJudgeWait.
+	JudgeWait time.Duration
 }
 
 // Default sizes.
@@ -41,17 +50,19 @@ type Engine struct {
 	cur      atomic.Pointer[catalogRef]
 	maxBytes int
 	maxDepth int
+	budget   *judgeBudget
 
-	hits, misses atomic.Uint64
+	hits, misses, busy atomic.Uint64
 }
 
 // CacheStats counts verdict-cache hits and misses since the engine was
-// made, for metrics.
-type CacheStats struct{ Hits, Misses uint64 }
+// made, for metrics. Busy counts the misses refused because the judging
+// budget had no room (rule input.busy).
+type CacheStats struct{ Hits, Misses, Busy uint64 }
 
 // CacheStats returns the verdict cache's counters.
 func (e *Engine) CacheStats() CacheStats {
-	return CacheStats{Hits: e.hits.Load(), Misses: e.misses.Load()}
+	return CacheStats{Hits: e.hits.Load(), Misses: e.misses.Load(), Busy: e.busy.Load()}
 }
 
 // catalogRef is what a verdict depends on besides the text: the function
@@ -88,6 +99,11 @@ func New(opts Options) (*Engine, error) {
 		maxBytes: orDefault(opts.MaxStatementBytes, DefaultMaxStatementBytes),
 		maxDepth: orDefault(opts.MaxDepth, DefaultMaxDepth),
 	}
+	wait := opts.JudgeWait
+	if wait <= 0 {
+		wait = DefaultJudgeWait
+	}
+	e.budget = newJudgeBudget(orDefault(opts.MaxJudgeBytes, DefaultMaxJudgeBytes), e.maxBytes, wait)
 	if e.cache, err = lru.New[cacheKey, Verdict](orDefault(opts.CacheSize, DefaultCacheSize)); err != nil {
 		return nil, fmt.Errorf("policy: verdict cache: %w", err)
 	}
@@ -223,6 +239,15 @@ func (e *Engine) Decide(id Identity, sql string) Verdict {
 	r, ok := cur.profiles[name]
 	if !ok {
 		return denied(deny(RuleProfile, fmt.Sprintf("unknown profile %q", name)), KindUnknown)
+	}
+	// Texts over the size limit are refused before any parsing and need
+	// no room; every other miss holds its length in the budget.
+	if n := len(sql); n <= e.maxBytes {
+		if !e.budget.acquire(n) {
+			e.busy.Add(1)
+			return e.budget.busy(n)
+		}
+		defer e.budget.release(n)
 	}
 	v := e.decide(r, cur.fc, sql)
 	if len(sql) <= maxCachedBytes {

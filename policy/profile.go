@@ -29,7 +29,8 @@ type Profile struct {
 	// "schema.table" names.
 	AllowRelations []string
 	// DenyRelations are "schema.table" names never readable; wins over
-	// every allow list.
+	// every allow list. "*.table" denies the name in every schema (an
+	// extension's view, wherever it was installed).
 	DenyRelations []string
 	// AllowFunctions are volatile functions allowed anyway, as "name"
 	// (any schema) or "schema.name", added to a built-in list (random and
@@ -53,10 +54,11 @@ const (
 )
 
 // builtinAllowFunctions are volatile functions harmless enough for every
-// profile: random numbers, and the size functions psql's "+" commands
-// call. A profile's DenyFunctions still wins over them.
+// profile: random numbers, the size functions psql's "+" commands call and
+// the read-only status functions of statusFunctions. A profile's
+// DenyFunctions still wins over them.
 func builtinAllowFunctions() []string {
-	return []string{
+	out := []string{
 		"random",
 		"pg_catalog.pg_table_size", "pg_catalog.pg_relation_size",
 		"pg_catalog.pg_total_relation_size", "pg_catalog.pg_indexes_size",
@@ -65,6 +67,10 @@ func builtinAllowFunctions() []string {
 		// only read the catalog.
 		"pg_catalog.pg_partition_ancestors", "pg_catalog.pg_partition_tree",
 	}
+	for _, f := range statusFunctions() {
+		out = append(out, "pg_catalog."+f.name)
+	}
+	return out
 }
 
 // ReadonlyProfile returns the built-in readonly profile with its defaults
@@ -99,8 +105,11 @@ type rules struct {
 	schemas        map[string]bool
 	allowRelations map[string]bool
 	denyRelations  map[string]bool
-	allowFuncs     map[string]bool
-	denyFuncs      nameSet
+	// denyAnySchema are relation names denied in every schema, from
+	// "*.name" entries; checked on the relations a verdict reports.
+	denyAnySchema []string
+	allowFuncs    map[string]bool
+	denyFuncs     nameSet
 }
 
 func compile(p Profile) (*rules, error) {
@@ -126,10 +135,33 @@ func compile(p Profile) (*rules, error) {
 	}
 	for _, name := range p.DenyRelations {
 		if !strings.Contains(name, ".") {
-			return nil, fmt.Errorf("policy: profile %q: denied relation %q must be schema-qualified", p.Name, name)
+			return nil, fmt.Errorf("policy: profile %q: denied relation %q must be schema-qualified (or \"*.%s\" for every schema)", p.Name, name, name)
+		}
+	}
+	for name := range r.denyRelations {
+		if rel, ok := strings.CutPrefix(name, "*."); ok {
+			r.denyAnySchema = append(r.denyAnySchema, rel)
 		}
 	}
 	return r, nil
+}
+
+// deniedAnySchema denies when one of rels, the "schema.name" relations a
+// statement reads, has a name denied in every schema. It runs on the
+// walker's finished list, so it sees every relation however it was named
+// (FROM, a 'name'::regclass literal, an unqualified name resolved on the
+// search path). A relation whose own name holds a dot and ends in a
+// denied name is denied too, which fails closed.
+func (r *rules) deniedAnySchema(rels []string) *denial {
+	for _, full := range rels {
+		for _, name := range r.denyAnySchema {
+			if strings.HasSuffix(full, "."+name) {
+				schema := strings.TrimSuffix(full, "."+name)
+				return deny(RuleRelation, fmt.Sprintf("relation %s is not readable (denied in every schema)", quoteQualified(schema, name)))
+			}
+		}
+	}
+	return nil
 }
 
 // searchPath puts pg_catalog first unless the profile placed it

@@ -12,6 +12,7 @@ type Config struct {
 	MCP      MCP                `yaml:"mcp"`
 	Admin    Admin              `yaml:"admin"`
 	RLS      RLS                `yaml:"rls"`
+	Policy   Policy             `yaml:"policy"`
 
 	// Path is the file the config was loaded from ("" when built in code).
 	Path string `yaml:"-"`
@@ -64,6 +65,17 @@ type Proxy struct {
 type TLS struct {
 	Cert string `yaml:"cert"`
 	Key  string `yaml:"key"`
+}
+
+// Policy bounds the policy engine's own resources.
+type Policy struct {
+	// MaxJudgeBytes bounds the statement text judged at once on verdict
+	// cache misses (judging costs a few hundred times the text in
+	// memory). Default 1.5 MiB.
+	MaxJudgeBytes int `yaml:"max_judge_bytes"`
+	// JudgeWait is how long a statement waits for room before it is
+	// refused with SQLSTATE 53200 (rule input.busy). Default 1s.
+	JudgeWait Duration `yaml:"judge_wait"`
 }
 
 // Profile is a named set of limits and rules an identity runs under.

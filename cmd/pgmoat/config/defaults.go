@@ -3,6 +3,7 @@ package config
 import (
 	"time"
 
+	"github.com/pgmoat/pgmoat/policy"
 	"github.com/pgmoat/pgmoat/proxy"
 )
 
@@ -37,6 +38,9 @@ func (c *Config) applyDefaults() {
 	setInt(&x.MaxMessageSize, DefaultMaxMessageSize)
 	setDuration(&x.ShutdownGrace, 30*time.Second)
 	setDuration(&x.IdleTransactionTimeout, proxy.DefaultIdleTransactionTimeout)
+
+	setInt(&c.Policy.MaxJudgeBytes, policy.DefaultMaxJudgeBytes)
+	setDuration(&c.Policy.JudgeWait, policy.DefaultJudgeWait)
 
 	if c.Profiles == nil {
 		c.Profiles = map[string]Profile{}

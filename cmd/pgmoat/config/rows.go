@@ -30,6 +30,8 @@ func (c *Config) Rows() [][2]string {
 		{"mcp.tokens", fmt.Sprintf("%d token(s)", len(c.MCP.Tokens))},
 		{"mcp.log_values", strings.Join(c.MCP.LogValues, ", ")},
 		{"rls.setting", c.RLS.Setting},
+		{"policy.max_judge_bytes", strconv.Itoa(c.Policy.MaxJudgeBytes)},
+		{"policy.judge_wait", c.Policy.JudgeWait.D().String()},
 	}
 	for _, name := range sortedKeys(c.Profiles) {
 		p := c.Profiles[name]

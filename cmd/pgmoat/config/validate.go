@@ -21,6 +21,7 @@ func (c *Config) validate(doc *yaml.Node) error {
 	v := validator{doc: doc}
 	v.backend(c.Backend)
 	v.proxy(c.Proxy)
+	v.policy(c.Policy)
 	v.profiles(c.Profiles)
 	v.users(c.Users, c.Profiles, c.Proxy.Auth)
 	v.mcp(c.MCP, c.Profiles)
@@ -100,6 +101,15 @@ func (v *validator) backend(b Backend) {
 	}
 	if p.MaxPerIdentity < 0 || p.MaxPerIdentity > max(p.Max, 1) {
 		v.addf("backend.pool.max_per_identity", "must be between 1 and backend.pool.max (%d), got %d", p.Max, p.MaxPerIdentity)
+	}
+}
+
+func (v *validator) policy(p Policy) {
+	if p.MaxJudgeBytes < 0 {
+		v.addf("policy.max_judge_bytes", "must be positive, got %d", p.MaxJudgeBytes)
+	}
+	if p.JudgeWait < 0 {
+		v.addf("policy.judge_wait", "must be positive")
 	}
 }
 

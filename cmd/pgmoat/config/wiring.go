@@ -20,5 +20,5 @@ func (c *Config) PolicyOptions() policy.Options {
 			DenyFunctions:    p.DenyFunctions,
 		}
 	}
-	return policy.Options{Profiles: profiles}
+	return policy.Options{Profiles: profiles, MaxJudgeBytes: c.Policy.MaxJudgeBytes, JudgeWait: c.Policy.JudgeWait.D()}
 }
