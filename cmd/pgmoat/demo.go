@@ -46,7 +46,7 @@ func runDemo(e env, args []string) int {
 		return exitUsage
 	}
 	if err := demo(e, o); err != nil {
-		fmt.Fprintf(e.stderr, "pgmoat demo: %v\n", err)
+		fmt.Fprintf(e.stderr, "pgmoat demo: %s\n", config.RedactDSN(err.Error()))
 		return exitUsage
 	}
 	return exitOK

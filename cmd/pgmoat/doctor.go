@@ -27,12 +27,12 @@ func runDoctor(e env, args []string) int {
 	}
 	report, err := checkBackendRole(e.ctx, cfg)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "pgmoat doctor: %v\n", err)
+		fmt.Fprintf(e.stderr, "pgmoat doctor: %s\n", config.RedactDSN(err.Error()))
 		return exitUsage
 	}
 	filters, err := filterIndexFindings(e.ctx, cfg)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "pgmoat doctor: %v\n", err)
+		fmt.Fprintf(e.stderr, "pgmoat doctor: %s\n", config.RedactDSN(err.Error()))
 		return exitUsage
 	}
 	report.Findings = append(report.Findings, filters...)
@@ -53,7 +53,7 @@ func loadConfigFor(cmd, flagPath string, stderr io.Writer) (*config.Config, int)
 	}
 	cfg, err := config.Load(p)
 	if err != nil {
-		fmt.Fprintf(stderr, "pgmoat %s: %v\n", cmd, err)
+		fmt.Fprintf(stderr, "pgmoat %s: %s\n", cmd, config.RedactDSN(err.Error()))
 		return nil, exitUsage
 	}
 	if cfg.Backend.DSN == "" {

@@ -310,16 +310,16 @@ func runMCP(e env, args []string) int {
 	}
 	cfg, err := config.Load(p)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "pgmoat mcp: %v\n", err)
+		fmt.Fprintf(e.stderr, "pgmoat mcp: %s\n", config.RedactDSN(err.Error()))
 		return exitUsage
 	}
 	id, err := stdioIdentity(cfg, *userID, *profile)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "pgmoat mcp: %v\n", err)
+		fmt.Fprintf(e.stderr, "pgmoat mcp: %s\n", config.RedactDSN(err.Error()))
 		return exitUsage
 	}
 	if err := serveStdio(e, cfg, id); err != nil {
-		fmt.Fprintf(e.stderr, "pgmoat mcp: %v\n", err)
+		fmt.Fprintf(e.stderr, "pgmoat mcp: %s\n", config.RedactDSN(err.Error()))
 		return exitUsage
 	}
 	return exitOK

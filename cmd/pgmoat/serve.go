@@ -35,7 +35,7 @@ func runServe(e env, args []string) int {
 	}
 	cfg, err := config.Load(p)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "pgmoat serve: %v\n", err)
+		fmt.Fprintf(e.stderr, "pgmoat serve: %s\n", config.RedactDSN(err.Error()))
 		return exitUsage
 	}
 	if cfg.Backend.DSN == "" {
@@ -43,7 +43,7 @@ func runServe(e env, args []string) int {
 		return exitUsage
 	}
 	if err := serve(e.ctx, e.stdout, cfg); err != nil {
-		fmt.Fprintf(e.stderr, "pgmoat serve: %v\n", err)
+		fmt.Fprintf(e.stderr, "pgmoat serve: %s\n", config.RedactDSN(err.Error()))
 		return exitUsage
 	}
 	return exitOK

@@ -45,12 +45,12 @@ func runTools(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, err := config.Load(path)
 	if err != nil {
-		fmt.Fprintf(stderr, "pgmoat tools: %v\n", err)
+		fmt.Fprintf(stderr, "pgmoat tools: %s\n", config.RedactDSN(err.Error()))
 		return exitUsage
 	}
 	set, err := generateTools(cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "pgmoat tools: %v\n", err)
+		fmt.Fprintf(stderr, "pgmoat tools: %s\n", config.RedactDSN(err.Error()))
 		return exitUsage
 	}
 	if *asJSON {
@@ -59,7 +59,7 @@ func runTools(args []string, stdout, stderr io.Writer) int {
 		err = set.WriteText(stdout)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "pgmoat tools: %v\n", err)
+		fmt.Fprintf(stderr, "pgmoat tools: %s\n", config.RedactDSN(err.Error()))
 		return exitUsage
 	}
 	return exitOK
@@ -71,7 +71,7 @@ func generateTools(cfg *config.Config) (*mcp.ToolSet, error) {
 	dsn := cfg.Backend.DSN.Value()
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
-		return nil, fmt.Errorf("cannot connect to the backend (%s): %w", config.RedactDSN(dsn), err)
+		return nil, fmt.Errorf("cannot connect to the backend (%s): %s", config.RedactDSN(dsn), config.RedactDSN(err.Error()))
 	}
 	defer func() { _ = conn.Close(context.Background()) }()
 	snap, err := introspect.Load(ctx, conn)
