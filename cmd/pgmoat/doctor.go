@@ -12,6 +12,7 @@ import (
 
 	"github.com/pgmoat/pgmoat/cmd/pgmoat/config"
 	"github.com/pgmoat/pgmoat/introspect"
+	"github.com/pgmoat/pgmoat/proxy"
 )
 
 func runDoctor(e env, args []string) int {
@@ -63,7 +64,9 @@ func loadConfigFor(cmd, flagPath string, stderr io.Writer) (*config.Config, int)
 	return cfg, exitOK
 }
 
-// checkBackendRole connects as the configured role and runs the checklist.
+// checkBackendRole connects as the configured role and runs the checklist:
+// the backend pool's own role check (what makes every door refuse the
+// role), then the schema checks.
 func checkBackendRole(ctx context.Context, cfg *config.Config) (*introspect.SafetyReport, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -74,7 +77,24 @@ func checkBackendRole(ctx context.Context, cfg *config.Config) (*introspect.Safe
 			config.RedactDSN(dsn), config.RedactDSN(err.Error()))
 	}
 	defer conn.Close(context.Background())
-	return introspect.CheckRole(ctx, conn, introspect.SafetyOptions{RLSSetting: cfg.RLS.Setting})
+	guard, err := proxy.CheckBackendRole(ctx, conn.PgConn())
+	if err != nil {
+		return nil, err
+	}
+	report, err := introspect.CheckRole(ctx, conn, introspect.SafetyOptions{RLSSetting: cfg.RLS.Setting})
+	if err != nil {
+		return nil, err
+	}
+	findings := report.Findings[:1:1] // server.version first
+	for _, f := range guard.Findings {
+		sev := introspect.Note
+		if f.Unsafe {
+			sev = introspect.Unsafe
+		}
+		findings = append(findings, introspect.Finding{Check: f.Check, Severity: sev, Message: f.Message})
+	}
+	report.Findings = append(findings, report.Findings[1:]...)
+	return report, nil
 }
 
 // filterIndexFindings reads the schema as the backend role and checks the

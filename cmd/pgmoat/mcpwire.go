@@ -293,6 +293,7 @@ func runMCP(e env, args []string) int {
 	path := fs.String("config", "", "config file (default $"+config.EnvConfig+")")
 	userID := fs.String("user-id", "", "user id the session runs as (default: mcp.anonymous.user_id)")
 	profile := fs.String("profile", "", "profile the session runs under (default: mcp.anonymous.profile, else readonly)")
+	allowUnsafe := allowUnsafeFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -313,6 +314,7 @@ func runMCP(e env, args []string) int {
 		fmt.Fprintf(e.stderr, "pgmoat mcp: %s\n", config.RedactDSN(err.Error()))
 		return exitUsage
 	}
+	cfg.Backend.AllowUnsafeRole = cfg.Backend.AllowUnsafeRole || *allowUnsafe
 	id, err := stdioIdentity(cfg, *userID, *profile)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "pgmoat mcp: %s\n", config.RedactDSN(err.Error()))
@@ -355,7 +357,7 @@ func serveStdio(e env, cfg *config.Config, id policy.Identity) error {
 	if err != nil {
 		return fmt.Errorf("policy: %w", err)
 	}
-	pool, err := newBackendPool(e.ctx, cfg)
+	pool, err := newBackendPool(e.ctx, cfg, e.stderr)
 	if err != nil {
 		return err
 	}
@@ -386,13 +388,20 @@ type nopWriteCloser struct{ io.Writer }
 
 func (nopWriteCloser) Close() error { return nil }
 
-// newBackendPool opens the backend pool and checks it can connect.
-func newBackendPool(ctx context.Context, cfg *config.Config) (*proxy.Pool, error) {
+// newBackendPool opens the backend pool and checks it can connect. The
+// pool's first connection checks the backend role and refuses an unsafe
+// one unless backend.allow_unsafe_role (or --allow-unsafe-backend-role)
+// says otherwise; then the warning goes to warn.
+func newBackendPool(ctx context.Context, cfg *config.Config, warn io.Writer) (*proxy.Pool, error) {
 	pc := cfg.Backend.Pool
 	pool, err := proxy.NewPool(proxy.PoolConfig{
 		DSN: cfg.Backend.DSN.Value(), Min: pc.Min, Max: pc.Max,
 		AcquireTimeout: pc.AcquireTimeout.D(), MaxLifetime: pc.MaxLifetime.D(), IdleTimeout: pc.IdleTimeout.D(),
-		BehindPooler: cfg.Backend.BehindPooler,
+		BehindPooler:    cfg.Backend.BehindPooler,
+		AllowUnsafeRole: cfg.Backend.AllowUnsafeRole,
+		OnUnsafeRole: func(e *proxy.UnsafeRoleError) {
+			fmt.Fprintf(warn, "pgmoat: WARNING: using an unsafe backend role as allowed (backend.allow_unsafe_role): %s\n", e.Error())
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("backend.dsn: %s", config.RedactDSN(err.Error()))
@@ -401,10 +410,22 @@ func newBackendPool(ctx context.Context, cfg *config.Config) (*proxy.Pool, error
 	defer cancel()
 	if err := pool.Warm(wctx); err != nil {
 		pool.Close()
+		var unsafe *proxy.UnsafeRoleError
+		if errors.As(err, &unsafe) {
+			return nil, unsafe
+		}
 		return nil, fmt.Errorf("cannot connect to the backend (%s): %s; check backend.dsn, the password and that PostgreSQL is running",
 			config.RedactDSN(cfg.Backend.DSN.Value()), config.RedactDSN(innermost(err).Error()))
 	}
 	return pool, nil
+}
+
+// allowUnsafeFlag defines --allow-unsafe-backend-role, which every
+// command that opens backends takes: it overrides backend.allow_unsafe_role
+// for this run.
+func allowUnsafeFlag(fs *flag.FlagSet) *bool {
+	return fs.Bool("allow-unsafe-backend-role", false,
+		"use a backend role that could write, bypass row-level security or read server files (overrides backend.allow_unsafe_role)")
 }
 
 // withMetrics serves /metrics beside the MCP endpoint.
