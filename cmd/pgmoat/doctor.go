@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
@@ -37,6 +38,12 @@ func runDoctor(e env, args []string) int {
 		return exitUsage
 	}
 	report.Findings = append(report.Findings, filters...)
+	tools, err := toolFindings(e.ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "pgmoat doctor: %s\n", config.RedactDSN(err.Error()))
+		return exitUsage
+	}
+	report.Findings = append(report.Findings, tools...)
 	printReport(e.stdout, report)
 	if len(report.Unsafe()) > 0 {
 		return exitNo
@@ -116,6 +123,51 @@ func filterIndexFindings(ctx context.Context, cfg *config.Config) ([]introspect.
 		return nil, fmt.Errorf("reading the schema for the filter-index check: %w", err)
 	}
 	return checkFilterIndexes(snap, cfg.MCP.Tools), nil
+}
+
+// toolFindings says, per profile, which relations get no MCP tool and why
+// (no USAGE on the schema, no SELECT, or the policy refuses the tool's
+// statement).
+func toolFindings(ctx context.Context, cfg *config.Config) ([]introspect.Finding, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, cfg.Backend.DSN.Value())
+	if err != nil {
+		return nil, fmt.Errorf("cannot connect to the backend: %s", config.RedactDSN(err.Error()))
+	}
+	defer conn.Close(context.Background())
+	snap, err := introspect.Load(ctx, conn)
+	if err != nil {
+		return nil, fmt.Errorf("reading the schema for the tool check: %w", err)
+	}
+	var out []introspect.Finding
+	for _, profile := range sortedProfiles(cfg) {
+		set, left, err := admittedTools(cfg, snap, profile)
+		if err != nil {
+			return nil, err
+		}
+		if len(left) == 0 {
+			out = append(out, introspect.Finding{Check: "tools." + profile, Severity: introspect.Note,
+				Message: fmt.Sprintf("profile %s: %d tools, no relation left out", profile, len(set.Tables)+len(set.Entities))})
+			continue
+		}
+		why := make([]string, len(left))
+		for i, l := range left {
+			why[i] = l.Relation.String() + " (" + l.Reason + ")"
+		}
+		out = append(out, introspect.Finding{Check: "tools." + profile, Severity: introspect.Warning,
+			Message: fmt.Sprintf("profile %s: %d relation(s) get no MCP tool: %s", profile, len(left), strings.Join(why, "; "))})
+	}
+	return out, nil
+}
+
+func sortedProfiles(cfg *config.Config) []string {
+	names := make([]string, 0, len(cfg.Profiles))
+	for name := range cfg.Profiles {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
 }
 
 func printReport(w io.Writer, r *introspect.SafetyReport) {

@@ -73,11 +73,14 @@ type mcpStack struct {
 // for identity (nil over HTTP, where tokens name the caller).
 func newMCPStack(ctx context.Context, cfg *config.Config, engine *policy.Engine, pool *proxy.Pool, logger *slog.Logger, identity *policy.Identity, obs *observers) (*mcpStack, error) {
 	st := &mcpStack{logger: logger}
+	profiles := profileSyncFor(obs, cfg, engine)
 	var mu sync.Mutex // OnChange runs on the reloader's goroutine; server is set before Run starts it
 	reloader, err := introspect.NewReloader(ctx, cfg.Backend.DSN.Value(), introspect.ReloaderOptions{
 		Logger: logger,
 		OnChange: func(_, cur *introspect.Snapshot, _ introspect.Diff) {
-			engine.SetFunctions(onlineCatalog{cur})
+			if err := profiles.setSnapshot(cur); err != nil {
+				logger.Error("readable schemas not updated after a schema change", "err", err)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if err := st.server.SchemaChanged(cur); err != nil {
@@ -88,7 +91,9 @@ func newMCPStack(ctx context.Context, cfg *config.Config, engine *policy.Engine,
 	if err != nil {
 		return nil, fmt.Errorf("reading the schema for MCP tools: %s", config.RedactDSN(err.Error()))
 	}
-	engine.SetFunctions(onlineCatalog{reloader.Current()})
+	if err := profiles.setSnapshot(reloader.Current()); err != nil {
+		return nil, err
+	}
 	live, err := mcp.NewLiveTools(reloader.Current(), toolOptions(cfg), logger, time.Now())
 	if err != nil {
 		return nil, err
