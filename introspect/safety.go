@@ -65,6 +65,7 @@ func CheckRole(ctx context.Context, conn *pgx.Conn, opts SafetyOptions) (*Safety
 	r := &SafetyReport{}
 	checks := []func(context.Context, *pgx.Conn, *SafetyReport, SafetyOptions) error{
 		checkAttributes, checkTemp, checkUnprotected, checkPolicies, checkComments, checkRoleSettings,
+		checkSQLRunners,
 	}
 	for _, check := range checks {
 		if err := check(ctx, conn, r, opts); err != nil {
@@ -167,6 +168,45 @@ func checkRoleSettings(ctx context.Context, conn *pgx.Conn, r *SafetyReport, _ S
 			r.add("role.statement_timeout", Note, "role-level %s (pgmoat sets each profile's timeout per session anyway)", s)
 		}
 	}
+	return nil
+}
+
+// qSQLRunners lists the functions the role may EXECUTE that run SQL text
+// or read relations named in their arguments, out of the policy's sight if
+// a hole ever let one through: ts_stat, ts_rewrite with a query, the
+// *_to_xml family (query_to_xml, cursor_to_xml, table_to_xml, ...), every
+// dblink function, and functions in procedural languages in readable
+// schemas whose body uses EXECUTE. Each row is the REVOKE that removes
+// the right.
+const qSQLRunners = `
+SELECT format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC, %I;', p.oid::regprocedure, current_user)
+FROM pg_catalog.pg_proc p
+JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+WHERE pg_catalog.has_function_privilege(p.oid, 'EXECUTE')
+  AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')
+  AND ((n.nspname = 'pg_catalog' AND (p.proname = 'ts_stat' OR p.proname LIKE '%\_to\_xml%'
+        OR (p.proname = 'ts_rewrite' AND 'text'::pg_catalog.regtype = ANY (p.proargtypes))))
+    OR p.proname LIKE 'dblink%'
+    OR (l.lanname NOT IN ('internal', 'c', 'sql') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+        AND p.prosrc ~* '\mEXECUTE\M'))
+ORDER BY 1`
+
+// checkSQLRunners is a second wall behind the policy: functions that run
+// SQL text should not be executable by the backend role at all.
+func checkSQLRunners(ctx context.Context, conn *pgx.Conn, r *SafetyReport, _ SafetyOptions) error {
+	revokes, err := names(ctx, conn, qSQLRunners)
+	if err != nil {
+		return fmt.Errorf("check functions that run SQL text: %w", err)
+	}
+	if len(revokes) == 0 {
+		r.add("functions.sql_text", Note, "cannot execute functions that run SQL text")
+		return nil
+	}
+	r.add("functions.sql_text", Warning, "role %q may execute %d function(s) that run SQL text or read relations named in their arguments; "+
+		"pgmoat's policy refuses them, and these statements take the right away as a second wall. PUBLIC holds EXECUTE on functions "+
+		"by default, so each REVOKE names PUBLIC as well as the role (GRANT a function back to roles that need it):\n    %s",
+		r.Role, len(revokes), strings.Join(revokes, "\n    "))
 	return nil
 }
 
