@@ -11,6 +11,9 @@ type Diff struct {
 	Added   []QualifiedName
 	Removed []QualifiedName
 	Changed []RelationChange
+	// Readable lists schemas whose USAGE for the role changed, as
+	// "schema s readable" or "schema s no longer readable".
+	Readable []string
 }
 
 // RelationChange is what changed in one relation present in both snapshots.
@@ -31,7 +34,9 @@ type ColumnChange struct {
 }
 
 // Empty reports whether nothing changed.
-func (d Diff) Empty() bool { return len(d.Added)+len(d.Removed)+len(d.Changed) == 0 }
+func (d Diff) Empty() bool {
+	return len(d.Added)+len(d.Removed)+len(d.Changed)+len(d.Readable) == 0
+}
 
 // Compare diffs two snapshots; old may be nil (everything is added).
 func Compare(old, cur *Snapshot) Diff {
@@ -61,7 +66,32 @@ func Compare(old, cur *Snapshot) Diff {
 			}
 		}
 	}
+	d.Readable = compareUsable(old, cur)
 	return d
+}
+
+// compareUsable lists the schemas whose USAGE for the role changed: the
+// online policy's readable schemas follow it.
+func compareUsable(old, cur *Snapshot) []string {
+	was := map[string]bool{}
+	if old != nil {
+		was = old.UsableSchemas()
+	}
+	now := cur.UsableSchemas()
+	var out []string
+	for _, sc := range cur.Schemas {
+		if now[sc.Name] && !was[sc.Name] {
+			out = append(out, fmt.Sprintf("schema %s readable", sc.Name))
+		}
+	}
+	if old != nil {
+		for _, sc := range old.Schemas {
+			if was[sc.Name] && !now[sc.Name] {
+				out = append(out, fmt.Sprintf("schema %s no longer readable", sc.Name))
+			}
+		}
+	}
+	return out
 }
 
 func compareRelation(a, b *Relation) *RelationChange {
@@ -139,7 +169,7 @@ func compareIndexes(a, b []*Index) (added, removed []string) {
 
 // Lines renders the diff as one log line per change.
 func (d Diff) Lines() []string {
-	var out []string
+	out := append([]string(nil), d.Readable...)
 	for _, q := range d.Added {
 		out = append(out, fmt.Sprintf("relation %s added", q))
 	}

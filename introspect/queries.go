@@ -25,7 +25,7 @@ const qInfo = `SELECT current_database(), current_user,
   transaction_timestamp(),
   coalesce((SELECT array_agg(extname::text ORDER BY extname) FROM pg_catalog.pg_extension), '{}')`
 
-const qSchemas = `SELECT n.nspname, coalesce(d.description, '')
+const qSchemas = `SELECT n.nspname, coalesce(d.description, ''), has_schema_privilege(n.oid, 'USAGE')
 FROM pg_catalog.pg_namespace n
 LEFT JOIN pg_catalog.pg_description d
   ON d.objoid = n.oid AND d.classoid = 'pg_catalog.pg_namespace'::regclass AND d.objsubid = 0

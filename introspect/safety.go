@@ -11,8 +11,9 @@ import (
 // Severity ranks a safety finding.
 type Severity string
 
-// Severities: Unsafe findings make pgmoat refuse to start (unless told
-// otherwise); warnings and notes are reported.
+// Severities: Unsafe findings (from the backend pool's role check) make
+// pgmoat refuse to start unless told otherwise; warnings and notes are
+// reported.
 const (
 	Unsafe  Severity = "unsafe"
 	Warning Severity = "warning"
@@ -51,17 +52,20 @@ type SafetyOptions struct {
 	RLSSetting string
 }
 
-// CheckRole inspects the role conn is logged in as: could it write,
-// bypass row-level security or reach server files, and is the schema it
-// can read protected the way pgmoat expects?
+// CheckRole inspects the role conn is logged in as beyond what makes it
+// unsafe: is the schema it can read protected the way pgmoat expects, and
+// what could be tighter? Whether the role could write, bypass row-level
+// security or reach server files is the backend pool's check
+// (proxy.CheckBackendRole), which refuses such a role at every door;
+// pgmoat doctor prints both.
 func CheckRole(ctx context.Context, conn *pgx.Conn, opts SafetyOptions) (*SafetyReport, error) {
 	if opts.RLSSetting == "" {
 		opts.RLSSetting = "request.user_id"
 	}
 	r := &SafetyReport{}
 	checks := []func(context.Context, *pgx.Conn, *SafetyReport, SafetyOptions) error{
-		checkAttributes, checkMemberships, checkWritable, checkCreate, checkOwnership,
-		checkUnprotected, checkPolicies, checkComments, checkRoleSettings,
+		checkAttributes, checkTemp, checkUnprotected, checkPolicies, checkComments, checkRoleSettings,
+		checkSQLRunners,
 	}
 	for _, check := range checks {
 		if err := check(ctx, conn, r, opts); err != nil {
@@ -76,26 +80,15 @@ func (r *SafetyReport) add(check string, sev Severity, format string, args ...an
 }
 
 func checkAttributes(ctx context.Context, conn *pgx.Conn, r *SafetyReport, _ SafetyOptions) error {
-	var super, bypass, createRole, createDB, replication bool
+	var createDB, replication bool
 	err := conn.QueryRow(ctx, `
-		SELECT current_user, current_setting('server_version'),
-		       rolsuper, rolbypassrls, rolcreaterole, rolcreatedb, rolreplication
+		SELECT current_user, current_setting('server_version'), rolcreatedb, rolreplication
 		FROM pg_catalog.pg_roles WHERE rolname = current_user`).
-		Scan(&r.Role, &r.ServerVersion, &super, &bypass, &createRole, &createDB, &replication)
+		Scan(&r.Role, &r.ServerVersion, &createDB, &replication)
 	if err != nil {
 		return fmt.Errorf("read role attributes: %w", err)
 	}
 	r.add("server.version", Note, "PostgreSQL %s, connected as %q", r.ServerVersion, r.Role)
-	flag := func(on bool, check, what string) {
-		if on {
-			r.add(check, Unsafe, "role %q is %s", r.Role, what)
-		} else {
-			r.add(check, Note, "not %s", what)
-		}
-	}
-	flag(super, "role.superuser", "a superuser: it can do anything, including ignoring row-level security")
-	flag(bypass, "role.bypassrls", "BYPASSRLS: row-level security does not apply to it")
-	flag(createRole, "role.createrole", "CREATEROLE: it can create roles and grant itself more")
 	if createDB {
 		r.add("role.createdb", Warning, "role %q is CREATEDB", r.Role)
 	}
@@ -105,86 +98,14 @@ func checkAttributes(ctx context.Context, conn *pgx.Conn, r *SafetyReport, _ Saf
 	return nil
 }
 
-// dangerousRoles are predefined roles whose membership breaks the moat.
-var dangerousRoles = []struct{ name, why string }{
-	{"pg_write_all_data", "can write every table"},
-	{"pg_read_server_files", "can read files on the database server"},
-	{"pg_write_server_files", "can write files on the database server"},
-	{"pg_execute_server_program", "can run programs on the database server"},
-	{"pg_signal_backend", "can cancel and terminate other sessions"},
-}
-
-func checkMemberships(ctx context.Context, conn *pgx.Conn, r *SafetyReport, _ SafetyOptions) error {
-	for _, d := range dangerousRoles {
-		var member bool
-		err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = $1)
-			AND pg_catalog.pg_has_role(current_user, $1, 'MEMBER')`, d.name).Scan(&member)
-		if err != nil {
-			return fmt.Errorf("check membership of %s: %w", d.name, err)
-		}
-		if member {
-			r.add("role.member."+d.name, Unsafe, "role %q is a member of %s: it %s", r.Role, d.name, d.why)
-		}
-	}
-	return nil
-}
-
-func checkWritable(ctx context.Context, conn *pgx.Conn, r *SafetyReport, _ SafetyOptions) error {
-	tables, err := names(ctx, conn, `
-		SELECT n.nspname || '.' || c.relname
-		FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-		WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
-		  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
-		  AND pg_catalog.has_table_privilege(c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')
-		ORDER BY 1`)
-	if err != nil {
-		return fmt.Errorf("check table write privileges: %w", err)
-	}
-	if len(tables) > 0 {
-		r.add("role.writes", Unsafe, "role %q can write %d relation(s): %s", r.Role, len(tables), summarize(tables))
-	} else {
-		r.add("role.writes", Note, "cannot write any table")
-	}
-	return nil
-}
-
-func checkCreate(ctx context.Context, conn *pgx.Conn, r *SafetyReport, _ SafetyOptions) error {
-	schemas, err := names(ctx, conn, `
-		SELECT nspname FROM pg_catalog.pg_namespace
-		WHERE nspname NOT LIKE 'pg_%' AND nspname <> 'information_schema'
-		  AND pg_catalog.has_schema_privilege(oid, 'CREATE') ORDER BY 1`)
-	if err != nil {
-		return fmt.Errorf("check CREATE on schemas: %w", err)
-	}
-	if len(schemas) > 0 {
-		r.add("role.create_schema", Unsafe, "role %q can create objects in schema(s) %s", r.Role, summarize(schemas))
-	}
-	var createDB, temp bool
-	err = conn.QueryRow(ctx, `SELECT pg_catalog.has_database_privilege(current_database(), 'CREATE'),
-		pg_catalog.has_database_privilege(current_database(), 'TEMP')`).Scan(&createDB, &temp)
+func checkTemp(ctx context.Context, conn *pgx.Conn, r *SafetyReport, _ SafetyOptions) error {
+	var temp bool
+	err := conn.QueryRow(ctx, `SELECT pg_catalog.has_database_privilege(current_database(), 'TEMP')`).Scan(&temp)
 	if err != nil {
 		return fmt.Errorf("check database privileges: %w", err)
 	}
-	if createDB {
-		r.add("role.create_database", Unsafe, "role %q can create schemas in this database", r.Role)
-	}
 	if temp {
 		r.add("role.temp", Warning, "role %q can create temporary tables (pgmoat's policy refuses them, but a tighter role is better: REVOKE TEMP ON DATABASE ... FROM PUBLIC)", r.Role)
-	}
-	return nil
-}
-
-func checkOwnership(ctx context.Context, conn *pgx.Conn, r *SafetyReport, _ SafetyOptions) error {
-	owned, err := names(ctx, conn, `
-		SELECT n.nspname || '.' || c.relname
-		FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-		WHERE c.relkind IN ('r', 'p') AND pg_catalog.pg_has_role(c.relowner, 'MEMBER')
-		  AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`)
-	if err != nil {
-		return fmt.Errorf("check table ownership: %w", err)
-	}
-	if len(owned) > 0 {
-		r.add("role.owns_tables", Unsafe, "role %q owns %s: owners can alter tables and disable row-level security; let another role own them", r.Role, summarize(owned))
 	}
 	return nil
 }
@@ -247,6 +168,45 @@ func checkRoleSettings(ctx context.Context, conn *pgx.Conn, r *SafetyReport, _ S
 			r.add("role.statement_timeout", Note, "role-level %s (pgmoat sets each profile's timeout per session anyway)", s)
 		}
 	}
+	return nil
+}
+
+// qSQLRunners lists the functions the role may EXECUTE that run SQL text
+// or read relations named in their arguments, out of the policy's sight if
+// a hole ever let one through: ts_stat, ts_rewrite with a query, the
+// *_to_xml family (query_to_xml, cursor_to_xml, table_to_xml, ...), every
+// dblink function, and functions in procedural languages in readable
+// schemas whose body uses EXECUTE. Each row is the REVOKE that removes
+// the right.
+const qSQLRunners = `
+SELECT format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC, %I;', p.oid::regprocedure, current_user)
+FROM pg_catalog.pg_proc p
+JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+WHERE pg_catalog.has_function_privilege(p.oid, 'EXECUTE')
+  AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')
+  AND ((n.nspname = 'pg_catalog' AND (p.proname = 'ts_stat' OR p.proname LIKE '%\_to\_xml%'
+        OR (p.proname = 'ts_rewrite' AND 'text'::pg_catalog.regtype = ANY (p.proargtypes))))
+    OR p.proname LIKE 'dblink%'
+    OR (l.lanname NOT IN ('internal', 'c', 'sql') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+        AND p.prosrc ~* '\mEXECUTE\M'))
+ORDER BY 1`
+
+// checkSQLRunners is a second wall behind the policy: functions that run
+// SQL text should not be executable by the backend role at all.
+func checkSQLRunners(ctx context.Context, conn *pgx.Conn, r *SafetyReport, _ SafetyOptions) error {
+	revokes, err := names(ctx, conn, qSQLRunners)
+	if err != nil {
+		return fmt.Errorf("check functions that run SQL text: %w", err)
+	}
+	if len(revokes) == 0 {
+		r.add("functions.sql_text", Note, "cannot execute functions that run SQL text")
+		return nil
+	}
+	r.add("functions.sql_text", Warning, "role %q may execute %d function(s) that run SQL text or read relations named in their arguments; "+
+		"pgmoat's policy refuses them, and these statements take the right away as a second wall. PUBLIC holds EXECUTE on functions "+
+		"by default, so each REVOKE names PUBLIC as well as the role (GRANT a function back to roles that need it):\n    %s",
+		r.Role, len(revokes), strings.Join(revokes, "\n    "))
 	return nil
 }
 

@@ -52,21 +52,61 @@ func TestCheckRole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	unsafe := checks(sloppy, introspect.Unsafe)
-	for _, want := range []string{"role.bypassrls", "role.writes", "role.create_schema", "role.member.pg_read_server_files", "role.owns_tables"} {
-		if _, ok := unsafe[want]; !ok {
-			t.Errorf("sloppy role: %s not reported; got %v", want, unsafe)
-		}
+	if w := checks(sloppy, introspect.Warning); !strings.Contains(w["tables.without_rls"], "public.scratch") {
+		t.Errorf("sloppy role: public.scratch (no RLS) not reported; got %v", w)
 	}
-	if !strings.Contains(unsafe["role.writes"], "public.orders") {
-		t.Errorf("writable tables not named: %s", unsafe["role.writes"])
+	if u := sloppy.Unsafe(); len(u) > 0 {
+		t.Errorf("CheckRole reports unsafe findings, which are the pool's: %v", u)
 	}
+}
 
-	super, err := introspect.CheckRole(ctx, connect(t, cluster.DSN(db)), introspect.SafetyOptions{})
-	if err != nil {
+// TestCheckSQLRunners: doctor names the functions that run SQL text which
+// the role may execute, including a PL/pgSQL function using EXECUTE, and
+// the REVOKE statements it prints remove every one of them.
+func TestCheckSQLRunners(t *testing.T) {
+	ctx := context.Background()
+	db := pgcluster.NewDatabase(t, cluster)
+	if err := shop.Load(ctx, cluster.DSN(db), shop.Options{Scale: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := checks(super, introspect.Unsafe)["role.superuser"]; !ok {
-		t.Errorf("superuser not reported: %+v", super.Findings)
+	execSQL(t, cluster.DSN(db), `
+		CREATE FUNCTION public.run_text(q text) RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE q; END $$;
+		CREATE FUNCTION public.plain(x int) RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN x + 1; END $$;`)
+	readerDSN := cluster.DSNFor(shop.ReaderRole, shop.DefaultReaderPassword, db)
+	finding := func() introspect.Finding {
+		r, err := introspect.CheckRole(ctx, connect(t, readerDSN), introspect.SafetyOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range r.Findings {
+			if f.Check == "functions.sql_text" {
+				return f
+			}
+		}
+		t.Fatalf("no functions.sql_text finding: %+v", r.Findings)
+		return introspect.Finding{}
+	}
+	f := finding()
+	if f.Severity != introspect.Warning {
+		t.Fatalf("PUBLIC may execute ts_stat by default, yet: %+v", f)
+	}
+	var revokes []string
+	for _, line := range strings.Split(f.Message, "\n") {
+		if line = strings.TrimSpace(line); strings.HasPrefix(line, "REVOKE ") {
+			revokes = append(revokes, line)
+		}
+	}
+	all := strings.Join(revokes, "\n")
+	for _, want := range []string{"ts_stat(text)", "query_to_xml(", "cursor_to_xml(", "ts_rewrite(tsquery,text)", "run_text(text)"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no REVOKE for %s in:\n%s", want, all)
+		}
+	}
+	if strings.Contains(all, "plain(") || !strings.Contains(all, "FROM PUBLIC, "+shop.ReaderRole+";") {
+		t.Errorf("REVOKEs name a function without EXECUTE or miss PUBLIC:\n%s", all)
+	}
+	execSQL(t, cluster.DSN(db), all)
+	if f := finding(); f.Severity != introspect.Note {
+		t.Errorf("after the printed REVOKEs: %+v", f)
 	}
 }

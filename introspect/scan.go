@@ -51,7 +51,7 @@ func (b *builder) scanInfo(rows pgx.Rows) error {
 
 func (b *builder) scanSchema(rows pgx.Rows) error {
 	var sc Schema
-	if err := rows.Scan(&sc.Name, &sc.Comment); err != nil {
+	if err := rows.Scan(&sc.Name, &sc.Comment, &sc.Usable); err != nil {
 		return err
 	}
 	b.snap.Schemas = append(b.snap.Schemas, sc)

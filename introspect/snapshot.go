@@ -38,6 +38,20 @@ func (q QualifiedName) String() string { return q.Schema + "." + q.Name }
 type Schema struct {
 	Name    string
 	Comment string
+	// Usable reports whether the role holds USAGE on the schema: without
+	// it no relation in it can be read, whatever the table grants say.
+	Usable bool
+}
+
+// UsableSchemas is the set of user schemas the role holds USAGE on.
+func (s *Snapshot) UsableSchemas() map[string]bool {
+	out := map[string]bool{}
+	for _, sc := range s.Schemas {
+		if sc.Usable {
+			out[sc.Name] = true
+		}
+	}
+	return out
 }
 
 // RelKind is the kind of a relation, as pg_class.relkind spells it.

@@ -36,6 +36,12 @@
 // discovery mode: list_tables, describe_table and query_table replace the
 // per-table tools in tools/list, which stays small however big the schema.
 //
+// The doors agree (invariant 11): tools/list shows a caller only the table
+// and entity tools whose widest statement (every filter, every column)
+// the policy allows for the caller's profile; Admit makes that judgement,
+// cached per tool set, engine generation and profile, and says why each
+// other tool was left out.
+//
 // Request ids. The SDK does not show a tool handler the JSON-RPC id of the
 // call it serves, so the transports the Server sets up (Run, HTTPHandler)
 // copy it into the call's _meta under MetaRequestID before the SDK reads

@@ -93,7 +93,9 @@ type Server struct {
 	sdk     *sdk.Server
 	shapes  atomic.Pointer[shapeCache]
 	results atomic.Pointer[resultCache]
-	stats   counters
+	// admissions caches which tools each profile may see (invariant 11).
+	admissions atomic.Pointer[admission]
+	stats      counters
 
 	mu         sync.Mutex        // serializes registration
 	registered map[string]string // tool name -> its tools/list JSON
@@ -136,6 +138,7 @@ func NewServer(opts ServerOptions) (*Server, error) {
 			Prompts:   &sdk.PromptCapabilities{ListChanged: true},
 		},
 	})
+	s.sdk.AddReceivingMiddleware(s.filterToolsList)
 	s.install(set)
 	s.addPrompts()
 	return s, nil
@@ -362,8 +365,14 @@ func (s *Server) call(ctx context.Context, req *sdk.CallToolRequest, name string
 const identityKey = "pgmoat.identity"
 
 func (s *Server) identity(req *sdk.CallToolRequest) (policy.Identity, bool) {
-	if req.Extra != nil && req.Extra.TokenInfo != nil {
-		id, ok := req.Extra.TokenInfo.Extra[identityKey].(policy.Identity)
+	return s.identityOf(req.Extra)
+}
+
+// identityOf is whom a request runs as: the token's identity, else the
+// server's own (stdio), else none.
+func (s *Server) identityOf(extra *sdk.RequestExtra) (policy.Identity, bool) {
+	if extra != nil && extra.TokenInfo != nil {
+		id, ok := extra.TokenInfo.Extra[identityKey].(policy.Identity)
 		return id, ok
 	}
 	if s.opts.Identity != nil {

@@ -20,7 +20,8 @@ type Profile struct {
 	// Default {"public"}. pg_catalog is searched first unless listed, as
 	// PostgreSQL does.
 	SearchPath []string
-	// AllowSchemas are readable schemas; default {"public"}. pg_catalog and
+	// AllowSchemas are readable schemas; default {"public"} (pgmoat, when
+	// connected, fills in the schemas the backend role may use). pg_catalog and
 	// information_schema are always readable (psql's \d family needs
 	// them) except for the built-in sensitive relations.
 	AllowSchemas []string

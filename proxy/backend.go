@@ -108,11 +108,16 @@ func (b *backend) codecs() *pgtype.Map {
 	return b.types
 }
 
-// openBackend connects with pgconn (which handles TLS and authentication)
-// and then takes over the raw connection.
-func openBackend(ctx context.Context, cfg *pgconn.Config, maxBody int) (*backend, error) {
+// openBackend connects with pgconn (which handles TLS and authentication),
+// lets verify judge the connection (the pool's role check) and then takes
+// over the raw connection.
+func openBackend(ctx context.Context, cfg *pgconn.Config, maxBody int, verify func(context.Context, *pgconn.PgConn) error) (*backend, error) {
 	pc, err := pgconn.ConnectConfig(ctx, cfg)
 	if err != nil {
+		return nil, err
+	}
+	if err := verify(ctx, pc); err != nil {
+		pc.Close(ctx)
 		return nil, err
 	}
 	if err := pc.SyncConn(ctx); err != nil {

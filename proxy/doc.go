@@ -20,7 +20,10 @@
 //     rolled back: the server's sweeper only claims the wait (idle.go);
 //     the session itself tells the client and lets go.
 //   - Pool owns the backend connections, all opened as the configured
-//     read-only role. A backend is lent to one borrower at a time (a proxy
+//     read-only role. Its first connection runs CheckBackendRole and
+//     refuses a role that could write, bypass row-level security or reach
+//     server files (invariant 8) unless PoolConfig.AllowUnsafeRole says
+//     otherwise, so no door that opens backends can skip the check. A backend is lent to one borrower at a time (a proxy
 //     session or the in-process Executor the MCP side uses) and always
 //     carries the borrower's identity, statement_timeout and read-only flag
 //     before the borrower's first statement runs. One identity (user id
@@ -36,7 +39,8 @@
 // results' framing are decoded; DataRow and the rest are forwarded as bytes.
 //
 // pgmoat's own statements are a closed set of constant texts that carry
-// no client text: the settings injection (pg_catalog.set_config with the
+// no client text: the backend-role check (catalog reads on a new
+// connection, before any client sees it), the settings injection (pg_catalog.set_config with the
 // names and values as bind parameters), the ROLLBACK sent for a client
 // that vanished mid-transaction, and the frame of a slow-statement plan
 // capture (BEGIN READ ONLY, forcing the generic plan for the transaction,

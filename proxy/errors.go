@@ -69,7 +69,10 @@ func toWire(err error) *wireError {
 	}
 	var ie *InjectionError
 	var be *BackendError
+	var ue *UnsafeRoleError
 	switch {
+	case errors.As(err, &ue):
+		return errorf(codeConnFailure, ue.Error())
 	case errors.Is(err, ErrPoolExhausted):
 		return errorf(codeTooManyConns, err.Error())
 	case errors.Is(err, ErrPoolClosed):

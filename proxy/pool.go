@@ -37,6 +37,14 @@ type PoolConfig struct {
 	// (set_config(..., true)) and no server-side prepared statements are
 	// kept.
 	BehindPooler bool
+	// AllowUnsafeRole lets the pool use a backend role that fails
+	// CheckBackendRole (superuser, BYPASSRLS, writes, ...). Without it
+	// the pool's first connection refuses such a role with an
+	// *UnsafeRoleError, so no door that opens backends can skip the check.
+	AllowUnsafeRole bool
+	// OnUnsafeRole is told, once, when the role failed the check and
+	// AllowUnsafeRole let it through: for a warning in the log.
+	OnUnsafeRole func(*UnsafeRoleError)
 }
 
 func (c PoolConfig) withDefaults() PoolConfig {
@@ -105,6 +113,7 @@ var ErrPoolClosed = errors.New("pgmoat: pool.closed: the server is shutting down
 type Pool struct {
 	cfg     PoolConfig
 	connCfg *pgconn.Config
+	guard   *roleGuard // checks the role on the first connection
 
 	mu      sync.Mutex
 	idle    []*backend // most recently released last
@@ -176,7 +185,8 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 		connCfg.RuntimeParams["default_transaction_read_only"] = "on"
 	}
 	connCfg.RuntimeParams["application_name"] = "pgmoat"
-	p := &Pool{cfg: cfg, connCfg: connCfg, stop: make(chan struct{}), done: make(chan struct{}),
+	p := &Pool{cfg: cfg, connCfg: connCfg, guard: &roleGuard{allow: cfg.AllowUnsafeRole, onUnsafe: cfg.OnUnsafeRole},
+		stop: make(chan struct{}), done: make(chan struct{}),
 		lent: map[*backend]struct{}{}, held: map[string]int{}}
 	go p.maintain()
 	return p, nil
@@ -412,13 +422,17 @@ func (p *Pool) removeWaiter(w *waiter) bool {
 // connect opens a connection for a slot already counted in p.open and
 // for who.
 func (p *Pool) connect(ctx context.Context, who string) (*backend, error) {
-	b, err := openBackend(ctx, p.connCfg, p.cfg.MaxMessageSize)
+	b, err := openBackend(ctx, p.connCfg, p.cfg.MaxMessageSize, p.guard.verify)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err != nil {
 		p.open--
 		p.unhold(who)
 		p.dispatch()
+		var unsafe *UnsafeRoleError
+		if errors.As(err, &unsafe) {
+			return nil, unsafe
+		}
 		return nil, &BackendError{Err: err}
 	}
 	p.stats.Created++

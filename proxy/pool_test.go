@@ -20,6 +20,7 @@ func scriptedPool(t *testing.T, poolMax, perIdentity int, acquire time.Duration)
 	}
 	pool.connCfg.DialFunc = sb.dial
 	pool.connCfg.LookupFunc = func(context.Context, string) ([]string, error) { return []string{"127.0.0.1"}, nil }
+	pool.guard = &roleGuard{checked: true} // no PostgreSQL, no role to check
 	t.Cleanup(func() { pool.Close(); sb.wg.Wait() })
 	return pool
 }

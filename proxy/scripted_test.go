@@ -97,6 +97,7 @@ func scriptedServer(t testing.TB, sb *scriptedBackend) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pool.guard = &roleGuard{checked: true} // no PostgreSQL, no role to check
 	pool.connCfg.DialFunc = sb.dial
 	pool.connCfg.LookupFunc = func(context.Context, string) ([]string, error) { return []string{"127.0.0.1"}, nil }
 	engine, err := policy.New(policy.Options{})

@@ -28,6 +28,8 @@ type demoOptions struct {
 	// postgres is the superuser DSN of an existing server to load the
 	// shop into instead of starting a throwaway one (docker-compose).
 	postgres string
+	// allowUnsafe passes --allow-unsafe-backend-role on to the stack.
+	allowUnsafe bool
 }
 
 func runDemo(e env, args []string) int {
@@ -38,6 +40,7 @@ func runDemo(e env, args []string) int {
 	fs.StringVar(&o.mcpListen, "mcp-listen", config.DefaultMCPListen, "address of the MCP server (streamable HTTP at /mcp)")
 	fs.IntVar(&o.scale, "scale", 1, "size of the shop data (1 ≈ 1k customers, 20k orders)")
 	fs.StringVar(&o.postgres, "postgres", "", "superuser DSN of an existing PostgreSQL to load the shop into, instead of a throwaway one")
+	allowUnsafe := allowUnsafeFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -45,8 +48,9 @@ func runDemo(e env, args []string) int {
 		fmt.Fprintln(e.stderr, "pgmoat demo: --scale must be at least 1 and no arguments are taken")
 		return exitUsage
 	}
+	o.allowUnsafe = *allowUnsafe
 	if err := demo(e, o); err != nil {
-		fmt.Fprintf(e.stderr, "pgmoat demo: %v\n", err)
+		fmt.Fprintf(e.stderr, "pgmoat demo: %s\n", config.RedactDSN(err.Error()))
 		return exitUsage
 	}
 	return exitOK
@@ -89,6 +93,7 @@ func runDemoStack(e env, o demoOptions, readerDSN string) error {
 	cfg := config.Demo(readerDSN)
 	cfg.Proxy.Listen = o.proxyListen
 	cfg.MCP.Listen = o.mcpListen
+	cfg.Backend.AllowUnsafeRole = o.allowUnsafe
 	say("Starting the proxy on %s …", cfg.Proxy.Listen)
 	st, err := startStack(e.ctx, io.Discard, cfg)
 	if err != nil {

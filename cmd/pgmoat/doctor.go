@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/pgmoat/pgmoat/cmd/pgmoat/config"
 	"github.com/pgmoat/pgmoat/introspect"
+	"github.com/pgmoat/pgmoat/proxy"
 )
 
 func runDoctor(e env, args []string) int {
@@ -27,15 +29,21 @@ func runDoctor(e env, args []string) int {
 	}
 	report, err := checkBackendRole(e.ctx, cfg)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "pgmoat doctor: %v\n", err)
+		fmt.Fprintf(e.stderr, "pgmoat doctor: %s\n", config.RedactDSN(err.Error()))
 		return exitUsage
 	}
 	filters, err := filterIndexFindings(e.ctx, cfg)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "pgmoat doctor: %v\n", err)
+		fmt.Fprintf(e.stderr, "pgmoat doctor: %s\n", config.RedactDSN(err.Error()))
 		return exitUsage
 	}
 	report.Findings = append(report.Findings, filters...)
+	tools, err := toolFindings(e.ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "pgmoat doctor: %s\n", config.RedactDSN(err.Error()))
+		return exitUsage
+	}
+	report.Findings = append(report.Findings, tools...)
 	printReport(e.stdout, report)
 	if len(report.Unsafe()) > 0 {
 		return exitNo
@@ -53,7 +61,7 @@ func loadConfigFor(cmd, flagPath string, stderr io.Writer) (*config.Config, int)
 	}
 	cfg, err := config.Load(p)
 	if err != nil {
-		fmt.Fprintf(stderr, "pgmoat %s: %v\n", cmd, err)
+		fmt.Fprintf(stderr, "pgmoat %s: %s\n", cmd, config.RedactDSN(err.Error()))
 		return nil, exitUsage
 	}
 	if cfg.Backend.DSN == "" {
@@ -63,7 +71,9 @@ func loadConfigFor(cmd, flagPath string, stderr io.Writer) (*config.Config, int)
 	return cfg, exitOK
 }
 
-// checkBackendRole connects as the configured role and runs the checklist.
+// checkBackendRole connects as the configured role and runs the checklist:
+// the backend pool's own role check (what makes every door refuse the
+// role), then the schema checks.
 func checkBackendRole(ctx context.Context, cfg *config.Config) (*introspect.SafetyReport, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -74,7 +84,24 @@ func checkBackendRole(ctx context.Context, cfg *config.Config) (*introspect.Safe
 			config.RedactDSN(dsn), config.RedactDSN(err.Error()))
 	}
 	defer conn.Close(context.Background())
-	return introspect.CheckRole(ctx, conn, introspect.SafetyOptions{RLSSetting: cfg.RLS.Setting})
+	guard, err := proxy.CheckBackendRole(ctx, conn.PgConn())
+	if err != nil {
+		return nil, err
+	}
+	report, err := introspect.CheckRole(ctx, conn, introspect.SafetyOptions{RLSSetting: cfg.RLS.Setting})
+	if err != nil {
+		return nil, err
+	}
+	findings := report.Findings[:1:1] // server.version first
+	for _, f := range guard.Findings {
+		sev := introspect.Note
+		if f.Unsafe {
+			sev = introspect.Unsafe
+		}
+		findings = append(findings, introspect.Finding{Check: f.Check, Severity: sev, Message: f.Message})
+	}
+	report.Findings = append(findings, report.Findings[1:]...)
+	return report, nil
 }
 
 // filterIndexFindings reads the schema as the backend role and checks the
@@ -96,6 +123,51 @@ func filterIndexFindings(ctx context.Context, cfg *config.Config) ([]introspect.
 		return nil, fmt.Errorf("reading the schema for the filter-index check: %w", err)
 	}
 	return checkFilterIndexes(snap, cfg.MCP.Tools), nil
+}
+
+// toolFindings says, per profile, which relations get no MCP tool and why
+// (no USAGE on the schema, no SELECT, or the policy refuses the tool's
+// statement).
+func toolFindings(ctx context.Context, cfg *config.Config) ([]introspect.Finding, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, cfg.Backend.DSN.Value())
+	if err != nil {
+		return nil, fmt.Errorf("cannot connect to the backend: %s", config.RedactDSN(err.Error()))
+	}
+	defer conn.Close(context.Background())
+	snap, err := introspect.Load(ctx, conn)
+	if err != nil {
+		return nil, fmt.Errorf("reading the schema for the tool check: %w", err)
+	}
+	var out []introspect.Finding
+	for _, profile := range sortedProfiles(cfg) {
+		set, left, err := admittedTools(cfg, snap, profile)
+		if err != nil {
+			return nil, err
+		}
+		if len(left) == 0 {
+			out = append(out, introspect.Finding{Check: "tools." + profile, Severity: introspect.Note,
+				Message: fmt.Sprintf("profile %s: %d tools, no relation left out", profile, len(set.Tables)+len(set.Entities))})
+			continue
+		}
+		why := make([]string, len(left))
+		for i, l := range left {
+			why[i] = l.Relation.String() + " (" + l.Reason + ")"
+		}
+		out = append(out, introspect.Finding{Check: "tools." + profile, Severity: introspect.Warning,
+			Message: fmt.Sprintf("profile %s: %d relation(s) get no MCP tool: %s", profile, len(left), strings.Join(why, "; "))})
+	}
+	return out, nil
+}
+
+func sortedProfiles(cfg *config.Config) []string {
+	names := make([]string, 0, len(cfg.Profiles))
+	for name := range cfg.Profiles {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
 }
 
 func printReport(w io.Writer, r *introspect.SafetyReport) {

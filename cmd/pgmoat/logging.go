@@ -4,6 +4,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+
+	"github.com/pgmoat/pgmoat/cmd/pgmoat/config"
 )
 
 // EnvLogFormat chooses the log format: json or text. The default is text
@@ -12,13 +14,30 @@ import (
 const EnvLogFormat = "PGMOAT_LOG_FORMAT"
 
 // newLogger makes the process's structured logger on w at the level
-// PGMOAT_LOG_LEVEL names.
+// PGMOAT_LOG_LEVEL names. Every string and error it writes goes through
+// config.RedactDSN: a connection error that echoes the backend DSN must
+// not put its password in the log.
 func newLogger(w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: logLevel()}
+	opts := &slog.HandlerOptions{Level: logLevel(), ReplaceAttr: redactAttr}
 	if textLogs(w) {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// redactAttr masks connection-string passwords in a log attribute.
+func redactAttr(_ []string, a slog.Attr) slog.Attr {
+	switch v := a.Value.Any().(type) {
+	case string:
+		if r := config.RedactDSN(v); r != v {
+			a.Value = slog.StringValue(r)
+		}
+	case error:
+		if s := v.Error(); config.RedactDSN(s) != s {
+			a.Value = slog.StringValue(config.RedactDSN(s))
+		}
+	}
+	return a
 }
 
 func textLogs(w io.Writer) bool {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"strings"
@@ -44,5 +45,21 @@ func TestLogFormat(t *testing.T) {
 	newLogger(&buf).Info("dropped")
 	if buf.Len() != 0 {
 		t.Errorf("PGMOAT_LOG_LEVEL=warn kept an info record: %s", buf.String())
+	}
+}
+
+// TestLogsMaskDSN: a record that carries a DSN, in its message, a string
+// attribute or an error, never shows the password, in either format.
+func TestLogsMaskDSN(t *testing.T) {
+	for _, format := range []string{"json", "text"} {
+		t.Setenv(EnvLogFormat, format)
+		var buf bytes.Buffer
+		log := newLogger(&buf)
+		log.Error("connect postgres://u:hunter2@h/db failed")
+		log.Warn("reload failed", "dsn", "postgres://u@h/db?password=hunter2")
+		log.Error("reload failed", "err", errors.New("cannot parse `host=h password='hunter 2'`: bad"))
+		if strings.Contains(buf.String(), "hunter") || strings.Count(buf.String(), "********") != 3 {
+			t.Errorf("%s logs: %s", format, buf.String())
+		}
 	}
 }

@@ -73,11 +73,14 @@ type mcpStack struct {
 // for identity (nil over HTTP, where tokens name the caller).
 func newMCPStack(ctx context.Context, cfg *config.Config, engine *policy.Engine, pool *proxy.Pool, logger *slog.Logger, identity *policy.Identity, obs *observers) (*mcpStack, error) {
 	st := &mcpStack{logger: logger}
+	profiles := profileSyncFor(obs, cfg, engine)
 	var mu sync.Mutex // OnChange runs on the reloader's goroutine; server is set before Run starts it
 	reloader, err := introspect.NewReloader(ctx, cfg.Backend.DSN.Value(), introspect.ReloaderOptions{
 		Logger: logger,
 		OnChange: func(_, cur *introspect.Snapshot, _ introspect.Diff) {
-			engine.SetFunctions(onlineCatalog{cur})
+			if err := profiles.setSnapshot(cur); err != nil {
+				logger.Error("readable schemas not updated after a schema change", "err", err)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if err := st.server.SchemaChanged(cur); err != nil {
@@ -88,7 +91,9 @@ func newMCPStack(ctx context.Context, cfg *config.Config, engine *policy.Engine,
 	if err != nil {
 		return nil, fmt.Errorf("reading the schema for MCP tools: %s", config.RedactDSN(err.Error()))
 	}
-	engine.SetFunctions(onlineCatalog{reloader.Current()})
+	if err := profiles.setSnapshot(reloader.Current()); err != nil {
+		return nil, err
+	}
 	live, err := mcp.NewLiveTools(reloader.Current(), toolOptions(cfg), logger, time.Now())
 	if err != nil {
 		return nil, err
@@ -293,6 +298,7 @@ func runMCP(e env, args []string) int {
 	path := fs.String("config", "", "config file (default $"+config.EnvConfig+")")
 	userID := fs.String("user-id", "", "user id the session runs as (default: mcp.anonymous.user_id)")
 	profile := fs.String("profile", "", "profile the session runs under (default: mcp.anonymous.profile, else readonly)")
+	allowUnsafe := allowUnsafeFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -310,16 +316,17 @@ func runMCP(e env, args []string) int {
 	}
 	cfg, err := config.Load(p)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "pgmoat mcp: %v\n", err)
+		fmt.Fprintf(e.stderr, "pgmoat mcp: %s\n", config.RedactDSN(err.Error()))
 		return exitUsage
 	}
+	cfg.Backend.AllowUnsafeRole = cfg.Backend.AllowUnsafeRole || *allowUnsafe
 	id, err := stdioIdentity(cfg, *userID, *profile)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "pgmoat mcp: %v\n", err)
+		fmt.Fprintf(e.stderr, "pgmoat mcp: %s\n", config.RedactDSN(err.Error()))
 		return exitUsage
 	}
 	if err := serveStdio(e, cfg, id); err != nil {
-		fmt.Fprintf(e.stderr, "pgmoat mcp: %v\n", err)
+		fmt.Fprintf(e.stderr, "pgmoat mcp: %s\n", config.RedactDSN(err.Error()))
 		return exitUsage
 	}
 	return exitOK
@@ -355,7 +362,7 @@ func serveStdio(e env, cfg *config.Config, id policy.Identity) error {
 	if err != nil {
 		return fmt.Errorf("policy: %w", err)
 	}
-	pool, err := newBackendPool(e.ctx, cfg)
+	pool, err := newBackendPool(e.ctx, cfg, e.stderr)
 	if err != nil {
 		return err
 	}
@@ -386,14 +393,21 @@ type nopWriteCloser struct{ io.Writer }
 
 func (nopWriteCloser) Close() error { return nil }
 
-// newBackendPool opens the backend pool and checks it can connect.
-func newBackendPool(ctx context.Context, cfg *config.Config) (*proxy.Pool, error) {
+// newBackendPool opens the backend pool and checks it can connect. The
+// pool's first connection checks the backend role and refuses an unsafe
+// one unless backend.allow_unsafe_role (or --allow-unsafe-backend-role)
+// says otherwise; then the warning goes to warn.
+func newBackendPool(ctx context.Context, cfg *config.Config, warn io.Writer) (*proxy.Pool, error) {
 	pc := cfg.Backend.Pool
 	pool, err := proxy.NewPool(proxy.PoolConfig{
 		DSN: cfg.Backend.DSN.Value(), Min: pc.Min, Max: pc.Max,
 		AcquireTimeout: pc.AcquireTimeout.D(), MaxLifetime: pc.MaxLifetime.D(), IdleTimeout: pc.IdleTimeout.D(),
-		MaxPerIdentity: pc.EffectiveMaxPerIdentity(),
-		BehindPooler:   cfg.Backend.BehindPooler,
+		MaxPerIdentity:  pc.EffectiveMaxPerIdentity(),
+		BehindPooler:    cfg.Backend.BehindPooler,
+		AllowUnsafeRole: cfg.Backend.AllowUnsafeRole,
+		OnUnsafeRole: func(e *proxy.UnsafeRoleError) {
+			fmt.Fprintf(warn, "pgmoat: WARNING: using an unsafe backend role as allowed (backend.allow_unsafe_role): %s\n", e.Error())
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("backend.dsn: %s", config.RedactDSN(err.Error()))
@@ -402,10 +416,22 @@ func newBackendPool(ctx context.Context, cfg *config.Config) (*proxy.Pool, error
 	defer cancel()
 	if err := pool.Warm(wctx); err != nil {
 		pool.Close()
+		var unsafe *proxy.UnsafeRoleError
+		if errors.As(err, &unsafe) {
+			return nil, unsafe
+		}
 		return nil, fmt.Errorf("cannot connect to the backend (%s): %s; check backend.dsn, the password and that PostgreSQL is running",
 			config.RedactDSN(cfg.Backend.DSN.Value()), config.RedactDSN(innermost(err).Error()))
 	}
 	return pool, nil
+}
+
+// allowUnsafeFlag defines --allow-unsafe-backend-role, which every
+// command that opens backends takes: it overrides backend.allow_unsafe_role
+// for this run.
+func allowUnsafeFlag(fs *flag.FlagSet) *bool {
+	return fs.Bool("allow-unsafe-backend-role", false,
+		"use a backend role that could write, bypass row-level security or read server files (overrides backend.allow_unsafe_role)")
 }
 
 // withMetrics serves /metrics beside the MCP endpoint.

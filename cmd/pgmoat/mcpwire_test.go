@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -50,7 +51,7 @@ func newShopFixture(t *testing.T) *shopFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool, err := newBackendPool(ctx, cfg)
+	pool, err := newBackendPool(ctx, cfg, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

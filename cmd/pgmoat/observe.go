@@ -39,6 +39,9 @@ type observers struct {
 	// logValues are the arguments whose values may be logged
 	// ("argument" or "tool.argument"); RELOAD swaps them.
 	logValues atomic.Pointer[map[string]bool]
+	// profiles keeps the engine's profiles in step with RELOAD and the
+	// schema (set by serve before either door starts; nil for stdio).
+	profiles *profileSync
 }
 
 // allowValues opts arguments in to value logging (mcp.log_values),

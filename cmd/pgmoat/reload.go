@@ -36,6 +36,9 @@ type configState struct {
 
 func newLiveConfig(cfg *config.Config, engine *policy.Engine, obs *observers) *liveConfig {
 	l := &liveConfig{engine: engine, obs: obs}
+	if obs.profiles == nil {
+		obs.profiles = &profileSync{engine: engine, cfg: cfg}
+	}
 	l.state.Store(&configState{cfg: cfg})
 	return l
 }
@@ -116,8 +119,7 @@ func (l *liveConfig) apply(running, next *config.Config, applied []string) error
 	if len(applied) == 0 {
 		return nil
 	}
-	profiles := next.PolicyOptions().Profiles
-	if err := policy.CheckProfiles(profiles); err != nil {
+	if err := l.obs.profiles.check(next); err != nil {
 		return fmt.Errorf("profiles: %w", err)
 	}
 	if l.proxy != nil {
@@ -126,7 +128,7 @@ func (l *liveConfig) apply(running, next *config.Config, applied []string) error
 		}
 	}
 	if slices.Contains(applied, "profiles") {
-		if err := l.engine.SetProfiles(profiles); err != nil {
+		if err := l.obs.profiles.setConfig(next); err != nil {
 			if l.proxy != nil {
 				_ = l.proxy.Reconfigure(proxyLogins(running)) // in force until now: accepted again
 			}

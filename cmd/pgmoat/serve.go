@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -25,6 +24,7 @@ func runServe(e env, args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	path := fs.String("config", "", "config file (default $PGMOAT_CONFIG)")
+	allowUnsafe := allowUnsafeFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -35,15 +35,16 @@ func runServe(e env, args []string) int {
 	}
 	cfg, err := config.Load(p)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "pgmoat serve: %v\n", err)
+		fmt.Fprintf(e.stderr, "pgmoat serve: %s\n", config.RedactDSN(err.Error()))
 		return exitUsage
 	}
 	if cfg.Backend.DSN == "" {
 		fmt.Fprintf(e.stderr, "pgmoat serve: %s: backend.dsn is not set (or set %s)\n", p, config.EnvBackendDSN)
 		return exitUsage
 	}
+	cfg.Backend.AllowUnsafeRole = cfg.Backend.AllowUnsafeRole || *allowUnsafe
 	if err := serve(e.ctx, e.stdout, cfg); err != nil {
-		fmt.Fprintf(e.stderr, "pgmoat serve: %v\n", err)
+		fmt.Fprintf(e.stderr, "pgmoat serve: %s\n", config.RedactDSN(err.Error()))
 		return exitUsage
 	}
 	return exitOK
@@ -64,14 +65,11 @@ type stack struct {
 // startStack builds the engine, the pool (checking the backend is
 // reachable) and the proxy listener.
 func startStack(ctx context.Context, log io.Writer, cfg *config.Config) (*stack, error) {
-	if err := refuseUnsafeRole(ctx, log, cfg); err != nil {
-		return nil, err
-	}
 	engine, err := policy.New(cfg.PolicyOptions())
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	pool, err := newBackendPool(ctx, cfg)
+	pool, err := newBackendPool(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -260,29 +258,6 @@ func serve(ctx context.Context, out io.Writer, cfg *config.Config) error {
 
 func (st *stack) databaseName(cfg *config.Config) string {
 	return dbNameOf(cfg.Backend.DSN.Value())
-}
-
-// refuseUnsafeRole runs doctor's checks and refuses a backend role that
-// could write, bypass RLS or reach server files, unless told otherwise.
-func refuseUnsafeRole(ctx context.Context, log io.Writer, cfg *config.Config) error {
-	report, err := checkBackendRole(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	unsafe := report.Unsafe()
-	if len(unsafe) == 0 {
-		return nil
-	}
-	var why []string
-	for _, f := range unsafe {
-		why = append(why, f.Message)
-	}
-	if cfg.Backend.AllowUnsafeRole {
-		fmt.Fprintf(log, "pgmoat: WARNING: starting with an unsafe backend role as allowed: %s\n", strings.Join(why, "; "))
-		return nil
-	}
-	return fmt.Errorf("refusing to start: %s. Run `pgmoat doctor` for the full checklist; fix the role, or pass --allow-unsafe-backend-role (backend.allow_unsafe_role) if you really mean it",
-		strings.Join(why, "; "))
 }
 
 // loadTLS reads the proxy's certificate and key, when configured.

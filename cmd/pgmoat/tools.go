@@ -23,6 +23,7 @@ func runTools(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "config file (default $"+config.EnvConfig+")")
 	asJSON := fs.Bool("json", false, "print the tools as tools/list carries them")
+	profile := fs.String("profile", config.DefaultProfile, "profile whose tools are listed: tools the policy refuses to it are left out")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: pgmoat tools [--config FILE] [--json]\n\nPrints the MCP tools generated from the backend's schema and their approximate token cost.")
 		fs.PrintDefaults()
@@ -45,40 +46,44 @@ func runTools(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, err := config.Load(path)
 	if err != nil {
-		fmt.Fprintf(stderr, "pgmoat tools: %v\n", err)
+		fmt.Fprintf(stderr, "pgmoat tools: %s\n", config.RedactDSN(err.Error()))
 		return exitUsage
 	}
-	set, err := generateTools(cfg)
+	if _, ok := cfg.Profiles[*profile]; !ok {
+		fmt.Fprintf(stderr, "pgmoat tools: --profile %q is not defined under profiles\n", *profile)
+		return exitUsage
+	}
+	set, left, err := generateTools(cfg, *profile)
 	if err != nil {
-		fmt.Fprintf(stderr, "pgmoat tools: %v\n", err)
+		fmt.Fprintf(stderr, "pgmoat tools: %s\n", config.RedactDSN(err.Error()))
 		return exitUsage
 	}
 	if *asJSON {
 		err = set.WriteJSON(stdout)
-	} else {
-		err = set.WriteText(stdout)
+	} else if err = set.WriteText(stdout); err == nil {
+		writeLeftOut(stdout, *profile, left)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "pgmoat tools: %v\n", err)
+		fmt.Fprintf(stderr, "pgmoat tools: %s\n", config.RedactDSN(err.Error()))
 		return exitUsage
 	}
 	return exitOK
 }
 
-func generateTools(cfg *config.Config) (*mcp.ToolSet, error) {
+func generateTools(cfg *config.Config, profile string) (*mcp.ToolSet, []mcp.LeftOut, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	dsn := cfg.Backend.DSN.Value()
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
-		return nil, fmt.Errorf("cannot connect to the backend (%s): %w", config.RedactDSN(dsn), err)
+		return nil, nil, fmt.Errorf("cannot connect to the backend (%s): %s", config.RedactDSN(dsn), config.RedactDSN(err.Error()))
 	}
 	defer func() { _ = conn.Close(context.Background()) }()
 	snap, err := introspect.Load(ctx, conn)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return mcp.Generate(snap, toolOptions(cfg))
+	return admittedTools(cfg, snap, profile)
 }
 
 // toolOptions is the tool-generation configuration; the limit maximum is

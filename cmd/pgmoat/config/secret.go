@@ -2,9 +2,7 @@ package config
 
 import (
 	"encoding/json"
-	"regexp"
 	"sort"
-	"strings"
 )
 
 // Secret is a string that must never be printed: passwords, bearer tokens,
@@ -29,19 +27,6 @@ func (s Secret) GoString() string { return `"` + s.String() + `"` }
 
 // MarshalText masks the value in JSON and YAML output.
 func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
-
-var urlPassword = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*://[^:@/]*:)([^@/]*)@`)
-
-var keywordPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
-
-// RedactDSN masks the password in a connection string, in URL or
-// keyword/value form, so that DSNs can appear in messages.
-func RedactDSN(dsn string) string {
-	if strings.Contains(dsn, "://") {
-		return urlPassword.ReplaceAllString(dsn, "${1}"+mask+"@")
-	}
-	return keywordPassword.ReplaceAllString(dsn, "${1}"+mask)
-}
 
 // Tokens maps MCP bearer tokens to the identity they run as.
 type Tokens map[Secret]Caller

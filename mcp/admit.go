@@ -1,0 +1,153 @@
+package mcp
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/pgmoat/pgmoat/introspect"
+	"github.com/pgmoat/pgmoat/policy"
+)
+
+// LeftOut is a tool the policy would refuse for a profile, and why: it is
+// not listed to that profile (invariant 11).
+type LeftOut struct {
+	Tool     string
+	Relation introspect.QualifiedName
+	Reason   string
+}
+
+// Admit judges every table and entity tool of set for id: a tool is
+// admitted when the policy allows the widest statement it builds (every
+// filter present, so the text-search functions too, every column, the
+// default order). Narrower calls of the tool only drop parts of that
+// statement. left says why each other tool was refused.
+func Admit(set *ToolSet, engine *policy.Engine, id policy.Identity) (admitted map[string]bool, left []LeftOut) {
+	admitted = map[string]bool{}
+	for _, t := range append(append([]*ToolSpec(nil), set.Tables...), set.Entities...) {
+		if err := admitTool(set, engine, id, t); err != nil {
+			left = append(left, LeftOut{Tool: t.Name, Relation: t.Table, Reason: err.Error()})
+			continue
+		}
+		admitted[t.Name] = true
+	}
+	return admitted, left
+}
+
+// Only returns a copy of set that lists just the admitted table and
+// entity tools (the discovery tools stay), for printing what one profile
+// would see.
+func (s *ToolSet) Only(admitted map[string]bool) *ToolSet {
+	out := *s
+	keep := func(ts []*ToolSpec) []*ToolSpec {
+		var kept []*ToolSpec
+		for _, t := range ts {
+			if admitted[t.Name] {
+				kept = append(kept, t)
+			}
+		}
+		return kept
+	}
+	out.Tables, out.Entities = keep(s.Tables), keep(s.Entities)
+	out.Warnings = nil
+	for _, w := range s.Warnings {
+		name, _, _ := strings.Cut(w, ":")
+		if t, ok := s.Tool(name); ok && t.Table.Name != "" && !admitted[name] {
+			continue // about a tool this profile does not get
+		}
+		out.Warnings = append(out.Warnings, w)
+	}
+	out.index()
+	return &out
+}
+
+func admitTool(set *ToolSet, engine *policy.Engine, id policy.Identity, t *ToolSpec) error {
+	rel, ok := set.Snapshot.Relation(t.Table.Schema, t.Table.Name)
+	if !ok {
+		return fmt.Errorf("relation %s is not in the catalog", t.Table)
+	}
+	a := &callArgs{filters: map[string]filterValue{}}
+	for _, p := range t.Params {
+		if p.Kind.IsFilter() {
+			a.filters[p.Name] = filterValue{param: p}
+		}
+	}
+	pl, err := build(newShape(t, a, nil), rel)
+	if err != nil {
+		return err
+	}
+	return verify(engine, id, t, pl.sql)
+}
+
+// admission caches Admit per profile for one tool set and one engine
+// generation (profiles or catalog swapped: judged again).
+type admission struct {
+	set *ToolSet
+	gen uint64
+
+	mu        sync.Mutex
+	byProfile map[string]map[string]bool
+}
+
+// listable reports whether tools/list shows name to id: tools that are
+// not table or entity tools (the discovery tools) always are.
+func (s *Server) listable(set *ToolSet, id policy.Identity, name string) bool {
+	spec, ok := set.Tool(name)
+	if !ok || spec.Table.Name == "" {
+		return true
+	}
+	return s.admitted(set, id)[name]
+}
+
+func (s *Server) admitted(set *ToolSet, id policy.Identity) map[string]bool {
+	gen := s.opts.Engine.Generation()
+	a := s.admissions.Load()
+	if a == nil || a.set != set || a.gen != gen {
+		a = &admission{set: set, gen: gen, byProfile: map[string]map[string]bool{}}
+		s.admissions.Store(a)
+	}
+	profile := id.Profile
+	if profile == "" {
+		profile = policy.DefaultProfile
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if m, ok := a.byProfile[profile]; ok {
+		return m
+	}
+	m, left := Admit(set, s.opts.Engine, id)
+	if len(left) > 0 {
+		s.opts.Logger.Info("tools left out of tools/list: the policy refuses their statements", "profile", profile, "count", len(left), "first", left[0].Tool, "reason", left[0].Reason)
+	}
+	a.byProfile[profile] = m
+	return m
+}
+
+// filterToolsList is receiving middleware: a tools/list answer carries
+// only the tools the caller's profile may run.
+func (s *Server) filterToolsList(next sdk.MethodHandler) sdk.MethodHandler {
+	return func(ctx context.Context, method string, req sdk.Request) (sdk.Result, error) {
+		res, err := next(ctx, method, req)
+		lr, ok := res.(*sdk.ListToolsResult)
+		if err != nil || method != "tools/list" || !ok {
+			return res, err
+		}
+		id, ok := s.identityOf(req.GetExtra())
+		if !ok {
+			return res, err
+		}
+		set := s.shapes.Load().set
+		kept := make([]*sdk.Tool, 0, len(lr.Tools))
+		for _, t := range lr.Tools {
+			if s.listable(set, id, t.Name) {
+				kept = append(kept, t)
+			}
+		}
+		out := *lr
+		out.Tools = kept
+		return &out, nil
+	}
+}
