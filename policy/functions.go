@@ -189,5 +189,7 @@ func (w *walker) tableSample(m *msgInfo, b []byte, depth int) error {
 	if len(name) != 1 || (name[0] != "system" && name[0] != "bernoulli") {
 		return deny(RuleFunction, fmt.Sprintf("TABLESAMPLE method %s is not allowed", strings.Join(name, ".")))
 	}
+	w.noteImplicit("pg_catalog", name[0]) // the method's handler function
+
 	return w.children(m, b, depth)
 }

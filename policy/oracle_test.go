@@ -62,32 +62,37 @@ type resolved struct {
 	relations []string // schema.name, as Verdict.Relations spells them
 }
 
-// depsSQL reads what the view's stored query calls and reads. Functions,
-// operators (standing for their code and estimator functions) and types
-// come from pg_depend; relations from the range table of the stored query
-// (pg_depend also lists relations a 'name'::regclass constant merely
-// looks up, which read nothing).
-const depsSQL = `SELECT 'f', n.nspname, p.proname
-FROM pg_depend d JOIN pg_proc p ON p.oid = d.refobjid JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE d.classid = 'pg_rewrite'::regclass AND d.objid = (SELECT oid FROM pg_rewrite WHERE ev_class = 'pg_temp.oracle_v'::regclass)
-  AND d.refclassid = 'pg_proc'::regclass
-UNION
+// depsSQL reads what the view's stored query calls and reads, from the
+// query tree itself (pg_depend would not do: PostgreSQL records no
+// dependency on pinned built-in objects, so set_config or pg_sleep would
+// never show). Every function, aggregate, window function and
+// TABLESAMPLE handler id; every operator (standing for its code and
+// estimator functions), including the sort and equality operators the
+// server chose for ORDER BY, GROUP BY and DISTINCT; every constant and
+// coercion result type; and the relations of the range table.
+const depsSQL = `WITH a AS (
+  SELECT ev_action::text AS t FROM pg_rewrite WHERE ev_class = 'pg_temp.oracle_v'::regclass
+), fn AS (
+  SELECT m[2]::oid AS oid FROM a, regexp_matches(a.t, ':(funcid|opfuncid|aggfnoid|winfnoid|hashfuncid|negfuncid|tsmhandler) (\d+)', 'g') m
+), op AS (
+  SELECT m[2]::oid AS oid FROM a, regexp_matches(a.t, ':(opno|sortop|eqop) (\d+)', 'g') m
+), ty AS (
+  SELECT m[2]::oid AS oid FROM a, regexp_matches(a.t, ':(consttype|resulttype|row_typeid|typeid) (\d+)', 'g') m
+), rel AS (
+  SELECT m[1]::oid AS oid FROM a, regexp_matches(a.t, ':rtekind 0 :relid (\d+)', 'g') m
+)
 SELECT 'f', n.nspname, p.proname
-FROM pg_depend d JOIN pg_operator o ON o.oid = d.refobjid
-JOIN pg_proc p ON p.oid IN (o.oprcode, o.oprrest, o.oprjoin) JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE d.classid = 'pg_rewrite'::regclass AND d.objid = (SELECT oid FROM pg_rewrite WHERE ev_class = 'pg_temp.oracle_v'::regclass)
-  AND d.refclassid = 'pg_operator'::regclass
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE p.oid IN (SELECT oid FROM fn
+  UNION SELECT unnest(ARRAY[o.oprcode, o.oprrest, o.oprjoin]) FROM pg_operator o WHERE o.oid IN (SELECT oid FROM op))
 UNION
 SELECT 't', n.nspname, t.typname
-FROM pg_depend d JOIN pg_type t ON t.oid = d.refobjid JOIN pg_namespace n ON n.oid = t.typnamespace
-WHERE d.classid = 'pg_rewrite'::regclass AND d.objid = (SELECT oid FROM pg_rewrite WHERE ev_class = 'pg_temp.oracle_v'::regclass)
-  AND d.refclassid = 'pg_type'::regclass
+FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+WHERE t.oid IN (SELECT oid FROM ty)
 UNION
 SELECT 'r', n.nspname, c.relname
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.oid <> 'pg_temp.oracle_v'::regclass AND c.oid IN (
-  SELECT m[1]::oid FROM pg_rewrite r, regexp_matches(r.ev_action::text, ':rtekind 0 :relid (\d+)', 'g') m
-  WHERE r.ev_class = 'pg_temp.oracle_v'::regclass)`
+WHERE c.oid <> 'pg_temp.oracle_v'::regclass AND c.oid IN (SELECT oid FROM rel)`
 
 // resolve asks the server what sql refers to. ok is false when the server
 // refuses the statement (a type error, say): there is nothing to compare.
