@@ -19,6 +19,7 @@ const (
 	classColumnRef                    // t.col, or t.fn: a call on the whole row
 	classIndirection                  // (expr).field, or (expr).fn: a call
 	classTypeName                     // a type: making its values runs functions
+	classJSONCall                     // SQL/JSON constructor: a call on PostgreSQL 15
 )
 
 // classify lists every node type a read-only statement may contain. The
@@ -46,6 +47,9 @@ func classify(name string) nodeClass {
 		return classIndirection
 	case "TypeName":
 		return classTypeName
+	case "JsonObjectConstructor", "JsonArrayConstructor", "JsonArrayQueryConstructor",
+		"JsonObjectAgg", "JsonArrayAgg":
+		return classJSONCall
 	case "A_Const", "A_Star", "A_Indices", "A_ArrayExpr",
 		"Alias", "BoolExpr", "BooleanTest", "CaseExpr", "CaseWhen",
 		"CoalesceExpr", "CollateClause", "GroupingSet",
@@ -61,9 +65,7 @@ func classify(name string) nodeClass {
 		"ColumnDef",
 		// SQL/JSON constructors and IS JSON (PostgreSQL 16 syntax).
 		"JsonFormat", "JsonReturning", "JsonValueExpr", "JsonOutput",
-		"JsonKeyValue", "JsonObjectConstructor", "JsonArrayConstructor",
-		"JsonArrayQueryConstructor", "JsonAggConstructor", "JsonObjectAgg",
-		"JsonArrayAgg", "JsonIsPredicate":
+		"JsonKeyValue", "JsonAggConstructor", "JsonIsPredicate":
 		return classGeneric
 	}
 	return classDenied

@@ -1,6 +1,9 @@
 package policy
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // PostgreSQL reads a field selection as a function call whenever the name
 // is not a column of the value it is applied to:
@@ -61,12 +64,22 @@ func (w *walker) indirection(m *msgInfo, b []byte, depth int) error {
 // the catalog does not know functions outside pg_catalog); past them, a
 // name no function on the path carries is a column or field.
 func (w *walker) fieldCall(fn string) error {
-	if w.r.denyFuncs.has(fn) {
-		return deny(RuleFunction, fmt.Sprintf("function %s (called by field selection, as in (x).%s or t.%s) is on the deny list", quoteIdent(fn), fn, fn))
-	}
 	// (x).typ is a cast to typ when no function of that name fits.
 	if err := w.typeCalls([]string{fn}); err != nil {
 		return err
+	}
+	return w.mayCall(fn, fmt.Sprintf("called by field selection, as in (x).%s or t.%s", fn, fn))
+}
+
+// mayCall judges a bare name the server may resolve as an unqualified
+// function call, where the engine cannot tell from the tree that it does.
+// A name no function on the path carries calls nothing; a known one is
+// judged like a call and listed with the implicit calls (most field
+// selections are columns: t.name, while name() exists). how says why the
+// name counts, for the message.
+func (w *walker) mayCall(fn, how string) error {
+	if w.r.denyFuncs.has(fn) {
+		return deny(RuleFunction, fmt.Sprintf("function %s (%s) is on the deny list", quoteIdent(fn), how))
 	}
 	schema, vol, known := w.resolveFunction("", fn)
 	if !known {
@@ -74,13 +87,32 @@ func (w *walker) fieldCall(fn string) error {
 	}
 	if err := w.judgeResolved(schema, fn, vol); err != nil {
 		if d, ok := err.(*denial); ok {
-			d.reason += fmt.Sprintf(" (called by field selection, as in (x).%s or t.%s)", fn, fn)
+			d.reason += " (" + how + ")"
 		}
 		return err
 	}
-	// Most such names are columns (t.name, and name() exists): the
-	// function may run, so it is listed with the implicit calls, not
-	// with the functions the text calls by name.
 	w.noteImplicit(schema, fn)
 	return nil
+}
+
+// SQL/JSON constructors are syntax in the PostgreSQL 16 grammar the engine
+// parses with, but PostgreSQL 15 reads the same text as ordinary calls of
+// functions by these names, found on the search path: a user function
+// json_array() would run. Each constructor is therefore judged as the
+// call it is on a 15 server too.
+var jsonConstructorNames = map[string]string{
+	"JsonObjectConstructor":     "json_object",
+	"JsonArrayConstructor":      "json_array",
+	"JsonArrayQueryConstructor": "json_array",
+	"JsonObjectAgg":             "json_objectagg",
+	"JsonArrayAgg":              "json_arrayagg",
+}
+
+// jsonConstructor judges a SQL/JSON constructor as a call of its name.
+func (w *walker) jsonConstructor(m *msgInfo, b []byte, depth int) error {
+	fn := jsonConstructorNames[m.name]
+	if err := w.mayCall(fn, strings.ToUpper(fn)+"(...) calls it on PostgreSQL 15"); err != nil {
+		return err
+	}
+	return w.children(m, b, depth)
 }

@@ -45,6 +45,10 @@ CREATE DOMAIN public.fine_dom AS int CHECK (VALUE > 0);
 CREATE TYPE public.pair AS (a int, b int);
 CREATE FUNCTION public.evil_pair(text) RETURNS public.pair VOLATILE LANGUAGE sql AS 'SELECT (1, 2)::public.pair';
 CREATE CAST (text AS public.pair) WITH FUNCTION public.evil_pair(text);
+CREATE FUNCTION public.json_array(int) RETURNS int VOLATILE LANGUAGE sql AS 'SELECT $1';
+CREATE FUNCTION public.json_object() RETURNS int VOLATILE LANGUAGE sql AS 'SELECT 1';
+CREATE FUNCTION public.evil_acc(int, int) RETURNS int VOLATILE LANGUAGE sql AS 'SELECT $1';
+CREATE AGGREGATE public.json_arrayagg(int) (SFUNC = public.evil_acc, STYPE = int, INITCOND = '0');
 `
 
 // oracle resolves statements on a real server.

@@ -59,6 +59,8 @@ func (w *walker) visit(m *msgInfo, b []byte, depth int) error {
 		return w.indirection(m, b, depth)
 	case classTypeName:
 		return w.typeName(m, b, depth)
+	case classJSONCall:
+		return w.jsonConstructor(m, b, depth)
 	}
 	return deniedNode(m.name)
 }
