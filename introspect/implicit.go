@@ -26,16 +26,27 @@ const (
 // pg_catalog that using it may run. Restriction and join estimators run
 // at planning time on the statement's constants, so they count, and so do
 // the support functions of the operator families an operator belongs to
-// (comparison and hash functions used for sorting, grouping and joins). A type
-// stands for its whole chain: a domain's base types and an array's
-// element type, whose input functions and CHECK constraints run when a
-// value of the outer type is made.
+// (comparison and hash functions used for sorting, grouping and joins). A
+// type stands for its whole chain: a domain's base types, an array's
+// element type, a composite's attribute types and a range's subtype,
+// whose input functions and CHECK constraints run when a value of the
+// outer type is made. The rows for type "*"."*" are what any statement may
+// reach without naming a type: every type's input, output, receive, send,
+// typmod and subscript functions, every domain CHECK, and implicit and
+// assignment casts (explicit casts need the type written).
 const qImplicitCalls = `WITH RECURSIVE chain(top, t) AS (
   SELECT oid, oid FROM pg_catalog.pg_type
   UNION
   SELECT c.top, u.next
   FROM chain c JOIN pg_catalog.pg_type ty ON ty.oid = c.t,
-    LATERAL (VALUES (ty.typbasetype), (CASE WHEN ty.typcategory = 'A' THEN ty.typelem ELSE 0 END)) u(next)
+    LATERAL (
+      VALUES (ty.typbasetype), (CASE WHEN ty.typcategory = 'A' THEN ty.typelem ELSE 0 END)
+      UNION ALL
+      SELECT a.atttypid FROM pg_catalog.pg_attribute a
+      WHERE ty.typrelid <> 0 AND a.attrelid = ty.typrelid AND a.attnum > 0 AND NOT a.attisdropped
+      UNION ALL
+      SELECT r.rngsubtype FROM pg_catalog.pg_range r WHERE r.rngtypid = ty.oid OR r.rngmultitypid = ty.oid
+    ) u(next)
   WHERE u.next <> 0
 ), fns(top, fn) AS (
   SELECT c.top, f
@@ -69,6 +80,20 @@ JOIN pg_catalog.pg_proc p ON p.oid = fns.fn
 JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
 WHERE pn.nspname <> 'pg_catalog'
   AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
+UNION
+SELECT 'type', '*', '*', pn.nspname, p.proname
+FROM pg_catalog.pg_proc p
+JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
+WHERE pn.nspname <> 'pg_catalog' AND p.oid IN (
+  SELECT unnest(ARRAY[ty.typinput, ty.typoutput, ty.typreceive, ty.typsend,
+    ty.typmodin, ty.typmodout, ty.typsubscript]::oid[]) FROM pg_catalog.pg_type ty
+  UNION
+  SELECT ca.castfunc FROM pg_catalog.pg_cast ca WHERE ca.castcontext <> 'e'
+  UNION
+  SELECT d.refobjid FROM pg_catalog.pg_constraint con
+  JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
+    AND d.objid = con.oid AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+  WHERE con.contypid <> 0)
 ORDER BY 1, 2, 3, 4, 5`
 
 // OperatorFunctions returns the functions outside pg_catalog behind the
@@ -79,7 +104,8 @@ func (s *Snapshot) OperatorFunctions(schema, op string) []QualifiedName {
 }
 
 // TypeFunctions returns the functions outside pg_catalog that making or
-// showing a value of schema.typ may run.
+// showing a value of schema.typ may run; with both arguments AnySchema,
+// those any statement may reach without naming a type.
 func (s *Snapshot) TypeFunctions(schema, typ string) []QualifiedName {
 	return s.implicit[implicitKey{ViaType, schema, typ}]
 }
@@ -97,7 +123,8 @@ func (s *Snapshot) indexImplicitCalls() {
 	for _, c := range s.ImplicitCalls {
 		k := implicitKey{c.Via, c.Schema, c.Name}
 		s.implicit[k] = append(s.implicit[k], c.Function)
-		if c.Via == ViaOperator {
+		switch c.Via {
+		case ViaOperator:
 			all := implicitKey{c.Via, AnySchema, c.Name}
 			s.implicit[all] = append(s.implicit[all], c.Function)
 		}

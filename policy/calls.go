@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // CallCatalog is implemented by online catalogs that know the functions
@@ -21,7 +22,10 @@ type CallCatalog interface {
 	// schema when schema is AnySchema.
 	OperatorFunctions(schema, op string) []FuncRef
 	// TypeFunctions returns the functions that can run to make or show
-	// a value of schema.typ, including casts to it from any type.
+	// a value of schema.typ, including casts to it from any type; with
+	// both arguments AnySchema, those a statement may reach without
+	// naming any type (every type's I/O functions, domain CHECKs,
+	// implicit and assignment casts).
 	TypeFunctions(schema, typ string) []FuncRef
 }
 
@@ -84,15 +88,28 @@ func operatorsOf(name string) []string {
 // with the default B-tree or hash operator family of the value's type.
 var comparisonOperators = []string{"=", "<", ">", "<=", ">=", "<>"}
 
-// impliedComparisons judges the comparison operators (and, through their
-// operator families, the support functions) a query may use unwritten,
-// once per SELECT. With only built-in operators there is nothing to
-// judge; a user-defined type whose ordering runs a volatile function
-// makes every query fail closed rather than guess which ones sort it.
-// Operator classes are found by type, not on the search path, so every
-// schema counts.
-func (w *walker) impliedComparisons() error {
-	if _, ok := w.fc.(CallCatalog); !ok {
+// impliedCalls judges what any SELECT may make PostgreSQL run without
+// naming it, once per catalog and profile (the engine keeps the answer in
+// its impliedMemo):
+//
+//   - the comparison operators, with their operator families' support
+//     functions, that sorting, grouping, DISTINCT, UNION, IN, CASE,
+//     GREATEST/LEAST, min/max and joins pick by type. Operator classes
+//     are found by type, not on the search path, so every schema counts;
+//   - every user-defined type's I/O functions, domain CHECKs and
+//     implicit or assignment casts, because generic built-ins make values
+//     of a type the text never names: jsonb_populate_record(t, ...) runs
+//     the input and CHECK functions of t's columns, record and array
+//     input run their element types', and function resolution inserts
+//     implicit casts.
+//
+// With only built-in operators and well-behaved types there is nothing to
+// deny; a type or operator class that runs a volatile or denied function
+// makes every SELECT fail closed, with a message naming it, rather than
+// the engine guessing which queries reach it.
+func (w *walker) impliedCalls() error {
+	cc, ok := w.fc.(CallCatalog)
+	if !ok {
 		return nil
 	}
 	for _, op := range comparisonOperators {
@@ -100,7 +117,32 @@ func (w *walker) impliedComparisons() error {
 			return err
 		}
 	}
+	for _, f := range cc.TypeFunctions(AnySchema, AnySchema) {
+		if err := w.hiddenCall(f, "a user-defined type, which generic built-ins such as jsonb_populate_record and record input reach without naming it", false); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// impliedMemo holds impliedCalls' answer per profile for one catalog.
+type impliedMemo struct {
+	mu sync.Mutex
+	by map[string]error
+}
+
+func (m *impliedMemo) get(profile string, compute func() error) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err, ok := m.by[profile]; ok {
+		return err
+	}
+	if m.by == nil {
+		m.by = map[string]error{}
+	}
+	err := compute()
+	m.by[profile] = err
+	return err
 }
 
 // typeName judges a type reference wherever it appears (casts, typed

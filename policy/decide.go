@@ -22,12 +22,12 @@ func denied(d *denial, kind Kind) Verdict {
 // the same relations and functions, and need no further rewrite. This
 // guards against deparser quirks (a few odd type spellings deparse to
 // text that does not parse back).
-func (e *Engine) decide(r *rules, fc FunctionCatalog, sql string) Verdict {
-	v := e.decideOnce(r, fc, sql)
+func (e *Engine) decide(r *rules, fc FunctionCatalog, implied error, sql string) Verdict {
+	v := e.decideOnce(r, fc, implied, sql)
 	if v.Rewritten == "" {
 		return v
 	}
-	again := e.decideOnce(r, fc, v.Rewritten)
+	again := e.decideOnce(r, fc, implied, v.Rewritten)
 	switch {
 	case !again.Allowed:
 		return denied(deny(RuleRewrite, fmt.Sprintf("the bounded statement is not allowed as deparsed (%s: %s)", again.Rule, again.Reason)), v.Kind)
@@ -38,7 +38,7 @@ func (e *Engine) decide(r *rules, fc FunctionCatalog, sql string) Verdict {
 }
 
 // decideOnce judges one text.
-func (e *Engine) decideOnce(r *rules, fc FunctionCatalog, sql string) Verdict {
+func (e *Engine) decideOnce(r *rules, fc FunctionCatalog, implied error, sql string) Verdict {
 	if d := checkInput(sql, e.maxBytes); d != nil {
 		return denied(d, KindUnknown)
 	}
@@ -50,7 +50,7 @@ func (e *Engine) decideOnce(r *rules, fc FunctionCatalog, sql string) Verdict {
 	if err != nil {
 		return (&walker{}).deniedErr(err, KindUnknown)
 	}
-	w := &walker{s: e.schema, n: &e.nums, r: r, fc: fc, catRels: e.catRels, maxDepth: e.maxDepth, exactOnly: lossy}
+	w := &walker{s: e.schema, n: &e.nums, r: r, fc: fc, catRels: e.catRels, maxDepth: e.maxDepth, exactOnly: lossy, implied: implied}
 	v, needExact := w.judge(pb, r.profile)
 	if !needExact {
 		return v
@@ -60,7 +60,7 @@ func (e *Engine) decideOnce(r *rules, fc FunctionCatalog, sql string) Verdict {
 	if pb, err = parser.ParseToProtobuf(sql); err != nil {
 		return denied(&denial{state: SQLStateSyntax, rule: RuleParse, reason: err.Error()}, KindUnknown)
 	}
-	w = &walker{s: e.schema, n: &e.nums, r: r, fc: fc, catRels: e.catRels, maxDepth: e.maxDepth}
+	w = &walker{s: e.schema, n: &e.nums, r: r, fc: fc, catRels: e.catRels, maxDepth: e.maxDepth, implied: implied}
 	v, _ = w.judge(pb, r.profile)
 	return v
 }
@@ -92,8 +92,8 @@ func (w *walker) judge(pb []byte, p Profile) (v Verdict, needExact bool) {
 		if k != KindSelect {
 			continue
 		}
-		if err := w.impliedComparisons(); err != nil {
-			return w.deniedErr(err, k), false
+		if w.implied != nil {
+			return w.deniedErr(w.implied, k), false
 		}
 		_, sel, _ := w.concrete(node)
 		bounded, err := w.bound(sel, p.MaxRows)

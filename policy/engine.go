@@ -74,6 +74,7 @@ type catalogRef struct {
 	fc       FunctionCatalog
 	profiles map[string]*rules // never written after it is published
 	gen      uint64
+	implied  impliedMemo // per profile, what any SELECT may run unwritten
 }
 
 type cacheKey struct {
@@ -249,7 +250,10 @@ func (e *Engine) Decide(id Identity, sql string) Verdict {
 		}
 		defer e.budget.release(n)
 	}
-	v := e.decide(r, cur.fc, sql)
+	implied := cur.implied.get(name, func() error {
+		return (&walker{s: e.schema, n: &e.nums, r: r, fc: cur.fc, catRels: e.catRels}).impliedCalls()
+	})
+	v := e.decide(r, cur.fc, implied, sql)
 	if len(sql) <= maxCachedBytes {
 		e.cache.Add(key, v)
 	}

@@ -223,6 +223,14 @@ var hostile = []struct{ sql, rule string }{
 	{"select (1).\"pg_sleep\"", RuleFunction},
 	{"select (1).PG_SLEEP", RuleFunction},
 
+	// PostgreSQL 16 syntax that PostgreSQL 15 reads as calls, and views
+	// that read what other identities did
+	{"select json_array(pg_sleep(1))", RuleFunction},
+	{"select * from pg_sequences", RuleRelation},
+	{"select pg_sequence_last_value('orders_id_seq')", RuleFunction},
+	{"select * from public.pg_buffercache", RuleRelation},
+	{"select * from orders where id between (1).pg_sleep and 2", RuleFunction},
+
 	// casts naming catalog objects
 	{"select 'pg_authid'::regclass", RuleRelation},
 	{"select 'pg_catalog.pg_authid'::regclass", RuleRelation},

@@ -64,6 +64,13 @@ func sensitiveRelations() []string {
 		// allocations are the server's internals
 		"pg_catalog.pg_backend_memory_contexts",
 		"pg_catalog.pg_shmem_allocations",
+		// sequence positions count the rows every identity created,
+		// past row-level security (the view calls the volatile
+		// pg_sequence_last_value, itself denied when named)
+		"pg_catalog.pg_sequences",
+		// which relations' pages the server caches: what other sessions
+		// read (the extension creates the view in any schema)
+		"*.pg_buffercache",
 		"information_schema.user_mapping_options",
 		"information_schema.user_mappings",
 		"information_schema._pg_user_mappings",
@@ -119,6 +126,10 @@ func builtinDenyFunctions() []string {
 		"pg_stat_get_activity", "pg_stat_get_backend_*",
 		"pg_stat_get_wal_receiver", "pg_stat_get_wal_senders",
 		"pg_get_replication_slots",
+		// pg_buffercache's readers of the shared buffer cache
+		"pg_buffercache_pages", "pg_buffercache_summary", "pg_buffercache_usage_counts",
+		// a sequence's position, read past row-level security
+		"pg_sequence_last_value",
 		// what other sessions are working on (behind pg_stat_progress_*)
 		"pg_stat_get_progress_info",
 		// locks of every session, and which sessions block which: pids,

@@ -19,6 +19,9 @@ type walker struct {
 	// exactOnly: the tree was transcoded from JSON that lost an integer;
 	// it may be judged but not rewritten.
 	exactOnly bool
+	// implied is the profile's judgment of what any SELECT may run
+	// without naming it (impliedCalls): a denial fails every SELECT.
+	implied error
 
 	rels     []string
 	funcs    []string
