@@ -126,7 +126,7 @@ func TestServeRefusesWrongPasswordAndUnsafeRoles(t *testing.T) {
 
 	superuser := writeConfig(t, fmt.Sprintf("backend:\n  dsn: %q\nproxy:\n  listen: %s\n", cluster.DSN(db), freePort(t)))
 	_, errOut, code = pgmoat(t, "", "serve", "--config", superuser)
-	if code != 2 || !strings.Contains(errOut, "refusing to start") || !strings.Contains(errOut, "superuser") {
+	if code != 2 || !strings.Contains(errOut, "backend.unsafe_role: refusing to use backend role") || !strings.Contains(errOut, "superuser") || !strings.Contains(errOut, "--allow-unsafe-backend-role") {
 		t.Fatalf("superuser backend: exit %d, %q", code, errOut)
 	}
 	out, _, code := pgmoat(t, "", "doctor", "--config", superuser)
