@@ -39,8 +39,11 @@ type session struct {
 	settingsKey string // settings.key(), for the pool
 	watch       clientWatch
 	key         cancelKey
-	// local is what every transaction sets for itself (settings.local).
-	local settings
+	// local is what every transaction sets for itself (settings.local);
+	// localWire is its messages encoded, localExpect what they are owed.
+	local       settings
+	localWire   []byte
+	localExpect []expectation
 
 	// stmts maps the client's prepared statement names to what pgmoat
 	// prepares on whichever backend it holds.
@@ -492,6 +495,22 @@ func (s *session) emitSynthetic() {
 	s.flushClient()
 }
 
+// sendRaw writes encoded messages to the held backend, unflushed.
+func (s *session) sendRaw(wire []byte) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.Lock()
+	bk := s.bk
+	s.mu.Unlock()
+	if bk == nil {
+		return
+	}
+	if _, err := bk.wr.Write(wire); err != nil {
+		bk.broken = true
+		_ = bk.conn.Close()
+	}
+}
+
 // sendBackend writes a message to the held backend; flush sends it.
 func (s *session) sendBackend(m pgproto3.FrontendMessage, flush bool) {
 	s.wmu.Lock()
@@ -550,26 +569,33 @@ func (s *session) realPending() bool {
 	return false
 }
 
-// injectLocal sends the session's per-transaction settings; every
-// response to it is swallowed. Behind a pooler it uses the unnamed
-// statement itself.
+// injectLocal sends the session's per-transaction settings, encoded
+// once per settings change; every response to it is swallowed. Behind a
+// pooler it uses the unnamed statement itself.
 func (s *session) injectLocal() {
-	behind := s.srv.pool.cfg.BehindPooler
-	for _, m := range localMessages(s.local, behind) {
-		var kind expectKind
+	s.mu.Lock()
+	s.enqueue(s.localExpect...)
+	s.unsynced = true
+	s.mu.Unlock()
+	s.sendRaw(s.localWire)
+	if s.srv.pool.cfg.BehindPooler {
+		s.unnamedFresh = false
+	}
+}
+
+// encodeLocal prepares injectLocal's bytes and the responses they owe.
+func (s *session) encodeLocal() {
+	s.localWire, s.localExpect = s.localWire[:0], s.localExpect[:0]
+	for _, m := range localMessages(s.local, s.srv.pool.cfg.BehindPooler) {
+		kind := expectExecute
 		switch m.(type) {
 		case *pgproto3.Parse:
 			kind = expectParse
 		case *pgproto3.Bind:
 			kind = expectBind
-		default:
-			kind = expectExecute
 		}
-		s.push(expectation{kind: kind, swallow: true, injection: true}, true)
-		s.sendBackend(m, false)
-	}
-	if behind {
-		s.unnamedFresh = false
+		s.localExpect = append(s.localExpect, expectation{kind: kind, swallow: true, injection: true})
+		s.localWire, _ = m.Encode(s.localWire) // only a message over 1 GiB fails to encode
 	}
 }
 
@@ -620,6 +646,7 @@ func (s *session) refreshSettings() {
 	s.settings = newSettings(s.srv.cfg.RLSSetting, s.id.UserID, profile, s.client)
 	s.settingsKey = s.settings.key()
 	s.local = s.settings.local(s.srv.cfg.RLSSetting, s.srv.pool.cfg.BehindPooler)
+	s.encodeLocal()
 	s.mu.Lock()
 	s.slowAfter = 0 // looked up again
 	s.mu.Unlock()

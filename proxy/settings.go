@@ -243,9 +243,16 @@ func (s settings) forTransaction() settings {
 
 // local is what pgmoat sets transaction-locally at the start of every
 // transaction, whatever the backend's session carries: the identity, the
-// timeout, the search_path the policy resolved names against, and the
-// read-only flag. Behind a pooler, where nothing of a session survives,
-// every setting travels this way.
+// timeout and the read-only flag. Behind a pooler, where nothing of a
+// session survives, every setting travels this way (the search_path and
+// the read-only default too). Elsewhere the search_path and the client's
+// settings stay session settings: DISCARD ALL puts them back and they are
+// applied again before another identity borrows the backend, and what a
+// client could do to them behind the policy stays with its own identity,
+// which could do the same inside each of its transactions. Setting the
+// search_path per transaction would cost the server more than the other
+// three together (it recomputes the search path and revalidates cached
+// plans).
 func (s settings) local(rlsSetting string, behindPooler bool) settings {
 	if behindPooler {
 		return s.forTransaction()
@@ -253,11 +260,11 @@ func (s settings) local(rlsSetting string, behindPooler bool) settings {
 	var out settings
 	for _, kv := range s {
 		switch kv.name {
-		case rlsSetting, "statement_timeout", "search_path":
+		case rlsSetting, "statement_timeout":
 			out = append(out, kv)
 		}
 	}
-	return out.forTransaction()
+	return append(out, setting{"transaction_read_only", "on"})
 }
 
 // value returns the setting's value, and whether s names it.
