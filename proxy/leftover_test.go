@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -149,6 +150,10 @@ func TestLeftoverStateNeverReachesTheNextBorrower(t *testing.T) {
 			if err := tx.Commit(ctx); err != nil {
 				t.Fatal(err)
 			}
+			// SHOW SERVERS says what the transactions set for themselves.
+			if out := f.console(t, "dba", "SHOW SERVERS;"); !strings.Contains(out, "|idle|1|5000|") {
+				t.Fatalf("SHOW SERVERS after alice:\n%s", out)
+			}
 			// Another identity.
 			b := f.connect(t, "bob", mode)
 			if got := readInForce(t, b); got != bob {
@@ -177,6 +182,9 @@ func TestLeftoverStateNeverReachesTheNextBorrower(t *testing.T) {
 			}
 			if err := tx.Commit(ctx); err != nil {
 				t.Fatal(err)
+			}
+			if out := f.console(t, "dba", "SHOW SERVERS;"); !strings.Contains(out, "|idle|2|5000|") {
+				t.Fatalf("SHOW SERVERS after bob:\n%s", out)
 			}
 			// The Executor after bob's backend was tampered with.
 			tamper(t, f, b)
