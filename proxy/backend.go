@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/pgmoat/pgmoat/policy"
 )
 
 // backend is one server connection, opened and owned by the Pool and lent
@@ -52,6 +54,17 @@ type backend struct {
 	// first use: a pgtype.Map caches plans and is not safe for
 	// concurrent use, and a backend has one borrower at a time.
 	types *pgtype.Map
+	// localParams is the number of settings the prepared per-transaction
+	// statement (localStatement) takes; 0 when it is not prepared.
+	localParams int
+	// borrowed says the backend was lent before, to lastID: another
+	// identity gets it only after DISCARD ALL.
+	borrowed bool
+	lastID   policy.Identity
+	// inForce is the user id and statement_timeout every transaction of
+	// the current (or last) borrower sets for itself, for SHOW SERVERS.
+	// Guarded by the pool's mutex.
+	inForce [2]string
 	// txStatus is the last ReadyForQuery status: 'I', 'T' or 'E'.
 	txStatus byte
 

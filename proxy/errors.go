@@ -24,6 +24,7 @@ const (
 	codeFeatureNotSupp  = "0A000" // feature_not_supported
 	codeCantConnectNow  = "57P03" // cannot_connect_now
 	codeConfigFileError = "F0000"
+	codeInvalidParam    = "22023" // invalid_parameter_value: a startup client_encoding
 )
 
 // wireError is an error destined for a client as an ErrorResponse.

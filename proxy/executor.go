@@ -72,20 +72,12 @@ func (x *Executor) Query(ctx context.Context, id policy.Identity, sql string, ar
 		return nil, e
 	}
 	query := v.SQL(sql)
-	profile, _ := x.engine.Profile(id.Profile)
-	want := newSettings(x.rlsSetting, id.UserID, profile, nil)
-	bk, err := x.pool.acquire(ctx, borrowerFor(id, want.key()))
+	bk, want, local, err := x.lend(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	defer x.pool.release(bk)
-	behind := x.pool.cfg.BehindPooler
-	if !behind {
-		if err := bk.apply(ctx, want); err != nil {
-			return nil, err
-		}
-	}
-	res, err := x.run(ctx, bk, query, args, want)
+	res, err := x.run(ctx, bk, query, args, want, local)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +85,26 @@ func (x *Executor) Query(ctx context.Context, id policy.Identity, sql string, ar
 	return res, nil
 }
 
-func (x *Executor) run(ctx context.Context, bk *backend, query string, args []any, want settings) (*Result, error) {
+// lend borrows a backend for id with its session settings in force (see
+// prepareLending) and returns the settings every transaction on it sets
+// for itself.
+func (x *Executor) lend(ctx context.Context, id policy.Identity) (bk *backend, want, local settings, err error) {
+	profile, _ := x.engine.Profile(id.Profile)
+	want = newSettings(x.rlsSetting, id.UserID, profile, nil)
+	local = want.local(x.rlsSetting, x.pool.cfg.BehindPooler)
+	key := want.key()
+	bk, err = x.pool.acquire(ctx, borrowerFor(id, key))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := x.pool.prepareLending(ctx, bk, id, want, key, local); err != nil {
+		x.pool.release(bk)
+		return nil, nil, nil, err
+	}
+	return bk, want, local, nil
+}
+
+func (x *Executor) run(ctx context.Context, bk *backend, query string, args []any, want, local settings) (*Result, error) {
 	stop := context.AfterFunc(ctx, func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = bk.cancel(cctx)
@@ -126,25 +137,14 @@ func (x *Executor) run(ctx context.Context, bk *backend, query string, args []an
 		}
 		params[i] = buf
 	}
-	msgs := []pgproto3.FrontendMessage{
-		&pgproto3.Bind{PreparedStatement: name, Parameters: params},
-		&pgproto3.Execute{},
-		&pgproto3.Sync{},
-	}
+	// One transaction: the identity, timeout and read-only flag, then
+	// the statement, in the same round trip.
+	msgs := localMessages(local, behind)
 	if behind {
-		// One transaction through the pooler: the identity, then the
-		// statement, in the same round trip.
-		local := want.forTransaction()
-		msgs = []pgproto3.FrontendMessage{
-			&pgproto3.Parse{Query: localSettingsSQL(len(local))},
-			&pgproto3.Bind{Parameters: local.params()},
-			&pgproto3.Execute{},
-			&pgproto3.Parse{Query: query, ParameterOIDs: info.paramOIDs},
-			&pgproto3.Bind{Parameters: params},
-			&pgproto3.Execute{},
-			&pgproto3.Sync{},
-		}
+		name = ""
+		msgs = append(msgs, &pgproto3.Parse{Query: query, ParameterOIDs: info.paramOIDs})
 	}
+	msgs = append(msgs, &pgproto3.Bind{PreparedStatement: name, Parameters: params}, &pgproto3.Execute{}, &pgproto3.Sync{})
 	if err := bk.sendAll(msgs...); err != nil {
 		return nil, err
 	}
@@ -152,7 +152,7 @@ func (x *Executor) run(ctx context.Context, bk *backend, query string, args []an
 	for i, f := range info.fields {
 		res.Fields[i] = Field{Name: string(f.Name), TypeOID: f.DataTypeOID}
 	}
-	err = readRows(bk, info, res)
+	err = x.readRows(bk, info, res, want)
 	if ctx.Err() != nil && err != nil {
 		return nil, fmt.Errorf("%w: %w", ctx.Err(), err)
 	}
@@ -194,8 +194,11 @@ func (x *Executor) prepare(bk *backend, name, query string) (*stmtInfo, error) {
 
 // parseAndDescribe parses query under name and reads its description.
 func (x *Executor) parseAndDescribe(bk *backend, name, query string) (*stmtInfo, error) {
-	if err := bk.sendAll(&pgproto3.Parse{Name: name, Query: query}, &pgproto3.Describe{ObjectType: 'S', Name: name},
-		&pgproto3.Sync{}); err != nil {
+	msgs := []pgproto3.FrontendMessage{&pgproto3.Parse{Name: name, Query: query}, &pgproto3.Describe{ObjectType: 'S', Name: name}, &pgproto3.Sync{}}
+	if _, have := bk.prepared[name]; have && name != "" {
+		msgs = msgs[1:] // a proxy client prepared the same text on this backend
+	}
+	if err := bk.sendAll(msgs...); err != nil {
 		return nil, err
 	}
 	info := &stmtInfo{}
@@ -231,11 +234,23 @@ func copyFields(in []pgproto3.FieldDescription) []pgproto3.FieldDescription {
 	return out
 }
 
-// readRows reads DataRows up to ReadyForQuery, decoding text values with
-// the backend's own codec map.
-func readRows(bk *backend, info *stmtInfo, res *Result) error {
+// readRows reads DataRows up to ReadyForQuery, decoding text values.
+// The first CommandComplete is the per-transaction settings': an error
+// before it means they are not in force, and the backend is not reused.
+// A guarded setting reported changed discards the backend too.
+func (x *Executor) readRows(bk *backend, info *stmtInfo, res *Result, want settings) error {
 	types := bk.codecs()
-	return bk.untilReady(func(typ byte, body []byte) error {
+	injected := false
+	err := bk.untilReady(func(typ byte, body []byte) error {
+		switch typ {
+		case 'C':
+			injected = true
+		case 'S':
+			if e := tamperedReport(bk, want, body); e != nil {
+				bk.broken.Store(true)
+				return e
+			}
+		}
 		if typ != 'D' {
 			return nil
 		}
@@ -245,6 +260,10 @@ func readRows(bk *backend, info *stmtInfo, res *Result) error {
 		}
 		return err
 	})
+	if err != nil && !injected {
+		bk.broken.Store(true)
+	}
+	return err
 }
 
 func decodeRow(types *pgtype.Map, body []byte, fields []pgproto3.FieldDescription) ([]any, error) {

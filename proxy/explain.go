@@ -32,24 +32,17 @@ func (x *Executor) ExplainGeneric(ctx context.Context, id policy.Identity, sql s
 	if e := v.Err(); e != nil {
 		return "", e
 	}
-	profile, _ := x.engine.Profile(id.Profile)
-	want := newSettings(x.rlsSetting, id.UserID, profile, nil)
-	bk, err := x.pool.acquire(ctx, borrowerFor(id, want.key()))
+	bk, _, local, err := x.lend(ctx, id)
 	if err != nil {
 		return "", err
 	}
 	defer x.pool.release(bk)
 	behind := x.pool.cfg.BehindPooler
-	if !behind {
-		if err := bk.apply(ctx, want); err != nil {
-			return "", err
-		}
-	}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = bk.conn.SetDeadline(dl)
 		defer bk.conn.SetDeadline(time.Time{})
 	}
-	plan, err := x.explainOn(bk, v.SQL(sql), paramOIDs, want, behind)
+	plan, err := x.explainOn(bk, v.SQL(sql), paramOIDs, local, behind)
 	if bk.broken.Load() {
 		return "", err // the pool closes it: nothing to roll back
 	}
@@ -62,13 +55,8 @@ func (x *Executor) ExplainGeneric(ctx context.Context, id policy.Identity, sql s
 
 // explainOn opens the transaction, prepares the statement and explains
 // it. The transaction is left for endExplain to roll back.
-func (x *Executor) explainOn(bk *backend, query string, paramOIDs []uint32, want settings, behind bool) (string, error) {
-	msgs := constant(nil, "BEGIN READ ONLY")
-	if behind {
-		local := want.forTransaction()
-		msgs = append(msgs, &pgproto3.Parse{Query: localSettingsSQL(len(local))},
-			&pgproto3.Bind{Parameters: local.params()}, &pgproto3.Execute{})
-	}
+func (x *Executor) explainOn(bk *backend, query string, paramOIDs []uint32, local settings, behind bool) (string, error) {
+	msgs := append(constant(nil, "BEGIN READ ONLY"), localMessages(local, behind)...)
 	msgs = constant(msgs, "SELECT 1 WHERE pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true) IS NULL")
 	msgs = append(msgs,
 		&pgproto3.Parse{Name: explainStatement, Query: query, ParameterOIDs: paramOIDs},

@@ -29,6 +29,9 @@ type expectation struct {
 	// added (a Parse of a statement the client prepared on another
 	// backend, a ROLLBACK after the client vanished).
 	swallow bool
+	// injection marks pgmoat's per-transaction settings: if they fail,
+	// the backend's state is not one pgmoat knows, and it is not reused.
+	injection bool
 	// err is the ErrorResponse of a synthetic error.
 	err *wireError
 	// prepared is the backend statement name a real Parse creates; it is
@@ -118,6 +121,14 @@ func (s *session) forwardOne(bk *backend) (typ byte, ended bool) {
 		s.backendLost(bk, err)
 		return 0, true
 	}
+	if typ == 'S' {
+		if e := tamperedReport(bk, s.settings, body); e != nil {
+			s.srv.log.Warn("backend reported a setting pgmoat did not put in force; discarding it", "user", s.user, "user_id", s.id.UserID, "err", e.message)
+			bk.broken.Store(true)
+			s.endLending(bk, e)
+			return typ, true
+		}
+	}
 	return typ, s.handleBackendMessage(bk, typ, body)
 }
 
@@ -200,6 +211,9 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 		s.dropUntilSync()
 		if head.swallow {
 			forwardIt = true // a failure of pgmoat's own Parse is the client's failure too
+		}
+		if head.injection {
+			bk.broken.Store(true)
 		}
 	case typ == 'E':
 		// In a simple Query an error does not end the statement.
@@ -293,6 +307,12 @@ func (s *session) txStatus() byte {
 // backendLost ends a lending whose backend failed under it. The client's
 // transaction is gone with it, so the client is told and disconnected.
 func (s *session) backendLost(bk *backend, err error) {
+	s.endLending(bk, fatalf(codeConnFailure, "pgmoat: backend.lost: the server connection was lost ("+err.Error()+"); reconnect and retry"))
+}
+
+// endLending discards a backend that cannot serve on, tells the client
+// why and disconnects it.
+func (s *session) endLending(bk *backend, why *wireError) {
 	bk.broken.Store(true)
 	s.mu.Lock()
 	s.bk = nil
@@ -305,7 +325,7 @@ func (s *session) backendLost(bk *backend, err error) {
 		return
 	}
 	s.outMu.Lock()
-	s.writeMsg(fatalf(codeConnFailure, "pgmoat: backend.lost: the server connection was lost ("+err.Error()+"); reconnect and retry").response())
+	s.writeMsg(why.response())
 	s.flushClient()
 	s.outMu.Unlock()
 	_ = s.conn.SetReadDeadline(time.Now()) // wake the session loop

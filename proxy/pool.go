@@ -185,6 +185,10 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 		connCfg.RuntimeParams["default_transaction_read_only"] = "on"
 	}
 	connCfg.RuntimeParams["application_name"] = "pgmoat"
+	// The policy reads statements as UTF-8 with backslashes literal in
+	// '...'; the server must lex them so (see encoding.go).
+	connCfg.RuntimeParams["client_encoding"] = "UTF8"
+	connCfg.RuntimeParams["standard_conforming_strings"] = "on"
 	p := &Pool{cfg: cfg, connCfg: connCfg, guard: &roleGuard{allow: cfg.AllowUnsafeRole, onUnsafe: cfg.OnUnsafeRole},
 		stop: make(chan struct{}), done: make(chan struct{}),
 		lent: map[*backend]struct{}{}, held: map[string]int{}}
@@ -505,11 +509,11 @@ func (p *Pool) serverRows(rlsSetting string) [][]string {
 	defer p.mu.Unlock()
 	var rows [][]string
 	row := func(b *backend, state string) {
-		// Lent backends are their borrowers': only what they published
-		// and the immutable fields are read.
+		// Lent backends are their borrowers': only what they published,
+		// the immutable fields and inForce (guarded by p.mu) are read.
 		v := b.shown.Load()
-		rows = append(rows, []string{strconv.FormatUint(uint64(b.pid), 10), state, v.applied[rlsSetting],
-			v.applied["statement_timeout"], strconv.Itoa(v.prepared), strconv.Itoa(int(time.Since(b.created).Seconds()))})
+		rows = append(rows, []string{strconv.FormatUint(uint64(b.pid), 10), state, b.inForce[0],
+			b.inForce[1], strconv.Itoa(v.prepared), strconv.Itoa(int(time.Since(b.created).Seconds()))})
 	}
 	for _, b := range p.idle {
 		row(b, "idle")

@@ -352,19 +352,15 @@ func (s *Server) forget(sess *session) {
 // lend borrows a backend for id with the borrower's settings in force.
 // key is want.key(), which the session keeps rather than rebuild per
 // transaction.
-func (s *Server) lend(ctx context.Context, id policy.Identity, want settings, key string) (*backend, error) {
+func (s *Server) lend(ctx context.Context, id policy.Identity, want settings, key string, local settings) (*backend, error) {
 	bk, err := s.pool.acquire(ctx, borrowerFor(id, key))
 	if err != nil {
 		return nil, err
 	}
-	if s.pool.cfg.BehindPooler {
-		return bk, nil // settings travel with each transaction instead
+	if !s.pool.cfg.BehindPooler && (bk.appliedKey != key || bk.lastID != id) {
+		s.metrics.injection()
 	}
-	if bk.appliedKey == key {
-		return bk, nil // it carries exactly these settings already
-	}
-	s.metrics.injection()
-	if err := bk.apply(ctx, want); err != nil {
+	if err := s.pool.prepareLending(ctx, bk, id, want, key, local); err != nil {
 		s.pool.release(bk) // broken: closed, not reused
 		return nil, err
 	}

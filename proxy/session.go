@@ -43,6 +43,11 @@ type session struct {
 	settingsKey string // settings.key(), for the pool
 	watch       clientWatch
 	key         cancelKey
+	// local is what every transaction sets for itself (settings.local);
+	// localWire is its messages encoded, localExpect what they are owed.
+	local       settings
+	localWire   []byte
+	localExpect []expectation
 
 	// stmts maps the client's prepared statement names to what pgmoat
 	// prepares on whichever backend it holds.
@@ -104,6 +109,9 @@ type clientStmt struct {
 	// statement log and the slow log of every batch that binds it.
 	sql  string
 	kind policy.Kind
+	// gen is the engine generation sql was judged under; a Bind under
+	// another generation judges it again.
+	gen uint64
 }
 
 // serve runs the session until the client leaves or the server closes.
@@ -206,6 +214,7 @@ func (s *session) parse(ctx context.Context, m *pgproto3.Parse) {
 	if s.skipping {
 		return
 	}
+	gen := s.srv.engine.Generation()
 	v := s.srv.decide(s.id, m.Query)
 	s.srv.metrics.statement(string(v.Kind), verdictLabel(v))
 	if e := v.Err(); e != nil {
@@ -219,7 +228,7 @@ func (s *session) parse(ctx context.Context, m *pgproto3.Parse) {
 		if !s.startBatch(ctx, false) {
 			return
 		}
-		s.unnamed = &clientStmt{query: query, paramOIDs: append([]uint32(nil), m.ParameterOIDs...), sql: m.Query, kind: v.Kind}
+		s.unnamed = &clientStmt{query: query, paramOIDs: append([]uint32(nil), m.ParameterOIDs...), sql: m.Query, kind: v.Kind, gen: gen}
 		s.unnamedFresh = true
 		s.push(expectation{kind: expectParse}, true)
 		s.sendBackend(&pgproto3.Parse{Query: query, ParameterOIDs: m.ParameterOIDs}, false)
@@ -229,7 +238,7 @@ func (s *session) parse(ctx context.Context, m *pgproto3.Parse) {
 		s.refuseExtended(errorf(codeDupStatement, "prepared statement \""+m.Name+"\" already exists"))
 		return
 	}
-	st := clientStmt{query: query, paramOIDs: append([]uint32(nil), m.ParameterOIDs...), sql: m.Query, kind: v.Kind}
+	st := clientStmt{query: query, paramOIDs: append([]uint32(nil), m.ParameterOIDs...), sql: m.Query, kind: v.Kind, gen: gen}
 	st.backendName = backendStatementName(st.query, st.paramOIDs)
 	s.stmts[m.Name] = st
 	if !s.startBatch(ctx, false) {
@@ -321,7 +330,7 @@ func (s *session) statement(name string) (string, bool) {
 }
 
 func (s *session) bind(ctx context.Context, m *pgproto3.Bind) {
-	if s.skipping || !s.startBatch(ctx, false) {
+	if s.skipping || !s.rejudge(m.PreparedStatement) || !s.startBatch(ctx, false) {
 		return
 	}
 	name, ok := s.statement(m.PreparedStatement)
@@ -333,6 +342,48 @@ func (s *session) bind(ctx context.Context, m *pgproto3.Bind) {
 	out.PreparedStatement = name
 	s.push(expectation{kind: expectBind}, true)
 	s.sendBackend(&out, false)
+}
+
+// rejudge decides a prepared statement's text again when the engine's
+// rules changed since it was judged (a RELOAD, a new function catalog):
+// a statement prepared before deny_relations gained an entry must not
+// keep running. A denial refuses the Bind as a Parse of the text would
+// be refused; the statement stays prepared, for the rules may change
+// back. When the verdict's rewrite changed (another max_rows), the new
+// text is what binds from now on.
+func (s *session) rejudge(name string) bool {
+	st, ok := s.stmts[name]
+	if name == "" {
+		if s.unnamed == nil {
+			return true // ensureUnnamed reports it
+		}
+		st, ok = *s.unnamed, true
+	}
+	gen := s.srv.engine.Generation()
+	if !ok || st.gen == gen {
+		return true
+	}
+	v := s.srv.decide(s.id, st.sql)
+	s.srv.metrics.statement(string(v.Kind), verdictLabel(v))
+	if e := v.Err(); e != nil {
+		s.srv.noteDenial(s, st.sql, v)
+		s.refuseExtended(denied(e))
+		return false
+	}
+	st.gen, st.kind = gen, v.Kind
+	if q := v.SQL(st.sql); q != st.query {
+		st.query = q
+		st.backendName = backendStatementName(q, st.paramOIDs)
+		if name == "" {
+			s.unnamedFresh = false
+		}
+	}
+	if name == "" {
+		*s.unnamed = st
+	} else {
+		s.stmts[name] = st
+	}
+	return true
 }
 
 // noteBound makes the bound statement the batch's statement: a batch of
@@ -394,6 +445,7 @@ func (s *session) sync(ctx context.Context) {
 	held := s.bk != nil
 	s.mu.Unlock()
 	if !held {
+		s.batchOpen = false
 		s.pushSynthetic(expectation{kind: synthReady})
 		return
 	}
@@ -456,6 +508,22 @@ func (s *session) emitSynthetic() {
 	s.flushClient()
 }
 
+// sendRaw writes encoded messages to the held backend, unflushed.
+func (s *session) sendRaw(wire []byte) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.Lock()
+	bk := s.bk
+	s.mu.Unlock()
+	if bk == nil {
+		return
+	}
+	if _, err := bk.wr.Write(wire); err != nil {
+		bk.broken.Store(true)
+		_ = bk.conn.Close()
+	}
+}
+
 // sendBackend writes a message to the held backend; flush sends it.
 func (s *session) sendBackend(m pgproto3.FrontendMessage, flush bool) {
 	s.wmu.Lock()
@@ -476,20 +544,20 @@ func (s *session) sendBackend(m pgproto3.FrontendMessage, flush bool) {
 	}
 }
 
-// startBatch makes sure the message about to be sent has a backend.
-// Behind an external pooler every backend transaction must carry the
-// identity itself: at the start of each batch pgmoat waits for earlier
-// work to finish and, when the backend is idle, sends the session's
-// settings as transaction-local set_config calls ahead of the client's
-// first message, in the same round trip.
+// startBatch makes sure the message about to be sent has a backend and,
+// when it starts a transaction, that the transaction carries the
+// borrower's identity, timeout and read-only flag itself: at the start of
+// each batch pgmoat waits for earlier work to finish and, when the
+// backend is idle, sends the session's per-transaction settings ahead of
+// the client's first message, in the same round trip. However the
+// backend's session was left, no transaction runs without them.
 func (s *session) startBatch(ctx context.Context, simple bool) bool {
-	if !s.srv.pool.cfg.BehindPooler {
-		return s.ensureBackend(ctx, simple)
-	}
 	if s.batchOpen {
 		return true
 	}
-	s.pump() // the previous batch was answered in full; make sure of it
+	if s.owed() {
+		s.pump() // the previous batch was answered in full; make sure of it
+	}
 	if !s.ensureBackend(ctx, simple) {
 		return false
 	}
@@ -497,8 +565,7 @@ func (s *session) startBatch(ctx context.Context, simple bool) bool {
 	status := s.bk.txStatus
 	s.mu.Unlock()
 	if status == 'I' {
-		s.injectLocal() // it uses the unnamed statement itself
-		s.unnamedFresh = false
+		s.injectLocal()
 	}
 	s.batchOpen = true
 	return true
@@ -515,16 +582,34 @@ func (s *session) realPending() bool {
 	return false
 }
 
-// injectLocal sends the session's settings as transaction-local values;
-// every response to it is swallowed.
+// injectLocal sends the session's per-transaction settings, encoded
+// once per settings change; every response to it is swallowed. Behind a
+// pooler it uses the unnamed statement itself.
 func (s *session) injectLocal() {
-	local := s.settings.forTransaction()
-	s.push(expectation{kind: expectParse, swallow: true}, true)
-	s.sendBackend(&pgproto3.Parse{Query: localSettingsSQL(len(local))}, false)
-	s.push(expectation{kind: expectBind, swallow: true}, true)
-	s.sendBackend(&pgproto3.Bind{Parameters: local.params()}, false)
-	s.push(expectation{kind: expectExecute, swallow: true}, true)
-	s.sendBackend(&pgproto3.Execute{}, false)
+	s.mu.Lock()
+	s.enqueue(s.localExpect...)
+	s.unsynced = true
+	s.mu.Unlock()
+	s.sendRaw(s.localWire)
+	if s.srv.pool.cfg.BehindPooler {
+		s.unnamedFresh = false
+	}
+}
+
+// encodeLocal prepares injectLocal's bytes and the responses they owe.
+func (s *session) encodeLocal() {
+	s.localWire, s.localExpect = s.localWire[:0], s.localExpect[:0]
+	for _, m := range localMessages(s.local, s.srv.pool.cfg.BehindPooler) {
+		kind := expectExecute
+		switch m.(type) {
+		case *pgproto3.Parse:
+			kind = expectParse
+		case *pgproto3.Bind:
+			kind = expectBind
+		}
+		s.localExpect = append(s.localExpect, expectation{kind: kind, swallow: true, injection: true})
+		s.localWire, _ = m.Encode(s.localWire) // only a message over 1 GiB fails to encode
+	}
 }
 
 // ensureBackend borrows a backend when none is held, with the session's
@@ -540,7 +625,7 @@ func (s *session) ensureBackend(ctx context.Context, simple bool) bool {
 	if s.settingsGen != s.srv.engine.Generation() {
 		s.refreshSettings()
 	}
-	bk, err := s.srv.lend(ctx, s.id, s.settings, s.settingsKey)
+	bk, err := s.srv.lend(ctx, s.id, s.settings, s.settingsKey, s.local)
 	if err != nil {
 		we := toWire(err)
 		if isInternal(we) {
@@ -573,6 +658,8 @@ func (s *session) refreshSettings() {
 	profile, _ := s.srv.engine.Profile(s.id.Profile)
 	s.settings = newSettings(s.srv.cfg.RLSSetting, s.id.UserID, profile, s.client)
 	s.settingsKey = s.settings.key()
+	s.local = s.settings.local(s.srv.cfg.RLSSetting, s.srv.pool.cfg.BehindPooler)
+	s.encodeLocal()
 	s.mu.Lock()
 	s.slowAfter = 0 // looked up again
 	s.mu.Unlock()

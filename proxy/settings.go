@@ -232,10 +232,66 @@ func (s settings) params() [][]byte {
 	return out
 }
 
-// forTransaction adds what a backend behind a pooler cannot get at
-// startup: the transaction itself is made read-only (switching it on is
-// allowed at any point of a transaction, switching it off is not).
+// forTransaction adds the read-only flag to settings applied for one
+// transaction: the transaction itself is made read-only (switching it on
+// is allowed at any point of a transaction, switching it off is not), and
+// so is the default, for a transaction block the client opens later in
+// the same implicit transaction.
 func (s settings) forTransaction() settings {
 	return append(append(settings(nil), s...),
 		setting{"transaction_read_only", "on"}, setting{"default_transaction_read_only", "on"})
+}
+
+// local is what pgmoat sets transaction-locally at the start of every
+// transaction, whatever the backend's session carries: the identity, the
+// timeout and the read-only flag. Behind a pooler, where nothing of a
+// session survives, every setting travels this way (the search_path and
+// the read-only default too). Elsewhere the search_path and the client's
+// settings stay session settings: DISCARD ALL puts them back and they are
+// applied again before another identity borrows the backend, and what a
+// client could do to them behind the policy stays with its own identity,
+// which could do the same inside each of its transactions. Setting the
+// search_path per transaction would cost the server more than the other
+// three together (it recomputes the search path and revalidates cached
+// plans).
+func (s settings) local(rlsSetting string, behindPooler bool) settings {
+	if behindPooler {
+		return s.forTransaction()
+	}
+	var out settings
+	for _, kv := range s {
+		switch kv.name {
+		case rlsSetting, "statement_timeout":
+			out = append(out, kv)
+		}
+	}
+	return append(out, setting{"transaction_read_only", "on"})
+}
+
+// value returns the setting's value, and whether s names it.
+func (s settings) value(name string) (string, bool) {
+	for _, kv := range s {
+		if kv.name == name {
+			return kv.value, true
+		}
+	}
+	return "", false
+}
+
+// localStatement is the name of the per-transaction settings statement
+// (localSettingsSQL) prepared once on every backend that keeps prepared
+// statements, so each transaction pays only a Bind and an Execute.
+const localStatement = "pgmoat_local"
+
+// localMessages are the messages that put local in force for the
+// transaction they start, answered by ParseComplete (behind a pooler
+// only), BindComplete and CommandComplete and nothing else. Behind a
+// pooler the text goes into the unnamed statement each time.
+func localMessages(local settings, behindPooler bool) []pgproto3.FrontendMessage {
+	bind := &pgproto3.Bind{PreparedStatement: localStatement, Parameters: local.params()}
+	if behindPooler {
+		bind.PreparedStatement = ""
+		return []pgproto3.FrontendMessage{&pgproto3.Parse{Query: localSettingsSQL(len(local))}, bind, &pgproto3.Execute{}}
+	}
+	return []pgproto3.FrontendMessage{bind, &pgproto3.Execute{}}
 }

@@ -122,6 +122,13 @@ func (s *Server) open(conn net.Conn, fe *pgproto3.Backend, m *pgproto3.StartupMe
 	if err != nil {
 		return fail(toWire(err).asFatal())
 	}
+	if enc, asked := client["client_encoding"]; asked {
+		canonical, ok := canonicalEncoding(enc, params["server_encoding"])
+		if !ok {
+			return fail(errClientEncoding(enc, params["server_encoding"]))
+		}
+		client["client_encoding"] = canonical
+	}
 	keyLen := 4
 	if m.ProtocolVersion == pgproto3.ProtocolVersion32 {
 		keyLen = 32
