@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -187,22 +186,9 @@ func (b *backend) apply(ctx context.Context, want settings) error {
 }
 
 func (b *backend) applyNow(ctx context.Context, todo settings) error {
-	if dl, ok := ctx.Deadline(); ok {
-		_ = b.conn.SetDeadline(dl)
-		defer b.conn.SetDeadline(time.Time{})
-	}
 	query, params := setConfigSQL(todo)
-	if err := b.sendAll(&pgproto3.Parse{Query: query}, &pgproto3.Bind{Parameters: params},
-		&pgproto3.Execute{}, &pgproto3.Sync{}); err != nil {
-		return err
-	}
-	if err := b.untilReady(nil); err != nil {
-		return err
-	}
-	if b.txStatus != 'I' {
-		return fmt.Errorf("backend left in transaction state %q", b.txStatus)
-	}
-	return nil
+	return b.ownRoundTrip(ctx, &pgproto3.Parse{Query: query}, &pgproto3.Bind{Parameters: params},
+		&pgproto3.Execute{}, &pgproto3.Sync{})
 }
 
 // localSettingsSQL applies n settings for the current transaction only
