@@ -227,6 +227,8 @@ var hostile = []struct{ sql, rule string }{
 	// that read what other identities did
 	{"select json_array(pg_sleep(1))", RuleFunction},
 	{"select * from pg_sequences", RuleRelation},
+	{"select relname, seq_scan, idx_tup_fetch from pg_stat_xact_user_tables", RuleRelation},
+	{"select pg_stat_get_xact_numscans('orders'::regclass)", RuleFunction},
 	{"select pg_sequence_last_value('orders_id_seq')", RuleFunction},
 	{"select * from public.pg_buffercache", RuleRelation},
 	{"select * from orders where id between (1).pg_sleep and 2", RuleFunction},

@@ -64,6 +64,14 @@ func sensitiveRelations() []string {
 		// allocations are the server's internals
 		"pg_catalog.pg_backend_memory_contexts",
 		"pg_catalog.pg_shmem_allocations",
+		// "this transaction's" counters: PostgreSQL 15 keeps a backend's
+		// pending statistics until they are flushed, past DISCARD ALL,
+		// so on a shared backend they show what the previous borrower
+		// read (the functions behind them are volatile, too)
+		"pg_catalog.pg_stat_xact_all_tables",
+		"pg_catalog.pg_stat_xact_sys_tables",
+		"pg_catalog.pg_stat_xact_user_tables",
+		"pg_catalog.pg_stat_xact_user_functions",
 		// sequence positions count the rows every identity created,
 		// past row-level security (the view calls the volatile
 		// pg_sequence_last_value, itself denied when named)
@@ -130,6 +138,8 @@ func builtinDenyFunctions() []string {
 		"pg_buffercache_pages", "pg_buffercache_summary", "pg_buffercache_usage_counts",
 		// a sequence's position, read past row-level security
 		"pg_sequence_last_value",
+		// the previous borrower's pending statistics (pg_stat_xact_*)
+		"pg_stat_get_xact_*",
 		// what other sessions are working on (behind pg_stat_progress_*)
 		"pg_stat_get_progress_info",
 		// locks of every session, and which sessions block which: pids,
@@ -181,7 +191,6 @@ const (
 	whyServerCounters = "server-wide counters: no session, statement text, identity or address"
 	whyDBCounters     = "per-database counters: numbers, no session, statement text or identity"
 	whyObjCounters    = "per-table, per-index or per-function counters: numbers, no session or statement text"
-	whyOwnXact        = "counters of the caller's own current transaction"
 	whyOwnSession     = "the caller's own session: what SHOW already answers"
 	whyArgOnly        = "computes from its arguments alone"
 	whyOwnConnection  = "the address of the connection this backend serves: pgmoat's own pool connection, never another client's"
@@ -238,7 +247,6 @@ func reviewedAllowed() []reviewed {
 		{"pg_stat_sys_indexes", whyObjCounters},
 		{"pg_stat_user_indexes", whyObjCounters},
 		{"pg_stat_user_functions", whyObjCounters},
-		{"pg_stat_xact_*", whyOwnXact},
 		// functions behind those views
 		{"pg_show_all_settings", whyOwnSession},
 		{"pg_settings_get_flags", "the flags of a setting's definition, not its value"},
