@@ -172,3 +172,35 @@ func TestProtocol32Startup(t *testing.T) {
 		t.Fatalf("want SASL auth, got %T", msg)
 	}
 }
+
+// TestHugeMessageBeforeLoginIsRefusedAtOnce: a stranger who declares a
+// 16 MiB password message is cut off on the header, not held (with the
+// buffer the message would need) until the startup timeout.
+func TestHugeMessageBeforeLoginIsRefusedAtOnce(t *testing.T) {
+	f := newFixture(t, fixtureOptions{startupTimeout: 20 * time.Second})
+	c, err := net.Dial("tcp", f.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fe := pgproto3.NewFrontend(c, c)
+	fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber,
+		Parameters: map[string]string{"user": "alice", "database": f.db}})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := fe.Receive(); err != nil { // the authentication request
+		t.Fatal(err)
+	}
+	header := []byte{'p', 0x01, 0x00, 0x00, 0x04} // 16 MiB + 4
+	if _, err := c.Write(append(header, []byte("partial body")...)); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, _ = io.ReadAll(c)
+	if waited := time.Since(began); waited > 5*time.Second {
+		t.Fatalf("the connection was held %v after a 16 MiB header before login", waited)
+	}
+}

@@ -27,13 +27,19 @@ var clientParams = map[string]string{
 	"extra_float_digits": "extra_float_digits",
 }
 
+// maxAuthMessage bounds what a client that has not logged in may send in
+// one message (a password or a SASL exchange): PostgreSQL's own limit on
+// an authentication token. Without it a stranger could make pgmoat hold
+// MaxMessageSize per connection until the startup timeout.
+const maxAuthMessage = 65535
+
 // startup negotiates TLS, reads the startup packet, authenticates the
 // client and sends the session's opening messages. It returns a session,
 // or an admin-console session, or neither for a cancel request.
 func (s *Server) startup(conn net.Conn) (*session, *adminSession, error) {
 	_ = conn.SetDeadline(time.Now().Add(s.cfg.StartupTimeout))
 	fe := pgproto3.NewBackend(conn, conn)
-	fe.SetMaxBodyLen(s.cfg.MaxMessageSize)
+	fe.SetMaxBodyLen(maxAuthMessage)
 	tlsDone := false
 	for {
 		msg, err := fe.ReceiveStartupMessage()
@@ -62,7 +68,7 @@ func (s *Server) startup(conn net.Conn) (*session, *adminSession, error) {
 			}
 			conn = tc
 			fe = pgproto3.NewBackend(conn, conn)
-			fe.SetMaxBodyLen(s.cfg.MaxMessageSize)
+			fe.SetMaxBodyLen(maxAuthMessage)
 		case *pgproto3.GSSEncRequest:
 			if _, err := conn.Write([]byte{'N'}); err != nil {
 				return nil, nil, err
@@ -118,6 +124,7 @@ func (s *Server) open(conn net.Conn, fe *pgproto3.Backend, m *pgproto3.StartupMe
 	if !known {
 		return fail(errAuthFailed(user))
 	}
+	fe.SetMaxBodyLen(s.cfg.MaxMessageSize)
 	params, err := s.pool.ServerParams(context.Background())
 	if err != nil {
 		return fail(toWire(err).asFatal())
@@ -290,6 +297,7 @@ func (s *Server) openAdmin(conn net.Conn, fe *pgproto3.Backend, m *pgproto3.Star
 		refuse(conn, e)
 		return nil, e
 	}
+	fe.SetMaxBodyLen(s.cfg.MaxMessageSize)
 	// psql reads server_version to pick its catalog queries; report the
 	// backend's so it does not warn about a version mismatch.
 	version := "15.0"
