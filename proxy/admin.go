@@ -377,6 +377,7 @@ func (s *Server) kill(id uint32) bool {
 	}
 	sess.fatal(fatalf(codeAdminShutdown, "pgmoat: admin.kill: an administrator disconnected this client"))
 	_ = sess.conn.Close()
+	sess.abandonLending() // a session waiting on its backend does not see the close
 	return true
 }
 

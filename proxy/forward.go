@@ -37,6 +37,9 @@ type expectation struct {
 	// prepared is the backend statement name a real Parse creates; it is
 	// recorded as present once ParseComplete arrives.
 	prepared string
+	// client is the client's name for the statement a Parse creates: if
+	// the server refuses it, the name is free again (failedNames).
+	client string
 	// started and stmtKind time a Query or Sync for the metrics; sql is
 	// the statement text, for the debug log (scrubbed before logging).
 	started   time.Time
@@ -207,8 +210,15 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 	}
 	switch {
 	case typ == 'E' && head.kind != expectQuery:
-		// The backend skips to the next Sync: so does the queue.
+		// The backend skips to the next Sync: so do the queue and the
+		// session.
 		s.dropUntilSync()
+		// Until the client's Sync reaches it; one already sent ends
+		// the skipping by itself.
+		s.backendSkips = len(s.expect) == 0 || s.expect[0].kind != expectSync
+		if head.kind == expectParse && head.client != "" {
+			s.failedNames = append(s.failedNames, head.client)
+		}
 		if head.swallow {
 			forwardIt = true // a failure of pgmoat's own Parse is the client's failure too
 		}
@@ -255,12 +265,13 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 	return release
 }
 
-// dropUntilSync removes queue entries up to (not including) the next Sync
-// or Query: after an error the backend answers nothing else before it.
-// Called with s.mu held.
+// dropUntilSync removes queue entries up to (not including) the next
+// Sync: after an error in an extended batch the backend answers nothing
+// else before it, not even a simple Query sent meanwhile. Called with
+// s.mu held.
 func (s *session) dropUntilSync() {
 	i := 0
-	for i < len(s.expect) && s.expect[i].kind != expectSync && s.expect[i].kind != expectQuery && s.expect[i].kind != synthReady {
+	for i < len(s.expect) && s.expect[i].kind != expectSync && s.expect[i].kind != synthReady {
 		i++
 	}
 	s.expect = s.expect[i:]

@@ -403,7 +403,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for c := range s.conns {
 		_ = c.Close()
 	}
+	left := make([]*session, 0, len(s.sessions))
+	for _, sess := range s.sessions {
+		left = append(left, sess)
+	}
 	s.mu.Unlock()
+	for _, sess := range left {
+		sess.abandonLending() // one waiting on its backend does not see the close
+	}
 	<-idle
 	return ctx.Err()
 }

@@ -71,6 +71,18 @@ type session struct {
 	wmu sync.Mutex
 
 	skipping bool // after an error in extended protocol: discard until Sync
+	// backendSkips says the backend reported an error in an extended
+	// batch not yet ended by Sync: like PostgreSQL, which ignores every
+	// message but Sync from then on (a simple Query included), the
+	// session must then discard the client's messages itself, or it
+	// would wait for answers that never come. Written by whoever reads
+	// the backend, under mu; the session goroutine folds it into
+	// skipping before each message (noteBackendSkip).
+	backendSkips bool
+	// failedNames are client statement names whose Parse the server
+	// refused, under mu like backendSkips: the session forgets them, so a
+	// driver may reuse the name as PostgreSQL allows.
+	failedNames []string
 	// unnamed is the client's last unnamed statement; unnamedFresh says
 	// the held backend has it (parsed in this lending or batch).
 	unnamed      *clientStmt
@@ -146,6 +158,7 @@ func (s *session) readFailed(err error) {
 
 // handle processes one client message; it reports whether the session ends.
 func (s *session) handle(ctx context.Context, msg pgproto3.FrontendMessage) bool {
+	s.noteBackendSkip()
 	switch m := msg.(type) {
 	case *pgproto3.Query:
 		s.query(ctx, m.String)
@@ -180,8 +193,28 @@ func (s *session) handle(ctx context.Context, msg pgproto3.FrontendMessage) bool
 	return s.lost.Load()
 }
 
-// query handles a simple-protocol Query.
+// noteBackendSkip makes the session skip to Sync when the backend does,
+// and forget the names of statements the server refused to prepare.
+func (s *session) noteBackendSkip() {
+	s.mu.Lock()
+	if s.backendSkips {
+		s.skipping = true
+	}
+	failed := s.failedNames
+	s.failedNames = nil
+	s.mu.Unlock()
+	for _, name := range failed {
+		delete(s.stmts, name)
+	}
+}
+
+// query handles a simple-protocol Query. Inside an extended batch that
+// failed, PostgreSQL ignores a Query until the client's Sync; so does
+// the session (nothing is sent, nothing is answered).
 func (s *session) query(ctx context.Context, sql string) {
+	if s.skipping {
+		return
+	}
 	v := s.srv.decide(s.id, sql)
 	s.srv.metrics.statement(string(v.Kind), verdictLabel(v))
 	if e := v.Err(); e != nil {
@@ -240,11 +273,11 @@ func (s *session) parse(ctx context.Context, m *pgproto3.Parse) {
 	}
 	st := clientStmt{query: query, paramOIDs: append([]uint32(nil), m.ParameterOIDs...), sql: m.Query, kind: v.Kind, gen: gen}
 	st.backendName = backendStatementName(st.query, st.paramOIDs)
-	s.stmts[m.Name] = st
 	if !s.startBatch(ctx, false) {
 		return
 	}
-	if s.ensurePrepared(st, false) {
+	s.stmts[m.Name] = st
+	if s.ensurePreparedAs(st, false, m.Name) {
 		s.pushSynthetic(expectation{kind: synthParseComplete})
 	}
 }
@@ -284,6 +317,12 @@ func (s *session) ensureUnnamed() bool {
 // to send a Parse, the answer goes to the client unless hidden is set.
 // It reports whether the statement was already there.
 func (s *session) ensurePrepared(st clientStmt, hidden bool) bool {
+	return s.ensurePreparedAs(st, hidden, "")
+}
+
+// ensurePreparedAs is ensurePrepared for a Parse of the client's
+// statement client, which is forgotten if the server refuses it.
+func (s *session) ensurePreparedAs(st clientStmt, hidden bool, client string) bool {
 	if s.srv.pool.cfg.BehindPooler {
 		// No server-side state survives a pooler's transaction: parse into
 		// the unnamed statement each time it is used.
@@ -306,7 +345,7 @@ func (s *session) ensurePrepared(st clientStmt, hidden bool) bool {
 	if have || pending {
 		return true
 	}
-	s.push(expectation{kind: expectParse, swallow: hidden, prepared: st.backendName}, true)
+	s.push(expectation{kind: expectParse, swallow: hidden, prepared: st.backendName, client: client}, true)
 	s.sendBackend(&pgproto3.Parse{Name: st.backendName, Query: st.query, ParameterOIDs: st.paramOIDs}, false)
 	return false
 }
@@ -443,6 +482,7 @@ func (s *session) sync(ctx context.Context) {
 	s.skipping = false
 	s.mu.Lock()
 	held := s.bk != nil
+	s.backendSkips = false
 	s.mu.Unlock()
 	if !held {
 		s.batchOpen = false

@@ -71,8 +71,38 @@ func (s *session) runWatch() {
 	defer close(done)
 	if hungUp(w.rc) {
 		s.srv.log.Info("client hung up mid-statement; cancelling it", "user", s.user, "user_id", s.id.UserID)
-		s.cancelBackend()
+		s.abandonLending()
 	}
+}
+
+// abandonGrace is how long a lending whose client is gone (hung up,
+// killed, or cut off at shutdown) may take to end once its statement is
+// cancelled, before pgmoat closes the backend connection instead: a
+// backend that owes an answer it will never send must not keep its slot
+// in the pool, nor keep pgmoat from shutting down.
+const abandonGrace = 2 * time.Second
+
+// abandonLending cancels what the backend runs for a client that is gone
+// and, if the lending has not ended after abandonGrace, closes the
+// backend: the session's read of it fails, and the backend is discarded.
+func (s *session) abandonLending() {
+	s.cancelBackend()
+	s.mu.Lock()
+	bk := s.bk
+	s.mu.Unlock()
+	if bk == nil {
+		return
+	}
+	time.AfterFunc(abandonGrace, func() {
+		// Under mu, so that the backend cannot be handed back and lent
+		// to someone else between the check and the close.
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.bk == bk {
+			bk.broken.Store(true)
+			_ = bk.conn.Close()
+		}
+	})
 }
 
 // stopWatch disarms the watch and, when it was running, ends its wait;

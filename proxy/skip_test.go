@@ -1,0 +1,126 @@
+package proxy
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// rawSession logs in as user and hands back the raw protocol stream.
+func rawSession(t *testing.T, f *proxyFixture, user string) *pgproto3.Frontend {
+	t.Helper()
+	pc, err := pgconn.Connect(context.Background(), f.dsn(user))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hj, err := pc.Hijack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = hj.Conn.Close() })
+	_ = hj.Conn.SetDeadline(time.Now().Add(20 * time.Second))
+	return hj.Frontend
+}
+
+// until reads messages up to ReadyForQuery and returns their types.
+func until(t *testing.T, fe *pgproto3.Frontend) []byte {
+	t.Helper()
+	var seen []byte
+	for {
+		msg, err := fe.Receive()
+		if err != nil {
+			t.Fatalf("after %q: %v", seen, err)
+		}
+		enc, _ := msg.Encode(nil)
+		seen = append(seen, enc[0])
+		if enc[0] == 'Z' {
+			return seen
+		}
+	}
+}
+
+// TestQueryInAFailedBatchIsIgnoredUntilSync: after an error in an
+// extended batch PostgreSQL ignores every message but Sync, a simple
+// Query included. The session did not, waited for the ignored Query's
+// answer for ever and kept its backend (a user could take the pool with
+// a few such connections). Now it ignores the Query as the server does,
+// answers the Sync and serves on.
+func TestQueryInAFailedBatchIsIgnoredUntilSync(t *testing.T) {
+	f := newFixture(t, fixtureOptions{poolMax: 2})
+	for name, flushFirst := range map[string]bool{"error read before the Query": true, "error and Query in one write": false} {
+		t.Run(name, func(t *testing.T) {
+			fe := rawSession(t, f, "alice")
+			fe.Send(&pgproto3.Parse{Query: "SELECT 1/0"})
+			fe.Send(&pgproto3.Bind{})
+			fe.Send(&pgproto3.Describe{ObjectType: 'P'})
+			fe.Send(&pgproto3.Execute{})
+			if flushFirst {
+				fe.Send(&pgproto3.Flush{})
+				if err := fe.Flush(); err != nil {
+					t.Fatal(err)
+				}
+				for {
+					msg, err := fe.Receive()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if e, ok := msg.(*pgproto3.ErrorResponse); ok {
+						if e.Code != "22012" {
+							t.Fatalf("error %s %s, want 22012", e.Code, e.Message)
+						}
+						break
+					}
+				}
+			}
+			fe.Send(&pgproto3.Query{String: "SELECT 2"})
+			fe.Send(&pgproto3.Sync{})
+			if err := fe.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			got := until(t, fe)
+			for _, typ := range got {
+				if typ == 'D' {
+					t.Fatalf("the Query sent in the failed batch was answered: %q", got)
+				}
+			}
+			fe.Send(&pgproto3.Query{String: "SELECT 3"})
+			if err := fe.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if got := until(t, fe); string(got) != "TDCZ" {
+				t.Fatalf("the next Query got %q, want a row and ReadyForQuery", got)
+			}
+		})
+	}
+	// Both backends came back: the pool serves two more clients at once.
+	waitUntil(t, 5*time.Second, "both backends idle", func() bool { return f.pool.Stats().Idle == 2 })
+}
+
+// TestRefusedParseFreesItsName: a named Parse the server refuses (an
+// unknown column) creates no statement, so the driver may prepare the
+// name again, as PostgreSQL allows.
+func TestRefusedParseFreesItsName(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	fe := rawSession(t, f, "alice")
+	fe.Send(&pgproto3.Parse{Name: "s1", Query: "SELECT nosuchcolumn FROM items"})
+	fe.Send(&pgproto3.Sync{})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := until(t, fe); string(got) != "EZ" {
+		t.Fatalf("first Parse: %q, want an error and ReadyForQuery", got)
+	}
+	fe.Send(&pgproto3.Parse{Name: "s1", Query: "SELECT 1"})
+	fe.Send(&pgproto3.Bind{PreparedStatement: "s1"})
+	fe.Send(&pgproto3.Execute{})
+	fe.Send(&pgproto3.Sync{})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := until(t, fe); string(got) != "12DCZ" {
+		t.Fatalf("the name reused: %q, want ParseComplete, BindComplete, a row, CommandComplete, ReadyForQuery", got)
+	}
+}
