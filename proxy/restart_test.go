@@ -3,9 +3,11 @@ package proxy
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -288,5 +290,43 @@ func TestEventLogRateLimits(t *testing.T) {
 	}
 	if countRecords(t, &logs, "pool exhausted") != 1 {
 		t.Fatal("one kind's budget spent another's")
+	}
+}
+
+// A client that never finishes its startup and one disconnected by a
+// shutdown are each one record and one count.
+func TestStartupTimeoutAndShutdownDisconnectAreRecorded(t *testing.T) {
+	var logs syncBuffer
+	f := newFixture(t, fixtureOptions{startupTimeout: 200 * time.Millisecond, logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	silent, err := net.Dial("tcp", f.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	_ = silent.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.Copy(io.Discard, silent); err != nil {
+		t.Fatalf("the silent client was not disconnected: %v", err)
+	}
+	waitUntil(t, 2*time.Second, "the startup timeout to be counted", func() bool {
+		return gathered(t, f.reg, "pgmoat_proxy_startup_timeouts_total") == 1
+	})
+	if out := f.console(t, "dba", "SHOW POOLS;\n"); !strings.Contains(out, "|sv_connecting|sv_created|sv_closed|sv_lost|connect_failures") {
+		t.Fatalf("SHOW POOLS:\n%s", out)
+	}
+
+	conn := f.connect(t, "alice", pgx.QueryExecModeSimpleProtocol)
+	if _, err := conn.Exec(context.Background(), "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := f.server.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v := gathered(t, f.reg, "pgmoat_proxy_shutdown_disconnects_total"); v != 1 {
+		t.Fatalf("shutdown disconnects %v, want 1", v)
+	}
+	if countRecords(t, &logs, "startup timeout") != 1 || countRecords(t, &logs, "shutdown disconnect") != 1 {
+		t.Fatalf("log:\n%v", logs.records(t))
 	}
 }
