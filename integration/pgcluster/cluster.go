@@ -361,7 +361,7 @@ func (c *Cluster) stop() error {
 		return nil
 	}
 	// A frozen server (Freeze) cannot act on a signal until it runs again.
-	_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGCONT)
+	_ = c.signalAll(syscall.SIGCONT)
 	// Immediate shutdown: the data is thrown away, so there is no point in
 	// the shutdown checkpoint a fast shutdown would write.
 	_ = c.cmd.Process.Signal(syscall.SIGQUIT)

@@ -217,6 +217,11 @@ func TestRestartAndFreeze(t *testing.T) {
 		}
 		after.Close(ctx)
 	}
+	open, err := pgx.Connect(ctx, c.DSN("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Close(ctx)
 	if err := c.Freeze(); err != nil {
 		t.Fatal(err)
 	}
@@ -225,6 +230,12 @@ func TestRestartAndFreeze(t *testing.T) {
 	cancel()
 	if err == nil {
 		t.Fatal("a frozen server accepted a connection")
+	}
+	short, cancel = context.WithTimeout(ctx, 300*time.Millisecond)
+	_, err = open.Exec(short, "select 1")
+	cancel()
+	if err == nil {
+		t.Fatal("a frozen server's backend answered")
 	}
 	if err := c.Thaw(); err != nil {
 		t.Fatal(err)

@@ -1,9 +1,13 @@
 package pgcluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -54,22 +58,58 @@ func (c *Cluster) Restart(ctx context.Context, mode ShutdownMode) error {
 	return c.waitReady(ctx)
 }
 
-// Freeze stops (SIGSTOP) the postmaster and every server process: the
-// server keeps its sockets open but answers nothing, like a hung host.
-// Thaw resumes them; Close thaws a frozen cluster first.
-func (c *Cluster) Freeze() error { return c.signalGroup(syscall.SIGSTOP) }
+// Freeze stops (SIGSTOP) the postmaster and every server process it
+// forked: the server keeps its sockets open but answers nothing, like a
+// hung host. Thaw resumes them; Close thaws a frozen cluster first.
+func (c *Cluster) Freeze() error { return c.signalAll(syscall.SIGSTOP) }
 
 // Thaw resumes a cluster stopped by Freeze (SIGCONT).
-func (c *Cluster) Thaw() error { return c.signalGroup(syscall.SIGCONT) }
+func (c *Cluster) Thaw() error { return c.signalAll(syscall.SIGCONT) }
 
-// signalGroup signals the postmaster's process group: it and every
-// backend it forked (the group is its own, see serverAccount.command).
-func (c *Cluster) signalGroup(sig syscall.Signal) error {
+// signalAll signals the postmaster, then each of its children. Backends
+// start sessions of their own (setsid), so the postmaster's process
+// group does not reach them: they are found through /proc.
+func (c *Cluster) signalAll(sig syscall.Signal) error {
 	if c.cmd == nil || c.cmd.Process == nil {
 		return errors.New("pgcluster: no server process")
 	}
-	if err := syscall.Kill(-c.cmd.Process.Pid, sig); err != nil {
-		return fmt.Errorf("signal %v to the server's processes: %w", sig, err)
+	pm := c.cmd.Process.Pid
+	if err := syscall.Kill(pm, sig); err != nil {
+		return fmt.Errorf("signal %v to the postmaster: %w", sig, err)
+	}
+	children, err := childrenOf(pm)
+	if err != nil {
+		return err
+	}
+	for _, pid := range children {
+		_ = syscall.Kill(pid, sig) // one that just exited is no matter
 	}
 	return nil
+}
+
+// childrenOf lists the processes whose parent is pid.
+func childrenOf(pid int) ([]int, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("pgcluster: list server processes: %w", err)
+	}
+	var out []int
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so read after
+		// its closing parenthesis.
+		rest := stat[bytes.LastIndexByte(stat, ')')+1:]
+		fields := strings.Fields(string(rest))
+		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) {
+			out = append(out, child)
+		}
+	}
+	return out, nil
 }
