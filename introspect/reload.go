@@ -46,6 +46,11 @@ type ReloaderOptions struct {
 	// published snapshot; it runs on the reloader's goroutine.
 	OnChange func(old, cur *Snapshot, d Diff)
 	Logger   *slog.Logger
+	// ReconnectPause is the first pause before the LISTEN connection is
+	// opened again after it broke; 0 means 1s. It doubles, up to a
+	// minute, while reconnects keep failing, and is back to this after a
+	// reconnect that got as far as LISTEN.
+	ReconnectPause time.Duration
 }
 
 // Reloader keeps the current snapshot of one database. Readers call
@@ -67,6 +72,9 @@ func NewReloader(ctx context.Context, dsn string, opts ReloaderOptions) (*Reload
 	}
 	if opts.Debounce <= 0 {
 		opts.Debounce = 500 * time.Millisecond
+	}
+	if opts.ReconnectPause <= 0 {
+		opts.ReconnectPause = time.Second
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -156,13 +164,19 @@ func (r *Reloader) Run(ctx context.Context) error {
 }
 
 // listen holds a LISTEN connection and turns notifications into triggers,
-// reconnecting with a growing pause when the connection breaks.
+// reconnecting when the connection breaks: with a pause that grows while
+// reconnects fail (a server that is down), and starts small again once
+// one succeeded, so a server restarted now and then is not waited for a
+// minute each time.
 func (r *Reloader) listen(ctx context.Context) {
-	pause := time.Second
+	pause := r.opts.ReconnectPause
 	for ctx.Err() == nil {
-		err := r.listenOnce(ctx)
+		listened, err := r.listenOnce(ctx)
 		if ctx.Err() != nil {
 			return
+		}
+		if listened {
+			pause = r.opts.ReconnectPause
 		}
 		r.opts.Logger.Warn("schema reload listener lost its connection; retrying", "err", err, "in", pause)
 		select {
@@ -176,15 +190,22 @@ func (r *Reloader) listen(ctx context.Context) {
 	}
 }
 
-func (r *Reloader) listenOnce(ctx context.Context) error {
+// listenOnce listens on one connection until it fails; listened says it
+// got as far as LISTEN.
+func (r *Reloader) listenOnce(ctx context.Context) (listened bool, err error) {
 	conn, err := pgx.Connect(ctx, r.dsn)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer func() { _ = conn.Close(context.Background()) }()
 	if _, err := conn.Exec(ctx, "LISTEN "+ReloadChannel); err != nil {
-		return err
+		return false, err
 	}
+	return true, r.relay(ctx, conn)
+}
+
+// relay turns the notifications on conn into triggers until it fails.
+func (r *Reloader) relay(ctx context.Context, conn *pgx.Conn) error {
 	for {
 		if _, err := conn.WaitForNotification(ctx); err != nil {
 			return err

@@ -1,12 +1,19 @@
 package introspect_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
 	"reflect"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"go.uber.org/goleak"
 
 	"github.com/pgmoat/pgmoat/introspect"
@@ -166,4 +173,85 @@ func waitListening(t *testing.T, dsn string) {
 func noLeaks(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+}
+
+// listenerPID waits for the reloader's LISTEN connection (other than
+// not) and returns its pid.
+func listenerPID(t *testing.T, conn *pgx.Conn, not int) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var pid int
+		err := conn.QueryRow(context.Background(), `SELECT pid FROM pg_stat_activity WHERE datname = current_database()
+			AND query = 'LISTEN `+introspect.ReloadChannel+`' AND pid <> $1`, not).Scan(&pid)
+		if err == nil {
+			return pid
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("reloader never listened again")
+	return 0
+}
+
+// A listener whose connection breaks again and again, but reconnects
+// fine each time (a server restarted now and then), waits the first
+// pause each time rather than twice the last.
+func TestListenerPauseResetsAfterGoodReconnect(t *testing.T) {
+	dsn := freshDB(t, "CREATE TABLE a (id int)")
+	var logs syncLog
+	startReloader(t, dsn, introspect.ReloaderOptions{ReconnectPause: 40 * time.Millisecond,
+		Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	admin := connect(t, dsn)
+	pid := 0
+	for range 5 {
+		pid = listenerPID(t, admin, pid)
+		if _, err := admin.Exec(context.Background(), "SELECT pg_terminate_backend($1)", pid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	listenerPID(t, admin, pid)
+	pauses := logs.pauses(t)
+	if len(pauses) != 5 {
+		t.Fatalf("%d retry records for 5 broken connections: %v", len(pauses), pauses)
+	}
+	for i, p := range pauses {
+		if p != 40*time.Millisecond {
+			t.Fatalf("retry %d paused %s after a good reconnect; want the first pause, 40ms (all: %v)", i+1, p, pauses)
+		}
+	}
+}
+
+// syncLog collects JSON log records from the reloader's goroutines.
+type syncLog struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncLog) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// pauses are the "in" values of the listener's retry records.
+func (s *syncLog) pauses(t *testing.T) []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []time.Duration
+	for _, line := range strings.Split(strings.TrimSpace(s.b.String()), "\n") {
+		var rec struct {
+			Msg string  `json:"msg"`
+			In  float64 `json:"in"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if strings.HasPrefix(rec.Msg, "schema reload listener lost") {
+			out = append(out, time.Duration(rec.In))
+		}
+	}
+	return out
 }

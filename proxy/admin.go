@@ -205,9 +205,11 @@ func (a *adminSession) show(what string) {
 	case "POOLS":
 		st := s.pool.Stats()
 		active, idle := s.clientStates()
-		a.table([]string{"database", "user", "cl_active", "cl_idle", "cl_waiting", "sv_active", "sv_idle", "sv_total", "sv_max", "avg_wait_ms", "pool_mode", "paused"},
-			[][]string{{s.cfg.Database, s.pool.connCfg.User, strconv.Itoa(active), strconv.Itoa(idle), strconv.Itoa(st.Waiting), strconv.Itoa(st.InUse), strconv.Itoa(st.Idle),
-				strconv.Itoa(st.Open), strconv.Itoa(s.pool.cfg.Max), avgMillis(st.WaitTotal, st.Acquired), "transaction", strconv.FormatBool(st.Paused)}})
+		a.table([]string{"database", "user", "cl_active", "cl_idle", "cl_waiting", "sv_active", "sv_idle", "sv_total", "sv_max", "avg_wait_ms", "pool_mode", "paused",
+			"sv_connecting", "sv_created", "sv_closed", "sv_lost", "connect_failures"},
+			[][]string{{s.cfg.Database, s.pool.connCfg.User, strconv.Itoa(active), strconv.Itoa(idle), strconv.Itoa(st.Waiting), strconv.Itoa(st.InUse - st.Connecting), strconv.Itoa(st.Idle),
+				strconv.Itoa(st.Open), strconv.Itoa(s.pool.cfg.Max), avgMillis(st.WaitTotal, st.Acquired), "transaction", strconv.FormatBool(st.Paused),
+				strconv.Itoa(st.Connecting), strconv.FormatUint(st.Created, 10), strconv.FormatUint(st.Closed, 10), strconv.FormatUint(st.Lost, 10), strconv.FormatUint(st.ConnectFailures, 10)}})
 	case "CLIENTS":
 		a.table([]string{"client_id", "user", "user_id", "profile", "addr", "connected", "state", "backend_pid"}, s.clientRows())
 	case "SERVERS":
@@ -222,6 +224,10 @@ func (a *adminSession) show(what string) {
 			{"pool_created", strconv.FormatUint(st.Created, 10)},
 			{"pool_closed", strconv.FormatUint(st.Closed, 10)},
 			{"pool_exhausted", strconv.FormatUint(st.Exhausted, 10)},
+			{"pool_lost", strconv.FormatUint(st.Lost, 10)},
+			{"pool_connect_failures", strconv.FormatUint(st.ConnectFailures, 10)},
+			{"startup_timeouts", strconv.FormatUint(s.startupTimeouts.Load(), 10)},
+			{"shutdown_disconnects", strconv.FormatUint(s.shutdownDisconnects.Load(), 10)},
 			{"pool_avg_wait_ms", avgMillis(st.WaitTotal, st.Acquired)},
 		})
 	case "CONFIG":

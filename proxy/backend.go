@@ -3,11 +3,12 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -30,7 +31,10 @@ import (
 // params, created), what the owner publishes in shown, and broken. holder
 // is the pool's, under its lock.
 type backend struct {
-	conn   net.Conn
+	conn net.Conn
+	// rc is conn's socket, for the liveness peek (check); nil when the
+	// connection has none.
+	rc     syscall.RawConn
 	rd     *rawReader
 	wr     *bufio.Writer
 	pid    uint32
@@ -76,6 +80,8 @@ type backend struct {
 
 	created  time.Time
 	released time.Time
+	// epoch is the pool's epoch when the backend was opened (see Pool).
+	epoch uint64
 	// holder is the identity key the backend is counted for while lent
 	// (Pool.held); the pool's, under its lock.
 	holder string
@@ -149,6 +155,7 @@ func openBackend(ctx context.Context, cfg *pgconn.Config, maxBody int, verify fu
 	now := time.Now()
 	b := &backend{
 		conn:     hj.Conn,
+		rc:       rawConn(hj.Conn),
 		rd:       newRawReader(hj.Conn, maxBody),
 		wr:       bufio.NewWriterSize(hj.Conn, 16<<10),
 		pid:      hj.PID,
@@ -164,6 +171,22 @@ func openBackend(ctx context.Context, cfg *pgconn.Config, maxBody int, verify fu
 	}
 	b.publish()
 	return b, nil
+}
+
+// rawConn is the socket under c (under TLS too), or nil.
+func rawConn(c net.Conn) syscall.RawConn {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
 }
 
 // send encodes a frontend message into the write buffer.
@@ -224,25 +247,51 @@ func (b *backend) untilReady(seen func(typ byte, body []byte) error) error {
 	}
 }
 
-// recentlyUsed is how long after its release a backend is lent again
-// without the liveness check: a connection that answered a moment ago is
-// worth a syscall less on the hot path; a dead one shows as a failed
-// write or read and is discarded then.
-const recentlyUsed = time.Second
+// probe is what a look at an idle backend's socket found.
+type probe int
 
-// alive reports whether the idle connection is still open and silent. A
-// server that went away shows as EOF; one that sent something unasked
-// (a FATAL before closing) is not in a state we know either.
-func (b *backend) alive() bool {
+const (
+	probeSilent probe = iota // open, nothing to read: fit to lend
+	probeClosed              // end of stream or reset: the server went away
+	probeSpoke               // bytes nobody asked for, usually a FATAL before closing
+)
+
+// errServerClosed is an idle backend whose server closed the connection.
+var errServerClosed = errors.New("the server closed the connection while it was idle")
+
+// check reports why an idle backend may not be lent (nil: it may). It
+// costs one non-blocking peek at the socket, no round trip, so it runs
+// before every lending: after a restart every idle connection of the
+// pool is dead, and each would otherwise fail its borrower.
+func (b *backend) check() error {
 	if b.rd.buffered() {
-		return false
+		return b.unasked()
 	}
-	if err := b.conn.SetReadDeadline(time.Now()); err != nil {
-		return false
+	if b.rc == nil {
+		return nil
 	}
-	_, err := b.rd.r.Peek(1)
-	_ = b.conn.SetReadDeadline(time.Time{})
-	return err != nil && errors.Is(err, os.ErrDeadlineExceeded)
+	switch probeIdle(b.rc) {
+	case probeClosed:
+		return errServerClosed
+	case probeSpoke:
+		return b.unasked()
+	}
+	return nil
+}
+
+// unasked reads, briefly, what an idle server sent unasked, so the log
+// can say why the connection is being dropped ("terminating connection
+// due to administrator command").
+func (b *backend) unasked() error {
+	_ = b.conn.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	typ, body, err := b.rd.next()
+	if err != nil {
+		return fmt.Errorf("the server sent something unasked while idle (%w)", err)
+	}
+	if typ == 'E' {
+		return fmt.Errorf("the server said while idle: %w", pgError(body))
+	}
+	return fmt.Errorf("the server sent an unasked %q message while idle", typ)
 }
 
 func (b *backend) close() {

@@ -44,6 +44,22 @@
 //     directly; 8–21 µs through pgmoat under pgbench -S on a busy 2-core
 //     machine) and pgmoat nothing measurable: their messages are encoded
 //     once per session and travel in the client's first write.
+//   - The pool keeps its connections honest about the server's life
+//     (pool.go): before lending an idle backend it peeks at the socket
+//     without blocking (backend.check), so one the server closed or spoke
+//     to while idle (a FATAL at shutdown) is never lent. A backend found
+//     dead ends its epoch: the idle backends opened in it are closed too,
+//     because what killed one (a restart, a failover) killed them all, and
+//     the pool refills to PoolConfig.Min in the background. A backend that
+//     fails while pgmoat readies it for a borrower (DISCARD ALL, the
+//     settings, the per-transaction statement, which a fresh backend
+//     prepares again) is replaced and the lending retried, since the
+//     borrower's first statement was not sent yet. Waiting and connecting
+//     both end at the borrower's acquire timeout: a hung server costs a
+//     client 53300 then, not a connect timeout of its own. Lost backends,
+//     failed connects and exhausted waits are counted and logged at info
+//     level, rate-limited per kind (events.go); so are the server's
+//     startup timeouts and shutdown disconnects.
 //
 // Clients speak UTF8 (or SQL_ASCII on a UTF8 database, which the server
 // does not convert): any other client_encoding is refused at startup

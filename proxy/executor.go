@@ -93,12 +93,10 @@ func (x *Executor) lend(ctx context.Context, id policy.Identity) (bk *backend, w
 	want = newSettings(x.rlsSetting, id.UserID, profile, nil)
 	local = want.local(x.rlsSetting, x.pool.cfg.BehindPooler)
 	key := want.key()
-	bk, err = x.pool.acquire(ctx, borrowerFor(id, key))
+	bk, err = x.pool.lend(ctx, borrowerFor(id, key), func(bk *backend) error {
+		return x.pool.prepareLending(ctx, bk, id, want, key, local)
+	})
 	if err != nil {
-		return nil, nil, nil, err
-	}
-	if err := x.pool.prepareLending(ctx, bk, id, want, key, local); err != nil {
-		x.pool.release(bk)
 		return nil, nil, nil, err
 	}
 	return bk, want, local, nil

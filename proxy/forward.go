@@ -318,6 +318,7 @@ func (s *session) txStatus() byte {
 // backendLost ends a lending whose backend failed under it. The client's
 // transaction is gone with it, so the client is told and disconnected.
 func (s *session) backendLost(bk *backend, err error) {
+	s.srv.pool.lostLent(bk, err)
 	s.endLending(bk, fatalf(codeConnFailure, "pgmoat: backend.lost: the server connection was lost ("+err.Error()+"); reconnect and retry"))
 }
 
@@ -335,6 +336,7 @@ func (s *session) endLending(bk *backend, why *wireError) {
 	if gone {
 		return
 	}
+	s.srv.metrics.clientError(why.code)
 	s.outMu.Lock()
 	s.writeMsg(why.response())
 	s.flushClient()

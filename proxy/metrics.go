@@ -110,10 +110,16 @@ var (
 	descPoolExh   = prometheus.NewDesc("pgmoat_pool_exhausted_total", "Borrowers refused with 53300 after the acquire timeout.", nil, nil)
 	descPoolNew   = prometheus.NewDesc("pgmoat_pool_created_total", "Backend connections opened.", nil, nil)
 	descClients   = prometheus.NewDesc("pgmoat_proxy_client_connections", "Client connections open.", nil, nil)
+	descPoolGone  = prometheus.NewDesc("pgmoat_pool_closed_total", "Backend connections closed (lost, expired, broken or at shutdown).", nil, nil)
+	descPoolLost  = prometheus.NewDesc("pgmoat_pool_lost_total", "Backend connections found dead: closed by the server while idle, or failing under a borrower.", nil, nil)
+	descPoolFail  = prometheus.NewDesc("pgmoat_pool_connect_failures_total", "Backend connects that failed (refused, timed out, authentication).", nil, nil)
+	descStartupTO = prometheus.NewDesc("pgmoat_proxy_startup_timeouts_total", "Clients that did not finish startup and authentication within proxy.startup_timeout.", nil, nil)
+	descShutdown  = prometheus.NewDesc("pgmoat_proxy_shutdown_disconnects_total", "Clients disconnected because pgmoat was shutting down.", nil, nil)
 )
 
 func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPoolConns, descPoolWait, descPoolAcq, descPoolWaitS, descPoolExh, descPoolNew, descClients} {
+	for _, d := range []*prometheus.Desc{descPoolConns, descPoolWait, descPoolAcq, descPoolWaitS, descPoolExh, descPoolNew, descClients,
+		descPoolGone, descPoolLost, descPoolFail, descStartupTO, descShutdown} {
 		ch <- d
 	}
 }
@@ -121,11 +127,17 @@ func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 	st := c.srv.pool.Stats()
 	ch <- prometheus.MustNewConstMetric(descPoolConns, prometheus.GaugeValue, float64(st.Idle), "idle")
-	ch <- prometheus.MustNewConstMetric(descPoolConns, prometheus.GaugeValue, float64(st.InUse), "in_use")
+	ch <- prometheus.MustNewConstMetric(descPoolConns, prometheus.GaugeValue, float64(st.InUse-st.Connecting), "in_use")
+	ch <- prometheus.MustNewConstMetric(descPoolConns, prometheus.GaugeValue, float64(st.Connecting), "connecting")
 	ch <- prometheus.MustNewConstMetric(descPoolWait, prometheus.GaugeValue, float64(st.Waiting))
 	ch <- prometheus.MustNewConstMetric(descPoolAcq, prometheus.CounterValue, float64(st.Acquired))
 	ch <- prometheus.MustNewConstMetric(descPoolWaitS, prometheus.CounterValue, st.WaitTotal.Seconds())
 	ch <- prometheus.MustNewConstMetric(descPoolExh, prometheus.CounterValue, float64(st.Exhausted))
 	ch <- prometheus.MustNewConstMetric(descPoolNew, prometheus.CounterValue, float64(st.Created))
 	ch <- prometheus.MustNewConstMetric(descClients, prometheus.GaugeValue, float64(c.srv.Clients()))
+	ch <- prometheus.MustNewConstMetric(descPoolGone, prometheus.CounterValue, float64(st.Closed))
+	ch <- prometheus.MustNewConstMetric(descPoolLost, prometheus.CounterValue, float64(st.Lost))
+	ch <- prometheus.MustNewConstMetric(descPoolFail, prometheus.CounterValue, float64(st.ConnectFailures))
+	ch <- prometheus.MustNewConstMetric(descStartupTO, prometheus.CounterValue, float64(c.srv.startupTimeouts.Load()))
+	ch <- prometheus.MustNewConstMetric(descShutdown, prometheus.CounterValue, float64(c.srv.shutdownDisconnects.Load()))
 }

@@ -5,8 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -45,6 +49,9 @@ type PoolConfig struct {
 	// OnUnsafeRole is told, once, when the role failed the check and
 	// AllowUnsafeRole let it through: for a warning in the log.
 	OnUnsafeRole func(*UnsafeRoleError)
+	// Logger receives one info record (rate-limited) per lost backend,
+	// failed connect and exhausted wait; nil discards them.
+	Logger *slog.Logger
 }
 
 func (c PoolConfig) withDefaults() PoolConfig {
@@ -70,6 +77,9 @@ func (c PoolConfig) withDefaults() PoolConfig {
 	def(&c.MaxMessageSize, 64<<20)
 	def(&c.MaxPerIdentity, DefaultMaxPerIdentity(c.Max))
 	c.MaxPerIdentity = min(c.MaxPerIdentity, c.Max)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
 	return c
 }
 
@@ -98,6 +108,25 @@ func (e *IdentityCapError) Error() string {
 // Is makes the error an ErrPoolExhausted.
 func (e *IdentityCapError) Is(target error) bool { return target == ErrPoolExhausted }
 
+// ConnectTimeoutError is a borrower's acquire timeout spent connecting to
+// a server that did not answer in time (a hung or unreachable host). It
+// is an ErrPoolExhausted (errors.Is), so clients get 53300 at the acquire
+// timeout, as they do when every backend is busy.
+type ConnectTimeoutError struct {
+	Waited time.Duration
+	Err    error
+}
+
+func (e *ConnectTimeoutError) Error() string {
+	return fmt.Sprintf("pgmoat: pool.connect_timeout: no backend connection within backend.pool.acquire_timeout (%s): "+
+		"the server did not complete a connection in time (%v); check that PostgreSQL is up and responsive",
+		e.Waited.Round(time.Millisecond), e.Err)
+}
+
+// Is makes the error an ErrPoolExhausted.
+func (e *ConnectTimeoutError) Is(target error) bool { return target == ErrPoolExhausted }
+func (e *ConnectTimeoutError) Unwrap() error        { return e.Err }
+
 // ErrPoolClosed is returned by Acquire after Close.
 var ErrPoolClosed = errors.New("pgmoat: pool.closed: the server is shutting down")
 
@@ -114,6 +143,13 @@ type Pool struct {
 	cfg     PoolConfig
 	connCfg *pgconn.Config
 	guard   *roleGuard // checks the role on the first connection
+	events  *eventLog  // rate-limited records of pool events
+	// bg is the context of the pool's own connects (refilling to Min);
+	// Close cancels it.
+	bg       context.Context
+	cancelBg context.CancelFunc
+	// refill asks the maintenance goroutine to top the pool up now.
+	refill chan struct{}
 
 	mu      sync.Mutex
 	idle    []*backend // most recently released last
@@ -130,6 +166,16 @@ type Pool struct {
 	// held counts, per identity, the backends lent to it or being
 	// opened for it; pgmoat's own borrowings ("") are not counted.
 	held map[string]int
+	// epoch numbers the server's lives as the pool has seen them: each
+	// backend is stamped with the epoch it was opened in, and a backend
+	// found dead ends its epoch, taking the idle backends of that epoch
+	// or older with it (an outage killed them all).
+	epoch uint64
+	// connecting counts connections being opened (in open, not yet
+	// backends), for SHOW POOLS and SHOW SERVERS.
+	connecting int
+	// warmed: Warm succeeded, so the pool keeps Min connections open.
+	warmed bool
 
 	stop chan struct{}
 	done chan struct{}
@@ -140,6 +186,11 @@ type PoolStats struct {
 	Open, Idle, InUse, Waiting int
 	Acquired, Created, Closed  uint64
 	Exhausted                  uint64
+	// Connecting is the number of connections being opened.
+	Connecting int
+	// Lost counts backends found dead (closed by the server, or failing
+	// under a borrower); ConnectFailures counts connects that failed.
+	Lost, ConnectFailures uint64
 	// CappedWaits counts borrowers that timed out because their identity
 	// held its cap (they are in Exhausted too).
 	CappedWaits uint64
@@ -190,8 +241,10 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 	connCfg.RuntimeParams["client_encoding"] = "UTF8"
 	connCfg.RuntimeParams["standard_conforming_strings"] = "on"
 	p := &Pool{cfg: cfg, connCfg: connCfg, guard: &roleGuard{allow: cfg.AllowUnsafeRole, onUnsafe: cfg.OnUnsafeRole},
+		events: newEventLog(cfg.Logger), refill: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{}),
 		lent: map[*backend]struct{}{}, held: map[string]int{}}
+	p.bg, p.cancelBg = context.WithCancel(context.Background())
 	go p.maintain()
 	return p, nil
 }
@@ -201,6 +254,8 @@ func (p *Pool) Config() PoolConfig { return p.cfg }
 
 // Warm opens connections up to Min and reports the first failure, so a
 // wrong DSN or password is found at start-up rather than at first query.
+// From then on the pool keeps Min connections open, reconnecting after
+// the server restarts.
 func (p *Pool) Warm(ctx context.Context) error {
 	var backends []*backend
 	defer func() {
@@ -208,20 +263,31 @@ func (p *Pool) Warm(ctx context.Context) error {
 			p.release(b)
 		}
 	}()
+	patience := max(p.cfg.AcquireTimeout, p.cfg.ConnectTimeout)
 	for range max(p.cfg.Min, 1) {
-		b, err := p.acquire(ctx, borrower{})
+		b, err := p.acquireBy(ctx, borrower{}, time.Now().Add(patience))
 		if err != nil {
 			return err
 		}
 		backends = append(backends, b)
 	}
+	p.mu.Lock()
+	p.warmed = true
+	p.mu.Unlock()
 	return nil
 }
 
 // acquire lends a backend to br, preferring an idle one whose applied
-// settings already match br.key. A backend or a slot, once taken, counts
-// against br's identity until release (or until acquire gives it up).
+// settings already match br.key, within the acquire timeout. A backend
+// or a slot, once taken, counts against br's identity until release (or
+// until acquire gives it up).
 func (p *Pool) acquire(ctx context.Context, br borrower) (*backend, error) {
+	return p.acquireBy(ctx, br, time.Now().Add(p.cfg.AcquireTimeout))
+}
+
+// acquireBy is acquire with the deadline given: waiting for a backend
+// and connecting a new one both end there.
+func (p *Pool) acquireBy(ctx context.Context, br borrower, deadline time.Time) (*backend, error) {
 	start := time.Now()
 	for {
 		b, w, canOpen, err := p.take(br)
@@ -229,15 +295,16 @@ func (p *Pool) acquire(ctx context.Context, br borrower) (*backend, error) {
 			return nil, err
 		}
 		if w != nil {
-			if b, canOpen, err = p.wait(ctx, w, start); err != nil {
+			if b, canOpen, err = p.wait(ctx, w, start, deadline); err != nil {
 				return nil, err
 			}
 		}
 		if canOpen {
-			if b, err = p.connect(ctx, br.who); err != nil {
+			if b, err = p.connectFor(ctx, br, start, deadline); err != nil {
 				return nil, err
 			}
-		} else if !p.usable(b) {
+		} else if err := b.check(); err != nil {
+			p.lost(b, err)
 			p.discard(b)
 			continue
 		}
@@ -246,13 +313,29 @@ func (p *Pool) acquire(ctx context.Context, br borrower) (*backend, error) {
 	}
 }
 
-// usable reports whether an idle backend may be lent: it said nothing
-// nobody asked for, and it is still open.
-func (p *Pool) usable(b *backend) bool {
-	if b.rd.buffered() {
-		return false
+// connectFor opens a backend for br in a slot it was given. A connect the
+// deadline cut short is the borrower's acquire timeout: 53300, not a
+// backend failure.
+func (p *Pool) connectFor(ctx context.Context, br borrower, start, deadline time.Time) (*backend, error) {
+	b, err := p.connect(ctx, br.who, deadline)
+	if err == nil || ctx.Err() != nil || time.Now().Before(deadline) {
+		return b, err
 	}
-	return time.Since(b.released) < recentlyUsed || b.alive()
+	var unsafe *UnsafeRoleError
+	if errors.As(err, &unsafe) {
+		return nil, err
+	}
+	var be *BackendError
+	if errors.As(err, &be) {
+		err = be.Err
+	}
+	p.mu.Lock()
+	p.stats.Exhausted++
+	p.mu.Unlock()
+	ce := &ConnectTimeoutError{Waited: time.Since(start), Err: err}
+	p.events.log("pool exhausted", "reason", "connect_timeout", "user_id", br.id.UserID, "profile", profileName(br.id),
+		"waited_ms", ce.Waited.Milliseconds(), "err", err.Error())
+	return nil, ce
 }
 
 func (p *Pool) acquired(start time.Time, b *backend, who string) {
@@ -377,8 +460,8 @@ func (p *Pool) dispatch() {
 
 // wait blocks until a backend is handed over, a slot is given to open one
 // in (canOpen), or the acquire timeout passes.
-func (p *Pool) wait(ctx context.Context, w *waiter, start time.Time) (b *backend, canOpen bool, err error) {
-	timer := time.NewTimer(p.cfg.AcquireTimeout - time.Since(start))
+func (p *Pool) wait(ctx context.Context, w *waiter, start, deadline time.Time) (b *backend, canOpen bool, err error) {
+	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	select {
 	case b, ok := <-w.ch:
@@ -393,14 +476,22 @@ func (p *Pool) wait(ctx context.Context, w *waiter, start time.Time) (b *backend
 	}
 	p.mu.Lock()
 	removed := p.removeWaiter(w)
-	if removed && err == ErrPoolExhausted {
+	exhausted := removed && err == ErrPoolExhausted
+	capped := false
+	open, waiting := p.open, p.waiters.Len()
+	if exhausted {
 		p.stats.Exhausted++
-		if !p.underCap(w.who) {
+		if capped = !p.underCap(w.who); capped {
 			p.stats.CappedWaits++
 			err = &IdentityCapError{Identity: w.id, Cap: p.cfg.MaxPerIdentity}
 		}
 	}
 	p.mu.Unlock()
+	if exhausted {
+		p.events.log("pool exhausted", "reason", map[bool]string{false: "all_busy", true: "identity_cap"}[capped],
+			"user_id", w.id.UserID, "profile", profileName(w.id), "waited_ms", time.Since(start).Milliseconds(),
+			"open", open, "max", p.cfg.Max, "waiting", waiting)
+	}
 	if removed {
 		return nil, false, err
 	}
@@ -424,26 +515,163 @@ func (p *Pool) removeWaiter(w *waiter) bool {
 }
 
 // connect opens a connection for a slot already counted in p.open and
-// for who.
-func (p *Pool) connect(ctx context.Context, who string) (*backend, error) {
-	b, err := openBackend(ctx, p.connCfg, p.cfg.MaxMessageSize, p.guard.verify)
+// for who, giving up at deadline (and at the configured connect timeout).
+func (p *Pool) connect(ctx context.Context, who string, deadline time.Time) (*backend, error) {
+	p.mu.Lock()
+	p.connecting++
+	p.mu.Unlock()
+	cctx, cancel := context.WithDeadline(ctx, deadline)
+	started := time.Now()
+	b, err := openBackend(cctx, p.connCfg, p.cfg.MaxMessageSize, p.guard.verify)
+	cancel()
+	if err != nil {
+		return nil, p.connectFailed(who, err, time.Since(started))
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if err != nil {
-		p.open--
-		p.unhold(who)
-		p.dispatch()
-		var unsafe *UnsafeRoleError
-		if errors.As(err, &unsafe) {
-			return nil, unsafe
-		}
-		return nil, &BackendError{Err: err}
-	}
+	p.connecting--
 	p.stats.Created++
+	b.epoch = p.epoch
 	if p.serverParams == nil {
 		p.serverParams = b.params
 	}
 	return b, nil
+}
+
+// connectFailed gives back the slot of a failed connect and says so.
+func (p *Pool) connectFailed(who string, err error, took time.Duration) error {
+	p.mu.Lock()
+	p.connecting--
+	p.open--
+	p.unhold(who)
+	p.dispatch()
+	var unsafe *UnsafeRoleError
+	isUnsafe := errors.As(err, &unsafe)
+	if !isUnsafe {
+		p.stats.ConnectFailures++
+	}
+	open := p.open
+	p.mu.Unlock()
+	if isUnsafe {
+		return unsafe
+	}
+	p.events.log("backend connect failed", "err", err.Error(), "took_ms", took.Milliseconds(),
+		"open", open, "for_borrower", who != "")
+	return &BackendError{Err: err}
+}
+
+// lendAttempts bounds how many backends one lending tries before it gives
+// the borrower the error.
+const lendAttempts = 3
+
+// lend acquires a backend for br and readies it with prepare (the
+// settings injection). When the backend turns out dead before the
+// borrower's first statement was sent — prepare failed on a broken
+// connection — it is discarded and the lending starts again on another,
+// so a borrower does not pay for a connection the server dropped while
+// it sat idle. The acquire deadline bounds the whole.
+func (p *Pool) lend(ctx context.Context, br borrower, prepare func(*backend) error) (*backend, error) {
+	deadline := time.Now().Add(p.cfg.AcquireTimeout)
+	for attempt := 1; ; attempt++ {
+		bk, err := p.acquireBy(ctx, br, deadline)
+		if err != nil {
+			return nil, err
+		}
+		err = prepare(bk)
+		if err == nil {
+			return bk, nil
+		}
+		broken := bk.broken.Load()
+		if broken && isConnLoss(err) {
+			p.lost(bk, err)
+		}
+		p.release(bk) // a broken one is closed, not reused
+		if !broken || attempt == lendAttempts || ctx.Err() != nil {
+			return nil, err
+		}
+	}
+}
+
+// lost records a backend found dead while the pool or its borrower used
+// it: one log record and the counter. The idle backends opened in its
+// epoch or before are closed with it, because whatever killed it (a
+// restart, a failover, a network cut) killed them too, and the pool is
+// refilled to Min. The caller discards b.
+func (p *Pool) lost(b *backend, why error) {
+	b.broken.Store(true)
+	p.mu.Lock()
+	p.stats.Lost++
+	if b.epoch == p.epoch {
+		p.epoch++
+	}
+	var stale []*backend
+	keep := p.idle[:0]
+	for _, ib := range p.idle {
+		if ib.epoch <= b.epoch {
+			stale = append(stale, ib)
+		} else {
+			keep = append(keep, ib)
+		}
+	}
+	clear(p.idle[len(keep):])
+	p.idle = keep
+	p.mu.Unlock()
+	p.events.log("backend lost", "pid", b.pid, "err", why.Error(), "age_s", int(time.Since(b.created).Seconds()),
+		"idle_closed", len(stale))
+	for _, ib := range stale {
+		p.discard(ib)
+	}
+	p.askRefill()
+}
+
+// lostLent is a lent backend that failed under its borrower: a lost
+// connection (not a protocol error) is lost.
+func (p *Pool) lostLent(b *backend, why error) {
+	if isConnLoss(why) {
+		p.lost(b, why)
+	}
+}
+
+// isConnLoss reports whether err means the connection itself is gone
+// (end of stream, reset, closed, a FATAL) rather than a statement or
+// protocol failure on a live one.
+func isConnLoss(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Severity == "FATAL" || pe.Severity == "PANIC"
+	}
+	var ne net.Error
+	return errors.Is(err, errServerClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		(errors.As(err, &ne) && !ne.Timeout())
+}
+
+// askRefill wakes the maintenance goroutine to top the pool up to Min.
+func (p *Pool) askRefill() {
+	select {
+	case p.refill <- struct{}{}:
+	default:
+	}
+}
+
+// fill opens connections until Min are open, as pgmoat's own borrowing,
+// and puts them in the idle set. A failed connect (logged) ends the round;
+// the next tick tries again.
+func (p *Pool) fill() {
+	for {
+		p.mu.Lock()
+		if p.closed || !p.warmed || p.open >= p.cfg.Min {
+			p.mu.Unlock()
+			return
+		}
+		p.open++
+		p.mu.Unlock()
+		b, err := p.connect(p.bg, "", time.Now().Add(p.cfg.ConnectTimeout))
+		if err != nil {
+			return
+		}
+		p.release(b)
+	}
 }
 
 // ServerParams returns the ParameterStatus values the backend server
@@ -521,6 +749,9 @@ func (p *Pool) serverRows(rlsSetting string) [][]string {
 	for b := range p.lent {
 		row(b, "active")
 	}
+	for range p.connecting {
+		rows = append(rows, []string{"", "connecting", "", "", "", ""})
+	}
 	return rows
 }
 
@@ -546,12 +777,14 @@ func (p *Pool) Stats() PoolStats {
 	s.Idle = len(p.idle)
 	s.InUse = p.open - len(p.idle)
 	s.Waiting = p.waiters.Len()
+	s.Connecting = p.connecting
 	s.Paused = p.paused
 	return s
 }
 
 // maintain closes idle connections past their lifetime or idle timeout
-// (keeping Min) and tops the pool up to Min.
+// (keeping Min) and, once the pool was warmed, tops it up to Min every
+// second and whenever a lost backend asks for it.
 func (p *Pool) maintain() {
 	defer close(p.done)
 	tick := time.NewTicker(time.Second)
@@ -562,6 +795,9 @@ func (p *Pool) maintain() {
 			return
 		case <-tick.C:
 			p.expire()
+			p.fill()
+		case <-p.refill:
+			p.fill()
 		}
 	}
 }
@@ -602,6 +838,7 @@ func (p *Pool) Close() {
 	}
 	p.waiters.Init()
 	p.mu.Unlock()
+	p.cancelBg()
 	close(p.stop)
 	<-p.done
 	for _, b := range idle {

@@ -72,6 +72,9 @@ type fixtureOptions struct {
 	onSlow         func(SlowQuery)
 	maxPerIdentity int           // 0 = the pool's default
 	idleTxTimeout  time.Duration // 0 = the server's default
+	// cluster is the server the fixture uses; nil means the package's
+	// shared one. Tests that restart or stop the server bring their own.
+	cluster *pgcluster.Cluster
 	// reloadProfiles makes RELOAD put the profiles it returns (given the
 	// fixture's) in force, as serve's RELOAD does, instead of answering
 	// with a fixed summary.
@@ -81,6 +84,10 @@ type fixtureOptions struct {
 func newFixture(t testing.TB, o fixtureOptions) *proxyFixture {
 	t.Helper()
 	ctx := context.Background()
+	cluster := cluster
+	if o.cluster != nil {
+		cluster = o.cluster
+	}
 	db := pgcluster.NewDatabase(t, cluster)
 	admin, err := pgx.Connect(ctx, cluster.DSN(db))
 	if err != nil {
@@ -96,7 +103,7 @@ func newFixture(t testing.TB, o fixtureOptions) *proxyFixture {
 	}
 	pool, err := NewPool(PoolConfig{
 		DSN: cluster.DSNFor("proxy_reader", "reader-pw", db), Min: o.poolMin, Max: o.poolMax,
-		AcquireTimeout: o.acquireTimeout, MaxPerIdentity: o.maxPerIdentity,
+		AcquireTimeout: o.acquireTimeout, MaxPerIdentity: o.maxPerIdentity, Logger: o.logger,
 	})
 	if err != nil {
 		t.Fatal(err)

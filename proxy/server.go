@@ -87,6 +87,11 @@ type Server struct {
 	statements  atomic.Int64
 	denialCount atomic.Int64
 	metrics     *metrics
+	// events writes the rate-limited records of startup timeouts and
+	// shutdown disconnects, which the two counters count.
+	events              *eventLog
+	startupTimeouts     atomic.Uint64
+	shutdownDisconnects atomic.Uint64
 	// writers lends client output buffers to sessions while they write.
 	writers sync.Pool
 	// sweep runs sweepIdle; started by the first Serve, under mu.
@@ -148,6 +153,7 @@ func NewServer(cfg Config) (*Server, error) {
 		cfg: cfg, pool: cfg.Pool, engine: cfg.Engine, log: cfg.Logger,
 		sessions: map[uint32]*session{},
 		conns:    map[net.Conn]struct{}{},
+		events:   newEventLog(cfg.Logger),
 	}
 	if err := s.Reconfigure(Reconfig{Users: cfg.Users, Admins: cfg.Admin.Users, Profiles: cfg.Admin.Profiles}); err != nil {
 		return nil, err
@@ -281,6 +287,7 @@ func (s *Server) handle(conn net.Conn) {
 	}
 	sess, admin, err := s.startup(conn)
 	if err != nil {
+		s.noteStartupFailure(conn, err)
 		_ = conn.Close()
 		return
 	}
@@ -349,22 +356,17 @@ func (s *Server) forget(sess *session) {
 	s.mu.Unlock()
 }
 
-// lend borrows a backend for id with the borrower's settings in force.
+// lend borrows a backend for id with the borrower's settings in force;
+// one that proves dead while they are applied is replaced (Pool.lend).
 // key is want.key(), which the session keeps rather than rebuild per
 // transaction.
 func (s *Server) lend(ctx context.Context, id policy.Identity, want settings, key string, local settings) (*backend, error) {
-	bk, err := s.pool.acquire(ctx, borrowerFor(id, key))
-	if err != nil {
-		return nil, err
-	}
-	if !s.pool.cfg.BehindPooler && (bk.appliedKey != key || bk.lastID != id) {
-		s.metrics.injection()
-	}
-	if err := s.pool.prepareLending(ctx, bk, id, want, key, local); err != nil {
-		s.pool.release(bk) // broken: closed, not reused
-		return nil, err
-	}
-	return bk, nil
+	return s.pool.lend(ctx, borrowerFor(id, key), func(bk *backend) error {
+		if !s.pool.cfg.BehindPooler && (bk.appliedKey != key || bk.lastID != id) {
+			s.metrics.injection()
+		}
+		return s.pool.prepareLending(ctx, bk, id, want, key, local)
+	})
 }
 
 func (s *Server) decide(id policy.Identity, sql string) policy.Verdict {
@@ -400,6 +402,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	s.mu.Lock()
+	forced := len(s.conns)
 	for c := range s.conns {
 		_ = c.Close()
 	}
@@ -411,8 +414,31 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, sess := range left {
 		sess.abandonLending() // one waiting on its backend does not see the close
 	}
+	if forced > 0 {
+		s.shutdownDisconnects.Add(uint64(forced))
+		s.events.log("shutdown disconnect", "clients", forced, "forced", true)
+	}
 	<-idle
 	return ctx.Err()
+}
+
+// noteStartupFailure records a client that did not finish its startup
+// and authentication within the startup timeout.
+func (s *Server) noteStartupFailure(conn net.Conn, err error) {
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		return
+	}
+	s.startupTimeouts.Add(1)
+	s.events.log("startup timeout", "client_addr", conn.RemoteAddr().String(), "timeout_ms", s.cfg.StartupTimeout.Milliseconds())
+}
+
+// noteShutdownDisconnect records a client disconnected between its
+// transactions because pgmoat is shutting down.
+func (s *Server) noteShutdownDisconnect(sess *session) {
+	s.shutdownDisconnects.Add(1)
+	s.events.log("shutdown disconnect", "user", sess.user, "user_id", sess.id.UserID,
+		"client_addr", sess.conn.RemoteAddr().String(), "forced", false)
 }
 
 // closeIdleSessions disconnects clients between transactions; those in

@@ -707,6 +707,7 @@ func (s *session) refreshSettings() {
 
 // fatal tells the client why it is being disconnected.
 func (s *session) fatal(e *wireError) {
+	s.srv.metrics.clientError(e.code)
 	s.outMu.Lock()
 	defer s.outMu.Unlock()
 	s.writeMsg(e.response())
@@ -775,6 +776,7 @@ func (s *session) closeIfIdle() {
 	if !idle {
 		return
 	}
+	s.srv.noteShutdownDisconnect(s)
 	s.fatal(fatalf(codeAdminShutdown, "pgmoat: server.shutdown: pgmoat is shutting down; reconnect shortly"))
 	_ = s.conn.Close()
 }

@@ -408,6 +408,7 @@ func newBackendPool(ctx context.Context, cfg *config.Config, warn io.Writer) (*p
 		OnUnsafeRole: func(e *proxy.UnsafeRoleError) {
 			fmt.Fprintf(warn, "pgmoat: WARNING: using an unsafe backend role as allowed (backend.allow_unsafe_role): %s\n", e.Error())
 		},
+		Logger: newLogger(warn),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("backend.dsn: %s", config.RedactDSN(err.Error()))

@@ -247,9 +247,10 @@ func (c *Cluster) launch() error {
 		return fmt.Errorf("start postgres: %w", err)
 	}
 	c.cmd = cmd
+	exited := c.exited // Restart gives each run of the server its own
 	go func() {
 		c.exitErr = cmd.Wait()
-		close(c.exited)
+		close(exited)
 	}()
 	return nil
 }
@@ -359,6 +360,8 @@ func (c *Cluster) stop() error {
 	if c.cmd == nil {
 		return nil
 	}
+	// A frozen server (Freeze) cannot act on a signal until it runs again.
+	_ = c.signalAll(syscall.SIGCONT)
 	// Immediate shutdown: the data is thrown away, so there is no point in
 	// the shutdown checkpoint a fast shutdown would write.
 	_ = c.cmd.Process.Signal(syscall.SIGQUIT)

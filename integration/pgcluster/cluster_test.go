@@ -190,3 +190,59 @@ func clusterDirs(t *testing.T) []string {
 	}
 	return m
 }
+
+// Restart ends every connection and serves again on the same port;
+// Freeze leaves connects hanging until Thaw.
+func TestRestartAndFreeze(t *testing.T) {
+	ctx := context.Background()
+	c, err := Start(ctx, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, mode := range []ShutdownMode{Fast, Immediate} {
+		before, err := pgx.Connect(ctx, c.DSN("postgres"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Restart(ctx, mode); err != nil {
+			t.Fatalf("restart -m %s: %v", mode, err)
+		}
+		if _, err := before.Exec(ctx, "select 1"); err == nil {
+			t.Fatalf("a connection survived restart -m %s", mode)
+		}
+		after, err := pgx.Connect(ctx, c.DSN("postgres"))
+		if err != nil {
+			t.Fatalf("after restart -m %s: %v", mode, err)
+		}
+		after.Close(ctx)
+	}
+	open, err := pgx.Connect(ctx, c.DSN("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Close(ctx)
+	if err := c.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	_, err = pgx.Connect(short, c.DSN("postgres"))
+	cancel()
+	if err == nil {
+		t.Fatal("a frozen server accepted a connection")
+	}
+	short, cancel = context.WithTimeout(ctx, 300*time.Millisecond)
+	_, err = open.Exec(short, "select 1")
+	cancel()
+	if err == nil {
+		t.Fatal("a frozen server's backend answered")
+	}
+	if err := c.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, c.DSN("postgres"))
+	if err != nil {
+		t.Fatalf("after thaw: %v", err)
+	}
+	conn.Close(ctx)
+}
