@@ -396,7 +396,7 @@ func (s *session) flushClient() {
 func (s *session) writer() *bufio.Writer {
 	if s.out == nil {
 		s.out = s.srv.writers.Get().(*bufio.Writer)
-		s.out.Reset(s.conn)
+		s.out.Reset(stalledWriter{s})
 	}
 	return s.out
 }

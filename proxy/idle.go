@@ -80,17 +80,36 @@ func (s *Server) stopSweep() {
 	}
 }
 
+// stalledWriter is what a session's output buffer writes through: it
+// publishes in writeSince when a write to the client is under way, so
+// that the sweeper can tell a client that stopped reading its results.
+// Such a client keeps its backend blocked on a full socket for as long as
+// it likes; past the idle-transaction timeout its connection is closed,
+// the session drains what the backend still sends and gives it back.
+type stalledWriter struct{ s *session }
+
+func (w stalledWriter) Write(p []byte) (int, error) {
+	w.s.writeSince.Store(time.Now().UnixNano())
+	n, err := w.s.conn.Write(p)
+	w.s.writeSince.Store(0)
+	return n, err
+}
+
 // sweepIdle claims every wait older than the timeout and wakes its
-// session, then runs again after the interval.
+// session, closes the connections of clients that stopped reading for as
+// long, then runs again after the interval.
 func (s *Server) sweepIdle() {
 	limit := s.cfg.IdleTransactionTimeout.Nanoseconds()
 	now := time.Now().UnixNano()
-	var expired []*session
+	var expired, stalled []*session
 	s.mu.Lock()
 	for _, sess := range s.sessions {
 		since := sess.idleSince.Load()
 		if since > 0 && now-since >= limit && sess.idleSince.CompareAndSwap(since, idleTimedOut) {
 			expired = append(expired, sess)
+		}
+		if w := sess.writeSince.Load(); w > 0 && now-w >= limit {
+			stalled = append(stalled, sess)
 		}
 	}
 	if !s.closing {
@@ -99,5 +118,9 @@ func (s *Server) sweepIdle() {
 	s.mu.Unlock()
 	for _, sess := range expired {
 		_ = sess.conn.SetReadDeadline(time.Now()) // the session sees the claim when its read returns
+	}
+	for _, sess := range stalled {
+		s.log.Info("client stopped reading its results; disconnecting it", "user", sess.user, "user_id", sess.id.UserID, "timeout", s.cfg.IdleTransactionTimeout)
+		_ = sess.conn.Close() // the blocked write fails; the session drains the backend and ends
 	}
 }

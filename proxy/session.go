@@ -110,6 +110,10 @@ type session struct {
 	// holding a backend (UnixNano), 0 when it is not, idleTimedOut once
 	// the server's sweeper has claimed the wait (see idle.go).
 	idleSince atomic.Int64
+	// writeSince is when a write to the client started and has not
+	// returned (0: none): a client that stops reading its results would
+	// otherwise hold its backend for ever (stalledWriter, in idle.go).
+	writeSince atomic.Int64
 }
 
 // clientStmt is a statement the client prepared under a name.

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 )
@@ -122,5 +123,26 @@ func TestRefusedParseFreesItsName(t *testing.T) {
 	}
 	if got := until(t, fe); string(got) != "12DCZ" {
 		t.Fatalf("the name reused: %q, want ParseComplete, BindComplete, a row, CommandComplete, ReadyForQuery", got)
+	}
+}
+
+// TestClientThatStopsReadingLosesItsBackend: a client that sends a large
+// query and never reads the result kept its backend blocked on a full
+// socket for ever. Past the idle-transaction timeout it is disconnected
+// and the backend comes back.
+func TestClientThatStopsReadingLosesItsBackend(t *testing.T) {
+	f := newFixture(t, fixtureOptions{poolMax: 1, idleTxTimeout: time.Second})
+	fe := rawSession(t, f, "alice")
+	fe.Send(&pgproto3.Query{String: "SELECT repeat('x', 100000) FROM generate_series(1, 1000)"})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// Never read. Another client is served once the stalled one is cut off.
+	other := f.connect(t, "bob", pgx.QueryExecModeSimpleProtocol)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	var n int
+	if err := other.QueryRow(ctx, "SELECT count(*) FROM items").Scan(&n); err != nil {
+		t.Fatalf("the pool's one backend stayed with the client that stopped reading: %v", err)
 	}
 }
