@@ -86,7 +86,9 @@ func TestServeSurvivesRunningOutOfDescriptors(t *testing.T) {
 }
 
 func TestTemporaryAcceptErrors(t *testing.T) {
-	op := func(err error) error { return &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", err)} }
+	op := func(err error) error {
+		return &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", err)}
+	}
 	for _, tc := range []struct {
 		err  error
 		want bool
