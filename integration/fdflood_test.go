@@ -22,11 +22,12 @@ import (
 	"github.com/pgmoat/pgmoat/integration/shop"
 )
 
-// fdLimit is the descriptor limit pgmoat runs under in the flood test;
-// each flood opens more connections than that.
+// fdLimit is the descriptor limit pgmoat runs under in the flood test,
+// the usual soft limit; each flood opens more connections than that, as
+// the fault probe did, against the default mcp.http settings.
 const (
-	fdLimit = 256
-	flood   = 300
+	fdLimit = 1024
+	flood   = 1050
 )
 
 // servedOutput collects a running pgmoat's stdout, line by line.
@@ -102,8 +103,6 @@ mcp:
   listen: %s
   tokens:
     alice-token: {user_id: 1}
-  http:
-    max_connections: 64
 `, cluster.DSNFor(shop.ReaderRole, shop.DefaultReaderPassword, db), proxyAddr, mcpAddr))
 	cmd := exec.Command("prlimit", fmt.Sprintf("--nofile=%d:%d", fdLimit, fdLimit), binary, "serve", "--config", cfg)
 	cmd.Env = append(os.Environ(), "PGMOAT_LOG_FORMAT=json")
