@@ -148,12 +148,22 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 }
 
 // challenge adds the RFC 6750 challenge to a 401 that lacks one, so that
-// clients know a bearer token is what to send.
+// clients know a bearer token is what to send, and ends the connection
+// after a 401 without reading any of the body: net/http would otherwise
+// read what is left of it after answering, to reuse the connection, and
+// a caller without a valid token that never finishes its body would hold
+// the connection (a descriptor) for as long as it liked.
 type challenge struct{ http.ResponseWriter }
 
 func (c challenge) WriteHeader(code int) {
-	if code == http.StatusUnauthorized && c.Header().Get("WWW-Authenticate") == "" {
-		c.Header().Set("WWW-Authenticate", `Bearer realm="pgmoat"`)
+	if code == http.StatusUnauthorized {
+		if c.Header().Get("WWW-Authenticate") == "" {
+			c.Header().Set("WWW-Authenticate", `Bearer realm="pgmoat"`)
+		}
+		c.Header().Set("Connection", "close")
+		// The deadline fails that last read at once; the answer is
+		// written before it.
+		_ = http.NewResponseController(c.ResponseWriter).SetReadDeadline(time.Now())
 	}
 	c.ResponseWriter.WriteHeader(code)
 }

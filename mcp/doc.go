@@ -46,4 +46,14 @@
 // call it serves, so the transports the Server sets up (Run, HTTPHandler)
 // copy it into the call's _meta under MetaRequestID before the SDK reads
 // the message; CallRecord.RequestID carries it to the log.
+//
+// HTTP bounds. HTTPHandler answers a request without a valid token 401
+// before reading any of its body and ends the connection (auth.go); a
+// token holder's POST body has HTTPOptions.BodyTimeout to arrive, a
+// deadline on that request alone (deadline.go), so GET event streams are
+// never cut; a caller holds at most MaxSessionsPerCaller sessions, and a
+// session with no request for SessionTimeout is closed with its
+// goroutines (sessions.go). Bounding connections (header and idle
+// timeouts, a cap on how many) is the http.Server's job, set up by the
+// caller.
 package mcp

@@ -15,6 +15,10 @@ const (
 	DefaultMaxRequestBytes = 2 << 20
 	// DefaultSessionTimeout closes sessions idle for this long.
 	DefaultSessionTimeout = 30 * time.Minute
+	// DefaultMaxSessionsPerCaller caps the sessions one caller holds.
+	DefaultMaxSessionsPerCaller = 100
+	// DefaultBodyTimeout bounds the reading of one POST body.
+	DefaultBodyTimeout = 30 * time.Second
 	// Path is where the streamable HTTP transport is served.
 	Path = "/mcp"
 )
@@ -23,21 +27,43 @@ const (
 // means the defaults above.
 type HTTPOptions struct {
 	MaxRequestBytes int64
-	SessionTimeout  time.Duration
-	Logger          *slog.Logger
+	// SessionTimeout closes a session that received no request for this
+	// long (an open GET stream does not count as one).
+	SessionTimeout time.Duration
+	// MaxSessionsPerCaller caps the sessions one caller (the identity a
+	// token maps to) holds at once; another initialize is refused with
+	// 429 until one is closed or expires.
+	MaxSessionsPerCaller int
+	// BodyTimeout bounds the reading of one POST body, from the end of its
+	// headers. It is a deadline on that request alone: GET event streams,
+	// which stay open, are not cut by it.
+	BodyTimeout time.Duration
+	Logger      *slog.Logger
 }
 
 // HTTPHandler serves the streamable HTTP transport at Path: cross-origin
-// requests refused, bearer authentication (401 with WWW-Authenticate),
-// request bodies capped and each tools/call stamped with its request id
-// (StampRequestIDsHTTP), then the SDK's handler, which keeps its
-// DNS-rebinding protection.
+// requests refused, bearer authentication (401 with WWW-Authenticate,
+// before any of the body is read, and the connection closed), the body
+// read within BodyTimeout and capped, sessions capped per caller, each
+// tools/call stamped with its request id (StampRequestIDsHTTP), then the
+// SDK's handler, which keeps its DNS-rebinding protection.
+//
+// The handler does not bound connections: the http.Server that serves it
+// needs ReadHeaderTimeout, IdleTimeout and a listener that caps
+// concurrent connections, and no ReadTimeout or WriteTimeout, which
+// would end GET event streams.
 func (s *Server) HTTPHandler(a *Authenticator, o HTTPOptions) http.Handler {
 	if o.MaxRequestBytes <= 0 {
 		o.MaxRequestBytes = DefaultMaxRequestBytes
 	}
 	if o.SessionTimeout <= 0 {
 		o.SessionTimeout = DefaultSessionTimeout
+	}
+	if o.MaxSessionsPerCaller <= 0 {
+		o.MaxSessionsPerCaller = DefaultMaxSessionsPerCaller
+	}
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = DefaultBodyTimeout
 	}
 	if o.Logger == nil {
 		o.Logger = s.opts.Logger
@@ -49,7 +75,9 @@ func (s *Server) HTTPHandler(a *Authenticator, o HTTPOptions) http.Handler {
 		SessionTimeout:      o.SessionTimeout,
 		Logger:              o.Logger,
 	})
+	sessions := newSessionCap(s.sdk, o.MaxSessionsPerCaller)
+	h := sessions.Handler(StampRequestIDsHTTP(streamable, o.MaxRequestBytes))
 	mux := http.NewServeMux()
-	mux.Handle(Path, http.NewCrossOriginProtection().Handler(a.Middleware(StampRequestIDsHTTP(streamable, o.MaxRequestBytes))))
+	mux.Handle(Path, http.NewCrossOriginProtection().Handler(a.Middleware(bodyDeadline(h, o.BodyTimeout))))
 	return mux
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
@@ -32,6 +33,10 @@ func StampRequestIDsHTTP(next http.Handler, maxBytes int64) http.Handler {
 		if err != nil {
 			if mbe, ok := errors.AsType[*http.MaxBytesError](err); ok {
 				http.Error(w, fmt.Sprintf("request body exceeds %d bytes", mbe.Limit), http.StatusRequestEntityTooLarge)
+				return
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				http.Error(w, "the request body did not arrive in time", http.StatusRequestTimeout)
 				return
 			}
 			http.Error(w, "failed to read body", http.StatusBadRequest)

@@ -219,7 +219,10 @@ func (s *Server) adminUser(name string) (credentialsFor, bool) {
 	return c, ok
 }
 
-// Serve accepts clients on l until Close or Shutdown.
+// Serve accepts clients on l until Close or Shutdown. A temporary
+// Accept error (out of file descriptors, above all) does not end it: it
+// backs off, 5 ms doubling to 1 s, and tries again, so that a flood of
+// connections delays new clients instead of stopping the server.
 func (s *Server) Serve(l net.Listener) error {
 	s.mu.Lock()
 	if s.closing {
@@ -229,6 +232,7 @@ func (s *Server) Serve(l net.Listener) error {
 	s.listeners = append(s.listeners, l)
 	s.startSweep()
 	s.mu.Unlock()
+	backoff := acceptBackoff{srv: s, addr: l.Addr().String()}
 	for {
 		conn, err := l.Accept()
 		if err != nil {
@@ -238,13 +242,13 @@ func (s *Server) Serve(l net.Listener) error {
 			if closing {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
+			if temporaryAccept(err) {
+				backoff.wait(err)
 				continue
 			}
 			return err
 		}
+		backoff.ok()
 		if !s.track(conn) {
 			_ = conn.Close()
 			continue

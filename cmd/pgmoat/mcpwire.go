@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+	"golang.org/x/net/netutil"
 
 	"github.com/pgmoat/pgmoat/cmd/pgmoat/config"
 	"github.com/pgmoat/pgmoat/introspect"
@@ -245,11 +246,8 @@ func serveMCPHTTP(ctx context.Context, cfg *config.Config, engine *policy.Engine
 			"anyone who can reach it queries the database as user id %q without a token\n", ln.Addr(), authOpts.Anonymous.UserID)
 		logger.Warn("anonymous MCP access on a non-loopback address", "listen", ln.Addr().String(), "user_id", authOpts.Anonymous.UserID)
 	}
-	hs := &http.Server{
-		Handler:           withMetrics(st.server.HTTPHandler(authn, mcp.HTTPOptions{MaxRequestBytes: int64(cfg.MCP.MaxRequestBytes), Logger: logger}), obs),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	hs := mcpHTTPServer(cfg.MCP, withMetrics(st.server.HTTPHandler(authn, mcpHTTPOptions(cfg.MCP, logger)), obs), logger)
+	ln = netutil.LimitListener(ln, cfg.MCP.HTTP.MaxConnections)
 	rctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -281,6 +279,30 @@ func serveMCPHTTP(ctx context.Context, cfg *config.Config, engine *policy.Engine
 		}
 		return err
 	}, nil
+}
+
+// mcpHTTPOptions are the transport's limits from the mcp section.
+func mcpHTTPOptions(m config.MCP, logger *slog.Logger) mcp.HTTPOptions {
+	return mcp.HTTPOptions{
+		MaxRequestBytes: int64(m.MaxRequestBytes), SessionTimeout: m.SessionIdleTimeout.D(),
+		MaxSessionsPerCaller: m.MaxSessionsPerToken, BodyTimeout: m.HTTP.BodyTimeout.D(), Logger: logger,
+	}
+}
+
+// mcpHTTPServer serves h with mcp.http's bounds on each connection: the
+// headers must arrive within read_header_timeout, an idle keep-alive
+// connection closes after idle_timeout, and the body deadline is the
+// handler's, per request (see mcp.HTTPOptions.BodyTimeout). No ReadTimeout
+// or WriteTimeout: they would cut GET event streams, which stay open.
+// The listener caps the connections (max_connections); http.Server backs
+// off on temporary Accept errors such as EMFILE by itself.
+func mcpHTTPServer(m config.MCP, h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: m.HTTP.ReadHeaderTimeout.D(),
+		IdleTimeout:       m.HTTP.IdleTimeout.D(),
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
 }
 
 func loopback(a net.Addr) bool {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -119,6 +120,7 @@ func TestReloadAppliesTheConfigFile(t *testing.T) {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
+	t.Setenv(EnvLogFormat, "json")
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &lockedBuffer{}
 	done := make(chan error, 1)
@@ -187,14 +189,16 @@ func TestReloadAppliesTheConfigFile(t *testing.T) {
 	mustContain(t, "alice after a refused RELOAD", query("alice", "SELECT name FROM products;\n"), "relation.denied")
 	mustContain(t, "carol after a refused RELOAD", query("carol", "SELECT 7 * 6;\n"), "42\n")
 
-	// SIGHUP does what RELOAD does, and reports to serve's output.
+	// SIGHUP does what RELOAD does, and reports to serve's output: a log
+	// record in the format PGMOAT_LOG_FORMAT names.
 	v3 := v2
 	v3.timeout, v3.deny, v3.carol = "statement_timeout: 2500ms", "[]", false
 	v3.write(t, path)
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	out.waitFor(t, "reloaded on SIGHUP: config: profiles, users changed; needs restart: proxy.listen; schema")
+	out.waitFor(t, `"msg":"reloaded on SIGHUP","changes":"config: profiles, users changed; needs restart: proxy.listen; schema`)
+	sighupRecord(t, out.String(), "reloaded on SIGHUP")
 	mustContain(t, "carol after SIGHUP", query("carol", "SELECT 1;\n"), "password authentication failed")
 	mustContain(t, "alice after SIGHUP", query("alice", "SELECT count(*) > 0 FROM products;\nSHOW statement_timeout;\n"), "t\n", "2500ms")
 
@@ -202,9 +206,27 @@ func TestReloadAppliesTheConfigFile(t *testing.T) {
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	out.waitFor(t, "reload on SIGHUP failed: config not reloaded")
-	mustContain(t, "serve's output", out.String(), `unknown key "statment_timeout"`)
+	out.waitFor(t, `"msg":"reload on SIGHUP failed","err":"config not reloaded`)
+	if rec := sighupRecord(t, out.String(), "reload on SIGHUP failed"); !strings.Contains(fmt.Sprint(rec["err"]), `unknown key "statment_timeout"`) {
+		t.Errorf("the failed reload's record: %v", rec)
+	}
 	mustContain(t, "SHOW CONFIG after a broken SIGHUP", console("SHOW CONFIG;\n"), "profiles.readonly.statement_timeout|2.5s")
+}
+
+// sighupRecord is the JSON log record with msg in serve's output.
+func sighupRecord(t *testing.T, out, msg string) map[string]any {
+	t.Helper()
+	for _, line := range strings.Split(out, "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == msg {
+			if rec["level"] == nil || rec["time"] == nil {
+				t.Errorf("record without level or time: %s", line)
+			}
+			return rec
+		}
+	}
+	t.Fatalf("no JSON record %q in:\n%s", msg, out)
+	return nil
 }
 
 // TestReloadWithoutProxyOrSchema reloads a config where only the engine

@@ -243,12 +243,14 @@ func serve(ctx context.Context, out io.Writer, cfg *config.Config) error {
 			running = false
 		case <-hup:
 			// SIGHUP re-reads the config file and the schema, like the
-			// admin console's RELOAD.
+			// admin console's RELOAD. Its outcome is a log record, in the
+			// format PGMOAT_LOG_FORMAT chose, for the collector that
+			// reads serve's output.
 			summary, err := st.live.reload(ctx)
 			if err != nil {
-				fmt.Fprintf(out, "pgmoat: reload on SIGHUP failed: %v\n", err)
+				st.obs.logger.Error("reload on SIGHUP failed", "err", err)
 			} else {
-				fmt.Fprintf(out, "pgmoat: reloaded on SIGHUP: %s\n", summary)
+				st.obs.logger.Info("reloaded on SIGHUP", "changes", summary)
 			}
 		}
 	}

@@ -115,6 +115,14 @@ type MCP struct {
 	MaxResultBytes int `yaml:"max_result_bytes"`
 	// MaxRequestBytes caps an HTTP request body. Default 2 MiB.
 	MaxRequestBytes int `yaml:"max_request_bytes"`
+	// SessionIdleTimeout closes an HTTP session that received no request
+	// for this long (an abandoned one). Default 30m.
+	SessionIdleTimeout Duration `yaml:"session_idle_timeout"`
+	// MaxSessionsPerToken caps the HTTP sessions one caller (the identity
+	// a token maps to) holds at once. Default 100.
+	MaxSessionsPerToken int `yaml:"max_sessions_per_token"`
+	// HTTP bounds the HTTP server's connections.
+	HTTP MCPHTTP `yaml:"http"`
 	// DataWrapper frames rows in text results as untrusted data: "tags"
 	// (the default) or "none".
 	DataWrapper string `yaml:"data_wrapper"`
@@ -128,6 +136,21 @@ type MCP struct {
 	// per-call log, as "tool.argument" or "argument" (any tool). Every
 	// other value is logged as "[redacted]".
 	LogValues []string `yaml:"log_values"`
+}
+
+// MCPHTTP bounds the connections of the MCP HTTP server, so that slow
+// or silent clients cannot take every file descriptor. There is no read
+// or write timeout for a whole request: GET event streams stay open.
+type MCPHTTP struct {
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"` // default 10s
+	// BodyTimeout bounds the reading of one POST body. Default 30s.
+	BodyTimeout Duration `yaml:"body_timeout"`
+	// IdleTimeout closes a keep-alive connection with no request for this
+	// long. Default 2m.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// MaxConnections caps the connections served at once; more wait in
+	// the kernel's accept queue. Default 512.
+	MaxConnections int `yaml:"max_connections"`
 }
 
 // JWT configures JSON Web Token bearer tokens: HS256 with a shared secret,
@@ -202,4 +225,7 @@ const (
 	DefaultMaxRows        = 1000
 	DefaultMaxClientConn  = 10000
 	DefaultMaxMessageSize = 16 << 20
+	// DefaultMCPMaxConnections leaves room under a 1,024-descriptor limit
+	// for the proxy's clients and the pool.
+	DefaultMCPMaxConnections = 512
 )

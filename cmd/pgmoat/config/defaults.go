@@ -3,6 +3,7 @@ package config
 import (
 	"time"
 
+	"github.com/pgmoat/pgmoat/mcp"
 	"github.com/pgmoat/pgmoat/policy"
 	"github.com/pgmoat/pgmoat/proxy"
 )
@@ -59,6 +60,13 @@ func (c *Config) applyDefaults() {
 		c.Users[name] = u
 	}
 	setString(&c.MCP.Listen, DefaultMCPListen)
+	setDuration(&c.MCP.SessionIdleTimeout, mcp.DefaultSessionTimeout)
+	setInt(&c.MCP.MaxSessionsPerToken, mcp.DefaultMaxSessionsPerCaller)
+	h := &c.MCP.HTTP
+	setDuration(&h.ReadHeaderTimeout, 10*time.Second)
+	setDuration(&h.BodyTimeout, mcp.DefaultBodyTimeout)
+	setDuration(&h.IdleTimeout, 2*time.Minute)
+	setInt(&h.MaxConnections, DefaultMCPMaxConnections)
 	for tok, caller := range c.MCP.Tokens {
 		setString(&caller.Profile, DefaultProfile)
 		c.MCP.Tokens[tok] = caller

@@ -25,6 +25,13 @@ mcp:
       query_orders: 0s
   max_result_bytes: 32768
   max_request_bytes: 1048576
+  session_idle_timeout: 5m
+  max_sessions_per_token: 7
+  http:
+    read_header_timeout: 3s
+    body_timeout: 4s
+    idle_timeout: 50s
+    max_connections: 64
   data_wrapper: none
   cursor_secret: a-cursor-secret-of-at-least-32-characters
   prompts:
@@ -48,6 +55,22 @@ mcp:
 	if m.MaxResultBytes != 32768 || m.MaxRequestBytes != 1<<20 || m.DataWrapper != "none" {
 		t.Errorf("limits: %+v", m)
 	}
+	if m.SessionIdleTimeout.D() != 5*time.Minute || m.MaxSessionsPerToken != 7 ||
+		m.HTTP != (MCPHTTP{Duration(3 * time.Second), Duration(4 * time.Second), Duration(50 * time.Second), 64}) {
+		t.Errorf("sessions and http: %+v %+v", m, m.HTTP)
+	}
+	def := Default().MCP
+	if def.SessionIdleTimeout.D() != 30*time.Minute || def.MaxSessionsPerToken != 100 || def.HTTP.MaxConnections != 512 ||
+		def.HTTP.ReadHeaderTimeout.D() != 10*time.Second || def.HTTP.BodyTimeout.D() != 30*time.Second || def.HTTP.IdleTimeout.D() != 2*time.Minute {
+		t.Errorf("defaults: %+v %+v", def, def.HTTP)
+	}
+	rows := map[string]string{}
+	for _, r := range cfg.Rows() {
+		rows[r[0]] = r[1]
+	}
+	if rows["mcp.http.max_connections"] != "64" || rows["mcp.http.body_timeout"] != "4s" || rows["mcp.session_idle_timeout"] != "5m0s" || rows["mcp.max_sessions_per_token"] != "7" {
+		t.Errorf("SHOW CONFIG rows: %v", rows)
+	}
 	if len(m.Prompts) != 1 || !m.Prompts[0].Arguments[0].Required {
 		t.Errorf("prompts: %+v", m.Prompts)
 	}
@@ -65,6 +88,9 @@ func TestMCPServingKeyErrors(t *testing.T) {
 		{"mcp:\n  result_cache:\n    tll: 1s\n", `did you mean "ttl"?`},
 		{"mcp:\n  prompts:\n    - nam: x\n", `did you mean "name"?`},
 		{"mcp:\n  max_result_bytes: lots\n", "whole number"},
+		{"mcp:\n  http:\n    max_conections: 5\n", `unknown key "max_conections"; did you mean "max_connections"?`},
+		{"mcp:\n  http:\n    body_timeout: -1s\n", "mcp.http.body_timeout: must be positive"},
+		{"mcp:\n  max_sessions_per_token: -1\n", "mcp.max_sessions_per_token: must be at least 1"},
 	}
 	for _, c := range cases {
 		_, err := Parse([]byte(c.text), "t.yaml")

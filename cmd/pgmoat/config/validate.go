@@ -206,6 +206,21 @@ func (v *validator) mcp(m MCP, ps map[string]Profile) {
 	if err := m.Tools.Validate(); err != nil {
 		v.addf("mcp.tools", "%v", err)
 	}
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{{"mcp.session_idle_timeout", m.SessionIdleTimeout}, {"mcp.http.read_header_timeout", m.HTTP.ReadHeaderTimeout},
+		{"mcp.http.body_timeout", m.HTTP.BodyTimeout}, {"mcp.http.idle_timeout", m.HTTP.IdleTimeout}} {
+		if d.v < 0 {
+			v.addf(d.key, "must be positive")
+		}
+	}
+	if m.MaxSessionsPerToken < 0 {
+		v.addf("mcp.max_sessions_per_token", "must be at least 1, got %d", m.MaxSessionsPerToken)
+	}
+	if m.HTTP.MaxConnections < 0 {
+		v.addf("mcp.http.max_connections", "must be at least 1, got %d", m.HTTP.MaxConnections)
+	}
 	if a := m.Anonymous; a != nil {
 		if a.UserID == "" {
 			v.addf("mcp.anonymous.user_id", "missing")

@@ -1,0 +1,109 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// exhaustedListener fails its first Accepts as a process out of file
+// descriptors does, then accepts for real.
+type exhaustedListener struct {
+	net.Listener
+	failures atomic.Int32
+}
+
+func (l *exhaustedListener) Accept() (net.Conn, error) {
+	if l.failures.Add(-1) >= 0 {
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.Addr(), Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	}
+	return l.Listener.Accept()
+}
+
+// TestServeSurvivesRunningOutOfDescriptors: EMFILE from Accept backs off
+// and retries, logged once per burst, instead of ending Serve (and with it
+// pgmoat serve).
+func TestServeSurvivesRunningOutOfDescriptors(t *testing.T) {
+	var buf syncBuffer
+	f := newFixture(t, fixtureOptions{logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &exhaustedListener{Listener: inner}
+	l.failures.Store(6) // 5+10+20+40+80+160 ms of back-off
+	served := make(chan error, 1)
+	go func() { served <- f.server.Serve(l) }()
+
+	host, port, _ := net.SplitHostPort(inner.Addr().String())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%s user=alice password=alice dbname=%s sslmode=disable", host, port, f.db))
+	if err != nil {
+		t.Fatalf("connect after the accept failures: %v", err)
+	}
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM items").Scan(&n); err != nil || n == 0 {
+		t.Fatalf("query after the accept failures: %d, %v", n, err)
+	}
+	conn.Close(ctx)
+	select {
+	case err := <-served:
+		t.Fatalf("Serve returned: %v", err)
+	default:
+	}
+
+	var failed, recovered int
+	for _, rec := range buf.records(t) {
+		switch rec["msg"] {
+		case "proxy: accepting clients failed; retrying with back-off":
+			failed++
+		case "proxy: accepting clients again":
+			recovered++
+			if rec["failed_accepts"] != 6.0 {
+				t.Errorf("recovery record: %v", rec)
+			}
+		}
+	}
+	if failed != 1 || recovered != 1 {
+		t.Errorf("%d failure and %d recovery records for one burst, want 1 and 1", failed, recovered)
+	}
+	if err := f.server.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Serve after Close: %v", err)
+	}
+}
+
+func TestTemporaryAcceptErrors(t *testing.T) {
+	op := func(err error) error {
+		return &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", err)}
+	}
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{op(syscall.EMFILE), true},
+		{op(syscall.ENFILE), true},
+		{op(syscall.ECONNABORTED), true},
+		{op(syscall.ENOBUFS), true},
+		{op(os.ErrDeadlineExceeded), true},
+		{op(syscall.EBADF), false},
+		{net.ErrClosed, false},
+		{errors.New("something else"), false},
+	} {
+		if got := temporaryAccept(tc.err); got != tc.want {
+			t.Errorf("%v: temporary %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
