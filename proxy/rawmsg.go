@@ -39,17 +39,24 @@ func streamable(typ byte) bool {
 	return typ == 'D' || typ == 'N' || typ == 'A'
 }
 
-// header reads a message's type and body length.
+// header reads a message's type and body length. It peeks at the read
+// buffer rather than copying into an array, which would escape to the
+// heap: one allocation per message on the hot path.
 func (rr *rawReader) header() (typ byte, n int, err error) {
-	var hdr [5]byte
-	if _, err := io.ReadFull(rr.r, hdr[:]); err != nil {
+	hdr, err := rr.r.Peek(5)
+	if err != nil {
+		if len(hdr) > 0 {
+			err = noEOF(err)
+		}
 		return 0, 0, err
 	}
+	typ = hdr[0]
 	n = int(int32(binary.BigEndian.Uint32(hdr[1:]))) - 4
-	if n < 0 || (n > rr.maxDecoded && !streamable(hdr[0])) {
-		return 0, 0, fmt.Errorf("backend sent a message of type %q with invalid length %d", hdr[0], n+4)
+	_, _ = rr.r.Discard(5)
+	if n < 0 || (n > rr.maxDecoded && !streamable(typ)) {
+		return 0, 0, fmt.Errorf("backend sent a message of type %q with invalid length %d", typ, n+4)
 	}
-	return hdr[0], n, nil
+	return typ, n, nil
 }
 
 // next returns the next message whole. The body is valid until the next
@@ -142,12 +149,18 @@ func noEOF(err error) error {
 // not, a writer should flush before the next read may block.
 func (rr *rawReader) buffered() bool { return rr.r.Buffered() > 0 }
 
-// writeHeader appends a message header announcing a body of n bytes.
+// writeHeader appends a message header announcing a body of n bytes. It
+// builds the header in the writer's free space (an array would escape to
+// the heap through Write, one allocation per message).
 func writeHeader(w *bufio.Writer, typ byte, n int) error {
-	var hdr [5]byte
-	hdr[0] = typ
-	binary.BigEndian.PutUint32(hdr[1:], uint32(n+4))
-	_, err := w.Write(hdr[:])
+	if w.Available() < 5 {
+		if err := w.Flush(); err != nil {
+			return err
+		}
+	}
+	hdr := append(w.AvailableBuffer(), typ)
+	hdr = binary.BigEndian.AppendUint32(hdr, uint32(n+4))
+	_, err := w.Write(hdr)
 	return err
 }
 
