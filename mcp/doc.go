@@ -42,6 +42,14 @@
 // cached per tool set, engine generation and profile, and says why each
 // other tool was left out.
 //
+// Result size. A page never exceeds Options.MaxResultBytes (the JSON of
+// its rows): rows are kept while they fit and the page is marked
+// truncated, with a cursor. The Executor is asked to keep no more than
+// twice the budget of text (JSON can be smaller than the text form, as
+// bytea's base64 is), so a huge value is never held; a first row that
+// alone is larger than the budget is refused with a tool error naming its
+// largest columns and the columns argument that leaves them out.
+//
 // Request ids. The SDK does not show a tool handler the JSON-RPC id of the
 // call it serves, so the transports the Server sets up (Run, HTTPHandler)
 // copy it into the call's _meta under MetaRequestID before the SDK reads

@@ -15,19 +15,34 @@ import (
 type Executor interface {
 	// Query runs sql with args as bind parameters. Every argument the
 	// builder passes is a string in PostgreSQL text form or nil, and sql
-	// casts each $n to its column type. Failures are *policy.Error (a
-	// denial), *DBError (the database said no or could not be reached) or
-	// a context error.
-	Query(ctx context.Context, id policy.Identity, sql string, args ...any) (*Rows, error)
+	// casts each $n to its column type. maxBytes bounds what the
+	// executor keeps of the result (the values' text forms; 0: no bound):
+	// rows are kept while they fit, and of a first row that does not,
+	// the values larger than the budget are left out and listed in
+	// Rows.Cut. Failures are *policy.Error (a denial), *DBError (the
+	// database said no or could not be reached) or a context error.
+	Query(ctx context.Context, id policy.Identity, maxBytes int, sql string, args ...any) (*Rows, error)
 }
 
-// Rows is a fully read result set. Values are as pgx decodes text-format
+// Rows is a read result set. Values are as pgx decodes text-format
 // results: int16/32/64, float32/64, string, bool, time.Time, numeric
 // values, []byte, [16]byte for uuid, map[string]any and []any for json,
 // []any for arrays; nil for NULL.
 type Rows struct {
 	Columns []string
 	Values  [][]any
+	// Truncated is true when the byte budget ended the rows kept: more
+	// rows were read from the database and dropped.
+	Truncated bool
+	// Cut lists the values the executor did not keep because each alone
+	// was larger than the budget; they are nil in Values.
+	Cut []CutValue
+}
+
+// CutValue is a value left out of Rows for its size.
+type CutValue struct {
+	Row, Column int
+	Size        int // bytes, in its text form
 }
 
 // DBError is a failure of the database or of the way to it, as the

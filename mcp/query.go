@@ -88,7 +88,14 @@ func (s *Server) execute(ctx context.Context, id policy.Identity, set *ToolSet, 
 	}
 	pageSize, fetch, probeLost := s.pageSize(spec, id, a.limit)
 	infoOf(ctx).sql = pl.sql
-	rows, err := s.opts.Executor.Query(ctx, id, pl.sql, pl.bindValues(a, position, fetch)...)
+	budget := s.opts.MaxResultBytes
+	if budget <= 0 {
+		budget = DefaultMaxResultBytes
+	}
+	// The executor's bound is on text forms, which JSON may shrink (bytea
+	// hex becomes base64): twice the budget never drops a value that
+	// would fit, and still bounds what a call holds.
+	rows, err := s.opts.Executor.Query(ctx, id, 2*budget, pl.sql, pl.bindValues(a, position, fetch)...)
 	if err != nil {
 		s.staleCheck(err)
 		infoOf(ctx).noteDenial(err)
@@ -100,11 +107,10 @@ func (s *Server) execute(ctx context.Context, id policy.Identity, set *ToolSet, 
 		s.staleCheck(&staleError{what: "a column"})
 		return errorResult(explain(spec, &staleError{what: "a column of " + spec.Table.String()}))
 	}
-	budget := s.opts.MaxResultBytes
-	if budget <= 0 {
-		budget = DefaultMaxResultBytes
+	pg, last, err := shapeRows(pl, rows, pageSize, probeLost, budget)
+	if err != nil {
+		return errorResult(explain(spec, err))
 	}
-	pg, last := shapeRows(pl, rows, pageSize, probeLost, budget)
 	if last != nil && spec.PrimaryKey != nil {
 		pg.NextCursor = encodeCursor(s.opts.CursorKey, digest, last)
 	}

@@ -37,8 +37,10 @@ type page struct {
 }
 
 // shapeRows converts driver values to JSON values, applies the row limit
-// and the byte budget, and computes next_cursor's position.
-func shapeRows(pl *plan, rows *Rows, pageSize int, probeLost bool, budget int) (*page, []*string) {
+// and the byte budget, and computes next_cursor's position. A first row
+// that alone does not fit the budget is an *oversizedRow: pages never
+// exceed the budget, and a model is told which column to leave out.
+func shapeRows(pl *plan, rows *Rows, pageSize int, probeLost bool, budget int) (*page, []*string, error) {
 	out := &page{Result: Result{Rows: []map[string]any{}}}
 	for _, sc := range pl.selected[:pl.returned] {
 		out.columns = append(out.columns, sc.name)
@@ -57,7 +59,11 @@ func shapeRows(pl *plan, rows *Rows, pageSize int, probeLost bool, budget int) (
 		}
 		enc := encodeRow(keys, out.columns, row)
 		size := len(enc) + 1 // and its newline in the text
-		if used+size > budget && len(out.Rows) > 0 {
+		cut := cutColumns(rows.Cut, i)
+		if used+size > budget || len(cut) > 0 {
+			if len(out.Rows) == 0 {
+				return nil, nil, newOversizedRow(pl, row, cut, budget)
+			}
 			out.Truncated, out.budgetHit = true, true
 			break
 		}
@@ -65,6 +71,10 @@ func shapeRows(pl *plan, rows *Rows, pageSize int, probeLost bool, budget int) (
 		out.Rows = append(out.Rows, row)
 		out.encoded = append(out.encoded, enc)
 		last = raw
+	}
+	if rows.Truncated && len(out.Rows) == len(rows.Values) {
+		// The executor stopped keeping rows at the budget.
+		out.Truncated, out.budgetHit = true, true
 	}
 	if probeLost && len(rows.Values) >= pageSize {
 		// The statement could not fetch the probe row (the profile's
@@ -74,13 +84,24 @@ func shapeRows(pl *plan, rows *Rows, pageSize int, probeLost bool, budget int) (
 	}
 	out.RowCount = len(out.Rows)
 	if !out.Truncated || last == nil || len(pl.keys) == 0 {
-		return out, nil
+		return out, nil, nil
 	}
 	pos := make([]*string, len(pl.keys))
 	for i, k := range pl.keys {
 		pos[i] = positionText(last[k], pl.selected[k])
 	}
-	return out, pos
+	return out, pos, nil
+}
+
+// cutColumns are the columns of row i the executor left out.
+func cutColumns(cut []CutValue, i int) []CutValue {
+	var out []CutValue
+	for _, c := range cut {
+		if c.Row == i {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // encodedKeys are the columns' names as JSON strings, encoded once per

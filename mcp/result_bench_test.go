@@ -18,7 +18,7 @@ func BenchmarkShapeAndRender(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		pg, _ := shapeRows(pl, rows, 100, false, DefaultMaxResultBytes)
+		pg, _, _ := shapeRows(pl, rows, 100, false, DefaultMaxResultBytes)
 		_ = renderText("query_customers", pg, "tags")
 	}
 }

@@ -2,6 +2,7 @@ package mcp
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -92,16 +93,64 @@ func TestByteBudgetCutsThePage(t *testing.T) {
 	for i := range 50 {
 		rows.Values = append(rows.Values, []any{int64(i), strings.Repeat("x", 1000)})
 	}
-	pg, last := shapeRows(pl, rows, 100, false, 10<<10)
+	pg, last, _ := shapeRows(pl, rows, 100, false, 10<<10)
 	if pg.RowCount != 10 || !pg.Truncated || !pg.budgetHit || last == nil || *last[0] != "9" {
 		t.Errorf("budget 10 KiB over 1 KB rows: %d rows, truncated %v, last %v", pg.RowCount, pg.Truncated, last)
 	}
-	pg, last = shapeRows(pl, rows, 100, false, 1<<20)
+	pg, last, _ = shapeRows(pl, rows, 100, false, 1<<20)
 	if pg.RowCount != 50 || pg.Truncated || last != nil {
 		t.Errorf("no limit reached: %d rows, truncated %v", pg.RowCount, pg.Truncated)
 	}
-	pg, _ = shapeRows(pl, rows, 50, true, 1<<20)
+	pg, _, _ = shapeRows(pl, rows, 50, true, 1<<20)
 	if !pg.Truncated {
 		t.Error("a page the probe row could not test must say truncated")
+	}
+}
+
+// TestOversizedRowIsRefusedNamingTheColumn: no page exceeds the budget,
+// not even one of a single row; the refusal names the column to leave out
+// and the columns still available, whether the executor cut the value or
+// the row's JSON alone is too large.
+func TestOversizedRowIsRefusedNamingTheColumn(t *testing.T) {
+	pl := &plan{selected: []selectedColumn{{name: "id", class: classInteger}, {name: "title", class: classText}, {name: "body", class: classText}}, keys: []int{0}, returned: 3}
+	spec := &ToolSpec{Name: "query_docs", Params: []*Param{{Name: "columns", Kind: ParamColumns}}}
+	small := []any{int64(1), "a", "b"}
+	cases := []struct {
+		name     string
+		rows     *Rows
+		wantRows int // -1: refused
+	}{
+		{"cut by the executor", &Rows{Values: [][]any{{int64(1), "a", nil}}, Cut: []CutValue{{Row: 0, Column: 2, Size: 50_000_000}}}, -1},
+		{"json alone too large", &Rows{Values: [][]any{{int64(1), "a", strings.Repeat("x", 5000)}}}, -1},
+		{"a large row after a small one ends the page", &Rows{Values: [][]any{small, {int64(2), "a", strings.Repeat("x", 5000)}}}, 1},
+		{"a cut row after a small one ends the page", &Rows{Values: [][]any{small, {int64(2), "a", nil}}, Cut: []CutValue{{Row: 1, Column: 2, Size: 9000}}}, 1},
+		{"the executor stopped at the budget", &Rows{Values: [][]any{small}, Truncated: true}, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			pg, last, err := shapeRows(pl, tc.rows, 10, false, 1000)
+			if tc.wantRows < 0 {
+				var oe *oversizedRow
+				if !errors.As(err, &oe) {
+					t.Fatalf("want an oversized-row refusal, got %v", err)
+				}
+				msg := explain(spec, err)
+				for _, want := range []string{"query_docs", "column body holds", "1000 bytes", `columns: ["id", "title"]`} {
+					if !strings.Contains(msg, want) {
+						t.Errorf("advice %q lacks %q", msg, want)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if pg.RowCount != tc.wantRows || !pg.Truncated || !pg.budgetHit || last == nil || *last[0] != "1" {
+				t.Errorf("%d rows, truncated %v, budget hit %v, last %v", pg.RowCount, pg.Truncated, pg.budgetHit, last)
+			}
+			if n := len(renderText("query_docs", pg, DataWrapperNone)); n > 1000+200 {
+				t.Errorf("text of %d bytes over a 1000-byte budget", n)
+			}
+		})
 	}
 }

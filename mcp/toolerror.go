@@ -23,9 +23,12 @@ func explain(spec *ToolSpec, err error) string {
 	var ae *argError
 	var pe *policy.Error
 	var se *staleError
+	var oe *oversizedRow
 	switch {
 	case errors.As(err, &ae):
 		return ae.msg
+	case errors.As(err, &oe):
+		return oe.advice(spec)
 	case errors.As(err, &pe):
 		return pe.Message
 	case errors.As(err, &se):

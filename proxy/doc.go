@@ -80,6 +80,16 @@
 // extended-protocol Parse) is decided by the policy engine before anything
 // reaches a backend. Only Query, Parse, Bind, Describe, Close and the
 // results' framing are decoded; DataRow and the rest are forwarded as bytes.
+// A backend message is read whole into a reused 64 KiB buffer when it
+// fits; a larger row, notice or notification streams through to the
+// client in read-buffer-sized pieces, with no ceiling but the protocol's
+// (the server's own limit is 1 GB per value), so memory does not follow
+// value size; a larger message pgmoat must decode gets a buffer of its
+// own, dropped after use, up to PoolConfig.MaxMessageSize. A backend that
+// fails inside a streamed message leaves the client a message cut short:
+// its connection is closed. The Executor reads rows the same way and
+// keeps at most its caller's byte budget (QueryBudget), reading and
+// dropping the rest.
 //
 // pgmoat's own statements are a closed set of constant texts that carry
 // no client text: the backend-role check (catalog reads on a new

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -49,13 +48,28 @@ type Field struct {
 	TypeOID uint32
 }
 
-// Result is a fully read result set. Values are decoded by pgx's type
-// map (int64, string, time.Time, pgtype.Numeric, map/[]any for json, ...).
+// Result is a read result set. Values are decoded by pgx's type map
+// (int64, string, time.Time, pgtype.Numeric, map/[]any for json, ...).
+// Under a byte budget (QueryBudget) it holds what fitted: Truncated says
+// rows were left out, Cut names the values too large to keep.
 type Result struct {
 	Fields []Field
 	Rows   [][]any
+	// Truncated is true when the budget ended the rows kept: the rest
+	// of the result was read from the server and dropped.
+	Truncated bool
+	// Cut lists the values of the first row that were larger than the
+	// whole budget left for them; each is nil in Rows.
+	Cut []CutValue
 	// Verdict is the policy decision the statement ran under.
 	Verdict policy.Verdict
+}
+
+// CutValue is a value QueryBudget did not keep.
+type CutValue struct {
+	Row, Column int
+	// Size is the value's length in its text form, in bytes.
+	Size int
 }
 
 // stmtInfo is what a backend knows about one prepared statement.
@@ -64,9 +78,20 @@ type stmtInfo struct {
 	fields    []pgproto3.FieldDescription
 }
 
-// Query runs sql with args as bind parameters for id. A policy denial is
-// returned as *policy.Error; a server error as *pgconn.PgError.
+// Query runs sql with args as bind parameters for id and keeps the whole
+// result. A policy denial is returned as *policy.Error; a server error
+// as *pgconn.PgError.
 func (x *Executor) Query(ctx context.Context, id policy.Identity, sql string, args ...any) (*Result, error) {
+	return x.QueryBudget(ctx, id, 0, sql, args...)
+}
+
+// QueryBudget is Query keeping at most about maxBytes of values (their
+// text forms' lengths; 0: no bound). Rows are kept while they fit; the
+// first one that does not ends the kept rows (Result.Truncated), except
+// a first row, which is kept without the values that alone exceed what
+// is left (Result.Cut). The rest of the result is read and dropped
+// without ever being held whole, so a huge value costs no memory.
+func (x *Executor) QueryBudget(ctx context.Context, id policy.Identity, maxBytes int, sql string, args ...any) (*Result, error) {
 	v := x.engine.Decide(id, sql)
 	if e := v.Err(); e != nil {
 		return nil, e
@@ -77,7 +102,7 @@ func (x *Executor) Query(ctx context.Context, id policy.Identity, sql string, ar
 		return nil, err
 	}
 	defer x.pool.release(bk)
-	res, err := x.run(ctx, bk, query, args, want, local)
+	res, err := x.run(ctx, bk, query, args, want, local, maxBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +127,7 @@ func (x *Executor) lend(ctx context.Context, id policy.Identity) (bk *backend, w
 	return bk, want, local, nil
 }
 
-func (x *Executor) run(ctx context.Context, bk *backend, query string, args []any, want, local settings) (*Result, error) {
+func (x *Executor) run(ctx context.Context, bk *backend, query string, args []any, want, local settings, maxBytes int) (*Result, error) {
 	stop := context.AfterFunc(ctx, func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = bk.cancel(cctx)
@@ -150,7 +175,7 @@ func (x *Executor) run(ctx context.Context, bk *backend, query string, args []an
 	for i, f := range info.fields {
 		res.Fields[i] = Field{Name: string(f.Name), TypeOID: f.DataTypeOID}
 	}
-	err = x.readRows(bk, info, res, want)
+	err = x.readRows(bk, info, res, want, newRowBudget(maxBytes))
 	if ctx.Err() != nil && err != nil {
 		return nil, fmt.Errorf("%w: %w", ctx.Err(), err)
 	}
@@ -230,66 +255,6 @@ func copyFields(in []pgproto3.FieldDescription) []pgproto3.FieldDescription {
 		out[i].Name = append([]byte(nil), f.Name...)
 	}
 	return out
-}
-
-// readRows reads DataRows up to ReadyForQuery, decoding text values.
-// The first CommandComplete is the per-transaction settings': an error
-// before it means they are not in force, and the backend is not reused.
-// A guarded setting reported changed discards the backend too.
-func (x *Executor) readRows(bk *backend, info *stmtInfo, res *Result, want settings) error {
-	types := bk.codecs()
-	injected := false
-	err := bk.untilReady(func(typ byte, body []byte) error {
-		switch typ {
-		case 'C':
-			injected = true
-		case 'S':
-			if e := tamperedReport(bk, want, body); e != nil {
-				bk.broken.Store(true)
-				return e
-			}
-		}
-		if typ != 'D' {
-			return nil
-		}
-		row, err := decodeRow(types, body, info.fields)
-		if err == nil {
-			res.Rows = append(res.Rows, row)
-		}
-		return err
-	})
-	if err != nil && !injected {
-		bk.broken.Store(true)
-	}
-	return err
-}
-
-func decodeRow(types *pgtype.Map, body []byte, fields []pgproto3.FieldDescription) ([]any, error) {
-	var dr pgproto3.DataRow
-	if err := dr.Decode(body); err != nil {
-		return nil, err
-	}
-	if len(dr.Values) != len(fields) {
-		return nil, errors.New("row has a different number of columns than its description")
-	}
-	row := make([]any, len(fields))
-	for i, raw := range dr.Values {
-		if raw == nil {
-			continue
-		}
-		oid := fields[i].DataTypeOID
-		t, ok := types.TypeForOID(oid)
-		if !ok {
-			row[i] = string(raw) // unknown type: its text form
-			continue
-		}
-		v, err := t.Codec.DecodeValue(types, oid, pgtype.TextFormatCode, raw)
-		if err != nil {
-			return nil, fmt.Errorf("column %s: %w", fields[i].Name, err)
-		}
-		row[i] = v
-	}
-	return row, nil
 }
 
 // pgError decodes an ErrorResponse into the error type pgx users know.

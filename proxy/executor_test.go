@@ -54,3 +54,52 @@ func TestExecutorDeniesAndReportsServerErrors(t *testing.T) {
 		t.Fatalf("after errors: %v %v", res, err)
 	}
 }
+
+// TestExecutorKeepsNoMoreThanItsBudget: rows are kept while they fit,
+// the first row that does not ends them, and of a first row too large
+// the values that alone exceed the budget are left out and named — for
+// rows read from memory and rows streamed from the backend alike — while
+// the backend stays in step for the next statement.
+func TestExecutorKeepsNoMoreThanItsBudget(t *testing.T) {
+	f := newFixture(t, fixtureOptions{poolMax: 1})
+	x := NewExecutor(f.pool, f.server.engine, "")
+	ctx := context.Background()
+	id := policy.Identity{UserID: "1", Profile: "readonly"}
+	const rows = `SELECT i, repeat('x', $1::int) AS body, i * 2 AS twice FROM generate_series(1, 5) i ORDER BY i`
+	for _, tc := range []struct {
+		name      string
+		size      int // bytes of each body
+		budget    int
+		kept      int
+		truncated bool
+		cut       bool
+	}{
+		{"no budget", 1000, 0, 5, false, false},
+		{"all fit", 1000, 10_000, 5, false, false},
+		{"the budget ends the rows", 1000, 2500, 2, true, false},
+		{"a first row too large is cut", 1000, 500, 1, true, true},
+		{"a streamed row too large is cut", 300_000, 1000, 1, true, true},
+		{"streamed rows end at the budget", 300_000, 700_000, 2, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := x.QueryBudget(ctx, id, tc.budget, rows, tc.size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Rows) != tc.kept || res.Truncated != tc.truncated || (len(res.Cut) > 0) != tc.cut {
+				t.Fatalf("%d rows kept, truncated %v, cut %+v", len(res.Rows), res.Truncated, res.Cut)
+			}
+			if tc.cut {
+				if c := res.Cut[0]; c.Row != 0 || c.Column != 1 || c.Size != tc.size || res.Rows[0][1] != nil || res.Rows[0][2].(int32) != 2 {
+					t.Fatalf("cut %+v, row %v", c, res.Rows[0][0])
+				}
+			} else if s := res.Rows[len(res.Rows)-1][1].(string); len(s) != tc.size {
+				t.Fatalf("last body kept has %d bytes", len(s))
+			}
+			after, err := x.Query(ctx, id, "SELECT count(*) FROM items")
+			if err != nil || after.Rows[0][0].(int64) != 50 {
+				t.Fatalf("the next statement on the backend: %v %v", after, err)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"strconv"
 	"time"
@@ -119,10 +120,13 @@ func (s *session) pump() {
 // forwardOne reads one backend message and routes it; ended reports that
 // the lending is over (the backend went back to the pool, or was lost).
 func (s *session) forwardOne(bk *backend) (typ byte, ended bool) {
-	typ, body, err := bk.rd.next()
+	typ, body, big, err := bk.rd.nextSmall()
 	if err != nil {
 		s.backendLost(bk, err)
 		return 0, true
+	}
+	if big > 0 {
+		return typ, s.streamToClient(bk, typ, big)
 	}
 	if typ == 'S' {
 		if e := tamperedReport(bk, s.settings, body); e != nil {
@@ -133,6 +137,34 @@ func (s *session) forwardOne(bk *backend) (typ byte, ended bool) {
 		}
 	}
 	return typ, s.handleBackendMessage(bk, typ, body)
+}
+
+// streamToClient passes a large row, notice or notification through to
+// the client in pieces, so that no buffer ever holds the whole message.
+// If the backend fails inside the message, the client has a message cut
+// short and no way to read a framed error after it: its connection is
+// closed. ended reports that the lending is over.
+func (s *session) streamToClient(bk *backend, typ byte, n int) (ended bool) {
+	s.outMu.Lock()
+	w := io.Writer(io.Discard) // a client that is gone: drain the backend only
+	if s.outErr == nil {
+		if s.outErr = writeHeader(s.writer(), typ, n); s.outErr == nil {
+			w = s.out
+		}
+	}
+	werr, rerr := bk.rd.copyBody(w, n)
+	if s.outErr == nil {
+		s.outErr = werr
+	}
+	if rerr == nil && !bk.rd.buffered() {
+		s.flushClient()
+	}
+	s.outMu.Unlock()
+	if rerr != nil {
+		s.backendLostMidMessage(bk, rerr)
+		return true
+	}
+	return false
 }
 
 // streamed reports message types that never complete anything owed.
@@ -320,6 +352,22 @@ func (s *session) txStatus() byte {
 func (s *session) backendLost(bk *backend, err error) {
 	s.srv.pool.lostLent(bk, err)
 	s.endLending(bk, fatalf(codeConnFailure, "pgmoat: backend.lost: the server connection was lost ("+err.Error()+"); reconnect and retry"))
+}
+
+// backendLostMidMessage ends a lending whose backend failed while a
+// message was being passed through: the client's stream is cut inside a
+// message, so the only honest thing left is to close its connection.
+func (s *session) backendLostMidMessage(bk *backend, err error) {
+	s.srv.log.Warn("backend lost while a large message was passed through; closing the client connection", "user", s.user, "user_id", s.id.UserID, "err", err)
+	bk.broken.Store(true)
+	s.mu.Lock()
+	s.bk = nil
+	s.expect = nil
+	s.endSpan(true)
+	s.mu.Unlock()
+	s.handBack(bk)
+	s.lost.Store(true)
+	_ = s.conn.Close()
 }
 
 // endLending discards a backend that cannot serve on, tells the client

@@ -21,7 +21,10 @@ type scriptedBackend struct {
 	// (CommandComplete + ReadyForQuery); returning false closes the
 	// connection.
 	onQuery func(be *pgproto3.Backend, q string) bool
-	wg      sync.WaitGroup
+	// onQueryRaw, when set, answers a simple Query by writing bytes to
+	// the connection itself; returning false closes it.
+	onQueryRaw func(w io.Writer, q string) bool
+	wg         sync.WaitGroup
 }
 
 func (sb *scriptedBackend) dial(context.Context, string, string) (net.Conn, error) {
@@ -58,6 +61,12 @@ func (sb *scriptedBackend) serve(conn net.Conn) {
 		}
 		switch m := msg.(type) {
 		case *pgproto3.Query:
+			if sb.onQueryRaw != nil {
+				if !sb.onQueryRaw(conn, m.String) {
+					return
+				}
+				continue
+			}
 			if sb.onQuery != nil {
 				if !sb.onQuery(be, m.String) {
 					return

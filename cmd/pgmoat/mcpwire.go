@@ -33,16 +33,19 @@ type mcpExecutor struct {
 	slow *slowLog // nil: no slow-statement capture
 }
 
-func (e mcpExecutor) Query(ctx context.Context, id policy.Identity, sql string, args ...any) (*mcp.Rows, error) {
+func (e mcpExecutor) Query(ctx context.Context, id policy.Identity, maxBytes int, sql string, args ...any) (*mcp.Rows, error) {
 	start := time.Now()
-	res, err := e.x.Query(ctx, id, sql, args...)
+	res, err := e.x.QueryBudget(ctx, id, maxBytes, sql, args...)
 	e.slow.observe(id, sql, time.Since(start))
 	if err != nil {
 		return nil, mcpError(err)
 	}
-	rows := &mcp.Rows{Columns: make([]string, len(res.Fields)), Values: res.Rows}
+	rows := &mcp.Rows{Columns: make([]string, len(res.Fields)), Values: res.Rows, Truncated: res.Truncated}
 	for i, f := range res.Fields {
 		rows.Columns[i] = f.Name
+	}
+	for _, c := range res.Cut {
+		rows.Cut = append(rows.Cut, mcp.CutValue{Row: c.Row, Column: c.Column, Size: c.Size})
 	}
 	return rows, nil
 }

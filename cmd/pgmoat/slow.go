@@ -72,9 +72,28 @@ func (l *slowLog) observeProxied(q proxy.SlowQuery) {
 	}
 	go func() {
 		defer l.wg.Done()
-		l.explain(slowCandidate{source: "proxy", user: q.User, id: q.Identity,
-			sql: policy.Normalize(q.SQL), paramOIDs: q.ParamOIDs, d: q.Duration})
+		sql, oids := proxiedText(q)
+		l.explain(slowCandidate{source: "proxy", user: q.User, id: q.Identity, sql: sql, paramOIDs: oids, d: q.Duration})
 	}()
+}
+
+// proxiedText is a client's statement with its literals replaced by $n,
+// and the types to prepare it with: the client's own where its Parse
+// gave them, the literals' where normalizing made the placeholder.
+// Without the literals' types the server sees unknowns, and a text like
+// generate_series(1, 10) no longer resolves to a function.
+func proxiedText(q proxy.SlowQuery) (string, []uint32) {
+	sql, oids := policy.NormalizeTyped(q.SQL)
+	for i, oid := range q.ParamOIDs {
+		if oid == 0 {
+			continue
+		}
+		for len(oids) <= i {
+			oids = append(oids, 0)
+		}
+		oids[i] = oid
+	}
+	return sql, oids
 }
 
 func (l *slowLog) capture(c slowCandidate) {

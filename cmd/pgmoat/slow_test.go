@@ -111,3 +111,32 @@ func TestSummarizePlan(t *testing.T) {
 		t.Errorf("garbage plan: %q %q", s, a)
 	}
 }
+
+// TestSlowPlansOfTextsWithLiterals: a psql text's literals become $n
+// placeholders typed as the literals were, so the plan is captured where
+// unknown types would not resolve (generate_series(unknown, unknown)).
+func TestSlowPlansOfTextsWithLiterals(t *testing.T) {
+	f := newShopFixture(t)
+	x := proxy.NewExecutor(f.pool, f.engine, f.cfg.RLS.Setting)
+	l := &slowLog{x: x, threshold: func(string) time.Duration { return time.Nanosecond }}
+	for _, sql := range []string{
+		"SELECT * FROM generate_series(1, 10)",
+		"SELECT g FROM generate_series(1, 100) g WHERE g % 7 = 0",
+		"SELECT id FROM public.orders WHERE id > 5 AND note = 'gift wrap' AND total_amount > 10.5",
+	} {
+		l.observeProxied(proxy.SlowQuery{User: "alice", Identity: alice, Kind: policy.KindSelect, SQL: sql, Duration: time.Second})
+	}
+	// An extended-protocol text: the client typed $1, a literal is $2.
+	l.observeProxied(proxy.SlowQuery{User: "alice", Identity: alice, Kind: policy.KindSelect,
+		SQL: "SELECT * FROM generate_series($1, 3)", ParamOIDs: []uint32{23}, Duration: time.Second})
+	l.wait()
+	got := l.snapshot()
+	if len(got) != 4 {
+		t.Fatalf("%d slow entries, want 4", len(got))
+	}
+	for _, e := range got {
+		if strings.HasPrefix(e.Plan, "plan unavailable") || e.Plan == "" || strings.Contains(e.SQL, "gift") {
+			t.Errorf("%s: plan %q", e.SQL, e.Plan)
+		}
+	}
+}
