@@ -6,6 +6,7 @@ import (
 	"context"
 	be "encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -255,6 +256,22 @@ func streamValue(ctx context.Context, dsn, sql string, want int) error {
 	pc, err := pgconn.Connect(ctx, dsn)
 	if err != nil {
 		return err
+	}
+	// pgconn may still have a read in flight on the socket after
+	// connecting; SyncConn ends it, so no reply byte goes astray. It does
+	// so with an empty statement, which pgmoat refuses (42501): the
+	// refusal is a round trip all the same, and the next call finds the
+	// connection synchronized.
+	for try := 0; ; try++ {
+		err := pc.SyncConn(ctx)
+		var pgErr *pgconn.PgError
+		if err == nil {
+			break
+		}
+		if !errors.As(err, &pgErr) || try == 3 {
+			pc.Close(ctx)
+			return err
+		}
 	}
 	hj, err := pc.Hijack()
 	if err != nil {
