@@ -71,7 +71,7 @@ func (e *Engine) decideOnce(r *rules, fc FunctionCatalog, implied error, sql str
 func (w *walker) judge(pb []byte, p Profile) (v Verdict, needExact bool) {
 	raws := allBytes(pb, w.n.resultStmts)
 	if len(raws) == 0 {
-		return denied(deny(RuleInput, "no statement (only comments or semicolons)"), KindUnknown), false
+		return denied(deny(RuleInput, "no statement (only comments or semicolons)"), KindEmpty), false
 	}
 	if len(raws) > 1 && !p.AllowMultiStatement {
 		return denied(deny(RuleMultiStmt, fmt.Sprintf("%d statements in one query; send one statement at a time", len(raws))), w.firstKind(raws[0])), false

@@ -32,5 +32,6 @@ const (
 	KindProcedural  Kind = "procedural"  // DO, CALL
 	KindLock        Kind = "lock"        // LOCK
 	KindMaintenance Kind = "maintenance" // VACUUM, ANALYZE, CHECKPOINT, CLUSTER, REINDEX, LOAD
-	KindUnknown     Kind = "unknown"     // empty input, unparsable input
+	KindEmpty       Kind = "empty"       // only whitespace, comments or semicolons (denied; a door may answer it)
+	KindUnknown     Kind = "unknown"     // unparsable input
 )

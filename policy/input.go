@@ -35,7 +35,9 @@ const (
 func checkInput(sql string, maxBytes int) *denial {
 	switch {
 	case strings.TrimSpace(sql) == "":
-		return deny(RuleInput, "empty statement")
+		d := deny(RuleInput, "empty statement")
+		d.kind = KindEmpty
+		return d
 	case len(sql) > maxBytes:
 		return deny(RuleInput, fmt.Sprintf("statement is %d bytes; the limit is %d", len(sql), maxBytes))
 	case strings.IndexByte(sql, 0) >= 0:

@@ -63,6 +63,7 @@ const (
 	synthCloseComplete
 	synthError
 	synthReady
+	synthEmpty // EmptyQueryResponse, for a Query with nothing to run
 )
 
 func (k expectKind) synthetic() bool { return k >= synthParseComplete }
@@ -331,6 +332,8 @@ func (s *session) writeSynthetic(entries []expectation) {
 		case synthError:
 			s.srv.metrics.clientError(e.err.code)
 			s.writeMsg(e.err.response())
+		case synthEmpty:
+			s.writeClient('I', nil, false)
 		case synthReady:
 			s.writeClient('Z', []byte{s.txStatus()}, false)
 		}

@@ -220,6 +220,13 @@ func (s *session) query(ctx context.Context, sql string) {
 		return
 	}
 	v := s.srv.decide(s.id, sql)
+	if v.Kind == policy.KindEmpty {
+		// Nothing to run (drivers ping with "-- ping"): PostgreSQL
+		// answers EmptyQueryResponse, and so does pgmoat, without a
+		// backend.
+		s.pushSynthetic(expectation{kind: synthEmpty}, expectation{kind: synthReady})
+		return
+	}
 	s.srv.metrics.statement(string(v.Kind), verdictLabel(v))
 	if e := v.Err(); e != nil {
 		s.srv.noteDenial(s, sql, v)

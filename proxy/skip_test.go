@@ -146,3 +146,29 @@ func TestClientThatStopsReadingLosesItsBackend(t *testing.T) {
 		t.Fatalf("the pool's one backend stayed with the client that stopped reading: %v", err)
 	}
 }
+
+// TestDriverPingIsAnswered: drivers ping with a Query that holds only a
+// comment (pgx: "-- ping"); PostgreSQL answers EmptyQueryResponse, and
+// pgmoat refused it, so pgx's Ping and pool health checks failed.
+func TestDriverPingIsAnswered(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	conn := f.connect(t, "alice", pgx.QueryExecModeSimpleProtocol)
+	ctx := context.Background()
+	if err := conn.Ping(ctx); err != nil {
+		t.Fatalf("pgx Ping: %v", err)
+	}
+	fe := rawSession(t, f, "alice")
+	for _, q := range []string{"", "   ", "-- ping", "/* nothing */ ;"} {
+		fe.Send(&pgproto3.Query{String: q})
+		if err := fe.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if got := until(t, fe); string(got) != "IZ" {
+			t.Errorf("%q: %q, want EmptyQueryResponse and ReadyForQuery", q, got)
+		}
+	}
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM items").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+}
