@@ -111,6 +111,15 @@ func filterIndexFindings(ctx context.Context, cfg *config.Config) ([]introspect.
 	if len(configuredFilters(cfg.MCP.Tools)) == 0 {
 		return nil, nil
 	}
+	snap, err := readSchema(ctx, cfg, "the filter-index check")
+	if err != nil {
+		return nil, err
+	}
+	return checkFilterIndexes(snap, cfg.MCP.Tools), nil
+}
+
+// readSchema reads the catalog as the backend role, for one doctor check.
+func readSchema(ctx context.Context, cfg *config.Config, check string) (*introspect.Snapshot, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, cfg.Backend.DSN.Value())
@@ -120,25 +129,18 @@ func filterIndexFindings(ctx context.Context, cfg *config.Config) ([]introspect.
 	defer conn.Close(context.Background())
 	snap, err := introspect.Load(ctx, conn)
 	if err != nil {
-		return nil, fmt.Errorf("reading the schema for the filter-index check: %w", err)
+		return nil, fmt.Errorf("reading the schema for %s: %w", check, err)
 	}
-	return checkFilterIndexes(snap, cfg.MCP.Tools), nil
+	return snap, nil
 }
 
 // toolFindings says, per profile, which relations get no MCP tool and why
 // (no USAGE on the schema, no SELECT, or the policy refuses the tool's
 // statement).
 func toolFindings(ctx context.Context, cfg *config.Config) ([]introspect.Finding, error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, cfg.Backend.DSN.Value())
+	snap, err := readSchema(ctx, cfg, "the tool check")
 	if err != nil {
-		return nil, fmt.Errorf("cannot connect to the backend: %s", config.RedactDSN(err.Error()))
-	}
-	defer conn.Close(context.Background())
-	snap, err := introspect.Load(ctx, conn)
-	if err != nil {
-		return nil, fmt.Errorf("reading the schema for the tool check: %w", err)
+		return nil, err
 	}
 	var out []introspect.Finding
 	for _, profile := range sortedProfiles(cfg) {
