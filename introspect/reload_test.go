@@ -175,15 +175,16 @@ func noLeaks(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 }
 
-// listenerPID waits for the reloader's LISTEN connection (other than
-// not) and returns its pid.
+// listenerPID waits for the reloader's listening connection other than
+// not, once its LISTEN has finished (state idle): one caught while LISTEN
+// still runs has not "got as far as LISTEN" for the reloader yet.
 func listenerPID(t *testing.T, conn *pgx.Conn, not int) int {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		var pid int
 		err := conn.QueryRow(context.Background(), `SELECT pid FROM pg_stat_activity WHERE datname = current_database()
-			AND query = 'LISTEN `+introspect.ReloadChannel+`' AND pid <> $1`, not).Scan(&pid)
+			AND query = 'LISTEN `+introspect.ReloadChannel+`' AND state = 'idle' AND pid <> $1`, not).Scan(&pid)
 		if err == nil {
 			return pid
 		}
