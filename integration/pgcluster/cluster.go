@@ -175,6 +175,9 @@ func (c *Cluster) writeConfig(opts Options) error {
 		"unix_socket_directories": quoteConf(c.sockDir),
 		"logging_collector":       "off",
 		"log_min_messages":        "warning",
+		// Ready to be the primary of StartReplica's streaming replicas.
+		"wal_level":       "replica",
+		"max_wal_senders": "10",
 	}
 	if !opts.Durable {
 		settings["fsync"] = "off"
@@ -202,6 +205,7 @@ func (c *Cluster) writeConfig(opts Options) error {
 	}
 	hba := "local all all trust\n" +
 		"host all " + Superuser + " 127.0.0.1/32 trust\n" +
+		"host replication " + Superuser + " 127.0.0.1/32 trust\n" +
 		"host all all 127.0.0.1/32 scram-sha-256\n"
 	return os.WriteFile(filepath.Join(c.dataDir, "pg_hba.conf"), []byte(hba), 0o600)
 }

@@ -246,3 +246,33 @@ func TestRestartAndFreeze(t *testing.T) {
 	}
 	conn.Close(ctx)
 }
+
+func TestReplicaStreamsFromThePrimary(t *testing.T) {
+	ctx := context.Background()
+	primary := ForTest(t, Options{})
+	replica := ReplicaForTest(t, primary, Options{})
+	if replica.Port() == primary.Port() || replica.SocketDir() == primary.SocketDir() {
+		t.Fatalf("replica shares the primary's port or socket: %d %s", replica.Port(), replica.SocketDir())
+	}
+	if err := primary.Exec(ctx, "postgres", "CREATE TABLE streamed (v int); INSERT INTO streamed VALUES (42)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := primary.WaitReplayed(ctx, replica); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := replica.queryOne(ctx, "SELECT v::text FROM streamed"); err != nil || got != "42" {
+		t.Fatalf("replica reads %q, %v", got, err)
+	}
+	if got, err := replica.queryOne(ctx, "SELECT pg_is_in_recovery()::text"); err != nil || got != "true" {
+		t.Fatalf("replica in recovery: %q, %v", got, err)
+	}
+	if err := replica.Exec(ctx, "postgres", "INSERT INTO streamed VALUES (1)"); err == nil || !strings.Contains(err.Error(), "read-only") {
+		t.Fatalf("write on the replica: %v", err)
+	}
+	if err := replica.Promote(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := replica.queryOne(ctx, "SELECT pg_is_in_recovery()::text"); err != nil || got != "false" {
+		t.Fatalf("promoted replica in recovery: %q, %v", got, err)
+	}
+}

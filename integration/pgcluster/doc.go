@@ -15,6 +15,11 @@
 // "postgres" account (PostgreSQL refuses to run as root), and the private
 // directory is handed to that account.
 //
+// Every cluster is ready to be a primary (wal_level replica, replication
+// from loopback for the superuser): StartReplica makes a streaming replica
+// with pg_basebackup -R, started on its own port, and WaitReplayed and
+// Promote serve the tests of replica routing.
+//
 // Tests share one cluster per package through Shared (from TestMain) and take
 // a fresh database per test with NewDatabase where isolation matters.
 package pgcluster
