@@ -29,6 +29,24 @@ type Backend struct {
 	// AllowUnsafeRole lets pgmoat start against a role that could write,
 	// bypass RLS or read server files.
 	AllowUnsafeRole bool `yaml:"allow_unsafe_role"`
+	// Replicas are streaming replicas of the primary (backend.dsn) that
+	// serve lendings while their replay lag is within MaxReplicaLag.
+	Replicas []Replica `yaml:"replicas"`
+	// MaxReplicaLag is the replay lag past which a replica leaves
+	// rotation; default 5s.
+	MaxReplicaLag Duration `yaml:"max_replica_lag"`
+	// Primary says when the primary serves lendings while replicas are
+	// configured: fallback (default; when no replica qualifies), never,
+	// or always (in rotation beside the replicas).
+	Primary string `yaml:"primary"`
+}
+
+// Replica is one streaming replica: its DSN (a plain list entry) or a
+// mapping {dsn, pool} whose pool sizes, where set, replace backend.pool's
+// for this host.
+type Replica struct {
+	DSN  Secret `yaml:"dsn"`
+	Pool Pool   `yaml:"pool"`
 }
 
 // Pool sizes the backend connection pool.

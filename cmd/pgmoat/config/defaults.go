@@ -30,6 +30,7 @@ func (c *Config) applyDefaults() {
 	setDuration(&p.AcquireTimeout, 2*time.Second)
 	setDuration(&p.MaxLifetime, time.Hour)
 	setDuration(&p.IdleTimeout, 10*time.Minute)
+	replicaDefaults(&c.Backend)
 
 	x := &c.Proxy
 	setString(&x.Listen, DefaultProxyListen)

@@ -85,22 +85,40 @@ func (v *validator) err() error {
 
 func (v *validator) backend(b Backend) {
 	if b.DSN != "" {
-		if _, err := pgconn.ParseConfig(b.DSN.Value()); err != nil {
+		if err := parseDSN(b.DSN.Value()); err != nil {
 			v.addf("backend.dsn", "not a valid PostgreSQL connection string (%s)", RedactDSN(unwrapAll(err).Error()))
 		}
 	}
-	p := b.Pool
+	v.poolSizes("backend.pool", b.Pool, nil)
+	v.replicas(b)
+}
+
+func parseDSN(dsn string) error {
+	_, err := pgconn.ParseConfig(dsn)
+	return err
+}
+
+// poolSizes checks one host's pool sizes, reported under key; path is
+// where the line is looked up (nil: key itself).
+func (v *validator) poolSizes(key string, p Pool, path []string) {
+	add := func(sub, format string, args ...any) {
+		if path == nil {
+			v.addf(key+"."+sub, format, args...)
+			return
+		}
+		v.addAt(path, key+"."+sub, format, args...)
+	}
 	if p.Max < 1 {
-		v.addf("backend.pool.max", "must be at least 1, got %d", p.Max)
+		add("max", "must be at least 1, got %d", p.Max)
 	}
 	if p.Min < 0 || p.Min > p.Max {
-		v.addf("backend.pool.min", "must be between 0 and backend.pool.max (%d), got %d", p.Max, p.Min)
+		add("min", "must be between 0 and %s.max (%d), got %d", key, p.Max, p.Min)
 	}
 	if p.AcquireTimeout <= 0 {
-		v.addf("backend.pool.acquire_timeout", "must be positive")
+		add("acquire_timeout", "must be positive")
 	}
 	if p.MaxPerIdentity < 0 || p.MaxPerIdentity > max(p.Max, 1) {
-		v.addf("backend.pool.max_per_identity", "must be between 1 and backend.pool.max (%d), got %d", p.Max, p.MaxPerIdentity)
+		add("max_per_identity", "must be between 1 and %s.max (%d), got %d", key, p.Max, p.MaxPerIdentity)
 	}
 }
 
