@@ -181,9 +181,10 @@ func firstLine(s string, n int) string {
 
 var adminHelp = [][]string{
 	{"SHOW HELP", "this list"},
-	{"SHOW POOLS", "the backend pool: clients active and waiting, servers in use and idle"},
+	{"SHOW POOLS", "the backend pool of each host: clients active and waiting, servers in use and idle"},
 	{"SHOW CLIENTS", "client connections: user, identity, address, state"},
-	{"SHOW SERVERS", "backend connections: pid, state, identity in force"},
+	{"SHOW SERVERS", "backend connections: pid, state, identity in force, host"},
+	{"SHOW HOSTS", "the primary and each replica: role, in rotation or why not, replay lag"},
 	{"SHOW STATS", "totals: statements, denials, pool acquisitions and waits"},
 	{"SHOW CONFIG", "the running configuration, secrets masked"},
 	{"SHOW VERSION", "pgmoat's version"},
@@ -203,19 +204,17 @@ func (a *adminSession) show(what string) {
 	case "HELP":
 		a.table([]string{"command", "description"}, adminHelp)
 	case "POOLS":
-		st := s.pool.Stats()
 		active, idle := s.clientStates()
 		a.table([]string{"database", "user", "cl_active", "cl_idle", "cl_waiting", "sv_active", "sv_idle", "sv_total", "sv_max", "avg_wait_ms", "pool_mode", "paused",
-			"sv_connecting", "sv_created", "sv_closed", "sv_lost", "connect_failures"},
-			[][]string{{s.cfg.Database, s.pool.connCfg.User, strconv.Itoa(active), strconv.Itoa(idle), strconv.Itoa(st.Waiting), strconv.Itoa(st.InUse - st.Connecting), strconv.Itoa(st.Idle),
-				strconv.Itoa(st.Open), strconv.Itoa(s.pool.cfg.Max), avgMillis(st.WaitTotal, st.Acquired), "transaction", strconv.FormatBool(st.Paused),
-				strconv.Itoa(st.Connecting), strconv.FormatUint(st.Created, 10), strconv.FormatUint(st.Closed, 10), strconv.FormatUint(st.Lost, 10), strconv.FormatUint(st.ConnectFailures, 10)}})
+			"sv_connecting", "sv_created", "sv_closed", "sv_lost", "connect_failures", "host", "role", "in_rotation", "lag_ms"}, s.poolRows(active, idle))
 	case "CLIENTS":
 		a.table([]string{"client_id", "user", "user_id", "profile", "addr", "connected", "state", "backend_pid"}, s.clientRows())
 	case "SERVERS":
-		a.table([]string{"pid", "state", "user_id", "statement_timeout", "prepared", "age_s"}, s.pool.serverRows(s.cfg.RLSSetting))
+		a.table([]string{"pid", "state", "user_id", "statement_timeout", "prepared", "age_s", "host", "role"}, s.pool.serverRows(s.cfg.RLSSetting))
+	case "HOSTS":
+		a.table([]string{"host", "role", "in_rotation", "lag_ms", "checked_ago_ms", "reason", "sv_active", "sv_idle", "sv_max", "lent_total"}, s.hostRows())
 	case "STATS":
-		st := s.pool.Stats()
+		st := s.pool.Totals()
 		a.table([]string{"stat", "value"}, [][]string{
 			{"statements", strconv.FormatInt(s.statements.Load(), 10)},
 			{"denials", strconv.FormatInt(s.denialCount.Load(), 10)},

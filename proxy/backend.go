@@ -82,6 +82,9 @@ type backend struct {
 	released time.Time
 	// epoch is the pool's epoch when the backend was opened (see Pool).
 	epoch uint64
+	// home is the pool of the host the backend is connected to, which
+	// it goes back to; set when it is opened, immutable after.
+	home *Pool
 	// holder is the identity key the backend is counted for while lent
 	// (Pool.held); the pool's, under its lock.
 	holder string

@@ -63,6 +63,29 @@
 //     failed connects and exhausted waits are counted and logged at info
 //     level, rate-limited per kind (events.go); so are the server's
 //     startup timeouts and shutdown disconnects.
+//   - With replicas (PoolConfig.Replicas), the primary's Pool routes
+//     (hosts.go): each replica has a Pool of its own, with its own sizes,
+//     its own role check on its first connection and its backends' own
+//     cancel addresses, and every lending, from a proxy session or the
+//     Executor alike, goes whole to one host, so a transaction never
+//     spans hosts and the identity, timeout and read-only flag are
+//     injected there as on the primary. The host is a replica in
+//     rotation with the least outstanding work (lent, connecting and
+//     waiting over its max), the primary only when none is in rotation
+//     (PrimaryFallback), never, or always beside them. A backend knows
+//     its home pool and goes back to it. One health goroutine
+//     (health.go) samples the primary's WAL position and then checks
+//     each replica, every second by default, on connections of its own:
+//     one that does not answer, is no longer in recovery (promoted) or
+//     replays more than MaxReplicaLag behind leaves rotation, and comes
+//     back when a check finds it fit. The lag is 0 once a replica has
+//     replayed the primary's last sampled position, so an idle primary
+//     is not lag; otherwise it is the smaller of the time since the
+//     replica last caught up with a sample and the age of its last
+//     replayed transaction. A replica also leaves rotation at once when
+//     one of its backends is found dead or a connect to it fails; the
+//     lending then goes on to another host. Rotation changes are logged
+//     (host left rotation, host joined rotation).
 //
 // Clients speak UTF8 (or SQL_ASCII on a UTF8 database, which the server
 // does not convert): any other client_encoding is refused at startup

@@ -71,7 +71,10 @@ func toWire(err error) *wireError {
 	var ie *InjectionError
 	var be *BackendError
 	var ue *UnsafeRoleError
+	var nh *NoHostError
 	switch {
+	case errors.As(err, &nh):
+		return errorf(codeConnFailure, nh.Error())
 	case errors.As(err, &ue):
 		return errorf(codeConnFailure, ue.Error())
 	case errors.Is(err, ErrPoolExhausted):

@@ -34,6 +34,9 @@ import (
 // prepareLending makes a freshly acquired backend fit for id with want
 // in force. On error the caller releases bk (a broken one is closed).
 func (p *Pool) prepareLending(ctx context.Context, bk *backend, id policy.Identity, want settings, key string, local settings) error {
+	if h := bk.home; h != nil && h != p {
+		return h.prepareLending(ctx, bk, id, want, key, local) // a replica's backend
+	}
 	p.noteBorrower(bk, id.UserID, local)
 	if p.cfg.BehindPooler {
 		return nil // settings travel with each transaction instead

@@ -115,17 +115,27 @@ var (
 	descPoolFail  = prometheus.NewDesc("pgmoat_pool_connect_failures_total", "Backend connects that failed (refused, timed out, authentication).", nil, nil)
 	descStartupTO = prometheus.NewDesc("pgmoat_proxy_startup_timeouts_total", "Clients that did not finish startup and authentication within proxy.startup_timeout.", nil, nil)
 	descShutdown  = prometheus.NewDesc("pgmoat_proxy_shutdown_disconnects_total", "Clients disconnected because pgmoat was shutting down.", nil, nil)
+
+	// Per host (the primary and each replica); the pgmoat_pool_* series
+	// are the sums over hosts.
+	hostLabels      = []string{"host", "role"}
+	descHostIn      = prometheus.NewDesc("pgmoat_host_in_rotation", "1 when the host serves lendings now, 0 when it is out of rotation.", hostLabels, nil)
+	descHostLag     = prometheus.NewDesc("pgmoat_host_replay_lag_seconds", "A replica's replay lag at its last health check.", hostLabels, nil)
+	descHostConns   = prometheus.NewDesc("pgmoat_host_connections", "Backend connections of the host by state.", append(hostLabels, "state"), nil)
+	descHostAcq     = prometheus.NewDesc("pgmoat_host_acquired_total", "Backends of the host lent.", hostLabels, nil)
+	descHostLostCnt = prometheus.NewDesc("pgmoat_host_lost_total", "Backends of the host found dead.", hostLabels, nil)
 )
 
 func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPoolConns, descPoolWait, descPoolAcq, descPoolWaitS, descPoolExh, descPoolNew, descClients,
-		descPoolGone, descPoolLost, descPoolFail, descStartupTO, descShutdown} {
+		descPoolGone, descPoolLost, descPoolFail, descStartupTO, descShutdown, descHostIn, descHostLag, descHostConns, descHostAcq, descHostLostCnt} {
 		ch <- d
 	}
 }
 
 func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
-	st := c.srv.pool.Stats()
+	c.collectHosts(ch)
+	st := c.srv.pool.Totals()
 	ch <- prometheus.MustNewConstMetric(descPoolConns, prometheus.GaugeValue, float64(st.Idle), "idle")
 	ch <- prometheus.MustNewConstMetric(descPoolConns, prometheus.GaugeValue, float64(st.InUse-st.Connecting), "in_use")
 	ch <- prometheus.MustNewConstMetric(descPoolConns, prometheus.GaugeValue, float64(st.Connecting), "connecting")
@@ -140,4 +150,24 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descPoolFail, prometheus.CounterValue, float64(st.ConnectFailures))
 	ch <- prometheus.MustNewConstMetric(descStartupTO, prometheus.CounterValue, float64(c.srv.startupTimeouts.Load()))
 	ch <- prometheus.MustNewConstMetric(descShutdown, prometheus.CounterValue, float64(c.srv.shutdownDisconnects.Load()))
+}
+
+// collectHosts writes the per-host series.
+func (c *poolCollector) collectHosts(ch chan<- prometheus.Metric) {
+	for _, h := range c.srv.pool.Hosts() {
+		in := 0.0
+		if h.InRotation {
+			in = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descHostIn, prometheus.GaugeValue, in, h.Host, h.Role)
+		if h.Role == roleReplica && h.Lag >= 0 {
+			ch <- prometheus.MustNewConstMetric(descHostLag, prometheus.GaugeValue, h.Lag.Seconds(), h.Host, h.Role)
+		}
+		st := h.Stats
+		ch <- prometheus.MustNewConstMetric(descHostConns, prometheus.GaugeValue, float64(st.Idle), h.Host, h.Role, "idle")
+		ch <- prometheus.MustNewConstMetric(descHostConns, prometheus.GaugeValue, float64(st.InUse-st.Connecting), h.Host, h.Role, "in_use")
+		ch <- prometheus.MustNewConstMetric(descHostConns, prometheus.GaugeValue, float64(st.Connecting), h.Host, h.Role, "connecting")
+		ch <- prometheus.MustNewConstMetric(descHostAcq, prometheus.CounterValue, float64(st.Acquired), h.Host, h.Role)
+		ch <- prometheus.MustNewConstMetric(descHostLostCnt, prometheus.CounterValue, float64(st.Lost), h.Host, h.Role)
+	}
 }

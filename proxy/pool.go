@@ -52,6 +52,22 @@ type PoolConfig struct {
 	// Logger receives one info record (rate-limited) per lost backend,
 	// failed connect and exhausted wait; nil discards them.
 	Logger *slog.Logger
+	// Replicas are streaming replicas of DSN's server (hosts.go). Each
+	// has a pool of its own, sized by its Min, Max, MaxPerIdentity,
+	// AcquireTimeout, MaxLifetime and IdleTimeout where set and by this
+	// configuration's otherwise; the rest is this configuration's.
+	// Lendings then go to a replica in rotation, the primary serving
+	// as Primary says.
+	Replicas []PoolConfig
+	// MaxReplicaLag is the replay lag past which a replica leaves
+	// rotation; default DefaultMaxReplicaLag.
+	MaxReplicaLag time.Duration
+	// Primary is PrimaryFallback (default), PrimaryNever or
+	// PrimaryAlways.
+	Primary string
+	// HealthInterval is how often each replica is checked; default
+	// DefaultHealthInterval.
+	HealthInterval time.Duration
 }
 
 func (c PoolConfig) withDefaults() PoolConfig {
@@ -79,6 +95,11 @@ func (c PoolConfig) withDefaults() PoolConfig {
 	c.MaxPerIdentity = min(c.MaxPerIdentity, c.Max)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	defDur(&c.MaxReplicaLag, DefaultMaxReplicaLag)
+	defDur(&c.HealthInterval, DefaultHealthInterval)
+	if c.Primary == "" {
+		c.Primary = PrimaryFallback
 	}
 	return c
 }
@@ -177,6 +198,17 @@ type Pool struct {
 	// warmed: Warm succeeded, so the pool keeps Min connections open.
 	warmed bool
 
+	// host names the pool's server (hostName) and role says whether it
+	// is the primary or a replica; both immutable.
+	host, role string
+	// router, on the primary's pool when replicas are configured, picks
+	// the host of each lending (hosts.go); nil otherwise. Immutable
+	// after NewPool.
+	router *router
+	// onLost, on a replica's pool, takes the host out of rotation when
+	// one of its backends is found dead. Immutable after NewPool.
+	onLost func(error)
+
 	stop chan struct{}
 	done chan struct{}
 }
@@ -221,6 +253,24 @@ type waiter struct {
 // connect; Warm opens the minimum number of connections.
 func NewPool(cfg PoolConfig) (*Pool, error) {
 	cfg = cfg.withDefaults()
+	switch cfg.Primary {
+	case PrimaryFallback, PrimaryNever, PrimaryAlways:
+	default:
+		return nil, fmt.Errorf("proxy: PoolConfig.Primary %q is not fallback, never or always", cfg.Primary)
+	}
+	p, err := newHostPool(cfg, rolePrimary)
+	if err != nil || len(cfg.Replicas) == 0 {
+		return p, err
+	}
+	if err := p.addReplicas(cfg); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// newHostPool opens the pool of one host.
+func newHostPool(cfg PoolConfig, role string) (*Pool, error) {
 	connCfg, err := pgconn.ParseConfig(cfg.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("backend DSN: %w", err)
@@ -243,7 +293,8 @@ func NewPool(cfg PoolConfig) (*Pool, error) {
 	p := &Pool{cfg: cfg, connCfg: connCfg, guard: &roleGuard{allow: cfg.AllowUnsafeRole, onUnsafe: cfg.OnUnsafeRole},
 		events: newEventLog(cfg.Logger), refill: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{}),
-		lent: map[*backend]struct{}{}, held: map[string]int{}}
+		lent: map[*backend]struct{}{}, held: map[string]int{},
+		host: hostName(connCfg.Host, connCfg.Port), role: role}
 	p.bg, p.cancelBg = context.WithCancel(context.Background())
 	go p.maintain()
 	return p, nil
@@ -274,6 +325,9 @@ func (p *Pool) Warm(ctx context.Context) error {
 	p.mu.Lock()
 	p.warmed = true
 	p.mu.Unlock()
+	if p.router != nil {
+		return p.router.warmReplicas(ctx)
+	}
 	return nil
 }
 
@@ -532,6 +586,7 @@ func (p *Pool) connect(ctx context.Context, who string, deadline time.Time) (*ba
 	p.connecting--
 	p.stats.Created++
 	b.epoch = p.epoch
+	b.home = p
 	if p.serverParams == nil {
 		p.serverParams = b.params
 	}
@@ -571,6 +626,14 @@ const lendAttempts = 3
 // so a borrower does not pay for a connection the server dropped while
 // it sat idle. The acquire deadline bounds the whole.
 func (p *Pool) lend(ctx context.Context, br borrower, prepare func(*backend) error) (*backend, error) {
+	if p.router != nil {
+		return p.router.lend(ctx, br, prepare)
+	}
+	return p.lendHere(ctx, br, prepare)
+}
+
+// lendHere is lend from this host's pool.
+func (p *Pool) lendHere(ctx context.Context, br borrower, prepare func(*backend) error) (*backend, error) {
 	deadline := time.Now().Add(p.cfg.AcquireTimeout)
 	for attempt := 1; ; attempt++ {
 		bk, err := p.acquireBy(ctx, br, deadline)
@@ -616,8 +679,11 @@ func (p *Pool) lost(b *backend, why error) {
 	clear(p.idle[len(keep):])
 	p.idle = keep
 	p.mu.Unlock()
-	p.events.log("backend lost", "pid", b.pid, "err", why.Error(), "age_s", int(time.Since(b.created).Seconds()),
+	p.events.log("backend lost", "host", p.host, "pid", b.pid, "err", why.Error(), "age_s", int(time.Since(b.created).Seconds()),
 		"idle_closed", len(stale))
+	if p.onLost != nil {
+		p.onLost(why)
+	}
 	for _, ib := range stale {
 		p.discard(ib)
 	}
@@ -627,6 +693,10 @@ func (p *Pool) lost(b *backend, why error) {
 // lostLent is a lent backend that failed under its borrower: a lost
 // connection (not a protocol error) is lost.
 func (p *Pool) lostLent(b *backend, why error) {
+	if h := b.home; h != nil && h != p {
+		h.lostLent(b, why)
+		return
+	}
 	if isConnLoss(why) {
 		p.lost(b, why)
 	}
@@ -694,6 +764,10 @@ func (p *Pool) ServerParams(ctx context.Context) (map[string]string, error) {
 // release gives a backend back. Backends in an unknown state, in a
 // transaction, or past their lifetime are closed instead.
 func (p *Pool) release(b *backend) {
+	if h := b.home; h != nil && h != p {
+		h.release(b) // lent from a replica by the router
+		return
+	}
 	p.mu.Lock()
 	delete(p.lent, b)
 	p.unhold(b.holder)
@@ -718,6 +792,9 @@ func (p *Pool) release(b *backend) {
 // Pause holds every new acquisition until Resume; transactions already
 // running finish. Waiters still time out after the acquire timeout.
 func (p *Pool) Pause() {
+	for _, h := range p.hosts()[1:] {
+		h.Pause()
+	}
 	p.mu.Lock()
 	p.paused = true
 	p.mu.Unlock()
@@ -725,14 +802,27 @@ func (p *Pool) Pause() {
 
 // Resume lets held acquisitions proceed.
 func (p *Pool) Resume() {
+	for _, h := range p.hosts()[1:] {
+		h.Resume()
+	}
 	p.mu.Lock()
 	p.paused = false
 	p.dispatch()
 	p.mu.Unlock()
 }
 
-// serverRows describes every open backend for SHOW SERVERS.
+// serverRows describes every open backend of every host for SHOW
+// SERVERS.
 func (p *Pool) serverRows(rlsSetting string) [][]string {
+	var rows [][]string
+	for _, h := range p.hosts() {
+		rows = append(rows, h.hostServerRows()...)
+	}
+	return rows
+}
+
+// hostServerRows describes this host's open backends.
+func (p *Pool) hostServerRows() [][]string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var rows [][]string
@@ -741,7 +831,7 @@ func (p *Pool) serverRows(rlsSetting string) [][]string {
 		// the immutable fields and inForce (guarded by p.mu) are read.
 		v := b.shown.Load()
 		rows = append(rows, []string{strconv.FormatUint(uint64(b.pid), 10), state, b.inForce[0],
-			b.inForce[1], strconv.Itoa(v.prepared), strconv.Itoa(int(time.Since(b.created).Seconds()))})
+			b.inForce[1], strconv.Itoa(v.prepared), strconv.Itoa(int(time.Since(b.created).Seconds())), p.host, p.role})
 	}
 	for _, b := range p.idle {
 		row(b, "idle")
@@ -750,7 +840,7 @@ func (p *Pool) serverRows(rlsSetting string) [][]string {
 		row(b, "active")
 	}
 	for range p.connecting {
-		rows = append(rows, []string{"", "connecting", "", "", "", ""})
+		rows = append(rows, []string{"", "connecting", "", "", "", "", p.host, p.role})
 	}
 	return rows
 }
@@ -831,6 +921,9 @@ func (p *Pool) Close() {
 		return
 	}
 	p.closed = true
+	if p.router != nil {
+		defer p.router.close()
+	}
 	idle := p.idle
 	p.idle = nil
 	for e := p.waiters.Front(); e != nil; e = e.Next() {

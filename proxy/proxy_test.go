@@ -52,11 +52,14 @@ GRANT SELECT ON item_notes TO proxy_reader;
 // proxyFixture is one database with the fixture schema, a pool and a
 // proxy server on a loopback port.
 type proxyFixture struct {
-	db     string
-	pool   *Pool
-	server *Server
-	addr   string
-	reg    *prometheus.Registry
+	db   string
+	pool *Pool
+	// replicas are the streaming replicas fixtureOptions.replicas asked
+	// for, in the order of the pool's hosts after the primary.
+	replicas []*pgcluster.Cluster
+	server   *Server
+	addr     string
+	reg      *prometheus.Registry
 }
 
 type fixtureOptions struct {
@@ -79,6 +82,13 @@ type fixtureOptions struct {
 	// fixture's) in force, as serve's RELOAD does, instead of answering
 	// with a fixed summary.
 	reloadProfiles func(map[string]policy.Profile) map[string]policy.Profile
+	// replicas starts that many streaming replicas of the fixture's
+	// cluster (which must be the test's own) once its database is
+	// ready, and lends from them (hosts.go).
+	replicas       int
+	maxReplicaLag  time.Duration
+	primaryMode    string
+	healthInterval time.Duration
 }
 
 func newFixture(t testing.TB, o fixtureOptions) *proxyFixture {
@@ -101,9 +111,17 @@ func newFixture(t testing.TB, o fixtureOptions) *proxyFixture {
 	if o.poolMax == 0 {
 		o.poolMax = 4
 	}
+	var replicas []*pgcluster.Cluster
+	var replicaCfgs []PoolConfig
+	for range o.replicas {
+		r := pgcluster.ReplicaForTest(t, cluster, pgcluster.Options{})
+		replicas = append(replicas, r)
+		replicaCfgs = append(replicaCfgs, PoolConfig{DSN: r.DSNFor("proxy_reader", "reader-pw", db)})
+	}
 	pool, err := NewPool(PoolConfig{
 		DSN: cluster.DSNFor("proxy_reader", "reader-pw", db), Min: o.poolMin, Max: o.poolMax,
 		AcquireTimeout: o.acquireTimeout, MaxPerIdentity: o.maxPerIdentity, Logger: o.logger,
+		Replicas: replicaCfgs, MaxReplicaLag: o.maxReplicaLag, Primary: o.primaryMode, HealthInterval: o.healthInterval,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +172,7 @@ func newFixture(t testing.TB, o fixtureOptions) *proxyFixture {
 	}
 	t.Cleanup(pool.Close) // registered first, so it runs after the server's cleanup
 	addr := serveOn(t, srv)
-	return &proxyFixture{db: db, pool: pool, server: srv, addr: addr, reg: reg}
+	return &proxyFixture{db: db, pool: pool, replicas: replicas, server: srv, addr: addr, reg: reg}
 }
 
 func (f *proxyFixture) dsn(user string) string {

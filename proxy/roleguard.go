@@ -88,6 +88,14 @@ func (g *roleGuard) verify(ctx context.Context, pc *pgconn.PgConn) error {
 	return g.err
 }
 
+// refusal is the check's refusal, nil while the role passed, was
+// allowed or was not checked yet.
+func (g *roleGuard) refusal() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.err
+}
+
 // dangerousRoles are predefined roles whose membership breaks the moat.
 var dangerousRoles = []struct{ name, why string }{
 	{"pg_write_all_data", "can write every table"},
