@@ -19,5 +19,7 @@
 // A Snapshot is never modified after Load returns it, so readers share it
 // without locks. Diff compares two snapshots; Reloader re-reads the catalog
 // on a timer, on NOTIFY pgmoat_reload and on demand, and publishes each new
-// snapshot with an atomic swap.
+// snapshot with an atomic swap. The Reloader is given the primary's DSN
+// even when the reads go to replicas: a NOTIFY is not replayed on a
+// replica, so the LISTEN (and the catalog read) must be on the primary.
 package introspect

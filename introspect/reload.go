@@ -66,6 +66,11 @@ type Reloader struct {
 
 // NewReloader loads the first snapshot; it fails when the catalog cannot
 // be read, so a misconfigured backend is reported at start-up.
+//
+// dsn must reach the primary when the instance reads from replicas: the
+// LISTEN connection waits there, because a NOTIFY is never replayed on a
+// replica, and the schema is read there too, so a change is seen as soon
+// as it is committed (a replica in rotation has it within the lag bound).
 func NewReloader(ctx context.Context, dsn string, opts ReloaderOptions) (*Reloader, error) {
 	if opts.Interval == 0 {
 		opts.Interval = 15 * time.Minute

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"strconv"
 	"strings"
@@ -63,8 +64,6 @@ type router struct {
 	maxLag   time.Duration
 	interval time.Duration
 	log      *slog.Logger
-	// turn rotates the first candidate among equally busy hosts.
-	turn atomic.Uint32
 
 	samples lsnSamples // the health goroutine's alone
 	// primaryConn is the health goroutine's connection to the primary.
@@ -156,7 +155,7 @@ func (r *router) replicaOf(h *Pool) *replica {
 // pick chooses the host of one lending: among the replicas in rotation
 // (and the primary when it always serves), the one with the least
 // outstanding work (lent backends, connects and waiters over its max),
-// equally busy ones taken in turn. With no replica in rotation the
+// one of equally busy ones at random. With no replica in rotation the
 // primary serves, unless it never does.
 func (r *router) pick(skip map[*Pool]bool) (*Pool, error) {
 	cands := make([]*Pool, 0, len(r.replicas)+1)
@@ -173,7 +172,10 @@ func (r *router) pick(skip map[*Pool]bool) (*Pool, error) {
 	if len(cands) == 0 {
 		return nil, &NoHostError{Reasons: r.outReasons()}
 	}
-	start := int(r.turn.Add(1))
+	// A random start: a rotating one would fall in step with clients
+	// whose statements take two lendings each (Parse and Describe, then
+	// Bind and Execute, outside a transaction).
+	start := rand.IntN(len(cands))
 	best, bestLoad := (*Pool)(nil), 0.0
 	for i := range cands {
 		h := cands[(start+i)%len(cands)]

@@ -2,7 +2,20 @@ package config
 
 import (
 	"github.com/pgmoat/pgmoat/policy"
+	"github.com/pgmoat/pgmoat/proxy"
 )
+
+// ReplicaPools are the pool configurations of backend.replicas: each
+// one's DSN and sizes; the pool fills in the rest from the primary's.
+func (b Backend) ReplicaPools() []proxy.PoolConfig {
+	var out []proxy.PoolConfig
+	for _, r := range b.Replicas {
+		p := r.Pool
+		out = append(out, proxy.PoolConfig{DSN: r.DSN.Value(), Min: p.Min, Max: p.Max, AcquireTimeout: p.AcquireTimeout.D(),
+			MaxLifetime: p.MaxLifetime.D(), IdleTimeout: p.IdleTimeout.D(), MaxPerIdentity: p.EffectiveMaxPerIdentity()})
+	}
+	return out
+}
 
 // PolicyOptions turns the profiles into the policy engine's options.
 func (c *Config) PolicyOptions() policy.Options {
