@@ -63,7 +63,9 @@ type instance struct {
 func (s *scaleOut) serve(t *testing.T) *instance {
 	t.Helper()
 	in := &instance{proxyAddr: freePort(t), mcpAddr: freePort(t), log: &lockedBuffer{}}
-	dsn := func(c *pgcluster.Cluster) string { return c.DSNFor(shop.ReaderRole, shop.DefaultReaderPassword, "shop") }
+	dsn := func(c *pgcluster.Cluster) string {
+		return c.DSNFor(shop.ReaderRole, shop.DefaultReaderPassword, "shop")
+	}
 	cfg := writeConfig(t, fmt.Sprintf(`backend:
   dsn: %q
   pool: {min: 2, max: 6}
