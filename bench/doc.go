@@ -10,8 +10,12 @@
 //
 // Scenarios: pooled throughput (pgbench -S in the three query modes),
 // connection storms, memory per idle client, MCP calls per second and
-// latency, introspection and tool generation time, and the policy engine's
-// Go benchmarks. Runs alternate between targets (A B C A B C …) and the
+// latency, introspection and tool generation time, the policy engine's
+// Go benchmarks, and read replicas (pgbench -S through pgmoat on the
+// primary alone and through pgmoat on two streaming replicas started on
+// the same machine, with how the lendings fell on the hosts: it shows the
+// routing's correctness and cost, not the throughput replicas add, since
+// all servers share the machine's cores). Runs alternate between targets (A B C A B C …) and the
 // report gives medians and ratios, because the machines this runs on are
 // small and noisy. A target whose tool is missing is skipped with a line in
 // the report; the rest of the run goes on.

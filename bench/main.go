@@ -153,7 +153,7 @@ func (e *env) setUp(ctx context.Context) error {
 }
 
 func (e *env) needsPgbenchTargets() bool {
-	return e.o.wants(scThroughput) || e.o.wants(scStorms) || e.o.wants(scProfile)
+	return e.o.wants(scThroughput) || e.o.wants(scStorms) || e.o.wants(scProfile) || e.o.wants(scReplicas)
 }
 
 // startTargets brings up the pgbench endpoints; a target that cannot
@@ -190,6 +190,7 @@ func (e *env) measure(ctx context.Context) {
 		{scMCP, e.mcpScenario},
 		{scIntrospect, e.introspection},
 		{scPolicy, e.policy},
+		{scReplicas, e.replicas},
 	}
 	for _, s := range scenarios {
 		if ctx.Err() != nil {
@@ -230,6 +231,9 @@ func plannedSteps(o options) int {
 	}
 	if o.wants(scPolicy) {
 		n++
+	}
+	if o.wants(scReplicas) {
+		n += 1 + 2*o.rounds
 	}
 	return n
 }

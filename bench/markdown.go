@@ -27,6 +27,7 @@ func renderMarkdown(r *report, charts []string) string {
 	writeMCP(w, r, charts)
 	writeIntrospection(w, r)
 	writePolicy(w, r)
+	writeReplicas(w, r)
 	writeProfiles(w, r)
 	writeSkipped(w, r)
 	return b.String()

@@ -18,9 +18,10 @@ const (
 	scIntrospect = "introspect"
 	scPolicy     = "policy"
 	scProfile    = "profile"
+	scReplicas   = "replicas"
 )
 
-var allScenarios = []string{scThroughput, scStorms, scMemory, scMCP, scIntrospect, scPolicy, scProfile}
+var allScenarios = []string{scThroughput, scStorms, scMemory, scMCP, scIntrospect, scPolicy, scProfile, scReplicas}
 
 // Target names.
 const (

@@ -34,10 +34,17 @@ type pgmoatInstance struct {
 // quoted by %q, which YAML reads as a double-quoted string. The one
 // benchmark user may hold the whole pool, as every client of PgBouncer's
 // single pool may.
-func pgmoatConfig(dsn, proxyAddr, mcpAddr string, pool, maxClients int) string {
+func pgmoatConfig(dsn, proxyAddr, mcpAddr string, pool, maxClients int, replicas ...string) string {
+	reps := ""
+	if len(replicas) > 0 {
+		reps = "  replicas:\n"
+		for _, r := range replicas {
+			reps += fmt.Sprintf("    - %q\n", r)
+		}
+	}
 	return fmt.Sprintf(`backend:
   dsn: %q
-  pool:
+%s  pool:
     min: %d
     max: %d
     max_per_identity: %d
@@ -59,11 +66,13 @@ mcp:
   anonymous:
     user_id: "1"
     profile: readonly
-`, dsn, pool, pool, pool, proxyAddr, maxClients, proxyUser, proxyPassword, mcpAddr, mcpToken)
+`, dsn, reps, pool, pool, pool, proxyAddr, maxClients, proxyUser, proxyPassword, mcpAddr, mcpToken)
 }
 
-// startPgmoat runs `pgmoat serve` against db through role/password.
-func (e *env) startPgmoat(ctx context.Context, name, db, role, password string) (*pgmoatInstance, error) {
+// startPgmoat runs `pgmoat serve` against db through role/password,
+// reading from replicas (ports of streaming replicas of the cluster) when
+// any are given.
+func (e *env) startPgmoat(ctx context.Context, name, db, role, password string, replicas ...int) (*pgmoatInstance, error) {
 	if e.pgmoatBin == "" {
 		return nil, fmt.Errorf("pgmoat was not built: %s", e.pgmoatBuildErr)
 	}
@@ -74,14 +83,21 @@ func (e *env) startPgmoat(ctx context.Context, name, db, role, password string) 
 			return nil, err
 		}
 	}
-	dsn := (&url.URL{Scheme: "postgres", User: url.UserPassword(role, password),
-		Host: fmt.Sprintf("127.0.0.1:%d", e.cluster.Port()), Path: "/" + db, RawQuery: "sslmode=disable"}).String()
+	dsnAt := func(port int) string {
+		return (&url.URL{Scheme: "postgres", User: url.UserPassword(role, password),
+			Host: fmt.Sprintf("127.0.0.1:%d", port), Path: "/" + db, RawQuery: "sslmode=disable"}).String()
+	}
+	dsn := dsnAt(e.cluster.Port())
+	var replicaDSNs []string
+	for _, port := range replicas {
+		replicaDSNs = append(replicaDSNs, dsnAt(port))
+	}
 	dir, err := os.MkdirTemp(e.tmp, name+"-")
 	if err != nil {
 		return nil, err
 	}
 	in.config = filepath.Join(dir, "pgmoat.yaml")
-	text := pgmoatConfig(dsn, in.proxyAddr, in.mcpAddr, e.o.pool, e.o.idleClients+2000)
+	text := pgmoatConfig(dsn, in.proxyAddr, in.mcpAddr, e.o.pool, e.o.idleClients+2000, replicaDSNs...)
 	if err := os.WriteFile(in.config, []byte(text), 0o600); err != nil {
 		return nil, err
 	}

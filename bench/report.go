@@ -22,6 +22,7 @@ type report struct {
 	ToolsList     []toolsListSize `json:"tools_list"`
 	Introspection []introResult   `json:"introspection"`
 	Policy        []goBench       `json:"policy"`
+	Replicas      *replicaResult  `json:"replicas,omitempty"`
 	Profiles      []string        `json:"profiles"` // files next to the report
 	Skipped       []skip          `json:"skipped"`
 	Notes         []string        `json:"notes"`
