@@ -4,20 +4,24 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pgmoat/pgmoat/mcp"
+	"github.com/pgmoat/pgmoat/policy"
 )
 
 func TestToolStatsQuantiles(t *testing.T) {
-	o := newObservers(nil)
+	t.Parallel()
+	o := New(nil)
 	for i := 1; i <= 100; i++ {
-		o.onCall(mcp.CallRecord{Tool: "query_orders", Duration: time.Duration(i) * time.Millisecond, Rows: 2, IsError: i%10 == 0})
+		o.OnCall(mcp.CallRecord{Tool: "query_orders", Duration: time.Duration(i) * time.Millisecond, Rows: 2, IsError: i%10 == 0})
 	}
-	o.onCall(mcp.CallRecord{Tool: "query_customers", Duration: time.Millisecond, Rows: 1})
-	got := o.tools.snapshot()
+	o.OnCall(mcp.CallRecord{Tool: "query_customers", Duration: time.Millisecond, Rows: 1})
+	got := o.ToolStats()
 	if len(got) != 2 || got[1].Name != "query_orders" {
 		t.Fatalf("snapshot: %+v", got)
 	}
@@ -28,6 +32,7 @@ func TestToolStatsQuantiles(t *testing.T) {
 }
 
 func TestQuantileEdges(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		n    int
 		q    float64
@@ -44,10 +49,11 @@ func TestQuantileEdges(t *testing.T) {
 }
 
 func TestToolCallLogRecord(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
-	o := newObservers(slog.New(slog.NewJSONHandler(&buf, nil)))
-	o.allowValues([]string{"query_orders.status", "limit"})
-	o.onCall(mcp.CallRecord{Tool: "query_orders", UserID: "2", Duration: 1500 * time.Microsecond, Rows: 7, Truncated: true,
+	o := New(slog.New(slog.NewJSONHandler(&buf, nil)))
+	o.AllowValues([]string{"query_orders.status", "limit"})
+	o.OnCall(mcp.CallRecord{Tool: "query_orders", UserID: "2", Duration: 1500 * time.Microsecond, Rows: 7, Truncated: true,
 		ShapeCacheHit: true, DenialRule: "statement.kind",
 		Arguments: map[string]any{"customer_id": 42.0, "status": "paid", "limit": 5.0}})
 	var rec map[string]any
@@ -70,34 +76,59 @@ func TestToolCallLogRecord(t *testing.T) {
 	}
 }
 
-// TestCallRecordsFromRealCalls: the records the MCP server hands to the
-// observers say which cache answered and carry the arguments to redact.
-func TestCallRecordsFromRealCalls(t *testing.T) {
-	f := newShopFixture(t)
-	var buf bytes.Buffer
-	obs := newObservers(slog.New(slog.NewJSONHandler(&buf, nil)))
-	st, err := newMCPStack(t.Context(), f.cfg, f.engine, f.pool, discardLogger(), &alice, obs)
+// TestCallRequestID: a client's id is logged as sent, capped; a call
+// without one gets a fresh generated id each time.
+func TestCallRequestID(t *testing.T) {
+	t.Parallel()
+	if got := callRequestID(mcp.CallRecord{RequestID: `"abc"`}); got != `"abc"` {
+		t.Errorf("client id logged as %q", got)
+	}
+	long := strings.Repeat("x", 1000)
+	if got := callRequestID(mcp.CallRecord{RequestID: long}); got != long[:maxLoggedID] {
+		t.Errorf("a long client id is logged with %d bytes, want %d", len(got), maxLoggedID)
+	}
+	a, b := callRequestID(mcp.CallRecord{}), callRequestID(mcp.CallRecord{})
+	if len(a) != 16 || a == b {
+		t.Errorf("generated ids %q, %q: want 16 characters, different each call", a, b)
+	}
+}
+
+// TestMetricsExportCacheCounters: the engine's and the MCP server's
+// counters are read at scrape time.
+func TestMetricsExportCacheCounters(t *testing.T) {
+	t.Parallel()
+	o := New(nil)
+	engine, err := policy.New(policy.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := connectStack(t, st)
-	for range 2 {
-		s.rows(t, "query_customers", map[string]any{"limit": 2, "email": "nobody@example.com"})
-	}
-	var recs []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(line), &rec); err != nil {
-			t.Fatal(err)
+	o.WatchEngine(engine)
+	var stats atomic.Pointer[mcp.Stats]
+	stats.Store(&mcp.Stats{ShapeHits: 3, ResultMisses: 2, Reloads: 1})
+	o.WatchMCP(func() mcp.Stats { return *stats.Load() })
+	engine.Decide(policy.Identity{UserID: "1", Profile: policy.DefaultProfile}, "SELECT 1")
+	o.OnCall(mcp.CallRecord{Tool: "query_orders", Duration: time.Millisecond})
+	body := scrape(t, o)
+	for _, want := range []string{
+		`pgmoat_policy_verdict_cache_total{result="miss"} 1`,
+		`pgmoat_mcp_shape_cache_total{result="hit"} 3`,
+		`pgmoat_mcp_result_cache_total{result="miss"} 2`,
+		`pgmoat_schema_reloads_total 1`,
+		`pgmoat_mcp_tool_calls_total{result="ok",tool="query_orders"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
 		}
-		if rec["msg"] == "tool call" {
-			recs = append(recs, rec)
-		}
 	}
-	if len(recs) != 2 || recs[0]["shape_cache_hit"] != false || recs[1]["shape_cache_hit"] != true {
-		t.Fatalf("records: %v", recs)
+	stats.Store(&mcp.Stats{ShapeHits: 5})
+	if body := scrape(t, o); !strings.Contains(body, `pgmoat_mcp_shape_cache_total{result="hit"} 5`) {
+		t.Errorf("a later scrape does not read the counters again")
 	}
-	if strings.Contains(buf.String(), "nobody@example.com") {
-		t.Fatalf("an argument value reached the log: %s", buf.String())
-	}
+}
+
+func scrape(t *testing.T, o *Observers) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	o.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	return rec.Body.String()
 }

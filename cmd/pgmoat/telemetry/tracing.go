@@ -12,30 +12,44 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// newTracerProvider exports spans over OTLP/HTTP when the standard
+// StartTracing exports spans over OTLP/HTTP when the standard
 // OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT variables name a collector (the
 // exporter reads the rest of the OTEL_* settings itself); otherwise
-// tracing is off and nil is returned.
-func newTracerProvider(ctx context.Context) (*sdktrace.TracerProvider, error) {
+// tracing stays off. Shutdown flushes and stops the exporter.
+func (o *Observers) StartTracing(ctx context.Context) error {
 	if os.Getenv("OTEL_SDK_DISABLED") == "true" ||
 		(os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" && os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "") {
-		return nil, nil
+		return nil
 	}
 	exp, err := otlptracehttp.New(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("OTLP trace exporter: %w", err)
+		return fmt.Errorf("OTLP trace exporter: %w", err)
 	}
-	return sdktrace.NewTracerProvider(
+	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithBatcher(exp),
 		sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName("pgmoat"))),
-	), nil
+	)
+	o.traces, o.shutdownTraces = tp, tp.Shutdown
+	return nil
 }
 
-// tracer is a door's tracer ("mcp" or "proxy"), or nil when tracing is
+// TraceWith sends spans to tp (tests use a recorder).
+func (o *Observers) TraceWith(tp trace.TracerProvider) { o.traces = tp }
+
+// Tracer is a door's tracer ("mcp" or "proxy"), or nil when tracing is
 // off.
-func (o *observers) tracer(door string) trace.Tracer {
+func (o *Observers) Tracer(door string) trace.Tracer {
 	if o == nil || o.traces == nil {
 		return nil
 	}
 	return o.traces.Tracer("github.com/pgmoat/pgmoat/" + door)
+}
+
+// Shutdown flushes the last spans and stops the exporter; without
+// tracing it does nothing. Safe on a nil *Observers.
+func (o *Observers) Shutdown(ctx context.Context) error {
+	if o == nil || o.shutdownTraces == nil {
+		return nil
+	}
+	return o.shutdownTraces(ctx)
 }
