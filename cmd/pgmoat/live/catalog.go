@@ -14,10 +14,7 @@ type Catalog struct{ Snap *introspect.Snapshot }
 // Volatility implements policy.FunctionCatalog.
 func (c Catalog) Volatility(schema, name string) (policy.Volatility, bool) {
 	v, ok := c.Snap.FunctionVolatility(schema, name)
-	if !ok || len(v) != 1 {
-		return 0, false
-	}
-	return policy.Volatility(v[0]), true
+	return policy.Volatility(v), ok
 }
 
 // HasRelation implements policy.RelationCatalog.

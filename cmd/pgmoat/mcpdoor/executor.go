@@ -57,7 +57,7 @@ func Classify(err error) error {
 	case errors.As(err, &pg):
 		return &mcp.DBError{SQLState: pg.Code, Message: pg.Message}
 	case errors.Is(err, proxy.ErrPoolExhausted):
-		return &mcp.DBError{SQLState: "53300", Message: err.Error()}
+		return &mcp.DBError{SQLState: policy.SQLStateTooManyConnections, Message: err.Error()}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
 	}
