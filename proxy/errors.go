@@ -9,7 +9,7 @@ import (
 	"github.com/pgmoat/pgmoat/policy"
 )
 
-// SQLSTATEs pgmoat itself answers with (DESIGN.md).
+// SQLSTATEs pgmoat itself answers with (the README lists them under Contracts).
 const (
 	codeDenied          = policy.SQLStateDenied             // insufficient_privilege: policy denial
 	codeTooManyConns    = policy.SQLStateTooManyConnections // too_many_connections: pool or max_client_conn
