@@ -2,6 +2,7 @@ package introspect
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -60,7 +61,7 @@ type SafetyOptions struct {
 // pgmoat doctor prints both.
 func CheckRole(ctx context.Context, conn *pgx.Conn, opts SafetyOptions) (*SafetyReport, error) {
 	if opts.RLSSetting == "" {
-		opts.RLSSetting = "request.user_id"
+		return nil, errors.New("introspect: CheckRole needs the RLS setting the policies read (rls.setting)")
 	}
 	r := &SafetyReport{}
 	checks := []func(context.Context, *pgx.Conn, *SafetyReport, SafetyOptions) error{

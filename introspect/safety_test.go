@@ -37,7 +37,7 @@ func TestCheckRole(t *testing.T) {
 		execSQL(t, cluster.DSN(db), "DROP TABLE public.scratch; DROP OWNED BY sloppy_reader; DROP ROLE sloppy_reader")
 	})
 
-	safe, err := introspect.CheckRole(ctx, connect(t, cluster.DSNFor(shop.ReaderRole, shop.DefaultReaderPassword, db)), introspect.SafetyOptions{})
+	safe, err := introspect.CheckRole(ctx, connect(t, cluster.DSNFor(shop.ReaderRole, shop.DefaultReaderPassword, db)), introspect.SafetyOptions{RLSSetting: shop.UserIDSetting})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestCheckRole(t *testing.T) {
 		t.Errorf("products (public, no RLS) not reported: %v", w)
 	}
 
-	sloppy, err := introspect.CheckRole(ctx, connect(t, cluster.DSNFor("sloppy_reader", "sloppy", db)), introspect.SafetyOptions{})
+	sloppy, err := introspect.CheckRole(ctx, connect(t, cluster.DSNFor("sloppy_reader", "sloppy", db)), introspect.SafetyOptions{RLSSetting: shop.UserIDSetting})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestCheckSQLRunners(t *testing.T) {
 		CREATE FUNCTION public.plain(x int) RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN x + 1; END $$;`)
 	readerDSN := cluster.DSNFor(shop.ReaderRole, shop.DefaultReaderPassword, db)
 	finding := func() introspect.Finding {
-		r, err := introspect.CheckRole(ctx, connect(t, readerDSN), introspect.SafetyOptions{})
+		r, err := introspect.CheckRole(ctx, connect(t, readerDSN), introspect.SafetyOptions{RLSSetting: shop.UserIDSetting})
 		if err != nil {
 			t.Fatal(err)
 		}

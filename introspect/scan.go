@@ -187,7 +187,10 @@ func (b *builder) scanFunction(rows pgx.Rows) error {
 		&f.SecurityDefiner, &f.ReturnsSet); err != nil {
 		return err
 	}
-	f.Volatility = Volatility(vol)
+	f.Volatility = Volatile // a code this version does not know counts as the worst
+	if len(vol) == 1 {
+		f.Volatility = Volatility(vol[0])
+	}
 	b.snap.Functions = append(b.snap.Functions, f)
 	return nil
 }

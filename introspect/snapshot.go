@@ -234,14 +234,17 @@ type ForeignKey struct {
 	ToColumns []string
 }
 
-// Volatility is pg_proc.provolatile.
-type Volatility string
+// Volatility is pg_proc.provolatile, one byte with PostgreSQL's codes.
+// policy.Volatility is the same byte with the same codes: the layers keep
+// policy and introspect from importing each other, so the one bridge (in
+// cmd) is a plain conversion.
+type Volatility byte
 
 // Volatilities.
 const (
-	Immutable Volatility = "i"
-	Stable    Volatility = "s"
-	Volatile  Volatility = "v"
+	Immutable Volatility = 'i'
+	Stable    Volatility = 's'
+	Volatile  Volatility = 'v'
 )
 
 // String names the volatility in words.
@@ -254,7 +257,7 @@ func (v Volatility) String() string {
 	case Volatile:
 		return "volatile"
 	}
-	return "volatility " + string(v)
+	return "volatility " + string(rune(v))
 }
 
 // Function is one function or procedure overload.

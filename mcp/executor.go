@@ -68,7 +68,7 @@ func (e *DBError) Error() string {
 // SQLSTATEs the tool handlers tell apart.
 const (
 	stateTimeout       = "57014" // query_canceled: statement_timeout
-	stateTooManyConns  = "53300"
+	stateTooManyConns  = policy.SQLStateTooManyConnections
 	stateUndefinedTab  = "42P01"
 	stateUndefinedCol  = "42703"
 	stateUndefinedObj  = "42704"

@@ -16,7 +16,8 @@ import (
 // enough not to flood a model's context.
 const DefaultMaxResultBytes = 64 << 10
 
-// Result is a table tool's structured result (DESIGN.md).
+// Result is a table tool's structured result, a contract clients rely on
+// (README, Contracts): rows, row_count, truncated, next_cursor.
 type Result struct {
 	Rows       []map[string]any `json:"rows"`
 	RowCount   int              `json:"row_count"`

@@ -1,5 +1,10 @@
 package policy
 
+// DefaultRLSSetting is the setting both doors put the caller's user id
+// in for row-level security policies to read with current_setting(...,
+// true), unless rls.setting names another.
+const DefaultRLSSetting = "request.user_id"
+
 // Identity is who a statement runs for. Both front doors build one: the
 // proxy from the authenticated login, the MCP side from the bearer token.
 type Identity struct {

@@ -185,10 +185,7 @@ type oracleCatalog struct{ snap *introspect.Snapshot }
 
 func (c oracleCatalog) Volatility(schema, name string) (Volatility, bool) {
 	v, ok := c.snap.FunctionVolatility(schema, name)
-	if !ok || len(v) != 1 {
-		return 0, false
-	}
-	return Volatility(v[0]), true
+	return Volatility(v), ok
 }
 
 func (c oracleCatalog) HasRelation(schema, name string) bool {

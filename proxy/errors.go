@@ -9,20 +9,20 @@ import (
 	"github.com/pgmoat/pgmoat/policy"
 )
 
-// SQLSTATEs pgmoat itself answers with (DESIGN.md).
+// SQLSTATEs pgmoat itself answers with (the README lists them under Contracts).
 const (
-	codeDenied          = "42501" // insufficient_privilege: policy denial
-	codeTooManyConns    = "53300" // too_many_connections: pool or max_client_conn
-	codeProtocol        = "08P01" // protocol_violation
-	codeConnFailure     = "08006" // connection_failure: backend lost
-	codeAuthFailed      = "28P01" // invalid_password
-	codeInvalidAuth     = "28000" // invalid_authorization_specification
-	codeNoDatabase      = "3D000" // invalid_catalog_name
-	codeDupStatement    = "42P05" // duplicate_prepared_statement
-	codeNoStatement     = "26000" // invalid_sql_statement_name
-	codeAdminShutdown   = "57P01" // admin_shutdown
-	codeFeatureNotSupp  = "0A000" // feature_not_supported
-	codeCantConnectNow  = "57P03" // cannot_connect_now
+	codeDenied          = policy.SQLStateDenied             // insufficient_privilege: policy denial
+	codeTooManyConns    = policy.SQLStateTooManyConnections // too_many_connections: pool or max_client_conn
+	codeProtocol        = "08P01"                           // protocol_violation
+	codeConnFailure     = "08006"                           // connection_failure: backend lost
+	codeAuthFailed      = "28P01"                           // invalid_password
+	codeInvalidAuth     = "28000"                           // invalid_authorization_specification
+	codeNoDatabase      = "3D000"                           // invalid_catalog_name
+	codeDupStatement    = "42P05"                           // duplicate_prepared_statement
+	codeNoStatement     = "26000"                           // invalid_sql_statement_name
+	codeAdminShutdown   = "57P01"                           // admin_shutdown
+	codeFeatureNotSupp  = "0A000"                           // feature_not_supported
+	codeCantConnectNow  = "57P03"                           // cannot_connect_now
 	codeConfigFileError = "F0000"
 	codeInvalidParam    = "22023" // invalid_parameter_value: a startup client_encoding
 )

@@ -37,7 +37,7 @@ type Executor struct {
 // means request.user_id.
 func NewExecutor(pool *Pool, engine *policy.Engine, rlsSetting string) *Executor {
 	if rlsSetting == "" {
-		rlsSetting = "request.user_id"
+		rlsSetting = policy.DefaultRLSSetting
 	}
 	return &Executor{pool: pool, engine: engine, rlsSetting: rlsSetting, described: map[string]*stmtInfo{}}
 }

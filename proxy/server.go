@@ -129,7 +129,7 @@ func NewServer(cfg Config) (*Server, error) {
 		cfg.Auth = AuthSCRAM
 	}
 	if cfg.RLSSetting == "" {
-		cfg.RLSSetting = "request.user_id"
+		cfg.RLSSetting = policy.DefaultRLSSetting
 	}
 	if cfg.Database == "" {
 		cfg.Database = cfg.Pool.connCfg.Database

@@ -94,14 +94,10 @@ func runDemoStack(e env, o demoOptions, readerDSN string) error {
 	cfg.Proxy.Listen = o.proxyListen
 	cfg.MCP.Listen = o.mcpListen
 	cfg.Backend.AllowUnsafeRole = o.allowUnsafe
-	say("Starting the proxy on %s …", cfg.Proxy.Listen)
+	say("Starting the proxy on %s and MCP on http://%s/mcp …", cfg.Proxy.Listen, cfg.MCP.Listen)
 	st, err := startStack(e.ctx, io.Discard, cfg)
 	if err != nil {
 		return err
-	}
-	say("Starting MCP on http://%s/mcp …", cfg.MCP.Listen)
-	if err := st.startMCP(e.ctx, cfg, io.Discard); err != nil {
-		return errors.Join(err, st.stop(time.Second))
 	}
 	printDemoBanner(e.stdout, cfg)
 	<-e.ctx.Done()

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/pgmoat/pgmoat/cmd/pgmoat/config"
+	"github.com/pgmoat/pgmoat/cmd/pgmoat/live"
 	"github.com/pgmoat/pgmoat/introspect"
 	"github.com/pgmoat/pgmoat/mcp"
 	"github.com/pgmoat/pgmoat/policy"
@@ -15,11 +16,11 @@ import (
 // function catalog, readable schemas from the role's USAGE. left names
 // every relation without a tool and why, the unreadable ones included.
 func admittedTools(cfg *config.Config, snap *introspect.Snapshot, profile string) (set *mcp.ToolSet, left []mcp.LeftOut, err error) {
-	full, err := mcp.Generate(snap, toolOptions(cfg))
+	full, err := mcp.Generate(snap, cfg.ToolOptions())
 	if err != nil {
 		return nil, nil, err
 	}
-	engine, err := policy.New(policy.Options{Profiles: onlineProfiles(cfg, snap), Functions: onlineCatalog{snap}})
+	engine, err := policy.New(policy.Options{Profiles: live.OnlineProfiles(cfg, snap), Functions: live.Catalog{Snap: snap}})
 	if err != nil {
 		return nil, nil, fmt.Errorf("policy: %w", err)
 	}

@@ -304,11 +304,11 @@ func TestMCPToolCalls(t *testing.T) {
 	})
 
 	t.Run("statements are built once per shape", func(t *testing.T) {
-		before := a.stack.server.Stats()
+		before := a.stack.Server.Stats()
 		for i := range 20 {
 			a.rows(t, "query_orders", map[string]any{"customer_id": i + 1, "limit": 5})
 		}
-		after := a.stack.server.Stats()
+		after := a.stack.Server.Stats()
 		if hits := after.ShapeHits - before.ShapeHits; hits < 19 {
 			t.Errorf("%d shape cache hits in 20 calls of one shape", hits)
 		}

@@ -17,6 +17,8 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/pgmoat/pgmoat/cmd/pgmoat/config"
+	"github.com/pgmoat/pgmoat/cmd/pgmoat/mcpdoor"
+	"github.com/pgmoat/pgmoat/cmd/pgmoat/telemetry"
 	"github.com/pgmoat/pgmoat/mcp"
 )
 
@@ -24,20 +26,30 @@ const jwtSecret = "0123456789abcdef0123456789abcdef-test-secret"
 
 // serveHTTP starts the MCP HTTP door for cfg on a free loopback port and
 // returns its URL.
-func (f *shopFixture) serveHTTP(t *testing.T, cfg *config.Config, obs ...*observers) string {
+func (f *shopFixture) serveHTTP(t *testing.T, cfg *config.Config, obs ...*telemetry.Observers) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop, err := serveMCPHTTP(context.Background(), cfg, f.engine, f.pool, io.Discard, ln, obs...)
+	var o *telemetry.Observers
+	logger := discardLogger()
+	if len(obs) > 0 {
+		o, logger = obs[0], obs[0].Logger
+	}
+	authn, err := mcpdoor.NewAuthenticator(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	door, err := newMCPStack(context.Background(), cfg, f.engine, f.pool, logger, nil, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := door.ServeHTTP(cfg, ln, authn, o, logger, io.Discard)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if err := stop(ctx); err != nil {
+		if err := h.Stop(ctx); err != nil {
 			t.Errorf("stop: %v", err)
 		}
 	})

@@ -26,7 +26,7 @@ func (f *shopFixture) liveSession(t *testing.T, cfg *config.Config) *session {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = st.reloader.Run(ctx)
+		_ = st.Run(ctx)
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	return connectStack(t, st)
@@ -117,7 +117,7 @@ NOTIFY pgmoat_reload;`)
 		args := map[string]any{"limit": 3, "columns": []string{"id"}}
 		first := a.rows(t, "query_customers", args)
 		second := a.rows(t, "query_customers", map[string]any{"columns": []string{"id"}, "limit": 3})
-		st := a.stack.server.Stats()
+		st := a.stack.Server.Stats()
 		if st.ResultHits != 1 || st.ResultMisses != 1 {
 			t.Errorf("result cache: %d hits, %d misses", st.ResultHits, st.ResultMisses)
 		}

@@ -12,8 +12,6 @@ import (
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
-
-	"github.com/pgmoat/pgmoat/cmd/pgmoat/config"
 )
 
 // writeConfig writes a config file for the fixture's backend with an
@@ -123,13 +121,4 @@ func TestHelperMCPStdio(t *testing.T) {
 		return
 	}
 	os.Exit(runMCP(env{ctx: context.Background(), stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}, nil))
-}
-
-func TestStartMCPHTTPReportsABadListenAddress(t *testing.T) {
-	cfg := config.Demo("host=127.0.0.1 port=1")
-	cfg.MCP.Listen = "127.0.0.1:99999"
-	stop, err := startMCPHTTP(context.Background(), cfg, nil, nil, io.Discard)
-	if err == nil || stop != nil || !strings.Contains(err.Error(), "mcp.listen") {
-		t.Errorf("err %v", err)
-	}
 }

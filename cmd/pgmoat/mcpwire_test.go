@@ -13,6 +13,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/pgmoat/pgmoat/cmd/pgmoat/config"
+	"github.com/pgmoat/pgmoat/cmd/pgmoat/mcpdoor"
 	"github.com/pgmoat/pgmoat/integration/pgcluster"
 	"github.com/pgmoat/pgmoat/integration/shop"
 	"github.com/pgmoat/pgmoat/mcp"
@@ -96,7 +97,7 @@ func (f *shopFixture) superCount(t *testing.T, userID, query string) int {
 // running as id.
 type session struct {
 	cs      *sdk.ClientSession
-	stack   *mcpStack
+	stack   *mcpdoor.Door
 	changed chan struct{}
 }
 
@@ -110,11 +111,11 @@ func (f *shopFixture) connect(t *testing.T, cfg *config.Config, id policy.Identi
 	return connectStack(t, st)
 }
 
-func connectStack(t *testing.T, st *mcpStack) *session {
+func connectStack(t *testing.T, st *mcpdoor.Door) *session {
 	t.Helper()
 	ctx := context.Background()
 	ct, stt := sdk.NewInMemoryTransports()
-	ss, err := st.server.SDK().Connect(ctx, stt, nil)
+	ss, err := st.Server.SDK().Connect(ctx, stt, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgmoat/pgmoat/cmd/pgmoat/config"
-	"github.com/pgmoat/pgmoat/policy"
+	"github.com/pgmoat/pgmoat/cmd/pgmoat/telemetry"
 )
 
 // waitFor polls serve's output until it contains want.
@@ -120,7 +120,7 @@ func TestReloadAppliesTheConfigFile(t *testing.T) {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	t.Setenv(EnvLogFormat, "json")
+	t.Setenv(telemetry.EnvLogFormat, "json")
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &lockedBuffer{}
 	done := make(chan error, 1)
@@ -227,45 +227,4 @@ func sighupRecord(t *testing.T, out, msg string) map[string]any {
 	}
 	t.Fatalf("no JSON record %q in:\n%s", msg, out)
 	return nil
-}
-
-// TestReloadWithoutProxyOrSchema reloads a config where only the engine
-// and the observers run: mcp.log_values and profiles change live, and a
-// missing schema is reported, not an error.
-func TestReloadWithoutProxyOrSchema(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "pgmoat.yaml")
-	c := reloadConfig{dsn: "host=127.0.0.1 dbname=x", proxyListen: "127.0.0.1:6432", mcpListen: "127.0.0.1:8765",
-		timeout: "statement_timeout: 5s", deny: "[]"}
-	c.write(t, path)
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine, err := policy.New(cfg.PolicyOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	obs := newObservers(nil)
-	obs.allowValues(cfg.MCP.LogValues)
-	live := newLiveConfig(cfg, engine, obs)
-	args := map[string]any{"limit": 5, "status": "open"}
-	if got := obs.redact("query_orders", args); got["limit"] != "[redacted]" {
-		t.Fatalf("before: %v", got)
-	}
-	summary, err := live.reload(context.Background())
-	if err != nil || summary != "config: unchanged; schema: not loaded (MCP is not serving)" {
-		t.Fatalf("unchanged file: %q, %v", summary, err)
-	}
-	c.logValues, c.deny = "[limit]", "[public.orders]"
-	c.write(t, path)
-	summary, err = live.reload(context.Background())
-	if err != nil || summary != "config: profiles, mcp.log_values changed; schema: not loaded (MCP is not serving)" {
-		t.Fatalf("changed file: %q, %v", summary, err)
-	}
-	if got := obs.redact("query_orders", args); got["limit"] != 5 || got["status"] != "[redacted]" {
-		t.Fatalf("after: %v", got)
-	}
-	if v := engine.Decide(policy.Identity{}, "select * from public.orders"); v.Allowed || v.Rule != policy.RuleRelation {
-		t.Fatalf("new deny list: %+v", v)
-	}
 }

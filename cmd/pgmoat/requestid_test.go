@@ -12,6 +12,8 @@ import (
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/pgmoat/pgmoat/cmd/pgmoat/mcpdoor"
+	"github.com/pgmoat/pgmoat/cmd/pgmoat/telemetry"
 )
 
 // secretEmail is an argument value that must never reach the log.
@@ -108,7 +110,7 @@ func httpMCPSession(t *testing.T, url, version string) string {
 func TestToolCallLogCarriesTheRequestIDOverHTTP(t *testing.T) {
 	f := newShopFixture(t)
 	var log lockedBuffer
-	obs := newObservers(slog.New(slog.NewJSONHandler(&log, nil)))
+	obs := telemetry.New(slog.New(slog.NewJSONHandler(&log, nil)))
 	url := f.serveHTTP(t, f.cfg, obs)
 
 	sid := httpMCPSession(t, url, "2025-06-18")
@@ -153,13 +155,13 @@ type stdioClient struct {
 	done chan error
 }
 
-func startStdio(t *testing.T, st *mcpStack) *stdioClient {
+func startStdio(t *testing.T, st *mcpdoor.Door) *stdioClient {
 	t.Helper()
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	c := &stdioClient{in: inW, out: bufio.NewReader(outR), done: make(chan error, 1)}
 	go func() {
-		err := st.server.Run(context.Background(), &sdk.IOTransport{Reader: inR, Writer: outW})
+		err := st.Server.Run(context.Background(), &sdk.IOTransport{Reader: inR, Writer: outW})
 		outW.Close()
 		c.done <- err
 	}()
@@ -193,7 +195,7 @@ func (c *stdioClient) send(t *testing.T, line string, reply bool) string {
 func TestToolCallLogCarriesTheRequestIDOverStdio(t *testing.T) {
 	f := newShopFixture(t)
 	var log lockedBuffer
-	obs := newObservers(slog.New(slog.NewJSONHandler(&log, nil)))
+	obs := telemetry.New(slog.New(slog.NewJSONHandler(&log, nil)))
 	st, err := newMCPStack(t.Context(), f.cfg, f.engine, f.pool, discardLogger(), &bob, obs)
 	if err != nil {
 		t.Fatal(err)

@@ -85,13 +85,3 @@ func generateTools(cfg *config.Config, profile string) (*mcp.ToolSet, []mcp.Left
 	}
 	return admittedTools(cfg, snap, profile)
 }
-
-// toolOptions is the tool-generation configuration; the limit maximum is
-// the default profile's max_rows, which policy enforces anyway.
-func toolOptions(cfg *config.Config) mcp.GenerateOptions {
-	opts := cfg.MCP.Tools
-	if opts.MaxRows == 0 {
-		opts.MaxRows = cfg.Profiles[config.DefaultProfile].MaxRows
-	}
-	return opts
-}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/pgmoat/pgmoat/cmd/pgmoat/telemetry"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
@@ -17,8 +18,8 @@ import (
 func TestToolCallSpanJoinsTheCallersTrace(t *testing.T) {
 	f := newShopFixture(t)
 	recorder := tracetest.NewSpanRecorder()
-	obs := newObservers(discardLogger())
-	obs.traces = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(recorder))
+	obs := telemetry.New(discardLogger())
+	obs.TraceWith(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(recorder)))
 	st, err := newMCPStack(context.Background(), f.cfg, f.engine, f.pool, discardLogger(), &alice, obs)
 	if err != nil {
 		t.Fatal(err)

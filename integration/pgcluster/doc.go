@@ -22,4 +22,7 @@
 //
 // Tests share one cluster per package through Shared (from TestMain) and take
 // a fresh database per test with NewDatabase where isolation matters.
+// The package does not import testing (the helpers take the small Runner
+// and TB interfaces instead), because pgmoat demo and the bench harness
+// link it into binaries that must not carry the test framework.
 package pgcluster

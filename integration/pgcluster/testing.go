@@ -6,9 +6,22 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"testing"
 	"time"
 )
+
+// Runner is what Shared needs of a *testing.M. Naming the method instead
+// of importing package testing keeps the test framework out of binaries
+// that start clusters (pgmoat demo, the bench harness).
+type Runner interface{ Run() int }
+
+// TB is the part of testing.TB the per-test helpers use, for the same
+// reason as Runner.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Errorf(format string, args ...any)
+	Cleanup(func())
+}
 
 // Shared starts one cluster for a test binary, runs the tests and stops the
 // cluster. Call it from TestMain:
@@ -19,7 +32,7 @@ import (
 // When no cluster can be started the tests do not run and the reason is
 // printed; the exit status is then 1, because a machine meant to run the
 // tests lacks what they need.
-func Shared(m *testing.M, opts Options, out **Cluster) int {
+func Shared(m Runner, opts Options, out **Cluster) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	c, err := Start(ctx, opts)
 	cancel()
@@ -39,7 +52,7 @@ func Shared(m *testing.M, opts Options, out **Cluster) int {
 }
 
 // ForTest starts a cluster owned by one test and closes it at cleanup.
-func ForTest(t testing.TB, opts Options) *Cluster {
+func ForTest(t TB, opts Options) *Cluster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -57,7 +70,7 @@ func ForTest(t testing.TB, opts Options) *Cluster {
 
 // NewDatabase creates a fresh, uniquely named database for one test and
 // drops it at cleanup. It returns the database name.
-func NewDatabase(t testing.TB, c *Cluster) string {
+func NewDatabase(t TB, c *Cluster) string {
 	t.Helper()
 	name := "t_" + randomSuffix()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

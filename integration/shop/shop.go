@@ -3,6 +3,8 @@ package shop
 import (
 	"errors"
 	"fmt"
+
+	"github.com/pgmoat/pgmoat/policy"
 )
 
 const (
@@ -13,7 +15,7 @@ const (
 	// DefaultReaderPassword is ReaderRole's password when Options leaves it empty.
 	DefaultReaderPassword = "pgmoat_reader"
 	// UserIDSetting is the setting the row-level security policies read.
-	UserIDSetting = "request.user_id"
+	UserIDSetting = policy.DefaultRLSSetting
 
 	// AliceID and BobID are the account managers behind the demo
 	// identities alice and bob. Managers 3 and 4 own the remaining

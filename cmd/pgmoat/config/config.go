@@ -1,6 +1,9 @@
 package config
 
-import "github.com/pgmoat/pgmoat/mcp"
+import (
+	"github.com/pgmoat/pgmoat/mcp"
+	"github.com/pgmoat/pgmoat/policy"
+)
 
 // Config is the whole configuration file. The zero value of every field
 // means its documented default; Load fills the defaults in.
@@ -237,10 +240,10 @@ const (
 	DefaultProfile        = "readonly"
 	DefaultProxyListen    = "127.0.0.1:6432"
 	DefaultMCPListen      = "127.0.0.1:8765"
-	DefaultRLSSetting     = "request.user_id"
+	DefaultRLSSetting     = policy.DefaultRLSSetting
 	DefaultPoolMin        = 5
 	DefaultPoolMax        = 20
-	DefaultMaxRows        = 1000
+	DefaultMaxRows        = policy.DefaultMaxRows
 	DefaultMaxClientConn  = 10000
 	DefaultMaxMessageSize = 16 << 20
 	// DefaultMCPMaxConnections leaves room under a 1,024-descriptor limit

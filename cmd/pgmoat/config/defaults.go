@@ -51,9 +51,9 @@ func (c *Config) applyDefaults() {
 		c.Profiles[DefaultProfile] = Profile{}
 	}
 	for name, pr := range c.Profiles {
-		setDuration(&pr.StatementTimeout, 5*time.Second)
+		setDuration(&pr.StatementTimeout, policy.DefaultStatementTimeout)
 		setInt(&pr.MaxRows, DefaultMaxRows)
-		setDuration(&pr.SlowThreshold, 500*time.Millisecond)
+		setDuration(&pr.SlowThreshold, policy.DefaultSlowThreshold)
 		c.Profiles[name] = pr
 	}
 	for name, u := range c.Users {

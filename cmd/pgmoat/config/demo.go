@@ -1,7 +1,8 @@
 package config
 
-// Demo is the configuration `pgmoat demo` runs with: the identities
-// DESIGN.md promises newcomers, against the given backend DSN.
+// Demo is the configuration `pgmoat demo` runs with: the demo identities
+// the README's contracts name (alice, bob, dba and their tokens), against
+// the given backend DSN.
 func Demo(backendDSN string) *Config {
 	c := &Config{
 		Backend: Backend{DSN: Secret(backendDSN)},

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/pgmoat/pgmoat/mcp"
 	"github.com/pgmoat/pgmoat/policy"
 	"github.com/pgmoat/pgmoat/proxy"
 )
@@ -34,4 +35,14 @@ func (c *Config) PolicyOptions() policy.Options {
 		}
 	}
 	return policy.Options{Profiles: profiles, MaxJudgeBytes: c.Policy.MaxJudgeBytes, JudgeWait: c.Policy.JudgeWait.D()}
+}
+
+// ToolOptions are the MCP tool generator's options: mcp.tools, with the
+// default profile's max_rows as the row cap when the section sets none.
+func (c *Config) ToolOptions() mcp.GenerateOptions {
+	opts := c.MCP.Tools
+	if opts.MaxRows == 0 {
+		opts.MaxRows = c.Profiles[DefaultProfile].MaxRows
+	}
+	return opts
 }

@@ -1,4 +1,4 @@
-package main
+package slowlog
 
 import (
 	"context"
@@ -14,14 +14,30 @@ import (
 	"github.com/pgmoat/pgmoat/proxy"
 )
 
-// slowLog captures slow statements from both doors with their plan:
+// Explainer runs EXPLAIN of a statement's generic plan under an identity;
+// *proxy.Executor is one.
+type Explainer interface {
+	ExplainGeneric(ctx context.Context, id policy.Identity, sql string, paramOIDs []uint32) (string, error)
+}
+
+// Options configure a Log.
+type Options struct {
+	Explainer Explainer
+	// Threshold is the slow threshold of a profile; nil or a result of 0
+	// means policy.DefaultSlowThreshold. EngineThresholds follows RELOAD.
+	Threshold func(profile string) time.Duration
+	// Interval is the least time between two EXPLAINs (0: no limit).
+	Interval time.Duration
+	Logger   *slog.Logger // nil: entries are kept for SHOW SLOW only
+}
+
+// Log captures slow statements from both doors with their plan:
 // EXPLAIN (VERBOSE, FORMAT JSON) of the same statement's generic plan
 // (its text and parameter types, never its values), under the same
 // identity, run after the statement finished (outside the caller's time
-// budget) and at most once per interval.
-type slowLog struct {
-	x *proxy.Executor
-	// threshold is the slow threshold of a profile; nil means 500 ms.
+// budget) and at most once per interval. A nil *Log captures nothing.
+type Log struct {
+	x         Explainer
 	threshold func(profile string) time.Duration
 	interval  time.Duration
 	logger    *slog.Logger
@@ -29,14 +45,20 @@ type slowLog struct {
 	mu      sync.Mutex
 	last    time.Time
 	closed  bool                  // no EXPLAIN starts once set
-	entries []proxy.SlowStatement // newest last, at most slowKeep
+	entries []proxy.SlowStatement // newest last, at most keep
 	wg      sync.WaitGroup        // EXPLAINs in flight; Add under mu
 }
 
-const slowKeep = 100
+// New makes a Log; Close it before the pool the explainer uses closes.
+func New(o Options) *Log {
+	return &Log{x: o.Explainer, threshold: o.Threshold, interval: o.Interval, logger: o.Logger}
+}
 
-// slowCandidate is one statement to explain.
-type slowCandidate struct {
+// keep is how many entries SHOW SLOW shows.
+const keep = 100
+
+// candidate is one statement to explain.
+type candidate struct {
 	source    string // "mcp" or "proxy"
 	user      string // proxy login, "" for MCP
 	id        policy.Identity
@@ -45,35 +67,35 @@ type slowCandidate struct {
 	d         time.Duration
 }
 
-// engineThresholds reads each profile's slow threshold from the engine,
+// EngineThresholds reads each profile's slow threshold from the engine,
 // so a reloaded profile takes effect at once.
-func engineThresholds(e *policy.Engine) func(string) time.Duration {
+func EngineThresholds(e *policy.Engine) func(string) time.Duration {
 	return func(profile string) time.Duration {
 		p, _ := e.Profile(profile)
 		return p.SlowThreshold
 	}
 }
 
-// observe is called after every statement the MCP side ran; args are
+// Observe is called after every statement the MCP side ran; args are
 // not used: the plan is the generic one.
-func (l *slowLog) observe(id policy.Identity, sql string, d time.Duration) {
+func (l *Log) Observe(id policy.Identity, sql string, d time.Duration) {
 	if l == nil || d < l.thresholdOf(id.Profile) {
 		return
 	}
-	l.capture(slowCandidate{source: "mcp", id: id, sql: sql, d: d})
+	l.capture(candidate{source: "mcp", id: id, sql: sql, d: d})
 }
 
-// observeProxied is the proxy's OnSlow hook: it runs on a session's hot
+// ObserveProxied is the proxy's OnSlow hook: it runs on a session's hot
 // path, so everything past the rate limit happens on another goroutine,
 // including normalizing the client's text.
-func (l *slowLog) observeProxied(q proxy.SlowQuery) {
+func (l *Log) ObserveProxied(q proxy.SlowQuery) {
 	if l == nil || !l.admit() {
 		return
 	}
 	go func() {
 		defer l.wg.Done()
 		sql, oids := proxiedText(q)
-		l.explain(slowCandidate{source: "proxy", user: q.User, id: q.Identity, sql: sql, paramOIDs: oids, d: q.Duration})
+		l.explain(candidate{source: "proxy", user: q.User, id: q.Identity, sql: sql, paramOIDs: oids, d: q.Duration})
 	}()
 }
 
@@ -96,7 +118,7 @@ func proxiedText(q proxy.SlowQuery) (string, []uint32) {
 	return sql, oids
 }
 
-func (l *slowLog) capture(c slowCandidate) {
+func (l *Log) capture(c candidate) {
 	if !l.admit() {
 		return
 	}
@@ -108,7 +130,7 @@ func (l *slowLog) capture(c slowCandidate) {
 
 // admit applies the rate limit and counts the EXPLAIN about to start;
 // after close nothing is admitted.
-func (l *slowLog) admit() bool {
+func (l *Log) admit() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed || time.Since(l.last) < l.interval {
@@ -119,7 +141,7 @@ func (l *slowLog) admit() bool {
 	return true
 }
 
-func (l *slowLog) thresholdOf(profile string) time.Duration {
+func (l *Log) thresholdOf(profile string) time.Duration {
 	if profile == "" {
 		profile = policy.DefaultProfile
 	}
@@ -131,7 +153,7 @@ func (l *slowLog) thresholdOf(profile string) time.Duration {
 	return policy.DefaultSlowThreshold
 }
 
-func (l *slowLog) explain(c slowCandidate) {
+func (l *Log) explain(c candidate) {
 	entry := proxy.SlowStatement{Time: time.Now(), Source: c.source, UserID: c.id.UserID, Duration: c.d, SQL: c.sql}
 	var plan json.RawMessage
 	if c.sql == "" {
@@ -145,7 +167,7 @@ func (l *slowLog) explain(c slowCandidate) {
 		if err != nil {
 			entry.Plan = "plan unavailable: " + err.Error()
 		} else {
-			entry.Plan, entry.Advice = summarizePlan(text)
+			entry.Plan, entry.Advice = SummarizePlan(text)
 			if json.Valid([]byte(text)) {
 				plan = json.RawMessage(text)
 			}
@@ -153,8 +175,8 @@ func (l *slowLog) explain(c slowCandidate) {
 	}
 	l.mu.Lock()
 	l.entries = append(l.entries, entry)
-	if len(l.entries) > slowKeep {
-		l.entries = l.entries[len(l.entries)-slowKeep:]
+	if len(l.entries) > keep {
+		l.entries = l.entries[len(l.entries)-keep:]
 	}
 	l.mu.Unlock()
 	if l.logger != nil {
@@ -170,8 +192,11 @@ func (l *slowLog) explain(c slowCandidate) {
 	}
 }
 
-// snapshot is SHOW SLOW: newest first.
-func (l *slowLog) snapshot() []proxy.SlowStatement {
+// Snapshot is SHOW SLOW: newest first.
+func (l *Log) Snapshot() []proxy.SlowStatement {
+	if l == nil {
+		return nil
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	out := make([]proxy.SlowStatement, 0, len(l.entries))
@@ -181,12 +206,13 @@ func (l *slowLog) snapshot() []proxy.SlowStatement {
 	return out
 }
 
-// wait lets explains in flight finish (tests).
-func (l *slowLog) wait() { l.wg.Wait() }
-
-// close stops new EXPLAINs and waits for those in flight, so that the
-// pool can close after it. Safe to call more than once.
-func (l *slowLog) close() {
+// Close stops new EXPLAINs and waits for those in flight, so that the
+// pool can close after it. Safe to call more than once; entries stay
+// readable.
+func (l *Log) Close() {
+	if l == nil {
+		return
+	}
 	l.mu.Lock()
 	l.closed = true
 	l.mu.Unlock()
@@ -206,9 +232,9 @@ type planNode struct {
 // filterColumn finds "(column = ...)" style conditions in a Filter.
 var filterColumn = regexp.MustCompile(`\((?:[a-z_][a-z0-9_]*\.)?([a-z_][a-z0-9_]*) (?:=|<|>|<=|>=|~~\*?) `)
 
-// summarizePlan turns EXPLAIN (FORMAT JSON) output into one line, and
+// SummarizePlan turns EXPLAIN (FORMAT JSON) output into one line, and
 // where a sequential scan filters on a column, the index that would help.
-func summarizePlan(v any) (summary, advice string) {
+func SummarizePlan(v any) (summary, advice string) {
 	raw, err := json.Marshal(v)
 	if s, ok := v.(string); ok {
 		raw, err = []byte(s), nil

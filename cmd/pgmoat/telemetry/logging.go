@@ -1,4 +1,4 @@
-package main
+package telemetry
 
 import (
 	"io"
@@ -13,11 +13,11 @@ import (
 // collectors).
 const EnvLogFormat = "PGMOAT_LOG_FORMAT"
 
-// newLogger makes the process's structured logger on w at the level
+// NewLogger makes the process's structured logger on w at the level
 // PGMOAT_LOG_LEVEL names. Every string and error it writes goes through
 // config.RedactDSN: a connection error that echoes the backend DSN must
 // not put its password in the log.
-func newLogger(w io.Writer) *slog.Logger {
+func NewLogger(w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: logLevel(), ReplaceAttr: redactAttr}
 	if textLogs(w) {
 		return slog.New(slog.NewTextHandler(w, opts))
@@ -53,4 +53,16 @@ func textLogs(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// EnvLogLevel sets the log level: debug adds one record per proxied
+// statement (SQL with literals replaced by $n); the default is info.
+const EnvLogLevel = "PGMOAT_LOG_LEVEL"
+
+func logLevel() slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(os.Getenv(EnvLogLevel))); err != nil {
+		return slog.LevelInfo
+	}
+	return l
 }

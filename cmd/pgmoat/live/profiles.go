@@ -1,4 +1,4 @@
-package main
+package live
 
 import (
 	"sort"
@@ -9,13 +9,13 @@ import (
 	"github.com/pgmoat/pgmoat/policy"
 )
 
-// profileSync keeps the engine's profiles in step with two inputs that
+// Profiles keeps the engine's profiles in step with two inputs that
 // change independently: the config in force (RELOAD) and the schemas the
 // backend role holds USAGE on (each catalog snapshot). A profile that
 // configures no allow_schemas reads, online, every schema the role may
 // use — the database is the authorization layer —; offline, before any
 // snapshot, it reads public alone, policy's default.
-type profileSync struct {
+type Profiles struct {
 	engine *policy.Engine
 
 	mu   sync.Mutex // one swap at a time, so neither input's update is lost
@@ -23,9 +23,9 @@ type profileSync struct {
 	snap *introspect.Snapshot // nil: offline
 }
 
-// onlineProfiles is cfg's profiles with the readable schemas of snap
+// OnlineProfiles is cfg's profiles with the readable schemas of snap
 // (nil: offline) filled in where the config leaves them unset.
-func onlineProfiles(cfg *config.Config, snap *introspect.Snapshot) map[string]policy.Profile {
+func OnlineProfiles(cfg *config.Config, snap *introspect.Snapshot) map[string]policy.Profile {
 	profiles := cfg.PolicyOptions().Profiles
 	if snap == nil {
 		return profiles
@@ -49,36 +49,36 @@ func onlineProfiles(cfg *config.Config, snap *introspect.Snapshot) map[string]po
 	return profiles
 }
 
-// check reports whether setConfig(cfg) would be accepted.
-func (s *profileSync) check(cfg *config.Config) error {
+// Check reports whether SetConfig(cfg) would be accepted.
+func (s *Profiles) Check(cfg *config.Config) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return policy.CheckProfiles(onlineProfiles(cfg, s.snap))
+	return policy.CheckProfiles(OnlineProfiles(cfg, s.snap))
 }
 
-// setConfig puts cfg's profiles in force, with the current schemas.
-func (s *profileSync) setConfig(cfg *config.Config) error {
+// SetConfig puts cfg's profiles in force, with the current schemas.
+func (s *Profiles) SetConfig(cfg *config.Config) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.engine.SetProfiles(onlineProfiles(cfg, s.snap)); err != nil {
+	if err := s.engine.SetProfiles(OnlineProfiles(cfg, s.snap)); err != nil {
 		return err
 	}
 	s.cfg = cfg
 	return nil
 }
 
-// setSnapshot follows a new catalog snapshot: its function catalog, and
+// SetSnapshot follows a new catalog snapshot: its function catalog, and
 // its readable schemas when they changed.
-func (s *profileSync) setSnapshot(snap *introspect.Snapshot) error {
+func (s *Profiles) SetSnapshot(snap *introspect.Snapshot) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.engine.SetFunctions(onlineCatalog{snap})
+	s.engine.SetFunctions(Catalog{snap})
 	same := s.snap != nil && equalSets(s.snap.UsableSchemas(), snap.UsableSchemas())
 	s.snap = snap
 	if same {
 		return nil
 	}
-	return s.engine.SetProfiles(onlineProfiles(s.cfg, snap))
+	return s.engine.SetProfiles(OnlineProfiles(s.cfg, snap))
 }
 
 func equalSets(a, b map[string]bool) bool {
@@ -93,11 +93,7 @@ func equalSets(a, b map[string]bool) bool {
 	return true
 }
 
-// profileSyncFor is the process's profileSync when serve set one up (the
-// proxy door and RELOAD share it), else a new one for cfg and engine.
-func profileSyncFor(obs *observers, cfg *config.Config, engine *policy.Engine) *profileSync {
-	if obs != nil && obs.profiles != nil {
-		return obs.profiles
-	}
-	return &profileSync{engine: engine, cfg: cfg}
+// NewProfiles follows cfg's profiles, offline until SetSnapshot.
+func NewProfiles(engine *policy.Engine, cfg *config.Config) *Profiles {
+	return &Profiles{engine: engine, cfg: cfg}
 }

@@ -1,8 +1,7 @@
-package main
+package live
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -15,13 +14,14 @@ import (
 	"github.com/pgmoat/pgmoat/proxy"
 )
 
-// liveConfig is the configuration in force while serve runs. RELOAD and
+// Config is the configuration in force while serve runs. RELOAD and
 // SIGHUP re-read the file it came from: what can change live is applied,
 // the rest waits for a restart and is reported.
-type liveConfig struct {
-	engine *policy.Engine
-	proxy  *proxy.Server // set once the proxy is built
-	obs    *observers
+type Config struct {
+	profiles  *Profiles
+	logValues func([]string)
+	schema    func(context.Context) (string, error)
+	proxy     *proxy.Server // nil until Attach
 
 	mu    sync.Mutex // one reload at a time
 	state atomic.Pointer[configState]
@@ -34,18 +34,31 @@ type configState struct {
 	pending []string
 }
 
-func newLiveConfig(cfg *config.Config, engine *policy.Engine, obs *observers) *liveConfig {
-	l := &liveConfig{engine: engine, obs: obs}
-	if obs.profiles == nil {
-		obs.profiles = &profileSync{engine: engine, cfg: cfg}
-	}
+// Options are what a reload changes besides the proxy's logins.
+type Options struct {
+	Profiles *Profiles // the engine's profiles, checked before anything is swapped
+	// LogValues puts a new mcp.log_values in force (nil: nothing logs values).
+	LogValues func([]string)
+	// Schema re-reads the catalog after the config and says what changed;
+	// nil when no schema is loaded (MCP does not serve).
+	Schema func(context.Context) (string, error)
+}
+
+// New puts cfg in force.
+func New(cfg *config.Config, o Options) *Config {
+	l := &Config{profiles: o.Profiles, logValues: o.LogValues, schema: o.Schema}
 	l.state.Store(&configState{cfg: cfg})
 	return l
 }
 
-// rows is SHOW CONFIG: the config in force, and the keys whose new values
+// Attach makes reloads swap srv's logins. The proxy is built with Rows
+// and Reload as admin commands, so it is attached once built, before it
+// serves.
+func (l *Config) Attach(srv *proxy.Server) { l.proxy = srv }
+
+// Rows is SHOW CONFIG: the config in force, and the keys whose new values
 // wait for a restart.
-func (l *liveConfig) rows() [][2]string {
+func (l *Config) Rows() [][2]string {
 	st := l.state.Load()
 	rows := st.cfg.Rows()
 	if len(st.pending) > 0 {
@@ -54,20 +67,21 @@ func (l *liveConfig) rows() [][2]string {
 	return rows
 }
 
-// reload re-reads the config file (when serve was started from one) and
+// Reload re-reads the config file (when serve was started from one) and
 // then the schema, and says what changed. A file that does not load
 // changes nothing.
-func (l *liveConfig) reload(ctx context.Context) (string, error) {
+func (l *Config) Reload(ctx context.Context) (string, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	configPart, err := l.reloadConfig()
 	if err != nil {
 		return "", err
 	}
-	schema, err := l.obs.runReload(ctx)
+	if l.schema == nil {
+		return configPart + "; schema: not loaded (MCP is not serving)", nil
+	}
+	schema, err := l.schema(ctx)
 	switch {
-	case errors.Is(err, errNoSchema):
-		schema = "schema: not loaded (MCP is not serving)"
 	case err != nil:
 		return "", fmt.Errorf("%s; schema not reloaded: %w", configPart, err)
 	case !strings.HasPrefix(schema, "schema"):
@@ -78,7 +92,7 @@ func (l *liveConfig) reload(ctx context.Context) (string, error) {
 
 // reloadConfig applies the file's live-changeable settings and returns
 // the config part of the summary.
-func (l *liveConfig) reloadConfig() (string, error) {
+func (l *Config) reloadConfig() (string, error) {
 	running := l.state.Load().cfg
 	if running.Path == "" {
 		return "config: not read from a file", nil
@@ -115,33 +129,35 @@ func liveParts(running, file *config.Config) *config.Config {
 // profiles are compiled first, then the logins swapped (the step that
 // can fail), then the profiles. Between the two swaps a new user whose
 // profile is new is denied, never let through.
-func (l *liveConfig) apply(running, next *config.Config, applied []string) error {
+func (l *Config) apply(running, next *config.Config, applied []string) error {
 	if len(applied) == 0 {
 		return nil
 	}
-	if err := l.obs.profiles.check(next); err != nil {
+	if err := l.profiles.Check(next); err != nil {
 		return fmt.Errorf("profiles: %w", err)
 	}
 	if l.proxy != nil {
-		if err := l.proxy.Reconfigure(proxyLogins(next)); err != nil {
+		if err := l.proxy.Reconfigure(ProxyLogins(next)); err != nil {
 			return err
 		}
 	}
 	if slices.Contains(applied, "profiles") {
-		if err := l.obs.profiles.setConfig(next); err != nil {
+		if err := l.profiles.SetConfig(next); err != nil {
 			if l.proxy != nil {
-				_ = l.proxy.Reconfigure(proxyLogins(running)) // in force until now: accepted again
+				_ = l.proxy.Reconfigure(ProxyLogins(running)) // in force until now: accepted again
 			}
 			return fmt.Errorf("profiles: %w", err)
 		}
 	}
-	l.obs.allowValues(next.MCP.LogValues)
+	if l.logValues != nil {
+		l.logValues(next.MCP.LogValues)
+	}
 	return nil
 }
 
-// proxyLogins are the proxy's users, admin users and profile names from
+// ProxyLogins are the proxy's users, admin users and profile names from
 // cfg.
-func proxyLogins(cfg *config.Config) proxy.Reconfig {
+func ProxyLogins(cfg *config.Config) proxy.Reconfig {
 	users := map[string]proxy.User{}
 	for name, u := range cfg.Users {
 		users[name] = proxy.User{Password: u.Password.Value(), Identity: policy.Identity{UserID: u.UserID, Profile: u.Profile}}

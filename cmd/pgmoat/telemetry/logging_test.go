@@ -1,4 +1,4 @@
-package main
+package telemetry
 
 import (
 	"bytes"
@@ -36,13 +36,13 @@ func TestLogFormat(t *testing.T) {
 	}
 	t.Setenv(EnvLogFormat, "")
 	var buf bytes.Buffer
-	newLogger(&buf).Info("tool call", "tool", "query_orders")
+	NewLogger(&buf).Info("tool call", "tool", "query_orders")
 	if !strings.HasPrefix(buf.String(), "{") || !strings.Contains(buf.String(), `"tool":"query_orders"`) {
 		t.Errorf("default log record: %s", buf.String())
 	}
 	t.Setenv(EnvLogLevel, "warn")
 	buf.Reset()
-	newLogger(&buf).Info("dropped")
+	NewLogger(&buf).Info("dropped")
 	if buf.Len() != 0 {
 		t.Errorf("PGMOAT_LOG_LEVEL=warn kept an info record: %s", buf.String())
 	}
@@ -54,7 +54,7 @@ func TestLogsMaskDSN(t *testing.T) {
 	for _, format := range []string{"json", "text"} {
 		t.Setenv(EnvLogFormat, format)
 		var buf bytes.Buffer
-		log := newLogger(&buf)
+		log := NewLogger(&buf)
 		log.Error("connect postgres://u:hunter2@h/db failed")
 		log.Warn("reload failed", "dsn", "postgres://u@h/db?password=hunter2")
 		log.Error("reload failed", "err", errors.New("cannot parse `host=h password='hunter 2'`: bad"))

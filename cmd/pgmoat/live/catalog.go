@@ -1,0 +1,45 @@
+package live
+
+import (
+	"github.com/pgmoat/pgmoat/introspect"
+	"github.com/pgmoat/pgmoat/policy"
+)
+
+// Catalog lets the policy engine judge functions (user-defined ones
+// included) and resolve unqualified relations against a catalog snapshot
+// instead of the offline table. It lives here because policy and
+// introspect do not know each other.
+type Catalog struct{ Snap *introspect.Snapshot }
+
+// Volatility implements policy.FunctionCatalog.
+func (c Catalog) Volatility(schema, name string) (policy.Volatility, bool) {
+	v, ok := c.Snap.FunctionVolatility(schema, name)
+	return policy.Volatility(v), ok
+}
+
+// HasRelation implements policy.RelationCatalog.
+func (c Catalog) HasRelation(schema, name string) bool {
+	_, ok := c.Snap.Relation(schema, name)
+	return ok
+}
+
+// OperatorFunctions implements policy.CallCatalog.
+func (c Catalog) OperatorFunctions(schema, op string) []policy.FuncRef {
+	return funcRefs(c.Snap.OperatorFunctions(schema, op))
+}
+
+// TypeFunctions implements policy.CallCatalog.
+func (c Catalog) TypeFunctions(schema, typ string) []policy.FuncRef {
+	return funcRefs(c.Snap.TypeFunctions(schema, typ))
+}
+
+func funcRefs(names []introspect.QualifiedName) []policy.FuncRef {
+	if len(names) == 0 {
+		return nil
+	}
+	out := make([]policy.FuncRef, len(names))
+	for i, n := range names {
+		out[i] = policy.FuncRef{Schema: n.Schema, Name: n.Name}
+	}
+	return out
+}
