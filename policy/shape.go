@@ -164,8 +164,8 @@ func (ent *shapeEntry) answer(sql string, consts []shapeTok) (Verdict, bool) {
 	return v, true
 }
 
-// learn studies a shape on its second sighting and learns a variant on
-// its second sighting. Learning judges texts in full and so holds room in
+// learn studies a shape on its second sighting, which is also the first
+// of that text's variant, and learns a variant on its second sighting. Learning judges texts in full and so holds room in
 // the judging budget; without room it is skipped.
 func (e *Engine) learn(cur *catalogRef, name string, ent *shapeEntry, sql string) {
 	r, ok := cur.profiles[name]
@@ -219,7 +219,14 @@ func (e *Engine) learn(cur *catalogRef, name string, ent *shapeEntry, sql string
 		return
 	}
 	defer e.budget.release(len(sql))
-	ent.info.CompareAndSwap(nil, e.studyShape(cur, name, r, sql, sh))
+	info = e.studyShape(cur, name, r, sql, sh)
+	if !ent.info.CompareAndSwap(nil, info) || info.noShare != "" {
+		return
+	}
+	// This text counts as its variant's first sighting.
+	ent.mu.Lock()
+	ent.variants = map[string]*shapeVariant{pinKey(sql, sh.consts, info.pinned): {seen: 1}}
+	ent.mu.Unlock()
 }
 
 // impliedFor is the profile's implied-calls judgment under cur.
