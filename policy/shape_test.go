@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -322,5 +323,43 @@ func TestShapeCacheRefuses(t *testing.T) {
 		if info.noShare != "" || fmt.Sprint(info.pinned) != fmt.Sprint(c.pinned) {
 			t.Errorf("%q: pinned %v (noShare %q), want pinned %v", c.sql, info.pinned, info.noShare, c.pinned)
 		}
+	}
+}
+
+// BenchmarkShapeCache judges distinct-literal texts of the pgbench -S
+// shape, each one new to the exact-text cache: through DecideQuery, whose
+// shape cache answers after the first few, and through Decide, which
+// parses, deparses and judges every one.
+func BenchmarkShapeCache(b *testing.B) {
+	for _, bc := range []struct {
+		name   string
+		decide func(*Engine, Identity, string) Verdict
+	}{
+		{"shape", (*Engine).DecideQuery},
+		{"exact", (*Engine).Decide},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			e, err := New(Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			texts := make([]string, 4096)
+			for i := range texts {
+				texts[i] = fmt.Sprintf("SELECT abalance FROM pgbench_accounts WHERE aid = %d;", 1+i)
+			}
+			for _, s := range texts[:8] {
+				bc.decide(e, Identity{}, s)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				// A fresh literal every time: the exact-text cache
+				// never answers.
+				sql := "SELECT abalance FROM pgbench_accounts WHERE aid = " + strconv.Itoa(10000+i) + ";"
+				if v := bc.decide(e, Identity{}, sql); !v.Allowed {
+					b.Fatal(v.Reason)
+				}
+			}
+		})
 	}
 }
