@@ -363,3 +363,41 @@ func BenchmarkShapeCache(b *testing.B) {
 		})
 	}
 }
+
+// TestShapeCacheConcurrent: goroutines learning and answering the same
+// shapes at once (run under -race) all get the full judgment's answer.
+func TestShapeCacheConcurrent(t *testing.T) {
+	e, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ref := shapeEngines(t)
+	shapes := []string{
+		"SELECT abalance FROM pgbench_accounts WHERE aid = %d;",
+		"SELECT * FROM t WHERE a = %d LIMIT 5 OFFSET 3",
+		"SELECT * FROM t WHERE a = 'x%d' LIMIT 5000",
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 4)
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 30; i++ {
+				sql := fmt.Sprintf(shapes[i%len(shapes)], g*1000+i)
+				if got, want := e.DecideQuery(Identity{}, sql), fullJudge(ref, Identity{}, sql); !sameAnswer(got, want) {
+					errs <- fmt.Sprintf("%q: %+v, want %+v", sql, got, want)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for msg := range errs {
+		t.Error(msg)
+	}
+	if e.CacheStats().ShapeHits == 0 {
+		t.Error("no text was answered from the shape cache")
+	}
+}
