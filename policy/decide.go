@@ -23,11 +23,18 @@ func denied(d *denial, kind Kind) Verdict {
 // guards against deparser quirks (a few odd type spellings deparse to
 // text that does not parse back).
 func (e *Engine) decide(r *rules, fc FunctionCatalog, implied error, sql string) Verdict {
-	v := e.decideOnce(r, fc, implied, sql)
+	return e.decideTraced(r, fc, implied, sql, nil)
+}
+
+// decideTraced is decide recording in tr, when set, what the verdict read
+// of the text's constants. The second judging reads the rewrite, not the
+// text, and is not traced: it judges the deparse of the bounded tree.
+func (e *Engine) decideTraced(r *rules, fc FunctionCatalog, implied error, sql string, tr *shapeTrace) Verdict {
+	v := e.decideOnce(r, fc, implied, sql, tr)
 	if v.Rewritten == "" {
 		return v
 	}
-	again := e.decideOnce(r, fc, implied, v.Rewritten)
+	again := e.decideOnce(r, fc, implied, v.Rewritten, nil)
 	switch {
 	case !again.Allowed:
 		return denied(deny(RuleRewrite, fmt.Sprintf("the bounded statement is not allowed as deparsed (%s: %s)", again.Rule, again.Reason)), v.Kind)
@@ -38,7 +45,7 @@ func (e *Engine) decide(r *rules, fc FunctionCatalog, implied error, sql string)
 }
 
 // decideOnce judges one text.
-func (e *Engine) decideOnce(r *rules, fc FunctionCatalog, implied error, sql string) Verdict {
+func (e *Engine) decideOnce(r *rules, fc FunctionCatalog, implied error, sql string, tr *shapeTrace) Verdict {
 	if d := checkInput(sql, e.maxBytes); d != nil {
 		return denied(d, KindUnknown)
 	}
@@ -50,7 +57,7 @@ func (e *Engine) decideOnce(r *rules, fc FunctionCatalog, implied error, sql str
 	if err != nil {
 		return (&walker{}).deniedErr(err, KindUnknown)
 	}
-	w := &walker{s: e.schema, n: &e.nums, r: r, fc: fc, catRels: e.catRels, maxDepth: e.maxDepth, exactOnly: lossy, implied: implied}
+	w := &walker{s: e.schema, n: &e.nums, r: r, fc: fc, catRels: e.catRels, maxDepth: e.maxDepth, exactOnly: lossy, implied: implied, trace: tr}
 	v, needExact := w.judge(pb, r.profile)
 	if !needExact {
 		return v
@@ -60,7 +67,10 @@ func (e *Engine) decideOnce(r *rules, fc FunctionCatalog, implied error, sql str
 	if pb, err = parser.ParseToProtobuf(sql); err != nil {
 		return denied(&denial{state: SQLStateSyntax, rule: RuleParse, reason: err.Error()}, KindUnknown)
 	}
-	w = &walker{s: e.schema, n: &e.nums, r: r, fc: fc, catRels: e.catRels, maxDepth: e.maxDepth, implied: implied}
+	if tr != nil {
+		*tr = shapeTrace{}
+	}
+	w = &walker{s: e.schema, n: &e.nums, r: r, fc: fc, catRels: e.catRels, maxDepth: e.maxDepth, implied: implied, trace: tr}
 	v, _ = w.judge(pb, r.profile)
 	return v
 }

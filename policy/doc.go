@@ -50,9 +50,14 @@
 // with SQLSTATE 53200 and rule input.busy (budget.go).
 //
 // Verdicts are cached by (catalog generation, profile, exact text). Texts
-// are never normalized for the cache: a literal can change a verdict
+// are never normalized for that cache: a literal can change a verdict
 // ('pg_authid'::regclass, LIMIT 10 against LIMIT 10000), see
-// TestCacheKeyIsExactText.
+// TestCacheKeyIsExactText. DecideQuery, for simple-protocol texts, adds a
+// cache keyed by the text's shape (its tokens without the values of its
+// constants) that shares a verdict only between texts whose differing
+// constants the verdict provably does not depend on, and splices the
+// constants into a template of the rewrite; README.md ("Shape cache")
+// gives the argument.
 //
 // README.md in this directory lists the rules and the measured costs.
 package policy

@@ -16,7 +16,8 @@ type Options struct {
 	Profiles map[string]Profile
 	// Functions supplies function volatility; nil means BuiltinFunctions.
 	Functions FunctionCatalog
-	// CacheSize is the number of cached verdicts; 0 means 10,000.
+	// CacheSize is the number of cached verdicts, and of statement
+	// shapes in the shape cache (DecideQuery); 0 means 10,000.
 	CacheSize int
 	// MaxStatementBytes caps statement text; 0 means 1 MiB.
 	MaxStatementBytes int
@@ -47,22 +48,25 @@ type Engine struct {
 	nums     nums
 	catRels  map[string]bool
 	cache    *lru.Cache[cacheKey, Verdict]
+	shapes   *lru.Cache[shapeKey, *shapeEntry]
 	cur      atomic.Pointer[catalogRef]
 	maxBytes int
 	maxDepth int
 	budget   *judgeBudget
 
-	hits, misses, busy atomic.Uint64
+	hits, misses, busy, shapeHits atomic.Uint64
 }
 
 // CacheStats counts verdict-cache hits and misses since the engine was
 // made, for metrics. Busy counts the misses refused because the judging
-// budget had no room (rule input.busy).
-type CacheStats struct{ Hits, Misses, Busy uint64 }
+// budget had no room (rule input.busy). ShapeHits counts the Query texts
+// DecideQuery answered from the shape cache (neither a hit nor a miss of
+// the exact-text cache).
+type CacheStats struct{ Hits, Misses, Busy, ShapeHits uint64 }
 
 // CacheStats returns the verdict cache's counters.
 func (e *Engine) CacheStats() CacheStats {
-	return CacheStats{Hits: e.hits.Load(), Misses: e.misses.Load(), Busy: e.busy.Load()}
+	return CacheStats{Hits: e.hits.Load(), Misses: e.misses.Load(), Busy: e.busy.Load(), ShapeHits: e.shapeHits.Load()}
 }
 
 // catalogRef is what a verdict depends on besides the text: the function
@@ -107,6 +111,9 @@ func New(opts Options) (*Engine, error) {
 	e.budget = newJudgeBudget(orDefault(opts.MaxJudgeBytes, DefaultMaxJudgeBytes), e.maxBytes, wait)
 	if e.cache, err = lru.New[cacheKey, Verdict](orDefault(opts.CacheSize, DefaultCacheSize)); err != nil {
 		return nil, fmt.Errorf("policy: verdict cache: %w", err)
+	}
+	if e.shapes, err = lru.New[shapeKey, *shapeEntry](orDefault(opts.CacheSize, DefaultCacheSize)); err != nil {
+		return nil, fmt.Errorf("policy: shape cache: %w", err)
 	}
 	profiles, err := compileProfiles(opts.Profiles)
 	if err != nil {
@@ -206,6 +213,7 @@ func (e *Engine) swap(next func(*catalogRef) *catalogRef) {
 		}
 	}
 	e.cache.Purge()
+	e.shapes.Purge()
 }
 
 // SetFunctions swaps the function catalog, e.g. after the introspected

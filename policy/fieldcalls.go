@@ -78,6 +78,9 @@ func (w *walker) fieldCall(fn string) error {
 // selections are columns: t.name, while name() exists). how says why the
 // name counts, for the message.
 func (w *walker) mayCall(fn, how string) error {
+	if namesByArgument(fn) {
+		w.refuseSharing("function " + fn + " takes a name as its argument")
+	}
 	if w.r.denyFuncs.has(fn) {
 		return deny(RuleFunction, fmt.Sprintf("function %s (%s) is on the deny list", quoteIdent(fn), how))
 	}

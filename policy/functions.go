@@ -31,6 +31,9 @@ func (w *walker) function(name []string) error {
 	default:
 		return deny(RuleFunction, fmt.Sprintf("function name %s is not schema.name", strings.Join(name, ".")))
 	}
+	if namesByArgument(fn) {
+		w.refuseSharing("function " + fn + " takes a name as its argument")
+	}
 	if w.r.denyFuncs.has(fn) || (schema != "" && w.r.denyFuncs.has(schema+"."+fn)) {
 		return deny(RuleFunction, fmt.Sprintf("function %s is on the deny list", displayFunc(schema, fn)))
 	}
@@ -123,6 +126,10 @@ func (w *walker) regLiteral(b []byte) error {
 	names, err := w.nameList(tn, w.n.typeNames)
 	if err != nil || len(names) == 0 {
 		return err
+	}
+	if isRegType(names[len(names)-1]) {
+		// The value is a name looked up in the catalog.
+		w.refuseSharing("a constant is cast to " + names[len(names)-1])
 	}
 	target := regTarget(names[len(names)-1])
 	if target == "" || (len(names) == 2 && names[0] != "pg_catalog") {

@@ -55,6 +55,9 @@ func (w *walker) newLimit(sel []byte, max int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if m.name == "A_Const" {
+		w.readConst(inner) // the count decides the rewrite
+	}
 	switch {
 	case m.name == "A_Const" && findVarint(inner, w.n.constIsNull) != 0:
 		return marshalNode(pg_query.MakeAConstIntNode(int64(max), -1))
@@ -92,7 +95,11 @@ func (w *walker) boundedLeast(m *msgInfo, b []byte, max int) bool {
 	}
 	for _, arg := range allBytes(b, w.n.minmaxArgs) {
 		am, inner, err := w.concrete(arg)
-		if err != nil || am.name != "A_Const" || findVarint(inner, w.n.constIsNull) != 0 {
+		if err != nil || am.name != "A_Const" {
+			continue
+		}
+		w.readConst(inner)
+		if findVarint(inner, w.n.constIsNull) != 0 {
 			continue
 		}
 		if n, ok := w.intConst(inner); ok && n <= int64(max) {

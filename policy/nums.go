@@ -27,6 +27,7 @@ type nums struct {
 	paramNumber                                    int32
 	sortUseOp, subLinkOper                         int32
 	colRefFields, indirList                        int32
+	constLocation                                  int32
 }
 
 type numLookup struct {
@@ -79,6 +80,7 @@ func newNums(s *schema) (nums, error) {
 		paramNumber: l.get("ParamRef", "number"),
 		sortUseOp:   l.get("SortBy", "use_op"), subLinkOper: l.get("SubLink", "oper_name"),
 		colRefFields: l.get("ColumnRef", "fields"), indirList: l.get("A_Indirection", "indirection"),
+		constLocation: l.get("A_Const", "location"),
 	}
 	return n, l.err
 }

@@ -108,13 +108,17 @@ func (w *walker) boolArg(b []byte) bool {
 	}
 	switch m.name {
 	case "String":
+		w.readUnplaced("an option's value")
 		v, _ := findBytes(inner, w.n.strVal)
 		return !isFalseWord(string(v))
 	case "Integer":
+		w.readUnplaced("an option's value")
 		return findVarint(inner, w.n.intVal) != 0
 	case "Boolean":
+		w.readUnplaced("an option's value")
 		return findVarint(inner, w.n.boolVal) != 0
 	case "A_Const":
+		w.readConst(inner)
 		if iv, ok := findBytes(inner, w.n.constIval); ok {
 			return findVarint(iv, w.n.intVal) != 0
 		}
@@ -126,6 +130,7 @@ func (w *walker) boolArg(b []byte) bool {
 			return findVarint(bv, w.n.boolVal) != 0
 		}
 	}
+	w.readUnplaced("an option's value")
 	return true
 }
 

@@ -22,6 +22,9 @@ type walker struct {
 	// implied is the profile's judgment of what any SELECT may run
 	// without naming it (impliedCalls): a denial fails every SELECT.
 	implied error
+	// trace, when set, records what the verdict read of the text's
+	// constants, for the shape cache (shapetrace.go).
+	trace *shapeTrace
 
 	rels     []string
 	funcs    []string

@@ -101,7 +101,9 @@
 //
 // Every statement text a client sends (simple Query, or the text of an
 // extended-protocol Parse) is decided by the policy engine before anything
-// reaches a backend. Only Query, Parse, Bind, Describe, Close and the
+// reaches a backend. A simple Query goes through Engine.DecideQuery,
+// whose shape cache answers a text that differs from judged ones only in
+// constants the verdict does not depend on without parsing it. Only Query, Parse, Bind, Describe, Close and the
 // results' framing are decoded; DataRow and the rest are forwarded as bytes.
 // A backend message is read whole into a reused 64 KiB buffer when it
 // fits; a larger row, notice or notification streams through to the

@@ -219,7 +219,7 @@ func (s *session) query(ctx context.Context, sql string) {
 	if s.skipping {
 		return
 	}
-	v := s.srv.decide(s.id, sql)
+	v := s.srv.decideQuery(s.id, sql)
 	if v.Kind == policy.KindEmpty {
 		// Nothing to run (drivers ping with "-- ping"): PostgreSQL
 		// answers EmptyQueryResponse, and so does pgmoat, without a
