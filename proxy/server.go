@@ -286,7 +286,7 @@ func (s *Server) handle(conn net.Conn) {
 		_ = tc.SetNoDelay(true)
 	}
 	if n > int64(s.cfg.MaxClientConn) {
-		refuse(conn, fatalf(codeTooManyConns, fmt.Sprintf("pgmoat: proxy.max_client_conn: too many clients (limit %d)", s.cfg.MaxClientConn)))
+		s.refuse(conn, fatalf(codeTooManyConns, fmt.Sprintf("pgmoat: proxy.max_client_conn: too many clients (limit %d)", s.cfg.MaxClientConn)))
 		return
 	}
 	sess, admin, err := s.startup(conn)
@@ -319,8 +319,12 @@ func (s *Server) finish(conn net.Conn) {
 }
 
 // refuse writes one error to a connection that never got a session and
-// closes it.
-func refuse(conn net.Conn, e *wireError) {
+// closes it. The error is counted by SQLSTATE with the sessions' own:
+// after a restart most of what clients see is these FATALs (08006 from
+// a backend that could not be reached at startup), and the counter must
+// say so.
+func (s *Server) refuse(conn net.Conn, e *wireError) {
+	s.metrics.clientError(e.code)
 	_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
 	buf, _ := e.response().Encode(nil)
 	_, _ = conn.Write(buf)
