@@ -7,7 +7,8 @@
 //     and the registry of cancel keys. Close stops accepting, lets running
 //     transactions finish up to a deadline and closes what is left. A
 //     temporary Accept error (out of file descriptors) backs off, 5 ms
-//     doubling to 1 s, logged once per burst (accept.go): a flood of
+//     doubling to 1 s, each failure counted and logged, rate-limited
+//     like the pool's events (accept.go): a flood of
 //     connections delays new clients, it never stops the server.
 //   - A session owns one client connection for its whole life. It borrows a
 //     backend from the Pool at a client's first statement and gives it back

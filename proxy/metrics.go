@@ -115,11 +115,12 @@ var (
 	descPoolFail  = prometheus.NewDesc("pgmoat_pool_connect_failures_total", "Backend connects that failed (refused, timed out, authentication).", nil, nil)
 	descStartupTO = prometheus.NewDesc("pgmoat_proxy_startup_timeouts_total", "Clients that did not finish startup and authentication within proxy.startup_timeout.", nil, nil)
 	descShutdown  = prometheus.NewDesc("pgmoat_proxy_shutdown_disconnects_total", "Clients disconnected because pgmoat was shutting down.", nil, nil)
+	descAcceptErr = prometheus.NewDesc("pgmoat_proxy_accept_errors_total", "Failed accepts of client connections (out of file descriptors, above all).", nil, nil)
 )
 
 func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPoolConns, descPoolWait, descPoolAcq, descPoolWaitS, descPoolExh, descPoolNew, descClients,
-		descPoolGone, descPoolLost, descPoolFail, descStartupTO, descShutdown} {
+		descPoolGone, descPoolLost, descPoolFail, descStartupTO, descShutdown, descAcceptErr} {
 		ch <- d
 	}
 }
@@ -140,4 +141,5 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descPoolFail, prometheus.CounterValue, float64(st.ConnectFailures))
 	ch <- prometheus.MustNewConstMetric(descStartupTO, prometheus.CounterValue, float64(c.srv.startupTimeouts.Load()))
 	ch <- prometheus.MustNewConstMetric(descShutdown, prometheus.CounterValue, float64(c.srv.shutdownDisconnects.Load()))
+	ch <- prometheus.MustNewConstMetric(descAcceptErr, prometheus.CounterValue, float64(c.srv.acceptErrors.Load()))
 }

@@ -87,11 +87,12 @@ type Server struct {
 	statements  atomic.Int64
 	denialCount atomic.Int64
 	metrics     *metrics
-	// events writes the rate-limited records of startup timeouts and
-	// shutdown disconnects, which the two counters count.
+	// events writes the rate-limited records of startup timeouts,
+	// shutdown disconnects and accept errors, which the counters count.
 	events              *eventLog
 	startupTimeouts     atomic.Uint64
 	shutdownDisconnects atomic.Uint64
+	acceptErrors        atomic.Uint64 // failed Accepts of every listener
 	// writers lends client output buffers to sessions while they write.
 	writers sync.Pool
 	// sweep runs sweepIdle; started by the first Serve, under mu.
@@ -246,6 +247,7 @@ func (s *Server) Serve(l net.Listener) error {
 				backoff.wait(err)
 				continue
 			}
+			s.acceptFailed(backoff.addr, err, 0)
 			return err
 		}
 		backoff.ok()

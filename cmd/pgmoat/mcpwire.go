@@ -250,7 +250,7 @@ func serveMCPHTTP(ctx context.Context, cfg *config.Config, engine *policy.Engine
 		logger.Warn("anonymous MCP access on a non-loopback address", "listen", ln.Addr().String(), "user_id", authOpts.Anonymous.UserID)
 	}
 	hs := mcpHTTPServer(cfg.MCP, withMetrics(st.server.HTTPHandler(authn, mcpHTTPOptions(cfg.MCP, logger)), obs), logger)
-	ln = netutil.LimitListener(ln, cfg.MCP.HTTP.MaxConnections)
+	ln = netutil.LimitListener(st.server.Listener(ln), cfg.MCP.HTTP.MaxConnections)
 	rctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -297,8 +297,8 @@ func mcpHTTPOptions(m config.MCP, logger *slog.Logger) mcp.HTTPOptions {
 // connection closes after idle_timeout, and the body deadline is the
 // handler's, per request (see mcp.HTTPOptions.BodyTimeout). No ReadTimeout
 // or WriteTimeout: they would cut GET event streams, which stay open.
-// The listener caps the connections (max_connections); http.Server backs
-// off on temporary Accept errors such as EMFILE by itself.
+// The listener caps the connections (max_connections), and counts and
+// backs off on temporary Accept errors such as EMFILE (mcp.Server.Listener).
 func mcpHTTPServer(m config.MCP, h http.Handler, logger *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,

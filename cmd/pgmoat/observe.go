@@ -73,6 +73,7 @@ var (
 	descShapeCache   = prometheus.NewDesc("pgmoat_mcp_shape_cache_total", "MCP statement-shape cache lookups, by result.", []string{"result"}, nil)
 	descResultCache  = prometheus.NewDesc("pgmoat_mcp_result_cache_total", "MCP result-cache lookups, by result.", []string{"result"}, nil)
 	descReloads      = prometheus.NewDesc("pgmoat_schema_reloads_total", "Tool sets swapped in after a schema change.", nil, nil)
+	descMCPAccept    = prometheus.NewDesc("pgmoat_mcp_accept_errors_total", "Failed accepts of MCP HTTP connections (out of file descriptors, above all).", nil, nil)
 )
 
 // cacheCollector reads the engines' counters at scrape time.
@@ -83,6 +84,7 @@ func (c cacheCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descShapeCache
 	ch <- descResultCache
 	ch <- descReloads
+	ch <- descMCPAccept
 }
 
 func (c cacheCollector) Collect(ch chan<- prometheus.Metric) {
@@ -104,6 +106,7 @@ func (c cacheCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descResultCache, st.ResultHits, "hit")
 		counter(descResultCache, st.ResultMisses, "miss")
 		counter(descReloads, st.Reloads)
+		counter(descMCPAccept, st.AcceptErrors)
 	}
 }
 
