@@ -288,14 +288,16 @@ func serveMCPHTTP(ctx context.Context, cfg *config.Config, engine *policy.Engine
 func mcpHTTPOptions(m config.MCP, logger *slog.Logger) mcp.HTTPOptions {
 	return mcp.HTTPOptions{
 		MaxRequestBytes: int64(m.MaxRequestBytes), SessionTimeout: m.SessionIdleTimeout.D(),
-		MaxSessionsPerCaller: m.MaxSessionsPerToken, BodyTimeout: m.HTTP.BodyTimeout.D(), Logger: logger,
+		MaxSessionsPerCaller: m.MaxSessionsPerToken, BodyTimeout: m.HTTP.BodyTimeout.D(),
+		WriteTimeout: m.HTTP.WriteTimeout.D(), Logger: logger,
 	}
 }
 
 // mcpHTTPServer serves h with mcp.http's bounds on each connection: the
 // headers must arrive within read_header_timeout, an idle keep-alive
 // connection closes after idle_timeout, and the body deadline is the
-// handler's, per request (see mcp.HTTPOptions.BodyTimeout). No ReadTimeout
+// handler's, per request, as is the deadline on each write of a POST
+// response (see mcp.HTTPOptions.BodyTimeout, WriteTimeout). No ReadTimeout
 // or WriteTimeout: they would cut GET event streams, which stay open.
 // The listener caps the connections (max_connections), and counts and
 // backs off on temporary Accept errors such as EMFILE (mcp.Server.Listener).
