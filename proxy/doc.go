@@ -85,8 +85,11 @@
 // fits; a larger row, notice or notification streams through to the
 // client in read-buffer-sized pieces, with no ceiling but the protocol's
 // (the server's own limit is 1 GB per value), so memory does not follow
-// value size; a larger message pgmoat must decode gets a buffer of its
-// own, dropped after use, up to PoolConfig.MaxMessageSize. A backend that
+// value size; an ErrorResponse over 64 KiB (one quoting a huge value) is
+// read field by field and cut to 64 KiB, the SQLSTATE and short fields
+// whole and each long one cut at a character boundary with a note of how
+// much was dropped; any other larger message pgmoat must decode gets a
+// buffer of its own, dropped after use, up to PoolConfig.MaxMessageSize. A backend that
 // fails inside a streamed message leaves the client a message cut short:
 // its connection is closed. The Executor reads rows the same way and
 // keeps at most its caller's byte budget (QueryBudget), reading and

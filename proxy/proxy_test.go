@@ -67,6 +67,7 @@ type fixtureOptions struct {
 	maxClientConn  int
 	startupTimeout time.Duration
 	maxMessageSize int
+	poolMaxMessage int // the pool's MaxMessageSize; 0 = its default
 	logger         *slog.Logger
 	slowThreshold  time.Duration // readonly's; 0 = the default
 	onSlow         func(SlowQuery)
@@ -104,6 +105,7 @@ func newFixture(t testing.TB, o fixtureOptions) *proxyFixture {
 	pool, err := NewPool(PoolConfig{
 		DSN: cluster.DSNFor("proxy_reader", "reader-pw", db), Min: o.poolMin, Max: o.poolMax,
 		AcquireTimeout: o.acquireTimeout, MaxPerIdentity: o.maxPerIdentity, Logger: o.logger,
+		MaxMessageSize: o.poolMaxMessage,
 	})
 	if err != nil {
 		t.Fatal(err)
