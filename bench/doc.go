@@ -10,8 +10,11 @@
 //
 // Scenarios: pooled throughput (pgbench -S in the three query modes),
 // connection storms, memory per idle client, MCP calls per second and
-// latency, introspection and tool generation time, and the policy engine's
-// Go benchmarks. Runs alternate between targets (A B C A B C …) and the
+// latency, introspection and tool generation time, the policy engine's
+// Go benchmarks, and faults (last, since it restarts the server): the
+// seconds PgBouncer and pgmoat need after a fast restart of the server
+// until every new session succeeds, and their peak RSS while 20 clients
+// read a 50 MB value each (-only faults). Runs alternate between targets (A B C A B C …) and the
 // report gives medians and ratios, because the machines this runs on are
 // small and noisy. A target whose tool is missing is skipped with a line in
 // the report; the rest of the run goes on.
@@ -20,5 +23,6 @@
 //
 //	go run ./bench                          # everything, default durations
 //	go run ./bench -only throughput -clients 16,64 -duration 5s
+//	go run ./bench -only faults -rounds 1
 //	go run ./bench -help
 package main

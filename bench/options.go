@@ -18,9 +18,10 @@ const (
 	scIntrospect = "introspect"
 	scPolicy     = "policy"
 	scProfile    = "profile"
+	scFaults     = "faults"
 )
 
-var allScenarios = []string{scThroughput, scStorms, scMemory, scMCP, scIntrospect, scPolicy, scProfile}
+var allScenarios = []string{scThroughput, scStorms, scMemory, scMCP, scIntrospect, scPolicy, scProfile, scFaults}
 
 // Target names.
 const (
