@@ -19,5 +19,7 @@
 // A Snapshot is never modified after Load returns it, so readers share it
 // without locks. Diff compares two snapshots; Reloader re-reads the catalog
 // on a timer, on NOTIFY pgmoat_reload and on demand, and publishes each new
-// snapshot with an atomic swap.
+// snapshot with an atomic swap. Its first load waits for a server that is
+// restarting (ReloaderOptions.StartupRetry), since pgmoat may start just
+// as its database does; any other failure is reported at once.
 package introspect
