@@ -9,7 +9,11 @@
 //     temporary Accept error (out of file descriptors) backs off, 5 ms
 //     doubling to 1 s, each failure counted and logged, rate-limited
 //     like the pool's events (accept.go): a flood of
-//     connections delays new clients, it never stops the server.
+//     connections delays new clients, it never stops the server. A
+//     client's CancelRequest goes to the backend its session holds, and
+//     only while that lending lasts: handing a backend back waits for a
+//     cancel being sent for it and refuses any later one
+//     (backend.cancel), so a cancel never reaches the next borrower.
 //   - A session owns one client connection for its whole life. It borrows a
 //     backend from the Pool at a client's first statement and gives it back
 //     when PostgreSQL reports the transaction idle (transaction pooling).

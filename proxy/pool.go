@@ -699,6 +699,7 @@ func (p *Pool) ServerParams(ctx context.Context) (map[string]string, error) {
 // release gives a backend back. Backends in an unknown state, in a
 // transaction, or past their lifetime are closed instead.
 func (p *Pool) release(b *backend) {
+	b.endLending()
 	p.mu.Lock()
 	delete(p.lent, b)
 	p.unhold(b.holder)
