@@ -15,7 +15,10 @@
 // primary alone and through pgmoat on two streaming replicas started on
 // the same machine, with how the lendings fell on the hosts: it shows the
 // routing's correctness and cost, not the throughput replicas add, since
-// all servers share the machine's cores). Runs alternate between targets (A B C A B C …) and the
+// all servers share the machine's cores), and faults (last, since it
+// restarts the server): the seconds PgBouncer and pgmoat need after a fast restart of the server
+// until every new session succeeds, and their peak RSS while 20 clients
+// read a 50 MB value each (-only faults). Runs alternate between targets (A B C A B C …) and the
 // report gives medians and ratios, because the machines this runs on are
 // small and noisy. A target whose tool is missing is skipped with a line in
 // the report; the rest of the run goes on.
@@ -24,5 +27,6 @@
 //
 //	go run ./bench                          # everything, default durations
 //	go run ./bench -only throughput -clients 16,64 -duration 5s
+//	go run ./bench -only faults -rounds 1
 //	go run ./bench -help
 package main

@@ -135,7 +135,7 @@ func (e *env) setUp(ctx context.Context) error {
 	go func() { defer wg.Done(); e.build(ctx) }()
 	go func() { defer wg.Done(); e.installPeers(ctx) }()
 	err := e.startCluster(ctx)
-	if err == nil && (e.needsPgbenchTargets() || e.o.wants(scMemory)) {
+	if err == nil && (e.needsPgbenchTargets() || e.o.wants(scMemory) || e.o.wants(scFaults)) {
 		err = e.loadPgbench(ctx)
 	}
 	if err == nil && (e.o.wants(scMCP)) {
@@ -191,6 +191,7 @@ func (e *env) measure(ctx context.Context) {
 		{scIntrospect, e.introspection},
 		{scPolicy, e.policy},
 		{scReplicas, e.replicas},
+		{scFaults, e.faults}, // last: it restarts the server
 	}
 	for _, s := range scenarios {
 		if ctx.Err() != nil {
@@ -234,6 +235,9 @@ func plannedSteps(o options) int {
 	}
 	if o.wants(scReplicas) {
 		n += 1 + 2*o.rounds
+	}
+	if o.wants(scFaults) {
+		n += len(faultTargets(o)) * o.rounds
 	}
 	return n
 }

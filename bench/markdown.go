@@ -28,6 +28,7 @@ func renderMarkdown(r *report, charts []string) string {
 	writeIntrospection(w, r)
 	writePolicy(w, r)
 	writeReplicas(w, r)
+	writeFaults(w, r)
 	writeProfiles(w, r)
 	writeSkipped(w, r)
 	return b.String()
@@ -183,6 +184,26 @@ func writePolicy(w writer, r *report) {
 	w("|---|---:|---:|---:|")
 	for _, b := range r.Policy {
 		w("| %s | %s | %s | %s |", b.Name, numText(b.NsPerOp, 0), numText(b.BytesPerOp, 0), numText(b.AllocsPerOp, 0))
+	}
+}
+
+func writeFaults(w writer, r *report) {
+	if len(r.Faults) == 0 {
+		return
+	}
+	w("\n## 7. Faults: a server restart and huge values\n")
+	w("Each pooler on a fresh process with a warm pool of %d. **Recovery**: the server restarts with a fast shutdown (`pg_ctl restart -m fast`) while new sessions (connect, `SELECT 1`, disconnect) are opened one after another; recovery is the time from the start of the restart to the first of %d sessions in a row that all succeeded. **Memory**: %d clients at once read `SELECT repeat('x', %d)` (the clients stream the rows); RSS is sampled every 10 ms, and read again 2 s after.\n",
+		r.Settings.Pool, recoveryRun, bigValueClients, bigValueBytes)
+	w("| target | round | restart s | recovery s | new sessions failed after the server was up / tried | RSS before KiB | peak RSS KiB | RSS after KiB | failed reads |")
+	w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, f := range r.Faults {
+		w("| %s | %d | %s | %s | %d / %d | %d | %d | %d | %d |", f.Target, f.Round, numText(f.RestartSec, 2), numText(f.RecoverySec, 2),
+			f.FailedAfterUp, f.Sessions, f.RSSBeforeKB, f.RSSPeakKB, f.RSSAfterKB, f.ReadErrors)
+	}
+	for _, f := range r.Faults {
+		if f.Error != "" {
+			w("\n%s, round %d: %s", f.Target, f.Round, cellText(f.Error))
+		}
 	}
 }
 

@@ -57,6 +57,11 @@ func sampleReport() *report {
 	r.Introspection = []introResult{{Tables: 100, SnapshotMs: 38.3, GenerateMs: 8.6, Tools: 3, Discovery: true},
 		{Tables: 5000, SnapshotMs: nan, GenerateMs: nan, Error: "create 5000 tables: out of | locks"}}
 	r.Policy = []goBench{{Name: "Decide/hit/short", Iterations: 1, NsPerOp: 94, BytesPerOp: 0, AllocsPerOp: 0}}
+	r.Faults = []faultResult{
+		{Target: tPgBouncer, Round: 1, RestartSec: 0.41, RecoverySec: 0.45, Sessions: 31, RSSBeforeKB: 4700, RSSPeakKB: 4900, RSSAfterKB: 4800},
+		{Target: tPgmoat, Round: 1, RestartSec: 0.43, RecoverySec: 0.52, Sessions: 33, FailedAfterUp: 1, RSSBeforeKB: 30000, RSSPeakKB: 36000, RSSAfterKB: 31000},
+		{Target: tPgmoat, Round: 2, RestartSec: 0.4, RecoverySec: nan, Sessions: 900, FailedAfterUp: 900, ReadErrors: 20, Error: "not recovered | in 60s"},
+	}
 	r.skip(scProfile, tPgmoat, "no pprof endpoint")
 	r.note("PgBouncer cannot run -M prepared")
 	return r

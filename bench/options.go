@@ -19,9 +19,10 @@ const (
 	scPolicy     = "policy"
 	scProfile    = "profile"
 	scReplicas   = "replicas"
+	scFaults     = "faults"
 )
 
-var allScenarios = []string{scThroughput, scStorms, scMemory, scMCP, scIntrospect, scPolicy, scProfile, scReplicas}
+var allScenarios = []string{scThroughput, scStorms, scMemory, scMCP, scIntrospect, scPolicy, scProfile, scReplicas, scFaults}
 
 // Target names.
 const (

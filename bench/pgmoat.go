@@ -33,7 +33,9 @@ type pgmoatInstance struct {
 // pgmoatConfig is a strict-YAML config for one instance. Every value is
 // quoted by %q, which YAML reads as a double-quoted string. The one
 // benchmark user may hold the whole pool, as every client of PgBouncer's
-// single pool may.
+// single pool may. Statements may run for a minute: the fault scenario's
+// 50 MB values take longer than the default 5 s on a loaded machine, and
+// PgBouncer has no such limit.
 func pgmoatConfig(dsn, proxyAddr, mcpAddr string, pool, maxClients int, replicas ...string) string {
 	reps := ""
 	if len(replicas) > 0 {
@@ -52,6 +54,9 @@ func pgmoatConfig(dsn, proxyAddr, mcpAddr string, pool, maxClients int, replicas
 proxy:
   listen: %q
   max_client_conn: %d
+profiles:
+  readonly:
+    statement_timeout: 60s
 users:
   %s:
     password: %q

@@ -29,6 +29,7 @@ type child struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error
+	tail tailLines // the last output lines, for error messages
 }
 
 // start runs cmd in its own process group and records it for stop. Its
@@ -51,7 +52,12 @@ func (s *supervisor) startWatching(name string, cmd *exec.Cmd, logPath string, w
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	c := &child{name: name, cmd: cmd, done: make(chan struct{})}
-	go copyLines(pr, logf, watch)
+	go copyLines(pr, logf, func(line string) {
+		c.tail.add(line)
+		if watch != nil {
+			watch(line)
+		}
+	})
 	go func() {
 		c.err = cmd.Wait()
 		_ = pw.Close()
@@ -83,6 +89,16 @@ func setGroup(cmd *exec.Cmd) {
 	}
 	cmd.SysProcAttr.Setpgid = true
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+}
+
+// exited says why the child has exited, or "" while it runs.
+func (c *child) exited() string {
+	select {
+	case <-c.done:
+		return fmt.Sprintf("%s exited (%v); its last output: %s", c.name, c.err, c.tail.String())
+	default:
+		return ""
+	}
 }
 
 // stop ends one child: SIGTERM to its group, SIGKILL after grace.
@@ -118,9 +134,7 @@ func (s *supervisor) stopAll() {
 func (s *supervisor) startUntil(ctx context.Context, name string, cmd *exec.Cmd, logPath, marker string, timeout time.Duration) (*child, error) {
 	ready := make(chan struct{})
 	var once sync.Once
-	var tail tailLines
 	c, err := s.startWatching(name, cmd, logPath, func(line string) {
-		tail.add(line)
 		if strings.Contains(line, marker) {
 			once.Do(func() { close(ready) })
 		}
@@ -132,10 +146,10 @@ func (s *supervisor) startUntil(ctx context.Context, name string, cmd *exec.Cmd,
 	case <-ready:
 		return c, nil
 	case <-c.done:
-		return nil, fmt.Errorf("%s exited before it was ready (%v): %s", name, c.err, tail.String())
+		return nil, fmt.Errorf("%s exited before it was ready (%v): %s", name, c.err, c.tail.String())
 	case <-time.After(timeout):
 		c.stop(2 * time.Second)
-		return nil, fmt.Errorf("%s not ready after %s: %s", name, timeout, tail.String())
+		return nil, fmt.Errorf("%s not ready after %s: %s", name, timeout, c.tail.String())
 	case <-ctx.Done():
 		c.stop(2 * time.Second)
 		return nil, ctx.Err()

@@ -23,6 +23,7 @@ type report struct {
 	Introspection []introResult   `json:"introspection"`
 	Policy        []goBench       `json:"policy"`
 	Replicas      *replicaResult  `json:"replicas,omitempty"`
+	Faults        []faultResult   `json:"faults"`
 	Profiles      []string        `json:"profiles"` // files next to the report
 	Skipped       []skip          `json:"skipped"`
 	Notes         []string        `json:"notes"`
@@ -97,6 +98,26 @@ type memoryResult struct {
 	RSSBeforeKB int64  `json:"rss_before_kib"`
 	RSSAfterKB  int64  `json:"rss_after_kib"`
 	KBPerClient num    `json:"kib_per_client"`
+	Error       string `json:"error,omitempty"`
+}
+
+// faultResult is one pooler's round of the fault scenario.
+type faultResult struct {
+	Target string `json:"target"`
+	Round  int    `json:"round"`
+	// RestartSec is how long the server took to stop and accept
+	// connections again; RecoverySec runs from the same start until the
+	// first of recoveryRun new sessions in a row that all succeeded.
+	RestartSec    num `json:"restart_s"`
+	RecoverySec   num `json:"recovery_s"`
+	Sessions      int `json:"sessions"`        // new sessions tried until then
+	FailedAfterUp int `json:"failed_after_up"` // of those, failed once the server was up
+	// RSS of the pooler before, at its peak while bigValueClients read a
+	// bigValueBytes value each, and two seconds after.
+	RSSBeforeKB int64  `json:"rss_before_kib"`
+	RSSPeakKB   int64  `json:"rss_peak_kib"`
+	RSSAfterKB  int64  `json:"rss_after_kib"`
+	ReadErrors  int    `json:"read_errors"`
 	Error       string `json:"error,omitempty"`
 }
 

@@ -161,7 +161,7 @@ mcp:
 	// The proxy door: silent connections until pgmoat has no descriptor
 	// left and says so; it keeps running.
 	proxyFlood := dialAll(t, proxyAddr, flood, "")
-	out.waitFor(t, "proxy: accepting clients failed; retrying with back-off", exited, 20*time.Second)
+	out.waitFor(t, `"msg":"accept error"`, exited, 20*time.Second)
 	select {
 	case <-exited:
 		t.Fatalf("pgmoat exited during the flood:\n%s", out)
@@ -177,6 +177,28 @@ mcp:
 		t.Fatalf("pgmoat exited:\n%s", out)
 	default:
 	}
+	if n := scrapedCounter(t, mcpAddr, "pgmoat_proxy_accept_errors_total"); n < 1 {
+		t.Errorf("pgmoat_proxy_accept_errors_total = %v after the proxy ran out of descriptors", n)
+	}
+}
+
+// scrapedCounter reads one unlabelled counter from pgmoat's /metrics.
+func scrapedCounter(t *testing.T, mcpAddr, name string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + mcpAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		var v float64
+		if n, _ := fmt.Sscanf(sc.Text(), name+" %g", &v); n == 1 {
+			return v
+		}
+	}
+	t.Fatalf("no %s in /metrics", name)
+	return 0
 }
 
 // raiseOwnFDLimit lets the test itself hold the flood.

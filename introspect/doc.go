@@ -22,4 +22,7 @@
 // snapshot with an atomic swap. The Reloader is given the primary's DSN
 // even when the reads go to replicas: a NOTIFY is not replayed on a
 // replica, so the LISTEN (and the catalog read) must be on the primary.
+// Its first load waits for a server that is
+// restarting (ReloaderOptions.StartupRetry), since pgmoat may start just
+// as its database does; any other failure is reported at once.
 package introspect

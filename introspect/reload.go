@@ -2,10 +2,14 @@ package introspect
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -51,6 +55,13 @@ type ReloaderOptions struct {
 	// minute, while reconnects keep failing, and is back to this after a
 	// reconnect that got as far as LISTEN.
 	ReconnectPause time.Duration
+	// StartupRetry is how long NewReloader keeps trying a first load that
+	// failed as a restarting server makes it fail (refused or dropped
+	// connections, 57P01 shutting down, 57P03 starting up, class 08):
+	// pgmoat may start just as its database restarts. 0 means 30s,
+	// negative means no retry. Other errors (authentication, a missing
+	// database, privileges) fail at once.
+	StartupRetry time.Duration
 }
 
 // Reloader keeps the current snapshot of one database. Readers call
@@ -71,6 +82,8 @@ type Reloader struct {
 // LISTEN connection waits there, because a NOTIFY is never replayed on a
 // replica, and the schema is read there too, so a change is seen as soon
 // as it is committed (a replica in rotation has it within the lag bound).
+// be read, so a misconfigured backend is reported at start-up. A server
+// that is restarting is waited for, up to StartupRetry.
 func NewReloader(ctx context.Context, dsn string, opts ReloaderOptions) (*Reloader, error) {
 	if opts.Interval == 0 {
 		opts.Interval = 15 * time.Minute
@@ -84,13 +97,53 @@ func NewReloader(ctx context.Context, dsn string, opts ReloaderOptions) (*Reload
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.StartupRetry == 0 {
+		opts.StartupRetry = 30 * time.Second
+	}
 	r := &Reloader{dsn: dsn, opts: opts, trigger: make(chan struct{}, 1)}
-	snap, err := r.load(ctx)
+	snap, err := r.firstLoad(ctx)
 	if err != nil {
 		return nil, err
 	}
 	r.cur.Store(snap)
 	return r, nil
+}
+
+// firstLoad is load, tried again after a pause (100 ms doubling to 2 s)
+// while it fails as a restarting server makes it fail, until
+// StartupRetry has passed.
+func (r *Reloader) firstLoad(ctx context.Context) (*Snapshot, error) {
+	give := time.Now().Add(r.opts.StartupRetry)
+	pause := 100 * time.Millisecond
+	for {
+		snap, err := r.load(ctx)
+		if err == nil || !serverRestarting(err) || time.Now().Add(pause).After(give) {
+			return snap, err
+		}
+		r.opts.Logger.Info("introspect: the server is not available yet; reading the schema again shortly",
+			"err", err.Error(), "retry_in_ms", pause.Milliseconds())
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return nil, err
+		}
+		pause = min(2*pause, 2*time.Second)
+	}
+}
+
+// serverRestarting reports whether err is how a server that is stopping,
+// starting or restarting fails a client: its connection refused, reset
+// or closed, or an error of class 08 (connection) or 57P01–57P03
+// (shutting down, crashed, starting up).
+func serverRestarting(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if pe, ok := errors.AsType[*pgconn.PgError](err); ok {
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // Current returns the latest snapshot.

@@ -95,6 +95,7 @@ type Stats struct {
 	ResultHits   uint64 // whole result served from the result cache
 	ResultMisses uint64 // result cache on but the entry missing or stale
 	Reloads      uint64 // tool sets swapped in after a schema change
+	AcceptErrors uint64 // failed accepts of the HTTP listener (Server.Listener)
 }
 
 // ShapeHitRatio is hits / (hits + misses), 0 before the first call.
@@ -111,12 +112,13 @@ func ratio(hits, misses uint64) float64 {
 }
 
 type counters struct {
-	calls, errors, shapeHits, shapeMisses, resultHits, resultMisses, reloads atomic.Uint64
+	calls, errors, shapeHits, shapeMisses, resultHits, resultMisses, reloads, acceptErrors atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
 	return Stats{
 		Calls: c.calls.Load(), Errors: c.errors.Load(), ShapeHits: c.shapeHits.Load(), ShapeMisses: c.shapeMisses.Load(),
 		ResultHits: c.resultHits.Load(), ResultMisses: c.resultMisses.Load(), Reloads: c.reloads.Load(),
+		AcceptErrors: c.acceptErrors.Load(),
 	}
 }

@@ -59,9 +59,14 @@
 // before reading any of its body and ends the connection (auth.go); a
 // token holder's POST body has HTTPOptions.BodyTimeout to arrive, a
 // deadline on that request alone (deadline.go), so GET event streams are
-// never cut; a caller holds at most MaxSessionsPerCaller sessions, and a
-// session with no request for SessionTimeout is closed with its
-// goroutines (sessions.go). Bounding connections (header and idle
-// timeouts, a cap on how many) is the http.Server's job, set up by the
-// caller.
+// never cut; each write of a POST response has HTTPOptions.WriteTimeout
+// to be taken, set afresh before every write, so a client that stops
+// reading a large answer is disconnected and a long tool call is not
+// (writedeadline.go); a caller holds at most MaxSessionsPerCaller
+// sessions, and a session with no request for SessionTimeout is closed
+// with its goroutines (sessions.go). Bounding connections (header and
+// idle timeouts, a cap on how many) is the http.Server's job, set up by
+// the caller; Server.Listener wraps its listener so that every failed
+// Accept is counted and logged, rate-limited, and a temporary one (out
+// of file descriptors) backed off (accept.go).
 package mcp

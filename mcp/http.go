@@ -19,6 +19,8 @@ const (
 	DefaultMaxSessionsPerCaller = 100
 	// DefaultBodyTimeout bounds the reading of one POST body.
 	DefaultBodyTimeout = 30 * time.Second
+	// DefaultWriteTimeout bounds each write of a POST response.
+	DefaultWriteTimeout = 30 * time.Second
 	// Path is where the streamable HTTP transport is served.
 	Path = "/mcp"
 )
@@ -38,20 +40,26 @@ type HTTPOptions struct {
 	// headers. It is a deadline on that request alone: GET event streams,
 	// which stay open, are not cut by it.
 	BodyTimeout time.Duration
-	Logger      *slog.Logger
+	// WriteTimeout bounds each write of a POST response: a client that
+	// stops reading is disconnected once a write has waited this long.
+	// It is set afresh before every write, so a long tool call is not cut
+	// by it, and GET event streams are not bound by it at all.
+	WriteTimeout time.Duration
+	Logger       *slog.Logger
 }
 
 // HTTPHandler serves the streamable HTTP transport at Path: cross-origin
 // requests refused, bearer authentication (401 with WWW-Authenticate,
 // before any of the body is read, and the connection closed), the body
-// read within BodyTimeout and capped, sessions capped per caller, each
+// read within BodyTimeout and capped, each write of a POST response
+// done within WriteTimeout, sessions capped per caller, each
 // tools/call stamped with its request id (StampRequestIDsHTTP), then the
 // SDK's handler, which keeps its DNS-rebinding protection.
 //
 // The handler does not bound connections: the http.Server that serves it
-// needs ReadHeaderTimeout, IdleTimeout and a listener that caps
-// concurrent connections, and no ReadTimeout or WriteTimeout, which
-// would end GET event streams.
+// needs ReadHeaderTimeout, IdleTimeout, a listener that caps concurrent
+// connections (Server.Listener counts and backs off on accept errors),
+// and no ReadTimeout or WriteTimeout, which would end GET event streams.
 func (s *Server) HTTPHandler(a *Authenticator, o HTTPOptions) http.Handler {
 	if o.MaxRequestBytes <= 0 {
 		o.MaxRequestBytes = DefaultMaxRequestBytes
@@ -64,6 +72,9 @@ func (s *Server) HTTPHandler(a *Authenticator, o HTTPOptions) http.Handler {
 	}
 	if o.BodyTimeout <= 0 {
 		o.BodyTimeout = DefaultBodyTimeout
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = DefaultWriteTimeout
 	}
 	if o.Logger == nil {
 		o.Logger = s.opts.Logger
@@ -78,6 +89,6 @@ func (s *Server) HTTPHandler(a *Authenticator, o HTTPOptions) http.Handler {
 	sessions := newSessionCap(s.sdk, o.MaxSessionsPerCaller)
 	h := sessions.Handler(StampRequestIDsHTTP(streamable, o.MaxRequestBytes))
 	mux := http.NewServeMux()
-	mux.Handle(Path, http.NewCrossOriginProtection().Handler(a.Middleware(bodyDeadline(h, o.BodyTimeout))))
+	mux.Handle(Path, writeDeadline(http.NewCrossOriginProtection().Handler(a.Middleware(bodyDeadline(h, o.BodyTimeout))), o.WriteTimeout))
 	return mux
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"log/slog"
 	"net"
 	"syscall"
 	"time"
@@ -37,8 +38,10 @@ func temporaryAccept(err error) bool {
 }
 
 // acceptBackoff is the wait between failed Accepts of one listener,
-// owned by that listener's Serve goroutine. It logs the first failure
-// of a burst and, when accepting works again, how many failed.
+// owned by that listener's Serve goroutine. Each failure is counted
+// (pgmoat_proxy_accept_errors_total) and is one warning record, as
+// rate-limited as the pool's events; when accepting works again one
+// record says how many failed.
 type acceptBackoff struct {
 	srv    *Server
 	addr   string
@@ -50,12 +53,11 @@ type acceptBackoff struct {
 func (b *acceptBackoff) wait(err error) {
 	if b.delay == 0 {
 		b.delay = acceptBackoffMin
-		b.srv.log.Warn("proxy: accepting clients failed; retrying with back-off",
-			"listen", b.addr, "err", err)
 	} else {
 		b.delay = min(2*b.delay, acceptBackoffMax)
 	}
 	b.failed++
+	b.srv.acceptFailed(b.addr, err, b.delay)
 	time.Sleep(b.delay)
 }
 
@@ -66,4 +68,11 @@ func (b *acceptBackoff) ok() {
 	}
 	b.srv.log.Info("proxy: accepting clients again", "listen", b.addr, "failed_accepts", b.failed)
 	b.delay, b.failed = 0, 0
+}
+
+// acceptFailed counts and records one failed Accept; retry is the
+// back-off before the next, 0 when the error ends Serve.
+func (s *Server) acceptFailed(addr string, err error, retry time.Duration) {
+	s.acceptErrors.Add(1)
+	s.events.logAt(slog.LevelWarn, "accept error", "listen", addr, "err", err.Error(), "retry_in_ms", retry.Milliseconds())
 }

@@ -30,8 +30,9 @@ func (l *exhaustedListener) Accept() (net.Conn, error) {
 }
 
 // TestServeSurvivesRunningOutOfDescriptors: EMFILE from Accept backs off
-// and retries, logged once per burst, instead of ending Serve (and with it
-// pgmoat serve).
+// and retries instead of ending Serve (and with it pgmoat serve); each
+// failure is counted and is one warning, rate-limited, and the recovery
+// is one record.
 func TestServeSurvivesRunningOutOfDescriptors(t *testing.T) {
 	var buf syncBuffer
 	f := newFixture(t, fixtureOptions{logger: slog.New(slog.NewJSONHandler(&buf, nil))})
@@ -62,11 +63,17 @@ func TestServeSurvivesRunningOutOfDescriptors(t *testing.T) {
 	default:
 	}
 
+	if n := gathered(t, f.reg, "pgmoat_proxy_accept_errors_total"); n != 6 {
+		t.Errorf("accept errors counted: %v, want 6", n)
+	}
 	var failed, recovered int
 	for _, rec := range buf.records(t) {
 		switch rec["msg"] {
-		case "proxy: accepting clients failed; retrying with back-off":
+		case "accept error":
 			failed++
+			if rec["level"] != "WARN" || rec["listen"] != inner.Addr().String() || rec["err"] == nil {
+				t.Errorf("accept error record: %v", rec)
+			}
 		case "proxy: accepting clients again":
 			recovered++
 			if rec["failed_accepts"] != 6.0 {
@@ -74,8 +81,8 @@ func TestServeSurvivesRunningOutOfDescriptors(t *testing.T) {
 			}
 		}
 	}
-	if failed != 1 || recovered != 1 {
-		t.Errorf("%d failure and %d recovery records for one burst, want 1 and 1", failed, recovered)
+	if failed != eventBurst || recovered != 1 {
+		t.Errorf("%d failure and %d recovery records for 6 failures, want %d (the rest suppressed) and 1", failed, recovered, eventBurst)
 	}
 	if err := f.server.Close(); err != nil {
 		t.Fatal(err)
@@ -105,5 +112,32 @@ func TestTemporaryAcceptErrors(t *testing.T) {
 		if got := temporaryAccept(tc.err); got != tc.want {
 			t.Errorf("%v: temporary %v, want %v", tc.err, got, tc.want)
 		}
+	}
+}
+
+// brokenListener fails every Accept with an error that is not temporary.
+type brokenListener struct{ net.Listener }
+
+func (l brokenListener) Accept() (net.Conn, error) {
+	return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.Addr(), Err: os.NewSyscallError("accept4", syscall.EBADF)}
+}
+
+// An Accept error that ends Serve is counted and recorded too.
+func TestFatalAcceptErrorIsCounted(t *testing.T) {
+	var buf syncBuffer
+	f := newFixture(t, fixtureOptions{logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inner.Close()
+	if err := f.server.Serve(brokenListener{inner}); !errors.Is(err, syscall.EBADF) {
+		t.Fatalf("Serve: %v, want EBADF", err)
+	}
+	if n := gathered(t, f.reg, "pgmoat_proxy_accept_errors_total"); n != 1 {
+		t.Errorf("accept errors counted: %v, want 1", n)
+	}
+	if n := countRecords(t, &buf, "accept error"); n != 1 {
+		t.Errorf("%d accept error records, want 1", n)
 	}
 }

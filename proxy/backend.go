@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -94,6 +95,15 @@ type backend struct {
 	// draining an abandoned lending, or the cleanup giving up on it), and
 	// the pool reads it at release.
 	broken atomic.Bool
+
+	// lending moves on each time a borrower hands the backend back
+	// (Pool.release), under cancelMu, which a cancel request holds while
+	// it is sent: a cancel for one lending reaches the server before the
+	// backend can serve the next borrower, or is not sent at all, so it
+	// never cancels another borrower's statement (invariant 6). The
+	// borrower reads lending while it holds the backend.
+	cancelMu sync.Mutex
+	lending  atomic.Uint64
 
 	scratch []byte
 }
@@ -308,8 +318,25 @@ func (b *backend) close() {
 }
 
 // cancel asks the server to cancel whatever this backend is running, with
-// the backend's own key.
-func (b *backend) cancel(ctx context.Context) error {
+// the backend's own key, if the lending the caller read (b.lending, while
+// it held the backend) is still current; after it has been handed back
+// the request is not sent (errLendingOver).
+var errLendingOver = errors.New("the lending the cancel request was for is over")
+
+// endLending ends the current lending: a cancel request still being sent
+// for it finishes first, and none is sent for it after.
+func (b *backend) endLending() {
+	b.cancelMu.Lock()
+	b.lending.Add(1)
+	b.cancelMu.Unlock()
+}
+
+func (b *backend) cancel(ctx context.Context, lending uint64) error {
+	b.cancelMu.Lock()
+	defer b.cancelMu.Unlock()
+	if b.lending.Load() != lending {
+		return errLendingOver
+	}
 	if b.addr == "" {
 		return fmt.Errorf("backend %d: no TCP address to send a cancel request to", b.pid)
 	}

@@ -7,8 +7,13 @@
 //     and the registry of cancel keys. Close stops accepting, lets running
 //     transactions finish up to a deadline and closes what is left. A
 //     temporary Accept error (out of file descriptors) backs off, 5 ms
-//     doubling to 1 s, logged once per burst (accept.go): a flood of
-//     connections delays new clients, it never stops the server.
+//     doubling to 1 s, each failure counted and logged, rate-limited
+//     like the pool's events (accept.go): a flood of
+//     connections delays new clients, it never stops the server. A
+//     client's CancelRequest goes to the backend its session holds, and
+//     only while that lending lasts: handing a backend back waits for a
+//     cancel being sent for it and refuses any later one
+//     (backend.cancel), so a cancel never reaches the next borrower.
 //   - A session owns one client connection for its whole life. It borrows a
 //     backend from the Pool at a client's first statement and gives it back
 //     when PostgreSQL reports the transaction idle (transaction pooling).
@@ -109,8 +114,11 @@
 // fits; a larger row, notice or notification streams through to the
 // client in read-buffer-sized pieces, with no ceiling but the protocol's
 // (the server's own limit is 1 GB per value), so memory does not follow
-// value size; a larger message pgmoat must decode gets a buffer of its
-// own, dropped after use, up to PoolConfig.MaxMessageSize. A backend that
+// value size; an ErrorResponse over 64 KiB (one quoting a huge value) is
+// read field by field and cut to 64 KiB, the SQLSTATE and short fields
+// whole and each long one cut at a character boundary with a note of how
+// much was dropped; any other larger message pgmoat must decode gets a
+// buffer of its own, dropped after use, up to PoolConfig.MaxMessageSize. A backend that
 // fails inside a streamed message leaves the client a message cut short:
 // its connection is closed. The Executor reads rows the same way and
 // keeps at most its caller's byte budget (QueryBudget), reading and

@@ -38,9 +38,13 @@ func newEventLog(l *slog.Logger) *eventLog {
 	return &eventLog{logger: l, window: eventWindow, burst: eventBurst, now: time.Now, kinds: map[string]*eventWindowState{}}
 }
 
-// log writes one record of kind msg unless its window's budget is spent.
-func (e *eventLog) log(msg string, attrs ...any) {
-	if !e.logger.Enabled(context.Background(), slog.LevelInfo) {
+// log writes one info record of kind msg unless its window's budget is
+// spent.
+func (e *eventLog) log(msg string, attrs ...any) { e.logAt(slog.LevelInfo, msg, attrs...) }
+
+// logAt is log at another level.
+func (e *eventLog) logAt(level slog.Level, msg string, attrs ...any) {
+	if !e.logger.Enabled(context.Background(), level) {
 		return
 	}
 	now := e.now()
@@ -65,5 +69,5 @@ func (e *eventLog) log(msg string, attrs ...any) {
 	if suppressed > 0 {
 		attrs = append(attrs, "suppressed", suppressed)
 	}
-	e.logger.Info(msg, attrs...)
+	e.logger.Log(context.Background(), level, msg, attrs...)
 }

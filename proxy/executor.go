@@ -128,9 +128,10 @@ func (x *Executor) lend(ctx context.Context, id policy.Identity) (bk *backend, w
 }
 
 func (x *Executor) run(ctx context.Context, bk *backend, query string, args []any, want, local settings, maxBytes int) (*Result, error) {
+	lending := bk.lending.Load() // this call's: it holds bk until release
 	stop := context.AfterFunc(ctx, func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_ = bk.cancel(cctx)
+		_ = bk.cancel(cctx, lending)
 		cancel()
 	})
 	defer stop()

@@ -457,13 +457,17 @@ func (s *session) cancelBackend() {
 	s.mu.Lock()
 	bk := s.bk
 	busy := len(s.expect) > 0
+	var lending uint64
+	if bk != nil {
+		lending = bk.lending.Load() // the session's: it holds bk
+	}
 	s.mu.Unlock()
 	if bk == nil || !busy {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = bk.cancel(ctx)
+	_ = bk.cancel(ctx, lending)
 }
 
 // errorCode finds the SQLSTATE field of an ErrorResponse body without

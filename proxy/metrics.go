@@ -124,11 +124,13 @@ var (
 	descHostConns   = prometheus.NewDesc("pgmoat_host_connections", "Backend connections of the host by state.", append(hostLabels, "state"), nil)
 	descHostAcq     = prometheus.NewDesc("pgmoat_host_acquired_total", "Backends of the host lent.", hostLabels, nil)
 	descHostLostCnt = prometheus.NewDesc("pgmoat_host_lost_total", "Backends of the host found dead.", hostLabels, nil)
+	descAcceptErr   = prometheus.NewDesc("pgmoat_proxy_accept_errors_total", "Failed accepts of client connections (out of file descriptors, above all).", nil, nil)
 )
 
 func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPoolConns, descPoolWait, descPoolAcq, descPoolWaitS, descPoolExh, descPoolNew, descClients,
-		descPoolGone, descPoolLost, descPoolFail, descStartupTO, descShutdown, descHostIn, descHostLag, descHostConns, descHostAcq, descHostLostCnt} {
+		descPoolGone, descPoolLost, descPoolFail, descStartupTO, descShutdown, descHostIn, descHostLag, descHostConns, descHostAcq, descHostLostCnt,
+		descAcceptErr} {
 		ch <- d
 	}
 }
@@ -150,6 +152,7 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descPoolFail, prometheus.CounterValue, float64(st.ConnectFailures))
 	ch <- prometheus.MustNewConstMetric(descStartupTO, prometheus.CounterValue, float64(c.srv.startupTimeouts.Load()))
 	ch <- prometheus.MustNewConstMetric(descShutdown, prometheus.CounterValue, float64(c.srv.shutdownDisconnects.Load()))
+	ch <- prometheus.MustNewConstMetric(descAcceptErr, prometheus.CounterValue, float64(c.srv.acceptErrors.Load()))
 }
 
 // collectHosts writes the per-host series.

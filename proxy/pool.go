@@ -28,7 +28,12 @@ type PoolConfig struct {
 	MaxLifetime    time.Duration // default 1h
 	IdleTimeout    time.Duration // default 10m; only connections above Min are closed
 	ConnectTimeout time.Duration // default 5s
-	MaxMessageSize int           // largest backend message accepted; default 64 MiB
+	// MaxMessageSize bounds the backend messages pgmoat reads whole to
+	// decode (a row description, a command tag, a parameter status);
+	// default 64 MiB. Rows, notices and notifications stream through
+	// and an error is cut to 64 KiB (rawmsg.go), so neither is bound by
+	// it: a value the server may send never ends a session.
+	MaxMessageSize int
 	// MaxPerIdentity caps the backends one identity (user id and
 	// profile) holds at once, across both doors (proxy sessions and
 	// Executor calls); default DefaultMaxPerIdentity(Max). Borrowers over
@@ -768,6 +773,7 @@ func (p *Pool) release(b *backend) {
 		h.release(b) // lent from a replica by the router
 		return
 	}
+	b.endLending()
 	p.mu.Lock()
 	delete(p.lent, b)
 	p.unhold(b.holder)

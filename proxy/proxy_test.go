@@ -70,6 +70,7 @@ type fixtureOptions struct {
 	maxClientConn  int
 	startupTimeout time.Duration
 	maxMessageSize int
+	poolMaxMessage int // the pool's MaxMessageSize; 0 = its default
 	logger         *slog.Logger
 	slowThreshold  time.Duration // readonly's; 0 = the default
 	onSlow         func(SlowQuery)
@@ -122,6 +123,7 @@ func newFixture(t testing.TB, o fixtureOptions) *proxyFixture {
 		DSN: cluster.DSNFor("proxy_reader", "reader-pw", db), Min: o.poolMin, Max: o.poolMax,
 		AcquireTimeout: o.acquireTimeout, MaxPerIdentity: o.maxPerIdentity, Logger: o.logger,
 		Replicas: replicaCfgs, MaxReplicaLag: o.maxReplicaLag, Primary: o.primaryMode, HealthInterval: o.healthInterval,
+		MaxMessageSize: o.poolMaxMessage,
 	})
 	if err != nil {
 		t.Fatal(err)

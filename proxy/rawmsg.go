@@ -53,7 +53,7 @@ func (rr *rawReader) header() (typ byte, n int, err error) {
 	typ = hdr[0]
 	n = int(int32(binary.BigEndian.Uint32(hdr[1:]))) - 4
 	_, _ = rr.r.Discard(5)
-	if n < 0 || (n > rr.maxDecoded && !streamable(typ)) {
+	if n < 0 || (n > rr.maxDecoded && !streamable(typ) && typ != 'E') {
 		return 0, 0, fmt.Errorf("backend sent a message of type %q with invalid length %d", typ, n+4)
 	}
 	return typ, n, nil
@@ -66,7 +66,7 @@ func (rr *rawReader) next() (typ byte, body []byte, err error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	body, err = rr.readBody(n)
+	body, err = rr.readBody(typ, n)
 	return typ, body, err
 }
 
@@ -82,13 +82,17 @@ func (rr *rawReader) nextSmall() (typ byte, body []byte, big int, err error) {
 	if n > keptBody && streamable(typ) {
 		return typ, nil, n, nil
 	}
-	body, err = rr.readBody(n)
+	body, err = rr.readBody(typ, n)
 	return typ, body, 0, err
 }
 
 // readBody reads n body bytes: into the reused buffer when they fit it,
-// into one of their own otherwise.
-func (rr *rawReader) readBody(n int) ([]byte, error) {
+// into one of their own otherwise. An ErrorResponse too large for the
+// reused buffer is cut to fit it (cutError).
+func (rr *rawReader) readBody(typ byte, n int) ([]byte, error) {
+	if typ == 'E' && n > keptBody {
+		return rr.cutError(n)
+	}
 	var body []byte
 	if n <= keptBody {
 		if cap(rr.body) < n {
@@ -102,6 +106,97 @@ func (rr *rawReader) readBody(n int) ([]byte, error) {
 		return nil, err
 	}
 	return body, nil
+}
+
+// ErrorResponse cut: each field keeps at most errorFieldMax bytes and
+// the whole body at most keptBody, the rest of a field replaced by a
+// note of how much was cut.
+const errorFieldMax = 16 << 10
+
+// cutError reads an ErrorResponse body of n bytes field by field,
+// keeping a well-formed ErrorResponse of at most keptBody bytes: the
+// SQLSTATE and the other short fields whole, a huge message (a value
+// quoted in "invalid input syntax", a RAISE of a large text) cut at a
+// character boundary and marked. PostgreSQL puts no bound on an error's
+// size; pgmoat reads the rest and drops it, so neither its memory nor
+// the client's follows it and the connection stays usable.
+func (rr *rawReader) cutError(n int) ([]byte, error) {
+	if cap(rr.body) < keptBody {
+		rr.body = make([]byte, 0, keptBody)
+	}
+	out := rr.body[:0]
+	const reserve = 64 // the cut note and the final NUL
+	left := n
+	for {
+		if left < 1 {
+			return nil, errMalformedError
+		}
+		field, err := rr.r.ReadByte()
+		if err != nil {
+			return nil, noEOF(err)
+		}
+		left--
+		if field == 0 {
+			if left != 0 {
+				return nil, errMalformedError
+			}
+			return append(out, 0), nil
+		}
+		room := max(0, min(errorFieldMax, keptBody-len(out)-2-reserve))
+		value, total, err := rr.cstring(room, &left)
+		if err != nil {
+			return nil, err
+		}
+		if room == 0 {
+			continue // the budget is spent: later fields are dropped
+		}
+		out = append(out, field)
+		out = append(out, value...)
+		if cut := total - len(value); cut > 0 {
+			out = fmt.Appendf(out, " ... [%d more bytes cut by pgmoat]", cut)
+		}
+		out = append(out, 0)
+	}
+}
+
+var errMalformedError = fmt.Errorf("backend sent a malformed ErrorResponse")
+
+// cstring reads one NUL-terminated field value of the message, of which
+// *left bytes remain, keeping at most keep bytes (cut back to a UTF-8
+// character boundary). It returns what it kept and the value's full
+// length. The kept bytes alias the read buffer only until the next
+// read, so they are copied out first.
+func (rr *rawReader) cstring(keep int, left *int) (kept []byte, total int, err error) {
+	var buf []byte
+	for {
+		chunk, err := rr.r.ReadSlice(0)
+		if len(chunk) > *left {
+			return nil, 0, errMalformedError
+		}
+		*left -= len(chunk)
+		end := len(chunk)
+		if err == nil {
+			end-- // the NUL
+		} else if err != bufio.ErrBufferFull {
+			return nil, 0, noEOF(err)
+		}
+		if take := min(end, keep-len(buf)); take > 0 {
+			buf = append(buf, chunk[:take]...)
+		}
+		total += end
+		if err == nil {
+			break
+		}
+	}
+	if total > len(buf) {
+		for len(buf) > 0 && buf[len(buf)-1]&0xc0 == 0x80 {
+			buf = buf[:len(buf)-1] // inside a multi-byte character
+		}
+		if len(buf) > 0 && buf[len(buf)-1] >= 0xc0 {
+			buf = buf[:len(buf)-1] // the lead byte of a cut character
+		}
+	}
+	return buf, total, nil
 }
 
 // copyBody passes the next n bytes through to w in pieces of the read

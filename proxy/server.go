@@ -87,11 +87,12 @@ type Server struct {
 	statements  atomic.Int64
 	denialCount atomic.Int64
 	metrics     *metrics
-	// events writes the rate-limited records of startup timeouts and
-	// shutdown disconnects, which the two counters count.
+	// events writes the rate-limited records of startup timeouts,
+	// shutdown disconnects and accept errors, which the counters count.
 	events              *eventLog
 	startupTimeouts     atomic.Uint64
 	shutdownDisconnects atomic.Uint64
+	acceptErrors        atomic.Uint64 // failed Accepts of every listener
 	// writers lends client output buffers to sessions while they write.
 	writers sync.Pool
 	// sweep runs sweepIdle; started by the first Serve, under mu.
@@ -246,6 +247,7 @@ func (s *Server) Serve(l net.Listener) error {
 				backoff.wait(err)
 				continue
 			}
+			s.acceptFailed(backoff.addr, err, 0)
 			return err
 		}
 		backoff.ok()
@@ -286,7 +288,7 @@ func (s *Server) handle(conn net.Conn) {
 		_ = tc.SetNoDelay(true)
 	}
 	if n > int64(s.cfg.MaxClientConn) {
-		refuse(conn, fatalf(codeTooManyConns, fmt.Sprintf("pgmoat: proxy.max_client_conn: too many clients (limit %d)", s.cfg.MaxClientConn)))
+		s.refuse(conn, fatalf(codeTooManyConns, fmt.Sprintf("pgmoat: proxy.max_client_conn: too many clients (limit %d)", s.cfg.MaxClientConn)))
 		return
 	}
 	sess, admin, err := s.startup(conn)
@@ -319,8 +321,12 @@ func (s *Server) finish(conn net.Conn) {
 }
 
 // refuse writes one error to a connection that never got a session and
-// closes it.
-func refuse(conn net.Conn, e *wireError) {
+// closes it. The error is counted by SQLSTATE with the sessions' own:
+// after a restart most of what clients see is these FATALs (08006 from
+// a backend that could not be reached at startup), and the counter must
+// say so.
+func (s *Server) refuse(conn net.Conn, e *wireError) {
+	s.metrics.clientError(e.code)
 	_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
 	buf, _ := e.response().Encode(nil)
 	_, _ = conn.Write(buf)

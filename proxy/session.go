@@ -745,7 +745,7 @@ func (s *session) cleanup() {
 func (s *session) rollbackAbandoned(bk *backend, inFlight bool) {
 	if inFlight {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_ = bk.cancel(ctx)
+		_ = bk.cancel(ctx, bk.lending.Load()) // the session still holds bk
 		cancel()
 	}
 	s.outMu.Lock()

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"net"
 	"sort"
 	"strings"
@@ -44,7 +45,12 @@ func (s *Server) startup(conn net.Conn) (*session, *adminSession, error) {
 	for {
 		msg, err := fe.ReceiveStartupMessage()
 		if err != nil {
-			refuse(conn, fatalf(codeProtocol, "pgmoat: protocol.startup: invalid startup packet: "+err.Error()))
+			if err == io.EOF {
+				// Gone before sending a byte (a TCP health check): no
+				// one to tell, and nothing to count as a client's error.
+				return nil, nil, err
+			}
+			s.refuse(conn, fatalf(codeProtocol, "pgmoat: protocol.startup: invalid startup packet: "+err.Error()))
 			return nil, nil, err
 		}
 		switch m := msg.(type) {
@@ -92,7 +98,7 @@ func (s *Server) startup(conn net.Conn) (*session, *adminSession, error) {
 func (s *Server) open(conn net.Conn, fe *pgproto3.Backend, m *pgproto3.StartupMessage) (*session, error) {
 	send := sender(conn)
 	fail := func(e *wireError) (*session, error) {
-		refuse(conn, e)
+		s.refuse(conn, e)
 		return nil, e
 	}
 	user := m.Parameters["user"]
@@ -288,13 +294,13 @@ func (s *Server) openAdmin(conn net.Conn, fe *pgproto3.Backend, m *pgproto3.Star
 	}
 	if err := s.authenticate(conn, fe, send, user, creds); err != nil {
 		if we, ok := err.(*wireError); ok {
-			refuse(conn, we)
+			s.refuse(conn, we)
 		}
 		return nil, err
 	}
 	if !known {
 		e := fatalf(codeDenied, fmt.Sprintf("pgmoat: admin.access: %q is not an admin-console user", user))
-		refuse(conn, e)
+		s.refuse(conn, e)
 		return nil, e
 	}
 	fe.SetMaxBodyLen(s.cfg.MaxMessageSize)

@@ -28,10 +28,11 @@ func newBackendPool(ctx context.Context, cfg *config.Config, warn io.Writer) (*p
 		OnUnsafeRole: func(e *proxy.UnsafeRoleError) {
 			fmt.Fprintf(warn, "pgmoat: WARNING: using an unsafe backend role as allowed (backend.allow_unsafe_role): %s\n", e.Error())
 		},
-		Logger: telemetry.NewLogger(warn),
+		Logger:   telemetry.NewLogger(warn),
+		Replicas: cfg.Backend.ReplicaPools(), MaxReplicaLag: cfg.Backend.MaxReplicaLag.D(), Primary: cfg.Backend.Primary,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("backend.dsn: %s", config.RedactDSN(err.Error()))
+		return nil, fmt.Errorf("backend: %s", config.RedactDSN(err.Error()))
 	}
 	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()

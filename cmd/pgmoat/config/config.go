@@ -161,11 +161,15 @@ type MCP struct {
 
 // MCPHTTP bounds the connections of the MCP HTTP server, so that slow
 // or silent clients cannot take every file descriptor. There is no read
-// or write timeout for a whole request: GET event streams stay open.
+// or write timeout for a whole request (GET event streams stay open),
+// only for a POST's body and for each write of its response.
 type MCPHTTP struct {
 	ReadHeaderTimeout Duration `yaml:"read_header_timeout"` // default 10s
 	// BodyTimeout bounds the reading of one POST body. Default 30s.
 	BodyTimeout Duration `yaml:"body_timeout"`
+	// WriteTimeout bounds each write of a POST response, so a client that
+	// stops reading is disconnected. Default 30s.
+	WriteTimeout Duration `yaml:"write_timeout"`
 	// IdleTimeout closes a keep-alive connection with no request for this
 	// long. Default 2m.
 	IdleTimeout Duration `yaml:"idle_timeout"`

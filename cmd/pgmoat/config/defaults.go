@@ -66,6 +66,7 @@ func (c *Config) applyDefaults() {
 	h := &c.MCP.HTTP
 	setDuration(&h.ReadHeaderTimeout, 10*time.Second)
 	setDuration(&h.BodyTimeout, mcp.DefaultBodyTimeout)
+	setDuration(&h.WriteTimeout, mcp.DefaultWriteTimeout)
 	setDuration(&h.IdleTimeout, 2*time.Minute)
 	setInt(&h.MaxConnections, DefaultMCPMaxConnections)
 	for tok, caller := range c.MCP.Tokens {

@@ -30,6 +30,7 @@ mcp:
   http:
     read_header_timeout: 3s
     body_timeout: 4s
+    write_timeout: 6s
     idle_timeout: 50s
     max_connections: 64
   data_wrapper: none
@@ -56,19 +57,20 @@ mcp:
 		t.Errorf("limits: %+v", m)
 	}
 	if m.SessionIdleTimeout.D() != 5*time.Minute || m.MaxSessionsPerToken != 7 ||
-		m.HTTP != (MCPHTTP{Duration(3 * time.Second), Duration(4 * time.Second), Duration(50 * time.Second), 64}) {
+		m.HTTP != (MCPHTTP{Duration(3 * time.Second), Duration(4 * time.Second), Duration(6 * time.Second), Duration(50 * time.Second), 64}) {
 		t.Errorf("sessions and http: %+v %+v", m, m.HTTP)
 	}
 	def := Default().MCP
 	if def.SessionIdleTimeout.D() != 30*time.Minute || def.MaxSessionsPerToken != 100 || def.HTTP.MaxConnections != 512 ||
-		def.HTTP.ReadHeaderTimeout.D() != 10*time.Second || def.HTTP.BodyTimeout.D() != 30*time.Second || def.HTTP.IdleTimeout.D() != 2*time.Minute {
+		def.HTTP.ReadHeaderTimeout.D() != 10*time.Second || def.HTTP.BodyTimeout.D() != 30*time.Second || def.HTTP.WriteTimeout.D() != 30*time.Second ||
+		def.HTTP.IdleTimeout.D() != 2*time.Minute {
 		t.Errorf("defaults: %+v %+v", def, def.HTTP)
 	}
 	rows := map[string]string{}
 	for _, r := range cfg.Rows() {
 		rows[r[0]] = r[1]
 	}
-	if rows["mcp.http.max_connections"] != "64" || rows["mcp.http.body_timeout"] != "4s" || rows["mcp.session_idle_timeout"] != "5m0s" || rows["mcp.max_sessions_per_token"] != "7" {
+	if rows["mcp.http.max_connections"] != "64" || rows["mcp.http.body_timeout"] != "4s" || rows["mcp.http.write_timeout"] != "6s" || rows["mcp.session_idle_timeout"] != "5m0s" || rows["mcp.max_sessions_per_token"] != "7" {
 		t.Errorf("SHOW CONFIG rows: %v", rows)
 	}
 	if len(m.Prompts) != 1 || !m.Prompts[0].Arguments[0].Required {
@@ -90,6 +92,7 @@ func TestMCPServingKeyErrors(t *testing.T) {
 		{"mcp:\n  max_result_bytes: lots\n", "whole number"},
 		{"mcp:\n  http:\n    max_conections: 5\n", `unknown key "max_conections"; did you mean "max_connections"?`},
 		{"mcp:\n  http:\n    body_timeout: -1s\n", "mcp.http.body_timeout: must be positive"},
+		{"mcp:\n  http:\n    write_timeout: -1s\n", "mcp.http.write_timeout: must be positive"},
 		{"mcp:\n  max_sessions_per_token: -1\n", "mcp.max_sessions_per_token: must be at least 1"},
 	}
 	for _, c := range cases {

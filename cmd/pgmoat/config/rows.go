@@ -32,6 +32,7 @@ func (c *Config) Rows() [][2]string {
 		{"mcp.max_sessions_per_token", strconv.Itoa(c.MCP.MaxSessionsPerToken)},
 		{"mcp.http.read_header_timeout", c.MCP.HTTP.ReadHeaderTimeout.D().String()},
 		{"mcp.http.body_timeout", c.MCP.HTTP.BodyTimeout.D().String()},
+		{"mcp.http.write_timeout", c.MCP.HTTP.WriteTimeout.D().String()},
 		{"mcp.http.idle_timeout", c.MCP.HTTP.IdleTimeout.D().String()},
 		{"mcp.http.max_connections", strconv.Itoa(c.MCP.HTTP.MaxConnections)},
 		{"mcp.log_values", strings.Join(c.MCP.LogValues, ", ")},

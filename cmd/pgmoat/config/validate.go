@@ -228,7 +228,8 @@ func (v *validator) mcp(m MCP, ps map[string]Profile) {
 		key string
 		v   Duration
 	}{{"mcp.session_idle_timeout", m.SessionIdleTimeout}, {"mcp.http.read_header_timeout", m.HTTP.ReadHeaderTimeout},
-		{"mcp.http.body_timeout", m.HTTP.BodyTimeout}, {"mcp.http.idle_timeout", m.HTTP.IdleTimeout}} {
+		{"mcp.http.body_timeout", m.HTTP.BodyTimeout}, {"mcp.http.write_timeout", m.HTTP.WriteTimeout},
+		{"mcp.http.idle_timeout", m.HTTP.IdleTimeout}} {
 		if d.v < 0 {
 			v.addf(d.key, "must be positive")
 		}

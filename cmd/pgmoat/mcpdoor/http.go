@@ -46,7 +46,7 @@ func (d *Door) ServeHTTP(cfg *config.Config, ln net.Listener, authn *mcp.Authent
 			"anyone who can reach it queries the database as user id %q without a token\n", ln.Addr(), a.UserID)
 		logger.Warn("anonymous MCP access on a non-loopback address", "listen", ln.Addr().String(), "user_id", a.UserID)
 	}
-	h := &HTTP{door: d, ln: netutil.LimitListener(ln, cfg.MCP.HTTP.MaxConnections), served: make(chan error, 1)}
+	h := &HTTP{door: d, ln: netutil.LimitListener(d.Server.Listener(ln), cfg.MCP.HTTP.MaxConnections), served: make(chan error, 1)}
 	h.server = httpServer(cfg.MCP, withMetrics(d.Server.HTTPHandler(authn, httpOptions(cfg.MCP, logger)), obs), logger)
 	rctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
@@ -86,17 +86,19 @@ func (h *HTTP) Stop(ctx context.Context) error {
 func httpOptions(m config.MCP, logger *slog.Logger) mcp.HTTPOptions {
 	return mcp.HTTPOptions{
 		MaxRequestBytes: int64(m.MaxRequestBytes), SessionTimeout: m.SessionIdleTimeout.D(),
-		MaxSessionsPerCaller: m.MaxSessionsPerToken, BodyTimeout: m.HTTP.BodyTimeout.D(), Logger: logger,
+		MaxSessionsPerCaller: m.MaxSessionsPerToken, BodyTimeout: m.HTTP.BodyTimeout.D(),
+		WriteTimeout: m.HTTP.WriteTimeout.D(), Logger: logger,
 	}
 }
 
 // httpServer serves h with mcp.http's bounds on each connection: the
 // headers must arrive within read_header_timeout, an idle keep-alive
 // connection closes after idle_timeout, and the body deadline is the
-// handler's, per request (see mcp.HTTPOptions.BodyTimeout). No ReadTimeout
+// handler's, per request, as is the deadline on each write of a POST
+// response (see mcp.HTTPOptions.BodyTimeout, WriteTimeout). No ReadTimeout
 // or WriteTimeout: they would cut GET event streams, which stay open.
-// The listener caps the connections (max_connections); http.Server backs
-// off on temporary Accept errors such as EMFILE by itself.
+// The listener caps the connections (max_connections), and counts and
+// backs off on temporary Accept errors such as EMFILE (mcp.Server.Listener).
 func httpServer(m config.MCP, h http.Handler, logger *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,

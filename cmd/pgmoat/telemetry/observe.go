@@ -58,6 +58,8 @@ var (
 	descShapeCache   = prometheus.NewDesc("pgmoat_mcp_shape_cache_total", "MCP statement-shape cache lookups, by result.", []string{"result"}, nil)
 	descResultCache  = prometheus.NewDesc("pgmoat_mcp_result_cache_total", "MCP result-cache lookups, by result.", []string{"result"}, nil)
 	descReloads      = prometheus.NewDesc("pgmoat_schema_reloads_total", "Tool sets swapped in after a schema change.", nil, nil)
+	descMCPAccept    = prometheus.NewDesc("pgmoat_mcp_accept_errors_total", "Failed accepts of MCP HTTP connections (out of file descriptors, above all).", nil, nil)
+	descQueryShapes  = prometheus.NewDesc("pgmoat_policy_shape_cache_hits_total", "Simple-protocol Query texts answered from the policy's shape cache (neither a hit nor a miss of the verdict cache).", nil, nil)
 )
 
 // WatchEngine exports the verdict cache's counters. Call it once.
@@ -74,12 +76,16 @@ func (o *Observers) WatchMCP(stats func() mcp.Stats) {
 
 type engineCollector struct{ e *policy.Engine }
 
-func (c engineCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descVerdictCache }
+func (c engineCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descVerdictCache
+	ch <- descQueryShapes
+}
 
 func (c engineCollector) Collect(ch chan<- prometheus.Metric) {
 	st := c.e.CacheStats()
 	counter(ch, descVerdictCache, st.Hits, "hit")
 	counter(ch, descVerdictCache, st.Misses, "miss")
+	counter(ch, descQueryShapes, st.ShapeHits)
 }
 
 type mcpCollector struct{ stats func() mcp.Stats }
@@ -88,6 +94,7 @@ func (c mcpCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descShapeCache
 	ch <- descResultCache
 	ch <- descReloads
+	ch <- descMCPAccept
 }
 
 func (c mcpCollector) Collect(ch chan<- prometheus.Metric) {
@@ -97,6 +104,7 @@ func (c mcpCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(ch, descResultCache, st.ResultHits, "hit")
 	counter(ch, descResultCache, st.ResultMisses, "miss")
 	counter(ch, descReloads, st.Reloads)
+	counter(ch, descMCPAccept, st.AcceptErrors)
 }
 
 func counter(ch chan<- prometheus.Metric, d *prometheus.Desc, v uint64, labels ...string) {
