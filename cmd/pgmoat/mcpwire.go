@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -165,35 +164,6 @@ func mcpServerOptions(cfg *config.Config) (mcp.ServerOptions, error) {
 	return o, nil
 }
 
-// mcpAuthOptions turns tokens, JWT and the anonymous identity into the
-// HTTP authenticator's options.
-func mcpAuthOptions(cfg *config.Config) (mcp.AuthOptions, error) {
-	m := cfg.MCP
-	o := mcp.AuthOptions{Tokens: map[string]policy.Identity{}}
-	for tok, c := range m.Tokens {
-		o.Tokens[tok.Value()] = policy.Identity{UserID: c.UserID, Profile: c.Profile}
-	}
-	if a := m.Anonymous; a != nil {
-		o.Anonymous = &policy.Identity{UserID: a.UserID, Profile: a.Profile}
-	}
-	if j := m.JWT; j != nil {
-		jo := &mcp.JWTOptions{Secret: []byte(j.Secret.Value()), Issuer: j.Issuer, Audience: j.Audience,
-			UserClaim: j.UserClaim, ProfileClaim: j.ProfileClaim, Profile: j.Profile, Leeway: j.Leeway.D()}
-		if jo.Profile == "" {
-			jo.Profile = config.DefaultProfile
-		}
-		if j.PublicKeyFile != "" {
-			pem, err := os.ReadFile(j.PublicKeyFile)
-			if err != nil {
-				return o, fmt.Errorf("mcp.jwt.public_key_file: %w", err)
-			}
-			jo.PublicKeyPEM = pem
-		}
-		o.JWT = jo
-	}
-	return o, nil
-}
-
 // startMCPHTTP serves MCP over streamable HTTP at cfg.MCP.Listen + /mcp
 // and keeps the tools in step with the schema. stop shuts the listener
 // down, waiting for calls in flight until ctx ends.
@@ -219,7 +189,7 @@ func serveMCPHTTP(ctx context.Context, cfg *config.Config, engine *policy.Engine
 	if obs != nil && obs.logger != nil {
 		logger = obs.logger // one logger for both doors
 	}
-	authOpts, err := mcpAuthOptions(cfg)
+	authOpts, err := cfg.MCPAuthOptions(logger)
 	if err != nil {
 		return nil, err
 	}
@@ -227,12 +197,18 @@ func serveMCPHTTP(ctx context.Context, cfg *config.Config, engine *policy.Engine
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			authn.Close()
+		}
+	}()
 	st, err := newMCPStack(ctx, cfg, engine, pool, logger, nil, obs)
 	if err != nil {
 		return nil, err
 	}
 	if obs != nil {
 		obs.watchMCP(st.server.Stats)
+		obs.setAuthStatus(authn.StatusRows)
 		obs.setReload(func(ctx context.Context) (string, error) {
 			d, err := st.reloader.Reload(ctx)
 			if err != nil {
@@ -274,6 +250,7 @@ func serveMCPHTTP(ctx context.Context, cfg *config.Config, engine *policy.Engine
 		}
 		cancel()
 		wg.Wait()
+		authn.Close()
 		obs.closeSlow()
 		select {
 		case serr := <-served:

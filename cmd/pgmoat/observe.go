@@ -32,6 +32,9 @@ type observers struct {
 	reload   func(context.Context) (string, error) // set once the MCP side reads the schema
 	engine   *policy.Engine                        // for verdict-cache counters
 	mcpStats func() mcp.Stats                      // set once MCP serves
+	// authStatus reports the OAuth key set in SHOW CONFIG; set once MCP
+	// serves over HTTP.
+	authStatus func() [][2]string
 	slow     *slowLog                              // set once MCP serves
 	traces   trace.TracerProvider                  // nil: tracing off
 	// shutdownTraces flushes and stops the exporter, when tracing is on.
@@ -42,6 +45,24 @@ type observers struct {
 	// profiles keeps the engine's profiles in step with RELOAD and the
 	// schema (set by serve before either door starts; nil for stdio).
 	profiles *profileSync
+}
+
+// setAuthStatus and authRows carry the MCP authenticator's live state
+// (the provider's keys) to SHOW CONFIG.
+func (o *observers) setAuthStatus(f func() [][2]string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.authStatus = f
+}
+
+func (o *observers) authRows() [][2]string {
+	o.mu.Lock()
+	f := o.authStatus
+	o.mu.Unlock()
+	if f == nil {
+		return nil
+	}
+	return f()
 }
 
 // allowValues opts arguments in to value logging (mcp.log_values),

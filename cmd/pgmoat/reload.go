@@ -47,7 +47,7 @@ func newLiveConfig(cfg *config.Config, engine *policy.Engine, obs *observers) *l
 // wait for a restart.
 func (l *liveConfig) rows() [][2]string {
 	st := l.state.Load()
-	rows := st.cfg.Rows()
+	rows := append(st.cfg.Rows(), l.obs.authRows()...)
 	if len(st.pending) > 0 {
 		rows = append(rows, [2]string{"restart_pending", strings.Join(st.pending, ", ")})
 	}
