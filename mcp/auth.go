@@ -108,6 +108,7 @@ type Authenticator struct {
 	resource  oauth.Resource // zero when not a protected resource
 	scopes    map[string][]string
 	anonymous *policy.Identity
+	log       *slog.Logger
 	// anonToken stands in for the missing token of an anonymous request,
 	// so that it passes the SDK's bearer middleware like any other; it is
 	// random and never leaves the process.
@@ -124,7 +125,11 @@ type hashedToken struct {
 // provider that does not answer is logged and retried, not fatal); Close
 // stops their refreshing.
 func NewAuthenticator(opts AuthOptions) (*Authenticator, error) {
-	a := &Authenticator{anonymous: opts.Anonymous, scopes: opts.ToolScopes, mapping: oauth.Mapping{Profile: policy.DefaultProfile}}
+	a := &Authenticator{anonymous: opts.Anonymous, scopes: opts.ToolScopes, mapping: oauth.Mapping{Profile: policy.DefaultProfile},
+		log: opts.Logger}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
 	for tok, id := range opts.Tokens {
 		if len(tok) < 8 {
 			return nil, errors.New("mcp: bearer tokens must be at least 8 characters long")
@@ -343,6 +348,8 @@ func bearerToken(r *http.Request) (string, bool) {
 func (a *Authenticator) refuse(w http.ResponseWriter, e *oauth.Error) {
 	if e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden {
 		w.Header().Set("WWW-Authenticate", a.resource.Challenge(e))
+	} else {
+		a.log.Warn("MCP request refused: the provider could not vouch for its token", "status", e.Status, "error", e.Description)
 	}
 	endAfterAnswer(w)
 	http.Error(w, "pgmoat: "+e.Error(), e.Status)

@@ -179,7 +179,9 @@ func (in *Introspector) post(ctx context.Context, token string) (Claims, error) 
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("POST %s: %s", in.opts.URL, resp.Status)
+		// The provider's error answer (RFC 6749 §5.2) says what it wants.
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return nil, fmt.Errorf("POST %s: %s %s", in.opts.URL, resp.Status, strings.TrimSpace(string(msg)))
 	}
 	d := json.NewDecoder(io.LimitReader(resp.Body, maxDocumentBytes))
 	d.UseNumber()
