@@ -40,6 +40,7 @@ type oauthRig struct {
 	mcpURL, resource string
 	proxy            string
 	db               string
+	config           string
 	log              *lockedBuffer
 }
 
@@ -92,6 +93,7 @@ mcp:
     scopes: {query_support_tickets: ["tickets:read"]}
 `, cluster.DSNFor(shop.ReaderRole, shop.DefaultReaderPassword, r.db), r.proxy, mcpAddr, r.resource, r.idp.Issuer,
 		minRefetch, r.idp.Issuer, clientSecret))
+	r.config = cfg
 	cmd := exec.Command(binary, "serve", "--config", cfg)
 	cmd.Stdout, cmd.Stderr = r.log, r.log
 	if err := cmd.Start(); err != nil {
@@ -302,6 +304,16 @@ func TestOAuthAgainstARealProvider(t *testing.T) {
 		}
 	})
 
+	t.Run("doctor checks the provider", func(t *testing.T) {
+		out, errOut, _ := pgmoat(t, "", "doctor", "--config", r.config)
+		for _, want := range []string{"[ok]   oauth.discovery", "[ok]   oauth.keys", "3 key(s) from " + r.idp.Issuer + "/jwks",
+			"tokens verify with RS256, PS256, ES256, EdDSA", "[ok]   oauth.introspection"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("doctor output lacks %q:\n%s%s", want, out, errOut)
+			}
+		}
+	})
+
 	t.Run("provider tokens run as their user under RLS", func(t *testing.T) {
 		for _, c := range []struct{ client, user string }{
 			{"agent-1", "1"}, {"agent-2", "2"}, {"agent-ps", "1"}, {"agent-ed", "2"}, {"agent-opaque", "2"},
@@ -466,6 +478,9 @@ func TestOAuthAgainstARealProvider(t *testing.T) {
 		}
 		if !strings.Contains(r.log.String(), "keeping the last good keys") {
 			t.Error("the log does not say the key set fetch failed")
+		}
+		if out, _, _ := pgmoat(t, "", "doctor", "--config", r.config); !strings.Contains(out, "[warn] oauth.discovery") {
+			t.Errorf("doctor with the provider down:\n%s", out)
 		}
 		if auth := r.showConfig(t)["mcp.auth"]; !strings.Contains(auth, "keys discovered from "+r.idp.Issuer) || strings.Contains(auth, clientSecret) {
 			t.Errorf("SHOW CONFIG mcp.auth: %q", auth)

@@ -35,8 +35,8 @@ type observers struct {
 	// authStatus reports the OAuth key set in SHOW CONFIG; set once MCP
 	// serves over HTTP.
 	authStatus func() [][2]string
-	slow     *slowLog                              // set once MCP serves
-	traces   trace.TracerProvider                  // nil: tracing off
+	slow       *slowLog             // set once MCP serves
+	traces     trace.TracerProvider // nil: tracing off
 	// shutdownTraces flushes and stops the exporter, when tracing is on.
 	shutdownTraces func(context.Context) error
 	// logValues are the arguments whose values may be logged

@@ -191,3 +191,16 @@ func (in *Introspector) post(ctx context.Context, token string) (Claims, error) 
 	}
 	return c, nil
 }
+
+// Probe introspects a token no provider issued: a provider that accepts
+// pgmoat's credentials answers active false.
+func (in *Introspector) Probe(ctx context.Context) error {
+	c, err := in.post(ctx, "pgmoat-doctor-probe")
+	if err != nil {
+		return err
+	}
+	if active, _ := c["active"].(bool); active {
+		return fmt.Errorf("%s calls a made-up token active", in.opts.URL)
+	}
+	return nil
+}

@@ -300,3 +300,22 @@ func getJSON(ctx context.Context, c *http.Client, url string, v any) error {
 	}
 	return nil
 }
+
+// Algorithms splits algs into those some key in the set can verify and
+// those none can.
+func (k *KeySet) Algorithms(algs []jose.SignatureAlgorithm) (usable, missing []string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, alg := range algs {
+		ok := false
+		for _, key := range k.keys {
+			ok = ok || suits(key, alg)
+		}
+		if ok {
+			usable = append(usable, string(alg))
+		} else {
+			missing = append(missing, string(alg))
+		}
+	}
+	return usable, missing
+}
