@@ -64,4 +64,14 @@
 // goroutines (sessions.go). Bounding connections (header and idle
 // timeouts, a cap on how many) is the http.Server's job, set up by the
 // caller.
+//
+// OAuth. With AuthOptions.Resource set the HTTP door is an OAuth 2.1
+// protected resource (package oauth): its RFC 9728 metadata is served
+// beside Path, every 401 and 403 carries a challenge naming it, tokens
+// from a provider (JWTs against its key set, opaque ones through
+// introspection) map to identities through their claims, and a
+// tools/call needs the scopes AuthOptions.ToolScopes lists for its tool
+// (toolscopes.go). The Authenticator verifies the token itself and hands
+// the result to the SDK's bearer middleware, which puts it where the
+// SDK's session handling looks.
 package mcp
