@@ -106,7 +106,7 @@ func (r Resource) Challenge(e *Error) string {
 	if e != nil && len(e.Scope) > 0 {
 		scope = e.Scope
 	}
-	if len(scope) > 0 && (e == nil || e.Code != "invalid_token") {
+	if len(scope) > 0 {
 		params = append(params, "scope="+quoted(strings.Join(scope, " ")))
 	}
 	return "Bearer " + strings.Join(params, ", ")
