@@ -69,4 +69,14 @@
 // the caller; Server.Listener wraps its listener so that every failed
 // Accept is counted and logged, rate-limited, and a temporary one (out
 // of file descriptors) backed off (accept.go).
+//
+// OAuth. With AuthOptions.Resource set the HTTP door is an OAuth 2.1
+// protected resource (package oauth): its RFC 9728 metadata is served
+// beside Path, every 401 and 403 carries a challenge naming it, tokens
+// from a provider (JWTs against its key set, opaque ones through
+// introspection) map to identities through their claims, and a
+// tools/call needs the scopes AuthOptions.ToolScopes lists for its tool
+// (toolscopes.go). The Authenticator verifies the token itself and hands
+// the result to the SDK's bearer middleware, which puts it where the
+// SDK's session handling looks.
 package mcp

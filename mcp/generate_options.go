@@ -39,6 +39,9 @@ type GenerateOptions struct {
 	Overrides map[string]ToolOverride `yaml:"overrides"`
 	// Entities are extra tools over one relation each.
 	Entities []Entity `yaml:"entities"`
+	// Scopes lists, per tool name, the OAuth scopes a call of that tool
+	// needs (AuthOptions.ToolScopes); generation does not read it.
+	Scopes map[string][]string `yaml:"scopes"`
 }
 
 // ToolOverride adjusts the generated tool of one relation.

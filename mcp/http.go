@@ -52,9 +52,12 @@ type HTTPOptions struct {
 // requests refused, bearer authentication (401 with WWW-Authenticate,
 // before any of the body is read, and the connection closed), the body
 // read within BodyTimeout and capped, each write of a POST response
-// done within WriteTimeout, sessions capped per caller, each
+// done within WriteTimeout, per-tool scopes checked (toolscopes.go),
+// sessions capped per caller, each
 // tools/call stamped with its request id (StampRequestIDsHTTP), then the
-// SDK's handler, which keeps its DNS-rebinding protection.
+// SDK's handler, which keeps its DNS-rebinding protection. The OAuth
+// protected-resource metadata, when AuthOptions.Resource is set, is
+// served beside it.
 //
 // The handler does not bound connections: the http.Server that serves it
 // needs ReadHeaderTimeout, IdleTimeout, a listener that caps concurrent
@@ -89,6 +92,7 @@ func (s *Server) HTTPHandler(a *Authenticator, o HTTPOptions) http.Handler {
 	sessions := newSessionCap(s.sdk, o.MaxSessionsPerCaller)
 	h := sessions.Handler(StampRequestIDsHTTP(streamable, o.MaxRequestBytes))
 	mux := http.NewServeMux()
-	mux.Handle(Path, writeDeadline(http.NewCrossOriginProtection().Handler(a.Middleware(bodyDeadline(h, o.BodyTimeout))), o.WriteTimeout))
+	mux.Handle(Path, writeDeadline(http.NewCrossOriginProtection().Handler(a.Middleware(bodyDeadline(s.toolScopes(a, h, o.MaxRequestBytes), o.BodyTimeout))), o.WriteTimeout))
+	a.serveMetadata(mux)
 	return mux
 }

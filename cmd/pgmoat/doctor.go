@@ -13,6 +13,7 @@ import (
 
 	"github.com/pgmoat/pgmoat/cmd/pgmoat/config"
 	"github.com/pgmoat/pgmoat/introspect"
+	"github.com/pgmoat/pgmoat/mcp"
 	"github.com/pgmoat/pgmoat/proxy"
 )
 
@@ -44,6 +45,9 @@ func runDoctor(e env, args []string) int {
 		return exitUsage
 	}
 	report.Findings = append(report.Findings, tools...)
+	if authOpts, err := cfg.MCPAuthOptions(nil); err == nil {
+		report.Findings = append(report.Findings, mcp.CheckProvider(e.ctx, authOpts)...)
+	}
 	printReport(e.stdout, report)
 	if len(report.Unsafe()) > 0 {
 		return exitNo

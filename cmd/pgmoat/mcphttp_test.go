@@ -37,10 +37,11 @@ func (f *shopFixture) serveHTTP(t *testing.T, cfg *config.Config, obs ...*teleme
 	if len(obs) > 0 {
 		o, logger = obs[0], obs[0].Logger
 	}
-	authn, err := mcpdoor.NewAuthenticator(cfg)
+	authn, err := mcpdoor.NewAuthenticator(cfg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(authn.Close)
 	door, err := newMCPStack(context.Background(), cfg, f.engine, f.pool, logger, nil, o)
 	if err != nil {
 		t.Fatal(err)

@@ -60,10 +60,6 @@ func startStack(ctx context.Context, log io.Writer, cfg *config.Config) (_ *stac
 	if err != nil {
 		return nil, err
 	}
-	authn, err := mcpdoor.NewAuthenticator(cfg)
-	if err != nil {
-		return nil, err
-	}
 	tlsConfig, err := loadTLS(cfg.Proxy.TLS)
 	if err != nil {
 		return nil, err
@@ -75,6 +71,11 @@ func startStack(ctx context.Context, log io.Writer, cfg *config.Config) (_ *stac
 		}
 	}()
 	logger := telemetry.NewLogger(log)
+	authn, err := mcpdoor.NewAuthenticator(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	opened.push(authn.Close) // it refreshes a provider's keys until closed
 	obs := telemetry.New(logger)
 	obs.WatchEngine(engine)
 	obs.AllowValues(cfg.MCP.LogValues)
@@ -96,7 +97,8 @@ func startStack(ctx context.Context, log io.Writer, cfg *config.Config) (_ *stac
 	if err != nil {
 		return nil, err
 	}
-	lv := live.New(cfg, live.Options{Profiles: profiles, LogValues: obs.AllowValues, Schema: door.ReloadSchema})
+	lv := live.New(cfg, live.Options{Profiles: profiles, LogValues: obs.AllowValues, Schema: door.ReloadSchema,
+		AuthRows: authn.StatusRows})
 	srv, err := newProxyServer(cfg, engine, pool, obs, lv, slow, tlsConfig)
 	if err != nil {
 		return nil, err

@@ -120,7 +120,12 @@ type User struct {
 
 // MCP is the MCP front end.
 type MCP struct {
-	Listen    string  `yaml:"listen"` // default 127.0.0.1:8765
+	Listen string `yaml:"listen"` // default 127.0.0.1:8765
+	// PublicURL is the URL clients use for the MCP endpoint
+	// (https://db.example.com/mcp). It makes the HTTP door an OAuth
+	// protected resource: the resource of its RFC 9728 metadata and the
+	// audience provider tokens must name.
+	PublicURL string  `yaml:"public_url"`
 	Tokens    Tokens  `yaml:"tokens"`
 	Anonymous *Caller `yaml:"anonymous"`
 	// Tools shapes the generated tools: include/exclude, overrides,
@@ -128,6 +133,9 @@ type MCP struct {
 	Tools mcp.GenerateOptions `yaml:"tools"`
 	// JWT accepts signed JSON Web Tokens besides the static tokens.
 	JWT *JWT `yaml:"jwt"`
+	// OAuth holds the rest of the OAuth resource-server settings:
+	// introspection of opaque tokens and the metadata's lists.
+	OAuth *OAuth `yaml:"oauth"`
 	// ResultCache keeps whole tool results for a short time; off unless a
 	// TTL is set.
 	ResultCache ResultCache `yaml:"result_cache"`
@@ -179,17 +187,50 @@ type MCPHTTP struct {
 }
 
 // JWT configures JSON Web Token bearer tokens: HS256 with a shared secret,
-// or RS256/ES256 with a public key file. exp is required; nbf, iss and aud
-// are checked when configured or present.
+// RS256/ES256 with a public key file, or an OAuth provider's keys
+// (RS256/PS256/ES256/EdDSA) from jwks_url or, with none of the three,
+// discovered from the issuer's metadata. exp is required; nbf, iss and
+// aud are checked when configured or present; with a provider's keys aud
+// must name this resource (audience, default mcp.public_url).
 type JWT struct {
-	Secret        Secret   `yaml:"secret"`          // HS256, at least 32 bytes
-	PublicKeyFile string   `yaml:"public_key_file"` // PEM, RSA (RS256) or EC P-256 (ES256)
-	Issuer        string   `yaml:"issuer"`
-	Audience      string   `yaml:"audience"`
-	UserClaim     string   `yaml:"user_claim"`    // default sub
-	ProfileClaim  string   `yaml:"profile_claim"` // optional
-	Profile       string   `yaml:"profile"`       // default readonly
-	Leeway        Duration `yaml:"leeway"`        // clock skew tolerated on exp/nbf
+	Secret        Secret `yaml:"secret"`          // HS256, at least 32 bytes
+	PublicKeyFile string `yaml:"public_key_file"` // PEM, RSA (RS256) or EC P-256 (ES256)
+	JWKSURL       string `yaml:"jwks_url"`        // the provider's key set
+	Issuer        string `yaml:"issuer"`
+	Audience      string `yaml:"audience"`
+	// Algorithms restricts a provider's algorithms (default RS256, PS256,
+	// ES256, EdDSA).
+	Algorithms []string `yaml:"algorithms"`
+	// JWKSRefresh is how often the key set is fetched again (default
+	// 15m); JWKSMinRefetch the least time between fetches caused by an
+	// unknown kid (default 10s).
+	JWKSRefresh    Duration `yaml:"jwks_refresh"`
+	JWKSMinRefetch Duration `yaml:"jwks_min_refetch"`
+	UserClaim      string   `yaml:"user_claim"` // default sub
+	// ScopeProfiles maps scopes (or profile_claim's values) to profiles:
+	// the most restrictive match wins, and a token matching none is
+	// refused with 403 insufficient_scope.
+	ScopeProfiles map[string]string `yaml:"scope_profiles"`
+	ProfileClaim  string            `yaml:"profile_claim"` // optional
+	Profile       string            `yaml:"profile"`       // default readonly
+	Leeway        Duration          `yaml:"leeway"`        // clock skew tolerated on exp/nbf
+}
+
+// OAuth configures the OAuth resource server beyond JWT verification.
+type OAuth struct {
+	// IntrospectionURL accepts opaque tokens through RFC 7662, asking the
+	// provider as client_id/client_secret; answers are reused for
+	// cache_ttl (default 30s).
+	IntrospectionURL string   `yaml:"introspection_url"`
+	ClientID         string   `yaml:"client_id"`
+	ClientSecret     Secret   `yaml:"client_secret"`
+	CacheTTL         Duration `yaml:"cache_ttl"`
+	// AuthorizationServers are listed in the metadata (default
+	// mcp.jwt.issuer).
+	AuthorizationServers []string `yaml:"authorization_servers"`
+	// ScopesSupported are listed in the metadata and 401 challenges
+	// (default: the scope_profiles scopes and every mcp.tools.scopes one).
+	ScopesSupported []string `yaml:"scopes_supported"`
 }
 
 // ResultCache configures the MCP result cache.

@@ -166,7 +166,7 @@ func friendlyType(goType string) string {
 
 // configTypes are the structs a key can be unknown in, by yaml's name.
 var configTypes = []any{Config{}, Backend{}, Replica{}, Pool{}, Proxy{}, TLS{}, Profile{}, User{}, MCP{}, MCPHTTP{}, Caller{}, Admin{}, AdminUser{}, RLS{},
-	mcp.GenerateOptions{}, mcp.ToolOverride{}, mcp.Entity{}, JWT{}, ResultCache{}, Prompt{}, PromptArgument{}}
+	mcp.GenerateOptions{}, mcp.ToolOverride{}, mcp.Entity{}, JWT{}, OAuth{}, ResultCache{}, Prompt{}, PromptArgument{}}
 
 func knownKeys(typeName string) []string {
 	for _, v := range configTypes {

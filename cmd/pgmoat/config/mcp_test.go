@@ -102,3 +102,23 @@ func TestMCPServingKeyErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestOAuthKeysAreValidated(t *testing.T) {
+	for _, c := range []struct{ yaml, want string }{
+		{"mcp:\n  jwt: {issuer: https://id.example}\n", "mcp.public_url: missing"},
+		{"mcp:\n  public_url: http://db.example/mcp\n  jwt: {issuer: https://id.example}\n", "use https"},
+		{"mcp:\n  public_url: https://db.example/mcp\n  jwt: {jwks_url: https://id.example/keys, secret: 0123456789abcdef0123456789abcdef}\n", "only one of"},
+		{"mcp:\n  public_url: https://db.example/mcp\n  jwt: {issuer: https://id.example, algorithms: [HS256]}\n", "mcp.jwt.algorithms"},
+		{"mcp:\n  public_url: https://db.example/mcp\n  jwt: {issuer: https://id.example, scope_profiles: {\"db:read\": nosuch}}\n", "mcp.jwt.scope_profiles.db:read"},
+		{"mcp:\n  public_url: https://db.example/mcp\n  oauth: {introspection_url: https://id.example/introspect}\n", "mcp.oauth.client_id"},
+	} {
+		_, err := Parse([]byte(c.yaml), "pgmoat.yaml")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want an error with %q", c.yaml, err, c.want)
+		}
+	}
+	ok := "mcp:\n  public_url: https://db.example/mcp\n  jwt: {issuer: https://id.example, scope_profiles: {\"db:read\": readonly}}\n"
+	if _, err := Parse([]byte(ok), "pgmoat.yaml"); err != nil {
+		t.Errorf("a valid OAuth config: %v", err)
+	}
+}

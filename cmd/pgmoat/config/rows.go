@@ -28,6 +28,9 @@ func (c *Config) Rows() [][2]string {
 		{"proxy.tls", strconv.FormatBool(c.Proxy.TLS.Cert != "")},
 		{"mcp.listen", c.MCP.Listen},
 		{"mcp.tokens", fmt.Sprintf("%d token(s)", len(c.MCP.Tokens))},
+	}
+	rows = append(rows, c.authRows()...)
+	rows = append(rows, [][2]string{
 		{"mcp.session_idle_timeout", c.MCP.SessionIdleTimeout.D().String()},
 		{"mcp.max_sessions_per_token", strconv.Itoa(c.MCP.MaxSessionsPerToken)},
 		{"mcp.http.read_header_timeout", c.MCP.HTTP.ReadHeaderTimeout.D().String()},
@@ -39,7 +42,7 @@ func (c *Config) Rows() [][2]string {
 		{"rls.setting", c.RLS.Setting},
 		{"policy.max_judge_bytes", strconv.Itoa(c.Policy.MaxJudgeBytes)},
 		{"policy.judge_wait", c.Policy.JudgeWait.D().String()},
-	}
+	}...)
 	for _, name := range sortedKeys(c.Profiles) {
 		p := c.Profiles[name]
 		key := "profiles." + name + "."

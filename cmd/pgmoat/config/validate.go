@@ -246,6 +246,7 @@ func (v *validator) mcp(m MCP, ps map[string]Profile) {
 		}
 		v.profileRef("mcp.anonymous.profile", a.Profile, ps)
 	}
+	v.oauth(m, ps)
 }
 
 func (v *validator) admin(a Admin, us map[string]User) {

@@ -21,6 +21,7 @@ type Config struct {
 	profiles  *Profiles
 	logValues func([]string)
 	schema    func(context.Context) (string, error)
+	authRows  func() [][2]string
 	proxy     *proxy.Server // nil until Attach
 
 	mu    sync.Mutex // one reload at a time
@@ -42,11 +43,14 @@ type Options struct {
 	// Schema re-reads the catalog after the config and says what changed;
 	// nil when no schema is loaded (MCP does not serve).
 	Schema func(context.Context) (string, error)
+	// AuthRows is the MCP authenticator's live state for SHOW CONFIG (the
+	// provider's keys); nil adds nothing.
+	AuthRows func() [][2]string
 }
 
 // New puts cfg in force.
 func New(cfg *config.Config, o Options) *Config {
-	l := &Config{profiles: o.Profiles, logValues: o.LogValues, schema: o.Schema}
+	l := &Config{profiles: o.Profiles, logValues: o.LogValues, schema: o.Schema, authRows: o.AuthRows}
 	l.state.Store(&configState{cfg: cfg})
 	return l
 }
@@ -61,6 +65,9 @@ func (l *Config) Attach(srv *proxy.Server) { l.proxy = srv }
 func (l *Config) Rows() [][2]string {
 	st := l.state.Load()
 	rows := st.cfg.Rows()
+	if l.authRows != nil {
+		rows = append(rows, l.authRows()...)
+	}
 	if len(st.pending) > 0 {
 		rows = append(rows, [2]string{"restart_pending", strings.Join(st.pending, ", ")})
 	}

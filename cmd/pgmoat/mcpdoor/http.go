@@ -27,10 +27,11 @@ type HTTP struct {
 	served chan error
 }
 
-// NewAuthenticator builds the bearer-token and JWT checks from the mcp
-// section; serve calls it before anything listens.
-func NewAuthenticator(cfg *config.Config) (*mcp.Authenticator, error) {
-	o, err := AuthOptions(cfg)
+// NewAuthenticator builds the bearer-token, JWT and OAuth checks from the
+// mcp section; serve calls it before anything listens, and closes it (it
+// keeps a provider's keys fresh) after the door stops.
+func NewAuthenticator(cfg *config.Config, logger *slog.Logger) (*mcp.Authenticator, error) {
+	o, err := cfg.MCPAuthOptions(logger)
 	if err != nil {
 		return nil, err
 	}

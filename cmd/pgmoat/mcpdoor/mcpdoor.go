@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -148,35 +147,6 @@ func ServerOptions(cfg *config.Config, version string) (mcp.ServerOptions, error
 			ps.Arguments = append(ps.Arguments, mcp.PromptArg{Name: a.Name, Description: a.Description, Required: a.Required})
 		}
 		o.Prompts = append(o.Prompts, ps)
-	}
-	return o, nil
-}
-
-// AuthOptions turns tokens, JWT and the anonymous identity into the
-// HTTP authenticator's options, reading the JWT public key file.
-func AuthOptions(cfg *config.Config) (mcp.AuthOptions, error) {
-	m := cfg.MCP
-	o := mcp.AuthOptions{Tokens: map[string]policy.Identity{}}
-	for tok, c := range m.Tokens {
-		o.Tokens[tok.Value()] = policy.Identity{UserID: c.UserID, Profile: c.Profile}
-	}
-	if a := m.Anonymous; a != nil {
-		o.Anonymous = &policy.Identity{UserID: a.UserID, Profile: a.Profile}
-	}
-	if j := m.JWT; j != nil {
-		jo := &mcp.JWTOptions{Secret: []byte(j.Secret.Value()), Issuer: j.Issuer, Audience: j.Audience,
-			UserClaim: j.UserClaim, ProfileClaim: j.ProfileClaim, Profile: j.Profile, Leeway: j.Leeway.D()}
-		if jo.Profile == "" {
-			jo.Profile = config.DefaultProfile
-		}
-		if j.PublicKeyFile != "" {
-			pem, err := os.ReadFile(j.PublicKeyFile)
-			if err != nil {
-				return o, fmt.Errorf("mcp.jwt.public_key_file: %w", err)
-			}
-			jo.PublicKeyPEM = pem
-		}
-		o.JWT = jo
 	}
 	return o, nil
 }
