@@ -288,7 +288,7 @@ func serveMCPHTTP(ctx context.Context, cfg *config.Config, engine *policy.Engine
 func mcpHTTPOptions(m config.MCP, logger *slog.Logger) mcp.HTTPOptions {
 	return mcp.HTTPOptions{
 		MaxRequestBytes: int64(m.MaxRequestBytes), SessionTimeout: m.SessionIdleTimeout.D(),
-		MaxSessionsPerCaller: m.MaxSessionsPerToken, BodyTimeout: m.HTTP.BodyTimeout.D(), Logger: logger,
+		MaxSessionsPerCaller: m.MaxSessionsPerToken, BodyTimeout: m.HTTP.BodyTimeout.D(), Stateless: m.Stateless, Logger: logger,
 	}
 }
 
