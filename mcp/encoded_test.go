@@ -168,3 +168,34 @@ func TestEncodedResultsReadTheSameOnEveryTransport(t *testing.T) {
 		})
 	}
 }
+
+// TestPerRequestProtocolResultsSayComplete: in the per-request protocol
+// the SDK marks its results resultType "complete" and names the server
+// in _meta after the handler; the pre-encoded result must say both too.
+func TestPerRequestProtocolResultsSayComplete(t *testing.T) {
+	a, b := net.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- pageServer(t, nil).Run(ctx, &sdk.IOTransport{Reader: a, Writer: a}) }()
+	t.Cleanup(func() { b.Close(); cancel(); <-done })
+	req := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"query_orders","arguments":{"customer_id":7,"limit":2},` +
+		`"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}` + "\n"
+	if _, err := b.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	var resp struct {
+		Result struct {
+			Meta              map[string]any `json:"_meta"`
+			ResultType        string         `json:"resultType"`
+			StructuredContent mcp.Result     `json:"structuredContent"`
+		} `json:"result"`
+		Error any `json:"error"`
+	}
+	if err := json.NewDecoder(b).Decode(&resp); err != nil {
+		t.Fatal(err)
+	}
+	r := resp.Result
+	if resp.Error != nil || r.ResultType != "complete" || r.Meta[sdk.MetaKeyServerInfo] == nil || r.StructuredContent.RowCount != 2 {
+		t.Errorf("result: %+v (error %v)", r, resp.Error)
+	}
+}
