@@ -48,8 +48,23 @@ func (e *env) goCmd(ctx context.Context, args ...string) error {
 	return nil
 }
 
-// peerPackages are the npm MCP servers the MCP scenario compares with.
-var peerPackages = []string{"@modelcontextprotocol/server-postgres", "@bytebase/dbhub"}
+// npmPackage is a package and the version spec it is installed at.
+type npmPackage struct{ name, spec string }
+
+// peerPackages are the npm MCP servers the MCP scenario compares with, at
+// their current releases, and the Node.js they run on: DBHub 1.x needs
+// Node 22.5 or later, which npm's "node" package brings as a binary, and
+// without which npm quietly installs an old DBHub that runs on the
+// machine's Node. The versions installed are printed in the report.
+var peerPackages = []npmPackage{{"@modelcontextprotocol/server-postgres", "latest"}, {"@bytebase/dbhub", "latest"}, {"node", "22"}}
+
+func peerSpecs() []string {
+	var out []string
+	for _, p := range peerPackages {
+		out = append(out, p.name+"@"+p.spec)
+	}
+	return out
+}
 
 // installPeers installs the npm peers once into the run's directory, so
 // that starting a session is starting node, not npx resolving a package.
@@ -68,19 +83,21 @@ func (e *env) installPeers(ctx context.Context) {
 		return
 	}
 	start := time.Now()
-	args := append([]string{"install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", dir}, peerPackages...)
+	args := append([]string{"install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", dir}, peerSpecs()...)
 	cmd := exec.CommandContext(ctx, "npm", args...)
 	cmd.Env = append(os.Environ(), "HOME="+filepath.Join(dir, "home"))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		e.npmErr = fmt.Errorf("npm install %s: %w: %s", strings.Join(peerPackages, " "), err, truncate(strings.TrimSpace(string(out)), 400))
+		e.npmErr = fmt.Errorf("npm install %s: %w: %s", strings.Join(peerSpecs(), " "), err, truncate(strings.TrimSpace(string(out)), 400))
 		return
 	}
 	e.npmDir = dir
 	e.say("  npm peers installed in %s", time.Since(start).Round(time.Millisecond))
 }
 
-// npmEnv is the environment the peers run with.
+// npmEnv is the environment the peers run with: the installed node
+// first on PATH, for the peers' "#!/usr/bin/env node".
 func (e *env) npmEnv() []string {
-	return append(os.Environ(), "HOME="+filepath.Join(e.npmDir, "home"))
+	return append(os.Environ(), "HOME="+filepath.Join(e.npmDir, "home"),
+		"PATH="+filepath.Join(e.npmDir, "node_modules", ".bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
 }

@@ -99,7 +99,19 @@ func mcpGoals(r *report) []goal {
 		}
 		out = append(out, g)
 	}
-	return out
+	return append(out, mcpCPUGoal(r))
+}
+
+// mcpCPUGoal is pgmoat's server CPU per call over HTTP at 8 sessions.
+func mcpCPUGoal(r *report) goal {
+	g := goal{Name: mPgmoatHTTP + ": ≤ 150 µs of server CPU per call at 8 sessions", Measured: "–", Status: goalNotMeasured}
+	for _, c := range r.MCP {
+		if c.Target == mPgmoatHTTP && c.Sessions == 8 && c.Median.CPUPerCallUs.ok() {
+			cpu := float64(c.Median.CPUPerCallUs)
+			g.Measured, g.Status = fmt.Sprintf("%.0f µs per call", cpu), status(cpu <= 150)
+		}
+	}
+	return g
 }
 
 func memoryGoal(r *report) goal {

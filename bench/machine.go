@@ -46,7 +46,7 @@ func describeMachine(e *env) machine {
 	v["node"] = cmdLine("node", "--version")
 	if e.npmDir != "" {
 		for _, p := range peerPackages {
-			v[p] = npmPackageVersion(e.npmDir, p)
+			v[p.name] = npmPackageVersion(e.npmDir, p.name)
 		}
 	}
 	return m

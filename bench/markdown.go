@@ -138,11 +138,13 @@ func writeMCP(w writer, r *report, charts []string) {
 	w("\n## 4. MCP: orders of one customer\n")
 	w("Each call fetches the ten latest orders of one customer (an indexed lookup under row-level security, as the same identity everywhere): pgmoat through its generated `query_orders` tool, the peers through their SQL tool with the equivalent statement. A stdio session is one server process.\n")
 	if len(r.MCP) > 0 {
-		w("| server | sessions | calls/s | p50 ms | p99 ms | errors |")
-		w("|---|---:|---:|---:|---:|---:|")
+		w("| server | sessions | calls/s | p50 ms | p99 ms | server CPU µs/call | errors |")
+		w("|---|---:|---:|---:|---:|---:|---:|")
 		for _, c := range r.MCP {
-			w("| %s | %d | %s | %s | %s | %d |", c.Target, c.Sessions, numText(c.Median.CallsPerSec, 0), msText(c.Median.P50Ms), msText(c.Median.P99Ms), c.Median.Errors)
+			w("| %s | %d | %s | %s | %s | %s | %d |", c.Target, c.Sessions, numText(c.Median.CallsPerSec, 0), msText(c.Median.P50Ms), msText(c.Median.P99Ms),
+				numText(c.Median.CPUPerCallUs, 0), c.Median.Errors)
 		}
+		w("\nServer CPU is user plus system time of every process serving the sessions (/proc/PID/stat), over the timed calls; PostgreSQL's own is not in it. All servers are driven by the same load generator, the Go SDK's client.")
 	}
 	if slices.Contains(charts, "mcp.svg") {
 		w("\n![MCP calls per second](mcp.svg)")

@@ -50,8 +50,8 @@ func sampleReport() *report {
 		{Target: tPgmoat, Clients: 10000, RSSBeforeKB: 20000, RSSAfterKB: 240000, KBPerClient: 22},
 	}
 	r.MCP = []mcpCell{
-		{Target: mPgmoatHTTP, Sessions: 8, Median: mcpRun{CallsPerSec: 2000, P50Ms: 3, P99Ms: 8}},
-		{Target: mServerPostgres, Sessions: 8, Median: mcpRun{CallsPerSec: 300, P50Ms: 20, P99Ms: 90}},
+		{Target: mPgmoatHTTP, Sessions: 8, Median: mcpRun{CallsPerSec: 2000, P50Ms: 3, P99Ms: 8, CPUPerCallUs: 140}},
+		{Target: mServerPostgres, Sessions: 8, Median: mcpRun{CallsPerSec: 300, P50Ms: 20, P99Ms: 90, CPUPerCallUs: 2100}},
 	}
 	r.ToolsList = []toolsListSize{{Target: mPgmoatHTTP, Tools: 7, Bytes: 8000, Tokens: 2000}}
 	r.Introspection = []introResult{{Tables: 100, SnapshotMs: 38.3, GenerateMs: 8.6, Tools: 3, Discovery: true},
@@ -107,20 +107,27 @@ func TestRenderMarkdownFacts(t *testing.T) {
 
 func TestGoalsMCP(t *testing.T) {
 	r := sampleReport()
-	var got goal
-	for _, g := range goals(r) {
-		if strings.HasPrefix(g.Name, mPgmoatHTTP) {
-			got = g
+	find := func(what string) goal {
+		for _, g := range goals(r) {
+			if strings.HasPrefix(g.Name, mPgmoatHTTP) && strings.Contains(g.Name, what) {
+				return g
+			}
 		}
+		t.Fatalf("no %s goal", what)
+		return goal{}
 	}
-	if got.Status != goalMet || !strings.Contains(got.Measured, "6.67×") {
+	if got := find("calls/s"); got.Status != goalMet || !strings.Contains(got.Measured, "6.67×") {
 		t.Errorf("MCP goal = %+v", got)
 	}
-	r.MCP[0].Median.P99Ms = 12
-	for _, g := range goals(r) {
-		if strings.HasPrefix(g.Name, mPgmoatHTTP) && g.Status != goalMissed {
-			t.Errorf("p99 of 12 ms should miss: %+v", g)
-		}
+	if got := find("CPU"); got.Status != goalMet || got.Measured != "140 µs per call" {
+		t.Errorf("CPU goal = %+v", got)
+	}
+	r.MCP[0].Median.P99Ms, r.MCP[0].Median.CPUPerCallUs = 12, 151
+	if got := find("calls/s"); got.Status != goalMissed {
+		t.Errorf("p99 of 12 ms should miss: %+v", got)
+	}
+	if got := find("CPU"); got.Status != goalMissed {
+		t.Errorf("151 µs per call should miss: %+v", got)
 	}
 }
 

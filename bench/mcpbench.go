@@ -52,7 +52,7 @@ func (e *env) mcpScenario(ctx context.Context) {
 				if r.Error != "" {
 					e.say("      failed: %s", r.Error)
 				} else {
-					e.say("      %.0f calls/s, p50 %.2f ms, p99 %.2f ms, %d errors", float64(r.CallsPerSec), float64(r.P50Ms), float64(r.P99Ms), r.Errors)
+					e.say("      %.0f calls/s, p50 %.2f ms, p99 %.2f ms, %.0f µs CPU per call, %d errors", float64(r.CallsPerSec), float64(r.P50Ms), float64(r.P99Ms), float64(r.CPUPerCallUs), r.Errors)
 				}
 				cells[i].Runs = append(cells[i].Runs, r)
 			}
@@ -91,7 +91,7 @@ func (e *env) toolsList(ctx context.Context, t mcpTarget) (toolsListSize, error)
 // mcpRun opens n sessions, warms them up, then has each call the lookup
 // back to back for the MCP duration.
 func (e *env) mcpRun(ctx context.Context, t mcpTarget, n int, ids []int32) mcpRun {
-	res := mcpRun{CallsPerSec: nan, P50Ms: nan, P99Ms: nan}
+	res := mcpRun{CallsPerSec: nan, P50Ms: nan, P99Ms: nan, CPUPerCallUs: nan}
 	sessions, err := openSessions(ctx, t, n)
 	defer closeSessions(sessions)
 	if err != nil {
@@ -106,9 +106,14 @@ func (e *env) mcpRun(ctx context.Context, t mcpTarget, n int, ids []int32) mcpRu
 			}
 		}
 	}
+	before := groupCPU(t.pgids())
 	lat, errs, elapsed := drive(ctx, t, sessions, ids, e.o.mcpDuration)
+	cpu := cpuSpent(before, groupCPU(t.pgids()))
 	slices.Sort(lat)
 	res.Calls, res.Errors = int64(len(lat)), errs
+	if len(lat) > 0 {
+		res.CPUPerCallUs = num(float64(cpu.Microseconds()) / float64(len(lat)))
+	}
 	res.CallsPerSec = num(float64(len(lat)) / elapsed.Seconds())
 	res.P50Ms, res.P99Ms = num(percentile(lat, 50)), num(percentile(lat, 99))
 	return res

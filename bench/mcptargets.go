@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,6 +38,9 @@ type mcpTarget struct {
 	name    string
 	connect func(ctx context.Context) (*sdk.ClientSession, error)
 	call    func(customerID int32) *sdk.CallToolParams
+	// pgids are the process groups serving the sessions, whose CPU the
+	// run counts.
+	pgids func() []int
 }
 
 // pgmoatLookup is the typed tool call: customer_id leads an index, so the
@@ -63,6 +67,8 @@ func newMCPClient() *sdk.Client {
 // means: a client owns its server.
 func stdioTarget(name string, command func() *exec.Cmd, call func(int32) *sdk.CallToolParams) mcpTarget {
 	client := newMCPClient()
+	var mu sync.Mutex
+	var pids []int // every session's server; the ended ones are skipped when read
 	return mcpTarget{name: name, call: call, connect: func(ctx context.Context) (*sdk.ClientSession, error) {
 		cmd := command()
 		setGroup(cmd)
@@ -72,20 +78,27 @@ func stdioTarget(name string, command func() *exec.Cmd, call func(int32) *sdk.Ca
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s", err, truncate(strings.TrimSpace(stderr.String()), 300))
 		}
+		mu.Lock()
+		pids = append(pids, cmd.Process.Pid)
+		mu.Unlock()
 		return s, nil
+	}, pgids: func() []int {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(pids)
 	}}
 }
 
 // httpTarget opens streamable-HTTP sessions against endpoint, sending
-// token as a bearer token when set.
-func httpTarget(name, endpoint, token string, call func(int32) *sdk.CallToolParams) mcpTarget {
+// token as a bearer token when set; server is the serving process.
+func httpTarget(name, endpoint, token string, server *child, call func(int32) *sdk.CallToolParams) mcpTarget {
 	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}
 	hc := &http.Client{Transport: bearer{token: token, next: tr}}
 	client := newMCPClient()
 	return mcpTarget{name: name, call: call, connect: func(ctx context.Context) (*sdk.ClientSession, error) {
 		return client.Connect(ctx, &sdk.StreamableClientTransport{Endpoint: endpoint, HTTPClient: hc,
 			DisableStandaloneSSE: true, MaxRetries: -1}, nil)
-	}}
+	}, pgids: func() []int { return []int{server.cmd.Process.Pid} }}
 }
 
 type bearer struct {
@@ -142,7 +155,7 @@ func (e *env) mcpTargets(ctx context.Context) (out []mcpTarget, stop func()) {
 		if err := waitTCP(ctx, in.mcpAddr, 3*time.Second); err != nil {
 			e.rep.skip(scMCP, mPgmoatHTTP, "`pgmoat serve` does not serve MCP over HTTP yet (nothing listens on mcp.listen %s)", in.mcpAddr)
 		} else {
-			out = append(out, httpTarget(mPgmoatHTTP, "http://"+in.mcpAddr+"/mcp", mcpToken, pgmoatLookup))
+			out = append(out, httpTarget(mPgmoatHTTP, "http://"+in.mcpAddr+"/mcp", mcpToken, in.proc, pgmoatLookup))
 		}
 		bin, cfg := e.pgmoatBin, in.config
 		out = append(out, stdioTarget(mPgmoatStdio, func() *exec.Cmd { return exec.Command(bin, "mcp", "--config", cfg) }, pgmoatLookup))
@@ -167,7 +180,7 @@ func (e *env) mcpTargets(ctx context.Context) (out []mcpTarget, stop func()) {
 		e.rep.skip(scMCP, mDBHub, "%v", err)
 	} else {
 		started = append(started, proc)
-		out = append(out, httpTarget(mDBHub, "http://"+addr+"/mcp", "", func(id int32) *sdk.CallToolParams {
+		out = append(out, httpTarget(mDBHub, "http://"+addr+"/mcp", "", proc, func(id int32) *sdk.CallToolParams {
 			return &sdk.CallToolParams{Name: "execute_sql", Arguments: map[string]any{"sql": peerLookupSQL(id)}}
 		}))
 	}

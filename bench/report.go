@@ -131,16 +131,19 @@ type mcpCell struct {
 
 // mcpRun is one timed MCP run.
 type mcpRun struct {
-	Calls       int64  `json:"calls"`
-	Errors      int64  `json:"errors"`
-	CallsPerSec num    `json:"calls_per_sec"`
-	P50Ms       num    `json:"p50_ms"`
-	P99Ms       num    `json:"p99_ms"`
-	Error       string `json:"error,omitempty"`
+	Calls       int64 `json:"calls"`
+	Errors      int64 `json:"errors"`
+	CallsPerSec num   `json:"calls_per_sec"`
+	P50Ms       num   `json:"p50_ms"`
+	P99Ms       num   `json:"p99_ms"`
+	// CPUPerCallUs is the server's CPU time (user + system, every process
+	// serving the sessions, from /proc/PID/stat) per successful call.
+	CPUPerCallUs num    `json:"cpu_per_call_us"`
+	Error        string `json:"error,omitempty"`
 }
 
 func (c *mcpCell) summarize() {
-	var cps, p50, p99 []float64
+	var cps, p50, p99, cpu []float64
 	m := mcpRun{}
 	for _, r := range c.Runs {
 		m.Calls += r.Calls
@@ -150,8 +153,9 @@ func (c *mcpCell) summarize() {
 			continue
 		}
 		cps, p50, p99 = append(cps, float64(r.CallsPerSec)), append(p50, float64(r.P50Ms)), append(p99, float64(r.P99Ms))
+		cpu = append(cpu, float64(r.CPUPerCallUs))
 	}
-	m.CallsPerSec, m.P50Ms, m.P99Ms = num(median(cps)), num(median(p50)), num(median(p99))
+	m.CallsPerSec, m.P50Ms, m.P99Ms, m.CPUPerCallUs = num(median(cps)), num(median(p50)), num(median(p99)), num(median(cpu))
 	c.Median = m
 }
 

@@ -55,6 +55,20 @@
 // copy it into the call's _meta under MetaRequestID before the SDK reads
 // the message; CallRecord.RequestID carries it to the log.
 //
+// Encoding. A page's rows are appended as JSON once, from the driver
+// values (shapeRows), and the whole CallToolResult is written from those
+// bytes (encodePage). Receiving middleware hands the SDK a result that
+// marshals to them; on the transports the Server sets up (Run,
+// HTTPHandler) it marshals to a one-use placeholder instead, which the
+// writer under the SDK replaces by the bytes, so the SDK neither
+// re-encodes nor re-scans a page (splice.go).
+//
+// Stateless HTTP. HTTPOptions.Stateless serves each POST without an MCP
+// session, for instances behind a plain load balancer: the caller comes
+// with every request's token and cursors are signed with a key the
+// instances share; list_changed notifications, GET streams and the
+// per-caller session cap do not exist in that mode.
+//
 // HTTP bounds. HTTPHandler answers a request without a valid token 401
 // before reading any of its body and ends the connection (auth.go); a
 // token holder's POST body has HTTPOptions.BodyTimeout to arrive, a

@@ -45,7 +45,19 @@ type HTTPOptions struct {
 	// It is set afresh before every write, so a long tool call is not cut
 	// by it, and GET event streams are not bound by it at all.
 	WriteTimeout time.Duration
-	Logger       *slog.Logger
+	// Stateless serves every POST on its own, with no MCP session
+	// (Mcp-Session-Id) to remember: any instance behind a plain HTTP load
+	// balancer can answer any request, with no sticky sessions. What a
+	// session would hold is elsewhere or not needed: the caller comes
+	// with each request's token, cursors are signed (give every instance
+	// the same ServerOptions.CursorKey), caches are per server and keyed
+	// by caller. What is lost: server-to-client requests and
+	// notifications outside a request (list_changed: a client lists the
+	// tools again when a call names one that is gone), GET event streams
+	// and DELETE (405), logging/setLevel, and SessionTimeout and
+	// MaxSessionsPerCaller, which have no sessions to act on.
+	Stateless bool
+	Logger    *slog.Logger
 }
 
 // HTTPHandler serves the streamable HTTP transport at Path: cross-origin
@@ -53,7 +65,7 @@ type HTTPOptions struct {
 // before any of the body is read, and the connection closed), the body
 // read within BodyTimeout and capped, each write of a POST response
 // done within WriteTimeout, per-tool scopes checked (toolscopes.go),
-// sessions capped per caller, each
+// sessions capped per caller (none when Stateless), each
 // tools/call stamped with its request id (StampRequestIDsHTTP), then the
 // SDK's handler, which keeps its DNS-rebinding protection. The OAuth
 // protected-resource metadata, when AuthOptions.Resource is set, is
@@ -87,10 +99,15 @@ func (s *Server) HTTPHandler(a *Authenticator, o HTTPOptions) http.Handler {
 		// SDK reads may be a little longer.
 		MaxRequestBodyBytes: -1,
 		SessionTimeout:      o.SessionTimeout,
+		Stateless:           o.Stateless,
 		Logger:              o.Logger,
 	})
-	sessions := newSessionCap(s.sdk, o.MaxSessionsPerCaller)
-	h := sessions.Handler(StampRequestIDsHTTP(streamable, o.MaxRequestBytes))
+	h := StampRequestIDsHTTP(splicingHTTP(streamable, s.splices), o.MaxRequestBytes)
+	if !o.Stateless {
+		// Stateless requests carry no session id: each would count as an
+		// initialize while in flight.
+		h = newSessionCap(s.sdk, o.MaxSessionsPerCaller).Handler(h)
+	}
 	mux := http.NewServeMux()
 	mux.Handle(Path, writeDeadline(http.NewCrossOriginProtection().Handler(a.Middleware(bodyDeadline(s.toolScopes(a, h, o.MaxRequestBytes), o.BodyTimeout))), o.WriteTimeout))
 	a.serveMetadata(mux)

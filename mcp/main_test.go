@@ -21,6 +21,10 @@ var (
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	if f := flag.Lookup("test.run"); f != nil && f.Value.String() == "^$" {
+		// Benchmarks alone (-run '^$' -bench ...) need no PostgreSQL.
+		os.Exit(m.Run())
+	}
 	os.Exit(pgcluster.Shared(m, pgcluster.Options{}, &cluster))
 }
 

@@ -21,7 +21,7 @@ type oversizedRow struct {
 
 // newOversizedRow names the columns that make row too large: the values
 // the executor did not keep (cut), else the largest encoded value.
-func newOversizedRow(pl *plan, row map[string]any, cut []CutValue, budget int) *oversizedRow {
+func newOversizedRow(pl *plan, row []any, cut []CutValue, budget int) *oversizedRow {
 	o := &oversizedRow{budget: budget}
 	type sized struct {
 		name string
@@ -36,7 +36,7 @@ func newOversizedRow(pl *plan, row map[string]any, cut []CutValue, budget int) *
 			}
 		}
 		if size < 0 && len(cut) == 0 {
-			size = len(appendJSONValue(nil, row[sc.name]))
+			size = len(appendValue(nil, row[j], sc))
 		}
 		vals = append(vals, sized{sc.name, size})
 	}

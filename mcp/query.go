@@ -114,10 +114,7 @@ func (s *Server) execute(ctx context.Context, id policy.Identity, set *ToolSet, 
 	if last != nil && spec.PrimaryKey != nil {
 		pg.NextCursor = encodeCursor(s.opts.CursorKey, digest, last)
 	}
-	return &sdk.CallToolResult{
-		StructuredContent: pg.Result,
-		Content:           []sdk.Content{&sdk.TextContent{Text: renderText(spec.Name, pg, s.opts.DataWrapper)}},
-	}
+	return encodePage(pg, spec.Name, s.opts.DataWrapper)
 }
 
 // pageSize is min(requested or default, tool maximum, profile max_rows).

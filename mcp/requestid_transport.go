@@ -54,6 +54,12 @@ func StampRequestIDsHTTP(next http.Handler, maxBytes int64) http.Handler {
 // the negotiated protocol version intact; any other transport is stamped
 // as its connection hands messages up.
 func StampRequestIDsTransport(t sdk.Transport) sdk.Transport {
+	return stampAndSplice(t, nil)
+}
+
+// stampAndSplice is StampRequestIDsTransport whose connections also
+// splice the results encoded for table (nil: none).
+func stampAndSplice(t sdk.Transport, table *spliceTable) sdk.Transport {
 	if it, ok := t.(*sdk.IOTransport); ok {
 		limit := it.MaxLineLength
 		if limit == 0 {
@@ -61,9 +67,13 @@ func StampRequestIDsTransport(t sdk.Transport) sdk.Transport {
 		}
 		// The stamping reader holds the client's frames to the limit; the
 		// SDK must not hold the stamped copy, a few bytes longer, to it too.
-		return &sdk.IOTransport{Reader: newStampingReader(it.Reader, limit), Writer: it.Writer, MaxLineLength: -1}
+		w := it.Writer
+		if table != nil {
+			w = splicingWriter{WriteCloser: w, t: table}
+		}
+		return &sdk.IOTransport{Reader: newStampingReader(it.Reader, limit), Writer: w, MaxLineLength: -1}
 	}
-	return stampingTransport{t}
+	return stampingTransport{Transport: t, splice: table}
 }
 
 // stampingReader re-frames a stream of JSON values, one per line, with
@@ -126,15 +136,19 @@ func (f *frameLimit) Read(p []byte) (int, error) {
 
 func (f *frameLimit) reset() { f.count = 0 }
 
-// stampingTransport stamps the requests its connection reads.
-type stampingTransport struct{ sdk.Transport }
+// stampingTransport stamps the requests its connection reads and, with
+// a table, splices the results it writes.
+type stampingTransport struct {
+	sdk.Transport
+	splice *spliceTable
+}
 
 func (t stampingTransport) Connect(ctx context.Context) (sdk.Connection, error) {
 	c, err := t.Transport.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return stampingConn{c}, nil
+	return stampingConn{Connection: c, splice: t.splice}, nil
 }
 
 // SupportsProtocolVersion passes the wrapped transport's answer on.
@@ -145,7 +159,23 @@ func (t stampingTransport) SupportsProtocolVersion(v string) bool {
 	return true
 }
 
-type stampingConn struct{ sdk.Connection }
+type stampingConn struct {
+	sdk.Connection
+	splice *spliceTable
+}
+
+// Write puts a spliced result's bytes into its response; the transport
+// below then encodes the message once.
+func (c stampingConn) Write(ctx context.Context, msg jsonrpc.Message) error {
+	if resp, ok := msg.(*jsonrpc.Response); ok && c.splice != nil && len(resp.Result) > 0 {
+		if out, ok := c.splice.splice(nil, resp.Result); ok {
+			r := *resp
+			r.Result = out
+			msg = &r
+		}
+	}
+	return c.Connection.Write(ctx, msg)
+}
 
 func (c stampingConn) Read(ctx context.Context) (jsonrpc.Message, error) {
 	msg, err := c.Connection.Read(ctx)

@@ -96,6 +96,9 @@ type Server struct {
 	// admissions caches which tools each profile may see (invariant 11).
 	admissions atomic.Pointer[admission]
 	stats      counters
+	// splices holds encoded results between the SDK and the writers of
+	// the transports this server set up (splice.go).
+	splices *spliceTable
 
 	mu         sync.Mutex        // serializes registration
 	registered map[string]string // tool name -> its tools/list JSON
@@ -125,7 +128,7 @@ func NewServer(opts ServerOptions) (*Server, error) {
 	if err := checkPrompts(opts.Prompts); err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, registered: map[string]string{}}
+	s := &Server{opts: opts, registered: map[string]string{}, splices: newSpliceTable()}
 	set := opts.Tools.Current()
 	s.sdk = sdk.NewServer(&sdk.Implementation{Name: opts.Name, Title: "pgmoat", Version: opts.Version}, &sdk.ServerOptions{
 		Instructions: s.instructions(set),
@@ -138,7 +141,7 @@ func NewServer(opts ServerOptions) (*Server, error) {
 			Prompts:   &sdk.PromptCapabilities{ListChanged: true},
 		},
 	})
-	s.sdk.AddReceivingMiddleware(s.filterToolsList)
+	s.sdk.AddReceivingMiddleware(s.filterToolsList, s.sendEncoded)
 	s.install(set)
 	s.addPrompts()
 	return s, nil
@@ -153,7 +156,7 @@ func (s *Server) Stats() Stats { return s.stats.snapshot() }
 // Run serves one session over t (stdio, in-memory) until it ends, with
 // each tools/call stamped with its request id (StampRequestIDsTransport).
 func (s *Server) Run(ctx context.Context, t sdk.Transport) error {
-	return s.sdk.Run(ctx, StampRequestIDsTransport(t))
+	return s.sdk.Run(withSplicing(ctx, s.splices), stampAndSplice(t, s.splices))
 }
 
 // SchemaChanged regenerates the tools from a new snapshot, registers and
@@ -225,13 +228,16 @@ func (s *Server) handler(name string) sdk.ToolHandler {
 			s.stats.errors.Add(1)
 		}
 		rec := CallRecord{Tool: name, Duration: time.Since(start), IsError: res.IsError,
-			ShapeCacheHit: info.shapeHit, ResultCacheHit: info.resultHit, DenialRule: info.rule, Arguments: argumentsOf(req),
+			ShapeCacheHit: info.shapeHit, ResultCacheHit: info.resultHit, DenialRule: info.rule,
 			RequestID: requestIDOf(req), SessionID: sessionIDOf(req), HTTPRequestID: httpRequestIDOf(req), SQL: info.sql}
 		if id, ok := s.identity(req); ok {
 			rec.UserID = id.UserID
 		}
-		if r, ok := res.StructuredContent.(Result); ok {
-			rec.Rows, rec.Truncated = r.RowCount, r.Truncated
+		if s.opts.OnCall != nil {
+			rec.Arguments = argumentsOf(req)
+		}
+		if p, ok := res.StructuredContent.(*encodedPage); ok {
+			rec.Rows, rec.Truncated = p.pg.RowCount, p.pg.Truncated
 		}
 		endSpan(span, rec)
 		if s.opts.OnCall != nil {

@@ -158,6 +158,10 @@ type MCP struct {
 	// CursorSecret signs pagination cursors; set the same value on every
 	// instance behind one load balancer. Default: random per process.
 	CursorSecret Secret `yaml:"cursor_secret"`
+	// Stateless serves MCP over HTTP without sessions, so that instances
+	// behind a plain load balancer answer any request (no sticky
+	// sessions). It needs CursorSecret. Default false.
+	Stateless bool `yaml:"stateless"`
 	// Prompts are served to MCP clients beside the generated
 	// explore_database prompt.
 	Prompts []Prompt `yaml:"prompts"`

@@ -35,6 +35,7 @@ mcp:
     max_connections: 64
   data_wrapper: none
   cursor_secret: a-cursor-secret-of-at-least-32-characters
+  stateless: true
   prompts:
     - name: customer_overview
       description: Everything about one customer.
@@ -70,7 +71,8 @@ mcp:
 	for _, r := range cfg.Rows() {
 		rows[r[0]] = r[1]
 	}
-	if rows["mcp.http.max_connections"] != "64" || rows["mcp.http.body_timeout"] != "4s" || rows["mcp.http.write_timeout"] != "6s" || rows["mcp.session_idle_timeout"] != "5m0s" || rows["mcp.max_sessions_per_token"] != "7" {
+	if rows["mcp.http.max_connections"] != "64" || rows["mcp.http.body_timeout"] != "4s" || rows["mcp.http.write_timeout"] != "6s" || rows["mcp.session_idle_timeout"] != "5m0s" || rows["mcp.max_sessions_per_token"] != "7" ||
+		rows["mcp.stateless"] != "true" || !m.Stateless {
 		t.Errorf("SHOW CONFIG rows: %v", rows)
 	}
 	if len(m.Prompts) != 1 || !m.Prompts[0].Arguments[0].Required {
@@ -94,6 +96,7 @@ func TestMCPServingKeyErrors(t *testing.T) {
 		{"mcp:\n  http:\n    body_timeout: -1s\n", "mcp.http.body_timeout: must be positive"},
 		{"mcp:\n  http:\n    write_timeout: -1s\n", "mcp.http.write_timeout: must be positive"},
 		{"mcp:\n  max_sessions_per_token: -1\n", "mcp.max_sessions_per_token: must be at least 1"},
+		{"mcp:\n  stateless: true\n", "mcp.stateless: needs mcp.cursor_secret"},
 	}
 	for _, c := range cases {
 		_, err := Parse([]byte(c.text), "t.yaml")

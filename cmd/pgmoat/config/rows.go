@@ -33,6 +33,7 @@ func (c *Config) Rows() [][2]string {
 	rows = append(rows, [][2]string{
 		{"mcp.session_idle_timeout", c.MCP.SessionIdleTimeout.D().String()},
 		{"mcp.max_sessions_per_token", strconv.Itoa(c.MCP.MaxSessionsPerToken)},
+		{"mcp.stateless", strconv.FormatBool(c.MCP.Stateless)},
 		{"mcp.http.read_header_timeout", c.MCP.HTTP.ReadHeaderTimeout.D().String()},
 		{"mcp.http.body_timeout", c.MCP.HTTP.BodyTimeout.D().String()},
 		{"mcp.http.write_timeout", c.MCP.HTTP.WriteTimeout.D().String()},

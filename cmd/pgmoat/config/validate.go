@@ -240,6 +240,9 @@ func (v *validator) mcp(m MCP, ps map[string]Profile) {
 	if m.HTTP.MaxConnections < 0 {
 		v.addf("mcp.http.max_connections", "must be at least 1, got %d", m.HTTP.MaxConnections)
 	}
+	if m.Stateless && m.CursorSecret.Value() == "" {
+		v.addf("mcp.stateless", "needs mcp.cursor_secret, the same on every instance: without it a cursor from one instance fails on the next")
+	}
 	if a := m.Anonymous; a != nil {
 		if a.UserID == "" {
 			v.addf("mcp.anonymous.user_id", "missing")

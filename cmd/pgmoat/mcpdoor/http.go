@@ -88,7 +88,7 @@ func httpOptions(m config.MCP, logger *slog.Logger) mcp.HTTPOptions {
 	return mcp.HTTPOptions{
 		MaxRequestBytes: int64(m.MaxRequestBytes), SessionTimeout: m.SessionIdleTimeout.D(),
 		MaxSessionsPerCaller: m.MaxSessionsPerToken, BodyTimeout: m.HTTP.BodyTimeout.D(),
-		WriteTimeout: m.HTTP.WriteTimeout.D(), Logger: logger,
+		WriteTimeout: m.HTTP.WriteTimeout.D(), Stateless: m.Stateless, Logger: logger,
 	}
 }
 
