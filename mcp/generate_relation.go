@@ -46,7 +46,9 @@ func (g *generator) relationSpec(r *introspect.Relation, name string, kind ToolK
 	if prose == "" && kind == ToolTable {
 		g.warn("%s: %s %s has no COMMENT; its description is generated only", label, r.Kind, r.QualifiedName())
 	}
-	spec.Description = g.describe(spec, r, prose, summary == nil || *summary)
+	withSummary := summary == nil || *summary
+	spec.Description = g.describe(spec, r, prose, withSummary)
+	g.redescribe = append(g.redescribe, func() { spec.Description = g.describe(spec, r, prose, withSummary) })
 	return spec
 }
 
