@@ -19,6 +19,7 @@ import (
 // configuration change. "always" lists no table tool, "never" all of them
 // whatever they cost.
 func (g *generator) arrange() {
+	g.set.TokenBudget = g.opts.TokenBudget
 	switch g.opts.Discovery {
 	case "never":
 		g.set.Discovery = false

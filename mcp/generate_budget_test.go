@@ -1,6 +1,7 @@
 package mcp_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -65,6 +66,12 @@ func listedCost(set *mcp.ToolSet) int {
 // most useful table tools, and every table stays reachable.
 func TestTokenBudgetOn200Tables(t *testing.T) {
 	set := generate(t, synthetic(200), mcp.GenerateOptions{})
+	var js bytes.Buffer
+	if err := set.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "synthetic200.json", js.Bytes())
+	checkTokenFile(t, "synthetic200", set) // TestGoldenTokenCounts holds its real count to the budget
 	if cost := listedCost(set); cost > mcp.DefaultTokenBudget {
 		t.Fatalf("tools/list costs about %d tokens, budget %d", cost, mcp.DefaultTokenBudget)
 	}

@@ -8,8 +8,8 @@ import (
 )
 
 // describe writes a tool description: the prose (the relation's COMMENT,
-// kept verbatim, or the configured text), the COMMENTs of the returned
-// columns, and, unless turned off, the related tools. It says nothing the
+// kept verbatim, or the configured text) and, unless turned off, the
+// returned columns with their COMMENTs and the related tools. It says nothing the
 // schemas say: filters, limits, the default order and the cursor are in
 // the input schema, the column types in the output schema.
 func (g *generator) describe(spec *ToolSpec, r *introspect.Relation, prose string, summary bool) string {
@@ -20,13 +20,14 @@ func (g *generator) describe(spec *ToolSpec, r *introspect.Relation, prose strin
 	if summary && !hasFilter(spec.Params) {
 		parts = append(parts, "No filters: no index makes one cheap, so ask for few rows.")
 	}
+	if !summary {
+		return prose // the columns parameter then lists the column names
+	}
 	if cols := columnNotes(spec.Columns); cols != "" {
 		parts = append(parts, cols)
 	}
-	if summary {
-		if rel := g.relatedSummary(spec, r); rel != "" {
-			parts = append(parts, rel)
-		}
+	if rel := g.relatedSummary(spec, r); rel != "" {
+		parts = append(parts, rel)
 	}
 	return strings.Join(parts, "\n\n")
 }

@@ -209,6 +209,9 @@ func publishParam(p *Param, first bool) *Schema {
 	case ParamColumns:
 		// The description lists the columns, the output schema types them.
 		ps = &Schema{Type: "array"}
+		if p.listValues {
+			ps.Items = &Schema{Enum: p.Schema.Items.Enum}
+		}
 	case ParamLimit:
 		ps = &Schema{Type: "integer", Maximum: p.Schema.Maximum, Default: p.Schema.Default}
 	case ParamCursor:
@@ -265,15 +268,4 @@ func outputSchema(spec *ToolSpec) *Schema {
 		props["next_cursor"] = &Schema{Type: "string"}
 	}
 	return &Schema{Type: "object", Properties: props, Required: req}
-}
-
-// joinSentences joins non-empty texts with a space.
-func joinSentences(parts ...string) string {
-	var nonEmpty []string
-	for _, p := range parts {
-		if p = strings.TrimSpace(p); p != "" {
-			nonEmpty = append(nonEmpty, p)
-		}
-	}
-	return strings.Join(nonEmpty, " ")
 }

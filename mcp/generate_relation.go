@@ -38,6 +38,13 @@ func (g *generator) relationSpec(r *introspect.Relation, name string, kind ToolK
 	choices := orderChoices(r, spec.Columns)
 	spec.DefaultOrder = g.defaultOrder(label, order, choices, spec.PrimaryKey)
 	spec.Params = append(filters, g.fixedParams(spec, choices)...)
+	if summary != nil && !*summary {
+		// No column list in the description: the columns parameter names
+		// the columns instead.
+		if p, ok := spec.Param("columns"); ok {
+			p.listValues = true
+		}
+	}
 	spec.InputSchema = inputSchema(spec.Params)
 	spec.OutputSchema = outputSchema(spec)
 	if prose == "" {

@@ -317,6 +317,13 @@ func TestOverridesAndEntities(t *testing.T) {
 	if ent.Description != opts.Entities[0].Description || ent.Kind != mcp.ToolEntity {
 		t.Errorf("entity description %q", ent.Description)
 	}
+	// Without the generated column list, the columns parameter names them.
+	if cp := ent.InputSchema.Properties["columns"]; cp.Items == nil || len(cp.Items.Enum) != len(ent.Columns) {
+		t.Errorf("columns of a summary-less entity: %s", toJSON(t, cp))
+	}
+	if cp := orders.InputSchema.Properties["columns"]; cp.Items != nil || !strings.Contains(orders.Description, "Columns:\n") {
+		t.Errorf("columns of a table tool: %s\n%s", toJSON(t, cp), orders.Description)
+	}
 	warnings := strings.Join(set.Warnings, "\n")
 	for _, w := range []string{`filter "nope"`, `override "missing"`} {
 		if !strings.Contains(warnings, w) {

@@ -128,6 +128,9 @@ type Param struct {
 	// when its name and Schema do not say it (order_by's composite
 	// default).
 	hint string
+	// listValues makes tools/list enumerate the columns parameter's values,
+	// for a tool whose description does not list the columns.
+	listValues bool
 }
 
 // ColumnSpec is one column a tool can return.
@@ -200,6 +203,9 @@ type ToolSet struct {
 	Discovery bool
 	// Meta holds the three discovery tools when Discovery is set.
 	Meta []*ToolSpec
+	// TokenBudget is the budget the listing was arranged for
+	// (GenerateOptions.TokenBudget with its default).
+	TokenBudget int
 	// Warnings name everything a reviewer should know: unmappable types,
 	// renamed collisions, config entries that matched nothing, tables
 	// without a COMMENT.

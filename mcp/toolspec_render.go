@@ -57,9 +57,10 @@ func (s *ToolSet) WriteJSON(w io.Writer) error {
 	out := struct {
 		Tools      []entry  `json:"tools"`
 		TokenTotal int      `json:"x-pgmoat-token-total"`
+		Budget     int      `json:"x-pgmoat-token-budget"`
 		Discovery  bool     `json:"x-pgmoat-discovery"`
 		Warnings   []string `json:"x-pgmoat-warnings,omitempty"`
-	}{Tools: []entry{}, Discovery: s.Discovery, Warnings: s.Warnings}
+	}{Tools: []entry{}, Budget: s.TokenBudget, Discovery: s.Discovery, Warnings: s.Warnings}
 	for _, t := range s.Listed() {
 		out.Tools = append(out.Tools, entry{t.Wire(), t.TokenCost()})
 		out.TokenTotal += t.TokenCost()
@@ -81,9 +82,18 @@ func (s *ToolSet) WriteText(w io.Writer) error {
 	}
 	mode := ""
 	if s.Discovery {
-		mode = fmt.Sprintf(" (%d of %d tables reached through list_tables/describe_table/query_table only)", s.unlistedCount(), len(s.Tables))
+		mode = fmt.Sprintf("; %d of %d tables reached through list_tables/describe_table/query_table only", s.unlistedCount(), len(s.Tables))
 	}
-	fmt.Fprintf(&b, "%d tools, about %d tokens in tools/list%s.\n", len(s.Listed()), total, mode)
+	fmt.Fprintf(&b, "%d tools, about %d tokens in tools/list (budget %d%s).\n", len(s.Listed()), total, s.TokenBudget, mode)
+	if s.Discovery && s.unlistedCount() > 0 {
+		var parts []string
+		for _, t := range s.Tables {
+			if t.Unlisted {
+				parts = append(parts, fmt.Sprintf("%s (~%d)", t.Key, t.TokenCost()))
+			}
+		}
+		fmt.Fprintf(&b, "Not listed, by key and the tokens each would cost: %s.\n", strings.Join(parts, ", "))
+	}
 	if len(s.Warnings) > 0 {
 		fmt.Fprintf(&b, "\nWarnings:\n")
 		for _, warning := range s.Warnings {

@@ -4,7 +4,7 @@
 // to the tool bytes the generator writes today (by SHA-256), so a count
 // cannot go stale silently.
 //
-//   npm ci --prefix mcp/testdata/tokens
+//   npm install --prefix mcp/testdata/tokens
 //   node mcp/testdata/tokens/count.mjs mcp/testdata/golden/shop.json ...
 //
 // go test ./mcp -run TestGolden -update runs it after rewriting the golden
