@@ -119,8 +119,11 @@ func TestTokenBudgetOn200Tables(t *testing.T) {
 		t.Errorf("related hints of a listed hub:\n%s", hub.Description)
 	}
 	hits, _ := set.SearchTables("entity_150", 5)
-	if len(hits) == 0 || hits[0].Table != "entity_150" {
+	if len(hits) == 0 || hits[0].Table != "entity_150" || hits[0].Tool != "" {
 		t.Errorf("list_tables does not find an unlisted table: %+v", hits)
+	}
+	if hits, _ := set.SearchTables("entity_000", 1); len(hits) != 1 || hits[0].Tool != "query_entity_000" {
+		t.Errorf("list_tables does not name a listed table's tool: %+v", hits)
 	}
 }
 
