@@ -37,7 +37,7 @@ func TestValidationKeepsTheBoundsToolsListLeavesOut(t *testing.T) {
 	} {
 		_, err := parseArgs(spec, json.RawMessage(tc.args), 0)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: got %v, want an error with %q", tc.args, err, tc.want)
+			t.Errorf("%.80s: got %v, want an error with %q", tc.args, err, tc.want)
 		}
 	}
 }
