@@ -112,9 +112,10 @@ func (a *callArgs) set(spec *ToolSpec, p *Param, v any, maxValue int) error {
 		a.limit = n
 	case ParamOrderBy:
 		s, ok := v.(string)
-		i := slices.IndexFunc(p.Order, func(o OrderChoice) bool { return ok && o.Value == s })
+		// A bare column orders ascending, as in SQL.
+		i := slices.IndexFunc(p.Order, func(o OrderChoice) bool { return ok && (o.Value == s || !o.Desc && o.Column == s) })
 		if i < 0 {
-			return argErrorf("order_by must be one of: %s (only indexed columns can order results).", orderValues(p.Order))
+			return argErrorf("order_by must be a column, optionally followed by asc or desc: one of %s (only indexed columns can order results).", orderValues(p.Order))
 		}
 		a.order = &p.Order[i]
 	case ParamColumns:

@@ -32,9 +32,22 @@
 // Partial indexes and other expression indexes produce no filters: they
 // would promise a cheap filter the planner cannot deliver.
 //
-// Above GenerateOptions.DiscoveryThreshold table tools the set switches to
-// discovery mode: list_tables, describe_table and query_table replace the
-// per-table tools in tools/list, which stays small however big the schema.
+// Tokens. A tool says each thing once: the description carries the
+// relation's COMMENT, every returned column with its COMMENT and the
+// related tools; the input schema the parameters, with only what a model
+// needs to write a call (types, formats, enums; the name says what <col>_in
+// and <col>_gte are); the output schema the column types. Bounds the
+// server checks (integer ranges, list and string lengths, the decimal
+// pattern) stay in Param.Schema, which argument validation uses, and are
+// not published (publishParam).
+//
+// Listing (generate_budget.go). tools/list stays within
+// GenerateOptions.TokenBudget, in EstimateTokens' count: when every table
+// tool fits they are all listed; otherwise list_tables, describe_table and
+// query_table are listed with the most useful table tools that fit, in
+// order of usefulness (documented, related, big), and the rest are marked
+// Unlisted and reached through query_table. The golden tools/list files
+// are counted by a real tokenizer (testdata/tokens) and held to budgets.
 //
 // The doors agree (invariant 11): tools/list shows a caller only the table
 // and entity tools whose widest statement (every filter, every column)

@@ -13,6 +13,13 @@ import (
 // It fails only on mistakes in opts itself; config entries that match
 // nothing in the snapshot become warnings.
 func Generate(snap *introspect.Snapshot, opts GenerateOptions) (*ToolSet, error) {
+	return generate(snap, opts, nil)
+}
+
+// generate builds every tool, lets adjust change their parameters (nil:
+// no change) and then decides what tools/list carries, so the token
+// budget is kept with the parameters as they are served.
+func generate(snap *introspect.Snapshot, opts GenerateOptions, adjust func(*ToolSet)) (*ToolSet, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
@@ -20,6 +27,10 @@ func Generate(snap *introspect.Snapshot, opts GenerateOptions) (*ToolSet, error)
 	if err := g.run(); err != nil {
 		return nil, err
 	}
+	if adjust != nil {
+		adjust(g.set)
+	}
+	g.arrange()
 	g.set.index()
 	return g.set, nil
 }
@@ -28,9 +39,14 @@ type generator struct {
 	snap *introspect.Snapshot
 	opts GenerateOptions
 	set  *ToolSet
-	// refName names a relation in related-tool hints: its tool name, or in
-	// discovery mode its query_table key.
+	// refName names a relation in related-tool hints: its tool name.
 	refName map[introspect.QualifiedName]string
+	// unlisted holds the table tools tools/list leaves to query_table;
+	// related-tool hints point there through query_table.
+	unlisted map[string]bool
+	// redescribe rewrites the description of every table and entity tool,
+	// after the listing changed what related-tool hints say.
+	redescribe []func()
 }
 
 func (g *generator) warn(format string, args ...any) {
@@ -43,14 +59,10 @@ func (g *generator) run() error {
 	if err != nil {
 		return err
 	}
-	g.set.Discovery = g.opts.Discovery == "always" ||
-		g.opts.Discovery == "auto" && len(rels) > g.opts.DiscoveryThreshold
 	g.refName = map[introspect.QualifiedName]string{}
+	g.unlisted = map[string]bool{}
 	for i, r := range rels {
 		g.refName[r.QualifiedName()] = names[i]
-		if g.set.Discovery {
-			g.refName[r.QualifiedName()] = keyOf(names[i])
-		}
 	}
 	for i, r := range rels {
 		ov, _ := g.opts.override(r.QualifiedName())
@@ -60,9 +72,6 @@ func (g *generator) run() error {
 	g.checkOverrides()
 	if err := g.entities(names); err != nil {
 		return err
-	}
-	if g.set.Discovery {
-		g.set.Meta = g.metaTools()
 	}
 	return nil
 }

@@ -8,73 +8,54 @@ import (
 )
 
 // describe writes a tool description: the prose (the relation's COMMENT,
-// kept verbatim, or the configured text) and, unless turned off, a
-// generated summary of the signature.
+// kept verbatim, or the configured text) and, unless turned off, the
+// returned columns with their COMMENTs and the related tools. It says nothing the
+// schemas say: filters, limits, the default order and the cursor are in
+// the input schema, the column types in the output schema.
 func (g *generator) describe(spec *ToolSpec, r *introspect.Relation, prose string, summary bool) string {
 	if prose == "" {
 		prose = fmt.Sprintf("Rows of the %s %s.", r.Kind, r.QualifiedName())
 	}
+	parts := []string{prose}
+	if summary && !hasFilter(spec.Params) {
+		parts = append(parts, "No filters: no index makes one cheap, so ask for few rows.")
+	}
 	if !summary {
-		return prose
+		return prose // the columns parameter then lists the column names
 	}
-	lines := []string{filterSummary(spec.Params), g.limitSummary(spec)}
+	if cols := columnNotes(spec.Columns); cols != "" {
+		parts = append(parts, cols)
+	}
 	if rel := g.relatedSummary(spec, r); rel != "" {
-		lines = append(lines, rel)
+		parts = append(parts, rel)
 	}
-	return prose + "\n\n" + strings.Join(lines, "\n")
+	return strings.Join(parts, "\n\n")
 }
 
-func filterSummary(params []*Param) string {
-	var eq, ranges, search, required []string
+func hasFilter(params []*Param) bool {
 	for _, p := range params {
-		if p.Deprecation != nil {
-			continue
-		}
-		switch p.Kind {
-		case ParamEq:
-			eq = append(eq, p.Name)
-		case ParamGte, ParamLte:
-			ranges = append(ranges, p.Name)
-		case ParamSearch:
-			search = append(search, p.Name)
-		}
-		if p.Required {
-			required = append(required, p.Name)
+		if p.Kind.IsFilter() && p.Deprecation == nil {
+			return true
 		}
 	}
-	if len(eq)+len(ranges)+len(search) == 0 {
-		return "No filters: no index makes one cheap, so ask for few rows."
-	}
-	var parts []string
-	if len(eq) > 0 {
-		parts = append(parts, "exact match on "+strings.Join(eq, ", ")+" (each also as <name>_in for a list)")
-	}
-	if len(ranges) > 0 {
-		parts = append(parts, "ranges "+strings.Join(ranges, ", "))
-	}
-	if len(search) > 0 {
-		parts = append(parts, "text search "+strings.Join(search, ", "))
-	}
-	s := "Filters: " + strings.Join(parts, "; ") + "."
-	if len(required) > 0 {
-		s += " Required: " + strings.Join(required, ", ") + "."
-	} else {
-		s += " All optional."
-	}
-	return s
+	return false
 }
 
-func (g *generator) limitSummary(spec *ToolSpec) string {
-	s := fmt.Sprintf("Returns at most %d rows per call (default %d)", spec.MaxRows, spec.DefaultLimit)
-	if len(spec.DefaultOrder) > 0 {
-		s += ", ordered by " + describeOrder(spec.DefaultOrder) + " unless order_by says otherwise"
-	} else {
-		s += ", in no particular order"
+// columnNotes names every returned column with its COMMENT, if it has
+// one: the one place a column's meaning is said, and the list the columns
+// parameter picks from.
+func columnNotes(cols []ColumnSpec) string {
+	lines := make([]string, len(cols))
+	for i, c := range cols {
+		lines[i] = c.Name
+		if c.Comment != "" {
+			lines[i] += ": " + strings.TrimSpace(c.Comment)
+		}
 	}
-	if spec.PrimaryKey != nil {
-		s += "; pass next_cursor back as cursor for the next page"
+	if len(lines) == 0 {
+		return ""
 	}
-	return s + "."
+	return "Columns:\n" + strings.Join(lines, "\n")
 }
 
 // relatedSummary names the tools that follow foreign keys either way.
@@ -96,7 +77,7 @@ func (g *generator) relatedSummary(spec *ToolSpec, r *introspect.Relation) strin
 		if !ok {
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s (its %s points here)", g.refTo(source), strings.Join(fk.FromColumns, ", ")))
+		parts = append(parts, fmt.Sprintf("%s by %s", g.refTo(source), strings.Join(fk.FromColumns, ", ")))
 	}
 	if len(parts) == 0 {
 		return ""
@@ -104,11 +85,13 @@ func (g *generator) relatedSummary(spec *ToolSpec, r *introspect.Relation) strin
 	return "Related: " + strings.Join(parts, "; ") + "."
 }
 
+// refTo names how to reach a related relation: its own tool when listed,
+// query_table otherwise.
 func (g *generator) refTo(name string) string {
-	if g.set.Discovery {
-		return "query_table table=" + name
+	if g.unlisted[name] {
+		return "query_table table=" + keyOf(name)
 	}
-	return "use " + name
+	return name
 }
 
 func allVisible(cols []string, visible map[string]bool) bool {

@@ -16,7 +16,8 @@ const (
 func (g *generator) metaTools() []*ToolSpec {
 	n := len(g.set.Tables)
 	list := &ToolSpec{Name: "list_tables", Kind: ToolListTables,
-		Description: fmt.Sprintf("Lists the %d tables and views you can query, with what each holds. "+
+		Description: fmt.Sprintf("Lists the %d tables and views you can query, with what each holds, "+
+			"including those without a tool of their own. "+
 			"Give query to search names and descriptions. Then call describe_table for a table's filters and columns, "+
 			"and query_table to read rows.", n),
 		Params: []*Param{
@@ -78,6 +79,9 @@ type TableSummary struct {
 	Name        string `json:"name"`
 	Kind        string `json:"kind"`
 	Description string `json:"description,omitempty"` // the first paragraph of the COMMENT
+	// Tool is the table's own tool when tools/list carries it; query_table
+	// reads every table either way.
+	Tool string `json:"tool,omitempty"`
 }
 
 // SearchTables answers list_tables: every table tool whose name or
@@ -103,8 +107,12 @@ func (s *ToolSet) SearchTables(query string, limit int) (tables []TableSummary, 
 		hits, truncated = hits[:limit], true
 	}
 	for _, h := range hits {
-		tables = append(tables, TableSummary{Table: h.t.Key, Schema: h.t.Table.Schema, Name: h.t.Table.Name,
-			Kind: h.t.RelKind.String(), Description: firstParagraph(h.t.Description)})
+		ts := TableSummary{Table: h.t.Key, Schema: h.t.Table.Schema, Name: h.t.Table.Name,
+			Kind: h.t.RelKind.String(), Description: firstParagraph(h.t.Description)}
+		if !h.t.Unlisted {
+			ts.Tool = h.t.Name
+		}
+		tables = append(tables, ts)
 	}
 	return tables, truncated
 }

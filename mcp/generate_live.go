@@ -70,20 +70,17 @@ func (l *LiveTools) Update(snap *introspect.Snapshot, now time.Time) (ToolDiff, 
 // columns stay accepted for the grace period, marked with a Deprecation
 // that says until when. It is pure: now is passed in.
 func Regenerate(prev *ToolSet, snap *introspect.Snapshot, opts GenerateOptions, now time.Time) (*ToolSet, error) {
-	set, err := Generate(snap, opts)
-	if err != nil {
-		return nil, err
-	}
 	grace := opts.withDefaults().DeprecationGrace
-	for _, t := range append(slices.Clone(set.Tables), set.Entities...) {
-		var old *ToolSpec
-		if prev != nil {
-			old, _ = prev.Tool(t.Name)
+	return generate(snap, opts, func(set *ToolSet) {
+		for _, t := range append(slices.Clone(set.Tables), set.Entities...) {
+			var old *ToolSpec
+			if prev != nil {
+				old, _ = prev.Tool(t.Name)
+			}
+			r, _ := snap.Relation(t.Table.Schema, t.Table.Name)
+			carryDeprecations(t, old, r, now, grace)
 		}
-		r, _ := snap.Relation(t.Table.Schema, t.Table.Name)
-		carryDeprecations(t, old, r, now, grace)
-	}
-	return set, nil
+	})
 }
 
 func carryDeprecations(t, old *ToolSpec, r *introspect.Relation, now time.Time, grace time.Duration) {

@@ -25,11 +25,16 @@ type GenerateOptions struct {
 	// DefaultLimit is the number of rows returned when a call gives no
 	// limit; 0 means 100 (never more than MaxRows).
 	DefaultLimit int `yaml:"default_limit"`
-	// Discovery is "auto" (the default: discovery mode above
-	// DiscoveryThreshold table tools), "always" or "never".
+	// Discovery is "auto" (the default: the most useful table tools are
+	// listed one by one within TokenBudget, the rest are reached through
+	// list_tables, describe_table and query_table), "always" (no table
+	// tool listed) or "never" (every table tool listed, whatever it costs).
 	Discovery string `yaml:"discovery"`
-	// DiscoveryThreshold is the largest number of table tools listed one by
-	// one; 0 means 50.
+	// TokenBudget is the most tools/list may cost in auto mode, in tokens
+	// as EstimateTokens counts them; 0 means 10,000.
+	TokenBudget int `yaml:"token_budget"`
+	// DiscoveryThreshold additionally caps the number of table tools listed
+	// one by one in auto mode; 0 means no cap beyond TokenBudget.
 	DiscoveryThreshold int `yaml:"discovery_threshold"`
 	// DeprecationGrace is how long a parameter whose column was dropped or
 	// marked @deprecated keeps being accepted; 0 means 24h.
@@ -86,10 +91,10 @@ type Entity struct {
 
 // Defaults.
 const (
-	DefaultMaxRows            = 1000
-	DefaultLimit              = 100
-	DefaultDiscoveryThreshold = 50
-	DefaultDeprecationGrace   = 24 * time.Hour
+	DefaultMaxRows          = 1000
+	DefaultLimit            = 100
+	DefaultTokenBudget      = 10000
+	DefaultDeprecationGrace = 24 * time.Hour
 )
 
 // ConfigError is a mistake in GenerateOptions itself (as opposed to an
@@ -114,8 +119,8 @@ func (o GenerateOptions) withDefaults() GenerateOptions {
 	if o.Discovery == "" {
 		o.Discovery = "auto"
 	}
-	if o.DiscoveryThreshold <= 0 {
-		o.DiscoveryThreshold = DefaultDiscoveryThreshold
+	if o.TokenBudget <= 0 {
+		o.TokenBudget = DefaultTokenBudget
 	}
 	if o.DeprecationGrace <= 0 {
 		o.DeprecationGrace = DefaultDeprecationGrace
@@ -129,6 +134,12 @@ func (o GenerateOptions) Validate() error {
 	case "", "auto", "always", "never":
 	default:
 		return &ConfigError{"discovery", fmt.Sprintf("%q is not auto, always or never", o.Discovery)}
+	}
+	if o.TokenBudget < 0 {
+		return &ConfigError{"token_budget", fmt.Sprintf("%d is negative", o.TokenBudget)}
+	}
+	if o.DiscoveryThreshold < 0 {
+		return &ConfigError{"discovery_threshold", fmt.Sprintf("%d is negative", o.DiscoveryThreshold)}
 	}
 	for i, p := range append(append([]string{}, o.Include...), o.Exclude...) {
 		if _, err := path.Match(p, ""); err != nil {

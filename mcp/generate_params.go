@@ -2,6 +2,8 @@ package mcp
 
 import (
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/pgmoat/pgmoat/introspect"
@@ -76,12 +78,9 @@ func columnFilters(c *introspect.Column, class typeClass, acc access) []*Param {
 	add := func(kind ParamKind, schema *Schema, desc string, search *SearchSpec) {
 		p := base
 		p.Kind, p.Schema, p.Search = kind, schema, search
+		// The column's COMMENT is not repeated here: the tool description
+		// says it once for every column.
 		p.Description = desc
-		if len(out) == 0 {
-			// The column's COMMENT once per column: repeating it on every
-			// variant costs tokens and tells the model nothing new.
-			p.Description = joinSentences(desc, c.Comment)
-		}
 		if p.Deprecation != nil {
 			p.Description = "DEPRECATED: " + p.Deprecation.Message + " " + p.Description
 			p.Schema.Deprecated = true
@@ -127,7 +126,9 @@ func markedDeprecated(c *introspect.Column) *Deprecation {
 	return &Deprecation{Reason: "marked @deprecated in its COMMENT", Message: msg}
 }
 
-// fixedParams are order_by, columns, limit and cursor.
+// fixedParams are order_by, columns, limit and cursor. Their Schemas are
+// the full ones the server validates against; publishParam decides what
+// tools/list shows.
 func (g *generator) fixedParams(spec *ToolSpec, choices []OrderChoice) []*Param {
 	var out []*Param
 	if len(choices) > 0 {
@@ -135,12 +136,20 @@ func (g *generator) fixedParams(spec *ToolSpec, choices []OrderChoice) []*Param 
 		for i, c := range choices {
 			enum[i] = c.Value
 		}
-		desc := "Sort order."
+		desc := "Sort order: a column, optionally followed by asc or desc."
 		if len(spec.DefaultOrder) > 0 {
 			desc += " Default: " + describeOrder(spec.DefaultOrder) + "."
 		}
-		out = append(out, &Param{Name: "order_by", Kind: ParamOrderBy, Order: choices, Description: desc,
-			Schema: &Schema{Type: "string", Enum: enum, Description: desc}})
+		p := &Param{Name: "order_by", Kind: ParamOrderBy, Order: choices, Description: desc,
+			Schema: &Schema{Type: "string", Enum: enum, Description: desc}}
+		switch {
+		case len(spec.DefaultOrder) == 1:
+			p.Schema.Default = spec.DefaultOrder[0].Value
+		case len(spec.DefaultOrder) > 1:
+			// A composite key order is no single order_by value.
+			p.hint = "default: " + describeOrder(spec.DefaultOrder)
+		}
+		out = append(out, p)
 	}
 	names := make([]any, len(spec.Columns))
 	for i, c := range spec.Columns {
@@ -160,15 +169,17 @@ func (g *generator) fixedParams(spec *ToolSpec, choices []OrderChoice) []*Param 
 	return out
 }
 
-// inputSchema is the object schema of a parameter list.
+// inputSchema is the object schema of a parameter list as tools/list
+// publishes it. A value hint (how a decimal or a timestamp is written) is
+// given on the first parameter of its column only.
 func inputSchema(params []*Param) *Schema {
 	s := &Schema{Type: "object", Properties: map[string]*Schema{}, AdditionalProperties: ptr(false)}
+	hinted := map[string]bool{}
 	for _, p := range params {
-		ps := *p.Schema
-		if p.Kind.IsFilter() {
-			ps.Description = p.Description
+		s.Properties[p.Name] = publishParam(p, !hinted[p.Column])
+		if p.Column != "" {
+			hinted[p.Column] = true
 		}
-		s.Properties[p.Name] = &ps
 		if p.Required {
 			s.Required = append(s.Required, p.Name)
 		}
@@ -176,8 +187,72 @@ func inputSchema(params []*Param) *Schema {
 	return s
 }
 
+// publishParam is what tools/list says about one parameter: what a model
+// needs to write a correct call, each thing once. The name says the rest
+// (<col>_in is a list of <col> values, _gte and _lte bound it); bounds the
+// server checks stay in p.Schema, which argument validation uses.
+func publishParam(p *Param, first bool) *Schema {
+	var ps *Schema
+	switch p.Kind {
+	case ParamEq, ParamGte, ParamLte:
+		ps = published(p.Schema)
+		if !first && ps.Description != decimalHint {
+			ps.Description = ""
+		}
+	case ParamIn:
+		ps = &Schema{Type: "array"}
+	case ParamSearch:
+		ps = &Schema{Type: "string", Description: searchHint(p.Search)}
+	case ParamOrderBy:
+		ps = &Schema{Type: "string", Pattern: orderPattern(p.Order)}
+		ps.Default, ps.Description = p.Schema.Default, p.hint
+	case ParamColumns:
+		// The description lists the columns, the output schema types them.
+		ps = &Schema{Type: "array"}
+		if p.listValues {
+			ps.Items = &Schema{Enum: p.Schema.Items.Enum}
+		}
+	case ParamLimit:
+		ps = &Schema{Type: "integer", Maximum: p.Schema.Maximum, Default: p.Schema.Default}
+	case ParamCursor:
+		ps = &Schema{Type: "string"}
+	default:
+		c := *p.Schema
+		ps = &c
+	}
+	if p.Deprecation != nil {
+		ps.Deprecated = true
+		ps.Description = "DEPRECATED: " + p.Deprecation.Message
+	}
+	return ps
+}
+
+// searchHint says how a _search parameter matches: the one thing its name
+// does not.
+func searchHint(s *SearchSpec) string {
+	if s != nil && s.Method == SearchTrigram {
+		return "substring, case-insensitive"
+	}
+	return `full-text: words, "phrases", OR, -word`
+}
+
+// orderPattern accepts "<col>", "<col> asc" and "<col> desc" for the
+// orderable columns: the column enum plus a direction, instead of every
+// column twice.
+func orderPattern(choices []OrderChoice) string {
+	var cols []string
+	for _, c := range choices {
+		q := regexp.QuoteMeta(c.Column)
+		if !slices.Contains(cols, q) {
+			cols = append(cols, q)
+		}
+	}
+	return "^(" + strings.Join(cols, "|") + ")( asc| desc)?$"
+}
+
 // outputSchema is the structured result: rows, row_count, truncated and
-// next_cursor.
+// next_cursor, typed; what the fields mean is in their names and in the
+// input parameters they feed (next_cursor → cursor).
 func outputSchema(spec *ToolSpec) *Schema {
 	row := &Schema{Type: "object", Properties: map[string]*Schema{}}
 	for _, c := range spec.Columns {
@@ -185,23 +260,12 @@ func outputSchema(spec *ToolSpec) *Schema {
 	}
 	props := map[string]*Schema{
 		"rows":      {Type: "array", Items: row},
-		"row_count": {Type: "integer", Description: "Number of rows in rows."},
-		"truncated": {Type: "boolean", Description: "True when more rows matched than were returned."},
+		"row_count": {Type: "integer"},
+		"truncated": {Type: "boolean"},
 	}
 	req := []string{"rows", "row_count", "truncated"}
 	if spec.PrimaryKey != nil {
-		props["next_cursor"] = &Schema{Type: "string", Description: "Pass as cursor to get the next page; absent on the last page."}
+		props["next_cursor"] = &Schema{Type: "string"}
 	}
 	return &Schema{Type: "object", Properties: props, Required: req}
-}
-
-// joinSentences joins non-empty texts with a space.
-func joinSentences(parts ...string) string {
-	var nonEmpty []string
-	for _, p := range parts {
-		if p = strings.TrimSpace(p); p != "" {
-			nonEmpty = append(nonEmpty, p)
-		}
-	}
-	return strings.Join(nonEmpty, " ")
 }

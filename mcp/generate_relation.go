@@ -38,6 +38,13 @@ func (g *generator) relationSpec(r *introspect.Relation, name string, kind ToolK
 	choices := orderChoices(r, spec.Columns)
 	spec.DefaultOrder = g.defaultOrder(label, order, choices, spec.PrimaryKey)
 	spec.Params = append(filters, g.fixedParams(spec, choices)...)
+	if summary != nil && !*summary {
+		// No column list in the description: the columns parameter names
+		// the columns instead.
+		if p, ok := spec.Param("columns"); ok {
+			p.listValues = true
+		}
+	}
 	spec.InputSchema = inputSchema(spec.Params)
 	spec.OutputSchema = outputSchema(spec)
 	if prose == "" {
@@ -46,7 +53,9 @@ func (g *generator) relationSpec(r *introspect.Relation, name string, kind ToolK
 	if prose == "" && kind == ToolTable {
 		g.warn("%s: %s %s has no COMMENT; its description is generated only", label, r.Kind, r.QualifiedName())
 	}
-	spec.Description = g.describe(spec, r, prose, summary == nil || *summary)
+	withSummary := summary == nil || *summary
+	spec.Description = g.describe(spec, r, prose, withSummary)
+	g.redescribe = append(g.redescribe, func() { spec.Description = g.describe(spec, r, prose, withSummary) })
 	return spec
 }
 

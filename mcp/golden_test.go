@@ -33,6 +33,7 @@ func TestGoldenCatalog(t *testing.T) {
 	}
 	golden(t, "catalog.json", js.Bytes())
 	golden(t, "catalog.txt", txt.Bytes())
+	checkTokenFile(t, "catalog", set)
 }
 
 // TestGoldenShop pins the tools of the demo database as its backend role
@@ -70,4 +71,5 @@ func TestGoldenShop(t *testing.T) {
 	}
 	golden(t, "shop.json", js.Bytes())
 	golden(t, "shop.txt", txt.Bytes())
+	checkTokenFile(t, "shop", set)
 }

@@ -221,19 +221,18 @@ func enumSchema(labels []string) *Schema {
 	return s
 }
 
-// resultSchema is the schema of a column's value in results: null is
-// allowed unless the column is NOT NULL, and array elements may always be
-// null (PostgreSQL arrays have no NOT NULL elements).
+// resultSchema is the schema of a column's value in results, as tools/list
+// publishes it: typed, null allowed unless the column is NOT NULL, array
+// elements always nullable (PostgreSQL arrays have no NOT NULL elements).
+// The column's COMMENT is not repeated here: it is said once, in the tool
+// description.
 func resultSchema(c *introspect.Column) *Schema {
-	s := valueSchema(c.Type, c.TypMod)
+	s := typeOnly(published(valueSchema(c.Type, c.TypMod)))
 	if s.Items != nil {
 		nullable(s.Items)
 	}
 	if !c.NotNull {
 		nullable(s)
-	}
-	if c.Comment != "" {
-		s.Description = joinSentences(c.Comment, s.Description)
 	}
 	return s
 }
@@ -245,4 +244,45 @@ func nullable(s *Schema) {
 	if s.Enum != nil {
 		s.Enum = append(s.Enum, nil)
 	}
+}
+
+// published is the copy of a value schema tools/list carries. The bounds
+// only the server can usefully check (integer ranges, string lengths, list
+// sizes, the decimal pattern) are left out: they cost tokens in every
+// tools/list and tell a model nothing it needs to write a call, and the
+// server checks them anyway against the full schema (Param.Schema). What
+// a model does need stays: the JSON type, format, enum labels and the hint
+// that a decimal travels as a string.
+func published(s *Schema) *Schema {
+	if s == nil {
+		return nil
+	}
+	out := *s
+	out.Minimum, out.Maximum, out.MinLength, out.MaxLength = nil, nil, nil, nil
+	out.MinItems, out.MaxItems, out.UniqueItems = nil, nil, false
+	if out.Pattern != "" {
+		out.Pattern, out.Description = "", decimalHint
+	}
+	if out.Type == nil && len(out.Enum) == 0 {
+		out.Description = "" // any JSON value: the empty schema says so
+	}
+	out.Items = published(s.Items)
+	return &out
+}
+
+// decimalHint replaces the decimal pattern in published schemas: the one
+// thing about a numeric a model must know is that it travels as a string.
+const decimalHint = "decimal"
+
+// typeOnly drops the value hints (e.g. how a timestamp without time zone
+// is written) a result schema does not need: the model reads such values,
+// it does not write them. Only the decimal hint stays, as the type.
+func typeOnly(s *Schema) *Schema {
+	if s.Description != decimalHint {
+		s.Description = ""
+	}
+	if s.Items != nil {
+		s.Items = typeOnly(s.Items)
+	}
+	return s
 }

@@ -93,11 +93,15 @@ func (s *Server) explorePrompt(_ context.Context, req *sdk.GetPromptRequest) (*s
 		fmt.Fprintf(&b, "Goal: %s\n\n", goal)
 	}
 	if set.Discovery {
-		fmt.Fprintf(&b, "There are %d tables. Start with list_tables (optionally with query words), then describe_table, then query_table.\n\n", len(set.Tables))
-	} else {
+		fmt.Fprintf(&b, "There are %d tables; %d have no tool of their own: find them with list_tables (optionally with query words), "+
+			"then describe_table, then query_table.\n\n", len(set.Tables), set.unlistedCount())
+	}
+	if len(set.Listed()) > len(set.Meta) || !set.Discovery {
 		b.WriteString("Tables and the tools that read them:\n")
 		for _, t := range set.Tables {
-			fmt.Fprintf(&b, "- %s (%s): %s Filters: %s.\n", t.Name, t.Table, firstSentence(t.Description), filterNames(t))
+			if !t.Unlisted {
+				fmt.Fprintf(&b, "- %s (%s): %s Filters: %s.\n", t.Name, t.Table, firstSentence(t.Description), filterNames(t))
+			}
 		}
 		for _, e := range set.Entities {
 			fmt.Fprintf(&b, "- %s (over %s): %s\n", e.Name, e.Table, firstSentence(e.Description))

@@ -67,12 +67,13 @@ func (s *Server) readOverview(_ context.Context, req *sdk.ReadResourceRequest) (
 	}
 	fmt.Fprintf(&b, "# Database%s\n\n", db)
 	if set.Discovery {
-		b.WriteString("Too many tables to list one tool each: use list_tables, describe_table and query_table.\n\n")
+		fmt.Fprintf(&b, "%d of %d tables have no tool of their own (it would not fit the token budget of tools/list): "+
+			"read them with query_table, after list_tables and describe_table.\n\n", set.unlistedCount(), len(set.Tables))
 	}
 	for _, t := range set.Tables {
 		fmt.Fprintf(&b, "## %s (%s)\n\n", t.Table, t.RelKind)
 		fmt.Fprintf(&b, "%s\n\n", firstParagraph(t.Description))
-		fmt.Fprintf(&b, "- tool: %s\n- details: %s\n- filters: %s\n", toolRef(set, t), TableURI(t.Table), filterNames(t))
+		fmt.Fprintf(&b, "- tool: %s\n- details: %s\n- filters: %s\n", toolRef(t), TableURI(t.Table), filterNames(t))
 		if r, ok := relation(set, t); ok && r.EstimatedRows >= 0 {
 			fmt.Fprintf(&b, "- about %d rows\n", r.EstimatedRows)
 		}
@@ -84,8 +85,8 @@ func (s *Server) readOverview(_ context.Context, req *sdk.ReadResourceRequest) (
 	return &sdk.ReadResourceResult{Contents: []*sdk.ResourceContents{{URI: req.Params.URI, MIMEType: "text/markdown", Text: b.String()}}}, nil
 }
 
-func toolRef(set *ToolSet, t *ToolSpec) string {
-	if set.Discovery {
+func toolRef(t *ToolSpec) string {
+	if t.Unlisted {
 		return fmt.Sprintf("query_table with table %q", t.Key)
 	}
 	return t.Name
@@ -144,7 +145,7 @@ func (s *Server) readTable(_ context.Context, req *sdk.ReadResourceRequest) (*sd
 
 func describeResource(set *ToolSet, t *ToolSpec) tableDoc {
 	visible := map[string]bool{}
-	doc := tableDoc{Table: t.Table.String(), Kind: t.RelKind.String(), Tool: toolRef(set, t), PrimaryKey: t.PrimaryKey}
+	doc := tableDoc{Table: t.Table.String(), Kind: t.RelKind.String(), Tool: toolRef(t), PrimaryKey: t.PrimaryKey}
 	for _, c := range t.Columns {
 		visible[c.Name] = true
 		doc.Columns = append(doc.Columns, ColumnSummary{Name: c.Name, Type: c.DeclaredType, Nullable: c.Nullable, Comment: c.Comment})

@@ -205,9 +205,10 @@ func (s *Server) install(set *ToolSet) {
 
 func sdkTool(t *ToolSpec) *sdk.Tool {
 	w := t.Wire()
+	// The annotations of Wire, no more: a title equal to the name and the
+	// hints that mean nothing on a read-only tool only cost tokens.
 	tool := &sdk.Tool{Name: w.Name, Description: w.Description, InputSchema: w.InputSchema,
-		Annotations: &sdk.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: ptr(false),
-			DestructiveHint: ptr(false), Title: t.Name}}
+		Annotations: &sdk.ToolAnnotations{ReadOnlyHint: w.Annotations.ReadOnlyHint, OpenWorldHint: ptr(w.Annotations.OpenWorldHint)}}
 	if w.OutputSchema != nil {
 		tool.OutputSchema = w.OutputSchema
 	}

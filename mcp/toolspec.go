@@ -124,6 +124,13 @@ type Param struct {
 	Search       *SearchSpec   // ParamSearch only
 	Order        []OrderChoice // ParamOrderBy only
 	Deprecation  *Deprecation  // nil unless deprecated
+	// hint is what tools/list says about the parameter beyond its type,
+	// when its name and Schema do not say it (order_by's composite
+	// default).
+	hint string
+	// listValues makes tools/list enumerate the columns parameter's values,
+	// for a tool whose description does not list the columns.
+	listValues bool
 }
 
 // ColumnSpec is one column a tool can return.
@@ -168,6 +175,9 @@ type ToolSpec struct {
 	DefaultLimit int // rows returned when the call gives no limit
 	InputSchema  *Schema
 	OutputSchema *Schema
+	// Unlisted is set on a table tool tools/list leaves out to stay within
+	// the token budget: it is reached through query_table.
+	Unlisted bool
 }
 
 // Param finds a parameter by name.
@@ -187,11 +197,15 @@ type ToolSet struct {
 	Tables []*ToolSpec
 	// Entities are the configured tools.
 	Entities []*ToolSpec
-	// Discovery is true when the per-table tools are replaced in tools/list
-	// by list_tables, describe_table and query_table.
+	// Discovery is true when list_tables, describe_table and query_table
+	// are listed: some or all table tools (those marked Unlisted) did not
+	// fit the token budget and are reached through them.
 	Discovery bool
 	// Meta holds the three discovery tools when Discovery is set.
 	Meta []*ToolSpec
+	// TokenBudget is the budget the listing was arranged for
+	// (GenerateOptions.TokenBudget with its default).
+	TokenBudget int
 	// Warnings name everything a reviewer should know: unmappable types,
 	// renamed collisions, config entries that matched nothing, tables
 	// without a COMMENT.
@@ -203,13 +217,18 @@ type ToolSet struct {
 	byKey  map[string]*ToolSpec
 }
 
-// Listed returns the tools tools/list carries, in a stable order.
+// Listed returns the tools tools/list carries, in a stable order: the
+// discovery tools when some table tools are left to them, the listed table
+// tools in snapshot order, the entities.
 func (s *ToolSet) Listed() []*ToolSpec {
 	var out []*ToolSpec
 	if s.Discovery {
 		out = append(out, s.Meta...)
-	} else {
-		out = append(out, s.Tables...)
+	}
+	for _, t := range s.Tables {
+		if !t.Unlisted {
+			out = append(out, t)
+		}
 	}
 	return append(out, s.Entities...)
 }

@@ -1,6 +1,7 @@
 package mcp
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,24 +18,34 @@ type WireTool struct {
 }
 
 // WireAnnotations are the MCP tool hints; every pgmoat tool only reads.
+// destructiveHint and idempotentHint are left out: the specification
+// gives them meaning only when readOnlyHint is false. openWorldHint
+// defaults to true, so its false is said.
 type WireAnnotations struct {
-	ReadOnlyHint   bool `json:"readOnlyHint"`
-	IdempotentHint bool `json:"idempotentHint"`
-	OpenWorldHint  bool `json:"openWorldHint"`
+	ReadOnlyHint  bool `json:"readOnlyHint"`
+	OpenWorldHint bool `json:"openWorldHint"`
 }
 
 // Wire returns the tool as tools/list carries it.
 func (t *ToolSpec) Wire() WireTool {
 	return WireTool{Name: t.Name, Description: t.Description, InputSchema: t.InputSchema, OutputSchema: t.OutputSchema,
-		Annotations: &WireAnnotations{ReadOnlyHint: true, IdempotentHint: true}}
+		Annotations: &WireAnnotations{ReadOnlyHint: true}}
 }
 
-// TokenCost estimates what the tool costs in a model's context: its
-// tools/list JSON in bytes, divided by four.
-func (t *ToolSpec) TokenCost() int {
-	b, _ := json.Marshal(t.Wire())
-	return (len(b) + 3) / 4
+// WireJSON is the tool as tools/list carries it, as compact JSON without
+// HTML escaping: the text a model's context receives, and what token
+// counts are taken of.
+func (t *ToolSpec) WireJSON() []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(t.Wire()) // a Wire of plain values always encodes
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
+
+// TokenCost estimates what the tool costs in a model's context: the
+// tokens of its WireJSON as EstimateTokens counts them.
+func (t *ToolSpec) TokenCost() int { return EstimateTokens(t.WireJSON()) }
 
 // WriteJSON writes the listed tools exactly as tools/list carries them,
 // with their token costs alongside.
@@ -46,9 +57,10 @@ func (s *ToolSet) WriteJSON(w io.Writer) error {
 	out := struct {
 		Tools      []entry  `json:"tools"`
 		TokenTotal int      `json:"x-pgmoat-token-total"`
+		Budget     int      `json:"x-pgmoat-token-budget"`
 		Discovery  bool     `json:"x-pgmoat-discovery"`
 		Warnings   []string `json:"x-pgmoat-warnings,omitempty"`
-	}{Tools: []entry{}, Discovery: s.Discovery, Warnings: s.Warnings}
+	}{Tools: []entry{}, Budget: s.TokenBudget, Discovery: s.Discovery, Warnings: s.Warnings}
 	for _, t := range s.Listed() {
 		out.Tools = append(out.Tools, entry{t.Wire(), t.TokenCost()})
 		out.TokenTotal += t.TokenCost()
@@ -70,9 +82,18 @@ func (s *ToolSet) WriteText(w io.Writer) error {
 	}
 	mode := ""
 	if s.Discovery {
-		mode = fmt.Sprintf(" (discovery mode: %d tables behind list_tables/describe_table/query_table)", len(s.Tables))
+		mode = fmt.Sprintf("; %d of %d tables reached through list_tables/describe_table/query_table only", s.unlistedCount(), len(s.Tables))
 	}
-	fmt.Fprintf(&b, "%d tools, about %d tokens in tools/list%s.\n", len(s.Listed()), total, mode)
+	fmt.Fprintf(&b, "%d tools, about %d tokens in tools/list (budget %d%s).\n", len(s.Listed()), total, s.TokenBudget, mode)
+	if s.Discovery && s.unlistedCount() > 0 {
+		var parts []string
+		for _, t := range s.Tables {
+			if t.Unlisted {
+				parts = append(parts, fmt.Sprintf("%s (~%d)", t.Key, t.TokenCost()))
+			}
+		}
+		fmt.Fprintf(&b, "Not listed, by key and the tokens each would cost: %s.\n", strings.Join(parts, ", "))
+	}
 	if len(s.Warnings) > 0 {
 		fmt.Fprintf(&b, "\nWarnings:\n")
 		for _, warning := range s.Warnings {
@@ -151,4 +172,14 @@ func enumList(vals []any) string {
 		parts[i] = fmt.Sprint(v)
 	}
 	return strings.Join(parts, ", ")
+}
+
+func (s *ToolSet) unlistedCount() int {
+	n := 0
+	for _, t := range s.Tables {
+		if t.Unlisted {
+			n++
+		}
+	}
+	return n
 }

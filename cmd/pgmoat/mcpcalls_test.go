@@ -202,7 +202,7 @@ func TestMCPToolCalls(t *testing.T) {
 			{map[string]any{"created_at_gte": "yesterday"}, "2024-05-31T14:30:00Z"},
 			{map[string]any{"limit": 0}, "at least 1"},
 			{map[string]any{"limit": "ten"}, "integer"},
-			{map[string]any{"order_by": "city asc"}, "order_by must be one of"},
+			{map[string]any{"order_by": "city asc"}, "order_by must be a column"},
 			{map[string]any{"columns": []string{"password"}}, "not a column"},
 			{map[string]any{"full_name_search": ""}, "must not be empty"},
 		}
