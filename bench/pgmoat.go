@@ -18,6 +18,12 @@ const pgmoatReady = "proxy listening on"
 // net/http/pprof on an address; the harness sets it and probes for it.
 const pprofEnv = "PGMOAT_PPROF"
 
+// Client authentication methods the harness runs the poolers with.
+const (
+	authSCRAM = "scram-sha-256"
+	authMD5   = "md5"
+)
+
 // mcpToken is the bearer token of the harness's MCP identity (alice).
 const mcpToken = "bench-token"
 
@@ -34,7 +40,7 @@ type pgmoatInstance struct {
 // quoted by %q, which YAML reads as a double-quoted string. The one
 // benchmark user may hold the whole pool, as every client of PgBouncer's
 // single pool may.
-func pgmoatConfig(dsn, proxyAddr, mcpAddr string, pool, maxClients int) string {
+func pgmoatConfig(dsn, proxyAddr, mcpAddr string, pool, maxClients int, auth string) string {
 	return fmt.Sprintf(`backend:
   dsn: %q
   pool:
@@ -45,6 +51,7 @@ func pgmoatConfig(dsn, proxyAddr, mcpAddr string, pool, maxClients int) string {
 proxy:
   listen: %q
   max_client_conn: %d
+  auth: %q
 users:
   %s:
     password: %q
@@ -59,11 +66,11 @@ mcp:
   anonymous:
     user_id: "1"
     profile: readonly
-`, dsn, pool, pool, pool, proxyAddr, maxClients, proxyUser, proxyPassword, mcpAddr, mcpToken)
+`, dsn, pool, pool, pool, proxyAddr, maxClients, auth, proxyUser, proxyPassword, mcpAddr, mcpToken)
 }
 
 // startPgmoat runs `pgmoat serve` against db through role/password.
-func (e *env) startPgmoat(ctx context.Context, name, db, role, password string) (*pgmoatInstance, error) {
+func (e *env) startPgmoat(ctx context.Context, name, db, role, password, auth string) (*pgmoatInstance, error) {
 	if e.pgmoatBin == "" {
 		return nil, fmt.Errorf("pgmoat was not built: %s", e.pgmoatBuildErr)
 	}
@@ -81,7 +88,7 @@ func (e *env) startPgmoat(ctx context.Context, name, db, role, password string) 
 		return nil, err
 	}
 	in.config = filepath.Join(dir, "pgmoat.yaml")
-	text := pgmoatConfig(dsn, in.proxyAddr, in.mcpAddr, e.o.pool, e.o.idleClients+2000)
+	text := pgmoatConfig(dsn, in.proxyAddr, in.mcpAddr, e.o.pool, e.o.idleClients+2000, auth)
 	if err := os.WriteFile(in.config, []byte(text), 0o600); err != nil {
 		return nil, err
 	}
