@@ -64,6 +64,29 @@
 //     level, rate-limited per kind (events.go); so are the server's
 //     startup timeouts and shutdown disconnects.
 //
+// Session state and its owners (session.go, forward.go):
+//
+//   - client input (clientReader): the session goroutine alone. It reads
+//     into a 512-byte buffer of its own while it waits, and takes an
+//     8 KiB buffer from the server's pool only for a message that does
+//     not fit, giving it back once everything read has been handled; the
+//     startup exchange reads through startupReader, which never reads
+//     past the message it is asked for, so the hand-over from pgproto3
+//     loses nothing a client pipelined behind its password. An idle
+//     client holds no read buffer, and no write buffer either: the
+//     output buffer goes back to the server's pool after every flush.
+//   - client output (out, outErr, scratch): under outMu, written by the
+//     session goroutine and, for a client that left, by the forwarder
+//     draining its backend.
+//   - the current lending (bk, span, expect, unsynced, backendSkips,
+//     failedNames, clientGone): under mu, because the admin console, the
+//     idle sweeper, cancel and KILL read bk and expect.
+//   - the extended-protocol batch (batchOpen, batchKind, batchSQL,
+//     batchOIDs, skipping, unnamed, unnamedFresh, stmts): the session
+//     goroutine alone.
+//   - idleSince and writeSince: atomics, published by the session
+//     goroutine for the sweeper.
+//
 // Clients speak UTF8 (or SQL_ASCII on a UTF8 database, which the server
 // does not convert): any other client_encoding is refused at startup
 // (encoding.go), because the server converts a statement's bytes before

@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
@@ -92,8 +91,11 @@ type Server struct {
 	events              *eventLog
 	startupTimeouts     atomic.Uint64
 	shutdownDisconnects atomic.Uint64
-	// writers lends client output buffers to sessions while they write.
+	// writers lends client output buffers to sessions while they write;
+	// readers lends input buffers for messages that outgrow a session's
+	// own small one (clientReader).
 	writers sync.Pool
+	readers sync.Pool
 	// sweep runs sweepIdle; started by the first Serve, under mu.
 	sweep *time.Timer
 }
@@ -159,6 +161,7 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.writers.New = func() any { return bufio.NewWriterSize(nil, clientWriteBuffer) }
+	s.readers.New = func() any { b := make([]byte, pooledRead); return &b }
 	s.metrics = newMetrics(cfg.Metrics, s)
 	s.admin = cfg.Admin
 	return s, nil
@@ -328,11 +331,14 @@ func refuse(conn net.Conn, e *wireError) {
 }
 
 // newSession registers a session under a fresh cancel key.
-func (s *Server) newSession(conn net.Conn, fe *pgproto3.Backend, user string, id policy.Identity, client map[string]string, keyLen int) *session {
+// The startup exchange's pgproto3.Backend is left behind: the session
+// reads through a clientReader, which holds a buffer only while a message
+// is in flight.
+func (s *Server) newSession(conn net.Conn, user string, id policy.Identity, client map[string]string, keyLen int) *session {
 	sess := &session{
 		srv:     s,
 		conn:    conn,
-		fe:      fe,
+		in:      newClientReader(conn, &s.readers, s.cfg.MaxMessageSize),
 		user:    user,
 		id:      id,
 		stmts:   map[string]clientStmt{},

@@ -30,7 +30,7 @@ import (
 type session struct {
 	srv      *Server
 	conn     net.Conn
-	fe       *pgproto3.Backend // decodes what the client sends
+	in       *clientReader // decodes what the client sends
 	user     string
 	started  time.Time
 	id       policy.Identity
@@ -135,7 +135,7 @@ func (s *session) serve(ctx context.Context) {
 	defer s.cleanup()
 	for {
 		armed := s.armIdle()
-		msg, err := s.fe.Receive()
+		msg, err := s.in.Receive()
 		if armed && s.disarmIdle() {
 			s.idleTimeout()
 			return
