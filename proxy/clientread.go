@@ -133,10 +133,6 @@ func (m *frontendMessages) of(typ byte) pgproto3.FrontendMessage {
 	return nil
 }
 
-// idle reports whether nothing read is waiting to be handled: the next
-// Receive will wait for the client.
-func (cr *clientReader) idle() bool { return cr.rp == cr.wp }
-
 // fill makes sure the next n bytes are in buf[rp:], reading as much as
 // the buffer takes. Once everything read has been handled, it goes back
 // to the small buffer (returning a pooled one) before it reads again.
