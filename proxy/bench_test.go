@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -77,12 +76,10 @@ func BenchmarkClientReaderBatch(b *testing.B) {
 	} {
 		batch, _ = m.Encode(batch)
 	}
-	var pool sync.Pool
-	pool.New = func() any { buf := make([]byte, pooledRead); return &buf }
 	readers := map[string]interface {
 		Receive() (pgproto3.FrontendMessage, error)
 	}{
-		"clientReader": newClientReader(&repeatReader{data: batch}, &pool, 1<<20),
+		"clientReader": newClientReader(&repeatReader{data: batch}, newReadPools(), 1<<20),
 		"pgproto3":     pgproto3.NewBackend(&repeatReader{data: batch}, nil),
 	}
 	for _, name := range []string{"clientReader", "pgproto3"} {

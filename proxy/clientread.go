@@ -29,20 +29,33 @@ const pooledRead = 8 << 10
 // Ownership: the session goroutine, alone.
 type clientReader struct {
 	r       io.Reader
-	pool    *sync.Pool // of *[]byte, pooledRead long
+	pools   *readPools
 	maxBody int
 
 	small  [idleRead]byte
-	big    *[]byte // from pool, nil while the small buffer serves
+	big    *[]byte // from pools.bufs, nil while the small buffer serves
 	own    []byte  // a message larger than pooledRead, dropped after use
 	buf    []byte  // small[:], *big or own
 	rp, wp int
 
-	msgs frontendMessages
+	// msgs is taken from pools.msgs for as long as something read is
+	// being handled, like big.
+	msgs *frontendMessages
+}
+
+// readPools are the server's shared input buffers (*[]byte of
+// pooledRead bytes) and decoded-message sets (*frontendMessages).
+type readPools struct{ bufs, msgs sync.Pool }
+
+func newReadPools() *readPools {
+	p := &readPools{}
+	p.bufs.New = func() any { b := make([]byte, pooledRead); return &b }
+	p.msgs.New = func() any { return new(frontendMessages) }
+	return p
 }
 
 // frontendMessages are decoded into again and again, so that receiving
-// allocates nothing; a message is valid until the next receive.
+// allocates no message; a message is valid until the next receive.
 type frontendMessages struct {
 	query        pgproto3.Query
 	parse        pgproto3.Parse
@@ -60,8 +73,8 @@ type frontendMessages struct {
 	password     pgproto3.PasswordMessage
 }
 
-func newClientReader(r io.Reader, pool *sync.Pool, maxBody int) *clientReader {
-	cr := &clientReader{r: r, pool: pool, maxBody: maxBody}
+func newClientReader(r io.Reader, pools *readPools, maxBody int) *clientReader {
+	cr := &clientReader{r: r, pools: pools, maxBody: maxBody}
 	cr.buf = cr.small[:]
 	return cr
 }
@@ -81,6 +94,9 @@ func (cr *clientReader) Receive() (pgproto3.FrontendMessage, error) {
 	n := length - 4
 	if cr.maxBody > 0 && n > cr.maxBody {
 		return nil, &pgproto3.ExceededMaxBodyLenErr{MaxExpectedBodyLen: cr.maxBody, ActualBodyLen: n}
+	}
+	if cr.msgs == nil {
+		cr.msgs = cr.pools.msgs.Get().(*frontendMessages)
 	}
 	msg := cr.msgs.of(typ)
 	if msg == nil {
@@ -143,6 +159,12 @@ func (cr *clientReader) fill(n int) error {
 	if cr.rp == cr.wp {
 		cr.rp, cr.wp = 0, 0
 		cr.release()
+		if cr.msgs != nil {
+			// Everything decoded has been handled: the last message
+			// returned is not looked at again.
+			cr.pools.msgs.Put(cr.msgs)
+			cr.msgs = nil
+		}
 	}
 	if len(cr.buf)-cr.rp < n {
 		cr.grow(n)
@@ -175,7 +197,7 @@ func (cr *clientReader) grow(n int) {
 	case n <= len(cr.buf):
 		next, big, own = cr.buf, cr.big, cr.own
 	case n <= pooledRead:
-		big = cr.pool.Get().(*[]byte)
+		big = cr.pools.bufs.Get().(*[]byte)
 		next = *big
 	default:
 		own = make([]byte, n)
@@ -193,7 +215,7 @@ func (cr *clientReader) grow(n int) {
 // returns to the small buffer. The caller has moved what it still needs.
 func (cr *clientReader) release() {
 	if cr.big != nil {
-		cr.pool.Put(cr.big)
+		cr.pools.bufs.Put(cr.big)
 	}
 	cr.big, cr.own = nil, nil
 	cr.buf = cr.small[:]

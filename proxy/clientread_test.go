@@ -11,16 +11,17 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 )
 
-// countingPool is a buffer pool that knows how many buffers are out.
+// countingPool is a set of read pools that knows how many buffers it
+// made.
 type countingPool struct {
-	sync.Pool
+	*readPools
 	mu  sync.Mutex
 	out int
 }
 
 func newCountingPool() *countingPool {
-	p := &countingPool{}
-	p.New = func() any {
+	p := &countingPool{readPools: newReadPools()}
+	p.bufs.New = func() any {
 		p.mu.Lock()
 		p.out++
 		p.mu.Unlock()
@@ -71,7 +72,7 @@ func TestClientReaderHoldsNoPooledBufferWhenIdle(t *testing.T) {
 		encode(t, &pgproto3.Query{String: huge}),
 		encode(t, &pgproto3.Sync{}),
 	}}
-	cr := newClientReader(src, &pool.Pool, 1<<20)
+	cr := newClientReader(src, pool.readPools, 1<<20)
 	want := []string{"*pgproto3.Parse", "*pgproto3.Bind", "*pgproto3.Execute", "*pgproto3.Sync", long, huge, "*pgproto3.Sync"}
 	for i, w := range want {
 		msg, err := cr.Receive()
@@ -89,7 +90,7 @@ func TestClientReaderHoldsNoPooledBufferWhenIdle(t *testing.T) {
 	if _, err := cr.Receive(); !errors.Is(err, io.EOF) {
 		t.Fatalf("after the last message: %v, want EOF", err)
 	}
-	if cr.big != nil || cr.own != nil || &cr.buf[0] != &cr.small[0] {
+	if cr.big != nil || cr.own != nil || cr.msgs != nil || &cr.buf[0] != &cr.small[0] {
 		t.Fatal("an idle reader still holds a buffer other than its own small one")
 	}
 	if pool.out == 0 {
@@ -106,7 +107,7 @@ func TestClientReaderSplitMessages(t *testing.T) {
 		chunks = append(chunks, []byte{b})
 	}
 	pool := newCountingPool()
-	cr := newClientReader(&oneByOne{chunks: chunks}, &pool.Pool, 0)
+	cr := newClientReader(&oneByOne{chunks: chunks}, pool.readPools, 0)
 	for _, want := range []string{"SELECT 1", "SELECT 2"} {
 		msg, err := cr.Receive()
 		if err != nil {
@@ -124,16 +125,16 @@ func TestClientReaderSplitMessages(t *testing.T) {
 func TestClientReaderLimits(t *testing.T) {
 	pool := newCountingPool()
 	big := encode(t, &pgproto3.Query{String: strings.Repeat("x", 200)})
-	_, err := newClientReader(bytes.NewReader(big), &pool.Pool, 100).Receive()
+	_, err := newClientReader(bytes.NewReader(big), pool.readPools, 100).Receive()
 	var tooBig *pgproto3.ExceededMaxBodyLenErr
 	if !errors.As(err, &tooBig) || tooBig.ActualBodyLen != 201 {
 		t.Errorf("over the limit: %v", err)
 	}
-	if _, err := newClientReader(bytes.NewReader([]byte{'Z', 0, 0, 0, 4}), &pool.Pool, 0).Receive(); err == nil {
+	if _, err := newClientReader(bytes.NewReader([]byte{'Z', 0, 0, 0, 4}), pool.readPools, 0).Receive(); err == nil {
 		t.Error("an unknown message type was accepted")
 	}
 	cut := encode(t, &pgproto3.Query{String: "SELECT 1"})
-	if _, err := newClientReader(bytes.NewReader(cut[:7]), &pool.Pool, 0).Receive(); !errors.Is(err, io.ErrUnexpectedEOF) {
+	if _, err := newClientReader(bytes.NewReader(cut[:7]), pool.readPools, 0).Receive(); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("a message cut short: %v, want unexpected EOF", err)
 	}
 }

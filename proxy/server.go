@@ -95,7 +95,7 @@ type Server struct {
 	// readers lends input buffers for messages that outgrow a session's
 	// own small one (clientReader).
 	writers sync.Pool
-	readers sync.Pool
+	readers *readPools
 	// sweep runs sweepIdle; started by the first Serve, under mu.
 	sweep *time.Timer
 }
@@ -161,7 +161,7 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.writers.New = func() any { return bufio.NewWriterSize(nil, clientWriteBuffer) }
-	s.readers.New = func() any { b := make([]byte, pooledRead); return &b }
+	s.readers = newReadPools()
 	s.metrics = newMetrics(cfg.Metrics, s)
 	s.admin = cfg.Admin
 	return s, nil
@@ -338,7 +338,7 @@ func (s *Server) newSession(conn net.Conn, user string, id policy.Identity, clie
 	sess := &session{
 		srv:     s,
 		conn:    conn,
-		in:      newClientReader(conn, &s.readers, s.cfg.MaxMessageSize),
+		in:      newClientReader(conn, s.readers, s.cfg.MaxMessageSize),
 		user:    user,
 		id:      id,
 		stmts:   map[string]clientStmt{},
