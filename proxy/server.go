@@ -96,6 +96,9 @@ type Server struct {
 	// own small one (clientReader).
 	writers sync.Pool
 	readers *readPools
+	// shared holds the settings sessions of one identity and startup
+	// parameters have in common (shared.go).
+	shared settingsCache
 	// sweep runs sweepIdle; started by the first Serve, under mu.
 	sweep *time.Timer
 }
@@ -344,7 +347,7 @@ func (s *Server) newSession(conn net.Conn, user string, id policy.Identity, clie
 		stmts:   map[string]clientStmt{},
 		started: time.Now(),
 	}
-	sess.client = client
+	sess.set = &sessionSettings{client: client} // built by refreshSettings
 	sess.refreshSettings()
 	s.mu.Lock()
 	defer s.mu.Unlock()
