@@ -99,6 +99,20 @@
 // session_authorization or is_superuser changing to a value pgmoat did
 // not put in force is discarded, and its borrower's session ends.
 //
+// An unnamed Parse is sent to the server every time, even for a text the
+// client sent unnamed before. Binding a named server-side statement
+// instead would save the server its parse and analysis (measured under
+// pgbench -S -M prepared with plan_cache_mode=force_custom_plan against
+// -M extended, directly: roughly a third of PostgreSQL's CPU per
+// transaction), but it is not the same statement: a named statement may
+// switch to a generic plan after five executions unless
+// plan_cache_mode=force_custom_plan is in force, which would then apply
+// to the client's own named statements in the same transaction too; and
+// a named statement whose result row type a concurrent ALTER TABLE
+// changed fails with "cached plan must not change result type" where an
+// unnamed Parse of the same text succeeds. The semantics are not
+// provably unchanged, so pgmoat does not do it.
+//
 // A prepared statement is judged again at Bind when the engine's rules
 // changed since it was judged (RELOAD, a new function catalog): one that
 // is now denied gets the denial, and the session goes on.
