@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
+	"slices"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -41,14 +43,43 @@ func writeCharts(r *report, dir string) ([]string, error) {
 	if err := add("mcp.svg", "MCP lookups", "calls per second (median)", cats, ss); err != nil {
 		return names, err
 	}
-	var mem []series
-	for _, m := range r.Memory {
-		mem = append(mem, series{name: m.Target, values: []float64{float64(m.KBPerClient)}})
-	}
-	if err := add("memory.svg", "Memory per idle client", "KiB per client", []string{"idle clients"}, mem); err != nil {
+	cats, mem := memorySeries(r.Memory)
+	if err := add("memory.svg", "Memory per idle client", "KiB per client", cats, mem); err != nil {
 		return names, err
 	}
 	return names, nil
+}
+
+// memorySeries has one category per authentication method, one series
+// per target.
+func memorySeries(ms []memoryResult) ([]string, []series) {
+	var auths, targets []string
+	for _, m := range ms {
+		if a := authText(m.Auth); !slices.Contains(auths, a) {
+			auths = append(auths, a)
+		}
+		if !slices.Contains(targets, m.Target) {
+			targets = append(targets, m.Target)
+		}
+	}
+	cats := make([]string, len(auths))
+	for i, a := range auths {
+		cats[i] = "idle " + a + " clients"
+	}
+	var ss []series
+	for _, t := range targets {
+		vals := make([]float64, len(auths))
+		for i := range vals {
+			vals[i] = math.NaN()
+		}
+		for _, m := range ms {
+			if m.Target == t {
+				vals[slices.Index(auths, authText(m.Auth))] = float64(m.KBPerClient)
+			}
+		}
+		ss = append(ss, series{name: t, values: vals})
+	}
+	return cats, ss
 }
 
 func throughputSeries(cells []cell, mode string) ([]string, []series) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -8,69 +9,133 @@ import (
 	"time"
 )
 
-// clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat:
-// 100 on every Linux the harness runs on.
-const clockTicks = 100
+// clockTick is the unit of the CPU times in /proc/PID/stat (USER_HZ,
+// 100 on every Linux the harness runs on).
+const clockTick = 10 * time.Millisecond
 
-// groupCPU is the CPU time (user + system) used so far by each live
-// process in the process groups pgids (every child the harness starts is
-// a group of its own, so a group is a server and whatever it spawned).
-// Processes gone since are not counted: callers take the difference per
-// pid, over pids present at both ends.
-func groupCPU(pgids []int) map[int]time.Duration {
-	want := map[int]bool{}
-	for _, g := range pgids {
-		want[g] = true
+// cpuSample is CPU time read from /proc: the pooler's own, and
+// PostgreSQL's (the postmaster, its live children and the children it has
+// already reaped), taken before and after a run.
+type cpuSample struct {
+	pooler, server time.Duration
+	ok             bool
+}
+
+// procStatFields returns the fields of /proc/PID/stat after the command
+// name (which may contain spaces), so field 14 of proc(5) (utime) is at
+// index 11.
+func procStatFields(pid int) ([]string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil, err
 	}
-	out := map[int]time.Duration{}
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, path := range stats {
-		b, err := os.ReadFile(path)
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return nil, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	return strings.Fields(s[i+1:]), nil
+}
+
+// procCPU is a process's user+system time; with reaped it adds that of
+// the children it has waited for (cutime+cstime).
+func procCPU(pid int, reaped bool) (time.Duration, error) {
+	f, err := procStatFields(pid)
+	if err != nil {
+		return 0, err
+	}
+	idx := []int{11, 12}
+	if reaped {
+		idx = append(idx, 13, 14)
+	}
+	var ticks int64
+	for _, i := range idx {
+		if i >= len(f) {
+			return 0, fmt.Errorf("short /proc/%d/stat", pid)
+		}
+		v, err := strconv.ParseInt(f[i], 10, 64)
+		if err != nil {
+			return 0, err
+		}
+		ticks += v
+	}
+	return time.Duration(ticks) * clockTick, nil
+}
+
+// childrenOf lists the processes whose parent is pid.
+func childrenOf(pid int) []int {
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	var out []int
+	for _, d := range dirs {
+		child, err := strconv.Atoi(filepath.Base(d))
 		if err != nil {
 			continue
 		}
-		pid, pgrp, cpu, ok := parseStat(string(b))
-		if ok && want[pgrp] {
-			out[pid] = cpu
+		f, err := procStatFields(child)
+		if err != nil || len(f) < 2 {
+			continue
+		}
+		if ppid, _ := strconv.Atoi(f[1]); ppid == pid {
+			out = append(out, child)
 		}
 	}
 	return out
 }
 
-// parseStat reads pid, process group and utime+stime from a
-// /proc/PID/stat line. The command name (field 2) is in parentheses and
-// may hold spaces, so fields are counted after its closing one.
-func parseStat(s string) (pid, pgrp int, cpu time.Duration, ok bool) {
-	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-	if open < 0 || end < open {
-		return 0, 0, 0, false
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(s[:open]))
+// serverCPU is all the CPU PostgreSQL has used so far: the postmaster's,
+// its backends' and auxiliary processes', and that of the children it
+// reaped (backends of connections already closed). The difference of two
+// readings is what the server spent in between, whoever connected.
+func serverCPU(postmaster int) (time.Duration, error) {
+	total, err := procCPU(postmaster, true)
 	if err != nil {
-		return 0, 0, 0, false
+		return 0, err
 	}
-	f := strings.Fields(s[end+1:])
-	// f[0] is field 3 (state): pgrp is field 5, utime 14, stime 15.
-	if len(f) < 13 {
-		return 0, 0, 0, false
-	}
-	pgrp, err1 := strconv.Atoi(f[2])
-	ut, err2 := strconv.ParseInt(f[11], 10, 64)
-	st, err3 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil {
-		return 0, 0, 0, false
-	}
-	return pid, pgrp, time.Duration(ut+st) * time.Second / clockTicks, true
-}
-
-// cpuSpent is the CPU used between two groupCPU readings, by the
-// processes present in both.
-func cpuSpent(before, after map[int]time.Duration) time.Duration {
-	var d time.Duration
-	for pid, a := range after {
-		if b, ok := before[pid]; ok && a >= b {
-			d += a - b
+	for _, c := range childrenOf(postmaster) {
+		if d, err := procCPU(c, false); err == nil {
+			total += d
 		}
 	}
-	return d
+	return total, nil
+}
+
+// postmasterPID reads the first line of the cluster's postmaster.pid.
+func (e *env) postmasterPID() int {
+	if e.cluster == nil {
+		return 0
+	}
+	b, err := os.ReadFile(filepath.Join(e.cluster.Dir(), "data", "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(firstLine(string(b))))
+	return pid
+}
+
+// sampleCPU reads the pooler's (pid 0: none, for direct runs) and the
+// server's CPU time.
+func (e *env) sampleCPU(pooler int) cpuSample {
+	pm := e.postmasterPID()
+	if pm == 0 {
+		return cpuSample{}
+	}
+	s := cpuSample{ok: true}
+	var err error
+	if s.server, err = serverCPU(pm); err != nil {
+		return cpuSample{}
+	}
+	if pooler != 0 {
+		if s.pooler, err = procCPU(pooler, false); err != nil {
+			return cpuSample{}
+		}
+	}
+	return s
+}
+
+// perTx is the CPU microseconds per transaction between two samples.
+func perTx(before, after time.Duration, tx int64) num {
+	if tx <= 0 {
+		return nan
+	}
+	return num(float64((after - before).Microseconds()) / float64(tx))
 }

@@ -9,18 +9,23 @@
 // and removed when the run ends, including when it is interrupted.
 //
 // Scenarios: pooled throughput (pgbench -S in the three query modes),
-// connection storms, memory per idle client, MCP calls per second and
-// latency, introspection and tool generation time, the policy engine's
-// Go benchmarks, and read replicas (pgbench -S through pgmoat on the
-// primary alone and through pgmoat on two streaming replicas started on
-// the same machine, with how the lendings fell on the hosts: it shows the
-// routing's correctness and cost, not the throughput replicas add, since
-// all servers share the machine's cores), and faults (last, since it
-// restarts the server): the seconds PgBouncer and pgmoat need after a fast restart of the server
-// until every new session succeeds, and their peak RSS while 20 clients
-// read a 50 MB value each (-only faults). Runs alternate between targets (A B C A B C …) and the
+// connection storms, memory per idle client (SCRAM and md5 logins), MCP
+// calls per second and latency, introspection and tool generation time,
+// the policy engine's Go benchmarks, and read replicas (pgbench -S through
+// pgmoat on the primary alone and through pgmoat on two streaming
+// replicas started on the same machine, with how the lendings fell on the
+// hosts: it shows the routing's correctness and cost, not the throughput
+// replicas add, since all servers share the machine's cores), and faults
+// (last, since it restarts the server): the seconds PgBouncer and pgmoat
+// need after a fast restart of the server until every new session
+// succeeds, and their peak RSS while 20 clients read a 50 MB value each
+// (-only faults). Runs alternate between targets (A B C A B C …) and the
 // report gives medians and ratios, because the machines this runs on are
-// small and noisy. A target whose tool is missing is skipped with a line in
+// small and noisy. Every pgbench run also reports the CPU time the pooler
+// process and PostgreSQL (all server processes, from /proc) spent per
+// transaction over a window past the clients' logins, and each pooler's
+// cell gets its system calls per transaction from one more run under
+// strace -c (n/a without strace). A target whose tool is missing is skipped with a line in
 // the report; the rest of the run goes on.
 //
 // Usage:

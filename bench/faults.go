@@ -61,7 +61,7 @@ func (e *env) faults(ctx context.Context) {
 
 func (e *env) faultsOf(ctx context.Context, target string) faultResult {
 	r := faultResult{Target: target, RecoverySec: nan, RestartSec: nan}
-	proc, ep, err := e.freshPooler(ctx, target)
+	proc, ep, err := e.freshPooler(ctx, target, authSCRAM)
 	if err != nil {
 		r.Error = err.Error()
 		e.say("      skipped: %v", err)

@@ -64,8 +64,36 @@ func goals(r *report) []goal {
 		m, d := cellTPS(t, mode, 16, tPgmoat), cellTPS(t, mode, 16, tDirect)
 		out = append(out, ratioGoal(fmt.Sprintf("pgmoat ≥ 80%% of direct TPS (-M %s, 16 clients)", mode), m, d, 0.8, "direct"))
 	}
+	out = append(out, cpuGoals(t)...)
 	out = append(out, mcpGoals(r)...)
-	out = append(out, memoryGoal(r))
+	out = append(out, memoryGoals(r)...)
+	return out
+}
+
+func cellCPU(cells []cell, mode string, clients int, target string) float64 {
+	c, ok := findCell(cells, mode, clients, target)
+	if !ok || c.Unsupported != "" {
+		return math.NaN()
+	}
+	return float64(c.Median.PoolerUsPerTx)
+}
+
+// cpuGoals: pgmoat's CPU per transaction at most PgBouncer's -M extended
+// one, for -M extended and -M prepared (which PgBouncer cannot run).
+func cpuGoals(t []cell) []goal {
+	var out []goal
+	for _, mode := range []string{"extended", "prepared"} {
+		for _, c := range []int{16, 64, 256} {
+			m, b := cellCPU(t, mode, c, tPgmoat), cellCPU(t, "extended", c, tPgBouncer)
+			q := ratio(m, b)
+			g := goal{Name: fmt.Sprintf("pgmoat CPU/tx ≤ PgBouncer's -M extended (-M %s, %d clients)", mode, c), Measured: "–", Status: goalNotMeasured}
+			if !math.IsNaN(q) {
+				g.Measured = fmt.Sprintf("%.1f vs %.1f µs/tx (%.2f×)", m, b, q)
+				g.Status = status(q <= 1)
+			}
+			out = append(out, g)
+		}
+	}
 	return out
 }
 
@@ -114,13 +142,31 @@ func mcpCPUGoal(r *report) goal {
 	return g
 }
 
-func memoryGoal(r *report) goal {
-	g := goal{Name: "pgmoat ≤ 16 KiB per idle client", Measured: "–", Status: goalNotMeasured}
+// memoryGoals: at most 4 KiB per idle authenticated client, for each
+// authentication method measured, at 10,000 clients.
+func memoryGoals(r *report) []goal {
+	var out []goal
+	for _, auth := range memoryAuths {
+		g := goal{Name: fmt.Sprintf("pgmoat ≤ 4 KiB per idle %s client at 10,000 clients", auth), Measured: "–", Status: goalNotMeasured}
+		for _, m := range r.Memory {
+			if m.Target == tPgmoat && authText(m.Auth) == auth && m.KBPerClient.ok() {
+				g.Measured = fmt.Sprintf("%.2f KiB per client (%d clients)", float64(m.KBPerClient), m.Clients)
+				g.Status = status(float64(m.KBPerClient) <= 4 && m.Clients >= 10000)
+				if b := peerMemory(r, auth); b > 0 {
+					g.Measured += fmt.Sprintf("; %.2f× PgBouncer's", float64(m.KBPerClient)/b)
+				}
+			}
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+func peerMemory(r *report, auth string) float64 {
 	for _, m := range r.Memory {
-		if m.Target == tPgmoat && m.KBPerClient.ok() {
-			g.Measured = fmt.Sprintf("%.2f KiB per client (%d clients)", float64(m.KBPerClient), m.Clients)
-			g.Status = status(float64(m.KBPerClient) <= 16)
+		if m.Target == tPgBouncer && authText(m.Auth) == auth && m.KBPerClient.ok() {
+			return float64(m.KBPerClient)
 		}
 	}
-	return g
+	return 0
 }

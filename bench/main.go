@@ -161,20 +161,22 @@ func (e *env) needsPgbenchTargets() bool {
 func (e *env) startTargets(ctx context.Context) {
 	e.eps[tDirect] = endpoint{name: tDirect, addr: fmt.Sprintf("%s:%d", e.cluster.Host(), e.cluster.Port()),
 		user: benchRole, password: benchPassword, db: pgbenchDB}
-	if _, addr, err := e.startPgBouncer(ctx); err != nil {
+	if proc, addr, err := e.startPgBouncer(ctx, authSCRAM); err != nil {
 		e.rep.skip("throughput", tPgBouncer, "%v", err)
 		e.say("  skipping PgBouncer: %v", err)
 	} else {
-		e.eps[tPgBouncer] = endpoint{name: tPgBouncer, addr: addr, user: benchRole, password: benchPassword, db: pgbenchDB}
+		e.eps[tPgBouncer] = endpoint{name: tPgBouncer, addr: addr, user: benchRole, password: benchPassword, db: pgbenchDB,
+			pid: proc.cmd.Process.Pid}
 	}
-	in, err := e.startPgmoat(ctx, "pgmoat-pgbench", pgbenchDB, benchRole, benchPassword)
+	in, err := e.startPgmoat(ctx, "pgmoat-pgbench", pgbenchDB, benchRole, benchPassword, authSCRAM)
 	if err != nil {
 		e.rep.skip("throughput", tPgmoat, "%v", err)
 		e.say("  skipping pgmoat: %v", err)
 		return
 	}
 	e.pgmoat = in
-	e.eps[tPgmoat] = endpoint{name: tPgmoat, addr: in.proxyAddr, user: proxyUser, password: proxyPassword, db: pgbenchDB}
+	e.eps[tPgmoat] = endpoint{name: tPgmoat, addr: in.proxyAddr, user: proxyUser, password: proxyPassword, db: pgbenchDB,
+		pid: in.proc.cmd.Process.Pid}
 }
 
 // measure runs the chosen scenarios, the most load-sensitive first.
@@ -211,6 +213,12 @@ func plannedSteps(o options) int {
 	targets := len(o.targets)
 	if o.wants(scThroughput) {
 		n += len(o.modes) * len(o.clients) * targets * o.rounds
+		if straceBin() != "" { // one traced run per pooler and cell
+			n += len(o.modes) * len(o.clients) * (targets - boolInt(contains(o.targets, tDirect)))
+			if contains(o.targets, tPgBouncer) && contains(o.modes, "prepared") {
+				n -= len(o.clients)
+			}
+		}
 		if contains(o.targets, tPgBouncer) && contains(o.modes, "prepared") {
 			n += 1 - len(o.clients)*o.rounds
 		}
@@ -222,7 +230,7 @@ func plannedSteps(o options) int {
 		n++
 	}
 	if o.wants(scMemory) {
-		n += 2
+		n += 2 * len(memoryAuths)
 	}
 	if o.wants(scMCP) {
 		n += len(mcpTargetNames) * len(o.mcpSessions) * o.rounds
@@ -240,4 +248,11 @@ func plannedSteps(o options) int {
 		n += len(faultTargets(o)) * o.rounds
 	}
 	return n
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -84,12 +84,69 @@ func writeThroughput(w writer, r *report, charts []string) {
 				ratioText(float64(m.Median.TPS), float64(d.Median.TPS)), ratioText(float64(m.Median.TPS), float64(b.Median.TPS)),
 				msText(d.Median.P99Ms), msText(b.Median.P99Ms), msText(m.Median.P99Ms), failedText(d, b, m))
 		}
+		writeCPU(w, r.Throughput, mode)
 		if name := "throughput-" + mode + ".svg"; slices.Contains(charts, name) {
 			w("\n![pgbench -S -M %s](%s)", mode, name)
 		}
 	}
 	writeUnsupported(w, r.Throughput)
 	writeCellErrors(w, r.Throughput)
+}
+
+// writeCPU is one mode's CPU and system calls per transaction: the
+// pooler's own and PostgreSQL's (every server process), over each run's
+// window past the logins. PgBouncer cannot run -M prepared, so pgmoat's
+// prepared figures are compared with PgBouncer's -M extended ones.
+func writeCPU(w writer, cells []cell, mode string) {
+	if !hasCPU(cells, mode) {
+		return
+	}
+	peerMode := mode
+	if mode == "prepared" {
+		peerMode = "extended"
+	}
+	w("\nCPU µs per transaction (pooler process; PostgreSQL, all server processes) and the poolers' system calls per transaction (one more run under `strace -c -f`: reads / writes / epoll / futex / other):\n")
+	w("| clients | PgBouncer%s µs/tx | pgmoat µs/tx | pgmoat / PgBouncer | PostgreSQL µs/tx direct / PgBouncer / pgmoat | PgBouncer syscalls/tx | pgmoat syscalls/tx |", peerNote(mode))
+	w("|---:|---:|---:|---:|---:|---:|---:|")
+	for _, c := range clientsOf(cells, mode) {
+		d, _, m := pick(cells, mode, c)
+		_, b, _ := pick(cells, peerMode, c)
+		w("| %d | %s | %s | %s | %s / %s / %s | %s | %s |", c, usText(b.Median.PoolerUsPerTx), usText(m.Median.PoolerUsPerTx),
+			ratioText(float64(m.Median.PoolerUsPerTx), float64(b.Median.PoolerUsPerTx)),
+			usText(d.Median.ServerUsPerTx), usText(b.Median.ServerUsPerTx), usText(m.Median.ServerUsPerTx),
+			syscallText(b.Syscalls), syscallText(m.Syscalls))
+	}
+}
+
+func peerNote(mode string) string {
+	if mode == "prepared" {
+		return " (-M extended)"
+	}
+	return ""
+}
+
+func hasCPU(cells []cell, mode string) bool {
+	for _, c := range cells {
+		if c.Mode == mode && (c.Median.PoolerUsPerTx.ok() || c.Median.ServerUsPerTx.ok()) {
+			return true
+		}
+	}
+	return false
+}
+
+func usText(n num) string { return numText(n, 1) }
+
+// syscallText is "total (r / w / epoll / futex / other)", or n/a when
+// strace did not run.
+func syscallText(s *syscallCounts) string {
+	if s == nil {
+		return "n/a"
+	}
+	if s.Error != "" || !s.Total.ok() {
+		return "failed: " + cellText(truncate(s.Error, 60))
+	}
+	return fmt.Sprintf("%.2f (%.2f / %.2f / %.2f / %.2f / %.2f)", float64(s.Total), float64(s.Reads), float64(s.Writes),
+		float64(s.Epoll), float64(s.Futex), float64(s.Other))
 }
 
 func writeStorms(w writer, r *report) {
@@ -116,14 +173,14 @@ func writeMemory(w writer, r *report, charts []string) {
 	}
 	w("\n## 3. Memory per idle client\n")
 	w("Resident memory of a freshly started pooler before and after opening authenticated, idle client connections.\n")
-	w("| target | clients | RSS before KiB | RSS after KiB | KiB per client |")
-	w("|---|---:|---:|---:|---:|")
+	w("| target | authentication | clients | RSS before KiB | RSS after KiB | KiB per client |")
+	w("|---|---|---:|---:|---:|---:|")
 	for _, m := range r.Memory {
-		w("| %s | %d | %d | %d | %s |", m.Target, m.Clients, m.RSSBeforeKB, m.RSSAfterKB, numText(m.KBPerClient, 2))
+		w("| %s | %s | %d | %d | %d | %s |", m.Target, authText(m.Auth), m.Clients, m.RSSBeforeKB, m.RSSAfterKB, numText(m.KBPerClient, 2))
 	}
 	for _, m := range r.Memory {
 		if m.Error != "" {
-			w("\n%s: %s", m.Target, m.Error)
+			w("\n%s (%s): %s", m.Target, authText(m.Auth), m.Error)
 		}
 	}
 	if slices.Contains(charts, "memory.svg") {
@@ -284,7 +341,8 @@ func pick(cells []cell, mode string, clients int) (d, b, m cell) {
 		if c, ok := findCell(cells, mode, clients, t); ok {
 			return c
 		}
-		return cell{Target: t, Median: run{pgbenchSummary: pgbenchSummary{TPS: nan, LatAvgMs: nan, ConnMs: nan}, P50Ms: nan, P99Ms: nan}, Unsupported: "not run"}
+		return cell{Target: t, Median: run{pgbenchSummary: pgbenchSummary{TPS: nan, LatAvgMs: nan, ConnMs: nan}, P50Ms: nan, P99Ms: nan,
+			PoolerUsPerTx: nan, ServerUsPerTx: nan}, Unsupported: "not run"}
 	}
 	return get(tDirect), get(tPgBouncer), get(tPgmoat)
 }
@@ -305,6 +363,13 @@ func failedText(cs ...cell) string {
 		}
 	}
 	return strings.Join(parts, " / ")
+}
+
+func authText(a string) string {
+	if a == "" {
+		return authSCRAM
+	}
+	return a
 }
 
 func numText(n num, decimals int) string {

@@ -12,7 +12,8 @@ import (
 var update = flag.Bool("update", false, "rewrite golden files")
 
 func sample(tps, p99 float64) run {
-	return run{pgbenchSummary: pgbenchSummary{TPS: num(tps), LatAvgMs: 1.5, ConnMs: nan, HasSummary: true}, P50Ms: 1, P99Ms: num(p99)}
+	return run{pgbenchSummary: pgbenchSummary{TPS: num(tps), LatAvgMs: 1.5, ConnMs: nan, HasSummary: true}, P50Ms: 1, P99Ms: num(p99),
+		PoolerUsPerTx: num(1e6 / tps), ServerUsPerTx: 60}
 }
 
 func sampleCell(mode string, clients int, target string, tps float64) cell {
@@ -39,6 +40,9 @@ func sampleReport() *report {
 				b = cell{Mode: mode, Clients: c, Target: tPgBouncer, Unsupported: "prepared statement \"P_0\" already exists"}
 				b.summarize()
 			}
+			if mode == "extended" && c == 16 {
+				b.Syscalls = &syscallCounts{Reads: 2, Writes: 2, Epoll: 0.3, Futex: 0, Other: 0, Total: 4.3}
+			}
 			r.Throughput = append(r.Throughput, b)
 		}
 	}
@@ -46,8 +50,9 @@ func sampleReport() *report {
 	storm.Connect = true
 	r.Storms = []cell{storm}
 	r.Memory = []memoryResult{
-		{Target: tPgBouncer, Clients: 10000, RSSBeforeKB: 8000, RSSAfterKB: 18000, KBPerClient: 1},
-		{Target: tPgmoat, Clients: 10000, RSSBeforeKB: 20000, RSSAfterKB: 240000, KBPerClient: 22},
+		{Target: tPgBouncer, Auth: authSCRAM, Clients: 10000, RSSBeforeKB: 8000, RSSAfterKB: 18000, KBPerClient: 1},
+		{Target: tPgmoat, Auth: authSCRAM, Clients: 10000, RSSBeforeKB: 20000, RSSAfterKB: 240000, KBPerClient: 22},
+		{Target: tPgmoat, Auth: authMD5, Clients: 10000, RSSBeforeKB: 20000, RSSAfterKB: 50000, KBPerClient: 3},
 	}
 	r.MCP = []mcpCell{
 		{Target: mPgmoatHTTP, Sessions: 8, Median: mcpRun{CallsPerSec: 2000, P50Ms: 3, P99Ms: 8, CPUPerCallUs: 140}},
@@ -90,7 +95,12 @@ func TestRenderMarkdownFacts(t *testing.T) {
 		"| 16 | 10000 | 9000 | 8500 | 0.85× | 0.94× |", // medians and ratios
 		"| 16 | 10000 | n/a | 8500 | 0.85× | – |",      // unsupported target
 		"pgbouncer, -M prepared: not run.",             // and why
-		"| pgmoat ≤ 16 KiB per idle client | 22.00 KiB per client (10000 clients) | MISSED |",
+		"| pgmoat ≤ 4 KiB per idle scram-sha-256 client at 10,000 clients | 22.00 KiB per client (10000 clients); 22.00× PgBouncer's | MISSED |",
+		"| pgmoat ≤ 4 KiB per idle md5 client at 10,000 clients | 3.00 KiB per client (10000 clients) | met |",
+		// CPU per transaction: PgBouncer 1e6/9000 µs, pgmoat 1e6/8500, a ratio.
+		"| pgmoat CPU/tx ≤ PgBouncer's -M extended (-M extended, 16 clients) | 117.6 vs 111.1 µs/tx (1.06×) | MISSED |",
+		"| pgmoat CPU/tx ≤ PgBouncer's -M extended (-M prepared, 64 clients) | 117.6 vs 111.1 µs/tx (1.06×) | MISSED |",
+		"| 16 | 111.1 | 117.6 | 1.06× | 60.0 / 60.0 / 60.0 | 4.30 (2.00 / 2.00 / 0.30 / 0.00 / 0.00) | n/a |",
 		"| pgmoat ≥ 80% of direct TPS (-M extended, 16 clients) | 8500 vs 10000 tps (0.85× direct) | met |",
 		"| pgmoat ≥ 80% of direct TPS (-M simple, 16 clients) | – | not measured |",
 		"out of \\| locks", // table-safe error text

@@ -146,7 +146,7 @@ func (e *env) mcpTargets(ctx context.Context) (out []mcpTarget, stop func()) {
 			c.stop(5 * time.Second)
 		}
 	}
-	in, err := e.startPgmoat(ctx, "pgmoat-shop", shopDB, shop.ReaderRole, shop.DefaultReaderPassword)
+	in, err := e.startPgmoat(ctx, "pgmoat-shop", shopDB, shop.ReaderRole, shop.DefaultReaderPassword, authSCRAM)
 	if err != nil {
 		e.rep.skip(scMCP, mPgmoatHTTP, "pgmoat did not start: %v", err)
 		e.rep.skip(scMCP, mPgmoatStdio, "pgmoat did not start: %v", err)

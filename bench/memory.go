@@ -17,22 +17,29 @@ import (
 // of CPU on each side, and a login queue beyond this only adds latency.
 const connectWorkers = 16
 
+// memoryAuths are the client authentication methods the memory scenario
+// runs with: what a login leaves behind may depend on it.
+var memoryAuths = []string{authSCRAM, authMD5}
+
 // memory is scenario 3: resident memory of fresh pgmoat and PgBouncer
-// processes before and after idleClients authenticated, idle clients.
+// processes before and after idleClients authenticated, idle clients,
+// once per authentication method.
 func (e *env) memory(ctx context.Context) {
-	e.step("memory: %d idle clients on a fresh PgBouncer", e.o.idleClients)
-	if r, ok := e.memoryOf(ctx, tPgBouncer); ok {
-		e.rep.Memory = append(e.rep.Memory, r)
-	}
-	e.step("memory: %d idle clients on a fresh pgmoat", e.o.idleClients)
-	if r, ok := e.memoryOf(ctx, tPgmoat); ok {
-		e.rep.Memory = append(e.rep.Memory, r)
+	for _, auth := range memoryAuths {
+		e.step("memory: %d idle %s clients on a fresh PgBouncer", e.o.idleClients, auth)
+		if r, ok := e.memoryOf(ctx, tPgBouncer, auth); ok {
+			e.rep.Memory = append(e.rep.Memory, r)
+		}
+		e.step("memory: %d idle %s clients on a fresh pgmoat", e.o.idleClients, auth)
+		if r, ok := e.memoryOf(ctx, tPgmoat, auth); ok {
+			e.rep.Memory = append(e.rep.Memory, r)
+		}
 	}
 }
 
-func (e *env) memoryOf(ctx context.Context, target string) (memoryResult, bool) {
-	res := memoryResult{Target: target, Clients: e.o.idleClients, KBPerClient: nan}
-	proc, ep, err := e.freshPooler(ctx, target)
+func (e *env) memoryOf(ctx context.Context, target, auth string) (memoryResult, bool) {
+	res := memoryResult{Target: target, Auth: auth, Clients: e.o.idleClients, KBPerClient: nan}
+	proc, ep, err := e.freshPooler(ctx, target, auth)
 	if err != nil {
 		e.rep.skip(scMemory, target, "%v", err)
 		e.say("      skipped: %v", err)
@@ -66,13 +73,13 @@ func (e *env) memoryOf(ctx context.Context, target string) (memoryResult, bool) 
 
 // freshPooler starts a new instance of target for the memory scenario, so
 // that earlier load does not sit in its heap.
-func (e *env) freshPooler(ctx context.Context, target string) (*child, endpoint, error) {
+func (e *env) freshPooler(ctx context.Context, target, auth string) (*child, endpoint, error) {
 	switch target {
 	case tPgBouncer:
-		proc, addr, err := e.startPgBouncer(ctx)
+		proc, addr, err := e.startPgBouncer(ctx, auth)
 		return proc, endpoint{name: target, addr: addr, user: benchRole, password: benchPassword, db: pgbenchDB}, err
 	default:
-		in, err := e.startPgmoat(ctx, "pgmoat-memory", pgbenchDB, benchRole, benchPassword)
+		in, err := e.startPgmoat(ctx, "pgmoat-memory", pgbenchDB, benchRole, benchPassword, auth)
 		if err != nil {
 			return nil, endpoint{}, err
 		}

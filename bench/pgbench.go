@@ -19,6 +19,9 @@ type endpoint struct {
 	user     string
 	password string
 	db       string
+	// pid is the pooler's process, whose CPU time each run reports; 0
+	// for direct runs.
+	pid int
 }
 
 // pgbenchJob is one pgbench invocation.
@@ -48,8 +51,50 @@ func (j pgbenchJob) args(ep endpoint, logPrefix string) []string {
 	return append(args, ep.db)
 }
 
-// runPgbench runs one job and reads its summary and latency logs.
+// runPgbench runs one job and reads its summary and latency logs. It
+// also reports the CPU the pooler and PostgreSQL spent per transaction
+// over a window that leaves out the clients' logins and the run's last
+// moments (see window).
 func (e *env) runPgbench(ctx context.Context, ep endpoint, j pgbenchJob) run {
+	return e.runPgbenchWith(ctx, ep, j, e.cpuProbe(ep))
+}
+
+// probe measures something over a window of a pgbench run: start is
+// called at the window's start, stop at its end.
+type probe struct {
+	start func()
+	stop  func(r *run, tx int64)
+}
+
+// cpuProbe samples the pooler's and the server's CPU time.
+func (e *env) cpuProbe(ep endpoint) probe {
+	var before cpuSample
+	return probe{
+		start: func() { before = e.sampleCPU(ep.pid) },
+		stop: func(r *run, tx int64) {
+			after := e.sampleCPU(ep.pid)
+			if !before.ok || !after.ok {
+				return
+			}
+			r.ServerUsPerTx = perTx(before.server, after.server, tx)
+			if ep.pid != 0 {
+				r.PoolerUsPerTx = perTx(before.pooler, after.pooler, tx)
+			}
+		},
+	}
+}
+
+// window is the part of a run a probe measures: from after the clients'
+// logins (SCRAM costs CPU on every side, which is not the per-transaction
+// cost; 5 ms a client is generous on a 2-core machine) to just before the
+// run's end.
+func (j pgbenchJob) window() (from, to time.Duration) {
+	total := time.Duration(j.seconds()) * time.Second
+	from = min(300*time.Millisecond+time.Duration(j.clients)*5*time.Millisecond, total/2)
+	return from, total - 200*time.Millisecond
+}
+
+func (e *env) runPgbenchWith(ctx context.Context, ep endpoint, j pgbenchJob, pr probe) run {
 	logDir, err := os.MkdirTemp(e.tmp, "pgbench-log-")
 	if err != nil {
 		return failedRun(err)
@@ -63,12 +108,29 @@ func (e *env) runPgbench(ctx context.Context, ep endpoint, j pgbenchJob) run {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	e.verbosef("pgbench %s", strings.Join(cmd.Args[1:], " "))
+	started := time.Now()
+	from, to := j.window()
+	var t0, t1 time.Time
+	measured := make(chan struct{})
+	stopWindow := make(chan struct{})
+	go func() {
+		defer close(measured)
+		if !sleepUntil(started.Add(from), stopWindow) {
+			return
+		}
+		t0 = time.Now()
+		pr.start()
+		sleepUntil(started.Add(to), stopWindow)
+		t1 = time.Now()
+	}()
 	runErr := cmd.Run()
+	close(stopWindow)
+	<-measured
 	sum, err := parsePgbench(&stdout)
 	if err != nil {
 		return failedRun(err)
 	}
-	r := run{pgbenchSummary: sum, P50Ms: nan, P99Ms: nan}
+	r := run{pgbenchSummary: sum, P50Ms: nan, P99Ms: nan, PoolerUsPerTx: nan, ServerUsPerTx: nan}
 	if runErr != nil || !sum.HasSummary {
 		r.Error = pgbenchError(runErr, stderr.String(), sum)
 	}
@@ -78,11 +140,25 @@ func (e *env) runPgbench(ctx context.Context, ep endpoint, j pgbenchJob) run {
 		return r
 	}
 	r.P50Ms, r.P99Ms = lat.quantileMs(50), lat.quantileMs(99)
+	if !t0.IsZero() {
+		pr.stop(&r, lat.between(t0, t1))
+	}
 	return r
 }
 
+// sleepUntil waits for t; it reports false when stop closed first.
+func sleepUntil(t time.Time, stop <-chan struct{}) bool {
+	select {
+	case <-time.After(time.Until(t)):
+		return true
+	case <-stop:
+		return false
+	}
+}
+
 func failedRun(err error) run {
-	return run{pgbenchSummary: pgbenchSummary{TPS: nan, LatAvgMs: nan, ConnMs: nan}, P50Ms: nan, P99Ms: nan, Error: err.Error()}
+	return run{pgbenchSummary: pgbenchSummary{TPS: nan, LatAvgMs: nan, ConnMs: nan}, P50Ms: nan, P99Ms: nan,
+		PoolerUsPerTx: nan, ServerUsPerTx: nan, Error: err.Error()}
 }
 
 // pgbenchError condenses a failed run to its first server or client error.

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // pgbenchSummary is what pgbench prints at the end of a run.
@@ -74,6 +75,7 @@ func parseNum(v string) num {
 // latencyLog holds per-transaction latencies from pgbench --log files.
 type latencyLog struct {
 	micros []float64 // sorted ascending
+	ends   []int64   // when each transaction ended, Unix microseconds
 	failed int64
 }
 
@@ -99,8 +101,27 @@ func parseLatencyLog(r io.Reader, into *latencyLog) error {
 			return fmt.Errorf("pgbench log line %q: %w", sc.Text(), err)
 		}
 		into.micros = append(into.micros, us)
+		if len(f) >= 6 {
+			sec, err1 := strconv.ParseInt(f[4], 10, 64)
+			usec, err2 := strconv.ParseInt(f[5], 10, 64)
+			if err1 == nil && err2 == nil {
+				into.ends = append(into.ends, sec*1e6+usec)
+			}
+		}
 	}
 	return sc.Err()
+}
+
+// between counts the transactions that ended in [from, to).
+func (l *latencyLog) between(from, to time.Time) int64 {
+	a, b := from.UnixMicro(), to.UnixMicro()
+	var n int64
+	for _, t := range l.ends {
+		if t >= a && t < b {
+			n++
+		}
+	}
+	return n
 }
 
 func (l *latencyLog) sort() { slices.Sort(l.micros) }

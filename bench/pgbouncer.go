@@ -17,8 +17,8 @@ import (
 const pgbouncerBin = "/usr/sbin/pgbouncer"
 
 // pgbouncerConf is PgBouncer in transaction mode with pgmoat's pool size,
-// client limit and wait timeout, authenticating clients with SCRAM like
-// pgmoat and PostgreSQL do.
+// client limit and wait timeout, authenticating clients as pgmoat does
+// (SCRAM, like PostgreSQL, unless a memory run asks for md5).
 const pgbouncerConf = `[databases]
 %[1]s = host=127.0.0.1 port=%[2]d dbname=%[1]s
 
@@ -26,7 +26,7 @@ const pgbouncerConf = `[databases]
 listen_addr = 127.0.0.1
 listen_port = %[3]s
 unix_socket_dir =
-auth_type = scram-sha-256
+auth_type = %[7]s
 auth_file = %[4]s/userlist.txt
 pool_mode = transaction
 default_pool_size = %[5]d
@@ -43,7 +43,7 @@ log_disconnections = 0
 
 // startPgBouncer runs PgBouncer as the server account (it refuses root) in
 // front of the pgbench database.
-func (e *env) startPgBouncer(ctx context.Context) (*child, string, error) {
+func (e *env) startPgBouncer(ctx context.Context, auth string) (*child, string, error) {
 	if _, err := os.Stat(pgbouncerBin); err != nil {
 		return nil, "", fmt.Errorf("PgBouncer is not installed (%s missing; Debian package pgbouncer)", pgbouncerBin)
 	}
@@ -56,7 +56,7 @@ func (e *env) startPgBouncer(ctx context.Context) (*child, string, error) {
 		return nil, "", err
 	}
 	_, port, _ := strings.Cut(addr, ":")
-	conf := fmt.Sprintf(pgbouncerConf, pgbenchDB, e.cluster.Port(), port, dir, e.o.pool, e.o.idleClients+2000)
+	conf := fmt.Sprintf(pgbouncerConf, pgbenchDB, e.cluster.Port(), port, dir, e.o.pool, e.o.idleClients+2000, auth)
 	users := fmt.Sprintf("%q %q\n", benchRole, benchPassword)
 	if err := writeFiles(dir, map[string]string{"pgbouncer.ini": conf, "userlist.txt": users}); err != nil {
 		return nil, "", err

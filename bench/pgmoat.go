@@ -18,6 +18,12 @@ const pgmoatReady = "proxy listening on"
 // net/http/pprof on an address; the harness sets it and probes for it.
 const pprofEnv = "PGMOAT_PPROF"
 
+// Client authentication methods the harness runs the poolers with.
+const (
+	authSCRAM = "scram-sha-256"
+	authMD5   = "md5"
+)
+
 // mcpToken is the bearer token of the harness's MCP identity (alice).
 const mcpToken = "bench-token"
 
@@ -35,8 +41,9 @@ type pgmoatInstance struct {
 // benchmark user may hold the whole pool, as every client of PgBouncer's
 // single pool may. Statements may run for a minute: the fault scenario's
 // 50 MB values take longer than the default 5 s on a loaded machine, and
-// PgBouncer has no such limit.
-func pgmoatConfig(dsn, proxyAddr, mcpAddr string, pool, maxClients int, replicas ...string) string {
+// PgBouncer has no such limit. auth is proxy.auth (scram-sha-256 or md5);
+// replicas are DSNs of streaming replicas to read from.
+func pgmoatConfig(dsn, proxyAddr, mcpAddr string, pool, maxClients int, auth string, replicas ...string) string {
 	reps := ""
 	if len(replicas) > 0 {
 		reps = "  replicas:\n"
@@ -54,6 +61,7 @@ func pgmoatConfig(dsn, proxyAddr, mcpAddr string, pool, maxClients int, replicas
 proxy:
   listen: %q
   max_client_conn: %d
+  auth: %q
 profiles:
   readonly:
     statement_timeout: 60s
@@ -71,13 +79,13 @@ mcp:
   anonymous:
     user_id: "1"
     profile: readonly
-`, dsn, reps, pool, pool, pool, proxyAddr, maxClients, proxyUser, proxyPassword, mcpAddr, mcpToken)
+`, dsn, reps, pool, pool, pool, proxyAddr, maxClients, auth, proxyUser, proxyPassword, mcpAddr, mcpToken)
 }
 
-// startPgmoat runs `pgmoat serve` against db through role/password,
-// reading from replicas (ports of streaming replicas of the cluster) when
-// any are given.
-func (e *env) startPgmoat(ctx context.Context, name, db, role, password string, replicas ...int) (*pgmoatInstance, error) {
+// startPgmoat runs `pgmoat serve` against db through role/password, with
+// proxy.auth auth, reading from replicas (ports of streaming replicas of
+// the cluster) when any are given.
+func (e *env) startPgmoat(ctx context.Context, name, db, role, password, auth string, replicas ...int) (*pgmoatInstance, error) {
 	if e.pgmoatBin == "" {
 		return nil, fmt.Errorf("pgmoat was not built: %s", e.pgmoatBuildErr)
 	}
@@ -102,7 +110,7 @@ func (e *env) startPgmoat(ctx context.Context, name, db, role, password string, 
 		return nil, err
 	}
 	in.config = filepath.Join(dir, "pgmoat.yaml")
-	text := pgmoatConfig(dsn, in.proxyAddr, in.mcpAddr, e.o.pool, e.o.idleClients+2000, replicaDSNs...)
+	text := pgmoatConfig(dsn, in.proxyAddr, in.mcpAddr, e.o.pool, e.o.idleClients+2000, auth, replicaDSNs...)
 	if err := os.WriteFile(in.config, []byte(text), 0o600); err != nil {
 		return nil, err
 	}

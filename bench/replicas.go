@@ -59,7 +59,7 @@ func (e *env) replicas(ctx context.Context) {
 		}
 		ports = append(ports, r.Port())
 	}
-	in, err := e.startPgmoat(ctx, "pgmoat-replicas", pgbenchDB, benchRole, benchPassword, ports...)
+	in, err := e.startPgmoat(ctx, "pgmoat-replicas", pgbenchDB, benchRole, benchPassword, authSCRAM, ports...)
 	if err != nil {
 		e.rep.skip(scReplicas, tPgmoatReplicas, "%v", err)
 		return

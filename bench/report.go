@@ -50,9 +50,14 @@ type skip struct {
 // run is one pgbench run.
 type run struct {
 	pgbenchSummary
-	P50Ms num    `json:"latency_p50_ms"`
-	P99Ms num    `json:"latency_p99_ms"`
-	Error string `json:"error,omitempty"`
+	P50Ms num `json:"latency_p50_ms"`
+	P99Ms num `json:"latency_p99_ms"`
+	// PoolerUsPerTx and ServerUsPerTx are the CPU microseconds the
+	// pooler process and PostgreSQL (every server process) spent per
+	// transaction, over the run's measurement window.
+	PoolerUsPerTx num    `json:"pooler_cpu_us_per_tx"`
+	ServerUsPerTx num    `json:"server_cpu_us_per_tx"`
+	Error         string `json:"error,omitempty"`
 }
 
 // cell is one (mode, clients, target) point with all its runs.
@@ -64,11 +69,14 @@ type cell struct {
 	Runs        []run  `json:"runs"`
 	Median      run    `json:"median"`
 	Unsupported string `json:"unsupported,omitempty"`
+	// Syscalls are the pooler's system calls per transaction, from a
+	// separate short run under strace; nil when not measured.
+	Syscalls *syscallCounts `json:"syscalls_per_tx,omitempty"`
 }
 
 // summarize fills Median from the runs that produced a summary.
 func (c *cell) summarize() {
-	var tps, avg, p50, p99, conn []float64
+	var tps, avg, p50, p99, conn, pooler, server []float64
 	m := run{}
 	for _, r := range c.Runs {
 		m.Failed += r.Failed
@@ -81,8 +89,15 @@ func (c *cell) summarize() {
 		p50 = append(p50, float64(r.P50Ms))
 		p99 = append(p99, float64(r.P99Ms))
 		conn = append(conn, float64(r.ConnMs))
+		if r.PoolerUsPerTx.ok() {
+			pooler = append(pooler, float64(r.PoolerUsPerTx))
+		}
+		if r.ServerUsPerTx.ok() {
+			server = append(server, float64(r.ServerUsPerTx))
+		}
 	}
 	m.TPS, m.LatAvgMs, m.P50Ms, m.P99Ms, m.ConnMs = num(median(tps)), num(median(avg)), num(median(p50)), num(median(p99)), num(median(conn))
+	m.PoolerUsPerTx, m.ServerUsPerTx = num(median(pooler)), num(median(server))
 	for _, r := range c.Runs {
 		if r.Error != "" {
 			m.Error = r.Error
@@ -94,6 +109,7 @@ func (c *cell) summarize() {
 // memoryResult is the resident memory of one pooler holding idle clients.
 type memoryResult struct {
 	Target      string `json:"target"`
+	Auth        string `json:"auth"` // client authentication method
 	Clients     int    `json:"clients"`
 	RSSBeforeKB int64  `json:"rss_before_kib"`
 	RSSAfterKB  int64  `json:"rss_after_kib"`

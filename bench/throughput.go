@@ -23,7 +23,9 @@ func (e *env) endpoints() []endpoint {
 func (e *env) throughput(ctx context.Context) {
 	for _, mode := range e.o.modes {
 		for _, clients := range e.o.clients {
-			cells := e.alternate(ctx, pgbenchJob{mode: mode, clients: clients, duration: e.o.duration})
+			job := pgbenchJob{mode: mode, clients: clients, duration: e.o.duration}
+			cells := e.alternate(ctx, job)
+			e.traceSyscalls(ctx, job, cells)
 			e.rep.Throughput = append(e.rep.Throughput, cells...)
 		}
 	}
@@ -62,6 +64,21 @@ func (e *env) alternate(ctx context.Context, job pgbenchJob) []cell {
 		cells[i].summarize()
 	}
 	return cells
+}
+
+// traceSyscalls adds each pooler's system calls per transaction to its
+// cell, from one more run under strace (skipped when strace is missing).
+func (e *env) traceSyscalls(ctx context.Context, job pgbenchJob, cells []cell) {
+	if straceBin() == "" {
+		return
+	}
+	for i, ep := range e.endpoints() {
+		if ep.pid == 0 || cells[i].Unsupported != "" || ctx.Err() != nil {
+			continue
+		}
+		e.step("pgbench -S -M %s c=%d %s under strace -c", job.mode, job.clients, ep.name)
+		cells[i].Syscalls = e.countSyscalls(ctx, ep, job)
+	}
 }
 
 func connectFlag(j pgbenchJob) string {

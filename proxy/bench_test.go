@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgproto3"
 )
 
 // BenchmarkPointSelect measures one indexed point SELECT per op, through
@@ -56,3 +57,49 @@ func BenchmarkPointSelect(b *testing.B) {
 func newBenchFixture(b *testing.B) *proxyFixture {
 	return newFixture(b, fixtureOptions{poolMax: 20})
 }
+
+// BenchmarkClientReaderBatch decodes the client's side of one pgbench -S
+// -M extended transaction (Parse, Bind, Describe, Execute, Sync), the
+// per-message path a session runs before anything reaches a backend, in
+// memory: framing and decoding alone, through the session's clientReader
+// and, for comparison, through pgproto3.Backend. Both allocate only what
+// the messages' Decode methods do (the Parse's strings, the Bind's
+// slices).
+func BenchmarkClientReaderBatch(b *testing.B) {
+	var batch []byte
+	for _, m := range []pgproto3.FrontendMessage{
+		&pgproto3.Parse{Query: "SELECT abalance FROM pgbench_accounts WHERE aid = $1"},
+		&pgproto3.Bind{Parameters: [][]byte{[]byte("42")}},
+		&pgproto3.Describe{ObjectType: 'P'},
+		&pgproto3.Execute{},
+		&pgproto3.Sync{},
+	} {
+		batch, _ = m.Encode(batch)
+	}
+	readers := map[string]interface {
+		Receive() (pgproto3.FrontendMessage, error)
+	}{
+		"clientReader": newClientReader(&repeatReader{data: batch}, newReadPools(), 1<<20),
+		"pgproto3":     pgproto3.NewBackend(&repeatReader{data: batch}, nil),
+	}
+	for _, name := range []string{"clientReader", "pgproto3"} {
+		b.Run(name, func(b *testing.B) {
+			r := readers[name]
+			b.SetBytes(int64(len(batch)))
+			b.ReportAllocs()
+			for b.Loop() {
+				for range 5 {
+					if _, err := r.Receive(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}
+
+// repeatReader returns data whole on every Read, as a client sending the
+// same batch again and again would.
+type repeatReader struct{ data []byte }
+
+func (r *repeatReader) Read(p []byte) (int, error) { return copy(p, r.data), nil }

@@ -92,6 +92,33 @@
 //     lending then goes on to another host. Rotation changes are logged
 //     (host left rotation, host joined rotation).
 //
+// Session state and its owners (session.go, forward.go):
+//
+//   - client input (clientReader): the session goroutine alone. It reads
+//     into a 512-byte buffer of its own while it waits, and takes an
+//     8 KiB buffer from the server's pool only for a message that does
+//     not fit, giving it back once everything read has been handled; the
+//     startup exchange reads through startupReader, which never reads
+//     past the message it is asked for, so the hand-over from pgproto3
+//     loses nothing a client pipelined behind its password. An idle
+//     client holds no read buffer, and no write buffer either: the
+//     output buffer goes back to the server's pool after every flush.
+//   - client output (out, outErr, scratch): under outMu, written by the
+//     session goroutine and, for a client that left, by the forwarder
+//     draining its backend.
+//   - the current lending (bk, span, expect, unsynced, backendSkips,
+//     failedNames, clientGone): under mu, because the admin console, the
+//     idle sweeper, cancel and KILL read bk and expect.
+//   - the extended-protocol batch (batchOpen, batchKind, batchSQL,
+//     batchOIDs, skipping, unnamed, unnamedFresh, stmts): the session
+//     goroutine alone.
+//   - idleSince and writeSince: atomics, published by the session
+//     goroutine for the sweeper.
+//   - the settings its backends carry (set): the session goroutine
+//     replaces the pointer; the value is immutable and shared by every
+//     session of the same identity, startup parameters and engine
+//     generation, from a cache that holds it weakly (shared.go).
+//
 // Clients speak UTF8 (or SQL_ASCII on a UTF8 database, which the server
 // does not convert): any other client_encoding is refused at startup
 // (encoding.go), because the server converts a statement's bytes before
@@ -99,6 +126,20 @@
 // reports client_encoding, standard_conforming_strings,
 // session_authorization or is_superuser changing to a value pgmoat did
 // not put in force is discarded, and its borrower's session ends.
+//
+// An unnamed Parse is sent to the server every time, even for a text the
+// client sent unnamed before. Binding a named server-side statement
+// instead would save the server its parse and analysis (measured under
+// pgbench -S -M prepared with plan_cache_mode=force_custom_plan against
+// -M extended, directly: roughly a third of PostgreSQL's CPU per
+// transaction), but it is not the same statement: a named statement may
+// switch to a generic plan after five executions unless
+// plan_cache_mode=force_custom_plan is in force, which would then apply
+// to the client's own named statements in the same transaction too; and
+// a named statement whose result row type a concurrent ALTER TABLE
+// changed fails with "cached plan must not change result type" where an
+// unnamed Parse of the same text succeeds. The semantics are not
+// provably unchanged, so pgmoat does not do it.
 //
 // A prepared statement is judged again at Bind when the engine's rules
 // changed since it was judged (RELOAD, a new function catalog): one that

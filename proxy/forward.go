@@ -130,7 +130,7 @@ func (s *session) forwardOne(bk *backend) (typ byte, ended bool) {
 		return typ, s.streamToClient(bk, typ, big)
 	}
 	if typ == 'S' {
-		if e := tamperedReport(bk, s.settings, body); e != nil {
+		if e := tamperedReport(bk, s.set.settings, body); e != nil {
 			s.srv.log.Warn("backend reported a setting pgmoat did not put in force; discarding it", "user", s.user, "user_id", s.id.UserID, "err", e.message)
 			bk.broken.Store(true)
 			s.endLending(bk, e)

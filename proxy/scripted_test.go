@@ -125,9 +125,7 @@ func scriptedServer(t testing.TB, sb *scriptedBackend) *Server {
 // the client end. The session has finished when done is closed.
 func pipeSession(srv *Server) (client net.Conn, done chan struct{}) {
 	client, server := net.Pipe()
-	fe := pgproto3.NewBackend(server, server)
-	fe.SetMaxBodyLen(srv.cfg.MaxMessageSize)
-	sess := srv.newSession(server, fe, "fuzz", policy.Identity{UserID: "1"}, nil, 4)
+	sess := srv.newSession(server, "fuzz", policy.Identity{UserID: "1"}, nil, 4)
 	done = make(chan struct{})
 	go func() { defer close(done); sess.serve(context.Background()) }()
 	return client, done

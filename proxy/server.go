@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
@@ -93,8 +92,14 @@ type Server struct {
 	startupTimeouts     atomic.Uint64
 	shutdownDisconnects atomic.Uint64
 	acceptErrors        atomic.Uint64 // failed Accepts of every listener
-	// writers lends client output buffers to sessions while they write.
+	// writers lends client output buffers to sessions while they write;
+	// readers lends input buffers for messages that outgrow a session's
+	// own small one (clientReader).
 	writers sync.Pool
+	readers *readPools
+	// shared holds the settings sessions of one identity and startup
+	// parameters have in common (shared.go).
+	shared settingsCache
 	// sweep runs sweepIdle; started by the first Serve, under mu.
 	sweep *time.Timer
 }
@@ -160,6 +165,7 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.writers.New = func() any { return bufio.NewWriterSize(nil, clientWriteBuffer) }
+	s.readers = newReadPools()
 	s.metrics = newMetrics(cfg.Metrics, s)
 	s.admin = cfg.Admin
 	return s, nil
@@ -334,17 +340,20 @@ func (s *Server) refuse(conn net.Conn, e *wireError) {
 }
 
 // newSession registers a session under a fresh cancel key.
-func (s *Server) newSession(conn net.Conn, fe *pgproto3.Backend, user string, id policy.Identity, client map[string]string, keyLen int) *session {
+// The startup exchange's pgproto3.Backend is left behind: the session
+// reads through a clientReader, which holds a buffer only while a message
+// is in flight.
+func (s *Server) newSession(conn net.Conn, user string, id policy.Identity, client map[string]string, keyLen int) *session {
 	sess := &session{
 		srv:     s,
 		conn:    conn,
-		fe:      fe,
+		in:      newClientReader(conn, s.readers, s.cfg.MaxMessageSize),
 		user:    user,
 		id:      id,
 		stmts:   map[string]clientStmt{},
 		started: time.Now(),
 	}
-	sess.client = client
+	sess.set = &sessionSettings{client: client} // built by refreshSettings
 	sess.refreshSettings()
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -28,26 +28,19 @@ import (
 // idleSince, and the fields fixed before the session is registered (user,
 // id, conn, started, key).
 type session struct {
-	srv      *Server
-	conn     net.Conn
-	fe       *pgproto3.Backend // decodes what the client sends
-	user     string
-	started  time.Time
-	id       policy.Identity
-	settings settings
-	// client holds the startup parameters the client may set; settings
-	// are rebuilt from them and the profile whenever the engine's
-	// profiles change (settingsGen), so a reload reaches running sessions.
-	client      map[string]string
-	settingsGen uint64
-	settingsKey string // settings.key(), for the pool
-	watch       clientWatch
-	key         cancelKey
-	// local is what every transaction sets for itself (settings.local);
-	// localWire is its messages encoded, localExpect what they are owed.
-	local       settings
-	localWire   []byte
-	localExpect []expectation
+	srv     *Server
+	conn    net.Conn
+	in      *clientReader // decodes what the client sends
+	user    string
+	started time.Time
+	id      policy.Identity
+	// set is what the session's backends carry, shared with every
+	// session of the same identity and startup parameters; replaced
+	// (never modified) when the engine's profiles change, so a reload
+	// reaches running sessions.
+	set   *sessionSettings
+	watch clientWatch
+	key   cancelKey
 
 	// stmts maps the client's prepared statement names to what pgmoat
 	// prepares on whichever backend it holds.
@@ -135,7 +128,7 @@ func (s *session) serve(ctx context.Context) {
 	defer s.cleanup()
 	for {
 		armed := s.armIdle()
-		msg, err := s.fe.Receive()
+		msg, err := s.in.Receive()
 		if armed && s.disarmIdle() {
 			s.idleTimeout()
 			return
@@ -638,28 +631,12 @@ func (s *session) realPending() bool {
 // pooler it uses the unnamed statement itself.
 func (s *session) injectLocal() {
 	s.mu.Lock()
-	s.enqueue(s.localExpect...)
+	s.enqueue(s.set.localExpect...)
 	s.unsynced = true
 	s.mu.Unlock()
-	s.sendRaw(s.localWire)
+	s.sendRaw(s.set.localWire)
 	if s.srv.pool.cfg.BehindPooler {
 		s.unnamedFresh = false
-	}
-}
-
-// encodeLocal prepares injectLocal's bytes and the responses they owe.
-func (s *session) encodeLocal() {
-	s.localWire, s.localExpect = s.localWire[:0], s.localExpect[:0]
-	for _, m := range localMessages(s.local, s.srv.pool.cfg.BehindPooler) {
-		kind := expectExecute
-		switch m.(type) {
-		case *pgproto3.Parse:
-			kind = expectParse
-		case *pgproto3.Bind:
-			kind = expectBind
-		}
-		s.localExpect = append(s.localExpect, expectation{kind: kind, swallow: true, injection: true})
-		s.localWire, _ = m.Encode(s.localWire) // only a message over 1 GiB fails to encode
 	}
 }
 
@@ -673,10 +650,10 @@ func (s *session) ensureBackend(ctx context.Context, simple bool) bool {
 	if held {
 		return true
 	}
-	if s.settingsGen != s.srv.engine.Generation() {
+	if s.set.gen != s.srv.engine.Generation() {
 		s.refreshSettings()
 	}
-	bk, err := s.srv.lend(ctx, s.id, s.settings, s.settingsKey, s.local)
+	bk, err := s.srv.lend(ctx, s.id, s.set.settings, s.set.key, s.set.local)
 	if err != nil {
 		we := toWire(err)
 		if isInternal(we) {
@@ -705,12 +682,10 @@ func (s *session) ensureBackend(ctx context.Context, simple bool) bool {
 // refreshSettings rebuilds the settings the session's backends carry from
 // its profile as the engine has it now.
 func (s *session) refreshSettings() {
-	s.settingsGen = s.srv.engine.Generation()
-	profile, _ := s.srv.engine.Profile(s.id.Profile)
-	s.settings = newSettings(s.srv.cfg.RLSSetting, s.id.UserID, profile, s.client)
-	s.settingsKey = s.settings.key()
-	s.local = s.settings.local(s.srv.cfg.RLSSetting, s.srv.pool.cfg.BehindPooler)
-	s.encodeLocal()
+	gen, client := s.srv.engine.Generation(), s.set.client
+	s.set = s.srv.shared.get(gen, s.id, client, func() *sessionSettings {
+		return s.srv.buildSessionSettings(gen, s.id, client)
+	})
 	s.mu.Lock()
 	s.slowAfter = 0 // looked up again
 	s.mu.Unlock()

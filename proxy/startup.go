@@ -39,7 +39,8 @@ const maxAuthMessage = 65535
 // or an admin-console session, or neither for a cancel request.
 func (s *Server) startup(conn net.Conn) (*session, *adminSession, error) {
 	_ = conn.SetDeadline(time.Now().Add(s.cfg.StartupTimeout))
-	fe := pgproto3.NewBackend(conn, conn)
+	sr := &startupReader{r: conn}
+	fe := pgproto3.NewBackend(sr, conn)
 	fe.SetMaxBodyLen(maxAuthMessage)
 	tlsDone := false
 	for {
@@ -73,7 +74,8 @@ func (s *Server) startup(conn net.Conn) (*session, *adminSession, error) {
 				return nil, nil, err
 			}
 			conn = tc
-			fe = pgproto3.NewBackend(conn, conn)
+			sr = &startupReader{r: conn}
+			fe = pgproto3.NewBackend(sr, conn)
 			fe.SetMaxBodyLen(maxAuthMessage)
 		case *pgproto3.GSSEncRequest:
 			if _, err := conn.Write([]byte{'N'}); err != nil {
@@ -84,6 +86,7 @@ func (s *Server) startup(conn net.Conn) (*session, *adminSession, error) {
 			_ = conn.Close()
 			return nil, nil, nil
 		case *pgproto3.StartupMessage:
+			sr.typed = true
 			if m.Parameters["database"] == AdminDatabase {
 				a, err := s.openAdmin(conn, fe, m)
 				return nil, a, err
@@ -130,7 +133,6 @@ func (s *Server) open(conn net.Conn, fe *pgproto3.Backend, m *pgproto3.StartupMe
 	if !known {
 		return fail(errAuthFailed(user))
 	}
-	fe.SetMaxBodyLen(s.cfg.MaxMessageSize)
 	params, err := s.pool.ServerParams(context.Background())
 	if err != nil {
 		return fail(toWire(err).asFatal())
@@ -146,7 +148,7 @@ func (s *Server) open(conn net.Conn, fe *pgproto3.Backend, m *pgproto3.StartupMe
 	if m.ProtocolVersion == pgproto3.ProtocolVersion32 {
 		keyLen = 32
 	}
-	sess := s.newSession(conn, fe, user, who.id, client, keyLen)
+	sess := s.newSession(conn, user, who.id, client, keyLen)
 	msgs := []pgproto3.BackendMessage{&pgproto3.AuthenticationOk{}}
 	if len(unknownPQ) > 0 {
 		msgs = append(msgs, &pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: m.ProtocolVersion & 0xffff, UnrecognizedOptions: unknownPQ})

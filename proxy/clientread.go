@@ -1,0 +1,265 @@
+package proxy
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// idleRead is the size of the buffer a session reads into while it
+// waits for its client. It is part of the session, so an idle client
+// holds no other read buffer; most batches (a pgbench or ORM transaction
+// of Parse, Bind, Describe, Execute and Sync) arrive whole in it.
+const idleRead = 512
+
+// pooledRead is the size of the shared buffers a message that outgrows
+// idleRead is read into.
+const pooledRead = 8 << 10
+
+// clientReader frames and decodes what an authenticated client sends. It
+// replaces pgproto3.Backend after the startup exchange, whose reader keeps
+// an 8 KiB buffer for the life of the connection: this one reads into
+// the session's small buffer while nothing is in flight, takes a buffer
+// from the server's pool only while a message that does not fit is being
+// read, and gives it back as soon as everything read has been handled.
+//
+// Ownership: the session goroutine, alone.
+type clientReader struct {
+	r       io.Reader
+	pools   *readPools
+	maxBody int
+
+	small  [idleRead]byte
+	big    *[]byte // from pools.bufs, nil while the small buffer serves
+	own    []byte  // a message larger than pooledRead, dropped after use
+	buf    []byte  // small[:], *big or own
+	rp, wp int
+
+	// msgs is taken from pools.msgs for as long as something read is
+	// being handled, like big.
+	msgs *frontendMessages
+}
+
+// readPools are the server's shared input buffers (*[]byte of
+// pooledRead bytes) and decoded-message sets (*frontendMessages).
+type readPools struct{ bufs, msgs sync.Pool }
+
+func newReadPools() *readPools {
+	p := &readPools{}
+	p.bufs.New = func() any { b := make([]byte, pooledRead); return &b }
+	p.msgs.New = func() any { return new(frontendMessages) }
+	return p
+}
+
+// frontendMessages are decoded into again and again, so that receiving
+// allocates no message; a message is valid until the next receive.
+type frontendMessages struct {
+	query        pgproto3.Query
+	parse        pgproto3.Parse
+	bind         pgproto3.Bind
+	describe     pgproto3.Describe
+	execute      pgproto3.Execute
+	close        pgproto3.Close
+	sync         pgproto3.Sync
+	flush        pgproto3.Flush
+	terminate    pgproto3.Terminate
+	functionCall pgproto3.FunctionCall
+	copyData     pgproto3.CopyData
+	copyDone     pgproto3.CopyDone
+	copyFail     pgproto3.CopyFail
+	password     pgproto3.PasswordMessage
+}
+
+func newClientReader(r io.Reader, pools *readPools, maxBody int) *clientReader {
+	cr := &clientReader{r: r, pools: pools, maxBody: maxBody}
+	cr.buf = cr.small[:]
+	return cr
+}
+
+// Receive reads and decodes the next message. Like pgproto3.Backend it
+// reports a body over the limit as *pgproto3.ExceededMaxBodyLenErr before
+// reading it, and an unknown type as an error.
+func (cr *clientReader) Receive() (pgproto3.FrontendMessage, error) {
+	if err := cr.fill(5); err != nil {
+		return nil, err
+	}
+	typ := cr.buf[cr.rp]
+	length := int(int32(binary.BigEndian.Uint32(cr.buf[cr.rp+1:])))
+	if length < 4 {
+		return nil, fmt.Errorf("invalid message length: %d", length)
+	}
+	n := length - 4
+	if cr.maxBody > 0 && n > cr.maxBody {
+		return nil, &pgproto3.ExceededMaxBodyLenErr{MaxExpectedBodyLen: cr.maxBody, ActualBodyLen: n}
+	}
+	if cr.msgs == nil {
+		cr.msgs = cr.pools.msgs.Get().(*frontendMessages)
+	}
+	msg := cr.msgs.of(typ)
+	if msg == nil {
+		return nil, fmt.Errorf("unknown message type: %c", typ)
+	}
+	if err := cr.fill(5 + n); err != nil {
+		return nil, err
+	}
+	body := cr.buf[cr.rp+5 : cr.rp+5+n : cr.rp+5+n]
+	cr.rp += 5 + n
+	if err := msg.Decode(body); err != nil {
+		return nil, err
+	}
+	return msg, nil
+}
+
+// of is the reused message for a type byte; nil for an unknown type.
+// After authentication a 'p' can only be a stray password message.
+func (m *frontendMessages) of(typ byte) pgproto3.FrontendMessage {
+	switch typ {
+	case 'Q':
+		return &m.query
+	case 'P':
+		return &m.parse
+	case 'B':
+		return &m.bind
+	case 'D':
+		return &m.describe
+	case 'E':
+		return &m.execute
+	case 'C':
+		return &m.close
+	case 'S':
+		return &m.sync
+	case 'H':
+		return &m.flush
+	case 'X':
+		return &m.terminate
+	case 'F':
+		return &m.functionCall
+	case 'd':
+		return &m.copyData
+	case 'c':
+		return &m.copyDone
+	case 'f':
+		return &m.copyFail
+	case 'p':
+		return &m.password
+	}
+	return nil
+}
+
+// fill makes sure the next n bytes are in buf[rp:], reading as much as
+// the buffer takes. Once everything read has been handled, it goes back
+// to the small buffer (returning a pooled one) before it reads again.
+func (cr *clientReader) fill(n int) error {
+	if cr.wp-cr.rp >= n {
+		return nil
+	}
+	if cr.rp == cr.wp {
+		cr.rp, cr.wp = 0, 0
+		cr.release()
+		if cr.msgs != nil {
+			// Everything decoded has been handled: the last message
+			// returned is not looked at again.
+			cr.pools.msgs.Put(cr.msgs)
+			cr.msgs = nil
+		}
+	}
+	if len(cr.buf)-cr.rp < n {
+		cr.grow(n)
+	}
+	for cr.wp-cr.rp < n {
+		m, err := cr.r.Read(cr.buf[cr.wp:])
+		cr.wp += m
+		if err != nil {
+			if cr.wp-cr.rp >= n {
+				return nil
+			}
+			if err == io.EOF && cr.wp > cr.rp {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// grow moves the unhandled bytes to the start of a buffer that holds n:
+// the small one when they fit, a pooled one, or one of their own for a
+// message larger than the pooled size.
+func (cr *clientReader) grow(n int) {
+	pending := cr.buf[cr.rp:cr.wp]
+	var next []byte
+	var big *[]byte
+	var own []byte
+	switch {
+	case n <= len(cr.buf):
+		next, big, own = cr.buf, cr.big, cr.own
+	case n <= pooledRead:
+		big = cr.pools.bufs.Get().(*[]byte)
+		next = *big
+	default:
+		own = make([]byte, n)
+		next = own
+	}
+	m := copy(next, pending)
+	if &next[0] != &cr.buf[0] {
+		cr.release()
+	}
+	cr.buf, cr.big, cr.own = next, big, own
+	cr.rp, cr.wp = 0, m
+}
+
+// release gives back the pooled buffer, or drops an outsized one, and
+// returns to the small buffer. The caller has moved what it still needs.
+func (cr *clientReader) release() {
+	if cr.big != nil {
+		cr.pools.bufs.Put(cr.big)
+	}
+	cr.big, cr.own = nil, nil
+	cr.buf = cr.small[:]
+}
+
+// startupReader is what pgproto3.Backend reads through during the
+// startup exchange. It never hands over bytes past the end of the
+// message being read, so when the exchange ends nothing the client sent
+// next sits in pgproto3's buffer: the session's clientReader takes over
+// the connection exactly at a message boundary, even from a client that
+// pipelines its first query behind its password.
+//
+// Messages before the startup packet (SSLRequest, GSSENCRequest, the
+// startup packet itself) have no type byte; typed is set once the
+// startup packet has been read.
+type startupReader struct {
+	r     io.Reader
+	typed bool
+	hdr   [5]byte
+	nhdr  int // header bytes of the current message read so far
+	left  int // body bytes of the current message not yet read
+}
+
+func (sr *startupReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if sr.left > 0 {
+		n, err := sr.r.Read(p[:min(len(p), sr.left)])
+		sr.left -= n
+		return n, err
+	}
+	size := 4
+	if sr.typed {
+		size = 5
+	}
+	n, err := sr.r.Read(p[:min(len(p), size-sr.nhdr)])
+	copy(sr.hdr[sr.nhdr:], p[:n])
+	sr.nhdr += n
+	if sr.nhdr == size {
+		sr.nhdr = 0
+		// A length below the header's own size is refused by pgproto3
+		// once it sees the header; nothing more is read for it here.
+		sr.left = max(int(int32(binary.BigEndian.Uint32(sr.hdr[size-4:size])))-4, 0)
+	}
+	return n, err
+}

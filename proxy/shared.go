@@ -1,0 +1,136 @@
+package proxy
+
+import (
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"weak"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/pgmoat/pgmoat/policy"
+)
+
+// sessionSettings is what a session's backends carry for it: built from
+// the identity, the profile as one engine generation has it and the
+// client's startup parameters, and never modified after. Sessions that
+// agree on all three share one value, so ten thousand clients of one
+// user hold one copy of the settings, their key and the encoded
+// per-transaction messages, not ten thousand.
+type sessionSettings struct {
+	gen uint64
+	// client holds the startup parameters the client may set; the
+	// settings are rebuilt from them and the profile whenever the
+	// engine's profiles change, so a reload reaches running sessions.
+	client   map[string]string
+	settings settings
+	key      string // settings.key(), for the pool
+	// local is what every transaction sets for itself (settings.local);
+	// localWire is its messages encoded, localExpect what they are owed.
+	local       settings
+	localWire   []byte
+	localExpect []expectation
+}
+
+// settingsCache hands out shared sessionSettings. It holds them weakly:
+// an entry goes when the last session using it has gone, so neither
+// reloads nor clients with ever new startup parameters make it grow.
+type settingsCache struct {
+	mu      sync.Mutex
+	entries map[string]weak.Pointer[sessionSettings]
+}
+
+// get returns the shared settings for id under the engine generation
+// gen, building them with build when nobody holds them.
+func (c *settingsCache) get(gen uint64, id policy.Identity, client map[string]string, build func() *sessionSettings) *sessionSettings {
+	key := settingsCacheKey(gen, id, client)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if wp, ok := c.entries[key]; ok {
+		if ss := wp.Value(); ss != nil {
+			return ss
+		}
+	}
+	ss := build()
+	wp := weak.Make(ss)
+	if c.entries == nil {
+		c.entries = map[string]weak.Pointer[sessionSettings]{}
+	}
+	c.entries[key] = wp
+	runtime.AddCleanup(ss, c.forget, cacheEntry{key: key, wp: wp})
+	return ss
+}
+
+type cacheEntry struct {
+	key string
+	wp  weak.Pointer[sessionSettings]
+}
+
+// forget drops an entry whose settings were collected, unless it was
+// replaced meanwhile.
+func (c *settingsCache) forget(e cacheEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries[e.key] == e.wp {
+		delete(c.entries, e.key)
+	}
+}
+
+// size is the number of entries, for tests.
+func (c *settingsCache) size() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}
+
+// settingsCacheKey names everything a sessionSettings is built from
+// that varies between sessions; the RLS setting's name and whether the
+// pool is behind a pooler are the server's and fixed.
+func settingsCacheKey(gen uint64, id policy.Identity, client map[string]string) string {
+	names := make([]string, 0, len(client))
+	for k := range client {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	b.WriteString(strconv.FormatUint(gen, 10))
+	for _, f := range []string{id.UserID, id.Profile} {
+		b.WriteByte(0)
+		b.WriteString(strconv.Itoa(len(f)))
+		b.WriteByte(':')
+		b.WriteString(f)
+	}
+	for _, k := range names {
+		for _, f := range []string{k, client[k]} {
+			b.WriteByte(0)
+			b.WriteString(strconv.Itoa(len(f)))
+			b.WriteByte(':')
+			b.WriteString(f)
+		}
+	}
+	return b.String()
+}
+
+// buildSessionSettings makes the settings of id under the engine's
+// current profiles.
+func (s *Server) buildSessionSettings(gen uint64, id policy.Identity, client map[string]string) *sessionSettings {
+	profile, _ := s.engine.Profile(id.Profile)
+	ss := &sessionSettings{gen: gen, client: client}
+	ss.settings = newSettings(s.cfg.RLSSetting, id.UserID, profile, client)
+	ss.key = ss.settings.key()
+	ss.local = ss.settings.local(s.cfg.RLSSetting, s.pool.cfg.BehindPooler)
+	for _, m := range localMessages(ss.local, s.pool.cfg.BehindPooler) {
+		kind := expectExecute
+		switch m.(type) {
+		case *pgproto3.Parse:
+			kind = expectParse
+		case *pgproto3.Bind:
+			kind = expectBind
+		}
+		ss.localExpect = append(ss.localExpect, expectation{kind: kind, swallow: true, injection: true})
+		ss.localWire, _ = m.Encode(ss.localWire) // only a message over 1 GiB fails to encode
+	}
+	return ss
+}
