@@ -199,7 +199,7 @@ pgbench through the proxy (prepared statements survive transaction pooling):
   pgbench -n -M prepared -c 16 -T 10 -f bench/shop-select.sql postgres://alice:alice@%[1]s/%[2]s
 
 MCP over streamable HTTP at http://%[4]s/mcp (bearer tokens alice-token, bob-token):
-  npx -y @modelcontextprotocol/inspector@0.21.2 --cli http://%[4]s/mcp --transport http \
+  npx -y @modelcontextprotocol/inspector@2.12.0 --cli http://%[4]s/mcp --transport http \
       --header "Authorization: Bearer alice-token" --method tools/list
 
 Admin console for DBAs (SHOW HELP lists the commands):

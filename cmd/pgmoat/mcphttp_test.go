@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/pgmoat/pgmoat/cmd/pgmoat/config"
 	"github.com/pgmoat/pgmoat/cmd/pgmoat/mcpdoor"
 	"github.com/pgmoat/pgmoat/cmd/pgmoat/telemetry"
+	inspectorcli "github.com/pgmoat/pgmoat/integration/inspector"
 	"github.com/pgmoat/pgmoat/mcp"
 )
 
@@ -241,27 +241,16 @@ func TestMCPOverHTTP(t *testing.T) {
 	})
 }
 
-// inspectorPackage is the MCP Inspector release the tests drive.
-const inspectorPackage = "@modelcontextprotocol/inspector@0.21.2"
-
-// inspector runs the MCP Inspector CLI against target (a URL, or a command
-// with its arguments for stdio) and returns its output.
+// inspector runs the MCP Inspector CLI (the release inspector.Package)
+// against target (a URL, or a command with its arguments for stdio) and
+// returns its output.
 func inspector(t *testing.T, target string, args ...string) string {
 	t.Helper()
-	skipWithoutNpx(t)
-	npx, _ := exec.LookPath("npx")
-	home := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	all := append([]string{"-y", inspectorPackage, "--cli"}, strings.Fields(target)...)
-	cmd := exec.CommandContext(ctx, npx, append(all, args...)...)
-	cache := filepath.Join(os.TempDir(), "pgmoat-npm-cache")
-	cmd.Env = append(os.Environ(), "HOME="+home, "npm_config_cache="+cache, "npm_config_update_notifier=false")
-	out, err := cmd.CombinedOutput()
+	out, err := inspectorcli.Install(t).Run(t, append(strings.Fields(target), args...)...)
 	if err != nil {
 		t.Fatalf("inspector %v: %v\n%s", args, err, out)
 	}
-	return string(out)
+	return out
 }
 
 // needTool returns the path of a program a test runs. On a developer
@@ -278,10 +267,4 @@ func needTool(t *testing.T, name, why string) string {
 	}
 	t.Skipf("%s is not installed: %s", name, why)
 	return ""
-}
-
-// skipWithoutNpx is needTool for the MCP Inspector's npx.
-func skipWithoutNpx(t *testing.T) {
-	t.Helper()
-	needTool(t, "npx", "the MCP Inspector CLI tests need Node.js and npm")
 }

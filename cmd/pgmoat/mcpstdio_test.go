@@ -97,7 +97,6 @@ func TestMCPOverStdio(t *testing.T) {
 	})
 
 	t.Run("Inspector CLI over stdio", func(t *testing.T) {
-		skipWithoutNpx(t)
 		// The Inspector starts this test binary as its stdio server; the
 		// helper below turns it into `pgmoat mcp`.
 		target := os.Args[0] + " -test.run=^TestHelperMCPStdio$"
