@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bufio"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -8,12 +9,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
+	"net/url"
 	"os/exec"
-	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +28,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 
+	"github.com/pgmoat/pgmoat/integration/inspector"
 	"github.com/pgmoat/pgmoat/integration/oidc"
 	"github.com/pgmoat/pgmoat/integration/pgcluster"
 	"github.com/pgmoat/pgmoat/integration/shop"
@@ -38,6 +41,7 @@ const clientSecret = "client-secret-0123456789abcdef"
 type oauthRig struct {
 	idp              *oidc.Provider
 	mcpURL, resource string
+	callback         string // the Inspector's OAuth redirect URI
 	proxy            string
 	db               string
 	config           string
@@ -52,6 +56,7 @@ func startOAuthRig(t *testing.T) *oauthRig {
 	mcpAddr := freePort(t)
 	r := &oauthRig{resource: "http://" + mcpAddr + "/mcp", proxy: freePort(t), log: &lockedBuffer{}}
 	r.mcpURL = r.resource
+	r.callback = "http://" + freePort(t) + "/oauth/callback"
 	client := func(id, user, scope string) oidc.Client {
 		return oidc.Client{ID: id, Secret: clientSecret, UserID: user, Scope: scope}
 	}
@@ -60,7 +65,8 @@ func startOAuthRig(t *testing.T) *oauthRig {
 	short.TTL, ps.Alg, es.Alg, ed.Alg, opaque.Opaque = 6*time.Second, "PS256", "ES256", "EdDSA", true
 	r.idp = oidc.Start(t, oidc.Options{Resource: r.resource, Scopes: []string{"db:read", "db:limited", "tickets:read"},
 		Clients: []oidc.Client{client("agent-1", "1", "db:read db:limited tickets:read"), es, ps, ed, short, opaque,
-			client("agent-noscope", "1", "tickets:read"), client("pgmoat", "", "")}})
+			client("agent-noscope", "1", "tickets:read"), client("pgmoat", "", ""),
+			{ID: "inspector", Secret: clientSecret, UserID: "2", Scope: "db:read db:limited tickets:read", RedirectURIs: []string{r.callback}}}})
 
 	r.db = pgcluster.NewDatabase(t, cluster)
 	if err := shop.Load(context.Background(), cluster.DSN(r.db), shop.Options{Scale: 1}); err != nil {
@@ -411,14 +417,59 @@ func TestOAuthAgainstARealProvider(t *testing.T) {
 		}
 	})
 
-	t.Run("Inspector CLI", func(t *testing.T) {
-		out, err := runInspector(t, r.mcpURL, "--method", "tools/list")
-		if err == nil || !strings.Contains(out, "no bearer token") {
-			t.Errorf("without a token the Inspector was not refused: %v\n%.800s", err, out)
+	t.Run("Inspector CLI signs in at the provider the 401 names", func(t *testing.T) {
+		cli := inspector.Install(t)
+		// Unattended with no stored login it stops at pgmoat's 401.
+		out, err := cli.Run(t, r.mcpURL, "--stored-auth-only", "--method", "tools/list")
+		if exitCode(err) != 3 || !strings.Contains(out, `"code":"auth_required"`) || !strings.Contains(out, "no bearer token") {
+			t.Fatalf("without a login: %v\n%.800s", err, out)
 		}
-		out, err = runInspector(t, r.mcpURL, "--header", "Authorization: Bearer "+r.idp.Token(t, "agent-1", "db:read", ""), "--method", "tools/list")
-		if err != nil || !strings.Contains(out, "query_customers") {
-			t.Errorf("with a provider token: %v\n%.800s", err, out)
+
+		// The browser flow, the test playing the browser.
+		authorize, listed := inspectorSignIn(t, cli, r, "--method", "tools/list", "--format", "json")
+		q := authorize.Query()
+		if got := authorize.Scheme + "://" + authorize.Host + authorize.Path; got != r.idp.Issuer+"/auth" {
+			t.Errorf("authorization endpoint %s, want the provider's %s/auth", got, r.idp.Issuer)
+		}
+		for k, want := range map[string]string{"resource": r.resource, "client_id": "inspector", "redirect_uri": r.callback,
+			"response_type": "code", "code_challenge_method": "S256", "scope": "db:limited db:read tickets:read"} {
+			if q.Get(k) != want {
+				t.Errorf("authorization request %s=%q, want %q (%s)", k, q.Get(k), want, authorize)
+			}
+		}
+		var tools struct {
+			Result struct{ Tools []struct{ Name string } }
+		}
+		if err := json.Unmarshal([]byte(listed), &tools); err != nil || !slices.ContainsFunc(tools.Result.Tools,
+			func(tl struct{ Name string }) bool { return tl.Name == "query_customers" }) {
+			t.Fatalf("tools/list after signing in: %v\n%.800s", err, listed)
+		}
+
+		// The token it stored serves later unattended runs, as the user
+		// who signed in (2), under the db:limited profile's 5 rows.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		var stderr strings.Builder
+		cmd := cli.Command(ctx, r.mcpURL, "--stored-auth-only", "--method", "tools/call", "--tool-name", "query_customers",
+			"--tool-args-json", `{"limit":100,"columns":["id"],"order_by":"id"}`, "--format", "json")
+		cmd.Stderr = &stderr
+		called, err := cmd.Output()
+		var res struct {
+			Result struct {
+				StructuredContent struct {
+					Rows []struct{ ID int }
+				}
+			}
+		}
+		if err != nil || json.Unmarshal(called, &res) != nil {
+			t.Fatalf("tools/call with the stored token: %v\n%.800s%.800s", err, called, stderr.String())
+		}
+		var got []int
+		for _, row := range res.Result.StructuredContent.Rows {
+			got = append(got, row.ID)
+		}
+		if want := r.customerIDs(t, "2", 5); !slices.Equal(got, want) {
+			t.Errorf("query_customers as the signed-in user: ids %v, RLS shows user 2 %v", got, want)
 		}
 	})
 
@@ -498,31 +549,81 @@ func TestOAuthAgainstARealProvider(t *testing.T) {
 	})
 }
 
-// runInspector runs the MCP Inspector CLI against url.
-func runInspector(t *testing.T, url string, args ...string) (string, error) {
+// inspectorSignIn runs the Inspector CLI with args through the OAuth
+// browser flow as the provider's authorization-code client "inspector",
+// playing the browser on the URL it prints, and returns that URL and the
+// CLI's stdout once it is done.
+func inspectorSignIn(t *testing.T, cli *inspector.CLI, r *oauthRig, args ...string) (*url.URL, string) {
 	t.Helper()
-	npx := oidcNeedTool(t, "npx", "the MCP Inspector CLI runs through npx")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, npx, append([]string{"-y", inspectorPackage, "--cli", url}, args...)...)
-	cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "npm_config_cache="+filepath.Join(os.TempDir(), "pgmoat-npm-cache"),
-		"npm_config_update_notifier=false")
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	cmd := cli.BrowserCommand(ctx, append([]string{r.mcpURL, "--client-id", "inspector", "--client-secret", clientSecret,
+		"--callback-url", r.callback}, args...)...)
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var said strings.Builder
+	var authorize *url.URL
+	sc := bufio.NewScanner(stderr)
+	sc.Buffer(nil, 1<<20)
+	for authorize == nil && sc.Scan() {
+		said.WriteString(sc.Text() + "\n")
+		if u, ok := strings.CutPrefix(sc.Text(), "Please navigate to: "); ok {
+			if authorize, err = url.Parse(strings.TrimSpace(u)); err != nil {
+				t.Fatalf("authorization URL %q: %v", u, err)
+			}
+		}
+	}
+	if authorize == nil {
+		_ = cmd.Wait()
+		t.Fatalf("the Inspector printed no authorization URL:\n%s%s", said.String(), stdout.String())
+	}
+	back, resp := r.idp.Browse(t, authorize.String())
+	body, _ := io.ReadAll(resp.Body)
+	if back.Query().Get("code") == "" || resp.StatusCode != http.StatusOK {
+		t.Errorf("the provider sent the browser to %s; the Inspector answered %s\n%.500s", back, resp.Status, body)
+	}
+	go func() { _, _ = io.Copy(&said, stderr) }()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("inspector after signing in: %v\n%s%s", err, said.String(), stdout.String())
+	}
+	return authorize, stdout.String()
 }
 
-// inspectorPackage is the MCP Inspector release the tests drive.
-const inspectorPackage = "@modelcontextprotocol/inspector@0.21.2"
-
-func oidcNeedTool(t *testing.T, name, why string) string {
+// customerIDs is the first n customer ids RLS shows user.
+func (r *oauthRig) customerIDs(t *testing.T, user string, n int) []int {
 	t.Helper()
-	path, err := exec.LookPath(name)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, cluster.DSNFor(shop.ReaderRole, shop.DefaultReaderPassword, r.db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "SELECT set_config('request.user_id', $1, false)", user); err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := conn.Query(ctx, "SELECT id FROM customers ORDER BY id LIMIT $1", n)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// exitCode is a finished command's exit status (-1 when it did not exit).
+func exitCode(err error) int {
 	if err == nil {
-		return path
+		return 0
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s is not installed; CI must install it (.ci/deps does): %s", name, why)
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
 	}
-	t.Skipf("%s is not installed: %s", name, why)
-	return ""
+	return -1
 }

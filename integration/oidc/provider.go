@@ -15,6 +15,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
@@ -37,10 +38,13 @@ const (
 var script []byte
 
 // Client is a client-credentials client; its tokens carry UserID in the
-// user_id claim.
+// user_id claim. With RedirectURIs it is an authorization-code client
+// instead, whose user (the account UserID) signs in and consents without
+// a form: a test plays the browser by following the redirects.
 type Client struct {
-	ID, Secret string
-	UserID     string
+	ID, Secret   string
+	UserID       string
+	RedirectURIs []string
 	// Scope is the space-separated list the client may ask for.
 	Scope string
 	// Alg signs its JWTs (default RS256); TTL is their lifetime (default
@@ -142,6 +146,9 @@ func (p *Provider) config() map[string]any {
 	for _, c := range p.opts.Clients {
 		m := map[string]any{"client_id": c.ID, "client_secret": c.Secret, "grant_types": []string{"client_credentials"},
 			"redirect_uris": []string{}, "response_types": []string{}, "token_endpoint_auth_method": "client_secret_basic"}
+		if len(c.RedirectURIs) > 0 {
+			m["grant_types"], m["redirect_uris"], m["response_types"] = []string{"authorization_code"}, c.RedirectURIs, []string{"code"}
+		}
 		if c.Scope != "" {
 			m["scope"] = c.Scope
 		}
@@ -317,4 +324,31 @@ func NewKey(t *testing.T, alg, kid string) jose.JSONWebKey {
 		t.Fatal(err)
 	}
 	return jose.JSONWebKey{Key: k, KeyID: kid, Algorithm: alg, Use: "sig"}
+}
+
+// Browse plays a user's browser on an authorization URL the provider
+// issued: it follows the redirects through the provider's login and
+// consent (which approve at once) to the client's redirect URI and loads
+// that too. It returns the redirect URI as loaded (with the code or the
+// error) and the client's answer there.
+func (p *Provider) Browse(t *testing.T, authorization string) (*url.URL, *http.Response) {
+	t.Helper()
+	if !strings.HasPrefix(authorization, p.Issuer+"/") {
+		t.Fatalf("authorization URL %q is not the provider's (%s)", authorization, p.Issuer)
+	}
+	jar, _ := cookiejar.New(nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, authorization, nil)
+	resp, err := (&http.Client{Jar: jar}).Do(req)
+	if err != nil {
+		t.Fatalf("browsing %s: %v", authorization, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	if strings.HasPrefix(resp.Request.URL.String(), p.Issuer+"/") {
+		t.Fatalf("the provider did not send the browser back to the client: %s %s\n%.500s", resp.Request.URL, resp.Status, body)
+	}
+	return resp.Request.URL, resp
 }

@@ -4,7 +4,11 @@
 // CONFIG holds the port, the issuer, the resource (the default RFC 8707
 // audience), the scopes, the clients (client_credentials, each with the
 // user id its tokens carry in the user_id claim, the signing algorithm,
-// the lifetime and the token format) and the private signing keys.
+// the lifetime and the token format) and the private signing keys. A
+// client with redirect URIs uses the authorization-code flow instead; its
+// user signs in without a form: the login and consent interactions
+// approve at once, as the account user_id, granting the scopes asked for,
+// so that a test can play the user's browser.
 //
 // Besides the provider's own endpoints it answers, for the test only:
 //   POST /-/rotate  body: a private JWKS; the provider signs with the
@@ -23,6 +27,7 @@ function build(keys) {
     extraClientMetadata: { properties: ['user_id', 'token_alg', 'token_ttl', 'token_format'] },
     jwks: { keys },
     scopes: cfg.scopes,
+    interactions: { url: (ctx, interaction) => `/-/interaction/${interaction.uid}` },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
@@ -40,12 +45,35 @@ function build(keys) {
         }),
       },
     },
-    extraTokenClaims: (ctx) => (ctx.oidc.client ? { user_id: ctx.oidc.client.user_id } : {}),
+    // The signed-in user's account (authorization code), else the client's.
+    extraTokenClaims: (ctx, token) => (ctx.oidc.client ? { user_id: token.accountId ?? ctx.oidc.client.user_id } : {}),
   });
 }
 
 let provider = build(cfg.keys);
 let callback = provider.callback();
+
+// approve finishes a login or consent interaction at once: the user
+// signs in as the client's user_id and consents to what was asked.
+async function approve(req, res) {
+  const details = await provider.interactionDetails(req, res);
+  const { prompt, params, session } = details;
+  const client = await provider.Client.find(params.client_id);
+  let result;
+  if (prompt.name === 'login') {
+    result = { login: { accountId: client.user_id } };
+  } else {
+    const grant = details.grantId
+      ? await provider.Grant.find(details.grantId)
+      : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+    if (prompt.details.missingOIDCScope) grant.addOIDCScope(prompt.details.missingOIDCScope.join(' '));
+    for (const [resource, scopes] of Object.entries(prompt.details.missingResourceScopes ?? {})) {
+      grant.addResourceScope(resource, scopes.join(' '));
+    }
+    result = { consent: { grantId: await grant.save() } };
+  }
+  await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: true });
+}
 
 const server = http.createServer((req, res) => {
   if (req.url === '/-/stats') {
@@ -60,6 +88,13 @@ const server = http.createServer((req, res) => {
       provider = build(JSON.parse(body).keys);
       callback = provider.callback();
       res.end('rotated\n');
+    });
+    return;
+  }
+  if (req.url.startsWith('/-/interaction/')) {
+    approve(req, res).catch((err) => {
+      res.statusCode = 500;
+      res.end(`interaction: ${err}\n`);
     });
     return;
   }
