@@ -44,12 +44,21 @@ func (r *router) watch() {
 	}
 }
 
+// minCheckTimeout is the least time one health check may take. A check
+// includes reconnecting after a failure (a login, SCRAM and all), which
+// on a busy server takes longer than a short interval: a replica is not
+// taken out of rotation for being slow to log in, only for refusing,
+// failing, or not answering within this.
+const minCheckTimeout = 2 * time.Second
+
+func (r *router) checkTimeout() time.Duration { return max(r.interval, minCheckTimeout) }
+
 // round samples the primary's WAL position, then checks the replicas
-// side by side, each within one interval: a hung replica delays no
+// side by side, each within checkTimeout: a hung replica delays no
 // other. The primary is sampled first, so a replica that has replayed
 // up to the sample was at most one round behind.
 func (r *router) round() {
-	ctx, cancel := context.WithTimeout(context.Background(), r.interval)
+	ctx, cancel := context.WithTimeout(context.Background(), r.checkTimeout())
 	if lsn, err := r.primaryLSN(ctx); err == nil {
 		r.samples.add(time.Now(), lsn)
 	}
@@ -59,7 +68,7 @@ func (r *router) round() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), r.interval)
+			ctx, cancel := context.WithTimeout(context.Background(), r.checkTimeout())
 			defer cancel()
 			r.publish(rep, r.check(ctx, rep))
 		}()

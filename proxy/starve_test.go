@@ -35,7 +35,9 @@ func TestIdleTransactionsOfOneUserDoNotStarveOthers(t *testing.T) {
 	// Long enough that twenty BEGINs and the checks below finish first on
 	// a loaded two-core machine under -race.
 	const idle = 6 * time.Second
-	f := newFixture(t, fixtureOptions{poolMax: 20, acquireTimeout: 300 * time.Millisecond, idleTxTimeout: idle})
+	// The pool starts full, so the BEGINs below wait on the per-identity
+	// cap alone, not on twenty logins racing the acquire timeout.
+	f := newFixture(t, fixtureOptions{poolMin: 20, poolMax: 20, acquireTimeout: 300 * time.Millisecond, idleTxTimeout: idle})
 	ctx := context.Background()
 	capN := f.pool.Config().MaxPerIdentity
 	if capN != 15 {
