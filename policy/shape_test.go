@@ -208,7 +208,7 @@ func checkShapeDifferential(t *testing.T, sql string, seed uint64) (shapeHits ui
 
 func TestShapeDifferential(t *testing.T) {
 	var hits uint64
-	for i, sql := range shapeSeeds {
+	for i, sql := range append(shapeSeeds[:len(shapeSeeds):len(shapeSeeds)], shapeAttackSeeds()...) {
 		for seed := uint64(0); seed < 3; seed++ {
 			n := checkShapeDifferential(t, sql, uint64(i)<<8|seed)
 			hits += n
@@ -230,6 +230,11 @@ func TestShapeDifferential(t *testing.T) {
 func FuzzShapeDifferential(f *testing.F) {
 	for i, sql := range shapeSeeds {
 		f.Add(sql, uint64(i))
+	}
+	for _, a := range shapeAttacks {
+		for i, sql := range a.texts {
+			f.Add(sql, uint64(i))
+		}
 	}
 	for _, c := range hostile {
 		if _, ok := scanShape(c.sql, false); ok {
