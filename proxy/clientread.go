@@ -55,13 +55,19 @@ type clientReader struct {
 }
 
 // readPools are the server's shared input buffers (*[]byte of
-// pooledRead bytes) and decoded-message sets (*frontendMessages).
-type readPools struct{ bufs, msgs sync.Pool }
+// pooledRead bytes), decoded-message sets (*frontendMessages) and
+// response queues (*queueBuf), each held by a session only while it has
+// something in flight.
+type readPools struct{ bufs, msgs, queues sync.Pool }
+
+// queueBuf backs a session's response queue while it is not empty.
+type queueBuf [8]expectation
 
 func newReadPools() *readPools {
 	p := &readPools{}
 	p.bufs.New = func() any { b := make([]byte, pooledRead); return &b }
 	p.msgs.New = func() any { return new(frontendMessages) }
+	p.queues.New = func() any { return new(queueBuf) }
 	return p
 }
 

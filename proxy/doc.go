@@ -111,7 +111,10 @@
 //     draining its backend.
 //   - the current lending (bk, span, expect, unsynced, backendSkips,
 //     failedNames, clientGone): under mu, because the admin console, the
-//     idle sweeper, cancel and KILL read bk and expect.
+//     idle sweeper, cancel and KILL read bk and expect. The response
+//     queue's array (queue) comes from the server's pool when something
+//     is queued and goes back once nothing is owed and no backend is
+//     held, so a session between transactions holds none.
 //   - the extended-protocol batch (batchOpen, batchKind, batchSQL,
 //     batchOIDs, skipping, unnamed, unnamedFresh, stmts): the session
 //     goroutine alone.
