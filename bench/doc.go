@@ -9,8 +9,9 @@
 // and removed when the run ends, including when it is interrupted.
 //
 // Scenarios: pooled throughput (pgbench -S in the three query modes),
-// connection storms, memory per idle client (SCRAM and md5 logins), MCP
-// calls per second and latency, introspection and tool generation time,
+// connection storms, memory per idle client (SCRAM and md5 logins, with
+// a heap profile of pgmoat holding them, runtime memory statistics
+// included, next to the report), MCP calls per second and latency, introspection and tool generation time,
 // the policy engine's Go benchmarks, and read replicas (pgbench -S through
 // pgmoat on the primary alone and through pgmoat on two streaming
 // replicas started on the same machine, with how the lendings fell on the

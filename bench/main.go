@@ -230,7 +230,7 @@ func plannedSteps(o options) int {
 		n++
 	}
 	if o.wants(scMemory) {
-		n += 2 * len(memoryAuths)
+		n += len(faultTargets(o)) * len(memoryAuths)
 	}
 	if o.wants(scMCP) {
 		n += len(mcpTargetNames) * len(o.mcpSessions) * o.rounds

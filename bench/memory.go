@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,24 +23,25 @@ const connectWorkers = 16
 var memoryAuths = []string{authSCRAM, authMD5}
 
 // memory is scenario 3: resident memory of fresh pgmoat and PgBouncer
-// processes before and after idleClients authenticated, idle clients,
-// once per authentication method.
+// processes (as far as -targets names them) before and after idleClients
+// authenticated, idle clients, once per authentication method. For
+// pgmoat it also keeps a heap profile taken with the clients connected
+// (pgmoat-memory-<auth>.heap.txt, with the Go runtime's memory
+// statistics at its end), which says what each client's memory is.
 func (e *env) memory(ctx context.Context) {
 	for _, auth := range memoryAuths {
-		e.step("memory: %d idle %s clients on a fresh PgBouncer", e.o.idleClients, auth)
-		if r, ok := e.memoryOf(ctx, tPgBouncer, auth); ok {
-			e.rep.Memory = append(e.rep.Memory, r)
-		}
-		e.step("memory: %d idle %s clients on a fresh pgmoat", e.o.idleClients, auth)
-		if r, ok := e.memoryOf(ctx, tPgmoat, auth); ok {
-			e.rep.Memory = append(e.rep.Memory, r)
+		for _, t := range faultTargets(e.o) { // the poolers -targets names
+			e.step("memory: %d idle %s clients on a fresh %s", e.o.idleClients, auth, t)
+			if r, ok := e.memoryOf(ctx, t, auth); ok {
+				e.rep.Memory = append(e.rep.Memory, r)
+			}
 		}
 	}
 }
 
 func (e *env) memoryOf(ctx context.Context, target, auth string) (memoryResult, bool) {
 	res := memoryResult{Target: target, Auth: auth, Clients: e.o.idleClients, KBPerClient: nan}
-	proc, ep, err := e.freshPooler(ctx, target, auth)
+	proc, ep, pprofAddr, err := e.freshPoolerProfiled(ctx, target, auth)
 	if err != nil {
 		e.rep.skip(scMemory, target, "%v", err)
 		e.say("      skipped: %v", err)
@@ -68,22 +70,39 @@ func (e *env) memoryOf(ctx context.Context, target, auth string) (memoryResult, 
 		res.KBPerClient = num(float64(res.RSSAfterKB-res.RSSBeforeKB) / float64(len(conns)))
 	}
 	e.say("      RSS %d KiB → %d KiB: %.2f KiB per client", res.RSSBeforeKB, res.RSSAfterKB, float64(res.KBPerClient))
+	if pprofAddr != "" {
+		name := fmt.Sprintf("pgmoat-memory-%s.heap.txt", strings.ReplaceAll(auth, "-", ""))
+		if err := os.MkdirAll(e.o.out, 0o755); err != nil {
+			e.say("      no heap profile: %v", err)
+		} else if err := fetch(ctx, "http://"+pprofAddr+"/debug/pprof/heap?debug=1", filepath.Join(e.o.out, name)); err != nil {
+			e.say("      no heap profile: %v", err)
+		} else {
+			e.say("      heap profile: %s", name)
+		}
+	}
 	return res, true
 }
 
 // freshPooler starts a new instance of target for the memory scenario, so
 // that earlier load does not sit in its heap.
 func (e *env) freshPooler(ctx context.Context, target, auth string) (*child, endpoint, error) {
+	proc, ep, _, err := e.freshPoolerProfiled(ctx, target, auth)
+	return proc, ep, err
+}
+
+// freshPoolerProfiled is freshPooler that also returns pgmoat's profiling
+// endpoint.
+func (e *env) freshPoolerProfiled(ctx context.Context, target, auth string) (proc *child, ep endpoint, pprofAddr string, err error) {
 	switch target {
 	case tPgBouncer:
 		proc, addr, err := e.startPgBouncer(ctx, auth)
-		return proc, endpoint{name: target, addr: addr, user: benchRole, password: benchPassword, db: pgbenchDB}, err
+		return proc, endpoint{name: target, addr: addr, user: benchRole, password: benchPassword, db: pgbenchDB}, "", err
 	default:
 		in, err := e.startPgmoat(ctx, "pgmoat-memory", pgbenchDB, benchRole, benchPassword, auth)
 		if err != nil {
-			return nil, endpoint{}, err
+			return nil, endpoint{}, "", err
 		}
-		return in.proc, endpoint{name: target, addr: in.proxyAddr, user: proxyUser, password: proxyPassword, db: pgbenchDB}, nil
+		return in.proc, endpoint{name: target, addr: in.proxyAddr, user: proxyUser, password: proxyPassword, db: pgbenchDB}, in.pprofAddr, nil
 	}
 }
 

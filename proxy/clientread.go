@@ -4,39 +4,50 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"os"
 	"sync"
+	"syscall"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 )
 
-// idleRead is the size of the buffer a session reads into while it
-// waits for its client. It is part of the session, so an idle client
-// holds no other read buffer; most batches (a pgbench or ORM transaction
-// of Parse, Bind, Describe, Execute and Sync) arrive whole in it.
-const idleRead = 512
-
-// pooledRead is the size of the shared buffers a message that outgrows
-// idleRead is read into.
+// pooledRead is the size of the shared buffers client messages are read
+// into.
 const pooledRead = 8 << 10
 
 // clientReader frames and decodes what an authenticated client sends. It
 // replaces pgproto3.Backend after the startup exchange, whose reader keeps
-// an 8 KiB buffer for the life of the connection: this one reads into
-// the session's small buffer while nothing is in flight, takes a buffer
-// from the server's pool only while a message that does not fit is being
-// read, and gives it back as soon as everything read has been handled.
+// an 8 KiB buffer for the life of the connection: this one holds no
+// buffer at all while the client is idle. It takes a buffer from the
+// server's pool when bytes arrive and gives it back as soon as everything
+// read has been handled.
+//
+// On a plain TCP or Unix socket the wait for the client's next message
+// holds no buffer either: the read is made through the socket's RawConn,
+// and the pooled buffer is taken only for the read system call itself
+// (and given back at once when it finds nothing to read), so waiting
+// costs no more system calls than a read through net.Conn. On any other
+// connection (TLS) the wait reads into the 5-byte header array, and the
+// rest of the message into a pooled buffer.
 //
 // Ownership: the session goroutine, alone.
 type clientReader struct {
 	r       io.Reader
+	raw     syscall.RawConn // nil: wait through r
 	pools   *readPools
 	maxBody int
 
-	small  [idleRead]byte
-	big    *[]byte // from pools.bufs, nil while the small buffer serves
+	hdr    [5]byte
+	big    *[]byte // from pools.bufs, nil while nothing is buffered
 	own    []byte  // a message larger than pooledRead, dropped after use
-	buf    []byte  // small[:], *big or own
+	buf    []byte  // *big or own; nil while nothing is buffered
 	rp, wp int
+
+	// rawRead is the callback of raw.Read, made once; rawN and rawErr are
+	// its result.
+	rawRead func(fd uintptr) bool
+	rawN    int
+	rawErr  error
 
 	// msgs is taken from pools.msgs for as long as something read is
 	// being handled, like big.
@@ -44,13 +55,19 @@ type clientReader struct {
 }
 
 // readPools are the server's shared input buffers (*[]byte of
-// pooledRead bytes) and decoded-message sets (*frontendMessages).
-type readPools struct{ bufs, msgs sync.Pool }
+// pooledRead bytes), decoded-message sets (*frontendMessages) and
+// response queues (*queueBuf), each held by a session only while it has
+// something in flight.
+type readPools struct{ bufs, msgs, queues sync.Pool }
+
+// queueBuf backs a session's response queue while it is not empty.
+type queueBuf [8]expectation
 
 func newReadPools() *readPools {
 	p := &readPools{}
 	p.bufs.New = func() any { b := make([]byte, pooledRead); return &b }
 	p.msgs.New = func() any { return new(frontendMessages) }
+	p.queues.New = func() any { return new(queueBuf) }
 	return p
 }
 
@@ -75,7 +92,9 @@ type frontendMessages struct {
 
 func newClientReader(r io.Reader, pools *readPools, maxBody int) *clientReader {
 	cr := &clientReader{r: r, pools: pools, maxBody: maxBody}
-	cr.buf = cr.small[:]
+	if cr.raw = rawConnOf(r); cr.raw != nil {
+		cr.rawRead = cr.readFD
+	}
 	return cr
 }
 
@@ -150,8 +169,9 @@ func (m *frontendMessages) of(typ byte) pgproto3.FrontendMessage {
 }
 
 // fill makes sure the next n bytes are in buf[rp:], reading as much as
-// the buffer takes. Once everything read has been handled, it goes back
-// to the small buffer (returning a pooled one) before it reads again.
+// the buffer takes. Once everything read has been handled, it gives the
+// buffer back (and the decoded messages) before it waits for the client
+// again.
 func (cr *clientReader) fill(n int) error {
 	if cr.wp-cr.rp >= n {
 		return nil
@@ -164,6 +184,9 @@ func (cr *clientReader) fill(n int) error {
 			// returned is not looked at again.
 			cr.pools.msgs.Put(cr.msgs)
 			cr.msgs = nil
+		}
+		if err := cr.wait(); err != nil {
+			return err
 		}
 	}
 	if len(cr.buf)-cr.rp < n {
@@ -185,8 +208,51 @@ func (cr *clientReader) fill(n int) error {
 	return nil
 }
 
+// wait reads what the client sends next while nothing is buffered,
+// holding a buffer only once something arrived: it leaves at least one
+// byte in a pooled buffer, or fails.
+func (cr *clientReader) wait() error {
+	if cr.raw != nil {
+		return cr.waitRaw()
+	}
+	m, err := cr.r.Read(cr.hdr[:])
+	if m == 0 {
+		if err == nil {
+			err = io.ErrNoProgress
+		}
+		return err
+	}
+	cr.take()
+	cr.wp = copy(cr.buf, cr.hdr[:m])
+	return nil // a read error comes again with the next read
+}
+
+// waitRaw waits for the socket to become readable and reads it into a
+// pooled buffer taken for the system call alone.
+func (cr *clientReader) waitRaw() error {
+	if err := cr.raw.Read(cr.rawRead); err != nil {
+		return err // a deadline or a closed connection: nothing was read
+	}
+	if cr.rawErr != nil {
+		cr.release()
+		return os.NewSyscallError("read", cr.rawErr)
+	}
+	if cr.rawN == 0 {
+		cr.release()
+		return io.EOF
+	}
+	cr.buf, cr.wp = *cr.big, cr.rawN
+	return nil
+}
+
+// take borrows a pooled buffer while nothing is buffered.
+func (cr *clientReader) take() {
+	cr.big = cr.pools.bufs.Get().(*[]byte)
+	cr.buf = *cr.big
+}
+
 // grow moves the unhandled bytes to the start of a buffer that holds n:
-// the small one when they fit, a pooled one, or one of their own for a
+// the one in use when they fit, a pooled one, or one of their own for a
 // message larger than the pooled size.
 func (cr *clientReader) grow(n int) {
 	pending := cr.buf[cr.rp:cr.wp]
@@ -211,14 +277,13 @@ func (cr *clientReader) grow(n int) {
 	cr.rp, cr.wp = 0, m
 }
 
-// release gives back the pooled buffer, or drops an outsized one, and
-// returns to the small buffer. The caller has moved what it still needs.
+// release gives back the pooled buffer, or drops an outsized one. The
+// caller has moved what it still needs.
 func (cr *clientReader) release() {
 	if cr.big != nil {
 		cr.pools.bufs.Put(cr.big)
 	}
-	cr.big, cr.own = nil, nil
-	cr.buf = cr.small[:]
+	cr.big, cr.own, cr.buf = nil, nil, nil
 }
 
 // startupReader is what pgproto3.Backend reads through during the

@@ -94,10 +94,13 @@
 //
 // Session state and its owners (session.go, forward.go):
 //
-//   - client input (clientReader): the session goroutine alone. It reads
-//     into a 512-byte buffer of its own while it waits, and takes an
-//     8 KiB buffer from the server's pool only for a message that does
-//     not fit, giving it back once everything read has been handled; the
+//   - client input (clientReader): the session goroutine alone. It holds
+//     no buffer while it waits: on a plain TCP or Unix socket it waits
+//     through the socket's RawConn and takes an 8 KiB buffer from the
+//     server's pool only for the read system call that finds bytes (a
+//     TLS connection is read 5 header bytes at a time while idle), and
+//     gives it back once everything read has been handled; a message
+//     over 8 KiB gets a buffer of its own, dropped after use. The
 //     startup exchange reads through startupReader, which never reads
 //     past the message it is asked for, so the hand-over from pgproto3
 //     loses nothing a client pipelined behind its password. An idle
@@ -108,7 +111,10 @@
 //     draining its backend.
 //   - the current lending (bk, span, expect, unsynced, backendSkips,
 //     failedNames, clientGone): under mu, because the admin console, the
-//     idle sweeper, cancel and KILL read bk and expect.
+//     idle sweeper, cancel and KILL read bk and expect. The response
+//     queue's array (queue) comes from the server's pool when something
+//     is queued and goes back once nothing is owed and no backend is
+//     held, so a session between transactions holds none.
 //   - the extended-protocol batch (batchOpen, batchKind, batchSQL,
 //     batchOIDs, skipping, unnamed, unnamedFresh, stmts): the session
 //     goroutine alone.

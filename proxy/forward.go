@@ -279,6 +279,7 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 	if release {
 		s.bk = nil
 		s.endSpan(false)
+		s.dropQueue()
 	}
 	s.mu.Unlock()
 
@@ -367,6 +368,7 @@ func (s *session) backendLostMidMessage(bk *backend, err error) {
 	s.bk = nil
 	s.expect = nil
 	s.endSpan(true)
+	s.dropQueue()
 	s.mu.Unlock()
 	s.handBack(bk)
 	s.lost.Store(true)
@@ -381,6 +383,7 @@ func (s *session) endLending(bk *backend, why *wireError) {
 	s.bk = nil
 	s.expect = nil
 	s.endSpan(true)
+	s.dropQueue()
 	gone := s.clientGone
 	s.mu.Unlock()
 	s.handBack(bk)

@@ -93,8 +93,8 @@ type Server struct {
 	shutdownDisconnects atomic.Uint64
 	acceptErrors        atomic.Uint64 // failed Accepts of every listener
 	// writers lends client output buffers to sessions while they write;
-	// readers lends input buffers for messages that outgrow a session's
-	// own small one (clientReader).
+	// readers lends input buffers, decoded messages and response queues
+	// to sessions while they have something in flight (clientReader).
 	writers sync.Pool
 	readers *readPools
 	// shared holds the settings sessions of one identity and startup

@@ -55,7 +55,7 @@ type session struct {
 	bk         *backend      // held backend, nil between transactions
 	span       trace.Span    // the lending's span when tracing is on
 	expect     []expectation // responses owed to the client, in order
-	expectBuf  []expectation // expect's backing array, reused when it drains
+	queue      *queueBuf     // expect's backing array while it is in use (from srv.readers.queues)
 	unsynced   bool          // extended-protocol messages sent since the last Sync
 	clientGone bool
 
@@ -519,15 +519,28 @@ func (s *session) push(e expectation, unsynced bool) {
 
 // enqueue appends to the response queue, reusing its backing array once
 // the queue has drained (the head is popped by reslicing, so appends
-// would otherwise keep allocating). Called with s.mu held.
+// would otherwise keep allocating). The array comes from the server's
+// pool and goes back to it when the queue drains between lendings
+// (dropQueue): an idle session holds none. Called with s.mu held.
 func (s *session) enqueue(es ...expectation) {
 	if len(s.expect) == 0 {
-		if s.expectBuf == nil {
-			s.expectBuf = make([]expectation, 0, 8)
+		if s.queue == nil {
+			s.queue = s.srv.readers.queues.Get().(*queueBuf)
 		}
-		s.expect = s.expectBuf[:0]
+		s.expect = s.queue[:0]
 	}
 	s.expect = append(s.expect, es...)
+}
+
+// dropQueue gives the response queue's array back once nothing is owed
+// and no backend is held. Called with s.mu held.
+func (s *session) dropQueue() {
+	if len(s.expect) > 0 || s.bk != nil || s.queue == nil {
+		return
+	}
+	*s.queue = queueBuf{} // keeps no error or statement text alive
+	s.srv.readers.queues.Put(s.queue)
+	s.queue, s.expect = nil, nil
 }
 
 // pushSynthetic queues made-up responses and writes them at once when
@@ -544,6 +557,7 @@ func (s *session) emitSynthetic() {
 	defer s.outMu.Unlock()
 	s.mu.Lock()
 	synth := s.takeSynthetic()
+	s.dropQueue()
 	s.mu.Unlock()
 	if len(synth) == 0 {
 		return

@@ -1,0 +1,56 @@
+package proxy
+
+import (
+	"context"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// heldQueue reports whether the session whose cancel-key pid is pid
+// holds a response queue or a backend.
+func (s *Server) heldQueue(t *testing.T, pid uint32) (queue, backend bool) {
+	t.Helper()
+	s.mu.Lock()
+	sess := s.sessions[pid]
+	s.mu.Unlock()
+	if sess == nil {
+		t.Fatal("no such session")
+	}
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	return sess.queue != nil, sess.bk != nil
+}
+
+// A session between transactions holds no response queue: the array of
+// the lending's queue, and of made-up answers (a denial) while no
+// backend is held, goes back to the server's pool once the client has
+// its ReadyForQuery; inside a transaction it is kept.
+func TestIdleSessionHoldsNoResponseQueue(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	ctx := context.Background()
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeExec} {
+		c := f.connect(t, "alice", mode)
+		pid := c.PgConn().PID()
+		steps := []struct {
+			sql          string
+			denied, inTx bool
+		}{
+			{sql: "SELECT 1"},
+			{sql: "SELECT pg_read_file('x')", denied: true},
+			{sql: "BEGIN", inTx: true},
+			{sql: "SELECT 2", inTx: true},
+			{sql: "COMMIT"},
+		}
+		for _, st := range steps {
+			_, err := c.Exec(ctx, st.sql)
+			if (err != nil) != st.denied {
+				t.Fatalf("%v %s: %v", mode, st.sql, err)
+			}
+			queue, held := f.server.heldQueue(t, pid)
+			if held != st.inTx || (!st.inTx && queue) {
+				t.Errorf("%v after %s: holds a queue %v, a backend %v", mode, st.sql, queue, held)
+			}
+		}
+	}
+}
