@@ -452,8 +452,13 @@ func (s *session) writer() *bufio.Writer {
 	return s.out
 }
 
-// cancelBackend forwards a cancel for whatever the session's backend runs.
+// cancelBackend forwards a cancel for whatever the session's backend
+// runs. It holds cancelMu until the server has read the request (and
+// signalled the backend), so the backend cannot have gone to another
+// borrower by the time the cancel lands (handBack waits for it).
 func (s *session) cancelBackend() {
+	s.cancelMu.Lock()
+	defer s.cancelMu.Unlock()
 	s.mu.Lock()
 	bk := s.bk
 	busy := len(s.expect) > 0
@@ -484,10 +489,13 @@ func errorCode(body []byte) string {
 }
 
 // handBack returns a backend to the pool once no write to it is still in
-// progress (a write started before the session let go of it).
+// progress (a write started before the session let go of it) and no
+// cancel request for it is still on its way to the server.
 func (s *session) handBack(bk *backend) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	s.cancelMu.Lock()
+	defer s.cancelMu.Unlock()
 	s.srv.pool.release(bk)
 }
 

@@ -69,6 +69,12 @@ type session struct {
 	// wmu serializes writes to the held backend with its release, so a
 	// backend is never handed on while a write to it is still finishing.
 	wmu sync.Mutex
+	// cancelMu is held while a cancel request for the held backend is
+	// on its way to the server, and by its release: a cancel that read
+	// the backend before it went back reaches the server before anyone
+	// else can borrow it, and the server drops a cancel that finds it
+	// idle.
+	cancelMu sync.Mutex
 
 	skipping bool // after an error in extended protocol: discard until Sync
 	// backendSkips says the backend reported an error in an extended
