@@ -14,6 +14,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/pgmoat/pgmoat/policy"
 )
 
 // cancelRelay stands between the pool and PostgreSQL on loopback: it
@@ -193,6 +195,60 @@ func TestCancelNeverReachesTheNextBorrower(t *testing.T) {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "57014" {
 			t.Fatalf("alice's cancel cancelled bob's statement: %v", err)
+		}
+		t.Fatal(err)
+	}
+}
+
+// TestExecutorCancelNeverReachesTheNextBorrower: an Executor call whose
+// context ends mid-statement sends a cancel on a goroutine of its own;
+// the backend went back to the pool without waiting for it, and the late
+// cancel cancelled the next borrower's statement.
+func TestExecutorCancelNeverReachesTheNextBorrower(t *testing.T) {
+	relay := newCancelRelay(t, cluster.Port())
+	f := newFixture(t, fixtureOptions{poolMax: 1, timeout: 20 * time.Second, backendPort: relay.port()})
+	ctx := context.Background()
+	su := superuser(t, f)
+	running := func(sql string) func() bool {
+		return func() bool {
+			var n int
+			err := su.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND strpos(query, $1) > 0", sql).Scan(&n)
+			return err == nil && n > 0
+		}
+	}
+
+	x := NewExecutor(f.pool, f.server.engine, "request.user_id")
+	const mine = "SELECT count(*) FROM generate_series(1, 2000000)"
+	xctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = x.Query(xctx, policy.Identity{UserID: "1", Profile: "readonly"}, mine)
+	}()
+	waitUntil(t, 10*time.Second, "the executor's statement running", running(mine))
+	stop()
+	var release chan struct{}
+	select {
+	case release = <-relay.held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the cancel never reached the server's address")
+	}
+
+	// The executor's statement ends of itself (the cancel is held), and
+	// its call returns, or waits for the cancel to be delivered.
+	waitUntil(t, 20*time.Second, "the executor's statement over", func() bool { return !running(mine)() })
+
+	const slow = "SELECT count(*) FROM generate_series(1, 6000000)"
+	bob := f.connect(t, "bob", pgx.QueryExecModeSimpleProtocol)
+	bobErr := make(chan error, 1)
+	go func() { _, err := bob.Exec(ctx, slow); bobErr <- err }()
+	waitUntil(t, 20*time.Second, "bob running or waiting", func() bool { return f.pool.Stats().Waiting > 0 || running(slow)() })
+	close(release)
+	<-done
+	if err := <-bobErr; err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "57014" {
+			t.Fatalf("the executor's cancel cancelled bob's statement: %v", err)
 		}
 		t.Fatal(err)
 	}

@@ -8,7 +8,11 @@
 //     transactions finish up to a deadline and closes what is left. A
 //     temporary Accept error (out of file descriptors) backs off, 5 ms
 //     doubling to 1 s, logged once per burst (accept.go): a flood of
-//     connections delays new clients, it never stops the server.
+//     connections delays new clients, it never stops the server. A
+//     cancel request with a client's key goes to the backend the client
+//     holds; that backend is not handed on (nor an Executor's, whose
+//     context ended) before the server has read the cancel, so a late
+//     one never cancels the next borrower's statement.
 //   - A session owns one client connection for its whole life. It borrows a
 //     backend from the Pool at a client's first statement and gives it back
 //     when PostgreSQL reports the transaction idle (transaction pooling).
