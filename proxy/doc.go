@@ -43,7 +43,10 @@
 //     record of what a backend carries (lending.go): every transaction
 //     sets the borrower's identity, statement_timeout and read-only flag
 //     for itself, transaction-locally, pipelined ahead of the borrower's
-//     first statement; a backend that goes to another identity (user id
+//     first statement (a transaction that COMMIT AND CHAIN or ROLLBACK
+//     AND CHAIN opens, or that a COMMIT inside an extended batch lets
+//     the next message start, gets them ahead of its first message too,
+//     chain.go); a backend that goes to another identity (user id
 //     or profile) is cleaned with DISCARD ALL first (advisory locks,
 //     LISTEN, prepared statements, session settings). The per-transaction
 //     settings cost PostgreSQL one more Bind/Execute per transaction
