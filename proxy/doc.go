@@ -25,7 +25,11 @@
 //     that holds a backend while it waits for its client longer than the
 //     idle-transaction timeout is ended (FATAL 25P03) and its transaction
 //     rolled back: the server's sweeper only claims the wait (idle.go);
-//     the session itself tells the client and lets go.
+//     the session itself tells the client and lets go. While lent to a
+//     session, each write to the backend is bounded by the same timeout
+//     (stallWriter): a client that pipelines more than the server reads
+//     while it does not read its results would otherwise block pgmoat's
+//     write, and keep the backend, for ever; the backend is discarded.
 //   - Pool owns the backend connections, all opened as the configured
 //     read-only role with client_encoding UTF8 and
 //     standard_conforming_strings on. Its first connection runs

@@ -354,6 +354,11 @@ func (s *session) txStatus() byte {
 // transaction is gone with it, so the client is told and disconnected.
 func (s *session) backendLost(bk *backend, err error) {
 	s.srv.pool.lostLent(bk, err)
+	if bk.stalled.Load() {
+		s.endLending(bk, fatalf(codeConnFailure, "pgmoat: backend.stalled: the server stopped reading this connection's messages for longer than "+
+			s.srv.cfg.IdleTransactionTimeout.String()+" (its results were not read while more was pipelined); reconnect, and send Sync or Flush and read the results before pipelining more"))
+		return
+	}
 	s.endLending(bk, fatalf(codeConnFailure, "pgmoat: backend.lost: the server connection was lost ("+err.Error()+"); reconnect and retry"))
 }
 
@@ -496,6 +501,7 @@ func (s *session) handBack(bk *backend) {
 	defer s.wmu.Unlock()
 	s.cancelMu.Lock()
 	defer s.cancelMu.Unlock()
+	bk.unlimitWrites()
 	s.srv.pool.release(bk)
 }
 
