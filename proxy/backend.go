@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -95,6 +96,12 @@ type backend struct {
 	// draining an abandoned lending, or the cleanup giving up on it), and
 	// the pool reads it at release.
 	broken atomic.Bool
+	// writeLimit, when set by a borrower, bounds each write to the
+	// server (stallWriter); stalled records that one ran out of it.
+	// writeLimit is the owner's; stalled is read by whoever reports the
+	// connection's failure.
+	writeLimit time.Duration
+	stalled    atomic.Bool
 
 	// lending moves on each time a borrower hands the backend back
 	// (Pool.release), under cancelMu, which a cancel request holds while
@@ -106,6 +113,36 @@ type backend struct {
 	lending  atomic.Uint64
 
 	scratch []byte
+}
+
+// stallWriter is what a backend's write buffer writes through. A server
+// that stops reading (it is blocked sending results its client does not
+// read, while the client pipelines more) would otherwise block a write
+// for ever and keep the backend, and its borrower's session, for good:
+// with writeLimit set, a write that does not finish within it fails,
+// and the backend is discarded.
+type stallWriter struct{ b *backend }
+
+func (w stallWriter) Write(p []byte) (int, error) {
+	d := w.b.writeLimit
+	if d <= 0 {
+		return w.b.conn.Write(p)
+	}
+	_ = w.b.conn.SetWriteDeadline(time.Now().Add(d))
+	n, err := w.b.conn.Write(p)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		w.b.stalled.Store(true)
+	}
+	return n, err
+}
+
+// unlimitWrites ends a borrower's write limit. Called by the owner
+// before the backend goes back to the pool.
+func (b *backend) unlimitWrites() {
+	if b.writeLimit > 0 {
+		b.writeLimit = 0
+		_ = b.conn.SetWriteDeadline(time.Time{})
+	}
 }
 
 // backendShown is a published, never modified view of a backend.
@@ -170,7 +207,6 @@ func openBackend(ctx context.Context, cfg *pgconn.Config, maxBody int, verify fu
 		conn:     hj.Conn,
 		rc:       rawConn(hj.Conn),
 		rd:       newRawReader(hj.Conn, maxBody),
-		wr:       bufio.NewWriterSize(hj.Conn, 16<<10),
 		pid:      hj.PID,
 		secret:   hj.SecretKey,
 		addr:     addr,
@@ -182,6 +218,7 @@ func openBackend(ctx context.Context, cfg *pgconn.Config, maxBody int, verify fu
 		created:  now,
 		released: now,
 	}
+	b.wr = bufio.NewWriterSize(stallWriter{b}, 16<<10)
 	b.publish()
 	return b, nil
 }

@@ -13,7 +13,10 @@
 //     client's CancelRequest goes to the backend its session holds, and
 //     only while that lending lasts: handing a backend back waits for a
 //     cancel being sent for it and refuses any later one
-//     (backend.cancel), so a cancel never reaches the next borrower.
+//     (backend.cancel), and neither a session's backend nor an
+//     Executor's (whose context ended) is handed on before the server
+//     has read a cancel sent for it, so a cancel never reaches the next
+//     borrower.
 //   - A session owns one client connection for its whole life. It borrows a
 //     backend from the Pool at a client's first statement and gives it back
 //     when PostgreSQL reports the transaction idle (transaction pooling).
@@ -26,7 +29,11 @@
 //     that holds a backend while it waits for its client longer than the
 //     idle-transaction timeout is ended (FATAL 25P03) and its transaction
 //     rolled back: the server's sweeper only claims the wait (idle.go);
-//     the session itself tells the client and lets go.
+//     the session itself tells the client and lets go. While lent to a
+//     session, each write to the backend is bounded by the same timeout
+//     (stallWriter): a client that pipelines more than the server reads
+//     while it does not read its results would otherwise block pgmoat's
+//     write, and keep the backend, for ever; the backend is discarded.
 //   - Pool owns the backend connections, all opened as the configured
 //     read-only role with client_encoding UTF8 and
 //     standard_conforming_strings on. Its first connection runs
@@ -44,7 +51,10 @@
 //     record of what a backend carries (lending.go): every transaction
 //     sets the borrower's identity, statement_timeout and read-only flag
 //     for itself, transaction-locally, pipelined ahead of the borrower's
-//     first statement; a backend that goes to another identity (user id
+//     first statement (a transaction that COMMIT AND CHAIN or ROLLBACK
+//     AND CHAIN opens, or that a COMMIT inside an extended batch lets
+//     the next message start, gets them ahead of its first message too,
+//     chain.go); a backend that goes to another identity (user id
 //     or profile) is cleaned with DISCARD ALL first (advisory locks,
 //     LISTEN, prepared statements, session settings). The per-transaction
 //     settings cost PostgreSQL one more Bind/Execute per transaction

@@ -129,12 +129,21 @@ func (x *Executor) lend(ctx context.Context, id policy.Identity) (bk *backend, w
 
 func (x *Executor) run(ctx context.Context, bk *backend, query string, args []any, want, local settings, maxBytes int) (*Result, error) {
 	lending := bk.lending.Load() // this call's: it holds bk until release
+	// A cancel sent because ctx ended must reach the server before the
+	// backend goes back to the pool (the caller's deferred release), or
+	// it could cancel the next borrower's statement: stop waits for it.
+	cancelled := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
+		defer close(cancelled)
 		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = bk.cancel(cctx, lending)
 		cancel()
 	})
-	defer stop()
+	defer func() {
+		if !stop() {
+			<-cancelled
+		}
+	}()
 	name := backendStatementName(query, nil)
 	behind := x.pool.cfg.BehindPooler
 	var info *stmtInfo

@@ -355,6 +355,11 @@ func (s *session) txStatus() byte {
 // transaction is gone with it, so the client is told and disconnected.
 func (s *session) backendLost(bk *backend, err error) {
 	s.srv.pool.lostLent(bk, err)
+	if bk.stalled.Load() {
+		s.endLending(bk, fatalf(codeConnFailure, "pgmoat: backend.stalled: the server stopped reading this connection's messages for longer than "+
+			s.srv.cfg.IdleTransactionTimeout.String()+" (its results were not read while more was pipelined); reconnect, and send Sync or Flush and read the results before pipelining more"))
+		return
+	}
 	s.endLending(bk, fatalf(codeConnFailure, "pgmoat: backend.lost: the server connection was lost ("+err.Error()+"); reconnect and retry"))
 }
 
@@ -455,8 +460,13 @@ func (s *session) writer() *bufio.Writer {
 	return s.out
 }
 
-// cancelBackend forwards a cancel for whatever the session's backend runs.
+// cancelBackend forwards a cancel for whatever the session's backend
+// runs. It holds cancelMu until the server has read the request (and
+// signalled the backend), so the backend cannot have gone to another
+// borrower by the time the cancel lands (handBack waits for it).
 func (s *session) cancelBackend() {
+	s.cancelMu.Lock()
+	defer s.cancelMu.Unlock()
 	s.mu.Lock()
 	bk := s.bk
 	busy := len(s.expect) > 0
@@ -491,10 +501,14 @@ func errorCode(body []byte) string {
 }
 
 // handBack returns a backend to the pool once no write to it is still in
-// progress (a write started before the session let go of it).
+// progress (a write started before the session let go of it) and no
+// cancel request for it is still on its way to the server.
 func (s *session) handBack(bk *backend) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	s.cancelMu.Lock()
+	defer s.cancelMu.Unlock()
+	bk.unlimitWrites()
 	s.srv.pool.release(bk)
 }
 

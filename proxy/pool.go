@@ -696,13 +696,15 @@ func (p *Pool) lost(b *backend, why error) {
 }
 
 // lostLent is a lent backend that failed under its borrower: a lost
-// connection (not a protocol error) is lost.
+// connection (not a protocol error) is lost. One pgmoat closed because
+// a write to it stalled (stallWriter) says nothing of the server, whose
+// other connections stay.
 func (p *Pool) lostLent(b *backend, why error) {
 	if h := b.home; h != nil && h != p {
 		h.lostLent(b, why)
 		return
 	}
-	if isConnLoss(why) {
+	if isConnLoss(why) && !b.stalled.Load() {
 		p.lost(b, why)
 	}
 }

@@ -90,6 +90,9 @@ type fixtureOptions struct {
 	maxReplicaLag  time.Duration
 	primaryMode    string
 	healthInterval time.Duration
+	// backendPort, when set, is where the pool connects instead of the
+	// cluster's port (a relay on loopback in front of it).
+	backendPort int
 }
 
 func newFixture(t testing.TB, o fixtureOptions) *proxyFixture {
@@ -119,8 +122,12 @@ func newFixture(t testing.TB, o fixtureOptions) *proxyFixture {
 		replicas = append(replicas, r)
 		replicaCfgs = append(replicaCfgs, PoolConfig{DSN: r.DSNFor("proxy_reader", "reader-pw", db)})
 	}
+	dsn := cluster.DSNFor("proxy_reader", "reader-pw", db)
+	if o.backendPort != 0 {
+		dsn = fmt.Sprintf("host=127.0.0.1 port=%d user=proxy_reader password=reader-pw dbname=%s sslmode=disable", o.backendPort, db)
+	}
 	pool, err := NewPool(PoolConfig{
-		DSN: cluster.DSNFor("proxy_reader", "reader-pw", db), Min: o.poolMin, Max: o.poolMax,
+		DSN: dsn, Min: o.poolMin, Max: o.poolMax,
 		AcquireTimeout: o.acquireTimeout, MaxPerIdentity: o.maxPerIdentity, Logger: o.logger,
 		Replicas: replicaCfgs, MaxReplicaLag: o.maxReplicaLag, Primary: o.primaryMode, HealthInterval: o.healthInterval,
 		MaxMessageSize: o.poolMaxMessage,

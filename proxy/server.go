@@ -379,13 +379,23 @@ func (s *Server) forget(sess *session) {
 // one that proves dead while they are applied is replaced (Pool.lend).
 // key is want.key(), which the session keeps rather than rebuild per
 // transaction.
+//
+// A client's messages reach the backend as it sends them: one that
+// pipelines past what the server reads while it is blocked sending
+// results the client does not read would block pgmoat's write for ever,
+// so each write is bounded by the idle-transaction timeout (stallWriter)
+// until the session hands the backend back.
 func (s *Server) lend(ctx context.Context, id policy.Identity, want settings, key string, local settings) (*backend, error) {
-	return s.pool.lend(ctx, borrowerFor(id, key), func(bk *backend) error {
+	bk, err := s.pool.lend(ctx, borrowerFor(id, key), func(bk *backend) error {
 		if !s.pool.cfg.BehindPooler && (bk.appliedKey != key || bk.lastID != id) {
 			s.metrics.injection()
 		}
 		return s.pool.prepareLending(ctx, bk, id, want, key, local)
 	})
+	if err == nil {
+		bk.writeLimit = s.cfg.IdleTransactionTimeout
+	}
+	return bk, err
 }
 
 func (s *Server) decide(id policy.Identity, sql string) policy.Verdict {

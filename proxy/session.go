@@ -62,6 +62,12 @@ type session struct {
 	// wmu serializes writes to the held backend with its release, so a
 	// backend is never handed on while a write to it is still finishing.
 	wmu sync.Mutex
+	// cancelMu is held while a cancel request for the held backend is
+	// on its way to the server, and by its release: a cancel that read
+	// the backend before it went back reaches the server before anyone
+	// else can borrow it, and the server drops a cancel that finds it
+	// idle.
+	cancelMu sync.Mutex
 
 	skipping bool // after an error in extended protocol: discard until Sync
 	// backendSkips says the backend reported an error in an extended
@@ -83,6 +89,12 @@ type session struct {
 	// batchOpen is set once the current batch (up to Sync or Query) has
 	// its backend and, behind a pooler, its per-transaction settings.
 	batchOpen bool
+	// txEnded says a statement sent since the last batch start ended a
+	// transaction, and endPortals are the portals bound to such
+	// statements (chain.go): the next transaction may start without a
+	// new batch.
+	txEnded    bool
+	endPortals map[string]bool
 	// batchKind, batchSQL and batchOIDs describe the batch's last parsed
 	// or bound statement, for metrics and the statement and slow logs of
 	// extended-protocol batches.
@@ -167,7 +179,7 @@ func (s *session) handle(ctx context.Context, msg pgproto3.FrontendMessage) bool
 	case *pgproto3.Describe:
 		s.describe(ctx, m)
 	case *pgproto3.Execute:
-		s.forwardExtended(ctx, m, expectation{kind: expectExecute})
+		s.execute(ctx, m)
 	case *pgproto3.Close:
 		s.closeMsg(ctx, m)
 	case *pgproto3.Sync:
@@ -232,6 +244,7 @@ func (s *session) query(ctx context.Context, sql string) {
 	s.push(expectation{kind: expectQuery, started: time.Now(), stmtKind: v.Kind, sql: sql}, false)
 	s.sendBackend(&pgproto3.Query{String: v.SQL(sql)}, true)
 	s.batchOpen = false
+	s.txEnded = s.txEnded || endsTransaction(v.Kind)
 }
 
 // refuseSimple answers a simple-protocol message with an error and
@@ -381,6 +394,7 @@ func (s *session) bind(ctx context.Context, m *pgproto3.Bind) {
 		return
 	}
 	s.noteBound(m.PreparedStatement)
+	s.notePortal(m.DestinationPortal, s.batchKind)
 	out := *m
 	out.PreparedStatement = name
 	s.push(expectation{kind: expectBind}, true)
@@ -611,6 +625,7 @@ func (s *session) sendBackend(m pgproto3.FrontendMessage, flush bool) {
 // backend's session was left, no transaction runs without them.
 func (s *session) startBatch(ctx context.Context, simple bool) bool {
 	if s.batchOpen {
+		s.injectAfterTxEnd()
 		return true
 	}
 	if s.owed() {
@@ -622,9 +637,10 @@ func (s *session) startBatch(ctx context.Context, simple bool) bool {
 	s.mu.Lock()
 	status := s.bk.txStatus
 	s.mu.Unlock()
-	if status == 'I' {
-		s.injectLocal()
+	if status == 'I' || (status == 'T' && s.txEnded) {
+		s.injectLocal() // a chained transaction is open without them
 	}
+	s.txEnded = false
 	s.batchOpen = true
 	return true
 }
