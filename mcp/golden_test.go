@@ -42,6 +42,7 @@ func TestGoldenShop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads the shop database")
 	}
+	cluster := liveCluster(t)
 	db := pgcluster.NewDatabase(t, cluster)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
