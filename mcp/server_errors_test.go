@@ -89,9 +89,9 @@ func TestServerTruncatesWhereTheExecutorStopped(t *testing.T) {
 func TestServerRefusesARowLargerThanTheBudget(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name     string
+		name    string
 		nameLen int
-		want     []string
+		want    []string
 	}{
 		// The executor cut the value: its size comes from there.
 		{"a value the executor cut", 500, []string{"column full_name holds 500 bytes", `columns: ["id", "email"]`}},
