@@ -202,10 +202,11 @@ func verify(engine *policy.Engine, id policy.Identity, spec *ToolSpec, sql strin
 	if err := v.Err(); err != nil {
 		return err
 	}
-	want := spec.Table.String()
-	if v.Kind != policy.KindSelect || len(v.Relations) != 1 || unquote(v.Relations[0]) != want {
+	want := policy.RelationName{Schema: spec.Table.Schema, Name: spec.Table.Name}
+	if v.Kind != policy.KindSelect || len(v.Relations) != 1 || v.Relations[0] != want {
 		return &policy.Error{SQLState: policy.SQLStateDenied, Rule: "mcp.verify",
-			Message: fmt.Sprintf("pgmoat: mcp.verify: the statement built for %s reads %v instead of %s alone; refused", spec.Name, v.Relations, want)}
+			Message: fmt.Sprintf("pgmoat: mcp.verify: the statement built for %s reads %s instead of %s alone; refused",
+				spec.Name, quotedRelations(v.Relations), quoteQualified(spec.Table))}
 	}
 	for _, f := range v.Functions {
 		if !slices.Contains(searchFunctions, unquote(f)) {
@@ -214,6 +215,16 @@ func verify(engine *policy.Engine, id policy.Identity, spec *ToolSpec, sql strin
 		}
 	}
 	return nil
+}
+
+// quotedRelations spells relations as SQL would, which keeps "a.b"."c"
+// and "a"."b.c" apart in a message.
+func quotedRelations(rels []policy.RelationName) string {
+	parts := make([]string, len(rels))
+	for i, r := range rels {
+		parts[i] = quoteIdent(r.Schema) + "." + quoteIdent(r.Name)
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
 }
 
 // unquote drops identifier quotes from a "schema"."name" display form.

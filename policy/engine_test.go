@@ -103,7 +103,7 @@ func TestOnlineRelationResolution(t *testing.T) {
 			}
 			continue
 		}
-		if !v.Allowed || len(v.Relations) != 1 || v.Relations[0] != want {
+		if !v.Allowed || len(v.Relations) != 1 || v.Relations[0].String() != want {
 			t.Errorf("%q: %+v; want %s", sql, v, want)
 		}
 	}
