@@ -46,7 +46,7 @@ func (e *Engine) decideTraced(r *rules, fc FunctionCatalog, implied error, sql s
 
 // decideOnce judges one text.
 func (e *Engine) decideOnce(r *rules, fc FunctionCatalog, implied error, sql string, tr *shapeTrace) Verdict {
-	if d := checkInput(sql, e.maxBytes); d != nil {
+	if d := checkInput(sql, e.maxBytes, &e.nums); d != nil {
 		return denied(d, KindUnknown)
 	}
 	js, err := pg_query.ParseToJSON(sql)

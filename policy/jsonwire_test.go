@@ -13,7 +13,11 @@ import (
 // loses and the engine handles).
 func sameTree(t testing.TB, s *schema, sql string) {
 	t.Helper()
-	if checkInput(sql, DefaultMaxStatementBytes) != nil {
+	n, err := newNums(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checkInput(sql, DefaultMaxStatementBytes, &n) != nil {
 		return
 	}
 	js, err := pg_query.ParseToJSON(sql)

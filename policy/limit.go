@@ -9,18 +9,12 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// LimitOption values, as pg_query numbers them.
-const (
-	limitOptionCount    = 2
-	limitOptionWithTies = 3
-)
-
 // bound returns the SelectStmt bytes with its row count capped at max, or
 // nil when the statement already has a constant LIMIT no larger than max.
 // The edit is made on the parse tree: limit_count is replaced, the rest of
 // the statement is copied field by field.
 func (w *walker) bound(sel []byte, max int) ([]byte, error) {
-	if findVarint(sel, w.n.selLimitOption) == limitOptionWithTies {
+	if findVarint(sel, w.n.selLimitOption) == w.n.limitWithTies {
 		return nil, deny(RuleWithTies, "FETCH ... WITH TIES can return more rows than the profile's max_rows")
 	}
 	limit, err := w.newLimit(sel, max)
@@ -40,7 +34,7 @@ func (w *walker) bound(sel []byte, max int) ([]byte, error) {
 	out = protowire.AppendTag(out, protowire.Number(w.n.selLimitCount), protowire.BytesType)
 	out = protowire.AppendBytes(out, limit)
 	out = protowire.AppendTag(out, protowire.Number(w.n.selLimitOption), protowire.VarintType)
-	return protowire.AppendVarint(out, limitOptionCount), nil
+	return protowire.AppendVarint(out, w.n.limitCount), nil
 }
 
 // newLimit returns the encoded Node for the new LIMIT, or nil to keep the
