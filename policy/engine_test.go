@@ -122,6 +122,7 @@ func TestNewRejectsBadProfiles(t *testing.T) {
 		"unqualified allow": {AllowRelations: []string{"orders"}},
 		"unqualified deny":  {DenyRelations: []string{"orders"}},
 		"negative rows":     {MaxRows: -1},
+		"negative slow":     {SlowThreshold: -1},
 		"mismatched name":   {Name: "other"},
 	} {
 		if _, err := New(Options{Profiles: map[string]Profile{"p": p}}); err == nil {

@@ -118,6 +118,9 @@ func compile(p Profile) (*rules, error) {
 	if p.MaxRows < 0 {
 		return nil, fmt.Errorf("policy: profile %q: max_rows %d is negative", p.Name, p.MaxRows)
 	}
+	if p.SlowThreshold < 0 {
+		return nil, fmt.Errorf("policy: profile %q: slow_threshold %s is negative", p.Name, p.SlowThreshold)
+	}
 	r := &rules{
 		profile:        p,
 		path:           searchPath(p.SearchPath),
