@@ -356,7 +356,7 @@ func schemaTypeName(s *Schema) string {
 var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$`)
 
 // formatOK checks the formats whose mistakes are common and cheap to
-// explain; the server checks the rest and a failure there is reported the
+// describe; the server checks the rest and a failure there is reported the
 // same way.
 func formatOK(format, pgType, v string) bool {
 	switch {

@@ -190,18 +190,18 @@ func (s *Server) install(set *ToolSet) {
 		s.sdk.RemoveTools(gone...)
 	}
 	for _, t := range set.Listed() {
-		wire, _ := json.Marshal(t.Wire())
-		if s.registered[t.Name] == string(wire) {
+		listing, _ := json.Marshal(t.Listing())
+		if s.registered[t.Name] == string(listing) {
 			continue
 		}
-		s.registered[t.Name] = string(wire)
+		s.registered[t.Name] = string(listing)
 		s.sdk.AddTool(sdkTool(t), s.handler(t.Name))
 	}
 	s.installResources(set)
 }
 
 func sdkTool(t *ToolSpec) *sdk.Tool {
-	w := t.Wire()
+	w := t.Listing()
 	tool := &sdk.Tool{Name: w.Name, Description: w.Description, InputSchema: w.InputSchema,
 		Annotations: &sdk.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: ptr(false),
 			DestructiveHint: ptr(false), Title: t.Name}}

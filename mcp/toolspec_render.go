@@ -7,32 +7,32 @@ import (
 	"strings"
 )
 
-// WireTool is a tool as tools/list carries it.
-type WireTool struct {
-	Name         string           `json:"name"`
-	Description  string           `json:"description"`
-	InputSchema  *Schema          `json:"inputSchema"`
-	OutputSchema *Schema          `json:"outputSchema,omitempty"`
-	Annotations  *WireAnnotations `json:"annotations,omitempty"`
+// ListedTool is a tool as tools/list carries it.
+type ListedTool struct {
+	Name         string             `json:"name"`
+	Description  string             `json:"description"`
+	InputSchema  *Schema            `json:"inputSchema"`
+	OutputSchema *Schema            `json:"outputSchema,omitempty"`
+	Annotations  *ListedAnnotations `json:"annotations,omitempty"`
 }
 
-// WireAnnotations are the MCP tool hints; every pgmoat tool only reads.
-type WireAnnotations struct {
+// ListedAnnotations are the MCP tool hints; every pgmoat tool only reads.
+type ListedAnnotations struct {
 	ReadOnlyHint   bool `json:"readOnlyHint"`
 	IdempotentHint bool `json:"idempotentHint"`
 	OpenWorldHint  bool `json:"openWorldHint"`
 }
 
-// Wire returns the tool as tools/list carries it.
-func (t *ToolSpec) Wire() WireTool {
-	return WireTool{Name: t.Name, Description: t.Description, InputSchema: t.InputSchema, OutputSchema: t.OutputSchema,
-		Annotations: &WireAnnotations{ReadOnlyHint: true, IdempotentHint: true}}
+// Listing returns the tool as tools/list carries it.
+func (t *ToolSpec) Listing() ListedTool {
+	return ListedTool{Name: t.Name, Description: t.Description, InputSchema: t.InputSchema, OutputSchema: t.OutputSchema,
+		Annotations: &ListedAnnotations{ReadOnlyHint: true, IdempotentHint: true}}
 }
 
 // TokenCost estimates what the tool costs in a model's context: its
 // tools/list JSON in bytes, divided by four.
 func (t *ToolSpec) TokenCost() int {
-	b, _ := json.Marshal(t.Wire())
+	b, _ := json.Marshal(t.Listing())
 	return (len(b) + 3) / 4
 }
 
@@ -40,7 +40,7 @@ func (t *ToolSpec) TokenCost() int {
 // with their token costs alongside.
 func (s *ToolSet) WriteJSON(w io.Writer) error {
 	type entry struct {
-		WireTool
+		ListedTool
 		TokenCost int `json:"x-pgmoat-token-cost"`
 	}
 	out := struct {
@@ -50,7 +50,7 @@ func (s *ToolSet) WriteJSON(w io.Writer) error {
 		Warnings   []string `json:"x-pgmoat-warnings,omitempty"`
 	}{Tools: []entry{}, Discovery: s.Discovery, Warnings: s.Warnings}
 	for _, t := range s.Listed() {
-		out.Tools = append(out.Tools, entry{t.Wire(), t.TokenCost()})
+		out.Tools = append(out.Tools, entry{t.Listing(), t.TokenCost()})
 		out.TokenTotal += t.TokenCost()
 	}
 	enc := json.NewEncoder(w)

@@ -53,7 +53,7 @@ func (e *Engine) decideOnce(r *rules, fc FunctionCatalog, implied error, sql str
 	if err != nil {
 		return denied(&denial{state: SQLStateSyntax, rule: RuleParse, reason: err.Error()}, KindUnknown)
 	}
-	pb, lossy, err := e.schema.jsonToWire(sql, js, e.maxDepth)
+	pb, lossy, err := e.schema.jsonToProtobuf(sql, js, e.maxDepth)
 	if err != nil {
 		return (&walker{}).deniedErr(err, KindUnknown)
 	}

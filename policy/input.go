@@ -71,7 +71,7 @@ func nestingTokens(sql string, nums *nums) (int, error) {
 	// Tokens are read in place: collecting them first (allBytes) cost
 	// about 120 MB of garbage for a 1 MiB text of a million tokens.
 	n := 0
-	err = eachField(pb, func(f wireField) error {
+	err = eachField(pb, func(f pbField) error {
 		if f.num == nums.scanTokens && f.typ == protowire.BytesType {
 			if countsForNesting(pg_query.Token(findVarint(f.bytes, nums.scanTokenKind))) {
 				n++

@@ -24,7 +24,7 @@ func sameTree(t testing.TB, s *schema, sql string) {
 	if err != nil {
 		return
 	}
-	pb, lossy, err := s.jsonToWire(sql, js, DefaultMaxDepth)
+	pb, lossy, err := s.jsonToProtobuf(sql, js, DefaultMaxDepth)
 	if err != nil {
 		if _, ok := err.(*denial); ok {
 			return // too deep: denied, never walked
@@ -102,7 +102,7 @@ func TestLostNegativesAreFlagged(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, lossy, err := s.jsonToWire(sql, js, DefaultMaxDepth); err != nil || lossy != want {
+		if _, lossy, err := s.jsonToProtobuf(sql, js, DefaultMaxDepth); err != nil || lossy != want {
 			t.Errorf("%q: lossy %v, %v; want %v", sql, lossy, err, want)
 		}
 	}
