@@ -153,7 +153,9 @@ func (a *callArgs) set(spec *ToolSpec, p *Param, v any, maxValue int) error {
 // the name is a real column that simply has no index behind it.
 func unknownParam(spec *ToolSpec, name string) error {
 	filters := filterNames(spec)
-	col := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, "_in"), "_gte"), "_lte"), "_search")
+	col, _, _ := ParseFilterName(name, func(n string) bool {
+		return slices.ContainsFunc(spec.Columns, func(c ColumnSpec) bool { return c.Name == n })
+	})
 	for _, c := range spec.Columns {
 		if c.Name == name || c.Name == col {
 			return argErrorf("column %s cannot be filtered: no index makes that filter cheap, so %s does not offer it. "+
@@ -355,7 +357,7 @@ func schemaTypeName(s *Schema) string {
 var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$`)
 
 // formatOK checks the formats whose mistakes are common and cheap to
-// explain; the server checks the rest and a failure there is reported the
+// describe; the server checks the rest and a failure there is reported the
 // same way.
 func formatOK(format, pgType, v string) bool {
 	switch {

@@ -44,16 +44,6 @@ func (x *pageExecutor) Query(_ context.Context, _ policy.Identity, _ int, sql st
 	return r, nil
 }
 
-// selectList is the column names of a built statement's select list.
-func selectList(sql string) []string {
-	list, _, _ := strings.Cut(strings.TrimPrefix(sql, "SELECT "), " FROM ")
-	var cols []string
-	for _, c := range strings.Split(list, ", ") {
-		cols = append(cols, strings.Trim(strings.TrimPrefix(c, "t."), `"`))
-	}
-	return cols
-}
-
 // fakePage makes n rows of the orders table's columns, values as pgx
 // decodes them.
 func fakePage(cols []string, n int) *mcp.Rows {

@@ -81,7 +81,7 @@ func (s *Server) queryTable(ctx context.Context, id policy.Identity, set *ToolSe
 			for fk, fv := range f {
 				p, ok := spec.Param(fk)
 				if !ok || !p.Kind.IsFilter() {
-					return errorResult(explain(spec, unknownParam(spec, fk)))
+					return errorResult(advice(spec, unknownParam(spec, fk)))
 				}
 				args[fk] = fv
 			}
@@ -93,7 +93,7 @@ func (s *Server) queryTable(ctx context.Context, id policy.Identity, set *ToolSe
 	}
 	a, err := validateArgs(spec, args, s.opts.MaxValueBytes)
 	if err != nil {
-		return errorResult(explain(spec, err))
+		return errorResult(advice(spec, err))
 	}
 	return s.execute(ctx, id, set, spec, a)
 }

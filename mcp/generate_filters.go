@@ -112,17 +112,10 @@ func unquoteIdent(s string) string {
 	return s
 }
 
-// Filter kinds IndexServes tells apart.
-const (
-	FilterEquality = "equality" // column, column_in
-	FilterRange    = "range"    // column_gte, column_lte
-	FilterSearch   = "search"   // column_search
-)
-
 // IndexServes reports whether an index of r makes a filter of the given
 // kind on column cheap, by the same reading of the indexes the tool
 // generator uses (pgmoat doctor checks configured filters with it).
-func IndexServes(r *introspect.Relation, column, kind string) bool {
+func IndexServes(r *introspect.Relation, column string, kind FilterKind) bool {
 	a := analyzeAccess(r)
 	switch kind {
 	case FilterEquality:

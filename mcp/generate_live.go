@@ -267,7 +267,7 @@ func compareTool(a, b *ToolSpec) []string {
 	if a.Description != b.Description {
 		out = append(out, "description changed")
 	}
-	if len(out) == 0 && !sameJSON(a.Wire(), b.Wire()) {
+	if len(out) == 0 && !sameJSON(a.Listing(), b.Listing()) {
 		out = append(out, "schema changed")
 	}
 	return out

@@ -83,6 +83,8 @@ func TestDroppedColumnKeepsParameterForGrace(t *testing.T) {
 // a live database: add a column, drop a column, add a table, change a
 // COMMENT; the tool diff and the swap must reflect each.
 func TestLiveToolsFollowSchemaChanges(t *testing.T) {
+	t.Parallel() // a database of its own
+	cluster := liveCluster(t)
 	dsn := cluster.DSN(pgcluster.NewDatabase(t, cluster))
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dsn)

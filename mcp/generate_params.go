@@ -33,7 +33,7 @@ func (g *generator) filterParams(r *introspect.Relation, hidden map[string]bool)
 			if base == "" {
 				base = fmt.Sprintf("column%d", c.Num)
 			}
-			want, cut := fit(base+suffixOf(p.Kind), c.Name+"/"+string(p.Kind))
+			want, cut := fit(base+p.Kind.Suffix(), c.Name+"/"+string(p.Kind))
 			claims = append(claims, nameClaim{
 				want: want, identity: r.QualifiedName().String() + "." + c.Name + "/" + string(p.Kind),
 				natural: base == c.Name && p.Kind == ParamEq && !cut,
@@ -55,20 +55,6 @@ func (g *generator) filterParams(r *introspect.Relation, hidden map[string]bool)
 		p.Name = names[i]
 	}
 	return params
-}
-
-func suffixOf(k ParamKind) string {
-	switch k {
-	case ParamGte:
-		return "_gte"
-	case ParamLte:
-		return "_lte"
-	case ParamIn:
-		return "_in"
-	case ParamSearch:
-		return "_search"
-	}
-	return ""
 }
 
 // columnFilters lists the filters one column gets.

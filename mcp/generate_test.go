@@ -296,8 +296,8 @@ func TestOverridesAndEntities(t *testing.T) {
 	if _, ok := cust.Param("email"); ok {
 		t.Errorf("hidden column filterable")
 	}
-	if strings.Contains(toJSON(t, cust.Wire()), "email") {
-		t.Errorf("hidden column visible in the tool: %s", toJSON(t, cust.Wire()))
+	if strings.Contains(toJSON(t, cust.Listing()), "email") {
+		t.Errorf("hidden column visible in the tool: %s", toJSON(t, cust.Listing()))
 	}
 	orders := tool(t, set, "query_orders")
 	if orders.MaxRows != 200 || orders.DefaultLimit != 100 || !slices.Equal(orders.InputSchema.Required, []string{"customer_id"}) {
@@ -458,7 +458,7 @@ func TestUnreadableColumnsAreHidden(t *testing.T) {
 	c, _ := s.Relations[0].Column("email")
 	c.Selectable = false
 	cust := tool(t, generate(t, s, mcp.GenerateOptions{}), "query_customers")
-	if _, ok := cust.Param("email"); ok || strings.Contains(toJSON(t, cust.Wire()), `"email"`) {
+	if _, ok := cust.Param("email"); ok || strings.Contains(toJSON(t, cust.Listing()), `"email"`) {
 		t.Errorf("unreadable column exposed")
 	}
 }

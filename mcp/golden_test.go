@@ -18,6 +18,7 @@ import (
 // TestGoldenCatalog pins the tools generated for a schema that exercises
 // every index kind, type family and awkward name.
 func TestGoldenCatalog(t *testing.T) {
+	t.Parallel() // a database of its own
 	// The same awkward catalog introspect's own tests load.
 	snap := liveSnapshot(t, readFile(t, filepath.Join("..", "..", "introspect", "testdata", "catalog.sql")))
 	set, err := mcp.Generate(snap, mcp.GenerateOptions{})
@@ -40,9 +41,11 @@ func TestGoldenCatalog(t *testing.T) {
 // sees them. Review testdata/golden/shop.txt after -update: it is what an
 // LLM reads.
 func TestGoldenShop(t *testing.T) {
+	t.Parallel() // a database of its own
 	if testing.Short() {
 		t.Skip("loads the shop database")
 	}
+	cluster := liveCluster(t)
 	db := pgcluster.NewDatabase(t, cluster)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

@@ -15,22 +15,27 @@ import (
 )
 
 var (
-	cluster *pgcluster.Cluster
-	update  = flag.Bool("update", false, "rewrite golden files")
+	// shared is started by the first test that needs a database: the
+	// generation, server and argument tests run without one.
+	shared pgcluster.Lazy
+	update = flag.Bool("update", false, "rewrite golden files")
 )
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	if f := flag.Lookup("test.run"); f != nil && f.Value.String() == "^$" {
-		// Benchmarks alone (-run '^$' -bench ...) need no PostgreSQL.
-		os.Exit(m.Run())
-	}
-	os.Exit(pgcluster.Shared(m, pgcluster.Options{}, &cluster))
+	os.Exit(shared.Run(m))
+}
+
+// liveCluster is the package's PostgreSQL, started on first use.
+func liveCluster(t *testing.T) *pgcluster.Cluster {
+	t.Helper()
+	return shared.Get(t)
 }
 
 // liveSnapshot creates a database, runs ddl in it and introspects it.
 func liveSnapshot(t *testing.T, ddl string) *introspect.Snapshot {
 	t.Helper()
+	cluster := liveCluster(t)
 	dsn := cluster.DSN(pgcluster.NewDatabase(t, cluster))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -56,7 +56,7 @@ func resultKey(tool string, id policy.Identity, raw json.RawMessage) (string, bo
 func (s *Server) runQuery(ctx context.Context, id policy.Identity, set *ToolSet, spec *ToolSpec, raw json.RawMessage) *sdk.CallToolResult {
 	a, err := parseArgs(spec, raw, s.opts.MaxValueBytes)
 	if err != nil {
-		return errorResult(explain(spec, err))
+		return errorResult(advice(spec, err))
 	}
 	return s.execute(ctx, id, set, spec, a)
 }
@@ -74,7 +74,7 @@ func (s *Server) execute(ctx context.Context, id policy.Identity, set *ToolSet, 
 		}
 		pos, err := decodeCursor(s.opts.CursorKey, digest, a.cursor, len(keys))
 		if err != nil {
-			return errorResult(explain(spec, err))
+			return errorResult(advice(spec, err))
 		}
 		position, after = pos, nullPattern(pos)
 	}
@@ -84,7 +84,7 @@ func (s *Server) execute(ctx context.Context, id policy.Identity, set *ToolSet, 
 	if err != nil {
 		s.staleCheck(err)
 		infoOf(ctx).noteDenial(err)
-		return errorResult(explain(spec, err))
+		return errorResult(advice(spec, err))
 	}
 	pageSize, fetch, probeLost := s.pageSize(spec, id, a.limit)
 	infoOf(ctx).sql = pl.sql
@@ -101,15 +101,15 @@ func (s *Server) execute(ctx context.Context, id policy.Identity, set *ToolSet, 
 		infoOf(ctx).noteDenial(err)
 		s.opts.Logger.Info("tool call failed", "tool", spec.Name, "user", id.UserID, "err", err)
 		logIfInternal(s.opts.Logger, spec.Name, err)
-		return errorResult(explain(spec, err))
+		return errorResult(advice(spec, err))
 	}
 	if len(rows.Columns) != len(pl.selected) {
 		s.staleCheck(&staleError{what: "a column"})
-		return errorResult(explain(spec, &staleError{what: "a column of " + spec.Table.String()}))
+		return errorResult(advice(spec, &staleError{what: "a column of " + spec.Table.String()}))
 	}
 	pg, last, err := shapeRows(pl, rows, pageSize, probeLost, budget)
 	if err != nil {
-		return errorResult(explain(spec, err))
+		return errorResult(advice(spec, err))
 	}
 	if last != nil && spec.PrimaryKey != nil {
 		pg.NextCursor = encodeCursor(s.opts.CursorKey, digest, last)
@@ -199,10 +199,11 @@ func verify(engine *policy.Engine, id policy.Identity, spec *ToolSpec, sql strin
 	if err := v.Err(); err != nil {
 		return err
 	}
-	want := spec.Table.String()
-	if v.Kind != policy.KindSelect || len(v.Relations) != 1 || unquote(v.Relations[0]) != want {
+	want := policy.RelationName{Schema: spec.Table.Schema, Name: spec.Table.Name}
+	if v.Kind != policy.KindSelect || len(v.Relations) != 1 || v.Relations[0] != want {
 		return &policy.Error{SQLState: policy.SQLStateDenied, Rule: "mcp.verify",
-			Message: fmt.Sprintf("pgmoat: mcp.verify: the statement built for %s reads %v instead of %s alone; refused", spec.Name, v.Relations, want)}
+			Message: fmt.Sprintf("pgmoat: mcp.verify: the statement built for %s reads %s instead of %s alone; refused",
+				spec.Name, quotedRelations(v.Relations), quoteQualified(spec.Table))}
 	}
 	for _, f := range v.Functions {
 		if !slices.Contains(searchFunctions, unquote(f)) {
@@ -211,6 +212,16 @@ func verify(engine *policy.Engine, id policy.Identity, spec *ToolSpec, sql strin
 		}
 	}
 	return nil
+}
+
+// quotedRelations spells relations as SQL would, which keeps "a.b"."c"
+// and "a"."b.c" apart in a message.
+func quotedRelations(rels []policy.RelationName) string {
+	parts := make([]string, len(rels))
+	for i, r := range rels {
+		parts[i] = quoteIdent(r.Schema) + "." + quoteIdent(r.Name)
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
 }
 
 // unquote drops identifier quotes from a "schema"."name" display form.

@@ -193,19 +193,19 @@ func (s *Server) install(set *ToolSet) {
 		s.sdk.RemoveTools(gone...)
 	}
 	for _, t := range set.Listed() {
-		wire, _ := json.Marshal(t.Wire())
-		if s.registered[t.Name] == string(wire) {
+		listing, _ := json.Marshal(t.Listing())
+		if s.registered[t.Name] == string(listing) {
 			continue
 		}
-		s.registered[t.Name] = string(wire)
+		s.registered[t.Name] = string(listing)
 		s.sdk.AddTool(sdkTool(t), s.handler(t.Name))
 	}
 	s.installResources(set)
 }
 
 func sdkTool(t *ToolSpec) *sdk.Tool {
-	w := t.Wire()
-	// The annotations of Wire, no more: a title equal to the name and the
+	w := t.Listing()
+	// The annotations of Listing, no more: a title equal to the name and the
 	// hints that mean nothing on a read-only tool only cost tokens.
 	tool := &sdk.Tool{Name: w.Name, Description: w.Description, InputSchema: w.InputSchema,
 		Annotations: &sdk.ToolAnnotations{ReadOnlyHint: w.Annotations.ReadOnlyHint, OpenWorldHint: ptr(w.Annotations.OpenWorldHint)}}

@@ -134,7 +134,7 @@ func TestOversizedRowIsRefusedNamingTheColumn(t *testing.T) {
 				if !errors.As(err, &oe) {
 					t.Fatalf("want an oversized-row refusal, got %v", err)
 				}
-				msg := explain(spec, err)
+				msg := advice(spec, err)
 				for _, want := range []string{"query_docs", "column body holds", "1000 bytes", `columns: ["id", "title"]`} {
 					if !strings.Contains(msg, want) {
 						t.Errorf("advice %q lacks %q", msg, want)

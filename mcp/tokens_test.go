@@ -53,7 +53,7 @@ func readTokenFile(t *testing.T, name string) tokenFile {
 }
 
 // goldenWire reads the tools of a golden tools/list file back into the
-// exact bytes ToolSpec.WireJSON gives, without the x-pgmoat annotations.
+// exact bytes ToolSpec.ListingJSON gives, without the x-pgmoat annotations.
 func goldenWire(t *testing.T, name string) [][]byte {
 	t.Helper()
 	var file struct {
@@ -104,7 +104,7 @@ func checkTokenFile(t *testing.T, name string, set *mcp.ToolSet) {
 		t.Fatalf("%s.tokens.json counts %d tools, the set lists %d: recount with -update", name, len(tf.Tools), len(listed))
 	}
 	for i, tool := range listed {
-		if tf.Tools[i].Name != tool.Name || tf.Tools[i].SHA256 != sha(tool.WireJSON()) {
+		if tf.Tools[i].Name != tool.Name || tf.Tools[i].SHA256 != sha(tool.ListingJSON()) {
 			t.Errorf("%s.tokens.json: %s was counted before it changed: recount with -update", name, tool.Name)
 		}
 	}

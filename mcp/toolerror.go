@@ -18,8 +18,9 @@ func errorResult(msg string) *sdk.CallToolResult {
 	return &sdk.CallToolResult{IsError: true, Content: []sdk.Content{&sdk.TextContent{Text: msg}}}
 }
 
-// explain turns a failure of a table call into advice.
-func explain(spec *ToolSpec, err error) string {
+// advice turns a failure of a table call into the tool error text: what
+// to do instead.
+func advice(spec *ToolSpec, err error) string {
 	var ae *argError
 	var pe *policy.Error
 	var se *staleError
@@ -37,12 +38,12 @@ func explain(spec *ToolSpec, err error) string {
 		return "The call was cancelled before the database answered."
 	}
 	if de, ok := asDBError(err); ok {
-		return explainDB(spec, de)
+		return adviceDB(spec, de)
 	}
 	return "pgmoat: internal error while running the query; try again, and report it if it persists."
 }
 
-func explainDB(spec *ToolSpec, de *DBError) string {
+func adviceDB(spec *ToolSpec, de *DBError) string {
 	switch {
 	case de.Unavailable:
 		return "The database is unavailable right now. Try again in a moment; nothing about the call needs to change."

@@ -8,50 +8,50 @@ import (
 	"strings"
 )
 
-// WireTool is a tool as tools/list carries it.
-type WireTool struct {
-	Name         string           `json:"name"`
-	Description  string           `json:"description"`
-	InputSchema  *Schema          `json:"inputSchema"`
-	OutputSchema *Schema          `json:"outputSchema,omitempty"`
-	Annotations  *WireAnnotations `json:"annotations,omitempty"`
+// ListedTool is a tool as tools/list carries it.
+type ListedTool struct {
+	Name         string             `json:"name"`
+	Description  string             `json:"description"`
+	InputSchema  *Schema            `json:"inputSchema"`
+	OutputSchema *Schema            `json:"outputSchema,omitempty"`
+	Annotations  *ListedAnnotations `json:"annotations,omitempty"`
 }
 
-// WireAnnotations are the MCP tool hints; every pgmoat tool only reads.
+// ListedAnnotations are the MCP tool hints; every pgmoat tool only reads.
 // destructiveHint and idempotentHint are left out: the specification
 // gives them meaning only when readOnlyHint is false. openWorldHint
 // defaults to true, so its false is said.
-type WireAnnotations struct {
+type ListedAnnotations struct {
 	ReadOnlyHint  bool `json:"readOnlyHint"`
 	OpenWorldHint bool `json:"openWorldHint"`
 }
 
-// Wire returns the tool as tools/list carries it.
-func (t *ToolSpec) Wire() WireTool {
-	return WireTool{Name: t.Name, Description: t.Description, InputSchema: t.InputSchema, OutputSchema: t.OutputSchema,
-		Annotations: &WireAnnotations{ReadOnlyHint: true}}
+// Listing returns the tool as tools/list carries it.
+func (t *ToolSpec) Listing() ListedTool {
+	return ListedTool{Name: t.Name, Description: t.Description, InputSchema: t.InputSchema, OutputSchema: t.OutputSchema,
+		Annotations: &ListedAnnotations{ReadOnlyHint: true}}
 }
 
-// WireJSON is the tool as tools/list carries it, as compact JSON without
+// ListingJSON is the tool as tools/list carries it, as compact JSON without
 // HTML escaping: the text a model's context receives, and what token
 // counts are taken of.
-func (t *ToolSpec) WireJSON() []byte {
+func (t *ToolSpec) ListingJSON() []byte {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	_ = enc.Encode(t.Wire()) // a Wire of plain values always encodes
+	_ = enc.Encode(t.Listing()) // a Listing of plain values always encodes
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
 // TokenCost estimates what the tool costs in a model's context: the
-// tokens of its WireJSON as EstimateTokens counts them.
-func (t *ToolSpec) TokenCost() int { return EstimateTokens(t.WireJSON()) }
+// tokens of its ListingJSON as EstimateTokens counts them.
+func (t *ToolSpec) TokenCost() int { return EstimateTokens(t.ListingJSON()) }
 
 // WriteJSON writes the listed tools exactly as tools/list carries them,
 // with their token costs alongside.
 func (s *ToolSet) WriteJSON(w io.Writer) error {
 	type entry struct {
-		WireTool
+		ListedTool
 		TokenCost int `json:"x-pgmoat-token-cost"`
 	}
 	out := struct {
@@ -62,7 +62,7 @@ func (s *ToolSet) WriteJSON(w io.Writer) error {
 		Warnings   []string `json:"x-pgmoat-warnings,omitempty"`
 	}{Tools: []entry{}, Budget: s.TokenBudget, Discovery: s.Discovery, Warnings: s.Warnings}
 	for _, t := range s.Listed() {
-		out.Tools = append(out.Tools, entry{t.Wire(), t.TokenCost()})
+		out.Tools = append(out.Tools, entry{t.Listing(), t.TokenCost()})
 		out.TokenTotal += t.TokenCost()
 	}
 	enc := json.NewEncoder(w)

@@ -46,14 +46,14 @@ func (e *Engine) decideTraced(r *rules, fc FunctionCatalog, implied error, sql s
 
 // decideOnce judges one text.
 func (e *Engine) decideOnce(r *rules, fc FunctionCatalog, implied error, sql string, tr *shapeTrace) Verdict {
-	if d := checkInput(sql, e.maxBytes); d != nil {
+	if d := checkInput(sql, e.maxBytes, &e.nums); d != nil {
 		return denied(d, KindUnknown)
 	}
 	js, err := pg_query.ParseToJSON(sql)
 	if err != nil {
 		return denied(&denial{state: SQLStateSyntax, rule: RuleParse, reason: err.Error()}, KindUnknown)
 	}
-	pb, lossy, err := e.schema.jsonToWire(sql, js, e.maxDepth)
+	pb, lossy, err := e.schema.jsonToProtobuf(sql, js, e.maxDepth)
 	if err != nil {
 		return (&walker{}).deniedErr(err, KindUnknown)
 	}

@@ -103,7 +103,7 @@ func TestOnlineRelationResolution(t *testing.T) {
 			}
 			continue
 		}
-		if !v.Allowed || len(v.Relations) != 1 || v.Relations[0] != want {
+		if !v.Allowed || len(v.Relations) != 1 || v.Relations[0].String() != want {
 			t.Errorf("%q: %+v; want %s", sql, v, want)
 		}
 	}
@@ -122,6 +122,7 @@ func TestNewRejectsBadProfiles(t *testing.T) {
 		"unqualified allow": {AllowRelations: []string{"orders"}},
 		"unqualified deny":  {DenyRelations: []string{"orders"}},
 		"negative rows":     {MaxRows: -1},
+		"negative slow":     {SlowThreshold: -1},
 		"mismatched name":   {Name: "other"},
 	} {
 		if _, err := New(Options{Profiles: map[string]Profile{"p": p}}); err == nil {

@@ -32,7 +32,7 @@ const (
 // checkInput rejects text the parser must not see: it would truncate at a
 // NUL byte (C strings), misread invalid UTF-8, or recurse until the process
 // dies on a deeply nested expression.
-func checkInput(sql string, maxBytes int) *denial {
+func checkInput(sql string, maxBytes int, n *nums) *denial {
 	switch {
 	case strings.TrimSpace(sql) == "":
 		d := deny(RuleInput, "empty statement")
@@ -48,12 +48,12 @@ func checkInput(sql string, maxBytes int) *denial {
 	if len(sql) <= shallowBytes {
 		return nil
 	}
-	n, err := nestingTokens(sql)
+	count, err := nestingTokens(sql, n)
 	if err != nil {
 		return &denial{state: SQLStateSyntax, rule: RuleParse, reason: err.Error()}
 	}
-	if n > maxNestingTokens {
-		return deny(RuleDepth, fmt.Sprintf("statement has %d operators, parentheses and keywords; the limit is %d", n, maxNestingTokens))
+	if count > maxNestingTokens {
+		return deny(RuleDepth, fmt.Sprintf("statement has %d operators, parentheses and keywords; the limit is %d", count, maxNestingTokens))
 	}
 	return nil
 }
@@ -63,7 +63,7 @@ func checkInput(sql string, maxBytes int) *denial {
 // and comments. It over-counts (SELECT and FROM are keywords) and so bounds
 // the depth from above, using the real scanner rather than a guess at
 // PostgreSQL's lexical rules.
-func nestingTokens(sql string) (int, error) {
+func nestingTokens(sql string, nums *nums) (int, error) {
 	pb, err := parser.ScanToProtobuf(sql)
 	if err != nil {
 		return 0, err
@@ -71,9 +71,9 @@ func nestingTokens(sql string) (int, error) {
 	// Tokens are read in place: collecting them first (allBytes) cost
 	// about 120 MB of garbage for a 1 MiB text of a million tokens.
 	n := 0
-	err = eachField(pb, func(f wireField) error {
-		if f.num == 2 && f.typ == protowire.BytesType { // ScanResult.tokens
-			if countsForNesting(pg_query.Token(findVarint(f.bytes, 4))) { // ScanToken.token
+	err = eachField(pb, func(f pbField) error {
+		if f.num == nums.scanTokens && f.typ == protowire.BytesType {
+			if countsForNesting(pg_query.Token(findVarint(f.bytes, nums.scanTokenKind))) {
 				n++
 			}
 		}

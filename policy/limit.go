@@ -9,18 +9,12 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// LimitOption values, as pg_query numbers them.
-const (
-	limitOptionCount    = 2
-	limitOptionWithTies = 3
-)
-
 // bound returns the SelectStmt bytes with its row count capped at max, or
 // nil when the statement already has a constant LIMIT no larger than max.
 // The edit is made on the parse tree: limit_count is replaced, the rest of
 // the statement is copied field by field.
 func (w *walker) bound(sel []byte, max int) ([]byte, error) {
-	if findVarint(sel, w.n.selLimitOption) == limitOptionWithTies {
+	if findVarint(sel, w.n.selLimitOption) == w.n.limitWithTies {
 		return nil, deny(RuleWithTies, "FETCH ... WITH TIES can return more rows than the profile's max_rows")
 	}
 	limit, err := w.newLimit(sel, max)
@@ -28,7 +22,7 @@ func (w *walker) bound(sel []byte, max int) ([]byte, error) {
 		return nil, err
 	}
 	out := make([]byte, 0, len(sel)+len(limit)+8)
-	err = eachField(sel, func(f wireField) error {
+	err = eachField(sel, func(f pbField) error {
 		if f.num != w.n.selLimitCount && f.num != w.n.selLimitOption {
 			out = appendWireField(out, f)
 		}
@@ -40,7 +34,7 @@ func (w *walker) bound(sel []byte, max int) ([]byte, error) {
 	out = protowire.AppendTag(out, protowire.Number(w.n.selLimitCount), protowire.BytesType)
 	out = protowire.AppendBytes(out, limit)
 	out = protowire.AppendTag(out, protowire.Number(w.n.selLimitOption), protowire.VarintType)
-	return protowire.AppendVarint(out, limitOptionCount), nil
+	return protowire.AppendVarint(out, w.n.limitCount), nil
 }
 
 // newLimit returns the encoded Node for the new LIMIT, or nil to keep the
@@ -137,7 +131,7 @@ func marshalNode(n *pg_query.Node) ([]byte, error) {
 }
 
 // appendWireField re-encodes one field exactly as read.
-func appendWireField(out []byte, f wireField) []byte {
+func appendWireField(out []byte, f pbField) []byte {
 	out = protowire.AppendTag(out, protowire.Number(f.num), f.typ)
 	switch f.typ {
 	case protowire.VarintType:
@@ -162,7 +156,7 @@ func appendBytesField(out []byte, num int32, b []byte) []byte {
 func (w *walker) rebuild(pb []byte, stmts [][]byte) (string, error) {
 	out := make([]byte, 0, len(pb)+16)
 	i := 0
-	err := eachField(pb, func(f wireField) error {
+	err := eachField(pb, func(f pbField) error {
 		if f.num == w.n.resultStmts && f.typ == protowire.BytesType {
 			out = appendBytesField(out, f.num, stmts[i])
 			i++
@@ -186,7 +180,7 @@ func (w *walker) rebuild(pb []byte, stmts [][]byte) (string, error) {
 func (w *walker) rawWithSelect(raw, sel []byte) []byte {
 	node := appendBytesField(nil, w.n.nodeSelect, sel)
 	out := make([]byte, 0, len(raw)+16)
-	_ = eachField(raw, func(f wireField) error {
+	_ = eachField(raw, func(f pbField) error {
 		if f.num == w.n.rawStmt {
 			out = appendBytesField(out, f.num, node)
 			return nil

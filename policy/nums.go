@@ -28,6 +28,9 @@ type nums struct {
 	sortUseOp, subLinkOper                         int32
 	colRefFields, indirList                        int32
 	constLocation                                  int32
+	scanTokens, scanTokenKind                      int32 // ScanResult.tokens, ScanToken.token
+	// LimitOption values of SelectStmt.limit_option.
+	limitCount, limitWithTies uint64
 }
 
 type numLookup struct {
@@ -49,6 +52,19 @@ func (l *numLookup) get(msg, field string) int32 {
 		l.err = err
 	}
 	return n
+}
+
+// enumValue is the number of the named value of an enum field.
+func (l *numLookup) enumValue(msg, field, value string) uint64 {
+	n := l.get(msg, field)
+	if l.err != nil {
+		return 0
+	}
+	v, ok := l.s.byName[msg].fields[n].enum[value]
+	if !ok {
+		l.err = fmt.Errorf("policy: pg_query schema: %s.%s has no value %s", msg, field, value)
+	}
+	return uint64(v)
 }
 
 func newNums(s *schema) (nums, error) {
@@ -81,6 +97,9 @@ func newNums(s *schema) (nums, error) {
 		sortUseOp:   l.get("SortBy", "use_op"), subLinkOper: l.get("SubLink", "oper_name"),
 		colRefFields: l.get("ColumnRef", "fields"), indirList: l.get("A_Indirection", "indirection"),
 		constLocation: l.get("A_Const", "location"),
+		scanTokens:    l.get("ScanResult", "tokens"), scanTokenKind: l.get("ScanToken", "token"),
+		limitCount:    l.enumValue("SelectStmt", "limit_option", "LIMIT_OPTION_COUNT"),
+		limitWithTies: l.enumValue("SelectStmt", "limit_option", "LIMIT_OPTION_WITH_TIES"),
 	}
 	return n, l.err
 }

@@ -118,6 +118,9 @@ func compile(p Profile) (*rules, error) {
 	if p.MaxRows < 0 {
 		return nil, fmt.Errorf("policy: profile %q: max_rows %d is negative", p.Name, p.MaxRows)
 	}
+	if p.SlowThreshold < 0 {
+		return nil, fmt.Errorf("policy: profile %q: slow_threshold %s is negative", p.Name, p.SlowThreshold)
+	}
 	r := &rules{
 		profile:        p,
 		path:           searchPath(p.SearchPath),
@@ -153,8 +156,9 @@ func compile(p Profile) (*rules, error) {
 // (FROM, a 'name'::regclass literal, an unqualified name resolved on the
 // search path). A relation whose own name holds a dot and ends in a
 // denied name is denied too, which fails closed.
-func (r *rules) deniedAnySchema(rels []string) *denial {
-	for _, full := range rels {
+func (r *rules) deniedAnySchema(rels []RelationName) *denial {
+	for _, rel := range rels {
+		full := rel.String()
 		for _, name := range r.denyAnySchema {
 			if strings.HasSuffix(full, "."+name) {
 				schema := strings.TrimSuffix(full, "."+name)

@@ -61,8 +61,8 @@ func (w *walker) qualifiedRelation(schema, name string) error {
 	case len(w.r.allowRelations) > 0 && !isSystemSchema(schema) && !w.r.allowRelations[full]:
 		return deny(RuleRelation, fmt.Sprintf("relation %s is not in the allowed list", quoteQualified(schema, name)))
 	}
-	if !slices.Contains(w.rels, full) {
-		w.rels = append(w.rels, full)
+	if n := (RelationName{Schema: schema, Name: name}); !slices.Contains(w.rels, n) {
+		w.rels = append(w.rels, n)
 	}
 	return nil
 }

@@ -65,6 +65,8 @@ func newSchema() (*schema, error) {
 	node := (&pg_query.Node{}).ProtoReflect().Descriptor()
 	s.node = s.build(node)
 	s.node.class = classWrapper
+	// The scanner's result, for counting tokens before a parse.
+	s.build((&pg_query.ScanResult{}).ProtoReflect().Descriptor())
 	var ok bool
 	if s.rawStmt, ok = s.byName["RawStmt"]; !ok {
 		return nil, fmt.Errorf("policy: pg_query schema lacks RawStmt")

@@ -98,7 +98,7 @@ func (w *walker) childrenExcept(m *msgInfo, b []byte, depth int, skip int32) err
 
 // onlyKnownFields denies if b carries a field m does not describe.
 func (w *walker) onlyKnownFields(m *msgInfo, b []byte) error {
-	return eachField(b, func(f wireField) error {
+	return eachField(b, func(f pbField) error {
 		if m.field(f.num) == nil {
 			return deny(RuleNode, "unknown field in "+m.name)
 		}

@@ -46,8 +46,8 @@ type Verdict struct {
 	Rule      string // rule id that denied; "" when allowed
 	Reason    string
 	Kind      Kind
-	Relations []string // schema-qualified relations read
-	Functions []string // schema-qualified functions called by name (f(x), (x).f, t.f)
+	Relations []RelationName // relations read, schema-qualified
+	Functions []string       // schema-qualified functions called by name (f(x), (x).f, t.f)
 	// Implicit are functions that may run without call syntax, judged
 	// like the named ones: a field selection that is not a column
 	// ((x).f, t.f), and functions outside pg_catalog behind the operators

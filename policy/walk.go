@@ -26,7 +26,7 @@ type walker struct {
 	// constants, for the shape cache (shapetrace.go).
 	trace *shapeTrace
 
-	rels     []string
+	rels     []RelationName
 	funcs    []string
 	implicit []string
 	ctes     []cteScope // innermost last

@@ -129,7 +129,7 @@ func TestBackendDyingMidQuery(t *testing.T) {
 		defer wg.Done()
 		_, qErr = victim.Exec(ctx, "SELECT count(*) FROM generate_series(1, 500000000)")
 	}()
-	time.Sleep(300 * time.Millisecond)
+	waitRunning(t, f.db, "generate_series(1, 500000000)")
 	admin, err := pgx.Connect(ctx, cluster.DSN(f.db))
 	if err != nil {
 		t.Fatal(err)

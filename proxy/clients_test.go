@@ -129,7 +129,7 @@ func TestCancelOnlyTouchesTheOwner(t *testing.T) {
 		defer wg.Done()
 		_, bystanderErr = bystander.Exec(ctx, "SELECT count(*) FROM generate_series(1, 3000000)")
 	}()
-	time.Sleep(300 * time.Millisecond)
+	waitRunning(t, f.db, slow)
 	if err := victim.PgConn().CancelRequest(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -423,7 +423,12 @@ func TestGracefulShutdownLetsTransactionsFinish(t *testing.T) {
 		defer cancel()
 		done <- f.server.Shutdown(sctx)
 	}()
-	time.Sleep(200 * time.Millisecond)
+	// Shutdown closes the idle client's session and leaves the busy one.
+	waitUntil(t, 10*time.Second, "shutdown to close the idle session", func() bool {
+		f.server.mu.Lock()
+		defer f.server.mu.Unlock()
+		return f.server.closing && len(f.server.sessions) == 1
+	})
 	if _, err := idle.Exec(ctx, "SELECT 1"); err == nil {
 		t.Fatal("idle client still served during shutdown")
 	}

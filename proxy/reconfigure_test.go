@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -121,6 +122,7 @@ func TestReconfigureDuringLogins(t *testing.T) {
 	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	var logins atomic.Int64
 	for _, user := range []string{"alice", "bob"} {
 		wg.Add(1)
 		go func() {
@@ -132,6 +134,7 @@ func TestReconfigureDuringLogins(t *testing.T) {
 				default:
 				}
 				err := f.loginErr(user, user)
+				logins.Add(1)
 				if err != nil && (user == "alice" || sqlState(err) != "28P01") {
 					t.Errorf("login %s: %v", user, err)
 					return
@@ -144,7 +147,9 @@ func TestReconfigureDuringLogins(t *testing.T) {
 			t.Error(err)
 			break
 		}
-		time.Sleep(5 * time.Millisecond)
+		// Logins run under each configuration before the next swap.
+		seen := logins.Load()
+		waitUntil(t, 20*time.Second, "logins under the new configuration", func() bool { return logins.Load() >= seen+2 })
 	}
 	close(stop)
 	wg.Wait()

@@ -179,11 +179,22 @@ func TestScriptedBackendUnsolicitedMessageIsNotReused(t *testing.T) {
 	}}
 	srv := scriptedServer(t, sb)
 	client, done := pipeSession(srv)
-	go func() { _, _ = io.Copy(io.Discard, client) }()
 	fe := pgproto3.NewFrontend(client, client)
 	fe.Send(&pgproto3.Query{String: "SELECT 1"})
 	_ = fe.Flush()
-	time.Sleep(200 * time.Millisecond)
+	for {
+		msg, err := fe.Receive()
+		if err != nil {
+			t.Fatalf("no ReadyForQuery: %v", err)
+		}
+		if _, ok := msg.(*pgproto3.ReadyForQuery); ok {
+			break
+		}
+	}
+	// ReadyForQuery ends the lending: the backend is idle in the pool,
+	// the stray message unread on its socket.
+	waitUntil(t, 5*time.Second, "the backend back in the pool", func() bool { return srv.pool.Stats().Idle == 1 })
+	go func() { _, _ = io.Copy(io.Discard, client) }()
 	client.Close()
 	<-done
 	// The backend went back to the pool after ReadyForQuery; the stray

@@ -580,13 +580,19 @@ func (s *session) emitSynthetic() {
 	s.flushClient()
 }
 
+// heldBackend is the backend the session holds, nil when it was lost.
+// The writers call it with s.wmu held.
+func (s *session) heldBackend() *backend {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bk
+}
+
 // sendRaw writes encoded messages to the held backend, unflushed.
 func (s *session) sendRaw(wire []byte) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	s.mu.Lock()
-	bk := s.bk
-	s.mu.Unlock()
+	bk := s.heldBackend()
 	if bk == nil {
 		return
 	}
@@ -600,9 +606,7 @@ func (s *session) sendRaw(wire []byte) {
 func (s *session) sendBackend(m pgproto3.FrontendMessage, flush bool) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	s.mu.Lock()
-	bk := s.bk
-	s.mu.Unlock()
+	bk := s.heldBackend()
 	if bk == nil {
 		return // lost meanwhile; the forwarder has told the client
 	}

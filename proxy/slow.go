@@ -31,11 +31,12 @@ func (s *session) noteSlow(e expectation, d time.Duration) {
 		return
 	}
 	if s.slowAfter == 0 {
-		p, _ := s.srv.engine.Profile(s.id.Profile)
-		s.slowAfter = p.SlowThreshold
-		if s.slowAfter <= 0 {
-			s.slowAfter = policy.DefaultSlowThreshold
+		p, ok := s.srv.engine.Profile(s.id.Profile)
+		if !ok {
+			return // the profile left in a reload: its statements are refused
 		}
+		// Positive: the policy fills in the default and refuses negatives.
+		s.slowAfter = p.SlowThreshold
 	}
 	if d < s.slowAfter {
 		return

@@ -59,7 +59,7 @@ func checkFilterIndexes(snap *introspect.Snapshot, opts mcp.GenerateOptions) []i
 		if column == "" {
 			continue
 		}
-		key := schema + "." + name + "." + column + "/" + kind
+		key := schema + "." + name + "." + column + "/" + string(kind)
 		if seen[key] {
 			continue
 		}
@@ -83,22 +83,12 @@ func checkFilterIndexes(snap *introspect.Snapshot, opts mcp.GenerateOptions) []i
 	return out
 }
 
-// parameterColumn maps a filter parameter to its column and the kind of
-// filter: the parameter itself, or the parameter without its _in, _gte,
-// _lte or _search suffix.
-func parameterColumn(rel *introspect.Relation, param string) (column, kind string) {
-	if _, ok := rel.Column(param); ok {
-		return param, mcp.FilterEquality
+// parameterColumn maps a filter parameter to its column and the family
+// of filter, by the tool generator's filter-name grammar.
+func parameterColumn(rel *introspect.Relation, param string) (column string, kind mcp.FilterKind) {
+	column, k, ok := mcp.ParseFilterName(param, func(n string) bool { _, ok := rel.Column(n); return ok })
+	if !ok {
+		return "", ""
 	}
-	for suffix, kind := range map[string]string{"_in": mcp.FilterEquality, "_gte": mcp.FilterRange,
-		"_lte": mcp.FilterRange, "_search": mcp.FilterSearch} {
-		base, ok := strings.CutSuffix(param, suffix)
-		if !ok {
-			continue
-		}
-		if _, ok := rel.Column(base); ok {
-			return base, kind
-		}
-	}
-	return "", ""
+	return column, k.Family()
 }

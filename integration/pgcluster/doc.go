@@ -20,8 +20,10 @@
 // with pg_basebackup -R, started on its own port, and WaitReplayed and
 // Promote serve the tests of replica routing.
 //
-// Tests share one cluster per package through Shared (from TestMain) and take
-// a fresh database per test with NewDatabase where isolation matters.
+// Tests share one cluster per package through Shared (from TestMain), or
+// through Lazy when most of a package's tests need no database (the cluster
+// then starts with the first test that asks for it), and take a fresh
+// database per test with NewDatabase where isolation matters.
 // The package does not import testing (the helpers take the small Runner
 // and TB interfaces instead), because pgmoat demo and the bench harness
 // link it into binaries that must not carry the test framework.

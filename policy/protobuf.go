@@ -6,12 +6,12 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
-// errWire reports protobuf bytes the walker cannot read; the engine denies.
-var errWire = errors.New("malformed parse tree")
+// errMalformedTree reports protobuf bytes the walker cannot read; the engine denies.
+var errMalformedTree = errors.New("malformed parse tree")
 
-// wireField is one decoded field of a protobuf message: its number, and
+// pbField is one decoded field of a protobuf message: its number, and
 // either its varint value or its length-delimited bytes.
-type wireField struct {
+type pbField struct {
 	num   int32
 	typ   protowire.Type
 	u     uint64
@@ -20,13 +20,13 @@ type wireField struct {
 
 // nextField decodes the field at the start of b and returns it together
 // with the remaining bytes.
-func nextField(b []byte) (wireField, []byte, error) {
+func nextField(b []byte) (pbField, []byte, error) {
 	num, typ, n := protowire.ConsumeTag(b)
 	if n < 0 {
-		return wireField{}, nil, errWire
+		return pbField{}, nil, errMalformedTree
 	}
 	b = b[n:]
-	f := wireField{num: int32(num), typ: typ}
+	f := pbField{num: int32(num), typ: typ}
 	switch typ {
 	case protowire.VarintType:
 		f.u, n = protowire.ConsumeVarint(b)
@@ -39,17 +39,17 @@ func nextField(b []byte) (wireField, []byte, error) {
 	case protowire.Fixed64Type:
 		f.u, n = protowire.ConsumeFixed64(b)
 	default:
-		return wireField{}, nil, errWire
+		return pbField{}, nil, errMalformedTree
 	}
 	if n < 0 {
-		return wireField{}, nil, errWire
+		return pbField{}, nil, errMalformedTree
 	}
 	return f, b[n:], nil
 }
 
 // eachField calls fn for every field of the message encoded in b, stopping
 // at the first error.
-func eachField(b []byte, fn func(f wireField) error) error {
+func eachField(b []byte, fn func(f pbField) error) error {
 	for len(b) > 0 {
 		f, rest, err := nextField(b)
 		if err != nil {
@@ -68,7 +68,7 @@ func eachField(b []byte, fn func(f wireField) error) error {
 func findBytes(b []byte, num int32) ([]byte, bool) {
 	var out []byte
 	found := false
-	err := eachField(b, func(f wireField) error {
+	err := eachField(b, func(f pbField) error {
 		if f.num == num && f.typ == protowire.BytesType {
 			out, found = f.bytes, true
 		}
@@ -80,7 +80,7 @@ func findBytes(b []byte, num int32) ([]byte, bool) {
 // findVarint returns varint field num of b, or 0.
 func findVarint(b []byte, num int32) uint64 {
 	var out uint64
-	_ = eachField(b, func(f wireField) error {
+	_ = eachField(b, func(f pbField) error {
 		if f.num == num && f.typ == protowire.VarintType {
 			out = f.u
 		}
@@ -92,7 +92,7 @@ func findVarint(b []byte, num int32) uint64 {
 // allBytes returns every occurrence of repeated length-delimited field num.
 func allBytes(b []byte, num int32) [][]byte {
 	var out [][]byte
-	_ = eachField(b, func(f wireField) error {
+	_ = eachField(b, func(f pbField) error {
 		if f.num == num && f.typ == protowire.BytesType {
 			out = append(out, f.bytes)
 		}

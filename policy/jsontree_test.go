@@ -13,14 +13,18 @@ import (
 // loses and the engine handles).
 func sameTree(t testing.TB, s *schema, sql string) {
 	t.Helper()
-	if checkInput(sql, DefaultMaxStatementBytes) != nil {
+	n, err := newNums(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checkInput(sql, DefaultMaxStatementBytes, &n) != nil {
 		return
 	}
 	js, err := pg_query.ParseToJSON(sql)
 	if err != nil {
 		return
 	}
-	pb, lossy, err := s.jsonToWire(sql, js, DefaultMaxDepth)
+	pb, lossy, err := s.jsonToProtobuf(sql, js, DefaultMaxDepth)
 	if err != nil {
 		if _, ok := err.(*denial); ok {
 			return // too deep: denied, never walked
@@ -98,7 +102,7 @@ func TestLostNegativesAreFlagged(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, lossy, err := s.jsonToWire(sql, js, DefaultMaxDepth); err != nil || lossy != want {
+		if _, lossy, err := s.jsonToProtobuf(sql, js, DefaultMaxDepth); err != nil || lossy != want {
 			t.Errorf("%q: lossy %v, %v; want %v", sql, lossy, err, want)
 		}
 	}

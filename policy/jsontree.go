@@ -36,8 +36,8 @@ type transcoder struct {
 
 var errJSON = fmt.Errorf("policy: unreadable parse tree")
 
-// jsonToWire transcodes a JSON ParseResult.
-func (s *schema) jsonToWire(sql, src string, maxDepth int) (pb []byte, lossyInt bool, err error) {
+// jsonToProtobuf transcodes a JSON ParseResult.
+func (s *schema) jsonToProtobuf(sql, src string, maxDepth int) (pb []byte, lossyInt bool, err error) {
 	t := &transcoder{s: s, sql: sql, src: src, maxDepth: maxDepth}
 	out, err := t.object(s.parseResult, make([]byte, 0, len(src)/3), 0)
 	if err != nil {

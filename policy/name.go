@@ -1,0 +1,22 @@
+package policy
+
+// RelationName is a relation as a verdict reports it: schema and name
+// apart, so that "a.b"."c" and "a"."b.c" stay two relations. Compare
+// names as values, never through their text.
+type RelationName struct {
+	Schema, Name string
+}
+
+// String is schema.name, the spelling of allow and deny lists and of
+// pgmoat check's output; it is for display only (it is ambiguous when a
+// part holds a dot).
+func (n RelationName) String() string { return n.Schema + "." + n.Name }
+
+// RelationStrings spells names with String, for output.
+func RelationStrings(names []RelationName) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = n.String()
+	}
+	return out
+}
