@@ -190,7 +190,7 @@ func TestServerExplainsArgumentMistakes(t *testing.T) {
 		{"query_customers", map[string]any{"id": 1 << 31}, "id is out of range for int4."},
 		{"query_customers", map[string]any{"limit": "ten"}, "limit must be an integer, e.g. 50."},
 		{"query_customers", map[string]any{"limit": 0}, "limit must be at least 1."},
-		{"query_customers", map[string]any{"order_by": "full_name asc"}, "order_by must be one of: id asc, id desc, email asc, email desc"},
+		{"query_customers", map[string]any{"order_by": "full_name asc"}, "order_by must be a column, optionally followed by asc or desc: one of id asc, id desc, email asc, email desc"},
 		{"query_customers", map[string]any{"columns": []string{}}, `columns must be a non-empty array of column names, e.g. ["id"].`},
 		{"query_customers", map[string]any{"columns": []string{"password"}}, "columns: password is not a column of query_customers. Columns: id, email, full_name."},
 		{"query_customers", map[string]any{"columns": []string{"id", "id"}}, "columns: id is listed twice."},
