@@ -28,6 +28,7 @@ type nums struct {
 	sortUseOp, subLinkOper                         int32
 	colRefFields, indirList                        int32
 	constLocation                                  int32
+	fnArgs, typeArrayBounds, arrayElems, indirArg  int32
 }
 
 type numLookup struct {
@@ -81,6 +82,8 @@ func newNums(s *schema) (nums, error) {
 		sortUseOp:   l.get("SortBy", "use_op"), subLinkOper: l.get("SubLink", "oper_name"),
 		colRefFields: l.get("ColumnRef", "fields"), indirList: l.get("A_Indirection", "indirection"),
 		constLocation: l.get("A_Const", "location"),
+		fnArgs:        l.get("FuncCall", "args"), typeArrayBounds: l.get("TypeName", "array_bounds"),
+		arrayElems: l.get("A_ArrayExpr", "elements"), indirArg: l.get("A_Indirection", "arg"),
 	}
 	return n, l.err
 }
