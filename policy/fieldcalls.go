@@ -43,7 +43,7 @@ func (w *walker) columnRef(m *msgInfo, b []byte, depth int) error {
 // indirection judges (expr).fn: every name in an indirection list selects
 // a field of the value before it, or calls a function on it.
 func (w *walker) indirection(m *msgInfo, b []byte, depth int) error {
-	for _, item := range allBytes(b, w.n.indirList) {
+	for i, item := range allBytes(b, w.n.indirList) {
 		fm, inner, err := w.concrete(item)
 		if err != nil {
 			return err
@@ -54,6 +54,13 @@ func (w *walker) indirection(m *msgInfo, b []byte, depth int) error {
 		v, _ := findBytes(inner, w.n.strVal)
 		if err := w.fieldCall(string(v)); err != nil {
 			return err
+		}
+		if i == 0 {
+			// ('name').pg_relation_size is pg_relation_size('name').
+			arg, _ := findBytes(b, w.n.indirArg)
+			if err := w.fieldNameArg(string(v), arg); err != nil {
+				return err
+			}
 		}
 	}
 	return w.children(m, b, depth)

@@ -16,6 +16,9 @@ func (w *walker) funcCall(m *msgInfo, b []byte, depth int) error {
 	if err := w.function(name); err != nil {
 		return err
 	}
+	if err := w.callNameArgs(name, b); err != nil {
+		return err
+	}
 	return w.children(m, b, depth)
 }
 
@@ -116,54 +119,6 @@ func (w *walker) typeCast(m *msgInfo, b []byte, depth int) error {
 		return err
 	}
 	return w.children(m, b, depth)
-}
-
-func (w *walker) regLiteral(b []byte) error {
-	tn, ok := findBytes(b, w.n.castType)
-	if !ok {
-		return nil
-	}
-	names, err := w.nameList(tn, w.n.typeNames)
-	if err != nil || len(names) == 0 {
-		return err
-	}
-	if isRegType(names[len(names)-1]) {
-		// The value is a name looked up in the catalog.
-		w.refuseSharing("a constant is cast to " + names[len(names)-1])
-	}
-	target := regTarget(names[len(names)-1])
-	if target == "" || (len(names) == 2 && names[0] != "pg_catalog") {
-		return nil
-	}
-	arg, ok := findBytes(b, w.n.castArg)
-	if !ok {
-		return nil
-	}
-	am, inner, err := w.concrete(arg)
-	if err != nil || am.name != "A_Const" {
-		return err
-	}
-	sv, ok := findBytes(inner, w.n.constSval)
-	if !ok {
-		return nil // numeric OID: names nothing the engine can check
-	}
-	lit, _ := findBytes(sv, w.n.strVal)
-	parts, ok := splitQualified(string(lit))
-	if !ok {
-		return deny(RuleNode, fmt.Sprintf("cannot read the %s name in %q", target, lit))
-	}
-	if target == "function" {
-		return w.function(parts)
-	}
-	switch len(parts) {
-	case 1:
-		// No CTE check: a string is looked up in the catalog, never
-		// among CTEs.
-		return w.relation("", parts[0])
-	case 2:
-		return w.relation(parts[0], parts[1])
-	}
-	return deny(RuleRelation, fmt.Sprintf("cross-database reference %q", lit))
 }
 
 // aExpr checks the operator an expression, ORDER BY ... USING or

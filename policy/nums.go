@@ -29,6 +29,7 @@ type nums struct {
 	colRefFields, indirList                        int32
 	constLocation                                  int32
 	scanTokens, scanTokenKind                      int32 // ScanResult.tokens, ScanToken.token
+	fnArgs, typeArrayBounds, arrayElems, indirArg  int32
 	// LimitOption values of SelectStmt.limit_option.
 	limitCount, limitWithTies uint64
 }
@@ -100,6 +101,8 @@ func newNums(s *schema) (nums, error) {
 		scanTokens:    l.get("ScanResult", "tokens"), scanTokenKind: l.get("ScanToken", "token"),
 		limitCount:    l.enumValue("SelectStmt", "limit_option", "LIMIT_OPTION_COUNT"),
 		limitWithTies: l.enumValue("SelectStmt", "limit_option", "LIMIT_OPTION_WITH_TIES"),
+		fnArgs:        l.get("FuncCall", "args"), typeArrayBounds: l.get("TypeName", "array_bounds"),
+		arrayElems: l.get("A_ArrayExpr", "elements"), indirArg: l.get("A_Indirection", "arg"),
 	}
 	return n, l.err
 }
