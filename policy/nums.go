@@ -28,6 +28,8 @@ type nums struct {
 	sortUseOp, subLinkOper                         int32
 	colRefFields, indirList                        int32
 	constLocation                                  int32
+	constFval                                      int32
+	varKind, varName, varArgs, varLocal            int32
 }
 
 type numLookup struct {
@@ -81,6 +83,9 @@ func newNums(s *schema) (nums, error) {
 		sortUseOp:   l.get("SortBy", "use_op"), subLinkOper: l.get("SubLink", "oper_name"),
 		colRefFields: l.get("ColumnRef", "fields"), indirList: l.get("A_Indirection", "indirection"),
 		constLocation: l.get("A_Const", "location"),
+		constFval:     l.get("A_Const", "fval"),
+		varKind:       l.get("VariableSetStmt", "kind"), varName: l.get("VariableSetStmt", "name"),
+		varArgs: l.get("VariableSetStmt", "args"), varLocal: l.get("VariableSetStmt", "is_local"),
 	}
 	return n, l.err
 }
