@@ -118,7 +118,10 @@ func (w *walker) judge(pb []byte, p Profile) (v Verdict, needExact bool) {
 	if d := w.r.deniedAnySchema(w.rels); d != nil {
 		return denied(d, kind), false
 	}
-	v = Verdict{Allowed: true, Kind: kind, Relations: w.rels, Functions: w.funcs, Implicit: w.implicit}
+	if w.setting != nil && len(raws) > 1 {
+		return denied(deny(RuleSettings, "a client setting must be sent alone, not with other statements"), kind), false
+	}
+	v = Verdict{Allowed: true, Kind: kind, Relations: w.rels, Functions: w.funcs, Implicit: w.implicit, Setting: w.setting}
 	if !rewritten {
 		return v, false
 	}

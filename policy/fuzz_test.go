@@ -39,6 +39,15 @@ func FuzzDecide(f *testing.F) {
 		if n := len(tree.Stmts); n != 1 {
 			t.Fatalf("allowed %d statements in %q", n, sql)
 		}
+		if v.Kind == KindClientSetting {
+			// The one allowed statement that is not a query: a SET of a
+			// listed setting, whose value the door keeps itself.
+			set := tree.Stmts[0].Stmt.GetVariableSetStmt()
+			if set == nil || set.IsLocal || v.Setting == nil || clientSettings[strings.ToLower(set.Name)].name != v.Setting.Name {
+				t.Fatalf("allowed %q as client setting %+v", sql, v.Setting)
+			}
+			return
+		}
 		if bad := forbiddenIn(tree.ProtoReflect(), deny); bad != "" {
 			t.Fatalf("allowed %q although its tree holds %s", sql, bad)
 		}

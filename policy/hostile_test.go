@@ -112,7 +112,7 @@ var hostile = []struct{ sql, rule string }{
 	{"SET TRANSACTION READ WRITE", RuleSettings},
 	{"SET TRANSACTION READ ONLY", RuleSettings},
 	{"SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE", RuleSettings},
-	{"SET TIME ZONE 'UTC'", RuleSettings},
+	{"SET TIME ZONE INTERVAL '+00:00' HOUR TO MINUTE", RuleSettings},
 	{"SET row_security = off", RuleSettings},
 	{"SET default_transaction_read_only = off", RuleSettings},
 	{"set role none", RuleSettings},

@@ -27,16 +27,19 @@ const (
 	KindRollback    Kind = "rollback"    // ROLLBACK, ABORT
 	KindTransaction Kind = "transaction" // SAVEPOINT, RELEASE, two-phase commit
 	KindSet         Kind = "set"         // SET, RESET, DISCARD, SET ROLE, ALTER SYSTEM
-	KindDML         Kind = "dml"         // INSERT, UPDATE, DELETE, MERGE
-	KindCopy        Kind = "copy"        // COPY
-	KindDDL         Kind = "ddl"         // CREATE, ALTER, DROP, COMMENT, TRUNCATE, ...
-	KindDCL         Kind = "dcl"         // GRANT, REVOKE, roles, policies
-	KindPrepare     Kind = "prepare"     // SQL-level PREPARE, EXECUTE, DEALLOCATE
-	KindCursor      Kind = "cursor"      // DECLARE, FETCH, MOVE, CLOSE
-	KindNotify      Kind = "notify"      // LISTEN, NOTIFY, UNLISTEN
-	KindProcedural  Kind = "procedural"  // DO, CALL
-	KindLock        Kind = "lock"        // LOCK
-	KindMaintenance Kind = "maintenance" // VACUUM, ANALYZE, CHECKPOINT, CLUSTER, REINDEX, LOAD
-	KindEmpty       Kind = "empty"       // only whitespace, comments or semicolons (denied; a door may answer it)
-	KindUnknown     Kind = "unknown"     // unparsable input
+	// KindClientSetting is a SET or RESET of one of the client settings
+	// a session may choose (clientset.go); the verdict carries it.
+	KindClientSetting Kind = "client_setting"
+	KindDML           Kind = "dml"         // INSERT, UPDATE, DELETE, MERGE
+	KindCopy          Kind = "copy"        // COPY
+	KindDDL           Kind = "ddl"         // CREATE, ALTER, DROP, COMMENT, TRUNCATE, ...
+	KindDCL           Kind = "dcl"         // GRANT, REVOKE, roles, policies
+	KindPrepare       Kind = "prepare"     // SQL-level PREPARE, EXECUTE, DEALLOCATE
+	KindCursor        Kind = "cursor"      // DECLARE, FETCH, MOVE, CLOSE
+	KindNotify        Kind = "notify"      // LISTEN, NOTIFY, UNLISTEN
+	KindProcedural    Kind = "procedural"  // DO, CALL
+	KindLock          Kind = "lock"        // LOCK
+	KindMaintenance   Kind = "maintenance" // VACUUM, ANALYZE, CHECKPOINT, CLUSTER, REINDEX, LOAD
+	KindEmpty         Kind = "empty"       // only whitespace, comments or semicolons (denied; a door may answer it)
+	KindUnknown       Kind = "unknown"     // unparsable input
 )

@@ -30,6 +30,8 @@ type nums struct {
 	constLocation                                  int32
 	scanTokens, scanTokenKind                      int32 // ScanResult.tokens, ScanToken.token
 	fnArgs, typeArrayBounds, arrayElems, indirArg  int32
+	constFval                                      int32
+	varKind, varName, varArgs, varLocal            int32
 	// LimitOption values of SelectStmt.limit_option.
 	limitCount, limitWithTies uint64
 }
@@ -103,6 +105,9 @@ func newNums(s *schema) (nums, error) {
 		limitWithTies: l.enumValue("SelectStmt", "limit_option", "LIMIT_OPTION_WITH_TIES"),
 		fnArgs:        l.get("FuncCall", "args"), typeArrayBounds: l.get("TypeName", "array_bounds"),
 		arrayElems: l.get("A_ArrayExpr", "elements"), indirArg: l.get("A_Indirection", "arg"),
+		constFval: l.get("A_Const", "fval"),
+		varKind:   l.get("VariableSetStmt", "kind"), varName: l.get("VariableSetStmt", "name"),
+		varArgs: l.get("VariableSetStmt", "args"), varLocal: l.get("VariableSetStmt", "is_local"),
 	}
 	return n, l.err
 }

@@ -21,6 +21,8 @@ func (w *walker) statement(node []byte) (Kind, error) {
 		return KindShow, w.children(m, b, 2)
 	case "TransactionStmt":
 		return w.transaction(b)
+	case "VariableSetStmt":
+		return w.variableSet(b)
 	}
 	kind := statementKind(m.name)
 	if kind == KindSet {

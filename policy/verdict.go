@@ -55,6 +55,9 @@ type Verdict struct {
 	// domain's CHECK).
 	Implicit  []string
 	Rewritten string // SQL to send instead of the original; "" if unchanged
+	// Setting is the client setting an allowed KindClientSetting
+	// statement chooses; nil for every other verdict.
+	Setting *ClientSetting
 }
 
 // Err returns the denial as an error, or nil when the verdict allows.

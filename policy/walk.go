@@ -30,6 +30,8 @@ type walker struct {
 	funcs    []string
 	implicit []string
 	ctes     []cteScope // innermost last
+	// setting is the client setting a KindClientSetting statement chose.
+	setting *ClientSetting
 }
 
 // cteScope is the set of CTE names one WITH clause makes visible.

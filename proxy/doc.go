@@ -132,8 +132,9 @@
 //     goroutine for the sweeper.
 //   - the settings its backends carry (set): the session goroutine
 //     replaces the pointer; the value is immutable and shared by every
-//     session of the same identity, startup parameters and engine
-//     generation, from a cache that holds it weakly (shared.go).
+//     session of the same identity, startup parameters, client settings
+//     (clientset.go: the SETs it took itself) and engine generation,
+//     from a cache that holds it weakly (shared.go).
 //
 // Clients speak UTF8 (or SQL_ASCII on a UTF8 database, which the server
 // does not convert): any other client_encoding is refused at startup

@@ -96,6 +96,12 @@ func (x *Executor) QueryBudget(ctx context.Context, id policy.Identity, maxBytes
 	if e := v.Err(); e != nil {
 		return nil, e
 	}
+	if v.Setting != nil {
+		// Only a session keeps client settings; run here, the SET would
+		// stay on the backend's session.
+		return nil, &policy.Error{SQLState: policy.SQLStateDenied, Rule: policy.RuleSettings,
+			Message: "pgmoat: " + policy.RuleSettings + ": SET " + v.Setting.Name + " has no session to keep it here"}
+	}
 	query := v.SQL(sql)
 	bk, want, local, err := x.lend(ctx, id)
 	if err != nil {

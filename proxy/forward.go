@@ -47,6 +47,8 @@ type expectation struct {
 	stmtKind  policy.Kind
 	sql       string
 	paramOIDs []uint32
+	// report is the ParameterStatus a synthSet owes, if any.
+	report *pgproto3.ParameterStatus
 }
 
 type expectKind uint8
@@ -64,6 +66,9 @@ const (
 	synthError
 	synthReady
 	synthEmpty // EmptyQueryResponse, for a Query with nothing to run
+	// synthSet is CommandComplete "SET" for a client setting pgmoat took
+	// itself, then a ParameterStatus when report names one.
+	synthSet
 )
 
 func (k expectKind) synthetic() bool { return k >= synthParseComplete }
@@ -335,6 +340,11 @@ func (s *session) writeSynthetic(entries []expectation) {
 			s.writeMsg(e.err.response())
 		case synthEmpty:
 			s.writeClient('I', nil, false)
+		case synthSet:
+			s.writeMsg(&pgproto3.CommandComplete{CommandTag: []byte("SET")})
+			if e.report != nil {
+				s.writeMsg(e.report)
+			}
 		case synthReady:
 			s.writeClient('Z', []byte{s.txStatus()}, false)
 		}

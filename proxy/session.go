@@ -238,6 +238,10 @@ func (s *session) query(ctx context.Context, sql string) {
 		s.refuseSimple(denied(e))
 		return
 	}
+	if v.Setting != nil {
+		s.clientSetting(v.Setting)
+		return
+	}
 	if !s.startBatch(ctx, true) {
 		return
 	}
@@ -270,6 +274,11 @@ func (s *session) parse(ctx context.Context, m *pgproto3.Parse) {
 	if e := v.Err(); e != nil {
 		s.srv.noteDenial(s, m.Query, v)
 		s.refuseExtended(denied(e))
+		return
+	}
+	if v.Setting != nil {
+		// Never to the backend: it would outlive the lending.
+		s.refuseExtended(errorf(codeDenied, "pgmoat: settings.extended: SET "+v.Setting.Name+" is taken in the simple query protocol only; send it as a simple Query"))
 		return
 	}
 	s.batchKind, s.batchSQL, s.batchOIDs = v.Kind, m.Query, m.ParameterOIDs
@@ -716,13 +725,19 @@ func (s *session) ensureBackend(ctx context.Context, simple bool) bool {
 // refreshSettings rebuilds the settings the session's backends carry from
 // its profile as the engine has it now.
 func (s *session) refreshSettings() {
-	gen, client := s.srv.engine.Generation(), s.set.client
-	s.set = s.srv.shared.get(gen, s.id, client, func() *sessionSettings {
-		return s.srv.buildSessionSettings(gen, s.id, client)
-	})
+	s.rebuildSettings(s.set.sets)
 	s.mu.Lock()
 	s.slowAfter = 0 // looked up again
 	s.mu.Unlock()
+}
+
+// rebuildSettings makes sets the session's client settings, under the
+// engine's current profiles.
+func (s *session) rebuildSettings(sets map[string]string) {
+	gen, client := s.srv.engine.Generation(), s.set.client
+	s.set = s.srv.shared.get(gen, s.id, client, sets, func() *sessionSettings {
+		return s.srv.buildSessionSettings(gen, s.id, client, sets)
+	})
 }
 
 // fatal tells the client why it is being disconnected.

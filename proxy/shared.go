@@ -24,7 +24,12 @@ type sessionSettings struct {
 	// client holds the startup parameters the client may set; the
 	// settings are rebuilt from them and the profile whenever the
 	// engine's profiles change, so a reload reaches running sessions.
-	client   map[string]string
+	client map[string]string
+	// sets are the client settings the client chose with SET since
+	// (canonical name to value, clientset.go): they travel with every
+	// transaction (set_config(..., true)), never into a backend's
+	// session, so none outlives a lending.
+	sets     map[string]string
 	settings settings
 	key      string // settings.key(), for the pool
 	// local is what every transaction sets for itself (settings.local);
@@ -44,8 +49,8 @@ type settingsCache struct {
 
 // get returns the shared settings for id under the engine generation
 // gen, building them with build when nobody holds them.
-func (c *settingsCache) get(gen uint64, id policy.Identity, client map[string]string, build func() *sessionSettings) *sessionSettings {
-	key := settingsCacheKey(gen, id, client)
+func (c *settingsCache) get(gen uint64, id policy.Identity, client, sets map[string]string, build func() *sessionSettings) *sessionSettings {
+	key := settingsCacheKey(gen, id, client, sets)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if wp, ok := c.entries[key]; ok {
@@ -88,39 +93,45 @@ func (c *settingsCache) size() int {
 // settingsCacheKey names everything a sessionSettings is built from
 // that varies between sessions; the RLS setting's name and whether the
 // pool is behind a pooler are the server's and fixed.
-func settingsCacheKey(gen uint64, id policy.Identity, client map[string]string) string {
-	names := make([]string, 0, len(client))
-	for k := range client {
-		names = append(names, k)
-	}
-	sort.Strings(names)
+func settingsCacheKey(gen uint64, id policy.Identity, client, sets map[string]string) string {
 	var b strings.Builder
 	b.WriteString(strconv.FormatUint(gen, 10))
 	for _, f := range []string{id.UserID, id.Profile} {
-		b.WriteByte(0)
-		b.WriteString(strconv.Itoa(len(f)))
-		b.WriteByte(':')
-		b.WriteString(f)
+		writeKeyField(&b, f)
 	}
-	for _, k := range names {
-		for _, f := range []string{k, client[k]} {
-			b.WriteByte(0)
-			b.WriteString(strconv.Itoa(len(f)))
-			b.WriteByte(':')
-			b.WriteString(f)
-		}
-	}
+	writeKeyMap(&b, client)
+	b.WriteString("\x00sets") // no length prefix starts with a letter
+	writeKeyMap(&b, sets)
 	return b.String()
+}
+
+func writeKeyMap(b *strings.Builder, m map[string]string) {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		writeKeyField(b, k)
+		writeKeyField(b, m[k])
+	}
+}
+
+func writeKeyField(b *strings.Builder, f string) {
+	b.WriteByte(0)
+	b.WriteString(strconv.Itoa(len(f)))
+	b.WriteByte(':')
+	b.WriteString(f)
 }
 
 // buildSessionSettings makes the settings of id under the engine's
 // current profiles.
-func (s *Server) buildSessionSettings(gen uint64, id policy.Identity, client map[string]string) *sessionSettings {
+func (s *Server) buildSessionSettings(gen uint64, id policy.Identity, client, sets map[string]string) *sessionSettings {
 	profile, _ := s.engine.Profile(id.Profile)
-	ss := &sessionSettings{gen: gen, client: client}
+	ss := &sessionSettings{gen: gen, client: client, sets: sets}
 	ss.settings = newSettings(s.cfg.RLSSetting, id.UserID, profile, client)
 	ss.key = ss.settings.key()
-	ss.local = ss.settings.local(s.cfg.RLSSetting, s.pool.cfg.BehindPooler)
+	ss.local = ss.settings.local(s.cfg.RLSSetting, s.pool.cfg.BehindPooler).with(sets)
 	for _, m := range localMessages(ss.local, s.pool.cfg.BehindPooler) {
 		kind := expectExecute
 		switch m.(type) {

@@ -1,0 +1,196 @@
+package policy
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// ClientSetting is a session setting a client chose with SET or RESET.
+// The door answers the statement itself and puts the value in force in
+// every transaction of the session; nothing reaches the server's session.
+type ClientSetting struct {
+	Name  string // as PostgreSQL spells it in SHOW ALL, e.g. "DateStyle"
+	Value string // "" when Reset
+	// Reset puts the setting back to the session's startup value (RESET
+	// x, SET x TO DEFAULT).
+	Reset bool
+}
+
+// VariableSetStmt kinds, as pg_query numbers VariableSetKind.
+const (
+	varSetValue   = 1
+	varSetDefault = 2
+	varReset      = 5
+)
+
+// maxSettingValue bounds a client setting's value; application_name is
+// cut to 63 bytes by the server anyway.
+const maxSettingValue = 63
+
+// clientSettings is the closed list of settings a client may choose, each
+// with the check its value must pass. They change how values are shown
+// or reported to the client, nothing of what it may read: search_path,
+// role, session_authorization, the timeouts, the RLS setting and every
+// other setting stay refused by settings.change.
+var clientSettings = map[string]struct {
+	name  string
+	check func(string) (string, bool)
+}{
+	"application_name":            {"application_name", checkAppName},
+	"datestyle":                   {"DateStyle", checkDateStyle},
+	"timezone":                    {"TimeZone", checkTimeZone},
+	"intervalstyle":               {"IntervalStyle", oneOf("postgres", "postgres_verbose", "sql_standard", "iso_8601")},
+	"extra_float_digits":          {"extra_float_digits", checkFloatDigits},
+	"client_min_messages":         {"client_min_messages", oneOf("debug5", "debug4", "debug3", "debug2", "debug1", "debug", "log", "notice", "warning", "error")},
+	"bytea_output":                {"bytea_output", oneOf("hex", "escape")},
+	"standard_conforming_strings": {"standard_conforming_strings", checkOn},
+}
+
+// variableSet judges SET, RESET and SET ... TO DEFAULT. Only the session
+// forms of a listed setting with plain constants are allowed; SET LOCAL,
+// SET ... FROM CURRENT, RESET ALL, SET ROLE and SET SESSION
+// AUTHORIZATION (which parse to other names or kinds) are refused.
+func (w *walker) variableSet(b []byte) (Kind, error) {
+	refuse := func(why string) (Kind, error) {
+		return KindSet, deny(RuleSettings, why)
+	}
+	raw, _ := findBytes(b, w.n.varName)
+	name := strings.ToLower(string(raw))
+	cs, ok := clientSettings[name]
+	if !ok {
+		return refuse("SET cannot change settings through pgmoat")
+	}
+	if findVarint(b, w.n.varLocal) != 0 {
+		return refuse(fmt.Sprintf("SET LOCAL %s is not supported through pgmoat; use SET %s", cs.name, cs.name))
+	}
+	w.refuseSharing("the verdict carries a setting's value")
+	switch findVarint(b, w.n.varKind) {
+	case varReset, varSetDefault:
+		w.setting = &ClientSetting{Name: cs.name, Reset: true}
+		return KindClientSetting, nil
+	case varSetValue:
+	default:
+		return refuse(fmt.Sprintf("this form of SET %s is not allowed through pgmoat", cs.name))
+	}
+	var parts []string
+	for _, arg := range allBytes(b, w.n.varArgs) {
+		v, ok := w.plainConst(arg)
+		if !ok {
+			return refuse(fmt.Sprintf("SET %s takes plain constants only", cs.name))
+		}
+		parts = append(parts, v)
+	}
+	if len(parts) != 1 && !(cs.name == "DateStyle" && len(parts) == 2) {
+		return refuse(fmt.Sprintf("SET %s takes one value", cs.name))
+	}
+	value := strings.Join(parts, ", ")
+	if len(value) > maxSettingValue {
+		return refuse(fmt.Sprintf("the value of %s is longer than %d bytes", cs.name, maxSettingValue))
+	}
+	checked, ok := cs.check(value)
+	if !ok {
+		return refuse(fmt.Sprintf("value %q is not allowed for %s", value, cs.name))
+	}
+	w.setting = &ClientSetting{Name: cs.name, Value: checked}
+	return KindClientSetting, nil
+}
+
+// plainConst reads a string or number constant as SET spells it.
+func (w *walker) plainConst(b []byte) (string, bool) {
+	m, inner, err := w.concrete(b)
+	if err != nil || m.name != "A_Const" || findVarint(inner, w.n.constIsNull) != 0 {
+		return "", false
+	}
+	if sv, ok := findBytes(inner, w.n.constSval); ok {
+		v, _ := findBytes(sv, w.n.strVal)
+		return string(v), true
+	}
+	if iv, ok := findBytes(inner, w.n.constIval); ok {
+		return strconv.FormatInt(int64(int32(findVarint(iv, w.n.intVal))), 10), true
+	}
+	if fv, ok := findBytes(inner, w.n.constFval); ok {
+		v, _ := findBytes(fv, w.n.floatVal)
+		return string(v), true
+	}
+	return "", false
+}
+
+func oneOf(words ...string) func(string) (string, bool) {
+	return func(v string) (string, bool) {
+		for _, w := range words {
+			if strings.EqualFold(v, w) {
+				return w, true
+			}
+		}
+		return "", false
+	}
+}
+
+// checkAppName allows printable ASCII, which the server keeps as it is
+// (it replaces anything else with '?').
+func checkAppName(v string) (string, bool) {
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x20 || v[i] > 0x7e {
+			return "", false
+		}
+	}
+	return v, true
+}
+
+// checkDateStyle allows the output styles and field orders PostgreSQL
+// knows, at most one of each.
+func checkDateStyle(v string) (string, bool) {
+	style, order := oneOf("ISO", "SQL", "Postgres", "German"),
+		oneOf("DMY", "MDY", "YMD", "Euro", "European", "US", "NonEuro", "NonEuropean")
+	var styles, orders int
+	var out []string
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
+		if w, ok := style(f); ok {
+			styles++
+			out = append(out, w)
+		} else if w, ok := order(f); ok {
+			orders++
+			out = append(out, w)
+		} else {
+			return "", false
+		}
+	}
+	return strings.Join(out, ", "), styles+orders > 0 && styles <= 1 && orders <= 1
+}
+
+// checkTimeZone allows what a zone name, an abbreviation or a numeric or
+// POSIX offset is spelled with; the server judges whether the zone
+// exists when the first transaction applies it.
+func checkTimeZone(v string) (string, bool) {
+	if v == "" {
+		return "", false
+	}
+	for _, r := range v {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_/+-:.", r)) {
+			return "", false
+		}
+	}
+	return v, true
+}
+
+// checkFloatDigits allows 1 to 3, what drivers send. The parse tree
+// pgmoat reads shows a negative integer of SET as 0, so 0 and below are
+// refused rather than misread.
+func checkFloatDigits(v string) (string, bool) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 3 {
+		return "", false
+	}
+	return strconv.Itoa(n), true
+}
+
+// checkOn allows standard_conforming_strings only on: off would make the
+// server read backslashes in literals the policy judged as plain text.
+func checkOn(v string) (string, bool) {
+	switch strings.ToLower(v) {
+	case "on", "true", "yes", "1":
+		return "on", true
+	}
+	return "", false
+}

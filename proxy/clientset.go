@@ -1,0 +1,126 @@
+package proxy
+
+import (
+	"maps"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/pgmoat/pgmoat/policy"
+)
+
+// Drivers and GUI tools send a few harmless SETs right after connecting
+// (application_name, DateStyle, extra_float_digits, ...). The policy
+// allows a closed list of them (policy.ClientSetting); the session
+// answers them itself, as PostgreSQL would, and records the value in its
+// settings, which put it in force transaction-locally
+// (set_config(name, value, true)) at the start of every transaction of
+// the session. Nothing reaches a backend's session, so no value outlives
+// a lending or reaches another client.
+//
+// A SET inside a transaction block is refused (settings.transaction):
+// PostgreSQL would apply it at once and undo it on ROLLBACK, which the
+// session cannot reproduce exactly without the backend.
+
+// reportedClientSettings are the client settings PostgreSQL reports with
+// ParameterStatus when they change (GUC_REPORT).
+var reportedClientSettings = map[string]bool{
+	"application_name": true, "DateStyle": true, "TimeZone": true,
+	"IntervalStyle": true, "standard_conforming_strings": true,
+}
+
+// clientSetting answers an allowed SET or RESET of a client setting in
+// simple protocol: CommandComplete, a ParameterStatus for a reported
+// setting, ReadyForQuery.
+func (s *session) clientSetting(cs *policy.ClientSetting) {
+	if e := s.takeClientSetting(cs); e != nil {
+		s.refuseSimple(e)
+		return
+	}
+	s.pushSynthetic(expectation{kind: synthSet, report: s.reportOf(cs.Name)}, expectation{kind: synthReady})
+}
+
+// takeClientSetting records cs for the session's next transactions, or
+// says why it cannot.
+func (s *session) takeClientSetting(cs *policy.ClientSetting) *wireError {
+	if s.owed() {
+		s.pump() // earlier statements first: their transaction may still be open
+	}
+	s.mu.Lock()
+	held := s.bk != nil
+	s.mu.Unlock()
+	if held {
+		return errorf(codeDenied, "pgmoat: settings.transaction: SET "+cs.Name+" inside a transaction block is not supported through pgmoat; set it before BEGIN")
+	}
+	sets := maps.Clone(s.set.sets)
+	if sets == nil {
+		sets = map[string]string{}
+	}
+	if cs.Reset {
+		delete(sets, cs.Name)
+	} else {
+		sets[cs.Name] = cs.Value
+	}
+	if len(sets) == 0 {
+		sets = nil
+	}
+	s.rebuildSettings(sets)
+	return nil
+}
+
+// reportOf is the ParameterStatus PostgreSQL sends for name after a SET
+// or RESET, or nil when it reports none. After a RESET the value is the
+// client's startup value, else the server's.
+func (s *session) reportOf(name string) *pgproto3.ParameterStatus {
+	if !reportedClientSettings[name] {
+		return nil
+	}
+	if v, ok := s.set.sets[name]; ok {
+		return &pgproto3.ParameterStatus{Name: name, Value: v}
+	}
+	for k, v := range s.set.client {
+		if strings.EqualFold(k, name) {
+			return &pgproto3.ParameterStatus{Name: name, Value: v}
+		}
+	}
+	s.srv.pool.mu.Lock()
+	v, ok := s.srv.pool.serverParams[name]
+	s.srv.pool.mu.Unlock()
+	if !ok && name != "application_name" {
+		return nil
+	}
+	return &pgproto3.ParameterStatus{Name: name, Value: v}
+}
+
+// with puts sets in force over s: each replaces the setting of the same
+// name (a startup parameter, behind a pooler) or is added.
+func (s settings) with(sets map[string]string) settings {
+	if len(sets) == 0 {
+		return s
+	}
+	out := make(settings, 0, len(s)+len(sets))
+	for _, kv := range s {
+		if !hasFold(sets, kv.name) {
+			out = append(out, kv)
+		}
+	}
+	names := make([]string, 0, len(sets))
+	for k := range sets {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		out = append(out, setting{k, sets[k]})
+	}
+	return out
+}
+
+func hasFold(m map[string]string, name string) bool {
+	for k := range m {
+		if strings.EqualFold(k, name) {
+			return true
+		}
+	}
+	return false
+}
