@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -72,7 +71,7 @@ func (r *Cluster) startReplica(ctx context.Context, primary *Cluster, opts Optio
 
 // ReplicaForTest starts a streaming replica of primary owned by one test
 // and closes it at cleanup.
-func ReplicaForTest(t testing.TB, primary *Cluster, opts Options) *Cluster {
+func ReplicaForTest(t TB, primary *Cluster, opts Options) *Cluster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
