@@ -250,7 +250,7 @@ func writeFaults(w writer, r *report) {
 	if len(r.Faults) == 0 {
 		return
 	}
-	w("\n## 7. Faults: a server restart and huge values\n")
+	w("\n## 8. Faults: a server restart and huge values\n")
 	w("Each pooler on a fresh process with a warm pool of %d. **Recovery**: the server restarts with a fast shutdown (`pg_ctl restart -m fast`) while new sessions (connect, `SELECT 1`, disconnect) are opened one after another; recovery is the time from the start of the restart to the first of %d sessions in a row that all succeeded. **Memory**: %d clients at once read `SELECT repeat('x', %d)` (the clients stream the rows); RSS is sampled every 10 ms, and read again 2 s after.\n",
 		r.Settings.Pool, recoveryRun, bigValueClients, bigValueBytes)
 	w("| target | round | restart s | recovery s | new sessions failed after the server was up / tried | RSS before KiB | peak RSS KiB | RSS after KiB | failed reads |")
