@@ -6,8 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -251,20 +249,4 @@ func inspector(t *testing.T, target string, args ...string) string {
 		t.Fatalf("inspector %v: %v\n%s", args, err, out)
 	}
 	return out
-}
-
-// needTool returns the path of a program a test runs. On a developer
-// machine without it the test is skipped; under CI (CI set) a missing
-// program is a failure, never a skip: .ci/deps installs every one.
-func needTool(t *testing.T, name, why string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s is not installed; CI must install it (.ci/deps does): %s", name, why)
-	}
-	t.Skipf("%s is not installed: %s", name, why)
-	return ""
 }

