@@ -29,7 +29,9 @@ func (g *generator) describe(spec *ToolSpec, r *introspect.Relation, prose strin
 	if rel := g.relatedSummary(spec, r); rel != "" {
 		parts = append(parts, rel)
 	}
-	return strings.Join(parts, "\n\n")
+	// One line: an escaped newline costs a token or two in the JSON of
+	// every tools/list, and each part starts with its own label anyway.
+	return strings.Join(parts, " ")
 }
 
 func hasFilter(params []*Param) bool {
@@ -43,19 +45,32 @@ func hasFilter(params []*Param) bool {
 
 // columnNotes names every returned column with its COMMENT, if it has
 // one: the one place a column's meaning is said, and the list the columns
-// parameter picks from.
+// parameter picks from. The entries follow each other on one line; a
+// COMMENT that ends a sentence already separates its entry from the next,
+// the others get a semicolon.
 func columnNotes(cols []ColumnSpec) string {
-	lines := make([]string, len(cols))
-	for i, c := range cols {
-		lines[i] = c.Name
-		if c.Comment != "" {
-			lines[i] += ": " + strings.TrimSpace(c.Comment)
-		}
-	}
-	if len(lines) == 0 {
+	if len(cols) == 0 {
 		return ""
 	}
-	return "Columns:\n" + strings.Join(lines, "\n")
+	var b strings.Builder
+	b.WriteString("Columns:")
+	for i, c := range cols {
+		if i > 0 && !endsSentence(strings.TrimSpace(cols[i-1].Comment)) {
+			b.WriteString(";")
+		}
+		b.WriteString(" " + c.Name)
+		if comment := strings.TrimSpace(c.Comment); comment != "" {
+			b.WriteString(": " + comment)
+		}
+	}
+	if !endsSentence(strings.TrimSpace(cols[len(cols)-1].Comment)) {
+		b.WriteString(".")
+	}
+	return b.String()
+}
+
+func endsSentence(s string) bool {
+	return strings.HasSuffix(s, ".") || strings.HasSuffix(s, "!") || strings.HasSuffix(s, "?")
 }
 
 // relatedSummary names the tools that follow foreign keys either way.

@@ -175,15 +175,17 @@ func inputSchema(params []*Param) *Schema {
 
 // publishParam is what tools/list says about one parameter: what a model
 // needs to write a correct call, each thing once. The name says the rest
-// (<col>_in is a list of <col> values, _gte and _lte bound it); bounds the
-// server checks stay in p.Schema, which argument validation uses.
+// (<col>_in is a list of <col> values, _gte and _lte bound it, in the
+// column's type, which the column's first parameter carries: keys sort, so
+// <col> sits right before its variants); bounds the server checks stay in
+// p.Schema, which argument validation uses.
 func publishParam(p *Param, first bool) *Schema {
 	var ps *Schema
 	switch p.Kind {
 	case ParamEq, ParamGte, ParamLte:
-		ps = published(p.Schema)
-		if !first && ps.Description != decimalHint {
-			ps.Description = ""
+		ps = &Schema{}
+		if first {
+			ps = published(p.Schema)
 		}
 	case ParamIn:
 		ps = &Schema{Type: "array"}
@@ -214,12 +216,12 @@ func publishParam(p *Param, first bool) *Schema {
 }
 
 // searchHint says how a _search parameter matches: the one thing its name
-// does not.
+// does not. The server's instructions spell out both once (searchRule).
 func searchHint(s *SearchSpec) string {
 	if s != nil && s.Method == SearchTrigram {
-		return "substring, case-insensitive"
+		return "substring"
 	}
-	return `full-text: words, "phrases", OR, -word`
+	return "full-text"
 }
 
 // orderPattern accepts "<col>", "<col> asc" and "<col> desc" for the
@@ -238,7 +240,11 @@ func orderPattern(choices []OrderChoice) string {
 
 // outputSchema is the structured result: rows, row_count, truncated and
 // next_cursor, typed; what the fields mean is in their names and in the
-// input parameters they feed (next_cursor → cursor).
+// input parameters they feed (next_cursor → cursor). It names no required
+// fields: every result carries rows, row_count and truncated anyway, and
+// the list would cost tokens in every tools/list for clients that only
+// validate against it (models are not shown output schemas by the
+// common clients).
 func outputSchema(spec *ToolSpec) *Schema {
 	row := &Schema{Type: "object", Properties: map[string]*Schema{}}
 	for _, c := range spec.Columns {
@@ -249,9 +255,8 @@ func outputSchema(spec *ToolSpec) *Schema {
 		"row_count": {Type: "integer"},
 		"truncated": {Type: "boolean"},
 	}
-	req := []string{"rows", "row_count", "truncated"}
 	if spec.PrimaryKey != nil {
 		props["next_cursor"] = &Schema{Type: "string"}
 	}
-	return &Schema{Type: "object", Properties: props, Required: req}
+	return &Schema{Type: "object", Properties: props}
 }

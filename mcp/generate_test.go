@@ -66,6 +66,7 @@ func TestTypeMapping(t *testing.T) {
 		col("tstz", pgType("timestamptz"), true), col("j", pgType("jsonb"), true), col("tags", arrayOf(pgType("text")), true),
 		col("mood", enumType("mood", "sad", "happy"), true), col("p", pgType("point"), true), dcol,
 		col("maybe", pgType("int4"), false), col("blob", pgType("bytea"), true),
+		col("moody", enumType("mood", "sad", "happy"), false),
 	}
 	set := generate(t, snapshot(table("public", "types", cols...)), mcp.GenerateOptions{})
 	spec := tool(t, set, "query_types")
@@ -85,7 +86,8 @@ func TestTypeMapping(t *testing.T) {
 		"tstz":  `{"type":"string","format":"date-time"}`,
 		"j":     `{}`,
 		"tags":  `{"type":"array","items":{"type":["string","null"]}}`,
-		"mood":  `{"type":"string","enum":["sad","happy"]}`,
+		"mood":  `{"enum":["sad","happy"]}`, // the labels are the type
+		"moody": `{"enum":["sad","happy",null]}`,
 		"p":     `{"type":"string"}`,
 		"qty":   `{"type":"integer"}`,
 		"maybe": `{"type":["integer","null"]}`,
@@ -177,6 +179,22 @@ func TestFiltersFollowIndexes(t *testing.T) {
 	}
 	if p, _ := spec.Param("a"); p.Column != "a" || p.Type != (introspect.QualifiedName{Schema: "pg_catalog", Name: "int4"}) {
 		t.Errorf("param a column %q type %v", p.Column, p.Type)
+	}
+	// tools/list types a column once, on its first parameter; the
+	// variants' names say the rest, and the server still checks them
+	// against the full schema.
+	published := map[string]string{
+		"a": `{"type":"integer"}`, "a_in": `{"type":"array"}`, "a_gte": `{}`, "a_lte": `{}`,
+		"name_search": `{"type":"string","description":"substring"}`,
+		"body_search": `{"type":"string","description":"full-text"}`,
+	}
+	for name, want := range published {
+		if got := toJSON(t, spec.InputSchema.Properties[name]); got != want {
+			t.Errorf("published %s: %s, want %s", name, got, want)
+		}
+	}
+	if p, _ := spec.Param("a_gte"); p.Schema.Type != "integer" || p.Schema.Maximum == nil {
+		t.Errorf("a_gte is validated against %s", toJSON(t, p.Schema))
 	}
 }
 
@@ -285,7 +303,7 @@ func TestOverridesAndEntities(t *testing.T) {
 	}
 	set := generate(t, shopLike(), opts)
 	cust := tool(t, set, "find_customers")
-	if !strings.HasPrefix(cust.Description, "Customers you manage.\n\n") {
+	if !strings.HasPrefix(cust.Description, "Customers you manage. Columns: ") {
 		t.Errorf("description %q", cust.Description)
 	}
 	for _, c := range cust.Columns {
@@ -321,7 +339,7 @@ func TestOverridesAndEntities(t *testing.T) {
 	if cp := ent.InputSchema.Properties["columns"]; cp.Items == nil || len(cp.Items.Enum) != len(ent.Columns) {
 		t.Errorf("columns of a summary-less entity: %s", toJSON(t, cp))
 	}
-	if cp := orders.InputSchema.Properties["columns"]; cp.Items != nil || !strings.Contains(orders.Description, "Columns:\n") {
+	if cp := orders.InputSchema.Properties["columns"]; cp.Items != nil || !strings.Contains(orders.Description, "Columns: ") {
 		t.Errorf("columns of a table tool: %s\n%s", toJSON(t, cp), orders.Description)
 	}
 	warnings := strings.Join(set.Warnings, "\n")

@@ -225,16 +225,27 @@ func enumSchema(labels []string) *Schema {
 // publishes it: typed, null allowed unless the column is NOT NULL, array
 // elements always nullable (PostgreSQL arrays have no NOT NULL elements).
 // The column's COMMENT is not repeated here: it is said once, in the tool
-// description.
+// description. An enum says its type by its labels, so "type" goes.
 func resultSchema(c *introspect.Column) *Schema {
 	s := typeOnly(published(valueSchema(c.Type, c.TypMod)))
 	if s.Items != nil {
 		nullable(s.Items)
+		labelsOnly(s.Items)
 	}
 	if !c.NotNull {
 		nullable(s)
 	}
+	labelsOnly(s)
 	return s
+}
+
+// labelsOnly drops the type of an enum schema: its labels (and null, when
+// allowed) are the whole type, and each would otherwise cost tokens in
+// every tools/list.
+func labelsOnly(s *Schema) {
+	if len(s.Enum) > 0 {
+		s.Type = nil
+	}
 }
 
 func nullable(s *Schema) {

@@ -187,6 +187,9 @@ func TestServerExplainsArgumentMistakes(t *testing.T) {
 		{"query_customers", map[string]any{"id": nil}, "id is null: leave the parameter out instead of passing null."},
 		{"query_customers", map[string]any{"id": "seven"}, "id must be an integer (int4), e.g. 42."},
 		{"query_customers", map[string]any{"id": 1.5}, "id must be an integer (int4)"},
+		// tools/list shows id_gte as {} (id gives its type): the server
+		// still checks it, with the same clear error.
+		{"query_customers", map[string]any{"id_gte": "seven"}, "id_gte must be an integer (int4), e.g. 42."},
 		{"query_customers", map[string]any{"id": 1 << 31}, "id is out of range for int4."},
 		{"query_customers", map[string]any{"limit": "ten"}, "limit must be an integer, e.g. 50."},
 		{"query_customers", map[string]any{"limit": 0}, "limit must be at least 1."},
