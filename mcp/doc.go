@@ -34,12 +34,16 @@
 //
 // Tokens. A tool says each thing once: the description carries the
 // relation's COMMENT, every returned column with its COMMENT and the
-// related tools; the input schema the parameters, with only what a model
-// needs to write a call (types, formats, enums; the name says what <col>_in
-// and <col>_gte are); the output schema the column types. Bounds the
-// server checks (integer ranges, list and string lengths, the decimal
-// pattern) stay in Param.Schema, which argument validation uses, and are
-// not published (publishParam).
+// related tools, on one line; the input schema the parameters, with only
+// what a model needs to write a call (a column's type, format or enum on
+// its first parameter; <col>_in is an untyped array and <col>_gte/_lte an
+// empty schema, since the name says what they are; a _search says
+// "substring" or "full-text"); the output schema the column types (an
+// enum by its labels alone). The conventions all tools share (what the
+// suffixes mean, how each kind of search matches) are said once, in the
+// server's instructions. Bounds the server checks (integer ranges, list
+// and string lengths, the decimal pattern) stay in Param.Schema, which
+// argument validation uses, and are not published (publishParam).
 //
 // Listing (generate_budget.go). tools/list stays within
 // GenerateOptions.TokenBudget, in EstimateTokens' count: when every table
