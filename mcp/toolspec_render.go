@@ -110,7 +110,10 @@ func writeToolText(b *strings.Builder, t *ToolSpec) {
 		head += fmt.Sprintf("  [%s %s]", t.RelKind, t.Table)
 	}
 	fmt.Fprintf(b, "%s  (~%d tokens)\n", head, t.TokenCost())
-	for _, line := range strings.Split(t.Description, "\n") {
+	// The description is one line on the wire; a person reads its parts
+	// (prose, columns, related tools) better one under the other.
+	desc := strings.NewReplacer(" Columns: ", "\nColumns: ", " Related: ", "\nRelated: ").Replace(t.Description)
+	for _, line := range strings.Split(desc, "\n") {
 		fmt.Fprintf(b, "    %s\n", line)
 	}
 	b.WriteString("  parameters:\n")
