@@ -124,7 +124,7 @@ func judge(e *policy.Engine, profile string, statements []string) []checkResult 
 		v := e.Decide(policy.Identity{Profile: profile}, sql)
 		r := checkResult{
 			Statement: sql, Verdict: "allow", Kind: v.Kind,
-			Relations: policy.RelationStrings(v.Relations), Functions: nonNil(v.Functions), Rewritten: v.Rewritten,
+			Relations: policy.RelationStrings(v.Relations), Functions: policy.FunctionStrings(v.Functions), Rewritten: v.Rewritten,
 		}
 		if err := v.Err(); err != nil {
 			r.Verdict, r.SQLState, r.Rule, r.Message = "deny", err.SQLState, err.Rule, err.Message
@@ -132,13 +132,6 @@ func judge(e *policy.Engine, profile string, statements []string) []checkResult 
 		out = append(out, r)
 	}
 	return out
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 func printJSON(w io.Writer, results []checkResult) error {
