@@ -117,9 +117,7 @@ func (o *oracle) resolve(sql string, types CallCatalog) (resolved, bool, error) 
 		case "r":
 			r.relations = append(r.relations, schema+"."+name)
 		case "t":
-			for _, f := range types.TypeFunctions(schema, name) {
-				r.functions = append(r.functions, f)
-			}
+			r.functions = append(r.functions, types.TypeFunctions(schema, name)...)
 		}
 	}
 	return r, true, nil
