@@ -33,9 +33,8 @@ type checkResult struct {
 // stdin is split into statements. Exit 0 when all are allowed, 1 when any
 // is denied, 2 on usage or config errors.
 func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "config file (default $"+config.EnvConfig+"; none: built-in readonly profile)")
+	fs := newFlags("check", stderr)
+	cfgPath := configFlag(fs, "built-in readonly profile")
 	profile := fs.String("profile", policy.DefaultProfile, "profile to judge with")
 	asJSON := fs.Bool("json", false, "print verdicts as JSON")
 	fs.Usage = func() {

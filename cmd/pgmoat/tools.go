@@ -19,9 +19,8 @@ import (
 // backend: for review as text, or with --json exactly as tools/list carries
 // them, with token estimates either way.
 func runTools(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("tools", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "config file (default $"+config.EnvConfig+")")
+	fs := newFlags("tools", stderr)
+	configPath := configFlag(fs, "")
 	asJSON := fs.Bool("json", false, "print the tools as tools/list carries them")
 	profile := fs.String("profile", config.DefaultProfile, "profile whose tools are listed: tools the policy refuses to it are left out")
 	fs.Usage = func() {

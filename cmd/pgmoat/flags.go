@@ -1,0 +1,27 @@
+package main
+
+import (
+	"flag"
+	"io"
+
+	"github.com/pgmoat/pgmoat/cmd/pgmoat/config"
+)
+
+// newFlags starts a subcommand's flag set. Parse errors and usage go to
+// stderr, and parsing returns the error so that the subcommand exits
+// with its own code.
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// configFlag defines --config, which falls back to $PGMOAT_CONFIG;
+// without, if set, says what the subcommand uses when there is neither.
+func configFlag(fs *flag.FlagSet, without string) *string {
+	usage := "config file (default $" + config.EnvConfig
+	if without != "" {
+		usage += "; none: " + without
+	}
+	return fs.String("config", "", usage+")")
+}
