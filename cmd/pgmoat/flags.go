@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"io"
 
@@ -24,4 +25,18 @@ func configFlag(fs *flag.FlagSet, without string) *string {
 		usage += "; none: " + without
 	}
 	return fs.String("config", "", usage+")")
+}
+
+// parseOrHelp parses args for a subcommand whose -h is a success: it
+// reports false and the exit code (exitOK after -h, exitUsage on an
+// error) when the subcommand should stop.
+func parseOrHelp(fs *flag.FlagSet, args []string) (code int, ok bool) {
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return 0, true
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK, false
+	}
+	return exitUsage, false
 }

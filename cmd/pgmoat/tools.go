@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -27,11 +25,8 @@ func runTools(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Usage: pgmoat tools [--config FILE] [--json]\n\nPrints the MCP tools generated from the backend's schema and their approximate token cost.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := parseOrHelp(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "pgmoat tools: unexpected argument %q\n", fs.Arg(0))
