@@ -65,12 +65,8 @@ func (e *env) startPgBouncer(ctx context.Context, auth string) (*child, string, 
 	if err := runAsServerAccount(cmd, dir); err != nil {
 		return nil, "", err
 	}
-	c, err := e.sup.start("pgbouncer", cmd, filepath.Join(dir, "pgbouncer.out"))
+	c, err := e.sup.startListening(ctx, "pgbouncer", cmd, filepath.Join(dir, "pgbouncer.out"), addr, 15*time.Second)
 	if err != nil {
-		return nil, "", err
-	}
-	if err := waitTCP(ctx, addr, 15*time.Second); err != nil {
-		c.stop(time.Second)
 		return nil, "", fmt.Errorf("pgbouncer: %w (see its log)", err)
 	}
 	return c, addr, nil
