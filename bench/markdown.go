@@ -150,20 +150,16 @@ func syscallText(s *syscallCounts) string {
 }
 
 func writeStorms(w writer, r *report) {
-	if len(r.Storms) == 0 {
-		return
-	}
-	w("\n## 2. Connection storms\n")
-	w("`-C` opens a new connection (with SCRAM authentication) for every transaction; the many-clients run puts far more clients than backend connections on the poolers.\n")
-	w("| run | target | tps | avg latency ms | p99 ms | connection ms | failed tx |")
-	w("|---|---|---:|---:|---:|---:|---:|")
-	for _, c := range r.Storms {
-		name := fmt.Sprintf("-M %s, %d clients", c.Mode, c.Clients)
-		if c.Connect {
-			name = fmt.Sprintf("-C -M %s, %d clients", c.Mode, c.Clients)
-		}
-		w("| %s | %s | %s | %s | %s | %s | %d |", name, c.Target, tpsText(c), msText(c.Median.LatAvgMs), msText(c.Median.P99Ms), msText(c.Median.ConnMs), c.Median.Failed)
-	}
+	tableSection(w, r.Storms, "2. Connection storms",
+		"`-C` opens a new connection (with SCRAM authentication) for every transaction; the many-clients run puts far more clients than backend connections on the poolers.",
+		"llrrrrr", []string{"run", "target", "tps", "avg latency ms", "p99 ms", "connection ms", "failed tx"},
+		func(c cell) []any {
+			name := fmt.Sprintf("-M %s, %d clients", c.Mode, c.Clients)
+			if c.Connect {
+				name = "-C " + name
+			}
+			return []any{name, c.Target, tpsText(c), msText(c.Median.LatAvgMs), msText(c.Median.P99Ms), msText(c.Median.ConnMs), c.Median.Failed}
+		})
 	writeCellErrors(w, r.Storms)
 }
 
@@ -171,13 +167,12 @@ func writeMemory(w writer, r *report, charts []string) {
 	if len(r.Memory) == 0 {
 		return
 	}
-	w("\n## 3. Memory per idle client\n")
-	w("Resident memory of a freshly started pooler before and after opening authenticated, idle client connections.\n")
-	w("| target | authentication | clients | RSS before KiB | RSS after KiB | KiB per client |")
-	w("|---|---|---:|---:|---:|---:|")
-	for _, m := range r.Memory {
-		w("| %s | %s | %d | %d | %d | %s |", m.Target, authText(m.Auth), m.Clients, m.RSSBeforeKB, m.RSSAfterKB, numText(m.KBPerClient, 2))
-	}
+	tableSection(w, r.Memory, "3. Memory per idle client",
+		"Resident memory of a freshly started pooler before and after opening authenticated, idle client connections.",
+		"llrrrr", []string{"target", "authentication", "clients", "RSS before KiB", "RSS after KiB", "KiB per client"},
+		func(m memoryResult) []any {
+			return []any{m.Target, authText(m.Auth), m.Clients, m.RSSBeforeKB, m.RSSAfterKB, numText(m.KBPerClient, 2)}
+		})
 	for _, m := range r.Memory {
 		if m.Error != "" {
 			w("\n%s (%s): %s", m.Target, authText(m.Auth), m.Error)
@@ -217,48 +212,38 @@ func writeMCP(w writer, r *report, charts []string) {
 }
 
 func writeIntrospection(w writer, r *report) {
-	if len(r.Introspection) == 0 {
-		return
-	}
-	w("\n## 5. Introspection and tool generation\n")
-	w("Synthetic schemas (every table with a primary key, an index, comments and a foreign key). Median of three snapshots and generations.\n")
-	w("| tables | snapshot ms | tool generation ms | tools listed | discovery mode |")
-	w("|---:|---:|---:|---:|---|")
-	for _, i := range r.Introspection {
-		if i.Error != "" {
-			w("| %d | failed: %s | | | |", i.Tables, cellText(i.Error))
-			continue
-		}
-		w("| %d | %s | %s | %d | %t |", i.Tables, numText(i.SnapshotMs, 1), numText(i.GenerateMs, 1), i.Tools, i.Discovery)
-	}
+	tableSection(w, r.Introspection, "5. Introspection and tool generation",
+		"Synthetic schemas (every table with a primary key, an index, comments and a foreign key). Median of three snapshots and generations.",
+		"rrrrl", []string{"tables", "snapshot ms", "tool generation ms", "tools listed", "discovery mode"},
+		func(i introResult) []any {
+			if i.Error != "" {
+				return []any{i.Tables, "failed: " + cellText(i.Error), "", "", ""}
+			}
+			return []any{i.Tables, numText(i.SnapshotMs, 1), numText(i.GenerateMs, 1), i.Tools, i.Discovery}
+		})
 }
 
 func writePolicy(w writer, r *report) {
-	if len(r.Policy) == 0 {
-		return
-	}
-	w("\n## 6. Policy engine\n")
-	w("`go test -bench . -benchmem ./policy`: `hit` is a verdict-cache hit, `miss` a statement text the engine has not seen (what every pgbench -M simple transaction is).\n")
-	w("| benchmark | ns/op | B/op | allocs/op |")
-	w("|---|---:|---:|---:|")
-	for _, b := range r.Policy {
-		w("| %s | %s | %s | %s |", b.Name, numText(b.NsPerOp, 0), numText(b.BytesPerOp, 0), numText(b.AllocsPerOp, 0))
-	}
+	tableSection(w, r.Policy, "6. Policy engine",
+		"`go test -bench . -benchmem ./policy`: `hit` is a verdict-cache hit, `miss` a statement text the engine has not seen (what every pgbench -M simple transaction is).",
+		"lrrr", []string{"benchmark", "ns/op", "B/op", "allocs/op"},
+		func(b goBench) []any {
+			return []any{b.Name, numText(b.NsPerOp, 0), numText(b.BytesPerOp, 0), numText(b.AllocsPerOp, 0)}
+		})
 }
 
 func writeFaults(w writer, r *report) {
 	if len(r.Faults) == 0 {
 		return
 	}
-	w("\n## 8. Faults: a server restart and huge values\n")
-	w("Each pooler on a fresh process with a warm pool of %d. **Recovery**: the server restarts with a fast shutdown (`pg_ctl restart -m fast`) while new sessions (connect, `SELECT 1`, disconnect) are opened one after another; recovery is the time from the start of the restart to the first of %d sessions in a row that all succeeded. **Memory**: %d clients at once read `SELECT repeat('x', %d)` (the clients stream the rows); RSS is sampled every 10 ms, and read again 2 s after.\n",
-		r.Settings.Pool, recoveryRun, bigValueClients, bigValueBytes)
-	w("| target | round | restart s | recovery s | new sessions failed after the server was up / tried | RSS before KiB | peak RSS KiB | RSS after KiB | failed reads |")
-	w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-	for _, f := range r.Faults {
-		w("| %s | %d | %s | %s | %d / %d | %d | %d | %d | %d |", f.Target, f.Round, numText(f.RestartSec, 2), numText(f.RecoverySec, 2),
-			f.FailedAfterUp, f.Sessions, f.RSSBeforeKB, f.RSSPeakKB, f.RSSAfterKB, f.ReadErrors)
-	}
+	tableSection(w, r.Faults, "8. Faults: a server restart and huge values",
+		fmt.Sprintf("Each pooler on a fresh process with a warm pool of %d. **Recovery**: the server restarts with a fast shutdown (`pg_ctl restart -m fast`) while new sessions (connect, `SELECT 1`, disconnect) are opened one after another; recovery is the time from the start of the restart to the first of %d sessions in a row that all succeeded. **Memory**: %d clients at once read `SELECT repeat('x', %d)` (the clients stream the rows); RSS is sampled every 10 ms, and read again 2 s after.",
+			r.Settings.Pool, recoveryRun, bigValueClients, bigValueBytes),
+		"lrrrrrrrr", []string{"target", "round", "restart s", "recovery s", "new sessions failed after the server was up / tried", "RSS before KiB", "peak RSS KiB", "RSS after KiB", "failed reads"},
+		func(f faultResult) []any {
+			return []any{f.Target, f.Round, numText(f.RestartSec, 2), numText(f.RecoverySec, 2),
+				fmt.Sprintf("%d / %d", f.FailedAfterUp, f.Sessions), f.RSSBeforeKB, f.RSSPeakKB, f.RSSAfterKB, f.ReadErrors}
+		})
 	for _, f := range r.Faults {
 		if f.Error != "" {
 			w("\n%s, round %d: %s", f.Target, f.Round, cellText(f.Error))
@@ -294,6 +279,50 @@ func writeSkipped(w writer, r *report) {
 	for _, n := range r.Notes {
 		w("- %s", n)
 	}
+}
+
+// tableSection writes a section that is one table, a row an item, or
+// nothing when there are no items: the title, the paragraph under it,
+// the header (align has a letter a column: l for text, r for figures)
+// and a row of cells for each item.
+func tableSection[T any](w writer, items []T, title, intro, align string, head []string, row func(T) []any) {
+	if len(items) == 0 {
+		return
+	}
+	w("\n## %s\n", title)
+	w("%s\n", intro)
+	tableHead(w, align, head...)
+	for _, it := range items {
+		tableRow(w, row(it)...)
+	}
+}
+
+// tableHead writes a table's header and the row under it that aligns
+// each column: align has a letter a column, l or r.
+func tableHead(w writer, align string, head ...string) {
+	rule := make([]string, len(align))
+	for i, a := range align {
+		rule[i] = "---"
+		if a == 'r' {
+			rule[i] = "---:"
+		}
+	}
+	w("| %s |", strings.Join(head, " | "))
+	w("|%s|", strings.Join(rule, "|"))
+}
+
+// tableRow writes one row, each cell as fmt prints it (an empty one
+// as "| |").
+func tableRow(w writer, cells ...any) {
+	var b strings.Builder
+	b.WriteString("|")
+	for _, c := range cells {
+		if text := fmt.Sprint(c); text != "" {
+			b.WriteString(" " + text)
+		}
+		b.WriteString(" |")
+	}
+	w("%s", b.String())
 }
 
 func writeUnsupported(w writer, cells []cell) {

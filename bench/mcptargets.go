@@ -203,12 +203,8 @@ func (e *env) startDBHub(ctx context.Context, bin, dsn string) (*child, string, 
 	cmd := exec.Command(filepath.Join(bin, "dbhub"), "--transport", "http", "--port", port, "--dsn", dsn)
 	cmd.Env = e.npmEnv()
 	cmd.Dir = e.npmDir
-	c, err := e.sup.start("dbhub", cmd, filepath.Join(e.tmp, "dbhub.log"))
+	c, err := e.sup.startListening(ctx, "dbhub", cmd, filepath.Join(e.tmp, "dbhub.log"), addr, 30*time.Second)
 	if err != nil {
-		return nil, "", err
-	}
-	if err := waitTCP(ctx, addr, 30*time.Second); err != nil {
-		c.stop(time.Second)
 		return nil, "", fmt.Errorf("dbhub did not start: %w", err)
 	}
 	return c, addr, nil

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pgmoat/pgmoat/integration/pgcluster"
 )
 
 // pgbouncerBin is where the Debian package installs PgBouncer.
@@ -65,12 +65,8 @@ func (e *env) startPgBouncer(ctx context.Context, auth string) (*child, string, 
 	if err := runAsServerAccount(cmd, dir); err != nil {
 		return nil, "", err
 	}
-	c, err := e.sup.start("pgbouncer", cmd, filepath.Join(dir, "pgbouncer.out"))
+	c, err := e.sup.startListening(ctx, "pgbouncer", cmd, filepath.Join(dir, "pgbouncer.out"), addr, 15*time.Second)
 	if err != nil {
-		return nil, "", err
-	}
-	if err := waitTCP(ctx, addr, 15*time.Second); err != nil {
-		c.stop(time.Second)
 		return nil, "", fmt.Errorf("pgbouncer: %w (see its log)", err)
 	}
 	return c, addr, nil
@@ -79,25 +75,16 @@ func (e *env) startPgBouncer(ctx context.Context, auth string) (*child, string, 
 // runAsServerAccount makes cmd run as "postgres" when the harness is root,
 // and hands dir to that account.
 func runAsServerAccount(cmd *exec.Cmd, dir string) error {
-	if os.Geteuid() != 0 {
-		return nil
-	}
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		return fmt.Errorf("running as root, PgBouncer needs the postgres account: %w", err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	err = filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(p, uid, gid)
-	})
+	account, err := pgcluster.LookupServerAccount()
 	if err != nil {
 		return err
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+	if err := account.Own(dir); err != nil {
+		return err
+	}
+	if cred := account.Credential(); cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
 	return nil
 }
 

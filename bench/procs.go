@@ -156,6 +156,20 @@ func (s *supervisor) startUntil(ctx context.Context, name string, cmd *exec.Cmd,
 	}
 }
 
+// startListening starts cmd and waits until addr accepts a connection;
+// a child that does not within timeout is stopped.
+func (s *supervisor) startListening(ctx context.Context, name string, cmd *exec.Cmd, logPath, addr string, timeout time.Duration) (*child, error) {
+	c, err := s.start(name, cmd, logPath)
+	if err != nil {
+		return nil, err
+	}
+	if err := waitTCP(ctx, addr, timeout); err != nil {
+		c.stop(time.Second)
+		return nil, err
+	}
+	return c, nil
+}
+
 // tailLines keeps the last few output lines for error messages.
 type tailLines struct {
 	mu    sync.Mutex

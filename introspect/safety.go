@@ -112,19 +112,11 @@ func checkTemp(ctx context.Context, conn *pgx.Conn, r *SafetyReport, _ SafetyOpt
 }
 
 func checkUnprotected(ctx context.Context, conn *pgx.Conn, r *SafetyReport, _ SafetyOptions) error {
-	open, err := names(ctx, conn, `
-		SELECT n.nspname || '.' || c.relname
-		FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-		WHERE c.relkind IN ('r', 'p') AND NOT c.relrowsecurity
-		  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
-		  AND pg_catalog.has_table_privilege(c.oid, 'SELECT') ORDER BY 1`)
-	if err != nil {
-		return fmt.Errorf("check row-level security: %w", err)
-	}
-	if len(open) > 0 {
-		r.add("tables.without_rls", Warning, "readable without row-level security (every identity sees all rows): %s", summarize(open))
-	}
-	return nil
+	return r.warnReadable(ctx, conn, readableCheck{
+		id: "tables.without_rls", what: "row-level security",
+		where:   `c.relkind IN ('r', 'p') AND NOT c.relrowsecurity`,
+		message: "readable without row-level security (every identity sees all rows): %s",
+	})
 }
 
 func checkPolicies(ctx context.Context, conn *pgx.Conn, r *SafetyReport, opts SafetyOptions) error {
@@ -142,17 +134,32 @@ func checkPolicies(ctx context.Context, conn *pgx.Conn, r *SafetyReport, opts Sa
 }
 
 func checkComments(ctx context.Context, conn *pgx.Conn, r *SafetyReport, _ SafetyOptions) error {
-	bare, err := names(ctx, conn, `
+	return r.warnReadable(ctx, conn, readableCheck{
+		id: "tables.without_comment", what: "comments",
+		where:   `c.relkind IN ('r', 'p', 'v', 'm') AND pg_catalog.obj_description(c.oid, 'pg_class') IS NULL`,
+		message: "no COMMENT (their tools get a generated description only): %s",
+	})
+}
+
+// readableCheck is a warning about the relations the role may read,
+// outside the system schemas, that match where (over pg_class c): id is
+// the finding's, what names the check in an error, and message takes
+// the relations for its %s.
+type readableCheck struct{ id, what, where, message string }
+
+// warnReadable adds c's warning when any relation matches.
+func (r *SafetyReport) warnReadable(ctx context.Context, conn *pgx.Conn, c readableCheck) error {
+	found, err := names(ctx, conn, `
 		SELECT n.nspname || '.' || c.relname
 		FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-		WHERE c.relkind IN ('r', 'p', 'v', 'm') AND pg_catalog.obj_description(c.oid, 'pg_class') IS NULL
+		WHERE `+c.where+`
 		  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
 		  AND pg_catalog.has_table_privilege(c.oid, 'SELECT') ORDER BY 1`)
 	if err != nil {
-		return fmt.Errorf("check comments: %w", err)
+		return fmt.Errorf("check %s: %w", c.what, err)
 	}
-	if len(bare) > 0 {
-		r.add("tables.without_comment", Warning, "no COMMENT (their tools get a generated description only): %s", summarize(bare))
+	if len(found) > 0 {
+		r.add(c.id, Warning, c.message, summarize(found))
 	}
 	return nil
 }

@@ -55,6 +55,9 @@ func TestCheckRole(t *testing.T) {
 	if w := checks(sloppy, introspect.Warning); !strings.Contains(w["tables.without_rls"], "public.scratch") {
 		t.Errorf("sloppy role: public.scratch (no RLS) not reported; got %v", w)
 	}
+	if w := checks(sloppy, introspect.Warning); !strings.Contains(w["tables.without_comment"], "public.scratch") || strings.Contains(w["tables.without_comment"], "public.orders") {
+		t.Errorf("sloppy role: public.scratch (no COMMENT) not reported, or commented orders reported; got %v", w)
+	}
 	if u := sloppy.Unsafe(); len(u) > 0 {
 		t.Errorf("CheckRole reports unsafe findings, which are the pool's: %v", u)
 	}

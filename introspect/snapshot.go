@@ -235,9 +235,9 @@ type ForeignKey struct {
 }
 
 // Volatility is pg_proc.provolatile, one byte with PostgreSQL's codes.
-// policy.Volatility is the same byte with the same codes: the layers keep
-// policy and introspect from importing each other, so the one bridge (in
-// cmd) is a plain conversion.
+// policy.Volatility is the same byte with the same codes and the one
+// that names them: the layers keep policy and introspect from importing
+// each other, so the one bridge (in cmd) is a plain conversion.
 type Volatility byte
 
 // Volatilities.
@@ -246,19 +246,6 @@ const (
 	Stable    Volatility = 's'
 	Volatile  Volatility = 'v'
 )
-
-// String names the volatility in words.
-func (v Volatility) String() string {
-	switch v {
-	case Immutable:
-		return "immutable"
-	case Stable:
-		return "stable"
-	case Volatile:
-		return "volatile"
-	}
-	return "volatility " + string(rune(v))
-}
 
 // Function is one function or procedure overload.
 type Function struct {

@@ -189,7 +189,10 @@ func (ci *callInfo) noteDenial(err error) {
 }
 
 // searchFunctions are the only functions a built statement may call.
-var searchFunctions = []string{"pg_catalog.websearch_to_tsquery", "pg_catalog.to_tsvector"}
+var searchFunctions = []policy.FunctionName{
+	{Schema: "pg_catalog", Name: "websearch_to_tsquery"},
+	{Schema: "pg_catalog", Name: "to_tsvector"},
+}
 
 // verify puts a built statement through the same policy decision as psql
 // traffic and checks that it reads only the tool's relation: a builder
@@ -206,7 +209,7 @@ func verify(engine *policy.Engine, id policy.Identity, spec *ToolSpec, sql strin
 				spec.Name, quotedRelations(v.Relations), quoteQualified(spec.Table))}
 	}
 	for _, f := range v.Functions {
-		if !slices.Contains(searchFunctions, unquote(f)) {
+		if !slices.Contains(searchFunctions, f) {
 			return &policy.Error{SQLState: policy.SQLStateDenied, Rule: "mcp.verify",
 				Message: fmt.Sprintf("pgmoat: mcp.verify: the statement built for %s calls %s; refused", spec.Name, f)}
 		}
@@ -223,9 +226,6 @@ func quotedRelations(rels []policy.RelationName) string {
 	}
 	return "[" + strings.Join(parts, ", ") + "]"
 }
-
-// unquote drops identifier quotes from a "schema"."name" display form.
-func unquote(s string) string { return strings.ReplaceAll(s, `"`, "") }
 
 func (s *Server) staleCheck(err error) {
 	if s.opts.OnStale == nil {

@@ -20,22 +20,17 @@ type CallCatalog interface {
 	// named op in schema (its code, restriction and join estimators,
 	// and the support functions of its operator families), or in every
 	// schema when schema is AnySchema.
-	OperatorFunctions(schema, op string) []FuncRef
+	OperatorFunctions(schema, op string) []FunctionName
 	// TypeFunctions returns the functions that can run to make or show
 	// a value of schema.typ, including casts to it from any type; with
 	// both arguments AnySchema, those a statement may reach without
 	// naming any type (every type's I/O functions, domain CHECKs,
 	// implicit and assignment casts).
-	TypeFunctions(schema, typ string) []FuncRef
+	TypeFunctions(schema, typ string) []FunctionName
 }
 
 // AnySchema stands for every schema in CallCatalog.OperatorFunctions.
 const AnySchema = "*"
-
-// FuncRef names one function by schema and name.
-type FuncRef struct{ Schema, Name string }
-
-func (f FuncRef) String() string { return displayFunc(f.Schema, f.Name) }
 
 // operator judges the functions behind an operator name: OPERATOR(s.op)
 // outside pg_catalog is denied outright (the offline engine has no
@@ -188,7 +183,7 @@ func (w *walker) candidates(names []string) []string {
 // hiddenCall judges a function PostgreSQL calls on behalf of via (an
 // operator or a type) by the rules of a direct call, and notes it in the
 // verdict's Implicit list when note is set.
-func (w *walker) hiddenCall(f FuncRef, via string, note bool) error {
+func (w *walker) hiddenCall(f FunctionName, via string, note bool) error {
 	err := func() error {
 		if w.r.denyFuncs.has(f.Name) {
 			return deny(RuleFunction, fmt.Sprintf("function %s is on the deny list", f))
@@ -210,7 +205,7 @@ func (w *walker) hiddenCall(f FuncRef, via string, note bool) error {
 }
 
 func (w *walker) noteImplicit(schema, fn string) {
-	if full := displayFunc(schema, fn); !slices.Contains(w.implicit, full) {
+	if full := (FunctionName{Schema: schema, Name: fn}); !slices.Contains(w.implicit, full) {
 		w.implicit = append(w.implicit, full)
 	}
 }

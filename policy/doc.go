@@ -3,7 +3,9 @@
 // proxy, or built by pgmoat for an MCP tool call, is judged here by
 // Engine.Decide, which returns a Verdict: allow or deny, the SQLSTATE, the
 // rule that fired and why, the statement kind, the relations and functions
-// it touches, and the SQL to send when the engine rewrote it.
+// it touches (RelationName and FunctionName values: schema and name apart,
+// compared as values, never through their text), and the SQL to send when
+// the engine rewrote it.
 //
 // The package owns statement kinds, relation, function and setting rules,
 // the LIMIT rewrite, the verdict cache, profiles and the SQLSTATE errors.

@@ -141,7 +141,7 @@ func TestOnlineCatalogSwap(t *testing.T) {
 	online["public.report"] = Stable
 	online["public.wipe"] = Volatile
 	e.SetFunctions(online)
-	if v := e.Decide(id, "select report(1)"); !v.Allowed || v.Functions[0] != "public.report" {
+	if v := e.Decide(id, "select report(1)"); !v.Allowed || v.Functions[0] != (FunctionName{Schema: "public", Name: "report"}) {
 		t.Fatalf("after the swap: %+v", v)
 	}
 	if v := e.Decide(id, "select wipe()"); v.Rule != RuleVolatile {

@@ -85,7 +85,7 @@ func (w *walker) resolveFunction(schema, fn string) (string, Volatility, bool) {
 }
 
 func (w *walker) noteFunction(schema, fn string) error {
-	full := displayFunc(schema, fn)
+	full := FunctionName{Schema: schema, Name: fn}
 	if !slices.Contains(w.funcs, full) {
 		w.funcs = append(w.funcs, full)
 	}

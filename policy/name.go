@@ -20,3 +20,25 @@ func RelationStrings(names []RelationName) []string {
 	}
 	return out
 }
+
+// FunctionName is a function as a verdict and a CallCatalog report it:
+// schema and name apart, like RelationName. Schema is empty only for an
+// unqualified function the catalog does not know that a profile allows
+// by name.
+type FunctionName struct {
+	Schema, Name string
+}
+
+// String is the name quoted as SQL would write it ("My Schema".f,
+// pg_catalog.lower), the spelling of pgmoat check's output and of denial
+// messages; it is unambiguous, but compare names as values.
+func (n FunctionName) String() string { return displayFunc(n.Schema, n.Name) }
+
+// FunctionStrings spells names with String, for output.
+func FunctionStrings(names []FunctionName) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = n.String()
+	}
+	return out
+}

@@ -59,7 +59,7 @@ type oracle struct {
 
 // resolved is what PostgreSQL's stored query for a statement refers to.
 type resolved struct {
-	functions []string // quoteQualified, as Verdict.Functions spells them
+	functions []FunctionName
 	relations []string // schema.name, as Verdict.Relations spells them
 }
 
@@ -113,13 +113,11 @@ func (o *oracle) resolve(sql string, types CallCatalog) (resolved, bool, error) 
 		kind, schema, name := string(row[0]), string(row[1]), string(row[2])
 		switch kind {
 		case "f":
-			r.functions = append(r.functions, quoteQualified(schema, name))
+			r.functions = append(r.functions, FunctionName{Schema: schema, Name: name})
 		case "r":
 			r.relations = append(r.relations, schema+"."+name)
 		case "t":
-			for _, f := range types.TypeFunctions(schema, name) {
-				r.functions = append(r.functions, quoteQualified(f.Schema, f.Name))
-			}
+			r.functions = append(r.functions, types.TypeFunctions(schema, name)...)
 		}
 	}
 	return r, true, nil
@@ -157,11 +155,11 @@ func (o *oracle) check(t *testing.T, types CallCatalog, sql string) {
 // allowedDirectly reports whether a pg_catalog function would be allowed
 // if the statement named it. Functions outside pg_catalog must be
 // reported: the engine has to have seen them.
-func (o *oracle) allowedDirectly(qualified string) bool {
-	if !strings.HasPrefix(qualified, "pg_catalog.") {
+func (o *oracle) allowedDirectly(f FunctionName) bool {
+	if f.Schema != "pg_catalog" {
 		return false
 	}
-	return o.e.Decide(Identity{}, "SELECT "+qualified+"()").Allowed
+	return o.e.Decide(Identity{}, "SELECT "+f.String()+"()").Allowed
 }
 
 // hasParam reports a $n parameter outside literals, which a view cannot
@@ -193,18 +191,18 @@ func (c oracleCatalog) HasRelation(schema, name string) bool {
 	return ok
 }
 
-func (c oracleCatalog) OperatorFunctions(schema, op string) []FuncRef {
+func (c oracleCatalog) OperatorFunctions(schema, op string) []FunctionName {
 	return refsOf(c.snap.OperatorFunctions(schema, op))
 }
 
-func (c oracleCatalog) TypeFunctions(schema, typ string) []FuncRef {
+func (c oracleCatalog) TypeFunctions(schema, typ string) []FunctionName {
 	return refsOf(c.snap.TypeFunctions(schema, typ))
 }
 
-func refsOf(names []introspect.QualifiedName) []FuncRef {
-	out := make([]FuncRef, len(names))
+func refsOf(names []introspect.QualifiedName) []FunctionName {
+	out := make([]FunctionName, len(names))
 	for i, n := range names {
-		out[i] = FuncRef{Schema: n.Schema, Name: n.Name}
+		out[i] = FunctionName{Schema: n.Schema, Name: n.Name}
 	}
 	return out
 }

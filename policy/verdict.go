@@ -47,13 +47,13 @@ type Verdict struct {
 	Reason    string
 	Kind      Kind
 	Relations []RelationName // relations read, schema-qualified
-	Functions []string       // schema-qualified functions called by name (f(x), (x).f, t.f)
+	Functions []FunctionName // functions called by name (f(x), (x).f, t.f), schema-qualified as resolved
 	// Implicit are functions that may run without call syntax, judged
 	// like the named ones: a field selection that is not a column
 	// ((x).f, t.f), and functions outside pg_catalog behind the operators
 	// and types the statement uses (an extension type's equality, a
 	// domain's CHECK).
-	Implicit  []string
+	Implicit  []FunctionName
 	Rewritten string // SQL to send instead of the original; "" if unchanged
 	// Setting is the client setting an allowed KindClientSetting
 	// statement chooses; nil for every other verdict.

@@ -27,8 +27,8 @@ type walker struct {
 	trace *shapeTrace
 
 	rels     []RelationName
-	funcs    []string
-	implicit []string
+	funcs    []FunctionName
+	implicit []FunctionName
 	ctes     []cteScope // innermost last
 	// setting is the client setting a KindClientSetting statement chose.
 	setting *ClientSetting

@@ -288,7 +288,7 @@ func (a *adminSession) check(sql string) {
 		verdict = "deny"
 	}
 	a.table([]string{"verdict", "sqlstate", "rule", "reason", "kind", "relations", "functions", "rewritten"}, [][]string{{
-		verdict, v.SQLState, v.Rule, v.Reason, string(v.Kind), strings.Join(policy.RelationStrings(v.Relations), ", "), strings.Join(v.Functions, ", "), v.Rewritten,
+		verdict, v.SQLState, v.Rule, v.Reason, string(v.Kind), strings.Join(policy.RelationStrings(v.Relations), ", "), strings.Join(policy.FunctionStrings(v.Functions), ", "), v.Rewritten,
 	}})
 }
 

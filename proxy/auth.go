@@ -94,13 +94,7 @@ func authSCRAM(fe *pgproto3.Backend, send func(pgproto3.BackendMessage) error, u
 		return err
 	}
 	conv := server.NewConversation()
-	if err := send(&pgproto3.AuthenticationSASL{AuthMechanisms: []string{"SCRAM-SHA-256"}}); err != nil {
-		return err
-	}
-	if err := fe.SetAuthType(pgproto3.AuthTypeSASL); err != nil {
-		return err
-	}
-	msg, err := fe.Receive()
+	msg, err := ask(fe, send, &pgproto3.AuthenticationSASL{AuthMechanisms: []string{"SCRAM-SHA-256"}}, pgproto3.AuthTypeSASL)
 	if err != nil {
 		return err
 	}
@@ -112,13 +106,7 @@ func authSCRAM(fe *pgproto3.Backend, send func(pgproto3.BackendMessage) error, u
 	if err != nil {
 		return errAuthFailed(user)
 	}
-	if err := send(&pgproto3.AuthenticationSASLContinue{Data: []byte(serverFirst)}); err != nil {
-		return err
-	}
-	if err := fe.SetAuthType(pgproto3.AuthTypeSASLContinue); err != nil {
-		return err
-	}
-	msg, err = fe.Receive()
+	msg, err = ask(fe, send, &pgproto3.AuthenticationSASLContinue{Data: []byte(serverFirst)}, pgproto3.AuthTypeSASLContinue)
 	if err != nil {
 		return err
 	}
@@ -145,13 +133,7 @@ func authMD5(fe *pgproto3.Backend, send func(pgproto3.BackendMessage) error, use
 	if _, err := rand.Read(salt[:]); err != nil {
 		return err
 	}
-	if err := send(&pgproto3.AuthenticationMD5Password{Salt: salt}); err != nil {
-		return err
-	}
-	if err := fe.SetAuthType(pgproto3.AuthTypeMD5Password); err != nil {
-		return err
-	}
-	msg, err := fe.Receive()
+	msg, err := ask(fe, send, &pgproto3.AuthenticationMD5Password{Salt: salt}, pgproto3.AuthTypeMD5Password)
 	if err != nil {
 		return err
 	}
@@ -167,6 +149,18 @@ func authMD5(fe *pgproto3.Backend, send func(pgproto3.BackendMessage) error, use
 		return errAuthFailed(user)
 	}
 	return nil
+}
+
+// ask sends one authentication request and reads the client's answer,
+// which fe decodes as the kind of answer the request asked for.
+func ask(fe *pgproto3.Backend, send func(pgproto3.BackendMessage) error, req pgproto3.BackendMessage, kind uint32) (pgproto3.FrontendMessage, error) {
+	if err := send(req); err != nil {
+		return nil, err
+	}
+	if err := fe.SetAuthType(kind); err != nil {
+		return nil, err
+	}
+	return fe.Receive()
 }
 
 func md5Response(user, password string, salt [4]byte) string {

@@ -378,14 +378,7 @@ func (s *session) backendLost(bk *backend, err error) {
 // message, so the only honest thing left is to close its connection.
 func (s *session) backendLostMidMessage(bk *backend, err error) {
 	s.srv.log.Warn("backend lost while a large message was passed through; closing the client connection", "user", s.user, "user_id", s.id.UserID, "err", err)
-	bk.broken.Store(true)
-	s.mu.Lock()
-	s.bk = nil
-	s.expect = nil
-	s.endSpan(true)
-	s.dropQueue()
-	s.mu.Unlock()
-	s.handBack(bk)
+	s.discard(bk)
 	s.lost.Store(true)
 	_ = s.conn.Close()
 }
@@ -393,16 +386,7 @@ func (s *session) backendLostMidMessage(bk *backend, err error) {
 // endLending discards a backend that cannot serve on, tells the client
 // why and disconnects it.
 func (s *session) endLending(bk *backend, why *wireError) {
-	bk.broken.Store(true)
-	s.mu.Lock()
-	s.bk = nil
-	s.expect = nil
-	s.endSpan(true)
-	s.dropQueue()
-	gone := s.clientGone
-	s.mu.Unlock()
-	s.handBack(bk)
-	if gone {
+	if gone := s.discard(bk); gone {
 		return
 	}
 	s.srv.metrics.clientError(why.code)
@@ -412,6 +396,22 @@ func (s *session) endLending(bk *backend, why *wireError) {
 	s.outMu.Unlock()
 	_ = s.conn.SetReadDeadline(time.Now()) // wake the session loop
 	s.lost.Store(true)
+}
+
+// discard takes a broken backend from the session (with what it was
+// expected to answer and the span of its work) and hands it back to be
+// closed; it reports whether the client had already gone.
+func (s *session) discard(bk *backend) (clientGone bool) {
+	bk.broken.Store(true)
+	s.mu.Lock()
+	s.bk = nil
+	s.expect = nil
+	s.endSpan(true)
+	s.dropQueue()
+	clientGone = s.clientGone
+	s.mu.Unlock()
+	s.handBack(bk)
+	return clientGone
 }
 
 // writeClient appends one raw message to the client buffer. Called with

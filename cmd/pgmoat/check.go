@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -33,9 +32,8 @@ type checkResult struct {
 // stdin is split into statements. Exit 0 when all are allowed, 1 when any
 // is denied, 2 on usage or config errors.
 func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", "", "config file (default $"+config.EnvConfig+"; none: built-in readonly profile)")
+	fs := newFlags("check", stderr)
+	cfgPath := configFlag(fs, "built-in readonly profile")
 	profile := fs.String("profile", policy.DefaultProfile, "profile to judge with")
 	asJSON := fs.Bool("json", false, "print verdicts as JSON")
 	fs.Usage = func() {
@@ -43,11 +41,8 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Judges each SQL argument as one query; with none, judges the statements on stdin.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := parseOrHelp(fs, args); !ok {
+		return code
 	}
 	engine, err := checkEngine(config.ResolvePath(*cfgPath))
 	if err != nil {
@@ -124,7 +119,7 @@ func judge(e *policy.Engine, profile string, statements []string) []checkResult 
 		v := e.Decide(policy.Identity{Profile: profile}, sql)
 		r := checkResult{
 			Statement: sql, Verdict: "allow", Kind: v.Kind,
-			Relations: policy.RelationStrings(v.Relations), Functions: nonNil(v.Functions), Rewritten: v.Rewritten,
+			Relations: policy.RelationStrings(v.Relations), Functions: policy.FunctionStrings(v.Functions), Rewritten: v.Rewritten,
 		}
 		if err := v.Err(); err != nil {
 			r.Verdict, r.SQLState, r.Rule, r.Message = "deny", err.SQLState, err.Rule, err.Message
@@ -132,13 +127,6 @@ func judge(e *policy.Engine, profile string, statements []string) []checkResult 
 		out = append(out, r)
 	}
 	return out
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 func printJSON(w io.Writer, results []checkResult) error {

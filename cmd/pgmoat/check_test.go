@@ -129,3 +129,23 @@ func TestCheckDeniesFieldSelectionCalls(t *testing.T) {
 		}
 	}
 }
+
+// check --json spells the functions a statement calls schema-qualified,
+// quoted as SQL would where a name needs it, and no function as [].
+func TestCheckJSONFunctions(t *testing.T) {
+	code, out, _ := check(t, "", "--json", `select lower('A'), "lower"('B')`, "select 1")
+	if code != exitOK {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	var got []map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(out), &got); err != nil || len(got) != 2 {
+		t.Fatalf("%v, %d results:\n%s", err, len(got), out)
+	}
+	compact := func(raw json.RawMessage) string { return strings.Join(strings.Fields(string(raw)), "") }
+	if f := compact(got[0]["functions"]); f != `["pg_catalog.lower"]` {
+		t.Errorf("functions of lower() twice: %s", f)
+	}
+	if f := compact(got[1]["functions"]); f != `[]` {
+		t.Errorf("functions of select 1: %s", f)
+	}
+}

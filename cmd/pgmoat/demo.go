@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -33,8 +32,7 @@ type demoOptions struct {
 }
 
 func runDemo(e env, args []string) int {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlags("demo", e.stderr)
 	var o demoOptions
 	fs.StringVar(&o.proxyListen, "proxy-listen", config.DefaultProxyListen, "address of the PostgreSQL proxy")
 	fs.StringVar(&o.mcpListen, "mcp-listen", config.DefaultMCPListen, "address of the MCP server (streamable HTTP at /mcp)")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -18,9 +17,8 @@ import (
 )
 
 func runDoctor(e env, args []string) int {
-	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	path := fs.String("config", "", "config file (default $PGMOAT_CONFIG)")
+	fs := newFlags("doctor", e.stderr)
+	path := configFlag(fs, "")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}

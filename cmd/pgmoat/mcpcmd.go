@@ -22,9 +22,8 @@ import (
 // --user-id or mcp.anonymous. Logs go to stderr: stdout carries only the
 // protocol.
 func runMCP(e env, args []string) int {
-	fs := flag.NewFlagSet("mcp", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	path := fs.String("config", "", "config file (default $"+config.EnvConfig+")")
+	fs := newFlags("mcp", e.stderr)
+	path := configFlag(fs, "")
 	userID := fs.String("user-id", "", "user id the session runs as (default: mcp.anonymous.user_id)")
 	profile := fs.String("profile", "", "profile the session runs under (default: mcp.anonymous.profile, else readonly)")
 	allowUnsafe := allowUnsafeFlag(fs)

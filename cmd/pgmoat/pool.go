@@ -43,7 +43,7 @@ func newBackendPool(ctx context.Context, cfg *config.Config, warn io.Writer) (*p
 			return nil, unsafe
 		}
 		return nil, fmt.Errorf("cannot connect to the backend (%s): %s; check backend.dsn, the password and that PostgreSQL is running",
-			config.RedactDSN(cfg.Backend.DSN.Value()), config.RedactDSN(innermost(err).Error()))
+			config.RedactDSN(cfg.Backend.DSN.Value()), config.RedactCause(err))
 	}
 	return pool, nil
 }
@@ -54,15 +54,4 @@ func newBackendPool(ctx context.Context, cfg *config.Config, warn io.Writer) (*p
 func allowUnsafeFlag(fs *flag.FlagSet) *bool {
 	return fs.Bool("allow-unsafe-backend-role", false,
 		"use a backend role that could write, bypass row-level security or read server files (overrides backend.allow_unsafe_role)")
-}
-
-// innermost is the root cause of a wrapped error, for one clear line.
-func innermost(err error) error {
-	for {
-		next := errors.Unwrap(err)
-		if next == nil {
-			return err
-		}
-		err = next
-	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -15,9 +14,8 @@ import (
 )
 
 func runServe(e env, args []string) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	path := fs.String("config", "", "config file (default $PGMOAT_CONFIG)")
+	fs := newFlags("serve", e.stderr)
+	path := configFlag(fs, "")
 	allowUnsafe := allowUnsafeFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return exitUsage

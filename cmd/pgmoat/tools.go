@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -19,20 +17,16 @@ import (
 // backend: for review as text, or with --json exactly as tools/list carries
 // them, with token estimates either way.
 func runTools(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("tools", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "config file (default $"+config.EnvConfig+")")
+	fs := newFlags("tools", stderr)
+	configPath := configFlag(fs, "")
 	asJSON := fs.Bool("json", false, "print the tools as tools/list carries them")
 	profile := fs.String("profile", config.DefaultProfile, "profile whose tools are listed: tools the policy refuses to it are left out")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: pgmoat tools [--config FILE] [--json]\n\nPrints the MCP tools generated from the backend's schema and their approximate token cost.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := parseOrHelp(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "pgmoat tools: unexpected argument %q\n", fs.Arg(0))

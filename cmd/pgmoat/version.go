@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -11,8 +10,7 @@ import (
 var version = "dev"
 
 func runVersion(e env, args []string) int {
-	fs := flag.NewFlagSet("version", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs := newFlags("version", e.stderr)
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}

@@ -5,5 +5,6 @@
 // It owns the PgBouncer process and a private directory with its
 // configuration and user list; Close stops the process and removes the
 // directory. When the calling process is root, PgBouncer runs as the
-// "postgres" account, since it refuses to run as root.
+// "postgres" account, since it refuses to run as root: the account
+// pgcluster.LookupServerAccount picks for the PostgreSQL servers too.
 package pgbouncer

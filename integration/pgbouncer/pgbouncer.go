@@ -7,14 +7,14 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgmoat/pgmoat/integration/pgcluster"
 )
 
 // ErrNotInstalled says how to get PgBouncer.
@@ -119,17 +119,15 @@ ignore_startup_parameters = extra_float_digits,options
 	if err := os.WriteFile(filepath.Join(b.dir, "users.txt"), []byte(users), 0o644); err != nil {
 		return err
 	}
-	cred, err := account()
+	account, err := pgcluster.LookupServerAccount()
 	if err != nil {
 		return err
 	}
-	if cred != nil {
-		if err := os.Chown(b.dir, int(cred.Uid), int(cred.Gid)); err != nil {
-			return err
-		}
+	if err := account.Own(b.dir); err != nil {
+		return err
 	}
 	cmd := exec.Command(bin, filepath.Join(b.dir, "pgbouncer.ini"))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: account.Credential(), Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start pgbouncer: %w", err)
 	}
@@ -156,19 +154,6 @@ func (b *Bouncer) waitReady(ctx context.Context, o Options) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-}
-
-func account() (*syscall.Credential, error) {
-	if os.Geteuid() != 0 {
-		return nil, nil
-	}
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		return nil, fmt.Errorf("pgbouncer refuses to run as root and there is no postgres account: %w", err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
 
 func freePort() (int, error) {

@@ -10,31 +10,36 @@ import (
 	"syscall"
 )
 
-// serverAccount is the OS account initdb and postgres run as. A nil
-// credential means "the current user", which is what happens when the
-// process is not root.
-type serverAccount struct {
+// ServerAccount is the OS account server processes run as: initdb and
+// postgres here, PgBouncer for the tests and benchmarks that start one
+// (all three refuse root). A nil credential means "the current user",
+// which is what happens when the process is not root.
+type ServerAccount struct {
 	cred *syscall.Credential
 }
 
-// lookupServerAccount picks the account the server processes run as:
+// LookupServerAccount picks the account the server processes run as:
 // the current user, or the "postgres" account when running as root.
-func lookupServerAccount() (serverAccount, error) {
+func LookupServerAccount() (ServerAccount, error) {
 	if os.Geteuid() != 0 {
-		return serverAccount{}, nil
+		return ServerAccount{}, nil
 	}
 	u, err := user.Lookup("postgres")
 	if err != nil {
-		return serverAccount{}, fmt.Errorf("running as root, PostgreSQL must run as another account and there is no "+
+		return ServerAccount{}, fmt.Errorf("running as root, PostgreSQL and PgBouncer must run as another account and there is no "+
 			"\"postgres\" account (create one with `useradd --system postgres`, or run as a non-root user): %w", err)
 	}
 	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
 	gid, _ := strconv.ParseUint(u.Gid, 10, 32)
-	return serverAccount{cred: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}, nil
+	return ServerAccount{cred: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}, nil
 }
 
-// own hands path (and everything under it) to the account.
-func (a serverAccount) own(path string) error {
+// Credential is what a command's SysProcAttr.Credential needs to run as
+// the account; nil for the current user.
+func (a ServerAccount) Credential() *syscall.Credential { return a.cred }
+
+// Own hands path (and everything under it) to the account.
+func (a ServerAccount) Own(path string) error {
 	if a.cred == nil {
 		return nil
 	}
@@ -49,7 +54,7 @@ func (a serverAccount) own(path string) error {
 // command builds a command that runs as the account. Pdeathsig makes the
 // kernel kill the server if this process dies without calling Close, so a
 // crashed test run leaves no postmaster behind.
-func (a serverAccount) command(name string, args ...string) *exec.Cmd {
+func (a ServerAccount) command(name string, args ...string) *exec.Cmd {
 	cmd := exec.Command(name, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Credential: a.cred,

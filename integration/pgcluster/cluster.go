@@ -49,7 +49,7 @@ type Cluster struct {
 	dataDir string
 	sockDir string
 	port    int
-	account serverAccount
+	account ServerAccount
 
 	cmd      *exec.Cmd
 	exited   chan struct{} // closed when the postmaster has exited
@@ -86,7 +86,7 @@ func prepare(opts Options) (*Cluster, error) {
 	} else if !hasServerBinaries(binDir) {
 		return nil, fmt.Errorf("%s does not contain initdb and postgres: %w", binDir, ErrNoServerBinaries)
 	}
-	account, err := lookupServerAccount()
+	account, err := LookupServerAccount()
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +106,7 @@ func prepare(opts Options) (*Cluster, error) {
 	if err := os.Mkdir(c.sockDir, 0o700); err != nil {
 		return nil, errors.Join(fmt.Errorf("create socket directory: %w", err), c.removeDir())
 	}
-	if err := account.own(dir); err != nil {
+	if err := account.Own(dir); err != nil {
 		return nil, errors.Join(fmt.Errorf("hand %s to the server account: %w", dir, err), c.removeDir())
 	}
 	return c, nil
@@ -120,12 +120,18 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 	if err := c.writeConfig(opts); err != nil {
 		return err
 	}
+	return c.serve(ctx, opts, "postgres")
+}
+
+// serve picks the server's port, starts it there and waits until it
+// accepts connections; what names the server in the progress line.
+func (c *Cluster) serve(ctx context.Context, opts Options, what string) error {
 	port, err := pickPort(opts.Port)
 	if err != nil {
 		return err
 	}
 	c.port = port
-	progress(opts, fmt.Sprintf("starting postgres on 127.0.0.1:%d", port))
+	progress(opts, fmt.Sprintf("starting %s on 127.0.0.1:%d", what, port))
 	if err := c.launch(); err != nil {
 		return err
 	}

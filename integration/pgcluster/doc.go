@@ -13,7 +13,9 @@
 //
 // When the calling process runs as root, initdb and postgres run as the
 // "postgres" account (PostgreSQL refuses to run as root), and the private
-// directory is handed to that account.
+// directory is handed to that account. ServerAccount is exported so that
+// the PgBouncer helper and the bench harness run their servers the same
+// way.
 //
 // Every cluster is ready to be a primary (wal_level replica, replication
 // from loopback for the superuser): StartReplica makes a streaming replica

@@ -5,8 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,40 +52,20 @@ func (r *Cluster) startReplica(ctx context.Context, primary *Cluster, opts Optio
 	}
 	var conf strings.Builder
 	conf.WriteString("\n# pgmoat throwaway replica\n")
-	for _, k := range sortedKeys(settings) {
+	for _, k := range slices.Sorted(maps.Keys(settings)) {
 		fmt.Fprintf(&conf, "%s = %s\n", k, quoteConf(settings[k]))
 	}
 	if err := appendFile(filepath.Join(r.dataDir, "postgresql.conf"), conf.String()); err != nil {
 		return err
 	}
-	port, err := pickPort(opts.Port)
-	if err != nil {
-		return err
-	}
-	r.port = port
-	progress(opts, fmt.Sprintf("starting replica on 127.0.0.1:%d", port))
-	if err := r.launch(); err != nil {
-		return err
-	}
-	return r.waitReady(ctx)
+	return r.serve(ctx, opts, "replica")
 }
 
 // ReplicaForTest starts a streaming replica of primary owned by one test
 // and closes it at cleanup.
 func ReplicaForTest(t TB, primary *Cluster, opts Options) *Cluster {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	r, err := primary.StartReplica(ctx, opts)
-	if err != nil {
-		t.Fatalf("start a streaming replica: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := r.Close(); err != nil {
-			t.Errorf("close replica: %v", err)
-		}
-	})
-	return r
+	return ownedByTest(t, "a streaming replica", func(ctx context.Context) (*Cluster, error) { return primary.StartReplica(ctx, opts) })
 }
 
 // WaitReplayed waits until replica has replayed everything the primary
@@ -150,13 +131,4 @@ func (c *Cluster) queryOne(ctx context.Context, sql string) (string, error) {
 		return "", fmt.Errorf("%s: %d rows", sql, len(res.Rows))
 	}
 	return string(res.Rows[0][0]), nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

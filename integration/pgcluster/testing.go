@@ -54,15 +54,22 @@ func Shared(m Runner, opts Options, out **Cluster) int {
 // ForTest starts a cluster owned by one test and closes it at cleanup.
 func ForTest(t TB, opts Options) *Cluster {
 	t.Helper()
+	return ownedByTest(t, "throwaway PostgreSQL", func(ctx context.Context) (*Cluster, error) { return Start(ctx, opts) })
+}
+
+// ownedByTest starts a server for one test, giving start two minutes,
+// and closes it at cleanup; what names it in failures.
+func ownedByTest(t TB, what string, start func(context.Context) (*Cluster, error)) *Cluster {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c, err := Start(ctx, opts)
+	c, err := start(ctx)
 	if err != nil {
-		t.Fatalf("start throwaway PostgreSQL: %v", err)
+		t.Fatalf("start %s: %v", what, err)
 	}
 	t.Cleanup(func() {
 		if err := c.Close(); err != nil {
-			t.Errorf("close throwaway PostgreSQL: %v", err)
+			t.Errorf("close %s: %v", what, err)
 		}
 	})
 	return c

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"net/url"
 	"strings"
 )
@@ -186,4 +187,16 @@ func valueLen(s string) int {
 // isSpace is C's isspace in the C locale, which libpq uses.
 func isSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
+}
+
+// RedactCause is the root cause of a wrapped error, for one clear line,
+// with RedactDSN applied (a connection-string error quotes the string).
+func RedactCause(err error) string {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return RedactDSN(err.Error())
+		}
+		err = next
+	}
 }

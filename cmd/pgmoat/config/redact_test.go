@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -132,4 +133,14 @@ func containsAny(texts []string, sub string) bool {
 		}
 	}
 	return false
+}
+
+// RedactCause keeps only the innermost error of a chain, masked.
+func TestRedactCause(t *testing.T) {
+	t.Parallel()
+	root := errors.New("cannot parse `host=h password=hunter2 port=x`: invalid port")
+	err := fmt.Errorf("connect: %w", fmt.Errorf("config: %w", root))
+	if got, want := RedactCause(err), "cannot parse `host=h password=******** port=x`: invalid port"; got != want {
+		t.Errorf("RedactCause = %q, want %q", got, want)
+	}
 }

@@ -100,7 +100,7 @@ func (v *validator) replicas(b Backend) {
 			continue
 		}
 		if err := parseDSN(r.DSN.Value()); err != nil {
-			v.addAt([]string{"backend", "replicas"}, key, "not a valid PostgreSQL connection string (%s)", RedactDSN(unwrapAll(err).Error()))
+			v.addAt([]string{"backend", "replicas"}, key, "not a valid PostgreSQL connection string (%s)", RedactCause(err))
 		}
 		if j, dup := seen[r.DSN.Value()]; dup {
 			other := "backend.dsn"

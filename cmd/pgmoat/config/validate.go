@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"regexp"
@@ -86,7 +85,7 @@ func (v *validator) err() error {
 func (v *validator) backend(b Backend) {
 	if b.DSN != "" {
 		if err := parseDSN(b.DSN.Value()); err != nil {
-			v.addf("backend.dsn", "not a valid PostgreSQL connection string (%s)", RedactDSN(unwrapAll(err).Error()))
+			v.addf("backend.dsn", "not a valid PostgreSQL connection string (%s)", RedactCause(err))
 		}
 	}
 	v.poolSizes("backend.pool", b.Pool, nil)
@@ -128,16 +127,6 @@ func (v *validator) policy(p Policy) {
 	}
 	if p.JudgeWait < 0 {
 		v.addf("policy.judge_wait", "must be positive")
-	}
-}
-
-func unwrapAll(err error) error {
-	for {
-		next := errors.Unwrap(err)
-		if next == nil {
-			return err
-		}
-		err = next
 	}
 }
 

@@ -24,22 +24,22 @@ func (c Catalog) HasRelation(schema, name string) bool {
 }
 
 // OperatorFunctions implements policy.CallCatalog.
-func (c Catalog) OperatorFunctions(schema, op string) []policy.FuncRef {
-	return funcRefs(c.Snap.OperatorFunctions(schema, op))
+func (c Catalog) OperatorFunctions(schema, op string) []policy.FunctionName {
+	return functionNames(c.Snap.OperatorFunctions(schema, op))
 }
 
 // TypeFunctions implements policy.CallCatalog.
-func (c Catalog) TypeFunctions(schema, typ string) []policy.FuncRef {
-	return funcRefs(c.Snap.TypeFunctions(schema, typ))
+func (c Catalog) TypeFunctions(schema, typ string) []policy.FunctionName {
+	return functionNames(c.Snap.TypeFunctions(schema, typ))
 }
 
-func funcRefs(names []introspect.QualifiedName) []policy.FuncRef {
+func functionNames(names []introspect.QualifiedName) []policy.FunctionName {
 	if len(names) == 0 {
 		return nil
 	}
-	out := make([]policy.FuncRef, len(names))
+	out := make([]policy.FunctionName, len(names))
 	for i, n := range names {
-		out[i] = policy.FuncRef{Schema: n.Schema, Name: n.Name}
+		out[i] = policy.FunctionName{Schema: n.Schema, Name: n.Name}
 	}
 	return out
 }
