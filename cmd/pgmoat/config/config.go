@@ -286,7 +286,7 @@ type RLS struct {
 
 // Defaults.
 const (
-	DefaultProfile        = "readonly"
+	DefaultProfile        = policy.DefaultProfile
 	DefaultProxyListen    = "127.0.0.1:6432"
 	DefaultMCPListen      = "127.0.0.1:8765"
 	DefaultRLSSetting     = policy.DefaultRLSSetting
