@@ -33,6 +33,7 @@ type nums struct {
 	fnVariadic                                     int32
 	constFval                                      int32
 	varKind, varName, varArgs, varLocal            int32
+	common                                         commonNums
 	// LimitOption values of SelectStmt.limit_option.
 	limitCount, limitWithTies uint64
 }
@@ -110,5 +111,6 @@ func newNums(s *schema) (nums, error) {
 		varKind:   l.get("VariableSetStmt", "kind"), varName: l.get("VariableSetStmt", "name"),
 		varArgs: l.get("VariableSetStmt", "args"), varLocal: l.get("VariableSetStmt", "is_local"),
 	}
+	n.common = newCommonNums(l)
 	return n, l.err
 }

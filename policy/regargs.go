@@ -64,6 +64,13 @@ var nameArgs = func() map[string][]nameArg {
 		"regprocout", "regprocsend", "regprocedureout", "regproceduresend"} {
 		add(fn, 1, nameArg{pos: 0, kind: "function", reg: true})
 	}
+	typeText := func(pos int) nameArg { return nameArg{pos: pos, kind: "type"} }
+	add("to_regtype", 1, typeText(0))
+	add("regtypein", 1, typeText(0))
+	add("regtypeout", 1, nameArg{pos: 0, kind: "type", reg: true})
+	add("regtypesend", 1, nameArg{pos: 0, kind: "type", reg: true})
+	add("has_type_privilege", 2, typeText(0))
+	add("has_type_privilege", 3, typeText(1))
 	add("pg_get_viewdef", 1, relText(0))
 	add("pg_get_viewdef", 2, relText(0))
 	add("pg_get_serial_sequence", 2, relText(0))
@@ -241,7 +248,7 @@ func (w *walker) regLookupCall(b []byte) bool {
 		return false
 	}
 	switch name[len(name)-1] {
-	case "to_regclass", "to_regproc", "to_regprocedure":
+	case "to_regclass", "to_regproc", "to_regprocedure", "to_regtype":
 		return true
 	}
 	return false
@@ -263,6 +270,9 @@ func computedName(kind, what string) error {
 func (w *walker) judgeName(kind, lit string, reg bool) error {
 	if reg && isDigits(strings.TrimSpace(lit)) {
 		return nil
+	}
+	if kind == "type" {
+		return w.judgeTypeName(lit, reg)
 	}
 	parts, ok := splitQualified(lit)
 	if !ok {
