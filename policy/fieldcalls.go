@@ -35,6 +35,9 @@ func (w *walker) columnRef(m *msgInfo, b []byte, depth int) error {
 			if err := w.fieldCall(string(v)); err != nil {
 				return err
 			}
+			if err := w.rowNameArg(string(v)); err != nil {
+				return err
+			}
 		}
 	}
 	return w.children(m, b, depth)

@@ -19,6 +19,9 @@ func (w *walker) funcCall(m *msgInfo, b []byte, depth int) error {
 	if err := w.callNameArgs(name, b); err != nil {
 		return err
 	}
+	if err := w.polymorphicCall(name, b); err != nil {
+		return err
+	}
 	return w.children(m, b, depth)
 }
 
@@ -100,13 +103,16 @@ func displayFunc(schema, fn string) string {
 }
 
 // regTarget names what a literal cast to an object-identifier type refers
-// to, for the types whose input function looks up a relation or function.
+// to, for the types whose input function looks up a relation, a function
+// or a type (regtypes.go).
 func regTarget(typ string) string {
 	switch typ {
 	case "regclass":
 		return "relation"
 	case "regproc", "regprocedure":
 		return "function"
+	case "regtype":
+		return "type" // a relation's row type is named like the relation
 	}
 	return ""
 }
@@ -137,6 +143,11 @@ func (w *walker) aExpr(m *msgInfo, b []byte, depth int) error {
 	}
 	if err := w.operator(name); err != nil {
 		return err
+	}
+	if m.name == "A_Expr" {
+		if err := w.arrayOperands(b); err != nil {
+			return err
+		}
 	}
 	return w.children(m, b, depth)
 }

@@ -30,8 +30,10 @@ type nums struct {
 	constLocation                                  int32
 	scanTokens, scanTokenKind                      int32 // ScanResult.tokens, ScanToken.token
 	fnArgs, typeArrayBounds, arrayElems, indirArg  int32
+	fnVariadic                                     int32
 	constFval                                      int32
 	varKind, varName, varArgs, varLocal            int32
+	common                                         commonNums
 	// LimitOption values of SelectStmt.limit_option.
 	limitCount, limitWithTies uint64
 }
@@ -103,11 +105,12 @@ func newNums(s *schema) (nums, error) {
 		scanTokens:    l.get("ScanResult", "tokens"), scanTokenKind: l.get("ScanToken", "token"),
 		limitCount:    l.enumValue("SelectStmt", "limit_option", "LIMIT_OPTION_COUNT"),
 		limitWithTies: l.enumValue("SelectStmt", "limit_option", "LIMIT_OPTION_WITH_TIES"),
-		fnArgs:        l.get("FuncCall", "args"), typeArrayBounds: l.get("TypeName", "array_bounds"),
+		fnArgs:        l.get("FuncCall", "args"), fnVariadic: l.get("FuncCall", "func_variadic"), typeArrayBounds: l.get("TypeName", "array_bounds"),
 		arrayElems: l.get("A_ArrayExpr", "elements"), indirArg: l.get("A_Indirection", "arg"),
 		constFval: l.get("A_Const", "fval"),
 		varKind:   l.get("VariableSetStmt", "kind"), varName: l.get("VariableSetStmt", "name"),
 		varArgs: l.get("VariableSetStmt", "args"), varLocal: l.get("VariableSetStmt", "is_local"),
 	}
+	n.common = newCommonNums(l)
 	return n, l.err
 }

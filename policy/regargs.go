@@ -56,12 +56,25 @@ var nameArgs = func() map[string][]nameArg {
 		}
 	}
 	add("pg_nextoid", 3, rel(0), rel(2))
-	for _, fn := range []string{"regprocin", "regprocedurein", "to_regproc", "to_regprocedure"} {
+	// The output and send functions take a value of the type: a string
+	// literal reaches them through the type's input function.
+	add("regclassout", 1, rel(0))
+	add("regclasssend", 1, rel(0))
+	for _, fn := range []string{"regprocin", "regprocedurein", "to_regproc", "to_regprocedure",
+		"regprocout", "regprocsend", "regprocedureout", "regproceduresend"} {
 		add(fn, 1, nameArg{pos: 0, kind: "function", reg: true})
 	}
+	typeText := func(pos int) nameArg { return nameArg{pos: pos, kind: "type"} }
+	add("to_regtype", 1, typeText(0))
+	add("regtypein", 1, typeText(0))
+	add("regtypeout", 1, nameArg{pos: 0, kind: "type", reg: true})
+	add("regtypesend", 1, nameArg{pos: 0, kind: "type", reg: true})
+	add("has_type_privilege", 2, typeText(0))
+	add("has_type_privilege", 3, typeText(1))
 	add("pg_get_viewdef", 1, relText(0))
 	add("pg_get_viewdef", 2, relText(0))
 	add("pg_get_serial_sequence", 2, relText(0))
+	add("row_security_active", 1, relText(0))
 	for _, fn := range []string{"has_table_privilege", "has_sequence_privilege", "has_any_column_privilege"} {
 		add(fn, 2, relText(0))
 		add(fn, 3, relText(1))
@@ -85,37 +98,48 @@ func takesName(fn string) bool {
 }
 
 // nameArgsOf returns the name-taking arguments of a call of name with
-// nargs arguments, when the call resolves to the pg_catalog function.
-func (w *walker) nameArgsOf(name []string, nargs int) []nameArg {
+// nargs arguments, when the call resolves to the pg_catalog function;
+// pgCatalog reports that it does, so that a count nameArgs does not
+// model (a default argument left out, a VARIADIC spread) is refused.
+func (w *walker) nameArgsOf(name []string, nargs int) (args []nameArg, pgCatalog bool) {
 	fn := name[len(name)-1]
-	args, ok := nameArgs[fmt.Sprintf("%s/%d", fn, nargs)]
-	if !ok {
-		return nil
-	}
 	if len(name) == 2 && name[0] != "pg_catalog" {
-		return nil
+		return nil, false
 	}
 	if schema, _, known := w.resolveFunction("", fn); len(name) == 1 && known && schema != "pg_catalog" {
-		return nil
+		return nil, false
 	}
-	return args
+	return nameArgs[fmt.Sprintf("%s/%d", fn, nargs)], true
 }
 
 // callNameArgs judges the arguments of a call that name a relation or
 // function. A named argument to such a function is denied: the engine
-// would have to know the parameter names to place it.
+// would have to know the parameter names to place it; so is VARIADIC and
+// a number of arguments no overload in nameArgs has (no argument at all
+// carries no name).
 func (w *walker) callNameArgs(name []string, b []byte) error {
-	if !takesName(name[len(name)-1]) {
+	fn := name[len(name)-1]
+	if !takesName(fn) {
 		return nil
 	}
 	w.refuseSharing("function " + strings.Join(name, ".") + " takes a name as its argument")
 	items := allBytes(b, w.n.fnArgs)
 	for _, item := range items {
 		if m, _, err := w.concrete(item); err == nil && m.name == "NamedArgExpr" {
-			return deny(RuleFunction, fmt.Sprintf("named arguments to %s, which takes a relation or function name, are not allowed", displayFunc("", name[len(name)-1])))
+			return deny(RuleFunction, fmt.Sprintf("named arguments to %s, which takes a relation or function name, are not allowed", displayFunc("", fn)))
 		}
 	}
-	for _, a := range w.nameArgsOf(name, len(items)) {
+	args, pgCatalog := w.nameArgsOf(name, len(items))
+	if !pgCatalog {
+		return nil
+	}
+	if findVarint(b, w.n.fnVariadic) != 0 {
+		return deny(RuleFunction, fmt.Sprintf("VARIADIC arguments to %s, which takes a relation or function name, are not allowed", displayFunc("", fn)))
+	}
+	if _, ok := nameArgs[fmt.Sprintf("%s/%d", fn, len(items))]; !ok && len(items) > 0 {
+		return deny(RuleFunction, fmt.Sprintf("%s, which takes a relation or function name, is called with %d arguments, which pgmoat does not know it to take", displayFunc("", fn), len(items)))
+	}
+	for _, a := range args {
 		if err := w.nameValue(a, items[a.pos]); err != nil {
 			return err
 		}
@@ -130,7 +154,8 @@ func (w *walker) fieldNameArg(fn string, arg []byte) error {
 		return nil
 	}
 	w.refuseSharing("function " + fn + " takes a name as its argument")
-	for _, a := range w.nameArgsOf([]string{fn}, 1) {
+	args, _ := w.nameArgsOf([]string{fn}, 1)
+	for _, a := range args {
 		if err := w.nameValue(a, arg); err != nil {
 			return err
 		}
@@ -138,42 +163,95 @@ func (w *walker) fieldNameArg(fn string, arg []byte) error {
 	return nil
 }
 
+// rowNameArg judges t.fn and t.col.fn, which are fn(t) and fn(t.col),
+// when fn takes a name as its only argument: the value may be a text
+// column, or the alias of a FROM function returning text (whose whole-row
+// value is that text), looked up at run time.
+func (w *walker) rowNameArg(fn string) error {
+	if !takesName(fn) {
+		return nil
+	}
+	w.refuseSharing("function " + fn + " takes a name as its argument")
+	if args, _ := w.nameArgsOf([]string{fn}, 1); len(args) == 0 {
+		return nil
+	}
+	return computedName(nameArgs[fn+"/1"][0].kind, fmt.Sprintf("a column or row passed as a name by field selection (t.%s)", fn))
+}
+
 // nameValue judges one argument that names an object. A string constant,
-// bare or cast to a string type, is judged as the reference it spells; a
-// computed string cast to a string type is looked up only at run time and
-// denied. Other arguments (OIDs, columns, reg* casts, which typeCast
-// judges) pass: the catalogs they read from are readable anyway.
+// bare or cast to a string type, is judged as the reference it spells.
+// What certainly reaches the function as a number passes: a number or
+// NULL, a cast to an OID, integer or reg* type (a reg* cast is judged by
+// typeCast), a catalog OID column (oidColumns), a to_reg* call (judged
+// itself). Anything else may be a string computed at run time (a text
+// column, a parameter, a concatenation, a function's result, a
+// subquery, a domain over text: text reaches a regclass parameter by an
+// implicit cast) and is denied.
 func (w *walker) nameValue(a nameArg, node []byte) error {
 	m, inner, err := w.concrete(node)
 	if err != nil {
 		return err
 	}
-	if m.name == "TypeCast" {
+	switch m.name {
+	case "TypeCast":
 		names, err := w.castTypeName(inner)
-		if err != nil || len(names) == 0 || !isStringType(names[len(names)-1]) {
+		if err != nil || len(names) == 0 {
 			return err
+		}
+		typ := names[len(names)-1]
+		if len(names) == 2 && names[0] != "pg_catalog" {
+			break
+		}
+		if keepsOID("", typ) || isRegType(typ) {
+			return nil
+		}
+		if !isStringType(typ) {
+			break
 		}
 		arg, ok := findBytes(inner, w.n.castArg)
 		if !ok {
-			return nil
+			break
 		}
 		if m, inner, err = w.concrete(arg); err != nil {
 			return err
 		}
 		if m.name != "A_Const" {
-			return computedName(a.kind, "a computed string passed as a "+a.kind+" name")
+			break
 		}
 		a.reg = false // 'digits'::text is a name, not an OID
+		fallthrough
+	case "A_Const":
+		sv, ok := findBytes(inner, w.n.constSval)
+		if !ok {
+			return nil // a number or NULL
+		}
+		lit, _ := findBytes(sv, w.n.strVal)
+		return w.judgeName(a.kind, string(lit), a.reg)
+	case "ColumnRef":
+		if w.oidColumn(inner) {
+			return nil
+		}
+	case "FuncCall":
+		if w.regLookupCall(inner) {
+			return nil
+		}
 	}
-	if m.name != "A_Const" {
-		return nil
+	return computedName(a.kind, "a value that may be a string computed at run time, passed as a "+a.kind+" name,")
+}
+
+// regLookupCall reports whether a call is one of the pg_catalog to_reg*
+// functions, which return an OID (their own argument is judged by
+// callNameArgs).
+func (w *walker) regLookupCall(b []byte) bool {
+	name, err := w.nameList(b, w.n.fnName)
+	if err != nil || len(name) == 0 || (len(name) == 2 && name[0] != "pg_catalog") || len(name) > 2 {
+		return false
 	}
-	sv, ok := findBytes(inner, w.n.constSval)
-	if !ok {
-		return nil // a number or NULL
+	switch name[len(name)-1] {
+	case "to_regclass", "to_regproc", "to_regprocedure", "to_regtype":
+		return true
 	}
-	lit, _ := findBytes(sv, w.n.strVal)
-	return w.judgeName(a.kind, string(lit), a.reg)
+	return false
 }
 
 // computedName denies a name the server resolves from a value computed
@@ -192,6 +270,9 @@ func computedName(kind, what string) error {
 func (w *walker) judgeName(kind, lit string, reg bool) error {
 	if reg && isDigits(strings.TrimSpace(lit)) {
 		return nil
+	}
+	if kind == "type" {
+		return w.judgeTypeName(lit, reg)
 	}
 	parts, ok := splitQualified(lit)
 	if !ok {

@@ -125,6 +125,8 @@ func keepsOID(target, in string) bool {
 		return target == "relation"
 	case "regproc", "regprocedure":
 		return target == "function"
+	case "regtype":
+		return target == "type"
 	}
 	return false
 }

@@ -11,6 +11,9 @@ func (w *walker) selectStmt(b []byte, depth int) error {
 	if _, ok := findBytes(b, w.n.selLocking); ok {
 		return deniedNode("LockingClause")
 	}
+	if err := w.setColumns(b); err != nil {
+		return err
+	}
 	with, hasWith := findBytes(b, w.n.selWith)
 	if hasWith {
 		if err := w.withClause(with, depth+1); err != nil {

@@ -30,6 +30,9 @@ type walker struct {
 	funcs    []FunctionName
 	implicit []FunctionName
 	ctes     []cteScope // innermost last
+	// setArms are the nested set operations whose arms' columns were
+	// judged with an enclosing one's (regsiblings.go).
+	setArms map[*byte]bool
 	// setting is the client setting a KindClientSetting statement chose.
 	setting *ClientSetting
 }
@@ -46,6 +49,9 @@ func (w *walker) visit(m *msgInfo, b []byte, depth int) error {
 	case classWrapper:
 		return w.unwrap(b, depth)
 	case classGeneric:
+		if err := w.commonTyped(m, b); err != nil {
+			return err
+		}
 		return w.children(m, b, depth)
 	case classSelect:
 		return w.selectStmt(b, depth)

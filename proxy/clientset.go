@@ -1,10 +1,13 @@
 package proxy
 
 import (
+	"context"
+	"errors"
 	"maps"
 	"sort"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/pgmoat/pgmoat/policy"
@@ -22,6 +25,13 @@ import (
 // A SET inside a transaction block is refused (settings.transaction):
 // PostgreSQL would apply it at once and undo it on ROLLBACK, which the
 // session cannot reproduce exactly without the backend.
+//
+// The policy checks every value but TimeZone completely; whether a zone
+// exists only the server knows. A TimeZone is therefore tried on a
+// backend first (serverRefuses), and a zone the server refuses is
+// answered with the server's own error, as PostgreSQL answers the SET:
+// taken unchecked, it would make the settings of every later
+// transaction fail.
 
 // reportedClientSettings are the client settings PostgreSQL reports with
 // ParameterStatus when they change (GUC_REPORT).
@@ -33,8 +43,8 @@ var reportedClientSettings = map[string]bool{
 // clientSetting answers an allowed SET or RESET of a client setting in
 // simple protocol: CommandComplete, a ParameterStatus for a reported
 // setting, ReadyForQuery.
-func (s *session) clientSetting(cs *policy.ClientSetting) {
-	if e := s.takeClientSetting(cs); e != nil {
+func (s *session) clientSetting(ctx context.Context, cs *policy.ClientSetting) {
+	if e := s.takeClientSetting(ctx, cs); e != nil {
 		s.refuseSimple(e)
 		return
 	}
@@ -43,7 +53,7 @@ func (s *session) clientSetting(cs *policy.ClientSetting) {
 
 // takeClientSetting records cs for the session's next transactions, or
 // says why it cannot.
-func (s *session) takeClientSetting(cs *policy.ClientSetting) *wireError {
+func (s *session) takeClientSetting(ctx context.Context, cs *policy.ClientSetting) *wireError {
 	if s.owed() {
 		s.pump() // earlier statements first: their transaction may still be open
 	}
@@ -52,6 +62,11 @@ func (s *session) takeClientSetting(cs *policy.ClientSetting) *wireError {
 	s.mu.Unlock()
 	if held {
 		return errorf(codeDenied, "pgmoat: settings.transaction: SET "+cs.Name+" inside a transaction block is not supported through pgmoat; set it before BEGIN")
+	}
+	if needsServerCheck(cs) {
+		if e := s.serverRefuses(ctx, cs); e != nil {
+			return e
+		}
 	}
 	sets := maps.Clone(s.set.sets)
 	if sets == nil {
@@ -67,6 +82,42 @@ func (s *session) takeClientSetting(cs *policy.ClientSetting) *wireError {
 	}
 	s.rebuildSettings(sets)
 	return nil
+}
+
+// needsServerCheck reports whether only the server can tell that cs's
+// value is valid.
+func needsServerCheck(cs *policy.ClientSetting) bool {
+	return !cs.Reset && cs.Name == "TimeZone"
+}
+
+// checkSettingSQL puts a value in force for its own implicit
+// transaction only, so the backend is left as it was.
+const checkSettingSQL = "SELECT 1 WHERE pg_catalog.set_config($1, $2, true) IS NULL"
+
+// serverRefuses tries cs on a backend lent with the session's settings,
+// name and value as bind parameters, and returns the server's error when
+// it refuses the value. Called with no backend held.
+func (s *session) serverRefuses(ctx context.Context, cs *policy.ClientSetting) *wireError {
+	if s.set.gen != s.srv.engine.Generation() {
+		s.refreshSettings()
+	}
+	bk, err := s.srv.lend(ctx, s.id, s.set.settings, s.set.key, s.set.local)
+	if err != nil {
+		return toWire(err)
+	}
+	defer s.srv.pool.release(bk)
+	err = bk.ownRoundTrip(ctx, &pgproto3.Parse{Query: checkSettingSQL},
+		&pgproto3.Bind{Parameters: [][]byte{[]byte(cs.Name), []byte(cs.Value)}},
+		&pgproto3.Execute{}, &pgproto3.Sync{})
+	var pe *pgconn.PgError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &pe) && bk.txStatus == 'I':
+		return &wireError{severity: "ERROR", code: pe.Code, message: pe.Message, detail: pe.Detail, hint: pe.Hint}
+	}
+	bk.broken.Store(true)
+	return toWire(&InjectionError{Err: err})
 }
 
 // reportOf is the ParameterStatus PostgreSQL sends for name after a SET

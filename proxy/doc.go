@@ -61,7 +61,11 @@
 //     (about 9 µs of server CPU for a primary-key SELECT measured
 //     directly; 8–21 µs through pgmoat under pgbench -S on a busy 2-core
 //     machine) and pgmoat nothing measurable: their messages are encoded
-//     once per session and travel in the client's first write.
+//     once per session and travel in the client's first write. When they
+//     fail (whatever the server's reason), the client gets the server's
+//     error and, in the simple protocol, where no Sync of its own would
+//     end the backend's skipping, ReadyForQuery from pgmoat
+//     (injectfail.go); the backend is discarded either way.
 //   - The pool keeps its connections honest about the server's life
 //     (pool.go): before lending an idle backend it peeks at the socket
 //     without blocking (backend.check), so one the server closed or spoke

@@ -246,7 +246,13 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 		// behind a pooler) are not the client's.
 		s.noteOutcome(typ, body)
 	}
+	abandon := false
 	switch {
+	case typ == 'E' && head.injection && s.queryBehindInjection():
+		// The backend skips the client's Query too: see injectfail.go.
+		bk.broken.Store(true)
+		s.abandonAfterInjection(injectionCause())
+		forwardIt, abandon = true, true
 	case typ == 'E' && head.kind != expectQuery:
 		// The backend skips to the next Sync: so do the queue and the
 		// session.
@@ -280,7 +286,7 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 		}
 	}
 	synth := s.takeSynthetic()
-	release := typ == 'Z' && len(s.expect) == 0 && !s.unsynced && bk.txStatus == 'I'
+	release := abandon || (typ == 'Z' && len(s.expect) == 0 && !s.unsynced && bk.txStatus == 'I')
 	if release {
 		s.bk = nil
 		s.endSpan(false)

@@ -239,7 +239,7 @@ func (s *session) query(ctx context.Context, sql string) {
 		return
 	}
 	if v.Setting != nil {
-		s.clientSetting(v.Setting)
+		s.clientSetting(ctx, v.Setting)
 		return
 	}
 	if !s.startBatch(ctx, true) {
