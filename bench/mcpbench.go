@@ -25,8 +25,14 @@ func (e *env) mcpScenario(ctx context.Context) {
 		e.rep.skip(scMCP, "", "no customers to look up: %v", err)
 		return
 	}
-	targets, stop := e.mcpTargets(ctx)
+	all, stop := e.mcpTargets(ctx)
 	defer stop()
+	var targets []mcpTarget
+	for _, t := range all {
+		if e.o.wantsMCP(t.name) {
+			targets = append(targets, t)
+		}
+	}
 	broken := map[string]bool{}
 	for _, t := range targets {
 		if size, err := e.toolsList(ctx, t); err != nil {
@@ -48,7 +54,7 @@ func (e *env) mcpScenario(ctx context.Context) {
 					continue
 				}
 				e.step("mcp %s sessions=%d (round %d/%d)", t.name, n, round+1, e.o.rounds)
-				r := e.mcpRun(ctx, t, n, ids)
+				r := e.mcpRun(ctx, t, n, ids, round == 0 && n == e.o.mcpProfile)
 				if r.Error != "" {
 					e.say("      failed: %s", r.Error)
 				} else {
@@ -90,7 +96,7 @@ func (e *env) toolsList(ctx context.Context, t mcpTarget) (toolsListSize, error)
 
 // mcpRun opens n sessions, warms them up, then has each call the lookup
 // back to back for the MCP duration.
-func (e *env) mcpRun(ctx context.Context, t mcpTarget, n int, ids []int32) mcpRun {
+func (e *env) mcpRun(ctx context.Context, t mcpTarget, n int, ids []int32, profile bool) mcpRun {
 	res := mcpRun{CallsPerSec: nan, P50Ms: nan, P99Ms: nan, CPUPerCallUs: nan}
 	sessions, err := openSessions(ctx, t, n)
 	defer closeSessions(sessions)
@@ -106,9 +112,16 @@ func (e *env) mcpRun(ctx context.Context, t mcpTarget, n int, ids []int32) mcpRu
 			}
 		}
 	}
+	var profiled func()
+	if profile && t.pprofAddr != "" {
+		profiled = e.profileMCP(ctx, t, n)
+	}
 	before := groupCPU(t.pgids())
 	lat, errs, elapsed := drive(ctx, t, sessions, ids, e.o.mcpDuration)
 	cpu := cpuSpent(before, groupCPU(t.pgids()))
+	if profiled != nil {
+		profiled()
+	}
 	slices.Sort(lat)
 	res.Calls, res.Errors = int64(len(lat)), errs
 	if len(lat) > 0 {

@@ -29,6 +29,19 @@ const (
 
 var mcpTargetNames = []string{mPgmoatHTTP, mPgmoatStdio, mServerPostgres, mDBHub}
 
+// mcpTargetKeys name the servers on the command line (-mcp-targets), in
+// the order of mcpTargetNames.
+var mcpTargetKeys = []string{"pgmoat-http", "pgmoat-stdio", "server-postgres", "dbhub"}
+
+// wantsMCP says whether -mcp-targets selects the server named name.
+func (o options) wantsMCP(name string) bool {
+	i := slices.Index(mcpTargetNames, name)
+	return i >= 0 && slices.Contains(o.mcpTargets, mcpTargetKeys[i])
+}
+
+// wantsPeers says whether any npm peer is selected.
+func (o options) wantsPeers() bool { return o.wantsMCP(mServerPostgres) || o.wantsMCP(mDBHub) }
+
 // lookupColumns is the projection every server returns.
 var lookupColumns = []string{"id", "status", "total_amount", "created_at"}
 
@@ -41,6 +54,8 @@ type mcpTarget struct {
 	// pgids are the process groups serving the sessions, whose CPU the
 	// run counts.
 	pgids func() []int
+	// pprofAddr serves the server's Go profiles; "" when it serves none.
+	pprofAddr string
 }
 
 // pgmoatLookup is the typed tool call: customer_id leads an index, so the
@@ -155,10 +170,15 @@ func (e *env) mcpTargets(ctx context.Context) (out []mcpTarget, stop func()) {
 		if err := waitTCP(ctx, in.mcpAddr, 3*time.Second); err != nil {
 			e.rep.skip(scMCP, mPgmoatHTTP, "`pgmoat serve` does not serve MCP over HTTP yet (nothing listens on mcp.listen %s)", in.mcpAddr)
 		} else {
-			out = append(out, httpTarget(mPgmoatHTTP, "http://"+in.mcpAddr+"/mcp", mcpToken, in.proc, pgmoatLookup))
+			t := httpTarget(mPgmoatHTTP, "http://"+in.mcpAddr+"/mcp", mcpToken, in.proc, pgmoatLookup)
+			t.pprofAddr = in.pprofAddr
+			out = append(out, t)
 		}
 		bin, cfg := e.pgmoatBin, in.config
 		out = append(out, stdioTarget(mPgmoatStdio, func() *exec.Cmd { return exec.Command(bin, "mcp", "--config", cfg) }, pgmoatLookup))
+	}
+	if !e.o.wantsPeers() {
+		return out, stop
 	}
 	if e.npmDir == "" {
 		reason := fmt.Sprintf("npm peers not installed: %v", e.npmErr)

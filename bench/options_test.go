@@ -51,3 +51,27 @@ func TestPlannedSteps(t *testing.T) {
 		t.Errorf("plannedSteps = %d, want %d", got, want)
 	}
 }
+
+// TestMCPTargets: -mcp-targets picks servers by key, and the npm peers
+// are installed only when one of them is picked.
+func TestMCPTargets(t *testing.T) {
+	o, err := parseOptions([]string{"-only", "mcp", "-mcp-targets", "pgmoat-http", "-mcp-sessions", "8", "-rounds", "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o.wantsMCP(mPgmoatHTTP) || o.wantsMCP(mPgmoatStdio) || o.wantsMCP(mDBHub) || o.wantsPeers() {
+		t.Errorf("pgmoat-http alone: %v", o.mcpTargets)
+	}
+	if got := plannedSteps(o); got != 1 {
+		t.Errorf("plannedSteps = %d, want 1", got)
+	}
+	o, _ = parseOptions(nil)
+	for _, name := range mcpTargetNames {
+		if !o.wantsMCP(name) {
+			t.Errorf("default leaves %s out", name)
+		}
+	}
+	if _, err := parseOptions([]string{"-mcp-targets", "toolbox"}); err == nil {
+		t.Error("an unknown MCP target is accepted")
+	}
+}
