@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -21,6 +22,10 @@ func (e *env) profileMCP(ctx context.Context, t mcpTarget, sessions int) (done f
 	files := []struct{ url, pprof, top, sample string }{
 		{fmt.Sprintf("%sprofile?seconds=%d", base, secs), name + "-cpu.pprof", name + "-cpu-top.txt", ""},
 		{fmt.Sprintf("%sallocs?seconds=%d", base, secs), name + "-allocs.pprof", name + "-allocs-top.txt", "-sample_index=alloc_space"},
+	}
+	if err := os.MkdirAll(e.o.out, 0o755); err != nil { // the report's directory is made at the end
+		e.say("      profile: %v", err)
+		return func() {}
 	}
 	errs := make([]error, len(files))
 	var wg sync.WaitGroup
