@@ -121,6 +121,9 @@ func messageID(raw json.RawMessage) string {
 // not an object: the SDK then refuses the call before any handler runs,
 // so nothing unstamped reaches one.
 func stampParams(params json.RawMessage, id string) (json.RawMessage, bool) {
+	if out, ok := stampPlainParams(params, id); ok {
+		return out, true
+	}
 	var p map[string]json.RawMessage
 	if json.Unmarshal(params, &p) != nil || p == nil {
 		return nil, false
@@ -146,6 +149,34 @@ func stampParams(params json.RawMessage, id string) (json.RawMessage, bool) {
 	}
 	p["_meta"] = writeObject(meta)
 	return writeObject(p), true
+}
+
+// stampPlainParams is stampParams for the usual call, whose params
+// cannot hold a _meta key: the text has no "_meta" and no backslash (an
+// escape could spell the key). The key is then added at the front of the
+// object without decoding or re-encoding the rest: what the SDK reads is
+// what the general path writes, less the work. ok is false when the
+// general path must decide (including an id of "", where there is no
+// stamp to add and none to remove).
+func stampPlainParams(params json.RawMessage, id string) (json.RawMessage, bool) {
+	if id == "" || bytes.Contains(params, []byte("_meta")) || bytes.IndexByte(params, '\\') >= 0 {
+		return nil, false
+	}
+	t := bytes.TrimLeft(params, " \t\r\n")
+	if len(t) == 0 || t[0] != '{' || !json.Valid(t) {
+		return nil, false
+	}
+	rest := t[1:]
+	out := make([]byte, 0, len(t)+len(MetaRequestID)+len(id)+24)
+	out = append(out, `{"_meta":{`...)
+	out = appendKey(out, MetaRequestID)
+	out = append(out, ':')
+	out = appendKey(out, id)
+	out = append(out, '}')
+	if r := bytes.TrimLeft(rest, " \t\r\n"); len(r) == 0 || r[0] != '}' {
+		out = append(out, ',')
+	}
+	return append(out, rest...), true
 }
 
 // idText is a JSON-RPC id as JSON text; "" for none.
