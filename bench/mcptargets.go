@@ -50,7 +50,7 @@ var lookupColumns = []string{"id", "status", "total_amount", "created_at"}
 type mcpTarget struct {
 	name    string
 	connect func(ctx context.Context) (*sdk.ClientSession, error)
-	call    func(customerID int32) *sdk.CallToolParams
+	call    func(customers []int32) *sdk.CallToolParams
 	// pgids are the process groups serving the sessions, whose CPU the
 	// run counts.
 	pgids func() []int
@@ -58,20 +58,38 @@ type mcpTarget struct {
 	pprofAddr string
 }
 
+// lookupPage is the page every lookup returns: the latest lookupPage
+// orders of a group of customers. lookupSpare more orders in each group
+// make sure the page is always full.
+const (
+	lookupPage  = 50
+	lookupSpare = 10
+)
+
 // pgmoatLookup is the typed tool call: customer_id leads an index, so the
-// generated tool takes it as an equality filter.
-func pgmoatLookup(customerID int32) *sdk.CallToolParams {
+// generated tool takes a list of customers as customer_id_in.
+func pgmoatLookup(customers []int32) *sdk.CallToolParams {
 	return &sdk.CallToolParams{Name: "query_orders", Arguments: map[string]any{
-		"customer_id": customerID, "order_by": "created_at desc", "limit": 10, "columns": lookupColumns,
+		"customer_id_in": customers, "order_by": "created_at desc", "limit": lookupPage, "columns": lookupColumns,
 	}}
 }
 
 // peerLookupSQL is the same lookup as SQL text for servers whose only tool
-// takes SQL. The customer id is an int32 the harness drew from the
-// database and formats itself: no outside text reaches the statement.
-func peerLookupSQL(customerID int32) string {
-	return "SELECT id, status, total_amount, created_at FROM orders WHERE customer_id = " +
-		strconv.FormatInt(int64(customerID), 10) + " ORDER BY created_at DESC LIMIT 10"
+// takes SQL, in pgmoat's order (the primary key breaks ties), so every
+// server returns the same rows. The customer ids are int32s the harness
+// drew from the database and formats itself: no outside text reaches the
+// statement.
+func peerLookupSQL(customers []int32) string {
+	var b strings.Builder
+	b.WriteString("SELECT id, status, total_amount, created_at FROM orders WHERE customer_id IN (")
+	for i, c := range customers {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.FormatInt(int64(c), 10))
+	}
+	b.WriteString(") ORDER BY created_at DESC, id DESC LIMIT " + strconv.Itoa(lookupPage))
+	return b.String()
 }
 
 func newMCPClient() *sdk.Client {
@@ -80,7 +98,7 @@ func newMCPClient() *sdk.Client {
 
 // stdioTarget starts one server process per session, which is what stdio
 // means: a client owns its server.
-func stdioTarget(name string, command func() *exec.Cmd, call func(int32) *sdk.CallToolParams) mcpTarget {
+func stdioTarget(name string, command func() *exec.Cmd, call func([]int32) *sdk.CallToolParams) mcpTarget {
 	client := newMCPClient()
 	var mu sync.Mutex
 	var pids []int // every session's server; the ended ones are skipped when read
@@ -106,7 +124,7 @@ func stdioTarget(name string, command func() *exec.Cmd, call func(int32) *sdk.Ca
 
 // httpTarget opens streamable-HTTP sessions against endpoint, sending
 // token as a bearer token when set; server is the serving process.
-func httpTarget(name, endpoint, token string, server *child, call func(int32) *sdk.CallToolParams) mcpTarget {
+func httpTarget(name, endpoint, token string, server *child, call func([]int32) *sdk.CallToolParams) mcpTarget {
 	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}
 	hc := &http.Client{Transport: bearer{token: token, next: tr}}
 	client := newMCPClient()
@@ -193,15 +211,15 @@ func (e *env) mcpTargets(ctx context.Context) (out []mcpTarget, stop func()) {
 		cmd := exec.Command(filepath.Join(bin, "mcp-server-postgres"), dsn)
 		cmd.Env = env
 		return cmd
-	}, func(id int32) *sdk.CallToolParams {
-		return &sdk.CallToolParams{Name: "query", Arguments: map[string]any{"sql": peerLookupSQL(id)}}
+	}, func(customers []int32) *sdk.CallToolParams {
+		return &sdk.CallToolParams{Name: "query", Arguments: map[string]any{"sql": peerLookupSQL(customers)}}
 	}))
 	if proc, addr, err := e.startDBHub(ctx, bin, dsn); err != nil {
 		e.rep.skip(scMCP, mDBHub, "%v", err)
 	} else {
 		started = append(started, proc)
-		out = append(out, httpTarget(mDBHub, "http://"+addr+"/mcp", "", proc, func(id int32) *sdk.CallToolParams {
-			return &sdk.CallToolParams{Name: "execute_sql", Arguments: map[string]any{"sql": peerLookupSQL(id)}}
+		out = append(out, httpTarget(mDBHub, "http://"+addr+"/mcp", "", proc, func(customers []int32) *sdk.CallToolParams {
+			return &sdk.CallToolParams{Name: "execute_sql", Arguments: map[string]any{"sql": peerLookupSQL(customers)}}
 		}))
 	}
 	return out, stop
