@@ -152,31 +152,42 @@ func stampParams(params json.RawMessage, id string) (json.RawMessage, bool) {
 }
 
 // stampPlainParams is stampParams for the usual call, whose params
-// cannot hold a _meta key: the text has no "_meta" and no backslash (an
-// escape could spell the key). The key is then added at the front of the
+// cannot hold a _meta key (plainRest), or which this function stamped
+// already (then they come back as they are). The key is added at the front of the
 // object without decoding or re-encoding the rest: what the SDK reads is
 // what the general path writes, less the work. ok is false when the
 // general path must decide (including an id of "", where there is no
 // stamp to add and none to remove).
 func stampPlainParams(params json.RawMessage, id string) (json.RawMessage, bool) {
-	if id == "" || bytes.Contains(params, []byte("_meta")) || bytes.IndexByte(params, '\\') >= 0 {
+	if id == "" {
 		return nil, false
 	}
 	t := bytes.TrimLeft(params, " \t\r\n")
-	if len(t) == 0 || t[0] != '{' || !json.Valid(t) {
+	stamp := make([]byte, 0, len(t)+len(MetaRequestID)+len(id)+24)
+	stamp = append(stamp, `{"_meta":{`...)
+	stamp = appendKey(stamp, MetaRequestID)
+	stamp = append(stamp, ':')
+	stamp = appendKey(stamp, id)
+	stamp = append(stamp, '}')
+	if rest, done := bytes.CutPrefix(t, stamp); done && plainRest(rest) && json.Valid(t) {
+		// Stamped already, by this function: the same bytes come out, so
+		// that stamping twice changes nothing.
+		return t, true
+	}
+	if !plainRest(params) || len(t) == 0 || t[0] != '{' || !json.Valid(t) {
 		return nil, false
 	}
 	rest := t[1:]
-	out := make([]byte, 0, len(t)+len(MetaRequestID)+len(id)+24)
-	out = append(out, `{"_meta":{`...)
-	out = appendKey(out, MetaRequestID)
-	out = append(out, ':')
-	out = appendKey(out, id)
-	out = append(out, '}')
 	if r := bytes.TrimLeft(rest, " \t\r\n"); len(r) == 0 || r[0] != '}' {
-		out = append(out, ',')
+		stamp = append(stamp, ',')
 	}
-	return append(out, rest...), true
+	return append(stamp, rest...), true
+}
+
+// plainRest says whether params text cannot hold a _meta key: no
+// "_meta" and no backslash (an escape could spell the key).
+func plainRest(b []byte) bool {
+	return !bytes.Contains(b, []byte("_meta")) && bytes.IndexByte(b, '\\') < 0
 }
 
 // idText is a JSON-RPC id as JSON text; "" for none.
