@@ -70,7 +70,7 @@ func peerSpecs() []string {
 // that starting a session is starting node, not npx resolving a package.
 // HOME points into the run's directory too: npm's cache goes with it.
 func (e *env) installPeers(ctx context.Context) {
-	if !e.o.wants(scMCP) {
+	if !e.o.wants(scMCP) || !e.o.wantsPeers() {
 		return
 	}
 	if _, err := exec.LookPath("npm"); err != nil {

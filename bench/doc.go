@@ -27,12 +27,15 @@
 // transaction over a window past the clients' logins, and each pooler's
 // cell gets its system calls per transaction from one more run under
 // strace -c (n/a without strace). A target whose tool is missing is skipped with a line in
-// the report; the rest of the run goes on.
+// the report; the rest of the run goes on. -mcp-targets picks MCP servers (the npm peers are
+// installed only when one is picked); -mcp-profile N saves CPU and allocation profiles of
+// pgmoat (HTTP) over its first run with N sessions, with their tops, next to the report.
 //
 // Usage:
 //
 //	go run ./bench                          # everything, default durations
 //	go run ./bench -only throughput -clients 16,64 -duration 5s
 //	go run ./bench -only faults -rounds 1
+//	go run ./bench -only mcp -mcp-targets pgmoat-http,dbhub -mcp-sessions 8 -mcp-profile 8
 //	go run ./bench -help
 package main

@@ -233,7 +233,7 @@ func plannedSteps(o options) int {
 		n += len(faultTargets(o)) * len(memoryAuths)
 	}
 	if o.wants(scMCP) {
-		n += len(mcpTargetNames) * len(o.mcpSessions) * o.rounds
+		n += len(o.mcpTargets) * len(o.mcpSessions) * o.rounds
 	}
 	if o.wants(scIntrospect) {
 		n += len(o.tables)

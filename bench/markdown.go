@@ -187,8 +187,8 @@ func writeMCP(w writer, r *report, charts []string) {
 	if len(r.MCP) == 0 && len(r.ToolsList) == 0 {
 		return
 	}
-	w("\n## 4. MCP: orders of one customer\n")
-	w("Each call fetches the ten latest orders of one customer (an indexed lookup under row-level security, as the same identity everywhere): pgmoat through its generated `query_orders` tool, the peers through their SQL tool with the equivalent statement. A stdio session is one server process.\n")
+	w("\n## 4. MCP: a %d-row page of orders\n", lookupPage)
+	w("Each call fetches a page of the %d latest orders (id, status, total_amount, created_at) of a few customers (an indexed lookup on customer_id under row-level security, as the same identity everywhere; each group of customers holds at least %d orders, so every page is full): pgmoat through its generated `query_orders` tool (`customer_id_in`, `order_by`, `limit`, `columns`), the peers through their SQL tool with the equivalent statement (`WHERE customer_id IN (...) ORDER BY created_at DESC, id DESC LIMIT %d`), so every server returns the same rows. A stdio session is one server process.\n", lookupPage, lookupPage+lookupSpare, lookupPage)
 	if len(r.MCP) > 0 {
 		w("| server | sessions | calls/s | p50 ms | p99 ms | server CPU µs/call | errors |")
 		w("|---|---:|---:|---:|---:|---:|---:|")

@@ -20,16 +20,22 @@ const warmupCalls = 5
 // mcpScenario is scenario 4: calls per second and latency of one indexed
 // lookup per MCP server and session count, servers alternating per round.
 func (e *env) mcpScenario(ctx context.Context) {
-	ids, err := e.aliceCustomers(ctx)
+	groups, err := e.lookupGroups(ctx)
 	if err != nil {
 		e.rep.skip(scMCP, "", "no customers to look up: %v", err)
 		return
 	}
-	targets, stop := e.mcpTargets(ctx)
+	all, stop := e.mcpTargets(ctx)
 	defer stop()
+	var targets []mcpTarget
+	for _, t := range all {
+		if e.o.wantsMCP(t.name) {
+			targets = append(targets, t)
+		}
+	}
 	broken := map[string]bool{}
 	for _, t := range targets {
-		if size, err := e.toolsList(ctx, t); err != nil {
+		if size, err := e.toolsList(ctx, t, groups[0]); err != nil {
 			e.rep.skip(scMCP, t.name, "%v", err)
 			e.say("  skipping %s: %v", t.name, err)
 			broken[t.name] = true
@@ -48,7 +54,7 @@ func (e *env) mcpScenario(ctx context.Context) {
 					continue
 				}
 				e.step("mcp %s sessions=%d (round %d/%d)", t.name, n, round+1, e.o.rounds)
-				r := e.mcpRun(ctx, t, n, ids)
+				r := e.mcpRun(ctx, t, n, groups, round == 0 && n == e.o.mcpProfile)
 				if r.Error != "" {
 					e.say("      failed: %s", r.Error)
 				} else {
@@ -67,9 +73,9 @@ func (e *env) mcpScenario(ctx context.Context) {
 	}
 }
 
-// toolsList opens one session, checks that the lookup works and measures
-// the server's tools/list answer.
-func (e *env) toolsList(ctx context.Context, t mcpTarget) (toolsListSize, error) {
+// toolsList opens one session, checks that the lookup returns a full
+// page and measures the server's tools/list answer.
+func (e *env) toolsList(ctx context.Context, t mcpTarget, group []int32) (toolsListSize, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	s, err := t.connect(ctx)
@@ -85,12 +91,15 @@ func (e *env) toolsList(ctx context.Context, t mcpTarget) (toolsListSize, error)
 	if err != nil {
 		return toolsListSize{}, err
 	}
+	if err := checkPage(ctx, s, t, group); err != nil {
+		return toolsListSize{}, err
+	}
 	return toolsListSize{Target: t.name, Tools: len(res.Tools), Bytes: len(b), Tokens: (len(b) + 3) / 4}, nil
 }
 
 // mcpRun opens n sessions, warms them up, then has each call the lookup
 // back to back for the MCP duration.
-func (e *env) mcpRun(ctx context.Context, t mcpTarget, n int, ids []int32) mcpRun {
+func (e *env) mcpRun(ctx context.Context, t mcpTarget, n int, groups [][]int32, profile bool) mcpRun {
 	res := mcpRun{CallsPerSec: nan, P50Ms: nan, P99Ms: nan, CPUPerCallUs: nan}
 	sessions, err := openSessions(ctx, t, n)
 	defer closeSessions(sessions)
@@ -100,15 +109,22 @@ func (e *env) mcpRun(ctx context.Context, t mcpTarget, n int, ids []int32) mcpRu
 	}
 	for i, s := range sessions {
 		for k := range warmupCalls {
-			if err := callOnce(ctx, s, t, ids[(i+k)%len(ids)]); err != nil {
+			if err := callOnce(ctx, s, t, groups[(i+k)%len(groups)]); err != nil {
 				res.Error = fmt.Sprintf("warm-up call: %v", err)
 				return res
 			}
 		}
 	}
+	var profiled func()
+	if profile && t.pprofAddr != "" {
+		profiled = e.profileMCP(ctx, t, n)
+	}
 	before := groupCPU(t.pgids())
-	lat, errs, elapsed := drive(ctx, t, sessions, ids, e.o.mcpDuration)
+	lat, errs, elapsed := drive(ctx, t, sessions, groups, e.o.mcpDuration)
 	cpu := cpuSpent(before, groupCPU(t.pgids()))
+	if profiled != nil {
+		profiled()
+	}
 	slices.Sort(lat)
 	res.Calls, res.Errors = int64(len(lat)), errs
 	if len(lat) > 0 {
@@ -121,7 +137,7 @@ func (e *env) mcpRun(ctx context.Context, t mcpTarget, n int, ids []int32) mcpRu
 
 // drive runs every session's call loop until d has passed and returns the
 // latencies of successful calls in milliseconds.
-func drive(ctx context.Context, t mcpTarget, sessions []*sdk.ClientSession, ids []int32, d time.Duration) ([]float64, int64, time.Duration) {
+func drive(ctx context.Context, t mcpTarget, sessions []*sdk.ClientSession, groups [][]int32, d time.Duration) ([]float64, int64, time.Duration) {
 	var (
 		mu   sync.Mutex
 		all  []float64
@@ -138,7 +154,7 @@ func drive(ctx context.Context, t mcpTarget, sessions []*sdk.ClientSession, ids 
 			var bad int64
 			for k := i; time.Now().Before(deadline) && ctx.Err() == nil; k += len(sessions) {
 				t0 := time.Now()
-				if err := callOnce(ctx, s, t, ids[k%len(ids)]); err != nil {
+				if err := callOnce(ctx, s, t, groups[k%len(groups)]); err != nil {
 					bad++
 					continue
 				}
@@ -153,8 +169,8 @@ func drive(ctx context.Context, t mcpTarget, sessions []*sdk.ClientSession, ids 
 	return all, errs, time.Since(start)
 }
 
-func callOnce(ctx context.Context, s *sdk.ClientSession, t mcpTarget, id int32) error {
-	res, err := s.CallTool(ctx, t.call(id))
+func callOnce(ctx context.Context, s *sdk.ClientSession, t mcpTarget, customers []int32) error {
+	res, err := s.CallTool(ctx, t.call(customers))
 	if err != nil {
 		return err
 	}
@@ -206,4 +222,71 @@ func closeSessions(sessions []*sdk.ClientSession) {
 		go func() { defer wg.Done(); _ = s.Close() }()
 	}
 	wg.Wait()
+}
+
+// checkPage makes the lookup of group and checks that it returns lookupPage rows,
+// so that every server is measured on the same page.
+func checkPage(ctx context.Context, s *sdk.ClientSession, t mcpTarget, group []int32) error {
+	res, err := s.CallTool(ctx, t.call(group))
+	if err != nil {
+		return fmt.Errorf("lookup: %w", err)
+	}
+	if res.IsError {
+		return fmt.Errorf("lookup: tool error: %s", contentText(res))
+	}
+	if n := pageRows(res); n != lookupPage {
+		return fmt.Errorf("lookup returned %d rows, want %d: %s", n, lookupPage, contentText(res))
+	}
+	return nil
+}
+
+// pageRows counts the rows of a lookup's answer, whatever the server's
+// format: the longest array of objects in the structured content, else
+// in the JSON text of the first text block that holds one.
+func pageRows(res *sdk.CallToolResult) int {
+	if res.StructuredContent != nil {
+		if b, err := json.Marshal(res.StructuredContent); err == nil {
+			if n := longestObjectArray(b); n >= 0 {
+				return n
+			}
+		}
+	}
+	for _, c := range res.Content {
+		if tc, ok := c.(*sdk.TextContent); ok {
+			if n := longestObjectArray([]byte(tc.Text)); n >= 0 {
+				return n
+			}
+		}
+	}
+	return -1
+}
+
+// longestObjectArray is the length of the longest array of objects in
+// the JSON text b; -1 when b is not JSON or holds none.
+func longestObjectArray(b []byte) int {
+	var v any
+	if json.Unmarshal(b, &v) != nil {
+		return -1
+	}
+	best := -1
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case []any:
+			if len(v) > 0 {
+				if _, ok := v[0].(map[string]any); ok {
+					best = max(best, len(v))
+				}
+			}
+			for _, x := range v {
+				walk(x)
+			}
+		case map[string]any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(v)
+	return best
 }

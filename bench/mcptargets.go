@@ -29,6 +29,19 @@ const (
 
 var mcpTargetNames = []string{mPgmoatHTTP, mPgmoatStdio, mServerPostgres, mDBHub}
 
+// mcpTargetKeys name the servers on the command line (-mcp-targets), in
+// the order of mcpTargetNames.
+var mcpTargetKeys = []string{"pgmoat-http", "pgmoat-stdio", "server-postgres", "dbhub"}
+
+// wantsMCP says whether -mcp-targets selects the server named name.
+func (o options) wantsMCP(name string) bool {
+	i := slices.Index(mcpTargetNames, name)
+	return i >= 0 && slices.Contains(o.mcpTargets, mcpTargetKeys[i])
+}
+
+// wantsPeers says whether any npm peer is selected.
+func (o options) wantsPeers() bool { return o.wantsMCP(mServerPostgres) || o.wantsMCP(mDBHub) }
+
 // lookupColumns is the projection every server returns.
 var lookupColumns = []string{"id", "status", "total_amount", "created_at"}
 
@@ -37,26 +50,46 @@ var lookupColumns = []string{"id", "status", "total_amount", "created_at"}
 type mcpTarget struct {
 	name    string
 	connect func(ctx context.Context) (*sdk.ClientSession, error)
-	call    func(customerID int32) *sdk.CallToolParams
+	call    func(customers []int32) *sdk.CallToolParams
 	// pgids are the process groups serving the sessions, whose CPU the
 	// run counts.
 	pgids func() []int
+	// pprofAddr serves the server's Go profiles; "" when it serves none.
+	pprofAddr string
 }
 
+// lookupPage is the page every lookup returns: the latest lookupPage
+// orders of a group of customers. lookupSpare more orders in each group
+// make sure the page is always full.
+const (
+	lookupPage  = 50
+	lookupSpare = 10
+)
+
 // pgmoatLookup is the typed tool call: customer_id leads an index, so the
-// generated tool takes it as an equality filter.
-func pgmoatLookup(customerID int32) *sdk.CallToolParams {
+// generated tool takes a list of customers as customer_id_in.
+func pgmoatLookup(customers []int32) *sdk.CallToolParams {
 	return &sdk.CallToolParams{Name: "query_orders", Arguments: map[string]any{
-		"customer_id": customerID, "order_by": "created_at desc", "limit": 10, "columns": lookupColumns,
+		"customer_id_in": customers, "order_by": "created_at desc", "limit": lookupPage, "columns": lookupColumns,
 	}}
 }
 
 // peerLookupSQL is the same lookup as SQL text for servers whose only tool
-// takes SQL. The customer id is an int32 the harness drew from the
-// database and formats itself: no outside text reaches the statement.
-func peerLookupSQL(customerID int32) string {
-	return "SELECT id, status, total_amount, created_at FROM orders WHERE customer_id = " +
-		strconv.FormatInt(int64(customerID), 10) + " ORDER BY created_at DESC LIMIT 10"
+// takes SQL, in pgmoat's order (the primary key breaks ties), so every
+// server returns the same rows. The customer ids are int32s the harness
+// drew from the database and formats itself: no outside text reaches the
+// statement.
+func peerLookupSQL(customers []int32) string {
+	var b strings.Builder
+	b.WriteString("SELECT id, status, total_amount, created_at FROM orders WHERE customer_id IN (")
+	for i, c := range customers {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.FormatInt(int64(c), 10))
+	}
+	b.WriteString(") ORDER BY created_at DESC, id DESC LIMIT " + strconv.Itoa(lookupPage))
+	return b.String()
 }
 
 func newMCPClient() *sdk.Client {
@@ -65,7 +98,7 @@ func newMCPClient() *sdk.Client {
 
 // stdioTarget starts one server process per session, which is what stdio
 // means: a client owns its server.
-func stdioTarget(name string, command func() *exec.Cmd, call func(int32) *sdk.CallToolParams) mcpTarget {
+func stdioTarget(name string, command func() *exec.Cmd, call func([]int32) *sdk.CallToolParams) mcpTarget {
 	client := newMCPClient()
 	var mu sync.Mutex
 	var pids []int // every session's server; the ended ones are skipped when read
@@ -91,7 +124,7 @@ func stdioTarget(name string, command func() *exec.Cmd, call func(int32) *sdk.Ca
 
 // httpTarget opens streamable-HTTP sessions against endpoint, sending
 // token as a bearer token when set; server is the serving process.
-func httpTarget(name, endpoint, token string, server *child, call func(int32) *sdk.CallToolParams) mcpTarget {
+func httpTarget(name, endpoint, token string, server *child, call func([]int32) *sdk.CallToolParams) mcpTarget {
 	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}
 	hc := &http.Client{Transport: bearer{token: token, next: tr}}
 	client := newMCPClient()
@@ -155,10 +188,15 @@ func (e *env) mcpTargets(ctx context.Context) (out []mcpTarget, stop func()) {
 		if err := waitTCP(ctx, in.mcpAddr, 3*time.Second); err != nil {
 			e.rep.skip(scMCP, mPgmoatHTTP, "`pgmoat serve` does not serve MCP over HTTP yet (nothing listens on mcp.listen %s)", in.mcpAddr)
 		} else {
-			out = append(out, httpTarget(mPgmoatHTTP, "http://"+in.mcpAddr+"/mcp", mcpToken, in.proc, pgmoatLookup))
+			t := httpTarget(mPgmoatHTTP, "http://"+in.mcpAddr+"/mcp", mcpToken, in.proc, pgmoatLookup)
+			t.pprofAddr = in.pprofAddr
+			out = append(out, t)
 		}
 		bin, cfg := e.pgmoatBin, in.config
 		out = append(out, stdioTarget(mPgmoatStdio, func() *exec.Cmd { return exec.Command(bin, "mcp", "--config", cfg) }, pgmoatLookup))
+	}
+	if !e.o.wantsPeers() {
+		return out, stop
 	}
 	if e.npmDir == "" {
 		reason := fmt.Sprintf("npm peers not installed: %v", e.npmErr)
@@ -173,15 +211,15 @@ func (e *env) mcpTargets(ctx context.Context) (out []mcpTarget, stop func()) {
 		cmd := exec.Command(filepath.Join(bin, "mcp-server-postgres"), dsn)
 		cmd.Env = env
 		return cmd
-	}, func(id int32) *sdk.CallToolParams {
-		return &sdk.CallToolParams{Name: "query", Arguments: map[string]any{"sql": peerLookupSQL(id)}}
+	}, func(customers []int32) *sdk.CallToolParams {
+		return &sdk.CallToolParams{Name: "query", Arguments: map[string]any{"sql": peerLookupSQL(customers)}}
 	}))
 	if proc, addr, err := e.startDBHub(ctx, bin, dsn); err != nil {
 		e.rep.skip(scMCP, mDBHub, "%v", err)
 	} else {
 		started = append(started, proc)
-		out = append(out, httpTarget(mDBHub, "http://"+addr+"/mcp", "", proc, func(id int32) *sdk.CallToolParams {
-			return &sdk.CallToolParams{Name: "execute_sql", Arguments: map[string]any{"sql": peerLookupSQL(id)}}
+		out = append(out, httpTarget(mDBHub, "http://"+addr+"/mcp", "", proc, func(customers []int32) *sdk.CallToolParams {
+			return &sdk.CallToolParams{Name: "execute_sql", Arguments: map[string]any{"sql": peerLookupSQL(customers)}}
 		}))
 	}
 	return out, stop

@@ -47,6 +47,8 @@ type options struct {
 	stormClients int
 	idleClients  int
 	mcpSessions  []int
+	mcpTargets   []string // keys of mcpTargetKeys
+	mcpProfile   int      // sessions at which pgmoat (HTTP) is profiled; 0: never
 	tables       []int
 	pool         int
 	pgbenchScale int
@@ -59,7 +61,7 @@ type options struct {
 func parseOptions(args []string) (options, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	o := options{}
-	var only, targets, modes, clients, sessions, tables string
+	var only, targets, modes, clients, sessions, tables, mcpTargets string
 	fs.StringVar(&o.out, "out", "bench/results", "directory the report is written to")
 	fs.DurationVar(&o.duration, "duration", 2*time.Second, "length of one pgbench run (many clients get extra time to connect)")
 	fs.DurationVar(&o.mcpDuration, "mcp-duration", 2*time.Second, "length of one MCP run")
@@ -71,6 +73,8 @@ func parseOptions(args []string) (options, error) {
 	fs.IntVar(&o.stormClients, "storm-clients", 1000, "clients of the many-clients storm")
 	fs.IntVar(&o.idleClients, "idle-clients", 10000, "idle clients of the memory scenario")
 	fs.StringVar(&sessions, "mcp-sessions", "1,8,32", "concurrent MCP sessions")
+	fs.StringVar(&mcpTargets, "mcp-targets", strings.Join(mcpTargetKeys, ","), "MCP servers to run: "+strings.Join(mcpTargetKeys, ","))
+	fs.IntVar(&o.mcpProfile, "mcp-profile", 0, "profile pgmoat (HTTP) over its first MCP run with this many sessions (CPU and allocations, written next to the report); 0: no profile")
 	fs.StringVar(&tables, "tables", "100,1000,5000", "schema sizes of the introspection scenario")
 	fs.IntVar(&o.pool, "pool", 20, "backend pool size of pgmoat and PgBouncer")
 	fs.IntVar(&o.pgbenchScale, "scale", 10, "pgbench -i scale")
@@ -90,6 +94,9 @@ func parseOptions(args []string) (options, error) {
 	}
 	if o.targets, err = parseNames(targets, allTargets); err != nil {
 		return o, fmt.Errorf("-targets: %w", err)
+	}
+	if o.mcpTargets, err = parseNames(mcpTargets, mcpTargetKeys); err != nil {
+		return o, fmt.Errorf("-mcp-targets: %w", err)
 	}
 	if o.modes, err = parseNames(modes, []string{"simple", "extended", "prepared"}); err != nil {
 		return o, fmt.Errorf("-modes: %w", err)

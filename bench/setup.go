@@ -106,25 +106,50 @@ func (e *env) execSQL(ctx context.Context, db, sql string) error {
 	return nil
 }
 
-// aliceCustomers returns ids of customers alice manages that have orders,
-// so every MCP lookup returns rows.
-func (e *env) aliceCustomers(ctx context.Context) ([]int32, error) {
+// lookupGroups returns groups of customers alice manages, each with at
+// least lookupPage+lookupSpare orders between them, so that every MCP
+// lookup (the latest orders of one group) fills a whole page.
+func (e *env) lookupGroups(ctx context.Context) ([][]int32, error) {
 	conn, err := pgx.Connect(ctx, e.cluster.DSN(shopDB))
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = conn.Close(context.Background()) }()
-	rows, err := conn.Query(ctx, `SELECT c.id FROM customers c
-		WHERE c.account_manager_id = $1 AND EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id)
-		ORDER BY c.id LIMIT 200`, shop.AliceID)
+	rows, err := conn.Query(ctx, `SELECT c.id, count(*)::int FROM customers c JOIN orders o ON o.customer_id = c.id
+		WHERE c.account_manager_id = $1 GROUP BY c.id ORDER BY c.id LIMIT 1000`, shop.AliceID)
 	if err != nil {
 		return nil, err
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
-	if err == nil && len(ids) == 0 {
-		err = fmt.Errorf("alice manages no customer with orders")
+	counts, err := pgx.CollectRows(rows, pgx.RowToStructByPos[customerOrders])
+	if err != nil {
+		return nil, err
 	}
-	return ids, err
+	groups := groupCustomers(counts, lookupPage+lookupSpare)
+	if len(groups) == 0 {
+		return nil, fmt.Errorf("alice's customers have fewer than %d orders between them", lookupPage+lookupSpare)
+	}
+	return groups, nil
+}
+
+// customerOrders is how many orders one customer placed.
+type customerOrders struct {
+	ID     int32
+	Orders int32
+}
+
+// groupCustomers cuts counts, in order, into runs of customers with at
+// least want orders between them; a last run short of want is dropped.
+func groupCustomers(counts []customerOrders, want int) [][]int32 {
+	var groups [][]int32
+	var cur []int32
+	sum := 0
+	for _, c := range counts {
+		cur, sum = append(cur, c.ID), sum+int(c.Orders)
+		if sum >= want {
+			groups, cur, sum = append(groups, cur), nil, 0
+		}
+	}
+	return groups
 }
 
 // tempDirFor makes a new directory under the run's temp dir (named from

@@ -44,13 +44,38 @@ func argErrorf(format string, args ...any) error { return &argError{fmt.Sprintf(
 
 // parseArgs decodes and validates raw arguments against a table or entity
 // tool. relCols are the relation's column names, to tell "no such
-// parameter" from "that column has no index".
+// parameter" from "that column has no index". The object is read by
+// scanObject; what it does not take (malformed or unusual input) is
+// decoded by encoding/json, which also words the error.
 func parseArgs(spec *ToolSpec, raw json.RawMessage, maxValue int) (*callArgs, error) {
-	obj, err := decodeObject(raw)
-	if err != nil {
-		return nil, err
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return validatePairs(spec, nil, maxValue)
 	}
-	return validateArgs(spec, obj, maxValue)
+	var buf [8]argPair
+	pairs, ok := scanObject(raw, buf[:0])
+	if !ok {
+		obj, err := decodeObject(raw)
+		if err != nil {
+			return nil, err
+		}
+		return validateArgs(spec, obj, maxValue)
+	}
+	return validatePairs(spec, lastByName(pairs), maxValue)
+}
+
+// lastByName sorts pairs by name and keeps the last of each name, as
+// decoding into a map does.
+func lastByName(pairs []argPair) []argPair {
+	slices.SortStableFunc(pairs, func(a, b argPair) int { return strings.Compare(a.name, b.name) })
+	out := pairs[:0]
+	for i, p := range pairs {
+		if i+1 < len(pairs) && pairs[i+1].name == p.name {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // decodeObject reads a JSON object keeping numbers exact.
@@ -68,14 +93,25 @@ func decodeObject(raw json.RawMessage) (map[string]any, error) {
 	return obj, nil
 }
 
+// validateArgs validates decoded arguments.
 func validateArgs(spec *ToolSpec, obj map[string]any, maxValue int) (*callArgs, error) {
-	a := &callArgs{filters: map[string]filterValue{}}
+	pairs := make([]argPair, 0, len(obj))
 	for _, name := range sortedKeys(obj) {
-		p, ok := spec.Param(name)
+		pairs = append(pairs, argPair{name, obj[name]})
+	}
+	return validatePairs(spec, pairs, maxValue)
+}
+
+// validatePairs validates arguments sorted by name, each name once: the
+// first mistake in name order is the one reported.
+func validatePairs(spec *ToolSpec, pairs []argPair, maxValue int) (*callArgs, error) {
+	a := &callArgs{filters: map[string]filterValue{}}
+	for _, pr := range pairs {
+		p, ok := spec.Param(pr.name)
 		if !ok {
-			return nil, unknownParam(spec, name)
+			return nil, unknownParam(spec, pr.name)
 		}
-		if err := a.set(spec, p, obj[name], maxValue); err != nil {
+		if err := a.set(spec, p, pr.value, maxValue); err != nil {
 			return nil, err
 		}
 	}

@@ -16,7 +16,7 @@ import (
 // ordersSet is a hand-built snapshot with every filter kind: equality,
 // ranges, lists, an enum, trigram and expression text search, a nullable
 // order column and a composite primary key elsewhere.
-func ordersSet(t *testing.T) *ToolSet {
+func ordersSet(t testing.TB) *ToolSet {
 	t.Helper()
 	base := func(n string) *introspect.Type {
 		return &introspect.Type{Schema: "pg_catalog", Name: n, Kind: introspect.TypeBase}

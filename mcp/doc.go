@@ -78,7 +78,10 @@
 // marshals to them; on the transports the Server sets up (Run,
 // HTTPHandler) it marshals to a one-use placeholder instead, which the
 // writer under the SDK replaces by the bytes, so the SDK neither
-// re-encodes nor re-scans a page (splice.go).
+// re-encodes nor re-scans a page (splice.go). Over HTTP a POST is
+// answered with one application/json body, not an event stream: pgmoat
+// sends nothing while a call runs, so the stream's framing and its extra
+// writes would buy nothing.
 //
 // Stateless HTTP. HTTPOptions.Stateless serves each POST without an MCP
 // session, for instances behind a plain load balancer: the caller comes

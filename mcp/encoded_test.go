@@ -27,7 +27,7 @@ func httpSession(t *testing.T, h http.Handler) *sdk.ClientSession {
 	return connectHTTP(t, srv.URL+mcp.Path, srv.Client().Transport)
 }
 
-func connectHTTP(t *testing.T, url string, rt http.RoundTripper) *sdk.ClientSession {
+func connectHTTP(t testing.TB, url string, rt http.RoundTripper) *sdk.ClientSession {
 	t.Helper()
 	hc := &http.Client{Transport: bearerRT{rt}}
 	cs, err := sdk.NewClient(&sdk.Implementation{Name: "test", Version: "1"}, nil).Connect(context.Background(),
@@ -47,7 +47,7 @@ func (b bearerRT) RoundTrip(r *http.Request) (*http.Response, error) {
 	return b.next.RoundTrip(r)
 }
 
-func pageHandler(t *testing.T, s *mcp.Server, o mcp.HTTPOptions) http.Handler {
+func pageHandler(t testing.TB, s *mcp.Server, o mcp.HTTPOptions) http.Handler {
 	t.Helper()
 	a, err := mcp.NewAuthenticator(mcp.AuthOptions{Tokens: map[string]policy.Identity{pageToken: {UserID: "7", Profile: "readonly"}}})
 	if err != nil {

@@ -67,7 +67,8 @@ type HTTPOptions struct {
 // done within WriteTimeout, per-tool scopes checked (toolscopes.go),
 // sessions capped per caller (none when Stateless), each
 // tools/call stamped with its request id (StampRequestIDsHTTP), then the
-// SDK's handler, which keeps its DNS-rebinding protection. The OAuth
+// SDK's handler, which keeps its DNS-rebinding protection and answers
+// each POST with one application/json body (GET streams stay events). The OAuth
 // protected-resource metadata, when AuthOptions.Resource is set, is
 // served beside it.
 //
@@ -100,7 +101,15 @@ func (s *Server) HTTPHandler(a *Authenticator, o HTTPOptions) http.Handler {
 		MaxRequestBodyBytes: -1,
 		SessionTimeout:      o.SessionTimeout,
 		Stateless:           o.Stateless,
-		Logger:              o.Logger,
+		// A POST is answered with one JSON body rather than an event
+		// stream: no event framing, one write instead of a flush per
+		// event and a closing chunk, and a body the client reads whole.
+		// Every client accepts both (the SDK refuses a POST whose Accept
+		// lacks either), and pgmoat sends nothing while a request runs
+		// (no progress, no log messages) that would need the stream;
+		// list_changed goes to the GET stream as before.
+		JSONResponse: true,
+		Logger:       o.Logger,
 	})
 	h := StampRequestIDsHTTP(splicingHTTP(streamable, s.splices), o.MaxRequestBytes)
 	if !o.Stateless {

@@ -121,6 +121,9 @@ func messageID(raw json.RawMessage) string {
 // not an object: the SDK then refuses the call before any handler runs,
 // so nothing unstamped reaches one.
 func stampParams(params json.RawMessage, id string) (json.RawMessage, bool) {
+	if out, ok := stampPlainParams(params, id); ok {
+		return out, true
+	}
 	var p map[string]json.RawMessage
 	if json.Unmarshal(params, &p) != nil || p == nil {
 		return nil, false
@@ -146,6 +149,45 @@ func stampParams(params json.RawMessage, id string) (json.RawMessage, bool) {
 	}
 	p["_meta"] = writeObject(meta)
 	return writeObject(p), true
+}
+
+// stampPlainParams is stampParams for the usual call, whose params
+// cannot hold a _meta key (plainRest), or which this function stamped
+// already (then they come back as they are). The key is added at the front of the
+// object without decoding or re-encoding the rest: what the SDK reads is
+// what the general path writes, less the work. ok is false when the
+// general path must decide (including an id of "", where there is no
+// stamp to add and none to remove).
+func stampPlainParams(params json.RawMessage, id string) (json.RawMessage, bool) {
+	if id == "" {
+		return nil, false
+	}
+	t := bytes.TrimLeft(params, " \t\r\n")
+	stamp := make([]byte, 0, len(t)+len(MetaRequestID)+len(id)+24)
+	stamp = append(stamp, `{"_meta":{`...)
+	stamp = appendKey(stamp, MetaRequestID)
+	stamp = append(stamp, ':')
+	stamp = appendKey(stamp, id)
+	stamp = append(stamp, '}')
+	if rest, done := bytes.CutPrefix(t, stamp); done && plainRest(rest) && json.Valid(t) {
+		// Stamped already, by this function: the same bytes come out, so
+		// that stamping twice changes nothing.
+		return t, true
+	}
+	if !plainRest(params) || len(t) == 0 || t[0] != '{' || !json.Valid(t) {
+		return nil, false
+	}
+	rest := t[1:]
+	if r := bytes.TrimLeft(rest, " \t\r\n"); len(r) == 0 || r[0] != '}' {
+		stamp = append(stamp, ',')
+	}
+	return append(stamp, rest...), true
+}
+
+// plainRest says whether params text cannot hold a _meta key: no
+// "_meta" and no backslash (an escape could spell the key).
+func plainRest(b []byte) bool {
+	return !bytes.Contains(b, []byte("_meta")) && bytes.IndexByte(b, '\\') < 0
 }
 
 // idText is a JSON-RPC id as JSON text; "" for none.

@@ -103,6 +103,10 @@ func TestStampRequestIDs(t *testing.T) {
 		{name: "_meta not an object", body: call("1", `{"name":"q","_meta":"x"}`), same: true},
 		{name: "duplicate method: the last one counts", body: `{"jsonrpc":"2.0","id":4,"method":"ping","method":"tools/call","params":{"name":"q"}}`, stamps: []string{"4"}},
 		{name: "case variant of _meta is not _meta", body: call("5", `{"name":"q","_META":{"pgmoat/request_id":"1"}}`), stamps: []string{"5"}},
+		{name: "_meta in an argument's text", body: call("6", `{"name":"q","arguments":{"note":"_meta","n":{"_meta":{"pgmoat/request_id":"1"}}}}`), stamps: []string{"6"}},
+		{name: "escaped _meta key overwritten", body: call("10", `{"name":"q","\u005fmeta":{"pgmoat/request_id":"1"}}`), stamps: []string{"10"}},
+		{name: "spaces in params", body: call("11", " { \"name\" : \"q\" } "), stamps: []string{"11"}},
+		{name: "string id with a quote", body: call(`"a\"b"`, args), stamps: []string{`"a\"b"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := mcp.StampRequestIDs([]byte(tc.body))
@@ -180,8 +184,9 @@ func FuzzStampRequestIDs(f *testing.F) {
 // what every other message pays to be let through.
 func BenchmarkStampRequestIDs(b *testing.B) {
 	for name, body := range map[string]string{
-		"tools/call": `{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"query_orders","arguments":{"customer_id":7,"status":"paid","limit":20},"_meta":{"progressToken":3}}}`,
-		"ping":       `{"jsonrpc":"2.0","id":43,"method":"ping"}`,
+		"tools/call":               `{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"query_orders","arguments":{"customer_id":7,"status":"paid","limit":20},"_meta":{"progressToken":3}}}`,
+		"tools/call without _meta": `{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"query_orders","arguments":{"customer_id":7,"status":"paid","limit":20}}}`,
+		"ping":                     `{"jsonrpc":"2.0","id":43,"method":"ping"}`,
 	} {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()

@@ -1,0 +1,358 @@
+package mcp
+
+import (
+	"encoding/json"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// argPair is one member of a call's arguments object: its name and its
+// value as encoding/json decodes into an interface (string, json.Number,
+// bool, nil, []any, map[string]any), so validation sees exactly what the
+// reflective decoder would give it.
+type argPair struct {
+	name  string
+	value any
+}
+
+// maxScanDepth bounds the nesting the scanner follows; deeper input goes
+// to the reflective decoder, which has its own bound and error.
+const maxScanDepth = 64
+
+// scanObject reads raw, which must be one JSON object and nothing after
+// it but white space, into its members in the order they appear (a
+// repeated name appears twice). It reads the bytes directly: no
+// reflection, no decoder state, one allocation per name and per
+// non-trivial value. ok is false for anything else (a syntax error,
+// another kind of value, trailing data, invalid UTF-8, deep nesting): the
+// reflective decoder then decides and words the error, so what is
+// accepted and what is said stays the same.
+func scanObject(raw []byte, buf []argPair) (pairs []argPair, ok bool) {
+	if !utf8.Valid(raw) {
+		return nil, false
+	}
+	s := argScanner{b: raw}
+	s.space()
+	if !s.peek('{') {
+		return nil, false
+	}
+	s.i++
+	pairs = buf[:0]
+	s.space()
+	if s.peek('}') {
+		s.i++
+		return pairs, s.end()
+	}
+	for {
+		s.space()
+		name, ok := s.str()
+		if !ok {
+			return nil, false
+		}
+		s.space()
+		if !s.peek(':') {
+			return nil, false
+		}
+		s.i++
+		v, ok := s.value(1)
+		if !ok {
+			return nil, false
+		}
+		pairs = append(pairs, argPair{name, v})
+		s.space()
+		switch {
+		case s.peek(','):
+			s.i++
+		case s.peek('}'):
+			s.i++
+			return pairs, s.end()
+		default:
+			return nil, false
+		}
+	}
+}
+
+// argScanner is a position in a JSON text.
+type argScanner struct {
+	b []byte
+	i int
+}
+
+func (s *argScanner) peek(c byte) bool { return s.i < len(s.b) && s.b[s.i] == c }
+
+// end says whether only white space is left.
+func (s *argScanner) end() bool {
+	s.space()
+	return s.i == len(s.b)
+}
+
+func (s *argScanner) space() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\r', '\n':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+func (s *argScanner) value(depth int) (any, bool) {
+	s.space()
+	if s.i >= len(s.b) || depth > maxScanDepth {
+		return nil, false
+	}
+	switch c := s.b[s.i]; {
+	case c == '"':
+		return s.str()
+	case c == '{':
+		return s.object(depth)
+	case c == '[':
+		return s.array(depth)
+	case c == 't':
+		return true, s.word("true")
+	case c == 'f':
+		return false, s.word("false")
+	case c == 'n':
+		return nil, s.word("null")
+	case c == '-' || c >= '0' && c <= '9':
+		return s.number()
+	}
+	return nil, false
+}
+
+func (s *argScanner) word(w string) bool {
+	if len(s.b)-s.i < len(w) || string(s.b[s.i:s.i+len(w)]) != w {
+		return false
+	}
+	s.i += len(w)
+	return true
+}
+
+// object reads a nested object as encoding/json does into an interface:
+// a map, a repeated name keeping its last value.
+func (s *argScanner) object(depth int) (any, bool) {
+	s.i++
+	m := map[string]any{}
+	s.space()
+	if s.peek('}') {
+		s.i++
+		return m, true
+	}
+	for {
+		s.space()
+		name, ok := s.str()
+		if !ok {
+			return nil, false
+		}
+		s.space()
+		if !s.peek(':') {
+			return nil, false
+		}
+		s.i++
+		v, ok := s.value(depth + 1)
+		if !ok {
+			return nil, false
+		}
+		m[name] = v
+		s.space()
+		switch {
+		case s.peek(','):
+			s.i++
+		case s.peek('}'):
+			s.i++
+			return m, true
+		default:
+			return nil, false
+		}
+	}
+}
+
+func (s *argScanner) array(depth int) (any, bool) {
+	s.i++
+	list := []any{}
+	s.space()
+	if s.peek(']') {
+		s.i++
+		return list, true
+	}
+	for {
+		v, ok := s.value(depth + 1)
+		if !ok {
+			return nil, false
+		}
+		list = append(list, v)
+		s.space()
+		switch {
+		case s.peek(','):
+			s.i++
+		case s.peek(']'):
+			s.i++
+			return list, true
+		default:
+			return nil, false
+		}
+	}
+}
+
+// number reads a number in JSON's grammar and keeps its text, as
+// json.Decoder.UseNumber does.
+func (s *argScanner) number() (any, bool) {
+	start := s.i
+	if s.peek('-') {
+		s.i++
+	}
+	switch {
+	case s.peek('0'):
+		s.i++
+	case s.digits() == 0:
+		return nil, false
+	}
+	if s.peek('.') {
+		s.i++
+		if s.digits() == 0 {
+			return nil, false
+		}
+	}
+	if s.peek('e') || s.peek('E') {
+		s.i++
+		if s.peek('+') || s.peek('-') {
+			s.i++
+		}
+		if s.digits() == 0 {
+			return nil, false
+		}
+	}
+	return json.Number(s.b[start:s.i]), true
+}
+
+func (s *argScanner) digits() int {
+	n := 0
+	for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+		s.i++
+		n++
+	}
+	return n
+}
+
+// str reads a string. Escapes are undone as encoding/json undoes them: a
+// surrogate that is not half of a pair becomes U+FFFD. The input is
+// known to be valid UTF-8, so raw bytes are copied as they are.
+func (s *argScanner) str() (string, bool) {
+	if !s.peek('"') {
+		return "", false
+	}
+	s.i++
+	start := s.i
+	for s.i < len(s.b) {
+		switch c := s.b[s.i]; {
+		case c == '"':
+			v := string(s.b[start:s.i])
+			s.i++
+			return v, true
+		case c == '\\':
+			return s.escaped(start)
+		case c < 0x20:
+			return "", false
+		}
+		s.i++
+	}
+	return "", false
+}
+
+// escaped finishes a string holding escapes, from its first backslash.
+func (s *argScanner) escaped(start int) (string, bool) {
+	out := append(make([]byte, 0, s.i-start+16), s.b[start:s.i]...)
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		switch {
+		case c == '"':
+			s.i++
+			return string(out), true
+		case c < 0x20:
+			return "", false
+		case c != '\\':
+			out = append(out, c)
+			s.i++
+			continue
+		}
+		if s.i+1 >= len(s.b) {
+			return "", false
+		}
+		e := s.b[s.i+1]
+		s.i += 2
+		switch e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r, ok := s.hex4()
+			if !ok {
+				return "", false
+			}
+			if utf16.IsSurrogate(r) {
+				if lo, ok := s.lowSurrogate(r); ok {
+					r = lo
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			out = utf8.AppendRune(out, r)
+		default:
+			return "", false
+		}
+	}
+	return "", false
+}
+
+// hex4 reads the four hex digits of a \u escape.
+func (s *argScanner) hex4() (rune, bool) {
+	if len(s.b)-s.i < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range s.b[s.i : s.i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	s.i += 4
+	return r, true
+}
+
+// lowSurrogate reads the \u escape after the surrogate hi when the two
+// make one character, and leaves it unread otherwise.
+func (s *argScanner) lowSurrogate(hi rune) (rune, bool) {
+	if len(s.b)-s.i < 6 || s.b[s.i] != '\\' || s.b[s.i+1] != 'u' {
+		return 0, false
+	}
+	save := s.i
+	s.i += 2
+	lo, ok := s.hex4()
+	if !ok {
+		s.i = save
+		return 0, false
+	}
+	if r := utf16.DecodeRune(hi, lo); r != utf8.RuneError {
+		return r, true
+	}
+	s.i = save
+	return 0, false
+}
