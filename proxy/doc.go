@@ -104,6 +104,22 @@
 //
 // Session state and its owners (session.go, forward.go):
 //
+//   - the whole session, while it is parked: the parker's map (park.go).
+//     A session that has waited for its client longer than a scan of the
+//     parker (100 ms to 200 ms) with no backend held and nothing owed
+//     parks: its socket goes into the parker's epoll set (one-shot, for
+//     input or hang-up) and its goroutine returns, so an idle client
+//     costs no goroutine stack. Whoever takes the session out of the map
+//     owns it and runs the session loop again on a fresh goroutine: the
+//     poller's goroutine when the socket is readable (the next message,
+//     or a hang-up that the resumed read sees as the end of stream), or a
+//     waker right after it closed the connection (KILL, shutdown, the
+//     stalled-writer sweep), whose resumed read fails and ends the
+//     session as any other. A client that sends back to back never
+//     parks: the scan claims only a wait published a whole interval
+//     before (a compare-and-swap, then a read deadline in the past), so
+//     the busy path pays two atomic operations per wait and no system
+//     call. TLS clients and platforms other than Linux do not park.
 //   - client input (clientReader): the session goroutine alone. It holds
 //     no buffer while it waits: on a plain TCP or Unix socket it waits
 //     through the socket's RawConn and takes an 8 KiB buffer from the
@@ -129,7 +145,8 @@
 //     batchOIDs, skipping, unnamed, unnamedFresh, stmts): the session
 //     goroutine alone.
 //   - idleSince and writeSince: atomics, published by the session
-//     goroutine for the sweeper.
+//     goroutine for the sweeper; the client reader's parkWait likewise
+//     for the parker's scan, which may only claim it.
 //   - the settings its backends carry (set): the session goroutine
 //     replaces the pointer; the value is immutable and shared by every
 //     session of the same identity, startup parameters, client settings

@@ -119,6 +119,9 @@ type session struct {
 	// returned (0: none): a client that stops reading its results would
 	// otherwise hold its backend for ever (stalledWriter, in idle.go).
 	writeSince atomic.Int64
+	// parkToken is the session's token in the parker's map while it is
+	// parked, 0 otherwise; under the parker's mu (park.go).
+	parkToken uint64
 }
 
 // clientStmt is a statement the client prepared under a name.
@@ -135,22 +138,40 @@ type clientStmt struct {
 	gen uint64
 }
 
-// serve runs the session until the client leaves or the server closes.
-func (s *session) serve(ctx context.Context) {
-	defer s.cleanup()
+// run serves the session on a fresh goroutine, at its start and each
+// time the parker resumes it, until it parks again or ends.
+func (s *session) run() {
+	if s.serve(context.Background()) {
+		return // parked: whoever takes it out of the parker's map runs it again
+	}
+	s.cleanup()
+	s.srv.finish(s.conn)
+}
+
+// serve runs the session loop until the client leaves or the server
+// closes (false), or until the session parks (true): then its goroutine
+// must return without touching it.
+func (s *session) serve(ctx context.Context) bool {
 	for {
-		armed := s.armIdle()
+		armed, parkable := s.armIdle()
+		s.in.parkable = parkable
 		msg, err := s.in.Receive()
 		if armed && s.disarmIdle() {
 			s.idleTimeout()
-			return
+			return false
+		}
+		if err == errPark {
+			if s.srv.park.park(s) {
+				return true
+			}
+			continue
 		}
 		if err != nil {
 			s.readFailed(err)
-			return
+			return false
 		}
 		if done := s.handle(ctx, msg); done {
-			return
+			return false
 		}
 	}
 }
@@ -754,6 +775,7 @@ func (s *session) fatal(e *wireError) {
 // backend that does not come back clean in time is closed.
 func (s *session) cleanup() {
 	s.srv.forget(s)
+	s.srv.park.leave(s)
 	s.mu.Lock()
 	s.clientGone = true
 	bk := s.bk
@@ -813,7 +835,15 @@ func (s *session) closeIfIdle() {
 	}
 	s.srv.noteShutdownDisconnect(s)
 	s.fatal(fatalf(codeAdminShutdown, "pgmoat: server.shutdown: pgmoat is shutting down; reconnect shortly"))
+	s.closeConn()
+}
+
+// closeConn closes the client connection from another goroutine than
+// the session's, and resumes the session if it is parked, so that it
+// sees the close and ends.
+func (s *session) closeConn() {
 	_ = s.conn.Close()
+	s.srv.park.wake(s)
 }
 
 func verdictLabel(v policy.Verdict) string {
