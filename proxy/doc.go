@@ -135,15 +135,17 @@
 //   - client output (out, outErr, scratch): under outMu, written by the
 //     session goroutine and, for a client that left, by the forwarder
 //     draining its backend.
-//   - the current lending (bk, span, expect, unsynced, backendSkips,
+//   - the current lending (bk, work.span, expect, unsynced, backendSkips,
 //     failedNames, clientGone): under mu, because the admin console, the
 //     idle sweeper, cancel and KILL read bk and expect. The response
 //     queue's array (queue) comes from the server's pool when something
 //     is queued and goes back once nothing is owed and no backend is
 //     held, so a session between transactions holds none.
-//   - the extended-protocol batch (batchOpen, batchKind, batchSQL,
-//     batchOIDs, skipping, unnamed, unnamedFresh, stmts): the session
-//     goroutine alone.
+//   - the extended-protocol batch (batchOpen, skipping, unnamed,
+//     unnamedFresh, stmts, and in work: batchKind, batchSQL, batchOIDs,
+//     endPortals): the session goroutine alone. work (sessionWork) is
+//     allocated at the session's first message and stmts at its first
+//     named Parse, so a client that logs in and waits carries neither.
 //   - idleSince and writeSince: atomics, published by the session
 //     goroutine for the sweeper; the client reader's parkWait likewise
 //     for the parker's scan, which may only claim it.

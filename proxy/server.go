@@ -351,7 +351,6 @@ func (s *Server) newSession(conn net.Conn, user string, id policy.Identity, clie
 		in:      newClientReader(conn, s.readers, s.cfg.MaxMessageSize),
 		user:    user,
 		id:      id,
-		stmts:   map[string]clientStmt{},
 		started: time.Now(),
 	}
 	if sess.in.raw != nil && s.park.enabled() {
