@@ -9,11 +9,13 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 )
 
 // parkedSession reports whether the session whose cancel-key pid is pid
@@ -218,4 +220,39 @@ func gaugeValue(t *testing.T, f *proxyFixture, name string) float64 {
 	}
 	t.Fatalf("no series %s", name)
 	return 0
+}
+
+// The parker's scan claims only a wait published a whole interval
+// before its count: a wait that began at the previous count is left
+// alone (a client sending back to back is never parked), one from two
+// counts before ends with errPark, and the claim's deadline is cleared
+// so that the next wait reads the client's message.
+func TestScanClaimsOnlyAWholeIntervalsWait(t *testing.T) {
+	server, client := tcpPair(t)
+	var ticks atomic.Int64
+	ticks.Store(5)
+	cr := newClientReader(server, newReadPools(), 1<<20)
+	cr.ticks, cr.deadline, cr.parkable = &ticks, server, true
+	got := make(chan error, 1)
+	go func() { _, err := cr.Receive(); got <- err }()
+	waitUntil(t, 10*time.Second, "the wait to be published", func() bool { return cr.park.since.Load() == 5 })
+	cr.claim(6)
+	if since := cr.park.since.Load(); since != 5 {
+		t.Fatalf("a wait of less than an interval was claimed (since %d)", since)
+	}
+	cr.claim(7)
+	if err := <-got; err != errPark {
+		t.Fatalf("a claimed wait returned %v, want errPark", err)
+	}
+	if since := cr.park.since.Load(); since != 0 {
+		t.Fatalf("since %d after the claimed wait ended", since)
+	}
+	wire, _ := (&pgproto3.Query{String: "SELECT 1"}).Encode(nil)
+	if _, err := client.Write(wire); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := cr.Receive()
+	if q, ok := msg.(*pgproto3.Query); err != nil || !ok || q.String != "SELECT 1" {
+		t.Fatalf("after the claim: %v %v", msg, err)
+	}
 }
