@@ -118,8 +118,10 @@
 //     session as any other. A client that sends back to back never
 //     parks: the scan claims only a wait published a whole interval
 //     before (a compare-and-swap, then a read deadline in the past), so
-//     the busy path pays two atomic operations per wait and no system
-//     call. TLS clients and platforms other than Linux do not park.
+//     the busy path pays three atomic operations per wait and no system
+//     call. TLS clients and platforms other than Linux do not park. A
+//     parked session holds no backend, so the idle-transaction sweeper
+//     never has a wait of one to claim.
 //   - client input (clientReader): the session goroutine alone. It holds
 //     no buffer while it waits: on a plain TCP or Unix socket it waits
 //     through the socket's RawConn and takes an 8 KiB buffer from the
