@@ -381,7 +381,7 @@ func (s *Server) kill(id uint32) bool {
 		return false
 	}
 	sess.fatal(fatalf(codeAdminShutdown, "pgmoat: admin.kill: an administrator disconnected this client"))
-	_ = sess.conn.Close()
+	sess.closeConn()
 	sess.abandonLending() // a session waiting on its backend does not see the close
 	return true
 }

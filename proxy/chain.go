@@ -27,12 +27,12 @@ func endsTransaction(k policy.Kind) bool {
 // that ends the transaction.
 func (s *session) notePortal(portal string, k policy.Kind) {
 	if endsTransaction(k) {
-		if s.endPortals == nil {
-			s.endPortals = map[string]bool{}
+		if s.work.endPortals == nil {
+			s.work.endPortals = map[string]bool{}
 		}
-		s.endPortals[portal] = true
-	} else if s.endPortals != nil {
-		delete(s.endPortals, portal)
+		s.work.endPortals[portal] = true
+	} else if s.work.endPortals != nil {
+		delete(s.work.endPortals, portal)
 	}
 }
 
@@ -42,7 +42,7 @@ func (s *session) execute(ctx context.Context, m *pgproto3.Execute) {
 		return
 	}
 	s.forwardExtended(ctx, m, expectation{kind: expectExecute})
-	if !s.skipping && s.endPortals[m.Portal] {
+	if !s.skipping && s.work.endPortals[m.Portal] {
 		s.txEnded = true
 	}
 }

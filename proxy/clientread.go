@@ -6,7 +6,9 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 )
@@ -52,6 +54,15 @@ type clientReader struct {
 	// msgs is taken from pools.msgs for as long as something read is
 	// being handled, like big.
 	msgs *frontendMessages
+
+	// parkable says the session holds nothing while it waits for this
+	// read, so the wait is published in park for the parker's scan,
+	// which counts in ticks and ends a claimed wait through deadline
+	// (park.go). Set by the session before each Receive.
+	parkable bool
+	park     parkWait
+	ticks    *atomic.Int64
+	deadline interface{ SetReadDeadline(time.Time) error }
 }
 
 // readPools are the server's shared input buffers (*[]byte of
@@ -228,9 +239,21 @@ func (cr *clientReader) wait() error {
 }
 
 // waitRaw waits for the socket to become readable and reads it into a
-// pooled buffer taken for the system call alone.
+// pooled buffer taken for the system call alone. A parkable wait is
+// published for the parker's scan; one it claimed and that read nothing
+// reports errPark.
 func (cr *clientReader) waitRaw() error {
-	if err := cr.raw.Read(cr.rawRead); err != nil {
+	var err error
+	if cr.parkable && cr.ticks != nil {
+		cr.park.since.Store(cr.ticks.Load())
+		err = cr.raw.Read(cr.rawRead)
+		if cr.unclaim() && err != nil {
+			return errPark
+		}
+	} else {
+		err = cr.raw.Read(cr.rawRead)
+	}
+	if err != nil {
 		return err // a deadline or a closed connection: nothing was read
 	}
 	if cr.rawErr != nil {

@@ -108,6 +108,24 @@
 //
 // Session state and its owners (session.go, forward.go):
 //
+//   - the whole session, while it is parked: the parker's map (park.go).
+//     A session that has waited for its client longer than a scan of the
+//     parker (100 ms to 200 ms) with no backend held and nothing owed
+//     parks: its socket goes into the parker's epoll set (one-shot, for
+//     input or hang-up) and its goroutine returns, so an idle client
+//     costs no goroutine stack. Whoever takes the session out of the map
+//     owns it and runs the session loop again on a fresh goroutine: the
+//     poller's goroutine when the socket is readable (the next message,
+//     or a hang-up that the resumed read sees as the end of stream), or a
+//     waker right after it closed the connection (KILL, shutdown, the
+//     stalled-writer sweep), whose resumed read fails and ends the
+//     session as any other. A client that sends back to back never
+//     parks: the scan claims only a wait published a whole interval
+//     before (a compare-and-swap, then a read deadline in the past), so
+//     the busy path pays three atomic operations per wait and no system
+//     call. TLS clients and platforms other than Linux do not park. A
+//     parked session holds no backend, so the idle-transaction sweeper
+//     never has a wait of one to claim.
 //   - client input (clientReader): the session goroutine alone. It holds
 //     no buffer while it waits: on a plain TCP or Unix socket it waits
 //     through the socket's RawConn and takes an 8 KiB buffer from the
@@ -123,17 +141,20 @@
 //   - client output (out, outErr, scratch): under outMu, written by the
 //     session goroutine and, for a client that left, by the forwarder
 //     draining its backend.
-//   - the current lending (bk, span, expect, unsynced, backendSkips,
+//   - the current lending (bk, work.span, expect, unsynced, backendSkips,
 //     failedNames, clientGone): under mu, because the admin console, the
 //     idle sweeper, cancel and KILL read bk and expect. The response
 //     queue's array (queue) comes from the server's pool when something
 //     is queued and goes back once nothing is owed and no backend is
 //     held, so a session between transactions holds none.
-//   - the extended-protocol batch (batchOpen, batchKind, batchSQL,
-//     batchOIDs, skipping, unnamed, unnamedFresh, stmts): the session
-//     goroutine alone.
+//   - the extended-protocol batch (batchOpen, skipping, unnamed,
+//     unnamedFresh, stmts, and in work: batchKind, batchSQL, batchOIDs,
+//     endPortals): the session goroutine alone. work (sessionWork) is
+//     allocated at the session's first message and stmts at its first
+//     named Parse, so a client that logs in and waits carries neither.
 //   - idleSince and writeSince: atomics, published by the session
-//     goroutine for the sweeper.
+//     goroutine for the sweeper; the client reader's parkWait likewise
+//     for the parker's scan, which may only claim it.
 //   - the settings its backends carry (set): the session goroutine
 //     replaces the pointer; the value is immutable and shared by every
 //     session of the same identity, startup parameters, client settings

@@ -531,8 +531,8 @@ func (s *session) handBack(bk *backend) {
 // finishStatement reports a statement that got its ReadyForQuery to the
 // log, the trace and the slow log. Called with s.mu held.
 func (s *session) finishStatement(e expectation, d time.Duration) {
-	rows, sqlstate := s.stmtRows, s.stmtError
-	s.stmtRows, s.stmtError = 0, ""
+	rows, sqlstate := s.work.stmtRows, s.work.stmtError
+	s.work.stmtRows, s.work.stmtError = 0, ""
 	s.logStatement(e, d, rows, sqlstate)
 	s.traceStatement(e, d, rows, sqlstate)
 	s.noteSlow(e, d)
@@ -541,7 +541,7 @@ func (s *session) finishStatement(e expectation, d time.Duration) {
 // traceStatement adds one event per statement to the lending's span:
 // kind, the SQL with literals replaced by $n, rows, the error's SQLSTATE.
 func (s *session) traceStatement(e expectation, d time.Duration, rows int64, sqlstate string) {
-	if s.span == nil || !s.span.IsRecording() {
+	if s.work.span == nil || !s.work.span.IsRecording() {
 		return // an unsampled span: no normalization for nothing
 	}
 	attrs := []attribute.KeyValue{attribute.String("db.operation.name", string(e.stmtKind)),
@@ -549,24 +549,24 @@ func (s *session) traceStatement(e expectation, d time.Duration, rows int64, sql
 		attribute.Float64("pgmoat.duration_ms", float64(d.Microseconds())/1000)}
 	if sqlstate != "" {
 		attrs = append(attrs, attribute.String("db.response.status_code", sqlstate))
-		s.span.SetStatus(codes.Error, "SQLSTATE "+sqlstate)
+		s.work.span.SetStatus(codes.Error, "SQLSTATE "+sqlstate)
 	}
-	s.span.AddEvent("statement", trace.WithAttributes(attrs...))
+	s.work.span.AddEvent("statement", trace.WithAttributes(attrs...))
 }
 
 // noteOutcome adds a CommandComplete's row count or an error's SQLSTATE
 // to the statement being run, for its log record. Called with s.mu held.
 func (s *session) noteOutcome(typ byte, body []byte) {
-	if s.span == nil && !s.srv.log.Enabled(context.Background(), slog.LevelDebug) {
+	if s.work.span == nil && !s.srv.log.Enabled(context.Background(), slog.LevelDebug) {
 		return
 	}
 	if typ == 'E' {
-		if s.stmtError == "" {
-			s.stmtError = errorCode(body)
+		if s.work.stmtError == "" {
+			s.work.stmtError = errorCode(body)
 		}
 		return
 	}
-	s.stmtRows += tagRows(body)
+	s.work.stmtRows += tagRows(body)
 }
 
 // tagRows is the row count at the end of a command tag ("SELECT 5",
@@ -593,8 +593,8 @@ func (s *session) logStatement(e expectation, d time.Duration, rows int64, sqlst
 	if !s.srv.log.Enabled(context.Background(), slog.LevelDebug) {
 		return
 	}
-	s.requests++
-	attrs := []any{"request_id", fmt.Sprintf("%08x-%d", s.key.pid, s.requests),
+	s.work.requests++
+	attrs := []any{"request_id", fmt.Sprintf("%08x-%d", s.key.pid, s.work.requests),
 		"user", s.user, "user_id", s.id.UserID, "profile", s.id.Profile, "kind", string(e.stmtKind),
 		"verdict", "allow", "sql", policy.Normalize(e.sql),
 		"rows", rows, "duration_ms", float64(d.Microseconds()) / 1000}
@@ -606,12 +606,12 @@ func (s *session) logStatement(e expectation, d time.Duration, rows int64, sqlst
 
 // endSpan closes the lending's span. Called with s.mu held.
 func (s *session) endSpan(failed bool) {
-	if s.span == nil {
+	if s.work.span == nil {
 		return
 	}
 	if failed {
-		s.span.SetStatus(codes.Error, "backend lost")
+		s.work.span.SetStatus(codes.Error, "backend lost")
 	}
-	s.span.End()
-	s.span = nil
+	s.work.span.End()
+	s.work.span = nil
 }

@@ -29,15 +29,18 @@ const idleTimedOut = -1
 // back and gives the backend back clean).
 
 // armIdle publishes the start of a wait for the client when a backend is
-// held; it reports whether it did.
-func (s *session) armIdle() bool {
+// held; it reports whether it did, and whether the session holds nothing
+// at all (no backend, nothing owed), so that the wait may end in parking
+// (park.go).
+func (s *session) armIdle() (held, parkable bool) {
 	s.mu.Lock()
-	held := s.bk != nil
+	held = s.bk != nil
+	parkable = !held && len(s.expect) == 0 && !s.clientGone
 	s.mu.Unlock()
 	if held {
 		s.idleSince.Store(time.Now().UnixNano())
 	}
-	return held
+	return held, parkable
 }
 
 // disarmIdle ends the wait and reports whether the sweeper had already
@@ -121,6 +124,6 @@ func (s *Server) sweepIdle() {
 	}
 	for _, sess := range stalled {
 		s.log.Info("client stopped reading its results; disconnecting it", "user", sess.user, "user_id", sess.id.UserID, "timeout", s.cfg.IdleTransactionTimeout)
-		_ = sess.conn.Close() // the blocked write fails; the session drains the backend and ends
+		sess.closeConn() // the blocked write fails; the session drains the backend and ends
 	}
 }

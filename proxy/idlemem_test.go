@@ -54,3 +54,37 @@ func TestIdleSessionHoldsNoResponseQueue(t *testing.T) {
 		}
 	}
 }
+
+// A client that logged in and sent nothing carries no statement state:
+// neither the session's work (batch, statement log, hang-up watch) nor a
+// prepared-statement map is allocated before its first message and first
+// named Parse.
+func TestLoggedInSessionCarriesNoStatementState(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	ctx := context.Background()
+	c := f.connect(t, "alice", pgx.QueryExecModeSimpleProtocol)
+	pid := c.PgConn().PID()
+	state := func() (work, stmts bool) {
+		f.server.mu.Lock()
+		sess := f.server.sessions[pid]
+		f.server.mu.Unlock()
+		sess.mu.Lock() // orders the reads after the session's last handled message
+		defer sess.mu.Unlock()
+		return sess.work != nil, sess.stmts != nil
+	}
+	if work, stmts := state(); work || stmts {
+		t.Fatalf("after login: work %v, statements %v", work, stmts)
+	}
+	if _, err := c.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	if work, stmts := state(); !work || stmts {
+		t.Fatalf("after a simple query: work %v, statements %v", work, stmts)
+	}
+	if _, err := c.PgConn().Prepare(ctx, "named", "SELECT 2", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, stmts := state(); !stmts {
+		t.Fatal("a named Parse left no statement map")
+	}
+}

@@ -110,6 +110,7 @@ var (
 	descPoolExh   = prometheus.NewDesc("pgmoat_pool_exhausted_total", "Borrowers refused with 53300 after the acquire timeout.", nil, nil)
 	descPoolNew   = prometheus.NewDesc("pgmoat_pool_created_total", "Backend connections opened.", nil, nil)
 	descClients   = prometheus.NewDesc("pgmoat_proxy_client_connections", "Client connections open.", nil, nil)
+	descParked    = prometheus.NewDesc("pgmoat_proxy_parked_clients", "Idle client connections parked without a goroutine (included in pgmoat_proxy_client_connections).", nil, nil)
 	descPoolGone  = prometheus.NewDesc("pgmoat_pool_closed_total", "Backend connections closed (lost, expired, broken or at shutdown).", nil, nil)
 	descPoolLost  = prometheus.NewDesc("pgmoat_pool_lost_total", "Backend connections found dead: closed by the server while idle, or failing under a borrower.", nil, nil)
 	descPoolFail  = prometheus.NewDesc("pgmoat_pool_connect_failures_total", "Backend connects that failed (refused, timed out, authentication).", nil, nil)
@@ -128,7 +129,7 @@ var (
 )
 
 func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descPoolConns, descPoolWait, descPoolAcq, descPoolWaitS, descPoolExh, descPoolNew, descClients,
+	for _, d := range []*prometheus.Desc{descPoolConns, descPoolWait, descPoolAcq, descPoolWaitS, descPoolExh, descPoolNew, descClients, descParked,
 		descPoolGone, descPoolLost, descPoolFail, descStartupTO, descShutdown, descHostIn, descHostLag, descHostConns, descHostAcq, descHostLostCnt,
 		descAcceptErr} {
 		ch <- d
@@ -147,6 +148,7 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descPoolExh, prometheus.CounterValue, float64(st.Exhausted))
 	ch <- prometheus.MustNewConstMetric(descPoolNew, prometheus.CounterValue, float64(st.Created))
 	ch <- prometheus.MustNewConstMetric(descClients, prometheus.GaugeValue, float64(c.srv.Clients()))
+	ch <- prometheus.MustNewConstMetric(descParked, prometheus.GaugeValue, float64(c.srv.park.count()))
 	ch <- prometheus.MustNewConstMetric(descPoolGone, prometheus.CounterValue, float64(st.Closed))
 	ch <- prometheus.MustNewConstMetric(descPoolLost, prometheus.CounterValue, float64(st.Lost))
 	ch <- prometheus.MustNewConstMetric(descPoolFail, prometheus.CounterValue, float64(st.ConnectFailures))

@@ -102,6 +102,8 @@ type Server struct {
 	shared settingsCache
 	// sweep runs sweepIdle; started by the first Serve, under mu.
 	sweep *time.Timer
+	// park owns the sessions parked without a goroutine (park.go).
+	park *parker
 }
 
 type credentialsFor struct {
@@ -166,6 +168,7 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	s.writers.New = func() any { return bufio.NewWriterSize(nil, clientWriteBuffer) }
 	s.readers = newReadPools()
+	s.park = newParker(s)
 	s.metrics = newMetrics(cfg.Metrics, s)
 	s.admin = cfg.Admin
 	return s, nil
@@ -238,6 +241,7 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 	s.listeners = append(s.listeners, l)
 	s.startSweep()
+	s.park.start()
 	s.mu.Unlock()
 	backoff := acceptBackoff{srv: s, addr: l.Addr().String()}
 	for {
@@ -313,10 +317,7 @@ func (s *Server) handle(conn net.Conn) {
 	// The session runs on a fresh goroutine: authentication and TLS grew
 	// this one's stack, and an idle client should not keep that memory.
 	handedOver = true
-	go func() {
-		defer s.finish(conn)
-		sess.serve(context.Background())
-	}()
+	go sess.run()
 }
 
 // finish is the bookkeeping at the end of one client connection.
@@ -350,11 +351,14 @@ func (s *Server) newSession(conn net.Conn, user string, id policy.Identity, clie
 		in:      newClientReader(conn, s.readers, s.cfg.MaxMessageSize),
 		user:    user,
 		id:      id,
-		stmts:   map[string]clientStmt{},
 		started: time.Now(),
+	}
+	if sess.in.raw != nil && s.park.enabled() {
+		sess.in.ticks, sess.in.deadline = &s.park.ticks, conn
 	}
 	sess.set = &sessionSettings{client: client} // built by refreshSettings
 	sess.refreshSettings()
+	s.park.join(sess)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
@@ -421,6 +425,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
 	s.stopSweep()
+	s.park.stopScan()
 	for _, l := range s.listeners {
 		_ = l.Close()
 	}
@@ -433,6 +438,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.closeIdleSessions()
 		select {
 		case <-idle:
+			s.park.close()
 			return nil
 		case <-ctx.Done():
 			done = true
@@ -450,6 +456,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	for _, sess := range left {
+		s.park.wake(sess)     // a parked one sees the close once it runs again
 		sess.abandonLending() // one waiting on its backend does not see the close
 	}
 	if forced > 0 {
@@ -457,6 +464,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.events.log("shutdown disconnect", "clients", forced, "forced", true)
 	}
 	<-idle
+	s.park.close()
 	return ctx.Err()
 }
 

@@ -38,12 +38,11 @@ type session struct {
 	// session of the same identity and startup parameters; replaced
 	// (never modified) when the engine's profiles change, so a reload
 	// reaches running sessions.
-	set   *sessionSettings
-	watch clientWatch
-	key   cancelKey
+	set *sessionSettings
+	key cancelKey
 
 	// stmts maps the client's prepared statement names to what pgmoat
-	// prepares on whichever backend it holds.
+	// prepares on whichever backend it holds; nil until the first.
 	stmts map[string]clientStmt
 
 	outMu   sync.Mutex
@@ -53,7 +52,6 @@ type session struct {
 
 	mu         sync.Mutex
 	bk         *backend      // held backend, nil between transactions
-	span       trace.Span    // the lending's span when tracing is on
 	expect     []expectation // responses owed to the client, in order
 	queue      *queueBuf     // expect's backing array while it is in use (from srv.readers.queues)
 	unsynced   bool          // extended-protocol messages sent since the last Sync
@@ -90,27 +88,17 @@ type session struct {
 	// its backend and, behind a pooler, its per-transaction settings.
 	batchOpen bool
 	// txEnded says a statement sent since the last batch start ended a
-	// transaction, and endPortals are the portals bound to such
-	// statements (chain.go): the next transaction may start without a
+	// transaction (chain.go): the next transaction may start without a
 	// new batch.
-	txEnded    bool
-	endPortals map[string]bool
-	// batchKind, batchSQL and batchOIDs describe the batch's last parsed
-	// or bound statement, for metrics and the statement and slow logs of
-	// extended-protocol batches.
-	batchKind policy.Kind
-	batchSQL  string
-	batchOIDs []uint32
+	txEnded bool
 	// slowAfter is the profile's slow threshold, looked up once.
 	slowAfter time.Duration
-	// requests counts finished statements, for request ids in logs;
-	// stmtRows and stmtError gather the running statement's outcome for
-	// its log record (at debug level only).
-	requests  int
-	stmtRows  int64
-	stmtError string
-	lost      atomic.Bool
-	fwdWG     sync.WaitGroup
+	// work is what only a session that has sent something needs; nil
+	// until its first message, so a client that logs in and waits
+	// carries none of it.
+	work  *sessionWork
+	lost  atomic.Bool
+	fwdWG sync.WaitGroup
 	// idleSince is when the session began waiting for its client while
 	// holding a backend (UnixNano), 0 when it is not, idleTimedOut once
 	// the server's sweeper has claimed the wait (see idle.go).
@@ -119,6 +107,35 @@ type session struct {
 	// returned (0: none): a client that stops reading its results would
 	// otherwise hold its backend for ever (stalledWriter, in idle.go).
 	writeSince atomic.Int64
+	// parkToken is the session's token in the parker's map while it is
+	// parked, 0 otherwise; under the parker's mu (park.go).
+	parkToken uint64
+}
+
+// sessionWork is the part of a session that serves statements: the
+// current batch's description, the statement log's counters, the chain's
+// portals and the hang-up watch. Owned as the fields it replaces were:
+// the batch and endPortals by the session goroutine, the statement
+// counters by whoever reads the backend, under mu.
+type sessionWork struct {
+	// endPortals are the portals bound to statements that end a
+	// transaction (chain.go).
+	endPortals map[string]bool
+	// batchKind, batchSQL and batchOIDs describe the batch's last parsed
+	// or bound statement, for metrics and the statement and slow logs of
+	// extended-protocol batches.
+	batchKind policy.Kind
+	batchSQL  string
+	batchOIDs []uint32
+	// requests counts finished statements, for request ids in logs;
+	// stmtRows and stmtError gather the running statement's outcome for
+	// its log record (at debug level only).
+	requests  int
+	stmtRows  int64
+	stmtError string
+	// span is the lending's span when tracing is on, under mu.
+	span  trace.Span
+	watch clientWatch
 }
 
 // clientStmt is a statement the client prepared under a name.
@@ -135,22 +152,40 @@ type clientStmt struct {
 	gen uint64
 }
 
-// serve runs the session until the client leaves or the server closes.
-func (s *session) serve(ctx context.Context) {
-	defer s.cleanup()
+// run serves the session on a fresh goroutine, at its start and each
+// time the parker resumes it, until it parks again or ends.
+func (s *session) run() {
+	if s.serve(context.Background()) {
+		return // parked: whoever takes it out of the parker's map runs it again
+	}
+	s.cleanup()
+	s.srv.finish(s.conn)
+}
+
+// serve runs the session loop until the client leaves or the server
+// closes (false), or until the session parks (true): then its goroutine
+// must return without touching it.
+func (s *session) serve(ctx context.Context) bool {
 	for {
-		armed := s.armIdle()
+		armed, parkable := s.armIdle()
+		s.in.parkable = parkable
 		msg, err := s.in.Receive()
 		if armed && s.disarmIdle() {
 			s.idleTimeout()
-			return
+			return false
+		}
+		if err == errPark {
+			if s.srv.park.park(s) {
+				return true
+			}
+			continue
 		}
 		if err != nil {
 			s.readFailed(err)
-			return
+			return false
 		}
 		if done := s.handle(ctx, msg); done {
-			return
+			return false
 		}
 	}
 }
@@ -167,6 +202,9 @@ func (s *session) readFailed(err error) {
 
 // handle processes one client message; it reports whether the session ends.
 func (s *session) handle(ctx context.Context, msg pgproto3.FrontendMessage) bool {
+	if s.work == nil {
+		s.work = new(sessionWork)
+	}
 	s.noteBackendSkip()
 	switch m := msg.(type) {
 	case *pgproto3.Query:
@@ -281,7 +319,7 @@ func (s *session) parse(ctx context.Context, m *pgproto3.Parse) {
 		s.refuseExtended(errorf(codeDenied, "pgmoat: settings.extended: SET "+v.Setting.Name+" is taken in the simple query protocol only; send it as a simple Query"))
 		return
 	}
-	s.batchKind, s.batchSQL, s.batchOIDs = v.Kind, m.Query, m.ParameterOIDs
+	s.work.batchKind, s.work.batchSQL, s.work.batchOIDs = v.Kind, m.Query, m.ParameterOIDs
 	query := v.SQL(m.Query)
 	if m.Name == "" {
 		if !s.startBatch(ctx, false) {
@@ -301,6 +339,9 @@ func (s *session) parse(ctx context.Context, m *pgproto3.Parse) {
 	st.backendName = backendStatementName(st.query, st.paramOIDs)
 	if !s.startBatch(ctx, false) {
 		return
+	}
+	if s.stmts == nil {
+		s.stmts = map[string]clientStmt{}
 	}
 	s.stmts[m.Name] = st
 	if s.ensurePreparedAs(st, false, m.Name) {
@@ -403,7 +444,7 @@ func (s *session) bind(ctx context.Context, m *pgproto3.Bind) {
 		return
 	}
 	s.noteBound(m.PreparedStatement)
-	s.notePortal(m.DestinationPortal, s.batchKind)
+	s.notePortal(m.DestinationPortal, s.work.batchKind)
 	out := *m
 	out.PreparedStatement = name
 	s.push(expectation{kind: expectBind}, true)
@@ -463,7 +504,7 @@ func (s *session) noteBound(name string) {
 		st = &named
 	}
 	if st != nil {
-		s.batchKind, s.batchSQL, s.batchOIDs = st.kind, st.sql, st.paramOIDs
+		s.work.batchKind, s.work.batchSQL, s.work.batchOIDs = st.kind, st.sql, st.paramOIDs
 	}
 }
 
@@ -516,7 +557,7 @@ func (s *session) sync(ctx context.Context) {
 		s.pushSynthetic(expectation{kind: synthReady})
 		return
 	}
-	s.push(expectation{kind: expectSync, started: time.Now(), stmtKind: s.batchKind, sql: s.batchSQL, paramOIDs: s.batchOIDs}, false)
+	s.push(expectation{kind: expectSync, started: time.Now(), stmtKind: s.work.batchKind, sql: s.work.batchSQL, paramOIDs: s.work.batchOIDs}, false)
 	s.sendBackend(&pgproto3.Sync{}, true)
 	s.batchOpen = false
 }
@@ -716,7 +757,7 @@ func (s *session) ensureBackend(ctx context.Context, simple bool) bool {
 	}
 	s.mu.Lock()
 	s.bk = bk
-	s.span = s.srv.startTxSpan(s, bk)
+	s.work.span = s.srv.startTxSpan(s, bk)
 	s.mu.Unlock()
 	s.unnamedFresh = false
 	return true
@@ -754,6 +795,7 @@ func (s *session) fatal(e *wireError) {
 // backend that does not come back clean in time is closed.
 func (s *session) cleanup() {
 	s.srv.forget(s)
+	s.srv.park.leave(s)
 	s.mu.Lock()
 	s.clientGone = true
 	bk := s.bk
@@ -813,7 +855,15 @@ func (s *session) closeIfIdle() {
 	}
 	s.srv.noteShutdownDisconnect(s)
 	s.fatal(fatalf(codeAdminShutdown, "pgmoat: server.shutdown: pgmoat is shutting down; reconnect shortly"))
+	s.closeConn()
+}
+
+// closeConn closes the client connection from another goroutine than
+// the session's, and resumes the session if it is parked, so that it
+// sees the close and ends.
+func (s *session) closeConn() {
 	_ = s.conn.Close()
+	s.srv.park.wake(s)
 }
 
 func verdictLabel(v policy.Verdict) string {

@@ -35,7 +35,7 @@ const (
 // start arms the watch for the statement about to be waited on; stop
 // must follow before the session reads from the client again.
 func (s *session) startWatch() {
-	w := &s.watch
+	w := &s.work.watch
 	if w.timer == nil {
 		sc, ok := s.conn.(syscall.Conn)
 		if !ok {
@@ -58,7 +58,7 @@ func (s *session) startWatch() {
 // runWatch waits, on the timer's goroutine, for the client to hang up or
 // say something.
 func (s *session) runWatch() {
-	w := &s.watch
+	w := &s.work.watch
 	w.mu.Lock()
 	if w.state != watchArmed {
 		w.mu.Unlock()
@@ -108,7 +108,7 @@ func (s *session) abandonLending() {
 // stopWatch disarms the watch and, when it was running, ends its wait;
 // the client's next message, if one came, stays unread.
 func (s *session) stopWatch() {
-	w := &s.watch
+	w := &s.work.watch
 	if w.timer == nil {
 		return
 	}
