@@ -91,10 +91,10 @@ func (w *walker) rowTypeOf(schema, name string) error {
 				return w.qualifiedRelation(s, name)
 			}
 		}
-		return nil
+		return w.deniedType(w.r.path, name)
 	}
 	if rc, ok := w.fc.(RelationCatalog); ok && schema != "" && !rc.HasRelation(schema, name) {
-		return nil
+		return w.deniedType([]string{schema}, name)
 	}
 	return w.relation(schema, name)
 }
