@@ -152,3 +152,22 @@ func TestRegFieldRowTypes(t *testing.T) {
 		}
 	}
 }
+
+// TestRowTypeReadsNothing: a type names a relation but reads none of its
+// rows, so the verdict does not report it (the MCP door checks that a
+// tool's statement reads its table alone, and offline an enum such as
+// public.order_status cannot be told from a relation).
+func TestRowTypeReadsNothing(t *testing.T) {
+	for name, e := range rowTypeEngines(t) {
+		for _, sql := range []string{
+			`SELECT t.id FROM public.orders AS t WHERE t.status = ANY($1::"public"."order_status"[])`,
+			"select t.id from orders t where (null::public.customers) is null",
+			"select t.id from orders t where 'public.customers'::regtype is not null",
+		} {
+			v := e.Decide(Identity{}, sql)
+			if !v.Allowed || len(v.Relations) != 1 || v.Relations[0].String() != "public.orders" {
+				t.Errorf("%s: %s: allowed=%v relations %v (%s), want public.orders alone", name, sql, v.Allowed, v.Relations, v.Reason)
+			}
+		}
+	}
+}
