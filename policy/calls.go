@@ -148,6 +148,9 @@ func (w *walker) typeName(m *msgInfo, b []byte, depth int) error {
 	if err != nil {
 		return err
 	}
+	if err := w.typeRelation(names); err != nil {
+		return err
+	}
 	if err := w.typeCalls(names); err != nil {
 		return err
 	}

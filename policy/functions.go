@@ -22,6 +22,9 @@ func (w *walker) funcCall(m *msgInfo, b []byte, depth int) error {
 	if err := w.polymorphicCall(name, b); err != nil {
 		return err
 	}
+	if err := w.populateCall(name, b); err != nil {
+		return err
+	}
 	return w.children(m, b, depth)
 }
 

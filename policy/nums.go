@@ -34,6 +34,7 @@ type nums struct {
 	constFval                                      int32
 	varKind, varName, varArgs, varLocal            int32
 	common                                         commonNums
+	rt                                             rowTypeNums
 	// LimitOption values of SelectStmt.limit_option.
 	limitCount, limitWithTies uint64
 }
@@ -112,5 +113,6 @@ func newNums(s *schema) (nums, error) {
 		varArgs: l.get("VariableSetStmt", "args"), varLocal: l.get("VariableSetStmt", "is_local"),
 	}
 	n.common = newCommonNums(l)
+	n.rt = newRowTypeNums(l)
 	return n, l.err
 }

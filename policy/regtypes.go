@@ -65,8 +65,17 @@ func keywordType(words []string) bool {
 // row type passes; any other name is judged as the relation whose row
 // type (or, for _name, array type) it may be. With an online catalog, an
 // unqualified name no relation on the path has is a type of its own
-// (a domain, an enum, a range) and passes.
+// (a domain, an enum, a range) and passes. A type reads no rows: the
+// relation is judged but not reported among those the statement reads
+// (offline, an enum would be reported as a relation), so the names
+// denied in every schema, which are checked on that list, are checked
+// here.
 func (w *walker) rowType(schema, name string) error {
+	read := len(w.rels)
+	defer func() { w.rels = w.rels[:read] }()
+	if err := w.deniedType(nil, name); err != nil {
+		return err
+	}
 	for _, n := range typeCandidates(name) {
 		if err := w.rowTypeOf(schema, n); err != nil {
 			return err
@@ -91,10 +100,10 @@ func (w *walker) rowTypeOf(schema, name string) error {
 				return w.qualifiedRelation(s, name)
 			}
 		}
-		return nil
+		return w.deniedType(w.r.path, name)
 	}
 	if rc, ok := w.fc.(RelationCatalog); ok && schema != "" && !rc.HasRelation(schema, name) {
-		return nil
+		return w.deniedType([]string{schema}, name)
 	}
 	return w.relation(schema, name)
 }

@@ -9,10 +9,12 @@ import (
 	"github.com/pgmoat/pgmoat/integration/pgcluster"
 )
 
-// TestBuiltinTypesCurrent checks builtinTypes and regprocColumns against
-// a real server's catalog: every pg_catalog type that is no relation's
-// row type (nor an array of one) is listed, no row type is, and every
-// regproc column of a pg_catalog relation is in regprocColumns.
+// TestBuiltinTypesCurrent checks builtinTypes, regprocColumns and
+// regFieldRowTypes against a real server's catalog: every pg_catalog type
+// that is no relation's row type (nor an array of one) is listed, no row
+// type is, every regproc column of a pg_catalog relation is in
+// regprocColumns, and the pg_catalog row types with a reg* column are
+// exactly regFieldRowTypes.
 func TestBuiltinTypesCurrent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a PostgreSQL cluster")
@@ -59,5 +61,28 @@ func TestBuiltinTypesCurrent(t *testing.T) {
 	}
 	if len(res[0].Rows) < 30 {
 		t.Errorf("read %d regproc columns", len(res[0].Rows))
+	}
+	res, err = conn.Exec(ctx, `SELECT c.relname, bool_or(t.typname LIKE 'reg%' OR e.typname LIKE 'reg%')
+		FROM pg_catalog.pg_class c
+		JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0
+		JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+		LEFT JOIN pg_catalog.pg_type e ON e.oid = t.typelem AND t.typcategory = 'A'
+		WHERE c.relnamespace = 'pg_catalog'::pg_catalog.regnamespace AND c.reltype <> 0
+		GROUP BY c.relname`).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n = 0
+	for _, row := range res[0].Rows {
+		name, reg := string(row[0]), string(row[1]) == "t"
+		if reg {
+			n++
+		}
+		if reg != regFieldRowTypes[name] {
+			t.Errorf("pg_catalog.%s: a reg* column %v, in regFieldRowTypes %v", name, reg, regFieldRowTypes[name])
+		}
+	}
+	if n < 10 {
+		t.Errorf("read %d row types with reg* fields", n)
 	}
 }

@@ -52,6 +52,9 @@ func (w *walker) visit(m *msgInfo, b []byte, depth int) error {
 		if err := w.commonTyped(m, b); err != nil {
 			return err
 		}
+		if err := w.columnDefType(m, b); err != nil {
+			return err
+		}
 		return w.children(m, b, depth)
 	case classSelect:
 		return w.selectStmt(b, depth)

@@ -65,7 +65,11 @@
 //     fail (whatever the server's reason), the client gets the server's
 //     error and, in the simple protocol, where no Sync of its own would
 //     end the backend's skipping, ReadyForQuery from pgmoat
-//     (injectfail.go); the backend is discarded either way.
+//     (injectfail.go); the backend is discarded either way. Settings
+//     that fail ahead of an extended batch fail the batch: everything up
+//     to the client's Sync is skipped, a Query pipelined inside it too,
+//     as PostgreSQL skips; an unsynced batch queued behind a failed
+//     Query gets one error and is skipped by the session to its Sync.
 //   - The pool keeps its connections honest about the server's life
 //     (pool.go): before lending an idle backend it peeks at the socket
 //     without blocking (backend.check), so one the server closed or spoke

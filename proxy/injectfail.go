@@ -9,18 +9,27 @@ package proxy
 // wait, its backend held, until the idle timeout. The session answers
 // them itself instead (abandonAfterInjection) and gives the backend up:
 // it is marked broken and discarded, never lent again in that state.
+//
+// Settings sent ahead of an extended batch fail that batch: PostgreSQL
+// then skips every message but Sync, a simple Query pipelined inside the
+// batch included, and answers the client's Sync. That is the ordinary
+// extended-protocol failure (the backend skips with the client), so the
+// Query gets no answer of its own.
+//
+// An extended batch pipelined behind the failed Query that its Sync has
+// not ended yet gets one error from the made-up answers; the rest of it
+// is skipped by the session itself until the client's Sync, which gets
+// ReadyForQuery, as PostgreSQL skips after an error.
 
-// queryBehindInjection reports whether a simple Query waits behind the
-// failed injection at the head of the queue before any Sync. Called
-// with s.mu held.
+// queryBehindInjection reports whether the failed injection at the head
+// of the queue was sent for a simple Query: the first client message
+// behind it is one. Called with s.mu held.
 func (s *session) queryBehindInjection() bool {
 	for _, e := range s.expect[1:] {
-		switch e.kind {
-		case expectQuery:
-			return true
-		case expectSync:
-			return false
+		if e.kind.synthetic() || e.injection {
+			continue
 		}
+		return e.kind == expectQuery
 	}
 	return false
 }
@@ -29,7 +38,8 @@ func (s *session) queryBehindInjection() bool {
 // made-up answers, in order: the first Query gets ReadyForQuery after
 // the server's error (forwarded by the caller), each later Query cause
 // and ReadyForQuery, an extended batch cause once and ReadyForQuery at
-// its Sync. Synthetic entries stay where they are. Called with s.mu
+// its Sync (the session skipping to the client's Sync when it has not
+// come yet). Synthetic entries stay where they are. Called with s.mu
 // held; the caller ends the lending.
 func (s *session) abandonAfterInjection(cause *wireError) {
 	out := make([]expectation, 0, len(s.expect)+1)
@@ -55,7 +65,8 @@ func (s *session) abandonAfterInjection(cause *wireError) {
 	}
 	s.expect = out
 	s.unsynced = false
-	s.backendSkips = false
+	// A batch still open has had its error: skip the rest to its Sync.
+	s.backendSkips = failed
 }
 
 // injectionCause is the error given to statements skipped behind a
