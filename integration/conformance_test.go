@@ -129,6 +129,7 @@ func TestMCPConformance(t *testing.T) {
 	passed := regexp.MustCompile(`Passed: (\d+)/(\d+), 0 failed`)
 	for _, scenario := range conformanceScenarios {
 		t.Run(scenario, func(t *testing.T) {
+			t.Parallel() // each scenario is a client of its own; serve outlives them all
 			cmd := exec.Command(node, suite, "server", "--url", "http://"+mcpAddr+"/mcp", "--scenario", scenario)
 			cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "NO_COLOR=1")
 			out, err := cmd.CombinedOutput()
