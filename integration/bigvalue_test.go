@@ -171,6 +171,7 @@ func (s *bigServer) proxyDSN() string {
 // its memory stays flat: rows are streamed, not buffered whole, and no
 // ceiling below the server's own cuts a value off.
 func TestHugeValuesThroughTheProxyStream(t *testing.T) {
+	t.Parallel()
 	s := startBigServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -402,6 +403,7 @@ func allXCount(r io.Reader) int {
 // truncated and a cursor, then a refusal that names the column to leave
 // out, then the rows without it — and pgmoat never holds the texts.
 func TestHugeRowsThroughMCPStayWithinTheBudget(t *testing.T) {
+	t.Parallel()
 	s := startBigServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

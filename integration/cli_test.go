@@ -113,6 +113,7 @@ func TestConfigErrorsExitTwoWithOneClearLine(t *testing.T) {
 }
 
 func TestServeRefusesWrongPasswordAndUnsafeRoles(t *testing.T) {
+	t.Parallel()
 	db := pgcluster.NewDatabase(t, cluster)
 	if err := shop.Load(context.Background(), cluster.DSN(db), shop.Options{Scale: 1}); err != nil {
 		t.Fatal(err)
@@ -143,6 +144,7 @@ func TestServeRefusesWrongPasswordAndUnsafeRoles(t *testing.T) {
 // TestDemoRunsAndCleansUp is what a newcomer does: make run, psql in,
 // Ctrl-C, and nothing is left behind.
 func TestDemoRunsAndCleansUp(t *testing.T) {
+	t.Parallel()
 	proxyAddr, mcpAddr := freePort(t), freePort(t)
 	cmd := exec.Command(binary, "demo", "--proxy-listen", proxyAddr, "--mcp-listen", mcpAddr)
 	stdout, err := cmd.StdoutPipe()

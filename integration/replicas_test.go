@@ -187,6 +187,7 @@ func toolNames(t *testing.T, cs *sdk.ClientSession) []string {
 // is on the primary: a NOTIFY never reaches a replica), and the new tool
 // serves rows from a replica.
 func TestTwoInstancesOverReplicasFollowTheSchema(t *testing.T) {
+	t.Parallel()
 	s := startScaleOut(t)
 	a, b := s.serve(t), s.serve(t)
 	ctx := context.Background()
@@ -256,6 +257,7 @@ GRANT SELECT ON coupons TO `+shop.ReaderRole); err != nil {
 // rotation with a log line, and a fresh pgbench runs without a failure on
 // the replica left.
 func TestReplicaKilledUnderPgbench(t *testing.T) {
+	t.Parallel()
 	s := startScaleOut(t)
 	in := s.serve(t)
 	bin, err := pgcluster.FindBinDir()

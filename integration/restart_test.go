@@ -178,6 +178,7 @@ func (r *outageRig) metric(t *testing.T, name string) float64 {
 // in a row and a fresh pgbench without a failed transaction. The log and
 // /metrics say what happened.
 func TestBackendRestartUnderLoad(t *testing.T) {
+	t.Parallel()
 	r := startOutageRig(t, 4, 8, 2*time.Second)
 	ctx := context.Background()
 	for _, mode := range []pgcluster.ShutdownMode{pgcluster.Fast, pgcluster.Immediate} {

@@ -14,7 +14,10 @@
 // hides indexes, RLS flags and anything the connected role does not own. All
 // queries run in one read-only repeatable-read transaction, sent as one
 // batch: the snapshot is consistent, and the number of round trips does not
-// grow with the number of tables.
+// grow with the number of tables. The transaction runs with JIT off: the
+// planner's estimates for the recursive catalog queries are far too high,
+// and compiling them cost seconds per load where running them costs
+// milliseconds.
 //
 // A Snapshot is never modified after Load returns it, so readers share it
 // without locks. Diff compares two snapshots; Reloader re-reads the catalog

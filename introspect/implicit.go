@@ -26,7 +26,10 @@ const (
 // pg_catalog that using it may run. Restriction and join estimators run
 // at planning time on the statement's constants, so they count, and so do
 // the support functions of the operator families an operator belongs to
-// (comparison and hash functions used for sorting, grouping and joins). A
+// (comparison and hash functions used for sorting, grouping and joins);
+// both are listed as (operator, function) pairs first and joined to
+// pg_proc by equality, since a join on "oid IN (...) OR oid IN (subquery)"
+// runs the subquery for every operator and function pair. A
 // type stands for its whole chain: a domain's base types, an array's
 // element type, a composite's attribute types and a range's subtype,
 // whose input functions and CHECK constraints run when a value of the
@@ -66,9 +69,14 @@ const qImplicitCalls = `WITH RECURSIVE chain(top, t) AS (
 SELECT 'operator', n.nspname, o.oprname, pn.nspname, p.proname
 FROM pg_catalog.pg_operator o
 JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
-JOIN pg_catalog.pg_proc p ON p.oid IN (o.oprcode, o.oprrest, o.oprjoin)
-  OR p.oid IN (SELECT ap.amproc FROM pg_catalog.pg_amop ao
-    JOIN pg_catalog.pg_amproc ap ON ap.amprocfamily = ao.amopfamily WHERE ao.amopopr = o.oid)
+JOIN (
+  SELECT o2.oid, f FROM pg_catalog.pg_operator o2,
+    LATERAL unnest(ARRAY[o2.oprcode, o2.oprrest, o2.oprjoin]::pg_catalog.oid[]) f
+  UNION
+  SELECT ao.amopopr, ap.amproc FROM pg_catalog.pg_amop ao
+    JOIN pg_catalog.pg_amproc ap ON ap.amprocfamily = ao.amopfamily
+) calls(opr, fn) ON calls.opr = o.oid
+JOIN pg_catalog.pg_proc p ON p.oid = calls.fn
 JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
 WHERE pn.nspname <> 'pg_catalog'
 UNION

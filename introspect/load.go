@@ -29,6 +29,10 @@ func (e *LoadError) Unwrap() error { return e.Err }
 // Load reads a Snapshot. All catalog queries go out as one batch inside one
 // read-only repeatable-read transaction, so the snapshot is consistent and
 // costs a fixed number of round trips whatever the size of the schema.
+// The batch turns JIT compilation off for the transaction first: the
+// planner overestimates the recursive catalog queries by orders of
+// magnitude, and compiling them took seconds of every load, many times what
+// running them takes.
 func Load(ctx context.Context, conn Conn) (*Snapshot, error) {
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
@@ -38,10 +42,15 @@ func Load(ctx context.Context, conn Conn) (*Snapshot, error) {
 
 	b := newBuilder()
 	batch := &pgx.Batch{}
+	batch.Queue(noJIT)
 	for _, step := range b.steps() {
 		batch.Queue(step.sql)
 	}
 	results := tx.SendBatch(ctx, batch)
+	if _, err := results.Exec(); err != nil {
+		_ = results.Close()
+		return nil, &LoadError{Step: "settings", Err: err}
+	}
 	for _, step := range b.steps() {
 		if err := readStep(results, step); err != nil {
 			_ = results.Close()
@@ -53,6 +62,9 @@ func Load(ctx context.Context, conn Conn) (*Snapshot, error) {
 	}
 	return b.finish()
 }
+
+// noJIT keeps JIT compilation out of the load's transaction.
+const noJIT = "SET LOCAL jit = off"
 
 // step is one catalog query and the function that consumes its rows.
 type step struct {

@@ -16,8 +16,10 @@ var cluster *pgcluster.Cluster
 
 func TestMain(m *testing.M) {
 	// The large-schema test creates thousands of tables in one transaction,
-	// which needs more lock slots than the default.
-	opts := pgcluster.Options{Settings: map[string]string{"max_locks_per_transaction": "1024"}}
+	// which needs more lock slots than the default; the JIT test reads
+	// pg_stat_statements.
+	opts := pgcluster.Options{Settings: map[string]string{"max_locks_per_transaction": "1024",
+		"shared_preload_libraries": "pg_stat_statements"}}
 	os.Exit(pgcluster.Shared(m, opts, &cluster))
 }
 

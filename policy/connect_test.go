@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/pgmoat/pgmoat/integration/pgcluster"
 )
 
 // toolConnect are the statements database tools send when they connect
@@ -151,10 +150,10 @@ func TestToolConnectQueriesOnRealPostgreSQL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a PostgreSQL cluster")
 	}
-	c := pgcluster.ForTest(t, pgcluster.Options{})
+	c, db := sharedDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	admin, err := pgconn.Connect(ctx, c.DSN("postgres"))
+	admin, err := pgconn.Connect(ctx, c.DSN(db))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +161,10 @@ func TestToolConnectQueriesOnRealPostgreSQL(t *testing.T) {
 	if _, err := admin.Exec(ctx, "CREATE ROLE reader LOGIN PASSWORD 'reader'").ReadAll(); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := pgconn.Connect(ctx, c.DSNFor("reader", "reader", "postgres"))
+	// Roles are the cluster's: the next test of the shared cluster (or
+	// the next -count) must find none.
+	t.Cleanup(func() { _, _ = admin.Exec(context.Background(), "DROP ROLE reader").ReadAll() })
+	conn, err := pgconn.Connect(ctx, c.DSNFor("reader", "reader", db))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -214,10 +214,10 @@ func startOracle(t testing.TB) (*oracle, oracleCatalog) {
 	if testing.Short() {
 		t.Skip("starts a PostgreSQL cluster")
 	}
-	c := pgcluster.ForTest(t, pgcluster.Options{})
+	c, db := sharedDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)
-	conn, err := pgconn.Connect(ctx, c.DSN("postgres"))
+	conn, err := pgconn.Connect(ctx, c.DSN(db))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func startOracle(t testing.TB) (*oracle, oracleCatalog) {
 	if _, err := conn.Exec(ctx, legitSchema+oracleObjects).ReadAll(); err != nil {
 		t.Fatalf("schema: %v", err)
 	}
-	pc, err := pgx.Connect(ctx, c.DSN("postgres"))
+	pc, err := pgx.Connect(ctx, c.DSN(db))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,16 +383,12 @@ func TestImpliedCallsFailClosed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a PostgreSQL cluster")
 	}
-	c := pgcluster.ForTest(t, pgcluster.Options{})
+	c := shared.Get(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	admin, err := pgx.Connect(ctx, c.DSN("postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
+	dbs := map[string]string{} // name in this test -> database of its own
 	engineOn := func(db string) *Engine {
-		pc, err := pgx.Connect(ctx, c.DSN(db))
+		pc, err := pgx.Connect(ctx, c.DSN(dbs[db]))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -406,10 +402,8 @@ func TestImpliedCallsFailClosed(t *testing.T) {
 		return e
 	}
 	setup := func(db, sql string) {
-		if err := c.CreateDatabase(ctx, db); err != nil {
-			t.Fatal(err)
-		}
-		pc, err := pgx.Connect(ctx, c.DSN(db))
+		dbs[db] = pgcluster.NewDatabase(t, c)
+		pc, err := pgx.Connect(ctx, c.DSN(dbs[db]))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/pgmoat/pgmoat/integration/pgcluster"
 )
 
 // TestVerdictsOnRealPostgreSQL sends what the engine allows, rewritten, to
@@ -17,10 +16,10 @@ func TestVerdictsOnRealPostgreSQL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a PostgreSQL cluster")
 	}
-	c := pgcluster.ForTest(t, pgcluster.Options{})
+	c, db := sharedDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	conn, err := pgconn.Connect(ctx, c.DSN("postgres"))
+	conn, err := pgconn.Connect(ctx, c.DSN(db))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,10 +22,10 @@ func TestSessionViewsReviewed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a PostgreSQL cluster")
 	}
-	c := pgcluster.ForTest(t, pgcluster.Options{})
+	c, db := sharedDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	conn, err := pgconn.Connect(ctx, c.DSN("postgres"))
+	conn, err := pgconn.Connect(ctx, c.DSN(db))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,15 +90,11 @@ func TestExtensionSessionViewsDenied(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a PostgreSQL cluster")
 	}
-	c := pgcluster.ForTest(t, pgcluster.Options{Settings: map[string]string{"shared_preload_libraries": "pg_stat_statements"}})
+	c := shared.Get(t) // pg_stat_statements is preloaded
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	for _, db := range []struct{ name, schema string }{{"postgres", "public"}, {"mon", "monitoring"}} {
-		if db.name != "postgres" {
-			if err := c.CreateDatabase(ctx, db.name); err != nil {
-				t.Fatal(err)
-			}
-		}
+	first := pgcluster.NewDatabase(t, c)
+	for _, db := range []struct{ name, schema string }{{first, "public"}, {pgcluster.NewDatabase(t, c), "monitoring"}} {
 		conn, err := pgconn.Connect(ctx, c.DSN(db.name))
 		if err != nil {
 			t.Fatal(err)
@@ -149,7 +145,7 @@ func TestExtensionSessionViewsDenied(t *testing.T) {
 		}
 	}
 
-	conn, err := pgconn.Connect(ctx, c.DSN("postgres"))
+	conn, err := pgconn.Connect(ctx, c.DSN(first))
 	if err != nil {
 		t.Fatal(err)
 	}

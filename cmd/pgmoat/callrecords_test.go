@@ -13,6 +13,7 @@ import (
 // TestCallRecordsFromRealCalls: the records the MCP server hands to the
 // observers say which cache answered and carry the arguments to redact.
 func TestCallRecordsFromRealCalls(t *testing.T) {
+	t.Parallel()
 	f := newShopFixture(t)
 	var buf bytes.Buffer
 	obs := telemetry.New(slog.New(slog.NewJSONHandler(&buf, nil)))

@@ -11,6 +11,7 @@ import (
 // catalog, the shared engine knows user-defined functions and their
 // volatility instead of refusing them as unknown.
 func TestEngineJudgesUserFunctionsOnline(t *testing.T) {
+	t.Parallel()
 	f := newShopFixture(t)
 	f.superExec(t, `CREATE FUNCTION public.with_tax(numeric) RETURNS numeric IMMUTABLE LANGUAGE sql AS 'SELECT $1 * 1.19';
 		CREATE FUNCTION public.touch_counter() RETURNS int VOLATILE LANGUAGE sql AS 'SELECT 1'`)

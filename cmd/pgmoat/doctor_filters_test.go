@@ -10,6 +10,7 @@ import (
 )
 
 func TestDoctorChecksConfiguredFilterColumnsForAnIndex(t *testing.T) {
+	t.Parallel()
 	f := newShopFixture(t)
 	cfg := *f.cfg
 	cfg.MCP.Tools = mcp.GenerateOptions{

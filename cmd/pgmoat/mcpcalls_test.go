@@ -16,6 +16,7 @@ import (
 // a real SDK client over the in-memory transport: the same server, policy
 // engine, pool and row-level security as every other door.
 func TestMCPToolCalls(t *testing.T) {
+	t.Parallel()
 	f := newShopFixture(t)
 	a := f.connect(t, f.cfg, alice)
 	b := f.connect(t, f.cfg, bob)

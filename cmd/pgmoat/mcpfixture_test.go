@@ -21,10 +21,12 @@ import (
 	"github.com/pgmoat/pgmoat/proxy"
 )
 
-// shopFixture is a throwaway cluster with the shop loaded and pgmoat's
-// engine and pool over it, as `pgmoat demo` sets them up.
+// shopFixture is a database of its own with the shop loaded (a copy of
+// the package's template, in the shared cluster) and pgmoat's engine and
+// pool over it, as `pgmoat demo` sets them up.
 type shopFixture struct {
 	cluster  *pgcluster.Cluster
+	db       string
 	superDSN string
 	cfg      *config.Config
 	engine   *policy.Engine
@@ -38,16 +40,11 @@ var (
 
 func newShopFixture(t *testing.T) *shopFixture {
 	t.Helper()
-	c := pgcluster.ForTest(t, pgcluster.Options{})
+	c := loadedCluster(t)
+	db := pgcluster.NewDatabaseFrom(t, c, shopTemplate)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if err := c.CreateDatabase(ctx, "shop"); err != nil {
-		t.Fatal(err)
-	}
-	if err := shop.Load(ctx, c.DSN("shop"), shop.Options{Scale: 1}); err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Demo(c.DSNFor(shop.ReaderRole, shop.DefaultReaderPassword, "shop"))
+	cfg := config.Demo(c.DSNFor(shop.ReaderRole, shop.DefaultReaderPassword, db))
 	engine, err := policy.New(cfg.PolicyOptions())
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +54,7 @@ func newShopFixture(t *testing.T) *shopFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	return &shopFixture{cluster: c, superDSN: c.DSN("shop"), cfg: cfg, engine: engine, pool: pool}
+	return &shopFixture{cluster: c, db: db, superDSN: c.DSN(db), cfg: cfg, engine: engine, pool: pool}
 }
 
 // superExec runs SQL as the superuser, outside pgmoat.
@@ -78,7 +75,7 @@ func (f *shopFixture) superExec(t *testing.T, sql string) {
 func (f *shopFixture) superCount(t *testing.T, userID, query string) int {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, f.cluster.DSNFor(shop.ReaderRole, shop.DefaultReaderPassword, "shop"))
+	conn, err := pgx.Connect(ctx, f.cluster.DSNFor(shop.ReaderRole, shop.DefaultReaderPassword, f.db))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -121,6 +121,7 @@ func post(t *testing.T, url string, header map[string]string, body []byte) *http
 }
 
 func TestMCPOverHTTP(t *testing.T) {
+	t.Parallel()
 	f := newShopFixture(t)
 	cfg := *f.cfg
 	cfg.MCP.JWT = &config.JWT{Secret: jwtSecret, Audience: "pgmoat", Issuer: "https://issuer.test", Profile: "readonly"}

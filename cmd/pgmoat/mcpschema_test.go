@@ -55,6 +55,7 @@ func (s *session) waitChanged(t *testing.T, what string) {
 }
 
 func TestMCPFollowsTheSchema(t *testing.T) {
+	t.Parallel()
 	f := newShopFixture(t)
 
 	t.Run("a new table shows up and a dropped one goes away", func(t *testing.T) {

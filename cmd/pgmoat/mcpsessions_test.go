@@ -62,6 +62,7 @@ func rawPost(t *testing.T, url, token, session, body string) (int, string) {
 // TestAbandonedMCPSessionsExpire: sessions nobody ends go after
 // mcp.session_idle_timeout, goroutines and all, and one token holds at
 // most mcp.max_sessions_per_token of them meanwhile.
+// It counts the process's goroutines, so it does not run in parallel.
 func TestAbandonedMCPSessionsExpire(t *testing.T) {
 	f := newShopFixture(t)
 	cfg := *f.cfg
@@ -134,6 +135,7 @@ func waitGoroutines(t *testing.T, atMost int, within time.Duration) int {
 // (408); a connection that sends nothing is closed at
 // mcp.http.read_header_timeout. None of them waits for the client.
 func TestMCPHTTPConnectionBounds(t *testing.T) {
+	t.Parallel()
 	f := newShopFixture(t)
 	cfg := *f.cfg
 	cfg.MCP.HTTP.ReadHeaderTimeout = config.Duration(500 * time.Millisecond)

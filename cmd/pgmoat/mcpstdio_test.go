@@ -46,6 +46,7 @@ func (l *lockedBuffer) String() string {
 }
 
 func TestMCPOverStdio(t *testing.T) {
+	t.Parallel()
 	f := newShopFixture(t)
 	cfgPath := f.writeConfig(t, "1")
 

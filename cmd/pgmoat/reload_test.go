@@ -136,13 +136,13 @@ func TestReloadAppliesTheConfigFile(t *testing.T) {
 	out.waitFor(t, "MCP listening")
 	addr := v1.proxyListen
 	console := func(script string) string { return psqlAt(t, addr, "dba", "pgmoat", script) }
-	query := func(user, script string) string { return psqlAt(t, addr, user, "shop", script) }
+	query := func(user, script string) string { return psqlAt(t, addr, user, f.db, script) }
 
 	mustContain(t, "before", query("alice", "SELECT count(*) > 0 FROM products;\nSHOW statement_timeout;\n"), "t\n", "5s")
 	mustContain(t, "carol before", query("carol", "SELECT 1;\n"), "password authentication failed")
 	ctxQ := context.Background()
-	connected, err := pgx.Connect(ctxQ, fmt.Sprintf("host=%s port=%s user=alice password=alice dbname=shop sslmode=disable",
-		strings.Split(addr, ":")[0], strings.Split(addr, ":")[1]))
+	connected, err := pgx.Connect(ctxQ, fmt.Sprintf("host=%s port=%s user=alice password=alice dbname=%s sslmode=disable",
+		strings.Split(addr, ":")[0], strings.Split(addr, ":")[1], f.db))
 	if err != nil {
 		t.Fatal(err)
 	}

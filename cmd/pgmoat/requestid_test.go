@@ -108,6 +108,7 @@ func httpMCPSession(t *testing.T, url, version string) string {
 }
 
 func TestToolCallLogCarriesTheRequestIDOverHTTP(t *testing.T) {
+	t.Parallel()
 	f := newShopFixture(t)
 	var log lockedBuffer
 	obs := telemetry.New(slog.New(slog.NewJSONHandler(&log, nil)))
@@ -193,6 +194,7 @@ func (c *stdioClient) send(t *testing.T, line string, reply bool) string {
 }
 
 func TestToolCallLogCarriesTheRequestIDOverStdio(t *testing.T) {
+	t.Parallel()
 	f := newShopFixture(t)
 	var log lockedBuffer
 	obs := telemetry.New(slog.New(slog.NewJSONHandler(&log, nil)))

@@ -22,6 +22,7 @@ import (
 // tools and doctor say what was left out and why; offline, public alone
 // stays readable.
 func TestToolsFollowReadableSchemas(t *testing.T) {
+	t.Parallel()
 	f := newShopFixture(t)
 	reader := shop.ReaderRole
 	f.superExec(t, `CREATE SCHEMA crm; CREATE TABLE crm.contacts (id int PRIMARY KEY, name text);

@@ -14,6 +14,7 @@ import (
 // filter on an unindexed column, from either door, names the index that
 // would help; a fast statement is not explained.
 func TestSlowStatementsGetPlanAndIndexAdvice(t *testing.T) {
+	t.Parallel()
 	f := newShopFixture(t)
 	x := proxy.NewExecutor(f.pool, f.engine, f.cfg.RLS.Setting)
 	l := slowlog.New(slowlog.Options{Explainer: x, Threshold: func(string) time.Duration { return time.Nanosecond }})
@@ -43,6 +44,7 @@ func TestSlowStatementsGetPlanAndIndexAdvice(t *testing.T) {
 // placeholders typed as the literals were, so the plan is captured where
 // unknown types would not resolve (generate_series(unknown, unknown)).
 func TestSlowPlansOfTextsWithLiterals(t *testing.T) {
+	t.Parallel()
 	f := newShopFixture(t)
 	x := proxy.NewExecutor(f.pool, f.engine, f.cfg.RLS.Setting)
 	l := slowlog.New(slowlog.Options{Explainer: x, Threshold: func(string) time.Duration { return time.Nanosecond }})

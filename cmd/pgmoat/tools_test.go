@@ -32,7 +32,8 @@ func TestToolsWithoutConfigSaysWhatToPass(t *testing.T) {
 }
 
 func TestToolsAgainstALiveDatabase(t *testing.T) {
-	c := pgcluster.ForTest(t, pgcluster.Options{})
+	t.Parallel()
+	c := shared.Get(t)
 	db := pgcluster.NewDatabase(t, c)
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, c.DSN(db))

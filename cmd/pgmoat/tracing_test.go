@@ -16,6 +16,7 @@ import (
 // request's _meta becomes the parent of pgmoat's span, so the span links
 // back to the LLM trace that made the call.
 func TestToolCallSpanJoinsTheCallersTrace(t *testing.T) {
+	t.Parallel()
 	f := newShopFixture(t)
 	recorder := tracetest.NewSpanRecorder()
 	obs := telemetry.New(discardLogger())

@@ -13,6 +13,7 @@ import (
 // psql reaches it with -h <dir>, a stale socket file is replaced, one in
 // use is refused, and the file is gone after shutdown.
 func TestUnixSocketListener(t *testing.T) {
+	t.Parallel()
 	f := newShopFixture(t)
 	cfg := f.cfg
 	cfg.Proxy.Listen, cfg.MCP.Listen = loopbackAddr(t), loopbackAddr(t)
@@ -41,9 +42,9 @@ func TestUnixSocketListener(t *testing.T) {
 	if !strings.Contains(out.String(), "unix socket "+path) {
 		t.Errorf("serve does not say where the socket is:\n%s", out.String())
 	}
-	got := psqlAt(t, net.JoinHostPort(dir, port), "alice", "shop", "SELECT count(*) > 0 FROM customers;\nSHOW statement_timeout;\n")
+	got := psqlAt(t, net.JoinHostPort(dir, port), "alice", f.db, "SELECT count(*) > 0 FROM customers;\nSHOW statement_timeout;\n")
 	mustContain(t, "psql over the unix socket", got, "t\n", "5s")
-	mustContain(t, "denied over the unix socket", psqlAt(t, net.JoinHostPort(dir, port), "alice", "shop", "DELETE FROM customers;\n"),
+	mustContain(t, "denied over the unix socket", psqlAt(t, net.JoinHostPort(dir, port), "alice", f.db, "DELETE FROM customers;\n"),
 		"statement.kind")
 
 	// A file that is not a socket is never removed.

@@ -32,6 +32,7 @@ func (f *shopFixture) writeSuperConfig(t *testing.T, extra string) string {
 // overrides it; the flag (and backend.allow_unsafe_role) let each start,
 // with a warning; doctor reports the role without serving.
 func TestEveryDoorRefusesUnsafeRole(t *testing.T) {
+	t.Parallel()
 	f := newShopFixture(t)
 	plain := f.writeSuperConfig(t, "")
 	allowed := f.writeSuperConfig(t, "  allow_unsafe_role: true\n")

@@ -36,6 +36,43 @@ func TestSharedClusterServesQueries(t *testing.T) {
 	}
 }
 
+// A copy of a template holds the template's rows, and changing the copy
+// leaves the template as it was.
+func TestNewDatabaseFromCopiesTheTemplate(t *testing.T) {
+	ctx := context.Background()
+	tmpl := NewDatabase(t, shared)
+	exec := func(db, sql string) {
+		t.Helper()
+		conn, err := pgx.Connect(ctx, shared.DSN(db))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	count := func(db string) int {
+		t.Helper()
+		conn, err := pgx.Connect(ctx, shared.DSN(db))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		var n int
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM things").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	exec(tmpl, "CREATE TABLE things AS SELECT g FROM generate_series(1, 3) g")
+	copy1, copy2 := NewDatabaseFrom(t, shared, tmpl), NewDatabaseFrom(t, shared, tmpl)
+	exec(copy1, "INSERT INTO things VALUES (4)")
+	if a, b, c := count(copy1), count(copy2), count(tmpl); a != 4 || b != 3 || c != 3 {
+		t.Fatalf("rows: copy1 %d, copy2 %d, template %d; want 4, 3, 3", a, b, c)
+	}
+}
+
 func TestOtherRolesNeedAPassword(t *testing.T) {
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, shared.DSN("postgres"))

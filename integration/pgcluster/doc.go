@@ -25,7 +25,9 @@
 // Tests share one cluster per package through Shared (from TestMain), or
 // through Lazy when most of a package's tests need no database (the cluster
 // then starts with the first test that asks for it), and take a fresh
-// database per test with NewDatabase where isolation matters.
+// database per test with NewDatabase where isolation matters, or with
+// NewDatabaseFrom a copy of a database loaded once (CREATE DATABASE ...
+// TEMPLATE copies files, far cheaper than loading the data again).
 // The package does not import testing (the helpers take the small Runner
 // and TB interfaces instead), because pgmoat demo and the bench harness
 // link it into binaries that must not carry the test framework.

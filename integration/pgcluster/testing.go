@@ -79,10 +79,27 @@ func ownedByTest(t TB, what string, start func(context.Context) (*Cluster, error
 // drops it at cleanup. It returns the database name.
 func NewDatabase(t TB, c *Cluster) string {
 	t.Helper()
+	return newDatabase(t, c, "")
+}
+
+// NewDatabaseFrom is NewDatabase for a copy of template (see
+// CreateDatabaseFrom): tests that each need the same loaded data take a
+// copy of one database loaded once.
+func NewDatabaseFrom(t TB, c *Cluster, template string) string {
+	t.Helper()
+	return newDatabase(t, c, template)
+}
+
+func newDatabase(t TB, c *Cluster, template string) string {
+	t.Helper()
 	name := "t_" + randomSuffix()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := c.CreateDatabase(ctx, name); err != nil {
+	create := func() error { return c.CreateDatabase(ctx, name) }
+	if template != "" {
+		create = func() error { return c.CreateDatabaseFrom(ctx, name, template) }
+	}
+	if err := create(); err != nil {
 		t.Fatalf("create database %s: %v", name, err)
 	}
 	t.Cleanup(func() {

@@ -1,0 +1,25 @@
+package policy
+
+import (
+	"os"
+	"testing"
+
+	"github.com/pgmoat/pgmoat/integration/pgcluster"
+)
+
+// shared is the package's PostgreSQL, started by the first test that
+// needs one (most of the package's tests judge statements without a
+// server); each such test works in a database of its own. The session
+// views test reads pg_stat_statements, which must be preloaded.
+var shared = pgcluster.Lazy{Options: pgcluster.Options{
+	Settings: map[string]string{"shared_preload_libraries": "pg_stat_statements"}}}
+
+func TestMain(m *testing.M) { os.Exit(shared.Run(m)) }
+
+// sharedDB returns the shared cluster and a fresh database in it, dropped
+// at cleanup.
+func sharedDB(t testing.TB) (*pgcluster.Cluster, string) {
+	t.Helper()
+	c := shared.Get(t)
+	return c, pgcluster.NewDatabase(t, c)
+}
