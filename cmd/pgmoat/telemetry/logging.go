@@ -33,7 +33,12 @@ func redactAttr(_ []string, a slog.Attr) slog.Attr {
 			a.Value = slog.StringValue(config.RedactDSN(v))
 		}
 	case slog.KindAny:
-		if err, ok := a.Value.Any().(error); ok {
+		if l, ok := a.Value.Any().(slog.Level); ok {
+			// The record's level, which a handler with a ReplaceAttr
+			// passes as a Level: as a string it is written directly,
+			// the same text, instead of through encoding/json.
+			a.Value = slog.StringValue(l.String())
+		} else if err, ok := a.Value.Any().(error); ok {
 			if s := err.Error(); config.RedactDSN(s) != s {
 				a.Value = slog.StringValue(config.RedactDSN(s))
 			}
