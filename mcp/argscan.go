@@ -423,3 +423,61 @@ func EachArgument(raw json.RawMessage, want func(name string) bool, fn func(name
 	}
 	return true
 }
+
+// rawMember is a member of an object: its name and its value's text.
+type rawMember struct {
+	name  string
+	value []byte
+}
+
+// scanMembers reads raw, which must be one JSON object and nothing after
+// it but white space, into its members in order, each value as its text
+// (checked, not decoded). ok is false for anything else, as scanObject.
+func scanMembers(raw []byte, buf []rawMember) (members []rawMember, ok bool) {
+	if !utf8.Valid(raw) {
+		return nil, false
+	}
+	s := argScanner{b: raw}
+	s.space()
+	if !s.peek('{') {
+		return nil, false
+	}
+	s.i++
+	members = buf[:0]
+	s.space()
+	if s.peek('}') {
+		s.i++
+		return members, s.end()
+	}
+	for {
+		s.space()
+		name, ok := s.str()
+		if !ok {
+			return nil, false
+		}
+		s.space()
+		if !s.peek(':') {
+			return nil, false
+		}
+		s.i++
+		s.space()
+		start := s.i
+		s.discard = true
+		_, ok = s.value(1)
+		s.discard = false
+		if !ok {
+			return nil, false
+		}
+		members = append(members, rawMember{name, raw[start:s.i]})
+		s.space()
+		switch {
+		case s.peek(','):
+			s.i++
+		case s.peek('}'):
+			s.i++
+			return members, s.end()
+		default:
+			return nil, false
+		}
+	}
+}

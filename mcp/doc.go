@@ -66,7 +66,10 @@
 // Request ids. The SDK does not show a tool handler the JSON-RPC id of the
 // call it serves, so the transports the Server sets up (Run, HTTPHandler)
 // copy it into the call's _meta under MetaRequestID before the SDK reads
-// the message; CallRecord.RequestID carries it to the log.
+// the message; CallRecord.RequestID carries it to the log. The usual
+// message (no escapes, no repeated names, a plain id) is read by a scan
+// rather than decoded, and written as the same bytes the decoding path
+// writes (FuzzStampPlainMessage holds the two together).
 //
 // Arguments. A call's arguments object is read by a direct scan of its
 // bytes (argscan.go), not by encoding/json's reflective decoder: the
