@@ -11,7 +11,8 @@
 // Scenarios: pooled throughput (pgbench -S in the three query modes),
 // connection storms, memory per idle client (SCRAM and md5 logins, with
 // a heap profile of pgmoat holding them, runtime memory statistics
-// included, next to the report), MCP calls per second and latency, introspection and tool generation time,
+// included, next to the report), MCP calls per second and latency (every server returns the same 50-row
+// page of orders, checked before it is timed), introspection and tool generation time,
 // the policy engine's Go benchmarks, and read replicas (pgbench -S through
 // pgmoat on the primary alone and through pgmoat on two streaming
 // replicas started on the same machine, with how the lendings fell on the

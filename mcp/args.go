@@ -53,7 +53,7 @@ func parseArgs(spec *ToolSpec, raw json.RawMessage, maxValue int) (*callArgs, er
 		return validatePairs(spec, nil, maxValue)
 	}
 	var buf [8]argPair
-	pairs, ok := scanObject(raw, buf[:0])
+	pairs, ok := scanObject(raw, buf[:0], nil)
 	if !ok {
 		obj, err := decodeObject(raw)
 		if err != nil {

@@ -1,6 +1,7 @@
 package mcp
 
 import (
+	"bytes"
 	"encoding/json"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -27,7 +28,10 @@ const maxScanDepth = 64
 // another kind of value, trailing data, invalid UTF-8, deep nesting): the
 // reflective decoder then decides and words the error, so what is
 // accepted and what is said stays the same.
-func scanObject(raw []byte, buf []argPair) (pairs []argPair, ok bool) {
+//
+// want, when not nil, picks the members whose values are decoded; the
+// others are checked and skipped, and carry a nil value.
+func scanObject(raw []byte, buf []argPair, want func(name string) bool) (pairs []argPair, ok bool) {
 	if !utf8.Valid(raw) {
 		return nil, false
 	}
@@ -54,7 +58,9 @@ func scanObject(raw []byte, buf []argPair) (pairs []argPair, ok bool) {
 			return nil, false
 		}
 		s.i++
+		s.discard = want != nil && !want(name)
 		v, ok := s.value(1)
+		s.discard = false
 		if !ok {
 			return nil, false
 		}
@@ -76,6 +82,11 @@ func scanObject(raw []byte, buf []argPair) (pairs []argPair, ok bool) {
 type argScanner struct {
 	b []byte
 	i int
+	// discard checks values without building them (no allocation); str
+	// then returns "".
+	discard bool
+	// scratch holds a string's bytes while its escapes are undone.
+	scratch []byte
 }
 
 func (s *argScanner) peek(c byte) bool { return s.i < len(s.b) && s.b[s.i] == c }
@@ -133,7 +144,10 @@ func (s *argScanner) word(w string) bool {
 // a map, a repeated name keeping its last value.
 func (s *argScanner) object(depth int) (any, bool) {
 	s.i++
-	m := map[string]any{}
+	var m map[string]any
+	if !s.discard {
+		m = map[string]any{}
+	}
 	s.space()
 	if s.peek('}') {
 		s.i++
@@ -154,7 +168,9 @@ func (s *argScanner) object(depth int) (any, bool) {
 		if !ok {
 			return nil, false
 		}
-		m[name] = v
+		if m != nil {
+			m[name] = v
+		}
 		s.space()
 		switch {
 		case s.peek(','):
@@ -170,7 +186,10 @@ func (s *argScanner) object(depth int) (any, bool) {
 
 func (s *argScanner) array(depth int) (any, bool) {
 	s.i++
-	list := []any{}
+	var list []any
+	if !s.discard {
+		list = []any{}
+	}
 	s.space()
 	if s.peek(']') {
 		s.i++
@@ -181,7 +200,9 @@ func (s *argScanner) array(depth int) (any, bool) {
 		if !ok {
 			return nil, false
 		}
-		list = append(list, v)
+		if !s.discard {
+			list = append(list, v)
+		}
 		s.space()
 		switch {
 		case s.peek(','):
@@ -223,6 +244,9 @@ func (s *argScanner) number() (any, bool) {
 			return nil, false
 		}
 	}
+	if s.discard {
+		return nil, true
+	}
 	return json.Number(s.b[start:s.i]), true
 }
 
@@ -247,7 +271,10 @@ func (s *argScanner) str() (string, bool) {
 	for s.i < len(s.b) {
 		switch c := s.b[s.i]; {
 		case c == '"':
-			v := string(s.b[start:s.i])
+			v := ""
+			if !s.discard {
+				v = string(s.b[start:s.i])
+			}
 			s.i++
 			return v, true
 		case c == '\\':
@@ -262,12 +289,16 @@ func (s *argScanner) str() (string, bool) {
 
 // escaped finishes a string holding escapes, from its first backslash.
 func (s *argScanner) escaped(start int) (string, bool) {
-	out := append(make([]byte, 0, s.i-start+16), s.b[start:s.i]...)
+	out := append(s.scratch[:0], s.b[start:s.i]...)
+	defer func() { s.scratch = out[:0] }()
 	for s.i < len(s.b) {
 		c := s.b[s.i]
 		switch {
 		case c == '"':
 			s.i++
+			if s.discard {
+				return "", true
+			}
 			return string(out), true
 		case c < 0x20:
 			return "", false
@@ -355,4 +386,98 @@ func (s *argScanner) lowSurrogate(hi rune) (rune, bool) {
 	}
 	s.i = save
 	return 0, false
+}
+
+// EachArgument calls fn with each member of a tool call's arguments
+// object, sorted by name and each name once, the last value winning:
+// the arguments exactly as pgmoat reads them (parseArgs). The value of a
+// name want accepts is as encoding/json decodes it into an interface,
+// numbers as json.Number; any other value is skipped without being
+// built and passed as nil. It returns false, calling fn for nothing,
+// when raw is empty, null or not an object. Loggers use it to redact a
+// call's arguments without decoding them into a map.
+func EachArgument(raw json.RawMessage, want func(name string) bool, fn func(name string, value any)) bool {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return false
+	}
+	var buf [8]argPair
+	pairs, ok := scanObject(raw, buf[:0], want)
+	if ok {
+		pairs = lastByName(pairs)
+	} else {
+		obj, err := decodeObject(raw)
+		if err != nil {
+			return false
+		}
+		pairs = make([]argPair, 0, len(obj))
+		for _, name := range sortedKeys(obj) {
+			pairs = append(pairs, argPair{name, obj[name]})
+		}
+	}
+	for _, p := range pairs {
+		if want != nil && !want(p.name) {
+			p.value = nil
+		}
+		fn(p.name, p.value)
+	}
+	return true
+}
+
+// rawMember is a member of an object: its name and its value's text.
+type rawMember struct {
+	name  string
+	value []byte
+}
+
+// scanMembers reads raw, which must be one JSON object and nothing after
+// it but white space, into its members in order, each value as its text
+// (checked, not decoded). ok is false for anything else, as scanObject.
+func scanMembers(raw []byte, buf []rawMember) (members []rawMember, ok bool) {
+	if !utf8.Valid(raw) {
+		return nil, false
+	}
+	s := argScanner{b: raw}
+	s.space()
+	if !s.peek('{') {
+		return nil, false
+	}
+	s.i++
+	members = buf[:0]
+	s.space()
+	if s.peek('}') {
+		s.i++
+		return members, s.end()
+	}
+	for {
+		s.space()
+		name, ok := s.str()
+		if !ok {
+			return nil, false
+		}
+		s.space()
+		if !s.peek(':') {
+			return nil, false
+		}
+		s.i++
+		s.space()
+		start := s.i
+		s.discard = true
+		_, ok = s.value(1)
+		s.discard = false
+		if !ok {
+			return nil, false
+		}
+		members = append(members, rawMember{name, raw[start:s.i]})
+		s.space()
+		switch {
+		case s.peek(','):
+			s.i++
+		case s.peek('}'):
+			s.i++
+			return members, s.end()
+		default:
+			return nil, false
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package mcp
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -33,7 +34,7 @@ func sameAsReflective(t testing.TB, spec *ToolSpec, raw []byte) (*callArgs, erro
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("%.200q: arguments %+v, reflective %+v", raw, got, want)
 	}
-	if pairs, ok := scanObject(raw, nil); ok {
+	if pairs, ok := scanObject(raw, nil, nil); ok {
 		ref, err := decodeObject(raw)
 		if err != nil {
 			t.Fatalf("%.200q: scanned, but decodeObject refuses it: %v", raw, err)
@@ -42,7 +43,35 @@ func sameAsReflective(t testing.TB, spec *ToolSpec, raw []byte) (*callArgs, erro
 			t.Fatalf("%.200q: scanned %#v, decoded %#v", raw, got, want)
 		}
 	}
+	eachArgumentAgrees(t, raw)
 	return got, gotErr
+}
+
+// eachArgumentAgrees fails t unless EachArgument, asked for the values of
+// names of even length, reports the members decodeObject finds (the
+// others with nil values), or reports nothing when decodeObject finds no
+// object.
+func eachArgumentAgrees(t testing.TB, raw []byte) {
+	t.Helper()
+	want := func(name string) bool { return len(name)%2 == 0 }
+	var got []argPair
+	ok := EachArgument(raw, want, func(name string, v any) { got = append(got, argPair{name, v}) })
+	ref, err := decodeObject(raw)
+	if err != nil || len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
+		if ok || got != nil {
+			t.Fatalf("%.200q: EachArgument found %v where decodeObject finds no object", raw, got)
+		}
+		return
+	}
+	exp := sortedPairs(ref)
+	for i := range exp {
+		if !want(exp[i].name) {
+			exp[i].value = nil
+		}
+	}
+	if !ok || len(got)+len(exp) > 0 && !reflect.DeepEqual(got, exp) {
+		t.Fatalf("%.200q: EachArgument %v (%v), decoded %v", raw, got, ok, exp)
+	}
 }
 
 func sortedPairs(m map[string]any) []argPair {
@@ -149,7 +178,7 @@ func TestScanObjectTakesTheUsualCall(t *testing.T) {
 		`{ "customer_id" : 7 , "note_search" : "gift \"wrap\"" }`,
 		`{}`,
 	} {
-		if _, ok := scanObject([]byte(raw), nil); !ok {
+		if _, ok := scanObject([]byte(raw), nil, nil); !ok {
 			t.Errorf("%s: not scanned", raw)
 		}
 	}

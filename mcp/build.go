@@ -71,7 +71,7 @@ type selectedColumn struct {
 
 // newShape derives the shape of a validated call.
 func newShape(spec *ToolSpec, a *callArgs, after []bool) *shape {
-	s := &shape{tool: spec, after: after}
+	s := &shape{tool: spec, after: after, filters: make([]*Param, 0, len(a.filters))}
 	for _, p := range spec.Params {
 		if _, ok := a.filters[p.Name]; ok {
 			s.filters = append(s.filters, p)
@@ -93,7 +93,7 @@ func orderKeys(spec *ToolSpec, chosen *OrderChoice) []orderKey {
 	if chosen != nil {
 		order = []OrderChoice{*chosen}
 	}
-	var keys []orderKey
+	keys := make([]orderKey, 0, len(order)+len(spec.PrimaryKey))
 	desc := false
 	for _, o := range order {
 		keys = append(keys, orderKey{column: o.Column, desc: o.Desc, nullable: columnNullable(spec, o.Column)})
@@ -119,6 +119,17 @@ func columnNullable(spec *ToolSpec, name string) bool {
 // key is the shape's cache key within one tool set.
 func (s *shape) key(profile string) string {
 	var b strings.Builder
+	n := len(s.tool.Name) + len(profile) + 4*len(s.after)
+	for _, p := range s.filters {
+		n += len(p.Name) + 2
+	}
+	for _, k := range s.order {
+		n += len(k.column) + 8
+	}
+	for _, c := range s.columns {
+		n += len(c) + 2
+	}
+	b.Grow(n + 1)
 	b.WriteString(s.tool.Name)
 	b.WriteByte(0)
 	b.WriteString(profile)
@@ -127,14 +138,18 @@ func (s *shape) key(profile string) string {
 		b.WriteString(p.Name)
 	}
 	for _, k := range s.order {
-		fmt.Fprintf(&b, "\x00o%s/%t", k.column, k.desc)
+		b.WriteString("\x00o")
+		b.WriteString(k.column)
+		b.WriteString("/")
+		b.WriteString(strconv.FormatBool(k.desc))
 	}
 	for _, c := range s.columns {
 		b.WriteString("\x00c")
 		b.WriteString(c)
 	}
 	for _, a := range s.after {
-		fmt.Fprintf(&b, "\x00a%t", a)
+		b.WriteString("\x00a")
+		b.WriteString(strconv.FormatBool(a))
 	}
 	return b.String()
 }

@@ -31,22 +31,30 @@ const cursorVersion = 1
 var errCursor = &argError{"cursor is not valid for this call: it was made for another query or caller, or it was altered. " +
 	"Call again without cursor, with the same filters and order, to start from the first page."}
 
-// cursorDigest identifies the query a cursor continues.
+// cursorDigest identifies the query a cursor continues: SHA-256 over
+// the tool, table, caller, filters and order, each part followed by a
+// NUL (a list's items joined by NULs). The parts go into one buffer,
+// on the stack for the usual call, and are hashed at once.
 func cursorDigest(spec *ToolSpec, id policy.Identity, a *callArgs, keys []orderKey) string {
-	h := sha256.New()
-	write := func(s string) {
-		h.Write([]byte(s))
-		h.Write([]byte{0})
-	}
+	var stack [512]byte
+	b := stack[:0]
+	write := func(s string) { b = append(append(b, s...), 0) }
 	write(spec.Name)
-	write(spec.Table.String())
+	b = append(append(append(b, spec.Table.Schema...), '.'), spec.Table.Name...) // Table.String()
+	b = append(b, 0)
 	write(id.UserID)
 	write(id.Profile)
 	for _, p := range spec.Params {
 		if f, ok := a.filters[p.Name]; ok {
 			write(p.Name)
 			write(f.text)
-			write(strings.Join(f.list, "\x00"))
+			for i, item := range f.list {
+				if i > 0 {
+					b = append(b, 0)
+				}
+				b = append(b, item...)
+			}
+			b = append(b, 0)
 		}
 	}
 	for _, k := range keys {
@@ -55,7 +63,8 @@ func cursorDigest(spec *ToolSpec, id policy.Identity, a *callArgs, keys []orderK
 			write("desc")
 		}
 	}
-	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:16])
+	sum := sha256.Sum256(b)
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
 }
 
 func encodeCursor(key []byte, digest string, position []*string) string {

@@ -70,7 +70,20 @@
 // Request ids. The SDK does not show a tool handler the JSON-RPC id of the
 // call it serves, so the transports the Server sets up (Run, HTTPHandler)
 // copy it into the call's _meta under MetaRequestID before the SDK reads
-// the message; CallRecord.RequestID carries it to the log.
+// the message; CallRecord.RequestID carries it to the log. The usual
+// message (no escapes, no repeated names, a plain id) is read by a scan
+// rather than decoded, and written as the same bytes the decoding path
+// writes (FuzzStampPlainMessage holds the two together).
+//
+// Arguments. A call's arguments object is read by a direct scan of its
+// bytes (argscan.go), not by encoding/json's reflective decoder: the
+// members sorted by name, a repeated name keeping its last value, values
+// as encoding/json would decode them. Input the scan does not take
+// (malformed JSON, invalid UTF-8, deep nesting, trailing data) goes to
+// encoding/json, which accepts what it always did and words the error,
+// so validation sees the same values and says the same things either
+// way (FuzzParseArgs holds the two together). EachArgument gives a
+// logger the same view without decoding the values it will redact.
 //
 // Encoding. A page's rows are appended as JSON once, from the driver
 // values (shapeRows), and the whole CallToolResult is written from those

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
@@ -77,6 +78,14 @@ func mayCallTool(body []byte) bool {
 // stampMessage stamps one message; ok is false when it is not a tools/call
 // request whose params could be stamped, and it must then pass unchanged.
 func stampMessage(raw []byte) (out []byte, ok bool) {
+	if out, ok, decided := stampPlainMessage(raw); decided {
+		return out, ok
+	}
+	return stampDecoded(raw)
+}
+
+// stampDecoded is stampMessage by decoding the message, for every kind.
+func stampDecoded(raw []byte) (out []byte, ok bool) {
 	var msg map[string]json.RawMessage
 	if decodeFirst(raw, &msg) != nil {
 		return nil, false
@@ -91,6 +100,108 @@ func stampMessage(raw []byte) (out []byte, ok bool) {
 	}
 	msg["params"] = params
 	return writeObject(msg), true
+}
+
+// stampPlainMessage is stampMessage for the usual message, read by a
+// scan instead of a decode: one object with nothing after it, no
+// backslash anywhere (so every name and string is as written), no name
+// twice, and an id that is absent, a plain integer or a string.
+// decided is false when the message is not of that kind and the decoding
+// path must stamp it.
+func stampPlainMessage(raw []byte) (out []byte, ok, decided bool) {
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		return nil, false, false
+	}
+	var buf [8]rawMember
+	members, scanned := scanMembers(raw, buf[:0])
+	if !scanned {
+		return nil, false, false
+	}
+	var method, id, params []byte
+	hasID, hasParams := false, false
+	for i, m := range members {
+		for _, earlier := range members[:i] {
+			if earlier.name == m.name {
+				return nil, false, false
+			}
+		}
+		switch m.name {
+		case "method":
+			method = m.value
+		case "id":
+			id, hasID = m.value, true
+		case "params":
+			params, hasParams = m.value, true
+		}
+	}
+	if string(method) != `"`+methodCallTool+`"` {
+		return nil, false, true // not a tools/call: the decoding path says the same
+	}
+	idText, plain := plainID(id, hasID)
+	if !plain {
+		return nil, false, false
+	}
+	if !hasParams {
+		return nil, false, true // nothing to stamp: the decoding path says the same
+	}
+	stamped, ok := stampParams(params, idText)
+	if !ok {
+		return nil, false, true
+	}
+	// Written as writeObject writes the decoded message (names sorted,
+	// values as they are), so that either path makes the same bytes and
+	// stamping twice changes nothing.
+	slices.SortFunc(members, func(a, b rawMember) int { return strings.Compare(a.name, b.name) })
+	out = make([]byte, 0, len(raw)+len(stamped)-len(params)+2)
+	out = append(out, '{')
+	for i, m := range members {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(appendKey(out, m.name), ':')
+		if m.name == "params" {
+			out = append(out, stamped...)
+		} else {
+			out = append(out, m.value...)
+		}
+	}
+	return append(out, '}'), true, true
+}
+
+// plainID is messageID for the ids stampPlainMessage takes: none (""),
+// an integer written in its shortest form that a float64 holds exactly
+// (the text as it is), or a string without escapes (its text, quotes
+// included). plain is false for every other id.
+func plainID(id []byte, present bool) (text string, plain bool) {
+	switch {
+	case !present:
+		return "", true
+	case len(id) >= 2 && id[0] == '"':
+		for _, c := range id {
+			if c >= utf8.RuneSelf {
+				return "", false // U+2028 and U+2029 are escaped when marshalled
+			}
+		}
+		return string(id), true // no backslash in the message: as written is as marshalled
+	case len(id) == 0 || len(id) > 15:
+		return "", false
+	}
+	digits := id
+	if digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || digits[0] == '0' && len(digits) > 1 {
+		return "", false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return "", false
+		}
+	}
+	if string(id) == "-0" {
+		return "", false
+	}
+	return string(id), true
 }
 
 // decodeFirst decodes the first JSON value of data and ignores what

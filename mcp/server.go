@@ -234,8 +234,8 @@ func (s *Server) handler(name string) sdk.ToolHandler {
 		if id, ok := s.identity(req); ok {
 			rec.UserID = id.UserID
 		}
-		if s.opts.OnCall != nil {
-			rec.Arguments = argumentsOf(req)
+		if req.Params != nil {
+			rec.Arguments = req.Params.Arguments
 		}
 		if p, ok := res.StructuredContent.(*encodedPage); ok {
 			rec.Rows, rec.Truncated = p.pg.RowCount, p.pg.Truncated
@@ -324,22 +324,11 @@ type CallRecord struct {
 	ShapeCacheHit, ResultCacheHit bool
 	// DenialRule is the policy rule that refused the call, if one did.
 	DenialRule string
-	// Arguments are the call's arguments as sent. They are values: a
-	// logger must redact them unless told otherwise per argument.
-	Arguments map[string]any
-}
-
-// argumentsOf decodes the call's arguments for the record; nil when they
-// are not an object.
-func argumentsOf(req *sdk.CallToolRequest) map[string]any {
-	if req.Params == nil || len(req.Params.Arguments) == 0 {
-		return nil
-	}
-	var args map[string]any
-	if json.Unmarshal(req.Params.Arguments, &args) != nil {
-		return nil
-	}
-	return args
+	// Arguments are the call's arguments as sent, JSON text (nil when
+	// the call had none); EachArgument reads them as pgmoat does. They
+	// are values: a logger must redact them unless told otherwise per
+	// argument.
+	Arguments json.RawMessage
 }
 
 func (s *Server) call(ctx context.Context, req *sdk.CallToolRequest, name string) *sdk.CallToolResult {

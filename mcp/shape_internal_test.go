@@ -1,6 +1,8 @@
 package mcp
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"math"
@@ -152,5 +154,50 @@ func TestOversizedRowIsRefusedNamingTheColumn(t *testing.T) {
 				t.Errorf("text of %d bytes over a 1000-byte budget", n)
 			}
 		})
+	}
+}
+
+// digestBefore is cursorDigest as it was written first, hashing the
+// parts as it goes: cursors already handed out must still be accepted.
+func digestBefore(spec *ToolSpec, id policy.Identity, a *callArgs, keys []orderKey) string {
+	h := sha256.New()
+	write := func(s string) {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	write(spec.Name)
+	write(spec.Table.String())
+	write(id.UserID)
+	write(id.Profile)
+	for _, p := range spec.Params {
+		if f, ok := a.filters[p.Name]; ok {
+			write(p.Name)
+			write(f.text)
+			write(strings.Join(f.list, "\x00"))
+		}
+	}
+	for _, k := range keys {
+		write(k.column)
+		if k.desc {
+			write("desc")
+		}
+	}
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:16])
+}
+
+// TestCursorDigestUnchanged: the digest is the same bytes as before for
+// lists, scalars, orders and long inputs past the stack buffer.
+func TestCursorDigestUnchanged(t *testing.T) {
+	spec, _ := ordersSet(t).Tool("query_orders")
+	long := `"` + strings.Repeat("é", 400) + `"`
+	for _, args := range []string{`{}`, `{"customer_id": 7}`, `{"customer_id_in": [1, 2, 3], "status_in": ["paid"]}`,
+		`{"customer_id_in": [1], "note_search": ` + long + `}`, `{"created_at_gte": "2024-01-01", "order_by": "created_at desc"}`} {
+		a := mustArgs(t, spec, args)
+		for _, id := range []policy.Identity{{UserID: "1"}, {UserID: "2", Profile: "analyst"}} {
+			keys := orderKeys(spec, a.order)
+			if got, want := cursorDigest(spec, id, a, keys), digestBefore(spec, id, a, keys); got != want {
+				t.Errorf("%s as %v: digest %s, before %s", args, id, got, want)
+			}
+		}
 	}
 }

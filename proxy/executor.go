@@ -50,6 +50,8 @@ type Field struct {
 
 // Result is a read result set. Values are decoded by pgx's type map
 // (int64, string, time.Time, pgtype.Numeric, map/[]any for json, ...).
+// Fields is shared by every result of the same statement: read it, do
+// not change it.
 // Under a byte budget (QueryBudget) it holds what fitted: Truncated says
 // rows were left out, Cut names the values too large to keep.
 type Result struct {
@@ -63,6 +65,8 @@ type Result struct {
 	Cut []CutValue
 	// Verdict is the policy decision the statement ran under.
 	Verdict policy.Verdict
+
+	slab []any // values of the rows still to come (newRow)
 }
 
 // CutValue is a value QueryBudget did not keep.
@@ -76,6 +80,9 @@ type CutValue struct {
 type stmtInfo struct {
 	paramOIDs []uint32
 	fields    []pgproto3.FieldDescription
+	// result is fields as Result.Fields, made once and shared by every
+	// result of the statement.
+	result []Field
 }
 
 // Query runs sql with args as bind parameters for id and keeps the whole
@@ -187,10 +194,7 @@ func (x *Executor) run(ctx context.Context, bk *backend, query string, args []an
 	if err := bk.sendAll(msgs...); err != nil {
 		return nil, err
 	}
-	res := &Result{Fields: make([]Field, len(info.fields))}
-	for i, f := range info.fields {
-		res.Fields[i] = Field{Name: string(f.Name), TypeOID: f.DataTypeOID}
-	}
+	res := &Result{Fields: info.result}
 	err = x.readRows(bk, info, res, want, newRowBudget(maxBytes))
 	if ctx.Err() != nil && err != nil {
 		return nil, fmt.Errorf("%w: %w", ctx.Err(), err)
@@ -255,6 +259,10 @@ func (x *Executor) parseAndDescribe(bk *backend, name, query string) (*stmtInfo,
 				return err
 			}
 			info.fields = copyFields(rd.Fields)
+			info.result = make([]Field, len(info.fields))
+			for i, f := range info.fields {
+				info.result[i] = Field{Name: string(f.Name), TypeOID: f.DataTypeOID}
+			}
 		}
 		return nil
 	})

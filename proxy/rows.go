@@ -104,7 +104,7 @@ func keepRow(types *pgtype.Map, fields []pgproto3.FieldDescription, src *rowRead
 		budget.full, res.Truncated = true, true
 		return nil
 	}
-	row, cut, err := decodeRow(types, src, fields, budget, whole)
+	row, cut, err := decodeRow(types, src, fields, budget, whole, res.newRow(len(fields)))
 	if err != nil {
 		return err
 	}
@@ -121,7 +121,8 @@ func keepRow(types *pgtype.Map, fields []pgproto3.FieldDescription, src *rowRead
 // decodeRow decodes a DataRow's values. Unless whole (the row fits the
 // budget), a value longer than what the budget has left is skipped
 // unread and its column reported in cut.
-func decodeRow(types *pgtype.Map, src *rowReader, fields []pgproto3.FieldDescription, budget *rowBudget, whole bool) (row []any, cut []int, err error) {
+func decodeRow(types *pgtype.Map, src *rowReader, fields []pgproto3.FieldDescription, budget *rowBudget, whole bool, row []any) ([]any, []int, error) {
+	var cut []int
 	head, err := src.take(2)
 	if err != nil {
 		return nil, nil, err
@@ -129,7 +130,6 @@ func decodeRow(types *pgtype.Map, src *rowReader, fields []pgproto3.FieldDescrip
 	if int(binary.BigEndian.Uint16(head)) != len(fields) {
 		return nil, nil, errors.New("row has a different number of columns than its description")
 	}
-	row = make([]any, len(fields))
 	for i := range fields {
 		lb, err := src.take(4)
 		if err != nil {
@@ -165,6 +165,11 @@ func decodeValue(types *pgtype.Map, field pgproto3.FieldDescription, raw []byte)
 	t, ok := types.TypeForOID(oid)
 	if !ok {
 		return string(raw), nil // unknown type: its text form
+	}
+	if _, numeric := t.Codec.(pgtype.NumericCodec); numeric {
+		if n, ok := decodeSmallNumeric(raw); ok {
+			return n, nil
+		}
 	}
 	v, err := t.Codec.DecodeValue(types, oid, pgtype.TextFormatCode, raw)
 	if err != nil {
@@ -233,4 +238,20 @@ func (r *rowReader) drain() error {
 		return nil
 	}
 	return r.rd.discard(n)
+}
+
+// rowSlab is how many rows' values newRow allocates at once.
+const rowSlab = 16
+
+// newRow returns a row of n nil values, carved from a slab shared with
+// the next rows: one allocation per rowSlab rows instead of one per row.
+// Rows are never grown, so a full slice expression keeps each in its
+// own part of the slab.
+func (r *Result) newRow(n int) []any {
+	if len(r.slab) < n {
+		r.slab = make([]any, n*rowSlab)
+	}
+	row := r.slab[:n:n]
+	r.slab = r.slab[n:]
+	return row
 }

@@ -27,7 +27,7 @@ import (
 //     libpq skips spaces after '=', so "password= host=h" sets the
 //     password to "host=h", and that is what is masked.
 func RedactDSN(text string) string {
-	if !strings.ContainsAny(text, "@%") && !strings.Contains(strings.ToLower(text), "pass") {
+	if !strings.ContainsAny(text, "@%") && !containsPass(text) {
 		return text // no userinfo, no encoded key, no password key: nothing to mask
 	}
 	text = redactUserinfo(text)
@@ -199,4 +199,15 @@ func RedactCause(err error) string {
 		}
 		err = next
 	}
+}
+
+// containsPass is strings.Contains(strings.ToLower(text), "pass") without
+// the lowered copy: RedactDSN runs on every string the log writes.
+func containsPass(text string) bool {
+	for i := 0; i+4 <= len(text); i++ {
+		if text[i]|0x20 == 'p' && text[i+1]|0x20 == 'a' && text[i+2]|0x20 == 's' && text[i+3]|0x20 == 's' {
+			return true
+		}
+	}
+	return false
 }

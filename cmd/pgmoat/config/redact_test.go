@@ -144,3 +144,12 @@ func TestRedactCause(t *testing.T) {
 		t.Errorf("RedactCause = %q, want %q", got, want)
 	}
 }
+
+// TestContainsPass: the fast check agrees with lowering the text.
+func TestContainsPass(t *testing.T) {
+	for _, s := range []string{"", "pas", "pass", "PASSWORD=x", "xPaSs", "p a s s", "pasS", "ṗass", "PAS\x00S", "SELECT 1", "pa55"} {
+		if got, want := containsPass(s), strings.Contains(strings.ToLower(s), "pass"); got != want {
+			t.Errorf("%q: %v, want %v", s, got, want)
+		}
+	}
+}

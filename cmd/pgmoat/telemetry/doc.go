@@ -10,7 +10,12 @@
 // every string and error goes through config.RedactDSN, and a tool call's
 // arguments are logged by name with their values replaced by
 // "[redacted]" unless mcp.log_values lists them (as "argument" or
-// "tool.argument"; AllowValues swaps the list on RELOAD). A call's
+// "tool.argument"; AllowValues swaps the list on RELOAD). The names are
+// read from the call's JSON text as pgmoat reads them (mcp.EachArgument:
+// sorted, each once, the last value winning) and written as one object
+// (a group in text logs); a redacted value is skipped by the scanner,
+// never decoded or copied. The record is built as slog attributes, with
+// no map and no reflection: it is written on every call. A call's
 // request_id is the client's JSON-RPC id as sent (capped at 128 bytes;
 // a string id stays quoted, so it cannot pass for a generated one), or a
 // random 16-character id when there is none.

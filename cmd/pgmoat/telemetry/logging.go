@@ -27,14 +27,21 @@ func NewLogger(w io.Writer) *slog.Logger {
 
 // redactAttr masks connection-string passwords in a log attribute.
 func redactAttr(_ []string, a slog.Attr) slog.Attr {
-	switch v := a.Value.Any().(type) {
-	case string:
-		if r := config.RedactDSN(v); r != v {
-			a.Value = slog.StringValue(r)
+	switch a.Value.Kind() {
+	case slog.KindString: // read as a string: Value.Any would box it, on every attribute of every line
+		if v := a.Value.String(); config.RedactDSN(v) != v {
+			a.Value = slog.StringValue(config.RedactDSN(v))
 		}
-	case error:
-		if s := v.Error(); config.RedactDSN(s) != s {
-			a.Value = slog.StringValue(config.RedactDSN(s))
+	case slog.KindAny:
+		if l, ok := a.Value.Any().(slog.Level); ok {
+			// The record's level, which a handler with a ReplaceAttr
+			// passes as a Level: as a string it is written directly,
+			// the same text, instead of through encoding/json.
+			a.Value = slog.StringValue(l.String())
+		} else if err, ok := a.Value.Any().(error); ok {
+			if s := err.Error(); config.RedactDSN(s) != s {
+				a.Value = slog.StringValue(config.RedactDSN(s))
+			}
 		}
 	}
 	return a

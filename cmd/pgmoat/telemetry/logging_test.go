@@ -37,7 +37,7 @@ func TestLogFormat(t *testing.T) {
 	t.Setenv(EnvLogFormat, "")
 	var buf bytes.Buffer
 	NewLogger(&buf).Info("tool call", "tool", "query_orders")
-	if !strings.HasPrefix(buf.String(), "{") || !strings.Contains(buf.String(), `"tool":"query_orders"`) {
+	if !strings.HasPrefix(buf.String(), "{") || !strings.Contains(buf.String(), `"tool":"query_orders"`) || !strings.Contains(buf.String(), `"level":"INFO"`) {
 		t.Errorf("default log record: %s", buf.String())
 	}
 	t.Setenv(EnvLogLevel, "warn")
@@ -58,7 +58,7 @@ func TestLogsMaskDSN(t *testing.T) {
 		log.Error("connect postgres://u:hunter2@h/db failed")
 		log.Warn("reload failed", "dsn", "postgres://u@h/db?password=hunter2")
 		log.Error("reload failed", "err", errors.New("cannot parse `host=h password='hunter 2'`: bad"))
-		if strings.Contains(buf.String(), "hunter") || strings.Count(buf.String(), "********") != 3 {
+		if strings.Contains(buf.String(), "hunter") || strings.Count(buf.String(), "********") != 3 || !strings.Contains(buf.String(), "WARN") {
 			t.Errorf("%s logs: %s", format, buf.String())
 		}
 	}

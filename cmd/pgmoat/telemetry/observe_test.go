@@ -55,7 +55,7 @@ func TestToolCallLogRecord(t *testing.T) {
 	o.AllowValues([]string{"query_orders.status", "limit"})
 	o.OnCall(mcp.CallRecord{Tool: "query_orders", UserID: "2", Duration: 1500 * time.Microsecond, Rows: 7, Truncated: true,
 		ShapeCacheHit: true, DenialRule: "statement.kind",
-		Arguments: map[string]any{"customer_id": 42.0, "status": "paid", "limit": 5.0}})
+		Arguments: json.RawMessage(`{"customer_id": 42, "status": "paid", "limit": 5}`)})
 	var rec map[string]any
 	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
 		t.Fatal(err)
