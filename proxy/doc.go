@@ -129,7 +129,11 @@
 //     the busy path pays three atomic operations per wait and no system
 //     call. TLS clients and platforms other than Linux do not park. A
 //     parked session holds no backend, so the idle-transaction sweeper
-//     never has a wait of one to claim.
+//     never has a wait of one to claim. The scan lists a session from
+//     the moment it is handed its goroutine until it ends: one whose
+//     login failed after it was made (a client that reset its connection
+//     right behind its startup packet) is never listed, so it cannot
+//     stay in the list for the life of the server.
 //   - client input (clientReader): the session goroutine alone. It holds
 //     no buffer while it waits: on a plain TCP or Unix socket it waits
 //     through the socket's RawConn and takes an 8 KiB buffer from the

@@ -1,0 +1,241 @@
+//go:build linux
+
+package proxy
+
+import (
+	"fmt"
+	"math"
+	"net"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/pgmoat/pgmoat/policy"
+)
+
+// Attacks on parking (park.go): races of the scan's claim with what the
+// client sends, with KILL, hang-ups and shutdown, and what a session
+// leaves behind in the parker once it is gone.
+
+// activeCount is the number of sessions the parker's scan looks at.
+func (p *parker) activeCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.active)
+}
+
+// sessionByPID is the live session whose cancel-key pid is pid, nil if
+// none.
+func (s *Server) sessionByPID(pid uint32) *session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions[pid]
+}
+
+// trustServer is a second server on the fixture's pool with trust
+// authentication, so that tests can log in thousands of raw clients
+// cheaply.
+func trustServer(t *testing.T, f *proxyFixture) (*Server, string) {
+	t.Helper()
+	engine, err := policy.New(policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(Config{Engine: engine, Pool: f.pool, Auth: AuthTrust, MaxClientConn: 5000, Users: map[string]User{
+		"alice": {Identity: policy.Identity{UserID: "1"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, serveOn(t, srv)
+}
+
+// rawClient is a logged-in client spoken to byte by byte.
+type rawClient struct {
+	conn net.Conn
+	fe   *pgproto3.Frontend
+	pid  uint32
+}
+
+// rawLogin logs alice in on a trust server and reads up to the first
+// ReadyForQuery.
+func rawLogin(t testing.TB, addr, db string) *rawClient {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	c := &rawClient{conn: conn, fe: pgproto3.NewFrontend(conn, conn)}
+	c.fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber,
+		Parameters: map[string]string{"user": "alice", "database": db}})
+	if err := c.fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	for {
+		msg, err := c.fe.Receive()
+		if err != nil {
+			t.Fatalf("login: %v", err)
+		}
+		switch m := msg.(type) {
+		case *pgproto3.BackendKeyData:
+			c.pid = m.ProcessID
+		case *pgproto3.ErrorResponse:
+			t.Fatalf("login: %s %s", m.Code, m.Message)
+		case *pgproto3.ReadyForQuery:
+			_ = conn.SetReadDeadline(time.Time{})
+			return c
+		}
+	}
+}
+
+// answer reads one simple-protocol answer up to ReadyForQuery: the first
+// column of its row ("" when none), or the error.
+func (c *rawClient) answer() (string, error) {
+	_ = c.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	defer func() { _ = c.conn.SetReadDeadline(time.Time{}) }()
+	var got string
+	var failed error
+	for {
+		msg, err := c.fe.Receive()
+		if err != nil {
+			return got, err
+		}
+		switch m := msg.(type) {
+		case *pgproto3.DataRow:
+			got = string(m.Values[0])
+		case *pgproto3.ErrorResponse:
+			failed = &pgconn.PgError{Code: m.Code, Message: m.Message, Severity: m.Severity}
+		case *pgproto3.ReadyForQuery:
+			return got, failed
+		}
+	}
+}
+
+func queryWire(sql string) []byte {
+	wire, _ := (&pgproto3.Query{String: sql}).Encode(nil)
+	return wire
+}
+
+// hammer claims every published wait of sess until stop is closed, as
+// a scan running without pause would: each wait the session starts ends
+// in parking as soon as it is published.
+func hammer(sess *session, stop <-chan struct{}, claims *atomic.Int64) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if sess.in.park.since.Load() > 0 {
+				sess.in.claim(math.MaxInt64 / 2)
+				claims.Add(1)
+			}
+			runtime.Gosched()
+		}
+	}()
+	return &wg
+}
+
+// A claim that meets a message arriving loses nothing and reads nothing
+// twice, and framing survives a message that arrives a few bytes at a
+// time: with every wait claimed the moment it is published, queries
+// split at every position, and pipelined ones, are each answered once,
+// in order, with their own result.
+func TestClaimRacingMessagesKeepsFraming(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	srv, addr := trustServer(t, f)
+	c := rawLogin(t, addr, f.db)
+	sess := srv.sessionByPID(c.pid)
+	stop := make(chan struct{})
+	var claims atomic.Int64
+	wg := hammer(sess, stop, &claims)
+	defer func() { close(stop); wg.Wait() }()
+	const rounds = 150
+	for i := range rounds {
+		want := strconv.Itoa(i)
+		wire := queryWire("SELECT " + want)
+		cut := 1 + i%(len(wire)-1) // every split position in turn
+		if i%3 == 0 {
+			time.Sleep(time.Millisecond) // the wait is claimed before the message comes
+		}
+		if _, err := c.conn.Write(wire[:cut]); err != nil {
+			t.Fatal(err)
+		}
+		if i%3 == 2 {
+			time.Sleep(time.Millisecond) // the session holds part of the message
+		}
+		if _, err := c.conn.Write(wire[cut:]); err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.answer()
+		if err != nil || got != want {
+			t.Fatalf("round %d (cut at %d): %q %v, want %q", i, cut, got, err, want)
+		}
+		if i%10 == 0 { // three pipelined in one write
+			var three []byte
+			for k := range 3 {
+				three = append(three, queryWire(fmt.Sprintf("SELECT '%d-%d'", i, k))...)
+			}
+			if _, err := c.conn.Write(three); err != nil {
+				t.Fatal(err)
+			}
+			for k := range 3 {
+				if got, err := c.answer(); err != nil || got != fmt.Sprintf("%d-%d", i, k) {
+					t.Fatalf("round %d pipelined %d: %q %v", i, k, got, err)
+				}
+			}
+		}
+	}
+	if claims.Load() == 0 {
+		t.Fatal("no wait was claimed: the race was not run")
+	}
+	srv.park.mu.Lock()
+	parks := srv.park.token
+	srv.park.mu.Unlock()
+	if parks < rounds/3 {
+		t.Fatalf("%d parks in %d rounds, a third of which wait to be claimed", parks, rounds)
+	}
+	t.Logf("%d claims, %d parks over %d rounds", claims.Load(), parks, rounds)
+}
+
+// A client that resets its connection right after its startup packet
+// makes pgmoat's answers to the login fail after the session was made:
+// the session it never ran must not stay in the parker's list (it would
+// be kept, and looked at by every scan, for the life of the server).
+func TestLoginCutShortLeavesNoSession(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	srv, addr := trustServer(t, f)
+	const n = 40
+	for range n {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start, _ := (&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber,
+			Parameters: map[string]string{"user": "alice", "database": f.db}}).Encode(nil)
+		if _, err := conn.Write(start); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.(*net.TCPConn).SetLinger(0) // close with a reset
+		_ = conn.Close()
+	}
+	waitUntil(t, 10*time.Second, "every login to end", func() bool { return srv.Clients() == 0 })
+	srv.mu.Lock()
+	listed := len(srv.sessions)
+	srv.mu.Unlock()
+	if got := srv.park.activeCount(); got != 0 || listed != 0 {
+		t.Fatalf("after %d logins cut short: %d sessions in the parker's list, %d registered", n, got, listed)
+	}
+}
