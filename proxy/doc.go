@@ -5,8 +5,11 @@
 //
 //   - Server owns the client listener, every client connection it accepts
 //     and the registry of cancel keys. Close stops accepting, lets running
-//     transactions finish up to a deadline and closes what is left. A
-//     temporary Accept error (out of file descriptors) backs off, 5 ms
+//     transactions finish up to a deadline and closes what is left; each
+//     client is told and counted once among the shutdown disconnects:
+//     the graceful pass (every 50 ms) skips a session it told already
+//     that has not ended yet, and the forced close counts only the
+//     connections it closes itself. A temporary Accept error (out of file descriptors) backs off, 5 ms
 //     doubling to 1 s, each failure counted and logged, rate-limited
 //     like the pool's events (accept.go): a flood of
 //     connections delays new clients, it never stops the server. A

@@ -239,3 +239,117 @@ func TestLoginCutShortLeavesNoSession(t *testing.T) {
 		t.Fatalf("after %d logins cut short: %d sessions in the parker's list, %d registered", n, got, listed)
 	}
 }
+
+// parkAll logs n raw clients in and waits until every one is parked.
+func parkAll(t *testing.T, srv *Server, addr, db string, n int) []*rawClient {
+	t.Helper()
+	clients := make([]*rawClient, n)
+	for i := range clients {
+		clients[i] = rawLogin(t, addr, db)
+	}
+	waitUntil(t, 60*time.Second, fmt.Sprintf("%d clients to park", n), func() bool { return srv.park.count() == n })
+	return clients
+}
+
+// expectFatal reads what a disconnected client got: the FATAL with code,
+// then the end of the stream.
+func (c *rawClient) expectFatal(code string) error {
+	_ = c.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	fatal := false
+	for {
+		msg, err := c.fe.Receive()
+		if err != nil {
+			if !fatal {
+				return fmt.Errorf("stream ended (%v) before the FATAL", err)
+			}
+			return nil
+		}
+		switch m := msg.(type) {
+		case *pgproto3.ErrorResponse:
+			if fatal {
+				return fmt.Errorf("a second error after the FATAL: %s %s", m.Code, m.Message)
+			}
+			if m.Severity != "FATAL" || m.Code != code {
+				return fmt.Errorf("got %s %s %s, want FATAL %s", m.Severity, m.Code, m.Message, code)
+			}
+			fatal = true
+		case *pgproto3.ReadyForQuery, *pgproto3.DataRow, *pgproto3.RowDescription, *pgproto3.CommandComplete, *pgproto3.EmptyQueryResponse:
+			// the answer to a query sent before the shutdown
+		default:
+			return fmt.Errorf("unexpected %T", msg)
+		}
+	}
+}
+
+// Closing the server (no grace) with parked clients disconnects each one
+// once: each gets one FATAL, and each is counted once among the shutdown
+// disconnects, not once by the graceful pass and again as forced.
+func TestCloseCountsParkedClientsOnce(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	srv, addr := trustServer(t, f)
+	const n = 200
+	clients := parkAll(t, srv, addr, f.db, n)
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range clients {
+		if err := c.expectFatal(codeAdminShutdown); err != nil {
+			t.Errorf("client %d: %v", i, err)
+		}
+	}
+	if got := srv.shutdownDisconnects.Load(); got != n {
+		t.Errorf("%d shutdown disconnects counted for %d parked clients", got, n)
+	}
+	if srv.Clients() != 0 || srv.park.count() != 0 || srv.park.activeCount() != 0 {
+		t.Errorf("after close: %d clients, %d parked, %d listed", srv.Clients(), srv.park.count(), srv.park.activeCount())
+	}
+}
+
+// The shutdown's graceful pass runs every 50 ms over the sessions still
+// registered; a session it disconnected that has not ended by the next
+// pass (its goroutine not yet resumed on a loaded machine) is not told
+// again, nor counted again.
+func TestShutdownPassDisconnectsOnce(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	srv, addr := trustServer(t, f)
+	c := parkAll(t, srv, addr, f.db, 1)[0]
+	sess := srv.sessionByPID(c.pid)
+	sess.closeIfIdle()
+	sess.closeIfIdle() // the next pass, before the session ended
+	if err := c.expectFatal(codeAdminShutdown); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.shutdownDisconnects.Load(); got != 1 {
+		t.Fatalf("one client disconnected, %d shutdown disconnects counted", got)
+	}
+}
+
+// A client told of the shutdown by the graceful pass whose session has
+// not ended when the grace runs out (it waits for a backend the pool
+// cannot lend yet) is not counted again as a forced disconnect; the
+// client inside a transaction is the one forced.
+func TestForcedShutdownCountsOnlyTheForced(t *testing.T) {
+	f := newFixture(t, fixtureOptions{poolMax: 1, acquireTimeout: 2 * time.Second})
+	srv, addr := trustServer(t, f)
+	inTx, waiting := rawLogin(t, addr, f.db), rawLogin(t, addr, f.db)
+	for _, q := range []string{"BEGIN", "SELECT 1"} {
+		if _, err := inTx.conn.Write(queryWire(q)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := inTx.answer(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := waiting.conn.Write(queryWire("SELECT 2")); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "the second client to wait for the backend", func() bool {
+		return f.pool.Stats().Waiting == 1
+	})
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.shutdownDisconnects.Load(); got != 2 {
+		t.Errorf("two clients disconnected, %d shutdown disconnects counted", got)
+	}
+}

@@ -449,9 +449,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	s.mu.Lock()
-	forced := len(s.conns)
+	// Forced are the connections this close ends: one the graceful pass
+	// or its session closed already fails a second close, and was
+	// counted (or left on its own).
+	forced := 0
 	for c := range s.conns {
-		_ = c.Close()
+		if c.Close() == nil {
+			forced++
+		}
 	}
 	left := make([]*session, 0, len(s.sessions))
 	for _, sess := range s.sessions {

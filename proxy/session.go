@@ -842,10 +842,12 @@ func (s *session) rollbackAbandoned(bk *backend, inFlight bool) {
 }
 
 // closeIfIdle ends the session with a shutdown notice when it holds no
-// backend; a session in a transaction keeps going.
+// backend; a session in a transaction keeps going. One already told (the
+// shutdown's pass comes again before its goroutine ended) or ending is
+// left alone, so it is told and counted once.
 func (s *session) closeIfIdle() {
 	s.mu.Lock()
-	idle := s.bk == nil && len(s.expect) == 0
+	idle := !s.clientGone && s.bk == nil && len(s.expect) == 0
 	if idle {
 		s.clientGone = true
 	}
