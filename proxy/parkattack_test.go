@@ -3,9 +3,13 @@
 package proxy
 
 import (
+	"context"
+	"crypto/tls"
 	"fmt"
 	"math"
 	"net"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"sync"
@@ -13,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 
@@ -352,4 +357,299 @@ func TestForcedShutdownCountsOnlyTheForced(t *testing.T) {
 	if got := srv.shutdownDisconnects.Load(); got != 2 {
 		t.Errorf("two clients disconnected, %d shutdown disconnects counted", got)
 	}
+}
+
+// waitGoroutines waits until the goroutine count is back to at most
+// base plus slack (timers and the runtime's own may come and go).
+func waitGoroutines(t *testing.T, base, slack int, what string) {
+	t.Helper()
+	waitUntil(t, 20*time.Second, fmt.Sprintf("goroutines back to %d+%d after %s", base, slack, what), func() bool {
+		return runtime.NumGoroutine() <= base+slack
+	})
+}
+
+// KILL and hang-ups that race a session's parking end it exactly once:
+// with every wait claimed as soon as it is published, each client is
+// killed (or hangs up) at a moment of its own while its session parks,
+// resumes and parks again; afterwards no session is registered, parked
+// or listed, the client count and its gauge are back, each killed client
+// got one FATAL, and no goroutine is left.
+func TestKillAndHangUpRacingPark(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	srv, addr := trustServer(t, f)
+	base := runtime.NumGoroutine()
+	const n = 40
+	clients := make([]*rawClient, n)
+	for i := range clients {
+		clients[i] = rawLogin(t, addr, f.db)
+	}
+	stop := make(chan struct{})
+	var claims atomic.Int64
+	var hammers []*sync.WaitGroup
+	for _, c := range clients {
+		hammers = append(hammers, hammer(srv.sessionByPID(c.pid), stop, &claims))
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range i % 5 { // a few round trips first, parking between them
+				if _, err := c.conn.Write(queryWire("-- ping")); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := c.answer(); err != nil {
+					errs <- fmt.Errorf("client %d ping %d: %v", i, k, err)
+					return
+				}
+			}
+			if i%2 == 0 {
+				_ = c.conn.Close() // hang up
+				return
+			}
+			if !srv.kill(c.pid) {
+				errs <- fmt.Errorf("client %d: KILL found no session", i)
+				return
+			}
+			if err := c.expectFatal(codeAdminShutdown); err != nil {
+				errs <- fmt.Errorf("killed client %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	waitUntil(t, 20*time.Second, "every session to end", func() bool { return srv.Clients() == 0 })
+	close(stop)
+	for _, h := range hammers {
+		h.Wait()
+	}
+	srv.mu.Lock()
+	listed := len(srv.sessions)
+	srv.mu.Unlock()
+	if listed != 0 || srv.park.count() != 0 || srv.park.activeCount() != 0 {
+		t.Fatalf("after the races: %d registered, %d parked, %d listed", listed, srv.park.count(), srv.park.activeCount())
+	}
+	if srv.Clients() != 0 {
+		t.Fatalf("client count %d", srv.Clients())
+	}
+	waitGoroutines(t, base, 2, "the races")
+	t.Logf("%d claims", claims.Load())
+}
+
+// A client that sends part of a message and goes quiet is not parked:
+// the bytes read stay with its session (a wait is published only at a
+// message boundary, so no claim can cut a message), and the message is
+// answered once the rest arrives, whether the header or the body was cut.
+func TestPartialMessageIsNeverParked(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	srv, addr := trustServer(t, f)
+	for _, cut := range []int{1, 3, 5, 9} {
+		c := rawLogin(t, addr, f.db)
+		wire := queryWire("SELECT 'cut at " + strconv.Itoa(cut) + "'")
+		if _, err := c.conn.Write(wire[:cut]); err != nil {
+			t.Fatal(err)
+		}
+		until := srv.park.ticks.Load() + 4
+		waitUntil(t, 10*time.Second, "four scans", func() bool { return srv.park.ticks.Load() >= until })
+		if srv.parkedSession(c.pid) {
+			t.Fatalf("cut at %d: a session holding part of a message was parked", cut)
+		}
+		if _, err := c.conn.Write(wire[cut:]); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := c.answer(); err != nil || got != "cut at "+strconv.Itoa(cut) {
+			t.Fatalf("cut at %d: %q %v", cut, got, err)
+		}
+		waitUntil(t, 10*time.Second, "the client to park after its answer", func() bool { return srv.parkedSession(c.pid) })
+	}
+}
+
+// A whole message followed by part of the next in one write: the first
+// is answered, the session keeps the part (it does not park holding it)
+// and answers the second once it is whole.
+func TestMessageAndAPartParksNeither(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	srv, addr := trustServer(t, f)
+	c := rawLogin(t, addr, f.db)
+	first, second := queryWire("SELECT 'first'"), queryWire("SELECT 'second'")
+	if _, err := c.conn.Write(append(append([]byte{}, first...), second[:7]...)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.answer(); err != nil || got != "first" {
+		t.Fatalf("first: %q %v", got, err)
+	}
+	until := srv.park.ticks.Load() + 4
+	waitUntil(t, 10*time.Second, "four scans", func() bool { return srv.park.ticks.Load() >= until })
+	if srv.parkedSession(c.pid) {
+		t.Fatal("parked holding part of the second message")
+	}
+	if _, err := c.conn.Write(second[7:]); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.answer(); err != nil || got != "second" {
+		t.Fatalf("second: %q %v", got, err)
+	}
+}
+
+// A thousand parked clients cost no goroutine each, all wake together
+// (the poller takes their events in batches), are each answered, park
+// again, and leave nothing behind when they hang up.
+func TestThousandParkedClientsWakeAtOnce(t *testing.T) {
+	f := newFixture(t, fixtureOptions{poolMax: 8})
+	srv, addr := trustServer(t, f)
+	base := runtime.NumGoroutine()
+	const n = 1000
+	clients := parkAll(t, srv, addr, f.db, n)
+	if g := runtime.NumGoroutine(); g > base+20 {
+		t.Fatalf("%d goroutines with %d parked clients, %d before", g, n, base)
+	}
+	for round, sql := range []string{"-- ping", "SELECT 'row'"} {
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		var failed atomic.Int64
+		for i, c := range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				if _, err := c.conn.Write(queryWire(sql)); err != nil {
+					failed.Add(1)
+					return
+				}
+				got, err := c.answer()
+				if want := map[int]string{0: "", 1: "row"}[round]; err != nil || got != want {
+					if failed.Add(1) == 1 {
+						t.Errorf("client %d round %d: %q %v", i, round, got, err)
+					}
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if failed.Load() > 0 {
+			t.Fatalf("round %d: %d of %d clients not answered right", round, failed.Load(), n)
+		}
+		waitUntil(t, 60*time.Second, "every client to park again", func() bool { return srv.park.count() == n })
+	}
+	for _, c := range clients {
+		_ = c.conn.Close()
+	}
+	waitUntil(t, 30*time.Second, "every session to end", func() bool { return srv.Clients() == 0 })
+	if srv.park.count() != 0 || srv.park.activeCount() != 0 {
+		t.Fatalf("%d parked, %d listed after every client left", srv.park.count(), srv.park.activeCount())
+	}
+	waitGoroutines(t, base, 2, "a thousand clients left")
+}
+
+// A TLS client never parks (its reads go through crypto/tls, which may
+// hold decrypted bytes the socket no longer shows); a client whose
+// SSLRequest is refused goes on in plain text and parks.
+func TestTLSNeverParksRefusedSSLRequestDoes(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	engine, err := policy.New(policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsSrv, err := NewServer(Config{Engine: engine, Pool: f.pool, TLS: selfSigned(t), Auth: AuthMD5, Users: map[string]User{
+		"alice": {Password: "alice", Identity: policy.Identity{UserID: "1"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf := &proxyFixture{db: f.db, addr: serveOn(t, tlsSrv)}
+	ctx := context.Background()
+	cfg, err := pgx.ParseConfig(tf.dsn("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.TLSConfig = &tls.Config{InsecureSkipVerify: true}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for range 3 {
+		until := tlsSrv.park.ticks.Load() + 3
+		waitUntil(t, 10*time.Second, "three scans", func() bool { return tlsSrv.park.ticks.Load() >= until })
+		if tlsSrv.park.count() != 0 {
+			t.Fatal("a TLS client was parked")
+		}
+		var n int
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM items").Scan(&n); err != nil || n != 50 { // alice sees every other row
+			t.Fatalf("TLS client: %d %v", n, err)
+		}
+	}
+
+	srv, addr := trustServer(t, f)
+	host, port, _ := net.SplitHostPort(addr)
+	plain, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%s user=alice dbname=%s sslmode=prefer", host, port, f.db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close(ctx)
+	waitParked(t, &proxyFixture{server: srv}, plain.PgConn().PID())
+	var one int
+	if err := plain.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil || one != 1 {
+		t.Fatalf("after its refused SSLRequest and a park: %d %v", one, err)
+	}
+}
+
+// A client on a Unix socket parks, is answered and, hanging up while
+// parked, is noticed.
+func TestUnixSocketClientParks(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	engine, err := policy.New(policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(Config{Engine: engine, Pool: f.pool, Auth: AuthTrust, Users: map[string]User{
+		"alice": {Identity: policy.Identity{UserID: "1"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "pgm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	l, err := net.Listen("unix", filepath.Join(dir, ".s.PGSQL.5432"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	t.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=5432 user=alice dbname=%s", dir, f.db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := conn.PgConn().Conn().(*net.UnixConn); !ok {
+		t.Fatalf("not a Unix socket: %T", conn.PgConn().Conn())
+	}
+	pf := &proxyFixture{server: srv}
+	pid := conn.PgConn().PID()
+	for i := range 3 {
+		waitParked(t, pf, pid)
+		var n int
+		if err := conn.QueryRow(ctx, "SELECT $1::int", i).Scan(&n); err != nil || n != i {
+			t.Fatalf("round %d over a Unix socket: %d %v", i, n, err)
+		}
+	}
+	waitParked(t, pf, pid)
+	_ = conn.PgConn().Conn().Close()
+	waitUntil(t, 10*time.Second, "the hung-up session to end", func() bool { return srv.Clients() == 0 && srv.park.count() == 0 })
 }
