@@ -5,6 +5,7 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -652,4 +653,207 @@ func TestUnixSocketClientParks(t *testing.T) {
 	waitParked(t, pf, pid)
 	_ = conn.PgConn().Conn().Close()
 	waitUntil(t, 10*time.Second, "the hung-up session to end", func() bool { return srv.Clients() == 0 && srv.park.count() == 0 })
+}
+
+// send encodes messages to the client's socket in one write.
+func (c *rawClient) send(t *testing.T, msgs ...pgproto3.FrontendMessage) {
+	t.Helper()
+	var wire []byte
+	for _, m := range msgs {
+		var err error
+		if wire, err = m.Encode(wire); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.conn.Write(wire); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// receiveTypes reads n messages and names their types.
+func (c *rawClient) receiveTypes(t *testing.T, n int) []string {
+	t.Helper()
+	_ = c.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	defer func() { _ = c.conn.SetReadDeadline(time.Time{}) }()
+	var got []string
+	for range n {
+		msg, err := c.fe.Receive()
+		if err != nil {
+			t.Fatalf("after %v: %v", got, err)
+		}
+		name := fmt.Sprintf("%T", msg)[len("*pgproto3."):]
+		if e, ok := msg.(*pgproto3.ErrorResponse); ok {
+			name += ":" + e.Code
+		}
+		got = append(got, name)
+	}
+	return got
+}
+
+// notParkedFor checks the client is not parked over four scans.
+func notParkedFor(t *testing.T, srv *Server, pid uint32, why string) {
+	t.Helper()
+	until := srv.park.ticks.Load() + 4
+	waitUntil(t, 10*time.Second, "four scans", func() bool { return srv.park.ticks.Load() >= until })
+	if srv.parkedSession(pid) {
+		t.Fatalf("parked %s", why)
+	}
+}
+
+// What a session carries between messages survives its parking, and a
+// session that holds a backend does not park: an extended batch left
+// open (answered up to a Flush, no Sync) keeps its backend and its
+// goroutine until the Sync; a batch that failed on a denial holds
+// nothing, parks, and still skips to the client's Sync when it resumes;
+// a client setting stays in force.
+func TestSessionStateSurvivesParking(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	srv, addr := trustServer(t, f)
+	c := rawLogin(t, addr, f.db)
+
+	c.send(t, &pgproto3.Parse{Query: "SELECT 7"}, &pgproto3.Bind{}, &pgproto3.Execute{}, &pgproto3.Flush{})
+	if got := fmt.Sprint(c.receiveTypes(t, 4)); got != "[ParseComplete BindComplete DataRow CommandComplete]" {
+		t.Fatalf("open batch: %s", got)
+	}
+	notParkedFor(t, srv, c.pid, "holding a backend inside an unsynced batch")
+	c.send(t, &pgproto3.Sync{})
+	if got := fmt.Sprint(c.receiveTypes(t, 1)); got != "[ReadyForQuery]" {
+		t.Fatalf("sync: %s", got)
+	}
+	waitParked(t, &proxyFixture{server: srv}, c.pid)
+
+	c.send(t, &pgproto3.Parse{Query: "SELECT set_config('a.b', 'c', false)"}, &pgproto3.Flush{})
+	if got := fmt.Sprint(c.receiveTypes(t, 1)); got != "[ErrorResponse:42501]" {
+		t.Fatalf("denied parse: %s", got)
+	}
+	waitParked(t, &proxyFixture{server: srv}, c.pid)
+	c.send(t, &pgproto3.Bind{}, &pgproto3.Execute{}, &pgproto3.Sync{})
+	if got := fmt.Sprint(c.receiveTypes(t, 1)); got != "[ReadyForQuery]" {
+		t.Fatalf("the failed batch's rest after a park: %s, want it skipped to the Sync", got)
+	}
+
+	if _, err := c.conn.Write(queryWire("SET application_name = 'parked'")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.answer(); err != nil {
+		t.Fatal(err)
+	}
+	waitParked(t, &proxyFixture{server: srv}, c.pid)
+	if _, err := c.conn.Write(queryWire("SELECT current_setting('application_name')")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.answer(); err != nil || got != "parked" {
+		t.Fatalf("setting after a park: %q %v", got, err)
+	}
+}
+
+// A parked client that sends a statement and hangs up in the same breath
+// (its FIN behind the query) has the statement run and, when it runs
+// long, cancelled by the hang-up watch: the session ends and the backend
+// goes back to the pool. A cancel request naming a parked client does
+// not wake or harm it.
+func TestParkedClientHangsUpBehindAStatement(t *testing.T) {
+	f := newFixture(t, fixtureOptions{poolMax: 1, timeout: 30 * time.Second})
+	srv, addr := trustServer(t, f)
+	c := parkAll(t, srv, addr, f.db, 1)[0]
+	sendCancel(t, addr, srv.sessionByPID(c.pid).key)
+	until := srv.park.ticks.Load() + 3
+	waitUntil(t, 10*time.Second, "three scans", func() bool { return srv.park.ticks.Load() >= until })
+	if !srv.parkedSession(c.pid) {
+		t.Fatal("a cancel request woke a parked client")
+	}
+	if _, err := c.conn.Write(queryWire("SELECT 'still here'")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.answer(); err != nil || got != "still here" {
+		t.Fatalf("after a cancel request: %q %v", got, err)
+	}
+	waitParked(t, &proxyFixture{server: srv}, c.pid)
+
+	if _, err := c.conn.Write(queryWire("SELECT count(*) FROM generate_series(1, 100000) a, generate_series(1, 100000) b")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.conn.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	waitUntil(t, 20*time.Second, "the session to end", func() bool { return srv.Clients() == 0 })
+	waitUntil(t, 10*time.Second, "the backend to be back", func() bool { return f.pool.Stats().InUse == 0 })
+	if d := time.Since(start); d > 15*time.Second {
+		t.Fatalf("the abandoned statement ran %v", d)
+	}
+	got, err := c.answer()
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "57014" {
+		t.Errorf("the half-closed client read %q %v, want its statement's cancellation", got, err)
+	}
+}
+
+// Shutdown while parked clients wake: half of a hundred parked clients
+// send a statement as the shutdown starts. Every client is told once
+// (its statement's answer may come first), counted once, and the
+// shutdown returns well before its deadline with nothing parked, listed
+// or running.
+func TestShutdownWhileParkedClientsWake(t *testing.T) {
+	f := newFixture(t, fixtureOptions{poolMax: 4})
+	srv, addr := trustServer(t, f)
+	base := runtime.NumGoroutine()
+	const n = 100
+	clients := parkAll(t, srv, addr, f.db, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, c := range clients {
+		if i%2 == 1 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, _ = c.conn.Write(queryWire("SELECT 'late'"))
+		}()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	close(start)
+	began := time.Now()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v after %v", err, time.Since(began))
+	}
+	wg.Wait()
+	for i, c := range clients {
+		if err := c.expectFatal(codeAdminShutdown); err != nil {
+			t.Errorf("client %d: %v", i, err)
+		}
+	}
+	if got := srv.shutdownDisconnects.Load(); got != n {
+		t.Errorf("%d shutdown disconnects counted for %d clients", got, n)
+	}
+	if srv.Clients() != 0 || srv.park.count() != 0 || srv.park.activeCount() != 0 {
+		t.Errorf("after shutdown: %d clients, %d parked, %d listed", srv.Clients(), srv.park.count(), srv.park.activeCount())
+	}
+	waitGoroutines(t, base, 2, "shutdown")
+}
+
+// An admin-console connection keeps its goroutine (it reads through
+// pgproto3, not the session loop) and is never parked; it answers after
+// any number of scans.
+func TestAdminConsoleIsNeverParked(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	ctx := context.Background()
+	host, port, _ := net.SplitHostPort(f.addr)
+	admin, err := pgconn.Connect(ctx, fmt.Sprintf("host=%s port=%s user=dba password=dba dbname=%s sslmode=disable", host, port, AdminDatabase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	for range 2 {
+		waitScans(t, f, 4)
+		if f.server.park.count() != 0 {
+			t.Fatal("an admin-console connection was parked")
+		}
+		if _, err := admin.Exec(ctx, "SHOW CLIENTS").ReadAll(); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
