@@ -9,7 +9,12 @@
 //     client is told and counted once among the shutdown disconnects:
 //     the graceful pass (every 50 ms) skips a session it told already
 //     that has not ended yet, and the forced close counts only the
-//     connections it closes itself. A temporary Accept error (out of file descriptors) backs off, 5 ms
+//     connections it closes itself. The notice of a disconnection written
+//     from another goroutine than the session's (the shutdown's pass,
+//     KILL) bounds the connection's writes to a second first: a client
+//     that stopped reading, whose session is blocked writing to it while
+//     holding nothing, would otherwise keep the shutdown (whose sweeper
+//     has stopped) past its deadline, or KILL, waiting. A temporary Accept error (out of file descriptors) backs off, 5 ms
 //     doubling to 1 s, each failure counted and logged, rate-limited
 //     like the pool's events (accept.go): a flood of
 //     connections delays new clients, it never stops the server. A

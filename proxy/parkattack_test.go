@@ -857,3 +857,76 @@ func TestAdminConsoleIsNeverParked(t *testing.T) {
 		}
 	}
 }
+
+// blockedWriter logs in a client that pipelines pings and never reads
+// their answers, and waits until its session is blocked writing to it
+// while it holds nothing (small socket buffers on both ends).
+func blockedWriter(t *testing.T, srv *Server, addr, db string) (*rawClient, *session) {
+	t.Helper()
+	c := rawLogin(t, addr, db)
+	_ = c.conn.(*net.TCPConn).SetReadBuffer(4 << 10)
+	sess := srv.sessionByPID(c.pid)
+	_ = sess.conn.(*net.TCPConn).SetWriteBuffer(4 << 10)
+	go func() {
+		ping := queryWire("-- ping")
+		for {
+			if _, err := c.conn.Write(ping); err != nil {
+				return // closed at the end of the test
+			}
+		}
+	}()
+	waitUntil(t, 20*time.Second, "the session to block writing answers", func() bool {
+		w := sess.writeSince.Load()
+		return w > 0 && time.Since(time.Unix(0, w)) > 100*time.Millisecond
+	})
+	return c, sess
+}
+
+// A client that pipelines pings and never reads their answers leaves its
+// session blocked writing to it while it holds nothing. Shutdown stops
+// the sweeper that would have closed such a connection, and its
+// graceful pass tells every idle session: the notice must not wait for
+// that client for ever, and the shutdown returns by its deadline.
+func TestShutdownDoesNotWaitForAClientThatDoesNotRead(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	srv, addr := trustServer(t, f)
+	c, _ := blockedWriter(t, srv, addr, f.db)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- srv.Shutdown(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("shutdown: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		_ = c.conn.Close() // lets the blocked write fail, so the test ends
+		<-done
+		t.Fatal("shutdown waited past its deadline for a client that does not read")
+	}
+	_ = c.conn.Close()
+	waitUntil(t, 10*time.Second, "the session to end", func() bool { return srv.Clients() == 0 })
+}
+
+// KILL of a client that does not read returns at once (its notice's
+// write is bounded) instead of waiting, with the admin console, for the
+// sweeper to close the connection a minute later.
+func TestKillDoesNotWaitForAClientThatDoesNotRead(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	srv, addr := trustServer(t, f)
+	c, _ := blockedWriter(t, srv, addr, f.db)
+	done := make(chan bool, 1)
+	go func() { done <- srv.kill(c.pid) }()
+	select {
+	case found := <-done:
+		if !found {
+			t.Fatal("KILL found no client")
+		}
+	case <-time.After(15 * time.Second):
+		_ = c.conn.Close()
+		<-done
+		t.Fatal("KILL waited for a client that does not read")
+	}
+	waitUntil(t, 10*time.Second, "the killed session to end", func() bool { return srv.Clients() == 0 })
+}
