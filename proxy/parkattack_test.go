@@ -373,7 +373,7 @@ func waitGoroutines(t *testing.T, base, slack int, what string) {
 // with every wait claimed as soon as it is published, each client is
 // killed (or hangs up) at a moment of its own while its session parks,
 // resumes and parks again; afterwards no session is registered, parked
-// or listed, the client count and its gauge are back, each killed client
+// or listed, the client count is back, each killed client
 // got one FATAL, and no goroutine is left.
 func TestKillAndHangUpRacingPark(t *testing.T) {
 	f := newFixture(t, fixtureOptions{})
