@@ -380,6 +380,7 @@ func (s *Server) kill(id uint32) bool {
 	if sess == nil {
 		return false
 	}
+	sess.noticeDeadline()
 	sess.fatal(fatalf(codeAdminShutdown, "pgmoat: admin.kill: an administrator disconnected this client"))
 	sess.closeConn()
 	sess.abandonLending() // a session waiting on its backend does not see the close

@@ -5,8 +5,16 @@
 //
 //   - Server owns the client listener, every client connection it accepts
 //     and the registry of cancel keys. Close stops accepting, lets running
-//     transactions finish up to a deadline and closes what is left. A
-//     temporary Accept error (out of file descriptors) backs off, 5 ms
+//     transactions finish up to a deadline and closes what is left; each
+//     client is told and counted once among the shutdown disconnects:
+//     the graceful pass (every 50 ms) skips a session it told already
+//     that has not ended yet, and the forced close counts only the
+//     connections it closes itself. The notice of a disconnection written
+//     from another goroutine than the session's (the shutdown's pass,
+//     KILL) bounds the connection's writes to a second first: a client
+//     that stopped reading, whose session is blocked writing to it while
+//     holding nothing, would otherwise keep the shutdown (whose sweeper
+//     has stopped) past its deadline, or KILL, waiting. A temporary Accept error (out of file descriptors) backs off, 5 ms
 //     doubling to 1 s, each failure counted and logged, rate-limited
 //     like the pool's events (accept.go): a flood of
 //     connections delays new clients, it never stops the server. A
@@ -129,7 +137,11 @@
 //     the busy path pays three atomic operations per wait and no system
 //     call. TLS clients and platforms other than Linux do not park. A
 //     parked session holds no backend, so the idle-transaction sweeper
-//     never has a wait of one to claim.
+//     never has a wait of one to claim. The scan lists a session from
+//     the moment it is handed its goroutine until it ends: one whose
+//     login failed after it was made (a client that reset its connection
+//     right behind its startup packet) is never listed, so it cannot
+//     stay in the list for the life of the server.
 //   - client input (clientReader): the session goroutine alone. It holds
 //     no buffer while it waits: on a plain TCP or Unix socket it waits
 //     through the socket's RawConn and takes an 8 KiB buffer from the

@@ -316,7 +316,11 @@ func (s *Server) handle(conn net.Conn) {
 	}
 	// The session runs on a fresh goroutine: authentication and TLS grew
 	// this one's stack, and an idle client should not keep that memory.
+	// Only now does the parker's scan look at it: a session whose login
+	// failed after it was made (the client reset the connection before
+	// the last startup message) never runs, and must not stay listed.
 	handedOver = true
+	s.park.join(sess)
 	go sess.run()
 }
 
@@ -358,7 +362,6 @@ func (s *Server) newSession(conn net.Conn, user string, id policy.Identity, clie
 	}
 	sess.set = &sessionSettings{client: client} // built by refreshSettings
 	sess.refreshSettings()
-	s.park.join(sess)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
@@ -446,9 +449,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	s.mu.Lock()
-	forced := len(s.conns)
+	// Forced are the connections this close ends: one the graceful pass
+	// or its session closed already fails a second close, and was
+	// counted (or left on its own).
+	forced := 0
 	for c := range s.conns {
-		_ = c.Close()
+		if c.Close() == nil {
+			forced++
+		}
 	}
 	left := make([]*session, 0, len(s.sessions))
 	for _, sess := range s.sessions {

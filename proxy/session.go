@@ -842,10 +842,12 @@ func (s *session) rollbackAbandoned(bk *backend, inFlight bool) {
 }
 
 // closeIfIdle ends the session with a shutdown notice when it holds no
-// backend; a session in a transaction keeps going.
+// backend; a session in a transaction keeps going. One already told (the
+// shutdown's pass comes again before its goroutine ended) or ending is
+// left alone, so it is told and counted once.
 func (s *session) closeIfIdle() {
 	s.mu.Lock()
-	idle := s.bk == nil && len(s.expect) == 0
+	idle := !s.clientGone && s.bk == nil && len(s.expect) == 0
 	if idle {
 		s.clientGone = true
 	}
@@ -854,8 +856,23 @@ func (s *session) closeIfIdle() {
 		return
 	}
 	s.srv.noteShutdownDisconnect(s)
+	s.noticeDeadline()
 	s.fatal(fatalf(codeAdminShutdown, "pgmoat: server.shutdown: pgmoat is shutting down; reconnect shortly"))
 	s.closeConn()
+}
+
+// noticeWait bounds the write of a disconnecting notice written from
+// another goroutine than the session's (shutdown, KILL), as refuse
+// bounds a refusal.
+const noticeWait = time.Second
+
+// noticeDeadline bounds every write to the client, the session's own
+// included, before a notice of its disconnection: a client that stopped
+// reading would otherwise keep the writer (the shutdown's pass, or KILL)
+// waiting for the session's blocked write and the output lock, for as
+// long as it likes once the sweeper has stopped.
+func (s *session) noticeDeadline() {
+	_ = s.conn.SetWriteDeadline(time.Now().Add(noticeWait))
 }
 
 // closeConn closes the client connection from another goroutine than
