@@ -329,6 +329,16 @@ func (b *backend) check() error {
 	return nil
 }
 
+// checkFor is check for br: a borrower that replays its first batch
+// (borrower.replays) gets the check only when it costs no system call,
+// for bytes the server sent unasked that are already buffered.
+func (b *backend) checkFor(br borrower) error {
+	if br.replays && !b.rd.buffered() {
+		return nil
+	}
+	return b.check()
+}
+
 // unasked reads, briefly, what an idle server sent unasked, so the log
 // can say why the connection is being dropped ("terminating connection
 // due to administrator command").

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"maps"
 	"sort"
 	"strings"
@@ -33,8 +34,8 @@ var reportedClientSettings = map[string]bool{
 // clientSetting answers an allowed SET or RESET of a client setting in
 // simple protocol: CommandComplete, a ParameterStatus for a reported
 // setting, ReadyForQuery.
-func (s *session) clientSetting(cs *policy.ClientSetting) {
-	if e := s.takeClientSetting(cs); e != nil {
+func (s *session) clientSetting(ctx context.Context, cs *policy.ClientSetting) {
+	if e := s.takeClientSetting(ctx, cs); e != nil {
 		s.refuseSimple(e)
 		return
 	}
@@ -43,9 +44,9 @@ func (s *session) clientSetting(cs *policy.ClientSetting) {
 
 // takeClientSetting records cs for the session's next transactions, or
 // says why it cannot.
-func (s *session) takeClientSetting(cs *policy.ClientSetting) *wireError {
+func (s *session) takeClientSetting(ctx context.Context, cs *policy.ClientSetting) *wireError {
 	if s.owed() {
-		s.pump() // earlier statements first: their transaction may still be open
+		s.pump(ctx) // earlier statements first: their transaction may still be open
 	}
 	s.mu.Lock()
 	held := s.bk != nil

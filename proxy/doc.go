@@ -63,9 +63,17 @@
 //     machine) and pgmoat nothing measurable: their messages are encoded
 //     once per session and travel in the client's first write.
 //   - The pool keeps its connections honest about the server's life
-//     (pool.go): before lending an idle backend it peeks at the socket
-//     without blocking (backend.check), so one the server closed or spoke
-//     to while idle (a FATAL at shutdown) is never lent. A backend found
+//     (pool.go): before lending an idle backend to the Executor or to
+//     itself it peeks at the socket without blocking (backend.check), so
+//     one the server closed or spoke to while idle (a FATAL at shutdown)
+//     is never lent. A proxy session is lent one without the peek (a
+//     system call per transaction): it keeps the lending's first batch
+//     until the backend's first byte, and a backend found dead at that
+//     first read (end of stream or a reset with nothing read, or a FATAL
+//     as its first message), which answered nothing and ran nothing of
+//     the batch, is discarded and the batch sent once to another
+//     (replay.go); a backend that fails after its first byte costs the
+//     client FATAL 08006, as part of the batch may have run. A backend found
 //     dead ends its epoch: the idle backends opened in it are closed too,
 //     because what killed one (a restart, a failover) killed them all, and
 //     the pool refills to PoolConfig.Min in the background. A backend that
@@ -125,6 +133,10 @@
 //     queue's array (queue) comes from the server's pool when something
 //     is queued and goes back once nothing is owed and no backend is
 //     held, so a session between transactions holds none.
+//   - the lending's first batch as sent (replay), kept until the
+//     backend's first byte for a replay on another backend: the session
+//     goroutine alone; cleanup stops keeping it before a forwarder drains
+//     an abandoned lending.
 //   - the extended-protocol batch (batchOpen, batchKind, batchSQL,
 //     batchOIDs, skipping, unnamed, unnamedFresh, stmts): the session
 //     goroutine alone.

@@ -101,7 +101,7 @@ func (e expectation) ends(typ byte) bool {
 // the other, as PostgreSQL itself serves them. A client that hangs up
 // while its statement runs is noticed by the session's clientWatch,
 // which cancels it.
-func (s *session) pump() {
+func (s *session) pump(ctx context.Context) {
 	s.mu.Lock()
 	bk := s.bk
 	s.mu.Unlock()
@@ -112,9 +112,13 @@ func (s *session) pump() {
 	defer s.stopWatch()
 	for s.owed() {
 		for {
-			typ, ended := s.forwardOne(bk)
+			typ, ended := s.forwardOne(ctx, bk)
 			if ended {
 				return
+			}
+			if typ == typReplayed {
+				bk = s.heldBackend()
+				break
 			}
 			if !streamed(typ) {
 				break // it may have completed the last thing owed
@@ -123,10 +127,19 @@ func (s *session) pump() {
 	}
 }
 
+// typReplayed is what forwardOne reports when the lending moved to
+// another backend (replay.go): no backend message has that type.
+const typReplayed byte = 0
+
 // forwardOne reads one backend message and routes it; ended reports that
 // the lending is over (the backend went back to the pool, or was lost).
-func (s *session) forwardOne(bk *backend) (typ byte, ended bool) {
+func (s *session) forwardOne(ctx context.Context, bk *backend) (typ byte, ended bool) {
 	typ, body, big, err := bk.rd.nextSmall()
+	if s.replay.on {
+		if why, ok := s.replayable(bk, typ, body, err); ok {
+			return typReplayed, !s.replayOn(ctx, bk, why)
+		}
+	}
 	if err != nil {
 		s.backendLost(bk, err)
 		return 0, true
@@ -195,7 +208,7 @@ func (s *session) owed() bool {
 func (s *session) forward(bk *backend) {
 	defer s.fwdWG.Done()
 	for {
-		if _, ended := s.forwardOne(bk); ended {
+		if _, ended := s.forwardOne(context.Background(), bk); ended {
 			return
 		}
 	}
@@ -402,9 +415,18 @@ func (s *session) endLending(bk *backend, why *wireError) {
 	gone := s.clientGone
 	s.mu.Unlock()
 	s.handBack(bk)
-	if gone {
-		return
+	if !gone {
+		s.tellLost(why)
 	}
+}
+
+// tellLost tells the client its lending ended under it and disconnects
+// it.
+func (s *session) tellLost(why *wireError) {
+	s.mu.Lock()
+	s.expect = nil
+	s.dropQueue()
+	s.mu.Unlock()
 	s.srv.metrics.clientError(why.code)
 	s.outMu.Lock()
 	s.writeMsg(why.response())

@@ -386,7 +386,9 @@ func (s *Server) forget(sess *session) {
 // so each write is bounded by the idle-transaction timeout (stallWriter)
 // until the session hands the backend back.
 func (s *Server) lend(ctx context.Context, id policy.Identity, want settings, key string, local settings) (*backend, error) {
-	bk, err := s.pool.lend(ctx, borrowerFor(id, key), func(bk *backend) error {
+	br := borrowerFor(id, key)
+	br.replays = true // the session replays a first batch a dead backend never answered (replay.go)
+	bk, err := s.pool.lend(ctx, br, func(bk *backend) error {
 		if !s.pool.cfg.BehindPooler && (bk.appliedKey != key || bk.lastID != id) {
 			s.metrics.injection()
 		}

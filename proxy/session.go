@@ -78,6 +78,9 @@ type session struct {
 	// the backend, under mu; the session goroutine folds it into
 	// skipping before each message (noteBackendSkip).
 	backendSkips bool
+	// replay keeps the lending's first batch until the backend answers
+	// (replay.go); the session goroutine's.
+	replay replayLog
 	// failedNames are client statement names whose Parse the server
 	// refused, under mu like backendSkips: the session forgets them, so a
 	// driver may reuse the name as PostgreSQL allows.
@@ -171,7 +174,7 @@ func (s *session) handle(ctx context.Context, msg pgproto3.FrontendMessage) bool
 	switch m := msg.(type) {
 	case *pgproto3.Query:
 		s.query(ctx, m.String)
-		s.pump()
+		s.pump(ctx)
 	case *pgproto3.Parse:
 		s.parse(ctx, m)
 	case *pgproto3.Bind:
@@ -184,10 +187,10 @@ func (s *session) handle(ctx context.Context, msg pgproto3.FrontendMessage) bool
 		s.closeMsg(ctx, m)
 	case *pgproto3.Sync:
 		s.sync(ctx)
-		s.pump()
+		s.pump(ctx)
 	case *pgproto3.Flush:
 		s.flushMsg()
-		s.pump()
+		s.pump(ctx)
 	case *pgproto3.Terminate:
 		return true
 	case *pgproto3.FunctionCall:
@@ -239,7 +242,7 @@ func (s *session) query(ctx context.Context, sql string) {
 		return
 	}
 	if v.Setting != nil {
-		s.clientSetting(v.Setting)
+		s.clientSetting(ctx, v.Setting)
 		return
 	}
 	if !s.startBatch(ctx, true) {
@@ -368,6 +371,9 @@ func (s *session) ensurePreparedAs(st clientStmt, hidden bool, client string) bo
 		}
 	}
 	s.mu.Unlock()
+	if have {
+		s.replay.noteAssumed(st)
+	}
 	if have || pending {
 		return true
 	}
@@ -605,9 +611,9 @@ func (s *session) sendRaw(wire []byte) {
 	if bk == nil {
 		return
 	}
+	s.replay.note(wire)
 	if _, err := bk.wr.Write(wire); err != nil {
-		bk.broken.Store(true)
-		_ = bk.conn.Close()
+		s.sendFailed(bk, err)
 	}
 }
 
@@ -620,13 +626,40 @@ func (s *session) sendBackend(m pgproto3.FrontendMessage, flush bool) {
 		return // lost meanwhile; the forwarder has told the client
 	}
 	err := bk.send(m)
-	if err == nil && flush {
-		err = bk.flush()
+	if err == nil {
+		s.replay.note(bk.scratch)
+		if flush {
+			err = bk.flush()
+		}
 	}
 	if err != nil {
-		bk.broken.Store(true)
-		_ = bk.conn.Close() // the forwarder sees the failure and reports it
+		s.sendFailed(bk, err)
 	}
+}
+
+// flushBackend sends what is buffered for the held backend.
+func (s *session) flushBackend() {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if bk := s.heldBackend(); bk != nil {
+		if err := bk.flush(); err != nil {
+			s.sendFailed(bk, err)
+		}
+	}
+}
+
+// sendFailed discards a backend a write to failed. The connection is
+// closed, so that whoever reads it sees the failure and reports it;
+// unless the server reset it while the lending's first batch is kept:
+// the read then finds the end of the connection, nothing answered, and
+// replays the batch (replay.go). Called with s.wmu held.
+func (s *session) sendFailed(bk *backend, err error) {
+	bk.broken.Store(true)
+	if s.replay.on && resetOnWrite(err) {
+		s.replay.writeFailed = true
+		return
+	}
+	_ = bk.conn.Close()
 }
 
 // startBatch makes sure the message about to be sent has a backend and,
@@ -642,7 +675,7 @@ func (s *session) startBatch(ctx context.Context, simple bool) bool {
 		return true
 	}
 	if s.owed() {
-		s.pump() // the previous batch was answered in full; make sure of it
+		s.pump(ctx) // the previous batch was answered in full; make sure of it
 	}
 	if !s.ensureBackend(ctx, simple) {
 		return false
@@ -678,6 +711,7 @@ func (s *session) injectLocal() {
 	s.unsynced = true
 	s.mu.Unlock()
 	s.sendRaw(s.set.localWire)
+	s.replay.noteInjection(len(s.set.localExpect))
 	if s.srv.pool.cfg.BehindPooler {
 		s.unnamedFresh = false
 	}
@@ -719,6 +753,7 @@ func (s *session) ensureBackend(ctx context.Context, simple bool) bool {
 	s.span = s.srv.startTxSpan(s, bk)
 	s.mu.Unlock()
 	s.unnamedFresh = false
+	s.replay.begin()
 	return true
 }
 
@@ -759,6 +794,7 @@ func (s *session) cleanup() {
 	bk := s.bk
 	inFlight := len(s.expect) > 0
 	s.mu.Unlock()
+	s.replay.stop() // nobody to replay for; the forwarder reads the backend from here
 	if bk != nil {
 		s.rollbackAbandoned(bk, inFlight)
 	}
