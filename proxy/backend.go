@@ -102,6 +102,12 @@ type backend struct {
 	// connection's failure.
 	writeLimit time.Duration
 	stalled    atomic.Bool
+	// fused is conn's raw socket when a batch's write may be left to the
+	// read of its answer (fused.go); deferring is set while a flush
+	// leaves its bytes in pending for that read.
+	fused     syscall.RawConn
+	deferring bool
+	pending   []byte
 
 	// lending moves on each time a borrower hands the backend back
 	// (Pool.release), under cancelMu, which a cancel request holds while
@@ -124,14 +130,26 @@ type backend struct {
 type stallWriter struct{ b *backend }
 
 func (w stallWriter) Write(p []byte) (int, error) {
-	d := w.b.writeLimit
-	if d <= 0 {
-		return w.b.conn.Write(p)
+	if w.b.deferring {
+		w.b.pending = append(w.b.pending, p...)
+		return len(p), nil
 	}
-	_ = w.b.conn.SetWriteDeadline(time.Now().Add(d))
-	n, err := w.b.conn.Write(p)
+	if err := w.b.writePending(); err != nil {
+		return 0, err
+	}
+	return w.b.limitedWrite(p)
+}
+
+// limitedWrite writes p to the connection within the write limit.
+func (b *backend) limitedWrite(p []byte) (int, error) {
+	d := b.writeLimit
+	if d <= 0 {
+		return b.conn.Write(p)
+	}
+	_ = b.conn.SetWriteDeadline(time.Now().Add(d))
+	n, err := b.conn.Write(p)
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		w.b.stalled.Store(true)
+		b.stalled.Store(true)
 	}
 	return n, err
 }
@@ -206,7 +224,7 @@ func openBackend(ctx context.Context, cfg *pgconn.Config, maxBody int, verify fu
 	b := &backend{
 		conn:     hj.Conn,
 		rc:       rawConn(hj.Conn),
-		rd:       newRawReader(hj.Conn, maxBody),
+		fused:    fusedConn(hj.Conn),
 		pid:      hj.PID,
 		secret:   hj.SecretKey,
 		addr:     addr,
@@ -219,6 +237,7 @@ func openBackend(ctx context.Context, cfg *pgconn.Config, maxBody int, verify fu
 		released: now,
 	}
 	b.wr = bufio.NewWriterSize(stallWriter{b}, 16<<10)
+	b.rd = newRawReader(backendReader{b}, maxBody)
 	b.publish()
 	return b, nil
 }

@@ -23,7 +23,10 @@
 //     The session goroutine does everything in turn: it reads a client
 //     message, writes it to the backend and, after a Sync, Query or Flush,
 //     forwards the backend's answers until nothing more is owed, as
-//     PostgreSQL itself serves a connection. Only when the client has gone
+//     PostgreSQL itself serves a connection. On a plain TCP or Unix
+//     socket the write of a batch is left to the read of its answer
+//     (fused.go), which writes it and waits for the answer before its
+//     first read system call: no read finds the socket empty. Only when the client has gone
 //     does a forwarder goroutine drain the backend (the ROLLBACK of an
 //     abandoned transaction) before it goes back to the pool. A session
 //     that holds a backend while it waits for its client longer than the

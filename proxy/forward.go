@@ -540,6 +540,9 @@ func (s *session) handBack(bk *backend) {
 	defer s.wmu.Unlock()
 	s.cancelMu.Lock()
 	defer s.cancelMu.Unlock()
+	if len(bk.pending) > 0 {
+		bk.broken.Store(true) // a batch never sent: the server's state is not known
+	}
 	bk.unlimitWrites()
 	s.srv.pool.release(bk)
 }

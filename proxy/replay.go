@@ -127,7 +127,7 @@ func (s *session) deadOnArrival(bk *backend, typ byte, body []byte, err error) b
 		if bk.stalled.Load() || bk.rd.buffered() {
 			return false // a write stalled, or a message began and was cut
 		}
-		return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) ||
+		return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
 			(s.replay.writeFailed && errors.Is(err, net.ErrClosed))
 	}
 	return typ == 'E' && errorSeverity(body) == "FATAL"

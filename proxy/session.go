@@ -629,7 +629,7 @@ func (s *session) sendBackend(m pgproto3.FrontendMessage, flush bool) {
 	if err == nil {
 		s.replay.note(bk.scratch)
 		if flush {
-			err = bk.flush()
+			err = bk.flushToRead() // written by the read of its answer (fused.go)
 		}
 	}
 	if err != nil {
@@ -642,7 +642,7 @@ func (s *session) flushBackend() {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if bk := s.heldBackend(); bk != nil {
-		if err := bk.flush(); err != nil {
+		if err := bk.flushToRead(); err != nil {
 			s.sendFailed(bk, err)
 		}
 	}
@@ -820,10 +820,20 @@ func (s *session) rollbackAbandoned(bk *backend, inFlight bool) {
 	s.mu.Unlock()
 	// Nobody reads the backend once the session loop has ended: a
 	// forwarder goroutine drains it, and is given up on after a while.
+	// On a raw socket the Sync and ROLLBACK are left for its first read
+	// to send (fused.go), so the backend's buffers are the forwarder's
+	// alone from then on; otherwise it drains while they are written,
+	// so a server blocked sending results cannot block the write.
 	s.fwdWG.Add(1)
-	go s.forward(bk)
-	s.sendBackend(&pgproto3.Sync{}, false)
-	s.sendBackend(&pgproto3.Query{String: "ROLLBACK"}, true)
+	if bk.fused != nil {
+		s.sendBackend(&pgproto3.Sync{}, false)
+		s.sendBackend(&pgproto3.Query{String: "ROLLBACK"}, true)
+		go s.forward(bk)
+	} else {
+		go s.forward(bk)
+		s.sendBackend(&pgproto3.Sync{}, false)
+		s.sendBackend(&pgproto3.Query{String: "ROLLBACK"}, true)
+	}
 	done := make(chan struct{})
 	go func() { s.fwdWG.Wait(); close(done) }()
 	select {
