@@ -48,10 +48,7 @@ func (s *session) takeClientSetting(ctx context.Context, cs *policy.ClientSettin
 	if s.owed() {
 		s.pump(ctx) // earlier statements first: their transaction may still be open
 	}
-	s.mu.Lock()
-	held := s.bk != nil
-	s.mu.Unlock()
-	if held {
+	if s.bk != nil {
 		return errorf(codeDenied, "pgmoat: settings.transaction: SET "+cs.Name+" inside a transaction block is not supported through pgmoat; set it before BEGIN")
 	}
 	sets := maps.Clone(s.set.sets)

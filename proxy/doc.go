@@ -127,22 +127,40 @@
 //     loses nothing a client pipelined behind its password. An idle
 //     client holds no read buffer, and no write buffer either: the
 //     output buffer goes back to the server's pool after every flush.
-//   - client output (out, outErr, scratch): under outMu, written by the
-//     session goroutine and, for a client that left, by the forwarder
-//     draining its backend.
-//   - the current lending (bk, span, expect, unsynced, backendSkips,
-//     failedNames, clientGone): under mu, because the admin console, the
-//     idle sweeper, cancel and KILL read bk and expect. The response
-//     queue's array (queue) comes from the server's pool when something
-//     is queued and goes back once nothing is owed and no backend is
-//     held, so a session between transactions holds none.
+//   - Each piece below is owned by one goroutine, as in cockroach's
+//     sqlproxyccl forwarder, so the per-message path takes no lock: the
+//     session goroutine reads the client and, after each Sync, Query or
+//     Flush, the backend, and it alone writes the client. While cleanup
+//     drains an abandoned lending (rollbackAbandoned), the client output
+//     and the lending pass to the forwarder goroutine (the go statement
+//     hands them over, fwdWG.Wait hands them back).
+//   - client output (clientOut: out, outErr, scratch): the session
+//     goroutine's. A KILL or a shutdown does not write to the client: it
+//     leaves its FATAL in farewell and wakes the session's read
+//     (session.bid); the session writes it between two messages and
+//     ends. A session that does not get there within abandonGrace (its
+//     client stopped reading) has its connection closed.
+//   - the current lending (lendingState: bk, span, expect, queue,
+//     unsynced, backendSkips, failedNames, clientGone, the statement's
+//     outcome): the session goroutine's. The response queue's array
+//     (queue) comes from the server's pool when something is queued and
+//     goes back once nothing is owed and no backend is held, so a
+//     session between transactions holds none.
+//   - what the session shows other goroutines (shown: the held backend,
+//     whether anything is owed, the farewell): atomics the session
+//     goroutine stores and the admin console, the cancel path, KILL,
+//     shutdown and the client watch load. A cancel reads the held
+//     backend under cancelMu, which the release of a backend takes
+//     (handBack), so it reaches the server before the backend can go to
+//     anyone else; wmu orders an abandoned lending's ROLLBACK write with
+//     the forwarder's release of it.
 //   - the lending's first batch as sent (replay), kept until the
 //     backend's first byte for a replay on another backend: the session
 //     goroutine alone; cleanup stops keeping it before a forwarder drains
 //     an abandoned lending.
-//   - the extended-protocol batch (batchOpen, batchKind, batchSQL,
-//     batchOIDs, skipping, unnamed, unnamedFresh, stmts): the session
-//     goroutine alone.
+//   - the extended-protocol batch (batchState: batchOpen, batchKind,
+//     batchSQL, batchOIDs, skipping, unnamed, unnamedFresh, stmts,
+//     endPortals, txEnded): the session goroutine alone.
 //   - idleSince and writeSince: atomics, published by the session
 //     goroutine for the sweeper.
 //   - the settings its backends carry (set): the session goroutine

@@ -102,9 +102,7 @@ func (e expectation) ends(typ byte) bool {
 // while its statement runs is noticed by the session's clientWatch,
 // which cancels it.
 func (s *session) pump(ctx context.Context) {
-	s.mu.Lock()
 	bk := s.bk
-	s.mu.Unlock()
 	if bk == nil {
 		return
 	}
@@ -117,7 +115,7 @@ func (s *session) pump(ctx context.Context) {
 				return
 			}
 			if typ == typReplayed {
-				bk = s.heldBackend()
+				bk = s.bk
 				break
 			}
 			if !streamed(typ) {
@@ -164,7 +162,6 @@ func (s *session) forwardOne(ctx context.Context, bk *backend) (typ byte, ended 
 // short and no way to read a framed error after it: its connection is
 // closed. ended reports that the lending is over.
 func (s *session) streamToClient(bk *backend, typ byte, n int) (ended bool) {
-	s.outMu.Lock()
 	w := io.Writer(io.Discard) // a client that is gone: drain the backend only
 	if s.outErr == nil {
 		if s.outErr = writeHeader(s.writer(), typ, n); s.outErr == nil {
@@ -178,7 +175,6 @@ func (s *session) streamToClient(bk *backend, typ byte, n int) (ended bool) {
 	if rerr == nil && !bk.rd.buffered() {
 		s.flushClient()
 	}
-	s.outMu.Unlock()
 	if rerr != nil {
 		s.backendLostMidMessage(bk, rerr)
 		return true
@@ -197,8 +193,6 @@ func streamed(typ byte) bool {
 
 // owed reports whether the held backend still owes the client an answer.
 func (s *session) owed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	return s.bk != nil && s.realPending()
 }
 
@@ -217,8 +211,6 @@ func (s *session) forward(bk *backend) {
 // handleBackendMessage routes one backend message and reports whether the
 // backend was given back.
 func (s *session) handleBackendMessage(bk *backend, typ byte, body []byte) (released bool) {
-	s.outMu.Lock()
-	defer s.outMu.Unlock()
 	switch typ {
 	case 'D', 'T', 't', 'n', 'N', 'S', 'A':
 		// Rows, descriptions, notices, parameter status, notifications:
@@ -236,17 +228,12 @@ func (s *session) handleBackendMessage(bk *backend, typ byte, body []byte) (rele
 // completes reports whether typ ends the queue head (for T and n, which
 // are also plain output of Execute in simple Query mode).
 func (s *session) completes(typ byte) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	return len(s.expect) > 0 && s.expect[0].kind == expectDescribe && s.expect[0].ends(typ)
 }
 
-// complete handles a message that may end the head expectation. Called
-// with outMu held.
+// complete handles a message that may end the head expectation.
 func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
-	s.mu.Lock()
 	if len(s.expect) == 0 {
-		s.mu.Unlock()
 		// Nothing was asked: the backend is in a state we do not know.
 		bk.broken.Store(true)
 		s.writeClient(typ, body, true)
@@ -295,11 +282,10 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 	synth := s.takeSynthetic()
 	release := typ == 'Z' && len(s.expect) == 0 && !s.unsynced && bk.txStatus == 'I'
 	if release {
-		s.bk = nil
+		s.setHeld(nil)
 		s.endSpan(false)
-		s.dropQueue()
 	}
-	s.mu.Unlock()
+	s.dropQueue()
 
 	if forwardIt {
 		if typ == 'E' {
@@ -319,8 +305,7 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 
 // dropUntilSync removes queue entries up to (not including) the next
 // Sync: after an error in an extended batch the backend answers nothing
-// else before it, not even a simple Query sent meanwhile. Called with
-// s.mu held.
+// else before it, not even a simple Query sent meanwhile.
 func (s *session) dropUntilSync() {
 	i := 0
 	for i < len(s.expect) && s.expect[i].kind != expectSync && s.expect[i].kind != synthReady {
@@ -330,7 +315,6 @@ func (s *session) dropUntilSync() {
 }
 
 // takeSynthetic pops the synthetic entries now at the head of the queue.
-// Called with s.mu held.
 func (s *session) takeSynthetic() []expectation {
 	var out []expectation
 	for len(s.expect) > 0 && s.expect[0].kind.synthetic() {
@@ -340,7 +324,7 @@ func (s *session) takeSynthetic() []expectation {
 	return out
 }
 
-// writeSynthetic writes made-up responses. Called with outMu held.
+// writeSynthetic writes made-up responses.
 func (s *session) writeSynthetic(entries []expectation) {
 	for _, e := range entries {
 		switch e.kind {
@@ -366,8 +350,6 @@ func (s *session) writeSynthetic(entries []expectation) {
 
 // txStatus is what the client's ReadyForQuery should say now.
 func (s *session) txStatus() byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.bk == nil {
 		return 'I'
 	}
@@ -392,12 +374,10 @@ func (s *session) backendLost(bk *backend, err error) {
 func (s *session) backendLostMidMessage(bk *backend, err error) {
 	s.srv.log.Warn("backend lost while a large message was passed through; closing the client connection", "user", s.user, "user_id", s.id.UserID, "err", err)
 	bk.broken.Store(true)
-	s.mu.Lock()
-	s.bk = nil
+	s.setHeld(nil)
 	s.expect = nil
 	s.endSpan(true)
 	s.dropQueue()
-	s.mu.Unlock()
 	s.handBack(bk)
 	s.lost.Store(true)
 	_ = s.conn.Close()
@@ -407,15 +387,12 @@ func (s *session) backendLostMidMessage(bk *backend, err error) {
 // why and disconnects it.
 func (s *session) endLending(bk *backend, why *wireError) {
 	bk.broken.Store(true)
-	s.mu.Lock()
-	s.bk = nil
+	s.setHeld(nil)
 	s.expect = nil
 	s.endSpan(true)
 	s.dropQueue()
-	gone := s.clientGone
-	s.mu.Unlock()
 	s.handBack(bk)
-	if !gone {
+	if !s.clientGone {
 		s.tellLost(why)
 	}
 }
@@ -423,21 +400,16 @@ func (s *session) endLending(bk *backend, why *wireError) {
 // tellLost tells the client its lending ended under it and disconnects
 // it.
 func (s *session) tellLost(why *wireError) {
-	s.mu.Lock()
 	s.expect = nil
 	s.dropQueue()
-	s.mu.Unlock()
 	s.srv.metrics.clientError(why.code)
-	s.outMu.Lock()
 	s.writeMsg(why.response())
 	s.flushClient()
-	s.outMu.Unlock()
 	_ = s.conn.SetReadDeadline(time.Now()) // wake the session loop
 	s.lost.Store(true)
 }
 
-// writeClient appends one raw message to the client buffer. Called with
-// outMu held. Write errors mean the client is gone; the session loop
+// writeClient appends one raw message to the client buffer. Write errors mean the client is gone; the session loop
 // finds out on its next read.
 func (s *session) writeClient(typ byte, body []byte, flush bool) {
 	if s.outErr != nil {
@@ -452,7 +424,7 @@ func (s *session) writeClient(typ byte, body []byte, flush bool) {
 	}
 }
 
-// writeMsg encodes and appends a message. Called with outMu held.
+// writeMsg encodes and appends a message.
 func (s *session) writeMsg(msg pgproto3.BackendMessage) {
 	if s.outErr != nil {
 		return
@@ -483,7 +455,7 @@ func (s *session) flushClient() {
 }
 
 // writer returns the client's output buffer, taking one from the pool
-// when it has none. Called with outMu held.
+// when it has none.
 func (s *session) writer() *bufio.Writer {
 	if s.out == nil {
 		s.out = s.srv.writers.Get().(*bufio.Writer)
@@ -499,17 +471,11 @@ func (s *session) writer() *bufio.Writer {
 func (s *session) cancelBackend() {
 	s.cancelMu.Lock()
 	defer s.cancelMu.Unlock()
-	s.mu.Lock()
-	bk := s.bk
-	busy := len(s.expect) > 0
-	var lending uint64
-	if bk != nil {
-		lending = bk.lending.Load() // the session's: it holds bk
-	}
-	s.mu.Unlock()
-	if bk == nil || !busy {
+	bk := s.held.Load()
+	if bk == nil || !s.busy.Load() {
 		return
 	}
+	lending := bk.lending.Load() // the session's: it holds bk
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = bk.cancel(ctx, lending)
@@ -532,12 +498,17 @@ func errorCode(body []byte) string {
 	return "unknown"
 }
 
-// handBack returns a backend to the pool once no write to it is still in
-// progress (a write started before the session let go of it) and no
-// cancel request for it is still on its way to the server.
+// handBack returns a backend to the pool once no cancel request for it
+// is still on its way to the server and, for an abandoned lending, no
+// write of its ROLLBACK is still in progress (rollbackAbandoned).
 func (s *session) handBack(bk *backend) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	if s.clientGone {
+		s.wmu.Lock()
+		defer s.wmu.Unlock()
+		if s.abandoned == bk {
+			s.abandoned = nil
+		}
+	}
 	s.cancelMu.Lock()
 	defer s.cancelMu.Unlock()
 	if len(bk.pending) > 0 {
@@ -548,7 +519,7 @@ func (s *session) handBack(bk *backend) {
 }
 
 // finishStatement reports a statement that got its ReadyForQuery to the
-// log, the trace and the slow log. Called with s.mu held.
+// log, the trace and the slow log.
 func (s *session) finishStatement(e expectation, d time.Duration) {
 	rows, sqlstate := s.stmtRows, s.stmtError
 	s.stmtRows, s.stmtError = 0, ""
@@ -574,7 +545,7 @@ func (s *session) traceStatement(e expectation, d time.Duration, rows int64, sql
 }
 
 // noteOutcome adds a CommandComplete's row count or an error's SQLSTATE
-// to the statement being run, for its log record. Called with s.mu held.
+// to the statement being run, for its log record.
 func (s *session) noteOutcome(typ byte, body []byte) {
 	if s.span == nil && !s.srv.log.Enabled(context.Background(), slog.LevelDebug) {
 		return
@@ -607,7 +578,6 @@ func tagRows(tag []byte) int64 {
 // identity, request id, the SQL with every literal replaced by $n (never
 // a value), rows, the error's SQLSTATE, duration. Off unless the logger
 // is at debug level, because it costs a normalization per statement.
-// Called with s.mu held.
 func (s *session) logStatement(e expectation, d time.Duration, rows int64, sqlstate string) {
 	if !s.srv.log.Enabled(context.Background(), slog.LevelDebug) {
 		return
@@ -623,7 +593,7 @@ func (s *session) logStatement(e expectation, d time.Duration, rows int64, sqlst
 	s.srv.log.Debug("statement", attrs...)
 }
 
-// endSpan closes the lending's span. Called with s.mu held.
+// endSpan closes the lending's span.
 func (s *session) endSpan(failed bool) {
 	if s.span == nil {
 		return

@@ -31,9 +31,7 @@ const idleTimedOut = -1
 // armIdle publishes the start of a wait for the client when a backend is
 // held; it reports whether it did.
 func (s *session) armIdle() bool {
-	s.mu.Lock()
 	held := s.bk != nil
-	s.mu.Unlock()
 	if held {
 		s.idleSince.Store(time.Now().UnixNano())
 	}

@@ -186,10 +186,8 @@ func (s *session) replayOn(ctx context.Context, bk *backend, why error) bool {
 	s.srv.log.Info("backend found dead at a lending's first read; sending the batch to another", "user", s.user, "user_id", s.id.UserID, "pid", bk.pid, "err", why.Error())
 	bk.broken.Store(true)
 	s.srv.pool.lostLent(bk, why)
-	s.mu.Lock()
-	s.bk = nil
+	s.setHeld(nil)
 	s.endSpan(true)
-	s.mu.Unlock()
 	s.handBack(bk)
 
 	next, err := s.srv.lend(ctx, s.id, s.set.settings, s.set.key, s.set.local)
@@ -206,13 +204,11 @@ func (s *session) replayOn(ctx context.Context, bk *backend, why error) bool {
 		parses = append(parses, expectation{kind: expectParse, swallow: true, prepared: st.backendName})
 		wire, _ = (&pgproto3.Parse{Name: st.backendName, Query: st.query, ParameterOIDs: st.paramOIDs}).Encode(wire)
 	}
-	s.mu.Lock()
-	s.bk = next
+	s.setHeld(next)
 	s.span = s.srv.startTxSpan(s, next)
 	if len(parses) > 0 {
 		s.expect = append(s.expect[:injN], append(parses, s.expect[injN:]...)...)
 	}
-	s.mu.Unlock()
 	// Not kept again: a second backend that fails so reaches the client.
 	s.sendRaw((*kept)[:injEnd])
 	s.sendRaw(wire)

@@ -345,13 +345,13 @@ func (s *Server) refuse(conn net.Conn, e *wireError) {
 // is in flight.
 func (s *Server) newSession(conn net.Conn, user string, id policy.Identity, client map[string]string, keyLen int) *session {
 	sess := &session{
-		srv:     s,
-		conn:    conn,
-		in:      newClientReader(conn, s.readers, s.cfg.MaxMessageSize),
-		user:    user,
-		id:      id,
-		stmts:   map[string]clientStmt{},
-		started: time.Now(),
+		srv:        s,
+		conn:       conn,
+		in:         newClientReader(conn, s.readers, s.cfg.MaxMessageSize),
+		user:       user,
+		id:         id,
+		batchState: batchState{stmts: map[string]clientStmt{}},
+		started:    time.Now(),
 	}
 	sess.set = &sessionSettings{client: client} // built by refreshSettings
 	sess.refreshSettings()

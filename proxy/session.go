@@ -19,14 +19,18 @@ import (
 	"github.com/pgmoat/pgmoat/policy"
 )
 
-// session serves one authenticated client connection. Its goroutine
-// (serve) owns the client's read side and the write side of whatever
-// backend it holds; the forwarder goroutine of the current lending owns the
-// backend's read side. Writes to the client happen under outMu.
+// session serves one authenticated client connection. Its state comes in
+// pieces, each with one owner (doc.go has the list): the client's output,
+// the current lending and the extended-protocol batch belong to the
+// session goroutine (serve), which reads the client and, after each
+// Sync, Query or Flush, the backend, so the per-message path takes no
+// lock. Only while cleanup drains an abandoned lending does the lending
+// and the output pass to the forwarder goroutine, and back when it ends.
 // Other goroutines (the admin console's SHOW CLIENTS and SHOW POOLS, the
-// idle-transaction sweeper, cancel and KILL) read only bk under mu,
-// idleSince, and the fields fixed before the session is registered (user,
-// id, conn, started, key).
+// idle-transaction sweeper, cancel and KILL, shutdown) read only what the
+// session publishes (shown) and the fields fixed before the session is
+// registered (user, id, conn, started, key); a KILL or a shutdown leaves
+// its FATAL for the session goroutine to write (farewell).
 type session struct {
 	srv     *Server
 	conn    net.Conn
@@ -42,26 +46,20 @@ type session struct {
 	watch clientWatch
 	key   cancelKey
 
-	// stmts maps the client's prepared statement names to what pgmoat
-	// prepares on whichever backend it holds.
-	stmts map[string]clientStmt
+	clientOut
+	lendingState
+	batchState
+	shown
 
-	outMu   sync.Mutex
-	out     *bufio.Writer
-	outErr  error
-	scratch []byte
-
-	mu         sync.Mutex
-	bk         *backend      // held backend, nil between transactions
-	span       trace.Span    // the lending's span when tracing is on
-	expect     []expectation // responses owed to the client, in order
-	queue      *queueBuf     // expect's backing array while it is in use (from srv.readers.queues)
-	unsynced   bool          // extended-protocol messages sent since the last Sync
-	clientGone bool
-
-	// wmu serializes writes to the held backend with its release, so a
-	// backend is never handed on while a write to it is still finishing.
+	// wmu serializes the writes of an abandoned lending's ROLLBACK with
+	// the release of its backend by the forwarder that drains it
+	// (rollbackAbandoned), so a backend is never handed on while a write
+	// to it is still finishing. The session goroutine's own writes need
+	// it not: it is the one that releases.
 	wmu sync.Mutex
+	// abandoned is the backend rollbackAbandoned writes to, until the
+	// forwarder hands it back; under wmu.
+	abandoned *backend
 	// cancelMu is held while a cancel request for the held backend is
 	// on its way to the server, and by its release: a cancel that read
 	// the backend before it went back reaches the server before anyone
@@ -69,22 +67,68 @@ type session struct {
 	// idle.
 	cancelMu sync.Mutex
 
-	skipping bool // after an error in extended protocol: discard until Sync
+	lost  atomic.Bool
+	fwdWG sync.WaitGroup
+	// idleSince is when the session began waiting for its client while
+	// holding a backend (UnixNano), 0 when it is not, idleTimedOut once
+	// the server's sweeper has claimed the wait (see idle.go).
+	idleSince atomic.Int64
+	// writeSince is when a write to the client started and has not
+	// returned (0: none): a client that stops reading its results would
+	// otherwise hold its backend for ever (stalledWriter, in idle.go).
+	writeSince atomic.Int64
+}
+
+// clientOut is the client's output: the session goroutine's (the
+// forwarder's while it drains an abandoned lending, when nobody listens).
+type clientOut struct {
+	out     *bufio.Writer
+	outErr  error
+	scratch []byte
+}
+
+// lendingState is the current lending: the session goroutine's (the
+// forwarder's while it drains an abandoned one).
+type lendingState struct {
+	bk         *backend      // held backend, nil between transactions
+	span       trace.Span    // the lending's span when tracing is on
+	expect     []expectation // responses owed to the client, in order
+	queue      *queueBuf     // expect's backing array while it is in use (from srv.readers.queues)
+	unsynced   bool          // extended-protocol messages sent since the last Sync
+	clientGone bool          // cleanup began: nobody is told anything more
 	// backendSkips says the backend reported an error in an extended
 	// batch not yet ended by Sync: like PostgreSQL, which ignores every
 	// message but Sync from then on (a simple Query included), the
 	// session must then discard the client's messages itself, or it
-	// would wait for answers that never come. Written by whoever reads
-	// the backend, under mu; the session goroutine folds it into
-	// skipping before each message (noteBackendSkip).
+	// would wait for answers that never come. The session goroutine
+	// folds it into skipping before each message (noteBackendSkip).
 	backendSkips bool
-	// replay keeps the lending's first batch until the backend answers
-	// (replay.go); the session goroutine's.
-	replay replayLog
 	// failedNames are client statement names whose Parse the server
-	// refused, under mu like backendSkips: the session forgets them, so a
-	// driver may reuse the name as PostgreSQL allows.
+	// refused: the session forgets them, so a driver may reuse the name
+	// as PostgreSQL allows.
 	failedNames []string
+	// slowAfter is the profile's slow threshold, looked up once.
+	slowAfter time.Duration
+	// requests counts finished statements, for request ids in logs;
+	// stmtRows and stmtError gather the running statement's outcome for
+	// its log record (at debug level only).
+	requests  int
+	stmtRows  int64
+	stmtError string
+	// busyShown is what shown.busy was last set to.
+	busyShown bool
+}
+
+// batchState is the extended-protocol batch and the client's statements:
+// the session goroutine alone.
+type batchState struct {
+	// stmts maps the client's prepared statement names to what pgmoat
+	// prepares on whichever backend it holds.
+	stmts    map[string]clientStmt
+	skipping bool // after an error in extended protocol: discard until Sync
+	// replay keeps the lending's first batch until the backend answers
+	// (replay.go).
+	replay replayLog
 	// unnamed is the client's last unnamed statement; unnamedFresh says
 	// the held backend has it (parsed in this lending or batch).
 	unnamed      *clientStmt
@@ -104,24 +148,18 @@ type session struct {
 	batchKind policy.Kind
 	batchSQL  string
 	batchOIDs []uint32
-	// slowAfter is the profile's slow threshold, looked up once.
-	slowAfter time.Duration
-	// requests counts finished statements, for request ids in logs;
-	// stmtRows and stmtError gather the running statement's outcome for
-	// its log record (at debug level only).
-	requests  int
-	stmtRows  int64
-	stmtError string
-	lost      atomic.Bool
-	fwdWG     sync.WaitGroup
-	// idleSince is when the session began waiting for its client while
-	// holding a backend (UnixNano), 0 when it is not, idleTimedOut once
-	// the server's sweeper has claimed the wait (see idle.go).
-	idleSince atomic.Int64
-	// writeSince is when a write to the client started and has not
-	// returned (0: none): a client that stops reading its results would
-	// otherwise hold its backend for ever (stalledWriter, in idle.go).
-	writeSince atomic.Int64
+}
+
+// shown is what the session publishes to other goroutines; the session
+// goroutine writes it, anyone reads it.
+type shown struct {
+	// held is the backend the session holds (bk, setHeld).
+	held atomic.Pointer[backend]
+	// busy says the response queue is not empty.
+	busy atomic.Bool
+	// farewell is the FATAL a KILL or a shutdown left for the session
+	// goroutine to write before it ends the session (serve).
+	farewell atomic.Pointer[wireError]
 }
 
 // clientStmt is a statement the client prepared under a name.
@@ -142,10 +180,16 @@ type clientStmt struct {
 func (s *session) serve(ctx context.Context) {
 	defer s.cleanup()
 	for {
+		if s.sayFarewell() {
+			return
+		}
 		armed := s.armIdle()
 		msg, err := s.in.Receive()
 		if armed && s.disarmIdle() {
 			s.idleTimeout()
+			return
+		}
+		if s.sayFarewell() {
 			return
 		}
 		if err != nil {
@@ -208,16 +252,13 @@ func (s *session) handle(ctx context.Context, msg pgproto3.FrontendMessage) bool
 // noteBackendSkip makes the session skip to Sync when the backend does,
 // and forget the names of statements the server refused to prepare.
 func (s *session) noteBackendSkip() {
-	s.mu.Lock()
 	if s.backendSkips {
 		s.skipping = true
 	}
-	failed := s.failedNames
-	s.failedNames = nil
-	s.mu.Unlock()
-	for _, name := range failed {
+	for _, name := range s.failedNames {
 		delete(s.stmts, name)
 	}
+	s.failedNames = s.failedNames[:0]
 }
 
 // query handles a simple-protocol Query. Inside an extended batch that
@@ -361,16 +402,13 @@ func (s *session) ensurePreparedAs(st clientStmt, hidden bool, client string) bo
 		}
 		return true
 	}
-	s.mu.Lock()
-	bk := s.bk
-	_, have := bk.prepared[st.backendName]
+	_, have := s.bk.prepared[st.backendName]
 	pending := false
 	for _, e := range s.expect {
 		if e.prepared == st.backendName {
 			pending = true
 		}
 	}
-	s.mu.Unlock()
 	if have {
 		s.replay.noteAssumed(st)
 	}
@@ -513,11 +551,8 @@ func (s *session) forwardExtended(ctx context.Context, m pgproto3.FrontendMessag
 
 func (s *session) sync(ctx context.Context) {
 	s.skipping = false
-	s.mu.Lock()
-	held := s.bk != nil
 	s.backendSkips = false
-	s.mu.Unlock()
-	if !held {
+	if s.bk == nil {
 		s.batchOpen = false
 		s.pushSynthetic(expectation{kind: synthReady})
 		return
@@ -528,10 +563,7 @@ func (s *session) sync(ctx context.Context) {
 }
 
 func (s *session) flushMsg() {
-	s.mu.Lock()
-	held := s.bk != nil
-	s.mu.Unlock()
-	if held {
+	if s.bk != nil {
 		s.sendBackend(&pgproto3.Flush{}, true)
 	}
 	s.emitSynthetic()
@@ -540,17 +572,15 @@ func (s *session) flushMsg() {
 // push queues a response owed by the backend. unsynced records whether
 // the message leaves an extended-protocol batch open.
 func (s *session) push(e expectation, unsynced bool) {
-	s.mu.Lock()
 	s.enqueue(e)
 	s.unsynced = unsynced
-	s.mu.Unlock()
 }
 
 // enqueue appends to the response queue, reusing its backing array once
 // the queue has drained (the head is popped by reslicing, so appends
 // would otherwise keep allocating). The array comes from the server's
 // pool and goes back to it when the queue drains between lendings
-// (dropQueue): an idle session holds none. Called with s.mu held.
+// (dropQueue): an idle session holds none.
 func (s *session) enqueue(es ...expectation) {
 	if len(s.expect) == 0 {
 		if s.queue == nil {
@@ -559,11 +589,30 @@ func (s *session) enqueue(es ...expectation) {
 		s.expect = s.queue[:0]
 	}
 	s.expect = append(s.expect, es...)
+	s.showBusy()
+}
+
+// showBusy publishes whether anything is owed (shown.busy), when that
+// changed.
+func (s *session) showBusy() {
+	if busy := len(s.expect) > 0; busy != s.busyShown {
+		s.busyShown = busy
+		s.busy.Store(busy)
+	}
+}
+
+// setHeld makes bk (nil: none) the held backend, and shows it. The
+// release of a backend the session let go of takes cancelMu
+// (handBack), so a cancel that found it shown still reaches it first.
+func (s *session) setHeld(bk *backend) {
+	s.bk = bk
+	s.held.Store(bk)
 }
 
 // dropQueue gives the response queue's array back once nothing is owed
-// and no backend is held. Called with s.mu held.
+// and no backend is held.
 func (s *session) dropQueue() {
+	defer s.showBusy()
 	if len(s.expect) > 0 || s.bk != nil || s.queue == nil {
 		return
 	}
@@ -575,19 +624,13 @@ func (s *session) dropQueue() {
 // pushSynthetic queues made-up responses and writes them at once when
 // nothing owed by the backend is ahead of them.
 func (s *session) pushSynthetic(es ...expectation) {
-	s.mu.Lock()
 	s.enqueue(es...)
-	s.mu.Unlock()
 	s.emitSynthetic()
 }
 
 func (s *session) emitSynthetic() {
-	s.outMu.Lock()
-	defer s.outMu.Unlock()
-	s.mu.Lock()
 	synth := s.takeSynthetic()
 	s.dropQueue()
-	s.mu.Unlock()
 	if len(synth) == 0 {
 		return
 	}
@@ -595,19 +638,9 @@ func (s *session) emitSynthetic() {
 	s.flushClient()
 }
 
-// heldBackend is the backend the session holds, nil when it was lost.
-// The writers call it with s.wmu held.
-func (s *session) heldBackend() *backend {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.bk
-}
-
 // sendRaw writes encoded messages to the held backend, unflushed.
 func (s *session) sendRaw(wire []byte) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	bk := s.heldBackend()
+	bk := s.bk
 	if bk == nil {
 		return
 	}
@@ -619,9 +652,7 @@ func (s *session) sendRaw(wire []byte) {
 
 // sendBackend writes a message to the held backend; flush sends it.
 func (s *session) sendBackend(m pgproto3.FrontendMessage, flush bool) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	bk := s.heldBackend()
+	bk := s.bk
 	if bk == nil {
 		return // lost meanwhile; the forwarder has told the client
 	}
@@ -639,9 +670,7 @@ func (s *session) sendBackend(m pgproto3.FrontendMessage, flush bool) {
 
 // flushBackend sends what is buffered for the held backend.
 func (s *session) flushBackend() {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	if bk := s.heldBackend(); bk != nil {
+	if bk := s.bk; bk != nil {
 		if err := bk.flushToRead(); err != nil {
 			s.sendFailed(bk, err)
 		}
@@ -652,7 +681,7 @@ func (s *session) flushBackend() {
 // closed, so that whoever reads it sees the failure and reports it;
 // unless the server reset it while the lending's first batch is kept:
 // the read then finds the end of the connection, nothing answered, and
-// replays the batch (replay.go). Called with s.wmu held.
+// replays the batch (replay.go).
 func (s *session) sendFailed(bk *backend, err error) {
 	bk.broken.Store(true)
 	if s.replay.on && resetOnWrite(err) {
@@ -680,10 +709,7 @@ func (s *session) startBatch(ctx context.Context, simple bool) bool {
 	if !s.ensureBackend(ctx, simple) {
 		return false
 	}
-	s.mu.Lock()
-	status := s.bk.txStatus
-	s.mu.Unlock()
-	if status == 'I' || (status == 'T' && s.txEnded) {
+	if status := s.bk.txStatus; status == 'I' || (status == 'T' && s.txEnded) {
 		s.injectLocal() // a chained transaction is open without them
 	}
 	s.txEnded = false
@@ -691,8 +717,7 @@ func (s *session) startBatch(ctx context.Context, simple bool) bool {
 	return true
 }
 
-// realPending reports whether the backend still owes responses. Called
-// with s.mu held.
+// realPending reports whether the backend still owes responses.
 func (s *session) realPending() bool {
 	for _, e := range s.expect {
 		if !e.kind.synthetic() {
@@ -706,10 +731,8 @@ func (s *session) realPending() bool {
 // once per settings change; every response to it is swallowed. Behind a
 // pooler it uses the unnamed statement itself.
 func (s *session) injectLocal() {
-	s.mu.Lock()
 	s.enqueue(s.set.localExpect...)
 	s.unsynced = true
-	s.mu.Unlock()
 	s.sendRaw(s.set.localWire)
 	s.replay.noteInjection(len(s.set.localExpect))
 	if s.srv.pool.cfg.BehindPooler {
@@ -721,10 +744,7 @@ func (s *session) injectLocal() {
 // settings in force, and starts its forwarder. On failure the client gets
 // the error (and, outside extended protocol, ReadyForQuery).
 func (s *session) ensureBackend(ctx context.Context, simple bool) bool {
-	s.mu.Lock()
-	held := s.bk != nil
-	s.mu.Unlock()
-	if held {
+	if s.bk != nil {
 		return true
 	}
 	if s.set.gen != s.srv.engine.Generation() {
@@ -748,10 +768,8 @@ func (s *session) ensureBackend(ctx context.Context, simple bool) bool {
 		}
 		return false
 	}
-	s.mu.Lock()
-	s.bk = bk
+	s.setHeld(bk)
 	s.span = s.srv.startTxSpan(s, bk)
-	s.mu.Unlock()
 	s.unnamedFresh = false
 	s.replay.begin()
 	return true
@@ -761,9 +779,7 @@ func (s *session) ensureBackend(ctx context.Context, simple bool) bool {
 // its profile as the engine has it now.
 func (s *session) refreshSettings() {
 	s.rebuildSettings(s.set.sets)
-	s.mu.Lock()
 	s.slowAfter = 0 // looked up again
-	s.mu.Unlock()
 }
 
 // rebuildSettings makes sets the session's client settings, under the
@@ -778,10 +794,35 @@ func (s *session) rebuildSettings(sets map[string]string) {
 // fatal tells the client why it is being disconnected.
 func (s *session) fatal(e *wireError) {
 	s.srv.metrics.clientError(e.code)
-	s.outMu.Lock()
-	defer s.outMu.Unlock()
 	s.writeMsg(e.response())
 	s.flushClient()
+}
+
+// bid ends the session from another goroutine (KILL, shutdown): it
+// leaves e for the session goroutine to write, wakes the session's read
+// of its client, and cancels what its backend runs. A session that does
+// not get there within abandonGrace (its client stopped reading) has its
+// connection closed. Only the first farewell counts; bid reports whether
+// it was this one.
+func (s *session) bid(e *wireError) bool {
+	if !s.farewell.CompareAndSwap(nil, e) {
+		return false
+	}
+	_ = s.conn.SetReadDeadline(time.Now())
+	s.abandonLending()
+	time.AfterFunc(abandonGrace, func() { _ = s.conn.Close() })
+	return true
+}
+
+// sayFarewell writes the FATAL another goroutine left (bid) and reports
+// whether the session ends for it.
+func (s *session) sayFarewell() bool {
+	e := s.farewell.Load()
+	if e == nil {
+		return false
+	}
+	s.fatal(e)
+	return true
 }
 
 // cleanup returns the backend after the client left. A transaction still
@@ -789,11 +830,9 @@ func (s *session) fatal(e *wireError) {
 // backend that does not come back clean in time is closed.
 func (s *session) cleanup() {
 	s.srv.forget(s)
-	s.mu.Lock()
 	s.clientGone = true
 	bk := s.bk
 	inFlight := len(s.expect) > 0
-	s.mu.Unlock()
 	s.replay.stop() // nobody to replay for; the forwarder reads the backend from here
 	if bk != nil {
 		s.rollbackAbandoned(bk, inFlight)
@@ -808,31 +847,30 @@ func (s *session) rollbackAbandoned(bk *backend, inFlight bool) {
 		_ = bk.cancel(ctx, bk.lending.Load()) // the session still holds bk
 		cancel()
 	}
-	s.outMu.Lock()
 	s.outErr = net.ErrClosed // nobody is listening any more
-	s.outMu.Unlock()
-	s.mu.Lock()
 	for i := range s.expect {
 		s.expect[i].swallow = true
 	}
 	s.enqueue(expectation{kind: expectSync, swallow: true}, expectation{kind: expectQuery, swallow: true})
 	s.unsynced = false
-	s.mu.Unlock()
 	// Nobody reads the backend once the session loop has ended: a
-	// forwarder goroutine drains it, and is given up on after a while.
-	// On a raw socket the Sync and ROLLBACK are left for its first read
-	// to send (fused.go), so the backend's buffers are the forwarder's
-	// alone from then on; otherwise it drains while they are written,
-	// so a server blocked sending results cannot block the write.
+	// forwarder goroutine drains it, and is given up on after a while;
+	// the lending and the client's output are the forwarder's until it
+	// ends. On a raw socket the Sync and ROLLBACK are left for its first
+	// read to send (fused.go), so the backend's buffers are the
+	// forwarder's alone from then on; otherwise it drains while they are
+	// written, so a server blocked sending results cannot block the
+	// write.
+	wire, _ := (&pgproto3.Sync{}).Encode(nil)
+	wire, _ = (&pgproto3.Query{String: "ROLLBACK"}).Encode(wire)
+	s.abandoned = bk
 	s.fwdWG.Add(1)
 	if bk.fused != nil {
-		s.sendBackend(&pgproto3.Sync{}, false)
-		s.sendBackend(&pgproto3.Query{String: "ROLLBACK"}, true)
+		s.writeAbandoned(bk, wire)
 		go s.forward(bk)
 	} else {
 		go s.forward(bk)
-		s.sendBackend(&pgproto3.Sync{}, false)
-		s.sendBackend(&pgproto3.Query{String: "ROLLBACK"}, true)
+		s.writeAbandoned(bk, wire)
 	}
 	done := make(chan struct{})
 	go func() { s.fwdWG.Wait(); close(done) }()
@@ -845,21 +883,32 @@ func (s *session) rollbackAbandoned(bk *backend, inFlight bool) {
 	}
 }
 
+// writeAbandoned writes an abandoned lending's Sync and ROLLBACK to bk,
+// unless the forwarder draining it handed it back already.
+func (s *session) writeAbandoned(bk *backend, wire []byte) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.abandoned != bk {
+		return
+	}
+	_, err := bk.wr.Write(wire)
+	if err == nil {
+		err = bk.flushToRead() // on a raw socket, written by the forwarder's first read
+	}
+	if err != nil {
+		s.sendFailed(bk, err)
+	}
+}
+
 // closeIfIdle ends the session with a shutdown notice when it holds no
 // backend; a session in a transaction keeps going.
 func (s *session) closeIfIdle() {
-	s.mu.Lock()
-	idle := s.bk == nil && len(s.expect) == 0
-	if idle {
-		s.clientGone = true
-	}
-	s.mu.Unlock()
-	if !idle {
+	if s.held.Load() != nil || s.busy.Load() {
 		return
 	}
-	s.srv.noteShutdownDisconnect(s)
-	s.fatal(fatalf(codeAdminShutdown, "pgmoat: server.shutdown: pgmoat is shutting down; reconnect shortly"))
-	_ = s.conn.Close()
+	if s.bid(fatalf(codeAdminShutdown, "pgmoat: server.shutdown: pgmoat is shutting down; reconnect shortly")) {
+		s.srv.noteShutdownDisconnect(s)
+	}
 }
 
 func verdictLabel(v policy.Verdict) string {
