@@ -108,6 +108,14 @@ type backend struct {
 	fused     syscall.RawConn
 	deferring bool
 	pending   []byte
+	// written counts the bytes the socket took from us since the
+	// handshake, and ackBase is the server's TCP acknowledgement count
+	// then (ackKnown: plain TCP where the kernel tells it), so a lending
+	// can tell whether any of its bytes reached the server's socket
+	// (replay.go). The holder's, like the buffers.
+	written  uint64
+	ackBase  uint64
+	ackKnown bool
 
 	// lending moves on each time a borrower hands the backend back
 	// (Pool.release), under cancelMu, which a cancel request holds while
@@ -144,10 +152,13 @@ func (w stallWriter) Write(p []byte) (int, error) {
 func (b *backend) limitedWrite(p []byte) (int, error) {
 	d := b.writeLimit
 	if d <= 0 {
-		return b.conn.Write(p)
+		n, err := b.conn.Write(p)
+		b.written += uint64(n)
+		return n, err
 	}
 	_ = b.conn.SetWriteDeadline(time.Now().Add(d))
 	n, err := b.conn.Write(p)
+	b.written += uint64(n)
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		b.stalled.Store(true)
 	}
@@ -238,6 +249,8 @@ func openBackend(ctx context.Context, cfg *pgconn.Config, maxBody int, verify fu
 	}
 	b.wr = bufio.NewWriterSize(stallWriter{b}, 16<<10)
 	b.rd = newRawReader(backendReader{b}, maxBody)
+	// The server answered all the handshake sent, so it acknowledged it.
+	b.ackBase, b.ackKnown = tcpAcked(hj.Conn)
 	b.publish()
 	return b, nil
 }
@@ -260,13 +273,20 @@ func rawConn(c net.Conn) syscall.RawConn {
 
 // send encodes a frontend message into the write buffer.
 func (b *backend) send(msg pgproto3.FrontendMessage) error {
-	var err error
-	b.scratch, err = msg.Encode(b.scratch[:0])
+	wire, err := b.encode(msg)
 	if err != nil {
 		return err
 	}
-	_, err = b.wr.Write(b.scratch)
+	_, err = b.wr.Write(wire)
 	return err
+}
+
+// encode encodes msg into the backend's scratch buffer, valid until the
+// next encode.
+func (b *backend) encode(msg pgproto3.FrontendMessage) ([]byte, error) {
+	var err error
+	b.scratch, err = msg.Encode(b.scratch[:0])
+	return b.scratch, err
 }
 
 func (b *backend) flush() error { return b.wr.Flush() }

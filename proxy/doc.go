@@ -71,12 +71,26 @@
 //     one the server closed or spoke to while idle (a FATAL at shutdown)
 //     is never lent. A proxy session is lent one without the peek (a
 //     system call per transaction): it keeps the lending's first batch
-//     until the backend's first byte, and a backend found dead at that
-//     first read (end of stream or a reset with nothing read, or a FATAL
-//     as its first message), which answered nothing and ran nothing of
-//     the batch, is discarded and the batch sent once to another
-//     (replay.go); a backend that fails after its first byte costs the
-//     client FATAL 08006, as part of the batch may have run. A backend found
+//     until the backend's first byte, and a backend that provably ran
+//     nothing of the batch is discarded and the batch sent once to
+//     another (replay.go): its first message is the server's own FATAL
+//     (SQLSTATE class 57: an administrator's command, a shutdown, an
+//     idle-session timeout), which precedes the answer of the
+//     per-transaction settings leading the batch, so it was sent before
+//     the server took the batch; or the connection ended with nothing
+//     read and none of the lending's bytes reached the server's socket
+//     (its first write failed, or on plain TCP the kernel acknowledged
+//     none of them: bytes that meet a closed socket are answered with a
+//     reset). The end of the connection alone proves nothing, since
+//     PostgreSQL answers at the end of a batch: a server that crashed
+//     running it, or a network cut while it runs, looks the same, and a
+//     replay would run the statement a second time (next to the first,
+//     or crashing the next server); neither does a pooler's own FATAL
+//     (PgBouncer's "server conn crashed?" is 08P01). Those, and a
+//     backend that fails after its first byte, cost the client FATAL
+//     08006, as part of the batch may have run. Every message of the
+//     batch is kept before it is written, so a write that fails does not
+//     leave it out of the replay. A backend found
 //     dead ends its epoch: the idle backends opened in it are closed too,
 //     because what killed one (a restart, a failover) killed them all, and
 //     the pool refills to PoolConfig.Min in the background. A backend that

@@ -92,6 +92,7 @@ func (b *backend) writeThenRead(p []byte) (int, error) {
 					return true
 				}
 				wrote += m
+				b.written += uint64(m)
 			}
 			return false // the answer is not there yet: wait for it
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -15,17 +16,21 @@ import (
 // A session's lending is not preceded by a look at the idle backend's
 // socket (backend.check costs a system call per transaction). Instead the
 // session keeps every byte it sends in a lending until the backend's
-// first byte arrives: when that first read finds the connection ended
-// (end of stream or a reset with nothing read) or the first message is a
-// FATAL (the server's own goodbye, "terminating connection due to
-// administrator command", sent while the backend sat idle in the pool),
-// the server answered nothing of the batch, not even the per-transaction
-// settings that lead it, so none of the client's statements ran and the
-// client has seen nothing. The session then discards the backend (which
-// ends its epoch, as the peek did: its idle siblings are closed too),
-// borrows another and sends the same batch to it. A backend that fails
-// after its first byte gives the client FATAL 08006, as before: part of
-// the batch may have run and been answered.
+// first byte arrives, and replays the batch on another backend when the
+// first read proves the server ran none of it (deadOnArrival): the first
+// message is the server's own FATAL (class 57, as sent to a backend
+// idle in the pool: "terminating connection due to administrator
+// command"), or the connection ended with nothing read and none of the
+// lending's bytes reached the server's socket. The client has seen
+// nothing then. The session discards the backend (which ends its epoch,
+// as the peek did: its idle siblings are closed too), borrows another and
+// sends the same batch to it.
+//
+// Anything else is not replayed: a connection that ended after the
+// server took the batch (a network cut or a crash while it runs; the
+// server answers nothing before the end of the batch), a pooler's own
+// FATAL, or a backend that fails after its first byte, give the client
+// FATAL 08006: part of the batch may have run, or be running still.
 //
 // A lending is replayed at most once, so a statement that brings the
 // server down is not sent a third time. Statements the batch binds that
@@ -57,12 +62,18 @@ type replayLog struct {
 	// writeFailed says a write of the batch found the connection reset:
 	// the read that follows sees the end of it.
 	writeFailed bool
+	// sentAtBegin is the backend's written count when the lending began
+	// (unreached).
+	sentAtBegin uint64
+	// again says the first read calls for the replay (replayable).
+	again bool
 }
 
-// begin starts keeping a new lending's batch.
-func (r *replayLog) begin() {
+// begin starts keeping the batch of a new lending of bk.
+func (r *replayLog) begin(bk *backend) {
 	r.stop()
 	r.on, r.writeFailed = true, false
+	r.sentAtBegin = bk.written
 	r.buf = replayBufs.Get().(*[]byte)
 }
 
@@ -72,7 +83,7 @@ func (r *replayLog) stop() {
 		*r.buf = (*r.buf)[:0]
 		replayBufs.Put(r.buf)
 	}
-	r.on, r.buf, r.injEnd, r.injN = false, nil, 0, 0
+	r.on, r.buf, r.injEnd, r.injN, r.again = false, nil, 0, 0, false
 	clear(r.assumed)
 	r.assumed = r.assumed[:0]
 }
@@ -120,46 +131,92 @@ func resetOnWrite(err error) bool {
 }
 
 // deadOnArrival reports whether the lending's first read from bk found
-// the server gone before it answered anything: the end of the connection
-// with no byte read, or a FATAL as the very first message.
+// the server gone before any of the batch could run: the end of the
+// connection with no byte read when none of the lending's bytes reached
+// the server's socket (unreached), or a FATAL of the server ending the
+// connection as the very first message of a batch the per-transaction
+// settings lead.
+//
+// The end of the connection alone proves nothing: a server that read the
+// batch and runs it (or crashed running it) has sent nothing yet either,
+// as PostgreSQL answers at the end of the batch, and a network cut then
+// looks the same. A FATAL first does prove it, for the server's own: the
+// settings' Bind is answered (BindComplete) before anything of the batch
+// runs, and a FATAL goes out after what was answered before it, so a
+// FATAL first is one the server sent before it took the batch. A FATAL
+// is the server's own when its SQLSTATE is of class 57 (operator
+// intervention: administrator command, shutdown, crash of another
+// process, idle-session timeout); a pooler in between makes up its own
+// with another code (PgBouncer's "server conn crashed?" is 08P01), after
+// its server may have run the batch.
 func (s *session) deadOnArrival(bk *backend, typ byte, body []byte, err error) bool {
 	if err != nil {
 		if bk.stalled.Load() || bk.rd.buffered() {
 			return false // a write stalled, or a message began and was cut
 		}
-		return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		ended := errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
 			(s.replay.writeFailed && errors.Is(err, net.ErrClosed))
+		return ended && s.replay.unreached(bk)
 	}
-	return typ == 'E' && errorSeverity(body) == "FATAL"
+	return s.replay.injN > 0 && typ == 'E' && errorSeverity(body) == "FATAL" &&
+		strings.HasPrefix(errorField(body, 'C'), "57")
+}
+
+// unreached reports whether none of the bytes bk's socket took in this
+// lending reached the server's socket: none was taken at all (the
+// lending's first write failed), or, on plain TCP, the server's kernel
+// acknowledged none of them. Everything sent before the lending was
+// answered, so acknowledged; bytes that reach a closed socket are
+// answered with a reset, never acknowledged. Bytes that reached an open
+// one may have been read and run, whatever the server did next.
+func (r *replayLog) unreached(bk *backend) bool {
+	if bk.written == r.sentAtBegin {
+		return true
+	}
+	if !bk.ackKnown {
+		return false
+	}
+	acked, ok := tcpAcked(bk.conn)
+	return ok && acked-bk.ackBase <= r.sentAtBegin
+}
+
+// errorField is field f of an ErrorResponse or NoticeResponse body, ""
+// when absent.
+func errorField(body []byte, f byte) string {
+	for len(body) > 1 {
+		end := bytes.IndexByte(body[1:], 0)
+		if end < 0 {
+			break
+		}
+		if body[0] == f {
+			return string(body[1 : 1+end])
+		}
+		body = body[end+2:]
+	}
+	return ""
 }
 
 // errorSeverity is the non-localized severity of an ErrorResponse body
 // (the localized one when the server sent no other).
 func errorSeverity(body []byte) string {
-	sev := ""
-	for len(body) > 1 {
-		field := body[0]
-		end := bytes.IndexByte(body[1:], 0)
-		if end < 0 {
-			break
-		}
-		switch field {
-		case 'V':
-			return string(body[1 : 1+end])
-		case 'S':
-			sev = string(body[1 : 1+end])
-		}
-		body = body[end+2:]
+	if v := errorField(body, 'V'); v != "" {
+		return v
 	}
-	return sev
+	return errorField(body, 'S')
 }
 
 // replayable reports whether the lending's first read from bk (typ and
-// body, or err) calls for a replay, and stops keeping the batch either
-// way: from now on the backend has answered, or it is given up.
+// body, or err) is dealt with by replayOn, and stops keeping the batch
+// either way: from now on the backend has answered, or it is given up.
+// replayOn replays the batch when the backend provably ran none of it
+// (deadOnArrival), and otherwise, for a FATAL as the first message, ends
+// the lending: the backend is going away, and the FATAL answers the
+// per-transaction settings, whose failure would have the session skip
+// what the client's Query is owed and wait for ever.
 func (s *session) replayable(bk *backend, typ byte, body []byte, err error) (why error, ok bool) {
-	kept := s.replay.buf != nil
-	if !kept || !s.deadOnArrival(bk, typ, body, err) {
+	fatal := err == nil && typ == 'E' && errorSeverity(body) == "FATAL"
+	s.replay.again = s.replay.buf != nil && s.deadOnArrival(bk, typ, body, err)
+	if !s.replay.again && !fatal {
 		s.replay.stop()
 		return nil, false
 	}
@@ -173,6 +230,11 @@ func (s *session) replayable(bk *backend, typ byte, body []byte, err error) (why
 // backend and sends it the same batch. It reports whether the session
 // holds the new backend; when it does not, the client has been told.
 func (s *session) replayOn(ctx context.Context, bk *backend, why error) bool {
+	if !s.replay.again {
+		s.replay.stop()
+		s.backendLost(bk, why)
+		return false
+	}
 	kept, injEnd, injN := s.replay.buf, s.replay.injEnd, s.replay.injN
 	assumed := append([]clientStmt(nil), s.replay.assumed...)
 	s.replay.buf = nil // taken over here

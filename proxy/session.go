@@ -656,10 +656,10 @@ func (s *session) sendBackend(m pgproto3.FrontendMessage, flush bool) {
 	if bk == nil {
 		return // lost meanwhile; the forwarder has told the client
 	}
-	err := bk.send(m)
+	wire, err := bk.encode(m)
 	if err == nil {
-		s.replay.note(bk.scratch)
-		if flush {
+		s.replay.note(wire) // before the write: a batch a write of fails is kept whole
+		if _, err = bk.wr.Write(wire); err == nil && flush {
 			err = bk.flushToRead() // written by the read of its answer (fused.go)
 		}
 	}
@@ -771,7 +771,7 @@ func (s *session) ensureBackend(ctx context.Context, simple bool) bool {
 	s.setHeld(bk)
 	s.span = s.srv.startTxSpan(s, bk)
 	s.unnamedFresh = false
-	s.replay.begin()
+	s.replay.begin(bk)
 	return true
 }
 
