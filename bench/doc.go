@@ -27,7 +27,8 @@
 // process and PostgreSQL (all server processes, from /proc) spent per
 // transaction over a window past the clients' logins, and each pooler's
 // cell gets its system calls per transaction from one more run under
-// strace -c (n/a without strace). A target whose tool is missing is skipped with a line in
+// strace -c (n/a without strace), whose table is kept next to the report
+// (strace-<target>-<mode>-<clients>.txt). A target whose tool is missing is skipped with a line in
 // the report; the rest of the run goes on. -mcp-targets picks MCP servers (the npm peers are
 // installed only when one is picked); -mcp-profile N saves CPU and allocation profiles of
 // pgmoat (HTTP) over its first run with N sessions, with their tops, next to the report.

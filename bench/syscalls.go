@@ -75,6 +75,7 @@ func (e *env) countSyscalls(ctx context.Context, ep endpoint, job pgbenchJob) *s
 				return
 			}
 			*res = counts.perTx(tx)
+			e.keepStrace(out, tx)
 		},
 	}
 	r := e.runPgbenchWith(ctx, ep, job, pr)
@@ -146,4 +147,17 @@ func parseStrace(r io.Reader) (straceTotals, error) {
 		return t, fmt.Errorf("strace wrote no counts")
 	}
 	return t, nil
+}
+
+// keepStrace copies a strace -c table next to the report with the run's
+// transaction count on top, so a cell's system calls can be read call by
+// call (recvfrom apart from read, nanosleep apart from futex), not only
+// by the report's five kinds.
+func (e *env) keepStrace(table string, tx int64) {
+	text, err := os.ReadFile(table)
+	if err != nil || os.MkdirAll(e.o.out, 0o755) != nil {
+		return
+	}
+	head := fmt.Sprintf("# %d transactions ended while traced; divide calls by it for calls per transaction\n", tx)
+	_ = os.WriteFile(filepath.Join(e.o.out, filepath.Base(table)), append([]byte(head), text...), 0o644)
 }

@@ -328,13 +328,11 @@ func (a *adminSession) control(word, rest string) {
 // transactions.
 func (s *Server) clientStates() (active, idle int) {
 	for _, sess := range s.sessionList() {
-		sess.mu.Lock()
-		if sess.bk != nil {
+		if sess.held.Load() != nil {
 			active++
 		} else {
 			idle++
 		}
-		sess.mu.Unlock()
 	}
 	return active, idle
 }
@@ -353,12 +351,10 @@ func (s *Server) sessionList() []*session {
 func (s *Server) clientRows() [][]string {
 	var rows [][]string
 	for _, sess := range s.sessionList() {
-		sess.mu.Lock()
 		state, pid := "idle", ""
-		if sess.bk != nil {
-			state, pid = "active", strconv.FormatUint(uint64(sess.bk.pid), 10)
+		if bk := sess.held.Load(); bk != nil {
+			state, pid = "active", strconv.FormatUint(uint64(bk.pid), 10)
 		}
-		sess.mu.Unlock()
 		rows = append(rows, []string{strconv.FormatUint(uint64(sess.key.pid), 10), sess.user, sess.id.UserID, profileName(sess.id),
 			sess.conn.RemoteAddr().String(), sess.started.UTC().Format(time.RFC3339), state, pid})
 	}
@@ -380,10 +376,7 @@ func (s *Server) kill(id uint32) bool {
 	if sess == nil {
 		return false
 	}
-	sess.noticeDeadline()
-	sess.fatal(fatalf(codeAdminShutdown, "pgmoat: admin.kill: an administrator disconnected this client"))
-	sess.closeConn()
-	sess.abandonLending() // a session waiting on its backend does not see the close
+	sess.bid(fatalf(codeAdminShutdown, "pgmoat: admin.kill: an administrator disconnected this client"))
 	return true
 }
 

@@ -102,6 +102,20 @@ type backend struct {
 	// connection's failure.
 	writeLimit time.Duration
 	stalled    atomic.Bool
+	// fused is conn's raw socket when a batch's write may be left to the
+	// read of its answer (fused.go); deferring is set while a flush
+	// leaves its bytes in pending for that read.
+	fused     syscall.RawConn
+	deferring bool
+	pending   []byte
+	// written counts the bytes the socket took from us since the
+	// handshake, and ackBase is the server's TCP acknowledgement count
+	// then (ackKnown: plain TCP where the kernel tells it), so a lending
+	// can tell whether any of its bytes reached the server's socket
+	// (replay.go). The holder's, like the buffers.
+	written  uint64
+	ackBase  uint64
+	ackKnown bool
 
 	// lending moves on each time a borrower hands the backend back
 	// (Pool.release), under cancelMu, which a cancel request holds while
@@ -124,14 +138,29 @@ type backend struct {
 type stallWriter struct{ b *backend }
 
 func (w stallWriter) Write(p []byte) (int, error) {
-	d := w.b.writeLimit
-	if d <= 0 {
-		return w.b.conn.Write(p)
+	if w.b.deferring {
+		w.b.pending = append(w.b.pending, p...)
+		return len(p), nil
 	}
-	_ = w.b.conn.SetWriteDeadline(time.Now().Add(d))
-	n, err := w.b.conn.Write(p)
+	if err := w.b.writePending(); err != nil {
+		return 0, err
+	}
+	return w.b.limitedWrite(p)
+}
+
+// limitedWrite writes p to the connection within the write limit.
+func (b *backend) limitedWrite(p []byte) (int, error) {
+	d := b.writeLimit
+	if d <= 0 {
+		n, err := b.conn.Write(p)
+		b.written += uint64(n)
+		return n, err
+	}
+	_ = b.conn.SetWriteDeadline(time.Now().Add(d))
+	n, err := b.conn.Write(p)
+	b.written += uint64(n)
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		w.b.stalled.Store(true)
+		b.stalled.Store(true)
 	}
 	return n, err
 }
@@ -206,7 +235,7 @@ func openBackend(ctx context.Context, cfg *pgconn.Config, maxBody int, verify fu
 	b := &backend{
 		conn:     hj.Conn,
 		rc:       rawConn(hj.Conn),
-		rd:       newRawReader(hj.Conn, maxBody),
+		fused:    fusedConn(hj.Conn),
 		pid:      hj.PID,
 		secret:   hj.SecretKey,
 		addr:     addr,
@@ -219,6 +248,9 @@ func openBackend(ctx context.Context, cfg *pgconn.Config, maxBody int, verify fu
 		released: now,
 	}
 	b.wr = bufio.NewWriterSize(stallWriter{b}, 16<<10)
+	b.rd = newRawReader(backendReader{b}, maxBody)
+	// The server answered all the handshake sent, so it acknowledged it.
+	b.ackBase, b.ackKnown = tcpAcked(hj.Conn)
 	b.publish()
 	return b, nil
 }
@@ -241,13 +273,20 @@ func rawConn(c net.Conn) syscall.RawConn {
 
 // send encodes a frontend message into the write buffer.
 func (b *backend) send(msg pgproto3.FrontendMessage) error {
-	var err error
-	b.scratch, err = msg.Encode(b.scratch[:0])
+	wire, err := b.encode(msg)
 	if err != nil {
 		return err
 	}
-	_, err = b.wr.Write(b.scratch)
+	_, err = b.wr.Write(wire)
 	return err
+}
+
+// encode encodes msg into the backend's scratch buffer, valid until the
+// next encode.
+func (b *backend) encode(msg pgproto3.FrontendMessage) ([]byte, error) {
+	var err error
+	b.scratch, err = msg.Encode(b.scratch[:0])
+	return b.scratch, err
 }
 
 func (b *backend) flush() error { return b.wr.Flush() }
@@ -327,6 +366,16 @@ func (b *backend) check() error {
 		return b.unasked()
 	}
 	return nil
+}
+
+// checkFor is check for br: a borrower that replays its first batch
+// (borrower.replays) gets the check only when it costs no system call,
+// for bytes the server sent unasked that are already buffered.
+func (b *backend) checkFor(br borrower) error {
+	if br.replays && !b.rd.buffered() {
+		return nil
+	}
+	return b.check()
 }
 
 // unasked reads, briefly, what an idle server sent unasked, so the log

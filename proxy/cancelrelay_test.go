@@ -160,7 +160,7 @@ func TestCancelNeverReachesTheNextBorrower(t *testing.T) {
 		t.Fatal(err)
 	}
 	sess := f.server.sessionOf(t, "alice")
-	waitUntil(t, 5*time.Second, "alice's Execute owed by the backend", func() bool { return sess.owed() })
+	waitUntil(t, 5*time.Second, "alice's Execute owed by the backend", func() bool { return sess.held.Load() != nil && sess.busy.Load() })
 	sendCancel(t, f.addr, sess.key)
 	var release chan struct{}
 	select {

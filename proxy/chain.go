@@ -54,10 +54,7 @@ func (s *session) injectAfterTxEnd() {
 		return
 	}
 	s.txEnded = false
-	s.mu.Lock()
-	held := s.bk != nil
-	s.mu.Unlock()
-	if held {
+	if s.bk != nil {
 		s.injectLocal()
 	}
 }

@@ -55,12 +55,9 @@ func (s *session) clientSetting(ctx context.Context, cs *policy.ClientSetting) {
 // says why it cannot.
 func (s *session) takeClientSetting(ctx context.Context, cs *policy.ClientSetting) *wireError {
 	if s.owed() {
-		s.pump() // earlier statements first: their transaction may still be open
+		s.pump(ctx) // earlier statements first: their transaction may still be open
 	}
-	s.mu.Lock()
-	held := s.bk != nil
-	s.mu.Unlock()
-	if held {
+	if s.bk != nil {
 		return errorf(codeDenied, "pgmoat: settings.transaction: SET "+cs.Name+" inside a transaction block is not supported through pgmoat; set it before BEGIN")
 	}
 	if needsServerCheck(cs) {

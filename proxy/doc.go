@@ -7,14 +7,16 @@
 //     and the registry of cancel keys. Close stops accepting, lets running
 //     transactions finish up to a deadline and closes what is left; each
 //     client is told and counted once among the shutdown disconnects:
-//     the graceful pass (every 50 ms) skips a session it told already
-//     that has not ended yet, and the forced close counts only the
-//     connections it closes itself. The notice of a disconnection written
-//     from another goroutine than the session's (the shutdown's pass,
-//     KILL) bounds the connection's writes to a second first: a client
-//     that stopped reading, whose session is blocked writing to it while
-//     holding nothing, would otherwise keep the shutdown (whose sweeper
-//     has stopped) past its deadline, or KILL, waiting. A temporary Accept error (out of file descriptors) backs off, 5 ms
+//     only the first farewell left for a session counts (session.bid),
+//     so the graceful pass (every 50 ms) does not tell again a session it
+//     told that has not ended yet, and the forced close counts only the
+//     connections it closes itself of sessions nobody told. Neither the
+//     shutdown's pass nor KILL writes to a running session's client
+//     (the session writes its farewell itself, see below), so a client
+//     that stopped reading, whose session is blocked writing to it, keeps
+//     neither waiting; the notice written for a parked session by whoever
+//     took it out of the parker's map bounds the connection's writes to a
+//     second first. A temporary Accept error (out of file descriptors) backs off, 5 ms
 //     doubling to 1 s, each failure counted and logged, rate-limited
 //     like the pool's events (accept.go): a flood of
 //     connections delays new clients, it never stops the server. A
@@ -31,7 +33,10 @@
 //     The session goroutine does everything in turn: it reads a client
 //     message, writes it to the backend and, after a Sync, Query or Flush,
 //     forwards the backend's answers until nothing more is owed, as
-//     PostgreSQL itself serves a connection. Only when the client has gone
+//     PostgreSQL itself serves a connection. On a plain TCP or Unix
+//     socket the write of a batch is left to the read of its answer
+//     (fused.go), which writes it and waits for the answer before its
+//     first read system call: no read finds the socket empty. Only when the client has gone
 //     does a forwarder goroutine drain the backend (the ROLLBACK of an
 //     abandoned transaction) before it goes back to the pool. A session
 //     that holds a backend while it waits for its client longer than the
@@ -79,9 +84,31 @@
 //     as PostgreSQL skips; an unsynced batch queued behind a failed
 //     Query gets one error and is skipped by the session to its Sync.
 //   - The pool keeps its connections honest about the server's life
-//     (pool.go): before lending an idle backend it peeks at the socket
-//     without blocking (backend.check), so one the server closed or spoke
-//     to while idle (a FATAL at shutdown) is never lent. A backend found
+//     (pool.go): before lending an idle backend to the Executor or to
+//     itself it peeks at the socket without blocking (backend.check), so
+//     one the server closed or spoke to while idle (a FATAL at shutdown)
+//     is never lent. A proxy session is lent one without the peek (a
+//     system call per transaction): it keeps the lending's first batch
+//     until the backend's first byte, and a backend that provably ran
+//     nothing of the batch is discarded and the batch sent once to
+//     another (replay.go): its first message is the server's own FATAL
+//     (SQLSTATE class 57: an administrator's command, a shutdown, an
+//     idle-session timeout), which precedes the answer of the
+//     per-transaction settings leading the batch, so it was sent before
+//     the server took the batch; or the connection ended with nothing
+//     read and none of the lending's bytes reached the server's socket
+//     (its first write failed, or on plain TCP the kernel acknowledged
+//     none of them: bytes that meet a closed socket are answered with a
+//     reset). The end of the connection alone proves nothing, since
+//     PostgreSQL answers at the end of a batch: a server that crashed
+//     running it, or a network cut while it runs, looks the same, and a
+//     replay would run the statement a second time (next to the first,
+//     or crashing the next server); neither does a pooler's own FATAL
+//     (PgBouncer's "server conn crashed?" is 08P01). Those, and a
+//     backend that fails after its first byte, cost the client FATAL
+//     08006, as part of the batch may have run. Every message of the
+//     batch is kept before it is written, so a write that fails does not
+//     leave it out of the replay. A backend found
 //     dead ends its epoch: the idle backends opened in it are closed too,
 //     because what killed one (a restart, a failover) killed them all, and
 //     the pool refills to PoolConfig.Min in the background. A backend that
@@ -128,10 +155,11 @@
 //     costs no goroutine stack. Whoever takes the session out of the map
 //     owns it and runs the session loop again on a fresh goroutine: the
 //     poller's goroutine when the socket is readable (the next message,
-//     or a hang-up that the resumed read sees as the end of stream), or a
-//     waker right after it closed the connection (KILL, shutdown, the
-//     stalled-writer sweep), whose resumed read fails and ends the
-//     session as any other. A client that sends back to back never
+//     or a hang-up that the resumed read sees as the end of stream), a
+//     waker right after it closed the connection (the stalled-writer
+//     sweep, the forced shutdown), whose resumed read fails and ends the
+//     session as any other, or a KILL or the shutdown's pass after it
+//     wrote the session's farewell (client output, below). A client that sends back to back never
 //     parks: the scan claims only a wait published a whole interval
 //     before (a compare-and-swap, then a read deadline in the past), so
 //     the busy path pays three atomic operations per wait and no system
@@ -154,20 +182,55 @@
 //     loses nothing a client pipelined behind its password. An idle
 //     client holds no read buffer, and no write buffer either: the
 //     output buffer goes back to the server's pool after every flush.
-//   - client output (out, outErr, scratch): under outMu, written by the
-//     session goroutine and, for a client that left, by the forwarder
-//     draining its backend.
-//   - the current lending (bk, work.span, expect, unsynced, backendSkips,
-//     failedNames, clientGone): under mu, because the admin console, the
-//     idle sweeper, cancel and KILL read bk and expect. The response
+//   - Each piece below is owned by one goroutine, as in cockroach's
+//     sqlproxyccl forwarder, so the per-message path takes no lock: the
+//     session goroutine reads the client and, after each Sync, Query or
+//     Flush, the backend, and it alone writes the client. While cleanup
+//     drains an abandoned lending (rollbackAbandoned), the client output
+//     and the lending pass to the forwarder goroutine (the go statement
+//     hands them over, fwdWG.Wait hands them back). While the session is
+//     parked every piece is the parker's map's, and then whoever takes
+//     the session out of it, until it runs the session loop again (the
+//     go statement hands them on).
+//   - client output (clientOut: out, outErr, scratch, saidFarewell): the
+//     session goroutine's. A KILL or a shutdown does not write to a
+//     running session's client: it leaves its FATAL in farewell and
+//     wakes the session's read (session.bid); the session writes it
+//     between two messages and ends. A session that does not get there
+//     within abandonGrace (its client stopped reading) has its
+//     connection closed. A parked session has no goroutine to write it:
+//     the KILL or the shutdown's pass takes it out of the parker's map,
+//     which makes its output theirs, writes the FATAL under a one-second
+//     write deadline, closes the connection and resumes the session,
+//     which finds the farewell said and ends. A session never parks with
+//     a farewell left: the parker checks for one under its lock, which
+//     the farewell's take of a parked session holds too.
+//   - the current lending (lendingState: bk, expect, queue, unsynced,
+//     backendSkips, failedNames, clientGone; in work: span and the
+//     statement's outcome): the session goroutine's. The response
 //     queue's array (queue) comes from the server's pool when something
 //     is queued and goes back once nothing is owed and no backend is
 //     held, so a session between transactions holds none.
-//   - the extended-protocol batch (batchOpen, skipping, unnamed,
-//     unnamedFresh, stmts, and in work: batchKind, batchSQL, batchOIDs,
-//     endPortals): the session goroutine alone. work (sessionWork) is
-//     allocated at the session's first message and stmts at its first
-//     named Parse, so a client that logs in and waits carries neither.
+//   - what the session shows other goroutines (shown: the held backend,
+//     whether anything is owed, the farewell): atomics the session
+//     goroutine stores and the admin console, the cancel path, KILL,
+//     shutdown and the client watch load (the farewell alone is stored
+//     by another, once). A cancel reads the held backend under cancelMu,
+//     which the release of a backend takes (handBack), so it reaches the
+//     server before the backend can go to anyone else; wmu orders an
+//     abandoned lending's ROLLBACK write with the forwarder's release of
+//     it.
+//   - the lending's first batch as sent (work.replay), kept until the
+//     backend's first byte for a replay on another backend: the session
+//     goroutine alone; cleanup stops keeping it before a forwarder drains
+//     an abandoned lending.
+//   - the extended-protocol batch (batchState: batchOpen, skipping,
+//     unnamed, unnamedFresh, stmts, txEnded; in work: batchKind,
+//     batchSQL, batchOIDs, endPortals): the session goroutine alone.
+//   - work (sessionWork) is allocated at the session's first message and
+//     stmts at its first named Parse, so a client that logs in and waits
+//     (or is parked) carries neither; the hang-up watch in work has its
+//     own lock (watch.go).
 //   - idleSince and writeSince: atomics, published by the session
 //     goroutine for the sweeper; the client reader's parkWait likewise
 //     for the parker's scan, which may only claim it.

@@ -101,10 +101,8 @@ func (e expectation) ends(typ byte) bool {
 // the other, as PostgreSQL itself serves them. A client that hangs up
 // while its statement runs is noticed by the session's clientWatch,
 // which cancels it.
-func (s *session) pump() {
-	s.mu.Lock()
+func (s *session) pump(ctx context.Context) {
 	bk := s.bk
-	s.mu.Unlock()
 	if bk == nil {
 		return
 	}
@@ -112,9 +110,13 @@ func (s *session) pump() {
 	defer s.stopWatch()
 	for s.owed() {
 		for {
-			typ, ended := s.forwardOne(bk)
+			typ, ended := s.forwardOne(ctx, bk)
 			if ended {
 				return
+			}
+			if typ == typReplayed {
+				bk = s.bk
+				break
 			}
 			if !streamed(typ) {
 				break // it may have completed the last thing owed
@@ -123,10 +125,19 @@ func (s *session) pump() {
 	}
 }
 
+// typReplayed is what forwardOne reports when the lending moved to
+// another backend (replay.go): no backend message has that type.
+const typReplayed byte = 0
+
 // forwardOne reads one backend message and routes it; ended reports that
 // the lending is over (the backend went back to the pool, or was lost).
-func (s *session) forwardOne(bk *backend) (typ byte, ended bool) {
+func (s *session) forwardOne(ctx context.Context, bk *backend) (typ byte, ended bool) {
 	typ, body, big, err := bk.rd.nextSmall()
+	if s.work.replay.on {
+		if why, ok := s.replayable(bk, typ, body, err); ok {
+			return typReplayed, !s.replayOn(ctx, bk, why)
+		}
+	}
 	if err != nil {
 		s.backendLost(bk, err)
 		return 0, true
@@ -151,7 +162,6 @@ func (s *session) forwardOne(bk *backend) (typ byte, ended bool) {
 // short and no way to read a framed error after it: its connection is
 // closed. ended reports that the lending is over.
 func (s *session) streamToClient(bk *backend, typ byte, n int) (ended bool) {
-	s.outMu.Lock()
 	w := io.Writer(io.Discard) // a client that is gone: drain the backend only
 	if s.outErr == nil {
 		if s.outErr = writeHeader(s.writer(), typ, n); s.outErr == nil {
@@ -165,7 +175,6 @@ func (s *session) streamToClient(bk *backend, typ byte, n int) (ended bool) {
 	if rerr == nil && !bk.rd.buffered() {
 		s.flushClient()
 	}
-	s.outMu.Unlock()
 	if rerr != nil {
 		s.backendLostMidMessage(bk, rerr)
 		return true
@@ -184,8 +193,6 @@ func streamed(typ byte) bool {
 
 // owed reports whether the held backend still owes the client an answer.
 func (s *session) owed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	return s.bk != nil && s.realPending()
 }
 
@@ -195,7 +202,7 @@ func (s *session) owed() bool {
 func (s *session) forward(bk *backend) {
 	defer s.fwdWG.Done()
 	for {
-		if _, ended := s.forwardOne(bk); ended {
+		if _, ended := s.forwardOne(context.Background(), bk); ended {
 			return
 		}
 	}
@@ -204,8 +211,6 @@ func (s *session) forward(bk *backend) {
 // handleBackendMessage routes one backend message and reports whether the
 // backend was given back.
 func (s *session) handleBackendMessage(bk *backend, typ byte, body []byte) (released bool) {
-	s.outMu.Lock()
-	defer s.outMu.Unlock()
 	switch typ {
 	case 'D', 'T', 't', 'n', 'N', 'S', 'A':
 		// Rows, descriptions, notices, parameter status, notifications:
@@ -223,17 +228,12 @@ func (s *session) handleBackendMessage(bk *backend, typ byte, body []byte) (rele
 // completes reports whether typ ends the queue head (for T and n, which
 // are also plain output of Execute in simple Query mode).
 func (s *session) completes(typ byte) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	return len(s.expect) > 0 && s.expect[0].kind == expectDescribe && s.expect[0].ends(typ)
 }
 
-// complete handles a message that may end the head expectation. Called
-// with outMu held.
+// complete handles a message that may end the head expectation.
 func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
-	s.mu.Lock()
 	if len(s.expect) == 0 {
-		s.mu.Unlock()
 		// Nothing was asked: the backend is in a state we do not know.
 		bk.broken.Store(true)
 		s.writeClient(typ, body, true)
@@ -288,11 +288,10 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 	synth := s.takeSynthetic()
 	release := abandon || (typ == 'Z' && len(s.expect) == 0 && !s.unsynced && bk.txStatus == 'I')
 	if release {
-		s.bk = nil
+		s.setHeld(nil)
 		s.endSpan(false)
-		s.dropQueue()
 	}
-	s.mu.Unlock()
+	s.dropQueue()
 
 	if forwardIt {
 		if typ == 'E' {
@@ -312,8 +311,7 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 
 // dropUntilSync removes queue entries up to (not including) the next
 // Sync: after an error in an extended batch the backend answers nothing
-// else before it, not even a simple Query sent meanwhile. Called with
-// s.mu held.
+// else before it, not even a simple Query sent meanwhile.
 func (s *session) dropUntilSync() {
 	i := 0
 	for i < len(s.expect) && s.expect[i].kind != expectSync && s.expect[i].kind != synthReady {
@@ -323,7 +321,6 @@ func (s *session) dropUntilSync() {
 }
 
 // takeSynthetic pops the synthetic entries now at the head of the queue.
-// Called with s.mu held.
 func (s *session) takeSynthetic() []expectation {
 	var out []expectation
 	for len(s.expect) > 0 && s.expect[0].kind.synthetic() {
@@ -333,7 +330,7 @@ func (s *session) takeSynthetic() []expectation {
 	return out
 }
 
-// writeSynthetic writes made-up responses. Called with outMu held.
+// writeSynthetic writes made-up responses.
 func (s *session) writeSynthetic(entries []expectation) {
 	for _, e := range entries {
 		switch e.kind {
@@ -359,8 +356,6 @@ func (s *session) writeSynthetic(entries []expectation) {
 
 // txStatus is what the client's ReadyForQuery should say now.
 func (s *session) txStatus() byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.bk == nil {
 		return 'I'
 	}
@@ -392,14 +387,19 @@ func (s *session) backendLostMidMessage(bk *backend, err error) {
 // endLending discards a backend that cannot serve on, tells the client
 // why and disconnects it.
 func (s *session) endLending(bk *backend, why *wireError) {
-	if gone := s.discard(bk); gone {
-		return
+	if gone := s.discard(bk); !gone {
+		s.tellLost(why)
 	}
+}
+
+// tellLost tells the client its lending ended under it and disconnects
+// it.
+func (s *session) tellLost(why *wireError) {
+	s.expect = nil
+	s.dropQueue()
 	s.srv.metrics.clientError(why.code)
-	s.outMu.Lock()
 	s.writeMsg(why.response())
 	s.flushClient()
-	s.outMu.Unlock()
 	_ = s.conn.SetReadDeadline(time.Now()) // wake the session loop
 	s.lost.Store(true)
 }
@@ -409,20 +409,16 @@ func (s *session) endLending(bk *backend, why *wireError) {
 // closed; it reports whether the client had already gone.
 func (s *session) discard(bk *backend) (clientGone bool) {
 	bk.broken.Store(true)
-	s.mu.Lock()
-	s.bk = nil
+	s.setHeld(nil)
 	s.expect = nil
 	s.endSpan(true)
 	s.dropQueue()
-	clientGone = s.clientGone
-	s.mu.Unlock()
 	s.handBack(bk)
-	return clientGone
+	return s.clientGone
 }
 
-// writeClient appends one raw message to the client buffer. Called with
-// outMu held. Write errors mean the client is gone; the session loop
-// finds out on its next read.
+// writeClient appends one raw message to the client buffer. Write errors
+// mean the client is gone; the session loop finds out on its next read.
 func (s *session) writeClient(typ byte, body []byte, flush bool) {
 	if s.outErr != nil {
 		return
@@ -436,7 +432,7 @@ func (s *session) writeClient(typ byte, body []byte, flush bool) {
 	}
 }
 
-// writeMsg encodes and appends a message. Called with outMu held.
+// writeMsg encodes and appends a message.
 func (s *session) writeMsg(msg pgproto3.BackendMessage) {
 	if s.outErr != nil {
 		return
@@ -467,7 +463,7 @@ func (s *session) flushClient() {
 }
 
 // writer returns the client's output buffer, taking one from the pool
-// when it has none. Called with outMu held.
+// when it has none.
 func (s *session) writer() *bufio.Writer {
 	if s.out == nil {
 		s.out = s.srv.writers.Get().(*bufio.Writer)
@@ -483,17 +479,11 @@ func (s *session) writer() *bufio.Writer {
 func (s *session) cancelBackend() {
 	s.cancelMu.Lock()
 	defer s.cancelMu.Unlock()
-	s.mu.Lock()
-	bk := s.bk
-	busy := len(s.expect) > 0
-	var lending uint64
-	if bk != nil {
-		lending = bk.lending.Load() // the session's: it holds bk
-	}
-	s.mu.Unlock()
-	if bk == nil || !busy {
+	bk := s.held.Load()
+	if bk == nil || !s.busy.Load() {
 		return
 	}
+	lending := bk.lending.Load() // the session's: it holds bk
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = bk.cancel(ctx, lending)
@@ -516,20 +506,28 @@ func errorCode(body []byte) string {
 	return "unknown"
 }
 
-// handBack returns a backend to the pool once no write to it is still in
-// progress (a write started before the session let go of it) and no
-// cancel request for it is still on its way to the server.
+// handBack returns a backend to the pool once no cancel request for it
+// is still on its way to the server and, for an abandoned lending, no
+// write of its ROLLBACK is still in progress (rollbackAbandoned).
 func (s *session) handBack(bk *backend) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	if s.clientGone {
+		s.wmu.Lock()
+		defer s.wmu.Unlock()
+		if s.abandoned == bk {
+			s.abandoned = nil
+		}
+	}
 	s.cancelMu.Lock()
 	defer s.cancelMu.Unlock()
+	if len(bk.pending) > 0 {
+		bk.broken.Store(true) // a batch never sent: the server's state is not known
+	}
 	bk.unlimitWrites()
 	s.srv.pool.release(bk)
 }
 
 // finishStatement reports a statement that got its ReadyForQuery to the
-// log, the trace and the slow log. Called with s.mu held.
+// log, the trace and the slow log.
 func (s *session) finishStatement(e expectation, d time.Duration) {
 	rows, sqlstate := s.work.stmtRows, s.work.stmtError
 	s.work.stmtRows, s.work.stmtError = 0, ""
@@ -555,7 +553,7 @@ func (s *session) traceStatement(e expectation, d time.Duration, rows int64, sql
 }
 
 // noteOutcome adds a CommandComplete's row count or an error's SQLSTATE
-// to the statement being run, for its log record. Called with s.mu held.
+// to the statement being run, for its log record.
 func (s *session) noteOutcome(typ byte, body []byte) {
 	if s.work.span == nil && !s.srv.log.Enabled(context.Background(), slog.LevelDebug) {
 		return
@@ -588,7 +586,6 @@ func tagRows(tag []byte) int64 {
 // identity, request id, the SQL with every literal replaced by $n (never
 // a value), rows, the error's SQLSTATE, duration. Off unless the logger
 // is at debug level, because it costs a normalization per statement.
-// Called with s.mu held.
 func (s *session) logStatement(e expectation, d time.Duration, rows int64, sqlstate string) {
 	if !s.srv.log.Enabled(context.Background(), slog.LevelDebug) {
 		return
@@ -604,7 +601,7 @@ func (s *session) logStatement(e expectation, d time.Duration, rows int64, sqlst
 	s.srv.log.Debug("statement", attrs...)
 }
 
-// endSpan closes the lending's span. Called with s.mu held.
+// endSpan closes the lending's span.
 func (s *session) endSpan(failed bool) {
 	if s.work.span == nil {
 		return

@@ -33,10 +33,8 @@ const idleTimedOut = -1
 // at all (no backend, nothing owed), so that the wait may end in parking
 // (park.go).
 func (s *session) armIdle() (held, parkable bool) {
-	s.mu.Lock()
 	held = s.bk != nil
 	parkable = !held && len(s.expect) == 0 && !s.clientGone
-	s.mu.Unlock()
 	if held {
 		s.idleSince.Store(time.Now().UnixNano())
 	}

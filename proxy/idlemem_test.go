@@ -17,9 +17,11 @@ func (s *Server) heldQueue(t *testing.T, pid uint32) (queue, backend bool) {
 	if sess == nil {
 		t.Fatal("no such session")
 	}
-	sess.mu.Lock()
-	defer sess.mu.Unlock()
-	return sess.queue != nil, sess.bk != nil
+	// The session stores busy after it drops or keeps its queue and
+	// before it answers its client: this load orders its last use of the
+	// queue before the read below.
+	_ = sess.busy.Load()
+	return sess.queue != nil, sess.held.Load() != nil
 }
 
 // A session between transactions holds no response queue: the array of
@@ -68,8 +70,10 @@ func TestLoggedInSessionCarriesNoStatementState(t *testing.T) {
 		f.server.mu.Lock()
 		sess := f.server.sessions[pid]
 		f.server.mu.Unlock()
-		sess.mu.Lock() // orders the reads after the session's last handled message
-		defer sess.mu.Unlock()
+		// The session stores busy when its last answer is drained, after
+		// it handled the message and before it answered its client: this
+		// load orders its writes of work and stmts before the reads below.
+		_ = sess.busy.Load()
 		return sess.work != nil, sess.stmts != nil
 	}
 	if work, stmts := state(); work || stmts {

@@ -23,7 +23,7 @@ package proxy
 
 // queryBehindInjection reports whether the failed injection at the head
 // of the queue was sent for a simple Query: the first client message
-// behind it is one. Called with s.mu held.
+// behind it is one.
 func (s *session) queryBehindInjection() bool {
 	for _, e := range s.expect[1:] {
 		if e.kind.synthetic() || e.injection {
@@ -39,8 +39,8 @@ func (s *session) queryBehindInjection() bool {
 // the server's error (forwarded by the caller), each later Query cause
 // and ReadyForQuery, an extended batch cause once and ReadyForQuery at
 // its Sync (the session skipping to the client's Sync when it has not
-// come yet). Synthetic entries stay where they are. Called with s.mu
-// held; the caller ends the lending.
+// come yet). Synthetic entries stay where they are. The caller ends the
+// lending.
 func (s *session) abandonAfterInjection(cause *wireError) {
 	out := make([]expectation, 0, len(s.expect)+1)
 	first, failed := true, false

@@ -128,7 +128,7 @@ func TestInjectionFailureSkipsBatchBehindQueryToSync(t *testing.T) {
 		{"queries", []expectation{inj, injExec, {kind: expectQuery}, {kind: expectQuery}},
 			[]expectKind{synthReady, synthError, synthReady}, false},
 	} {
-		s := &session{expect: tc.queue}
+		s := &session{lendingState: lendingState{expect: tc.queue}}
 		if !s.queryBehindInjection() {
 			t.Fatalf("%s: the injection is not seen as the Query's", tc.name)
 		}
@@ -147,7 +147,7 @@ func TestInjectionFailureSkipsBatchBehindQueryToSync(t *testing.T) {
 	}
 	// Settings sent for an extended batch are that batch's: not the
 	// Query's, whatever follows in the batch.
-	s := &session{expect: []expectation{inj, injExec, {kind: expectParse}, {kind: expectQuery}}}
+	s := &session{lendingState: lendingState{expect: []expectation{inj, injExec, {kind: expectParse}, {kind: expectQuery}}}}
 	if s.queryBehindInjection() {
 		t.Error("settings of an extended batch taken for a simple Query's")
 	}

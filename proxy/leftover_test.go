@@ -3,8 +3,10 @@ package proxy
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -27,9 +29,12 @@ func superuser(t *testing.T, f *proxyFixture) *pgx.Conn {
 // rawOnLent runs sql as a simple Query directly on the backend lent to
 // the session whose cancel-key pid is pid, behind pgmoat's back, as a
 // hole in the policy would, and returns the first column of each row.
-// The session must be between statements in an open transaction. The
-// session's lock is held throughout, so the session's next use of the
-// backend comes after.
+// The session must be between statements in an open transaction: its
+// goroutine waits for its client and, until the client's next message,
+// does not touch the backend. The wait's start (idleSince, stored after
+// the session's last use of the backend) orders that use before this
+// one, and a write of the same value after orders this one before the
+// session's next (it takes idleSince back when its read returns).
 func (s *Server) rawOnLent(pid uint32, sql string) ([]string, error) {
 	s.mu.Lock()
 	sess := s.sessions[pid]
@@ -37,11 +42,15 @@ func (s *Server) rawOnLent(pid uint32, sql string) ([]string, error) {
 	if sess == nil {
 		return nil, errors.New("no such session")
 	}
-	sess.mu.Lock()
-	defer sess.mu.Unlock()
-	sess.wmu.Lock()
-	defer sess.wmu.Unlock()
-	bk := sess.bk
+	since := sess.idleSince.Load()
+	for deadline := time.Now().Add(5 * time.Second); since <= 0; since = sess.idleSince.Load() {
+		if time.Now().After(deadline) {
+			return nil, errors.New("the session is not waiting for its client with a backend")
+		}
+		runtime.Gosched()
+	}
+	defer sess.idleSince.CompareAndSwap(since, since)
+	bk := sess.held.Load()
 	if bk == nil {
 		return nil, errors.New("the session holds no backend")
 	}

@@ -28,9 +28,14 @@ import (
 //
 // Whoever takes a parked session out of the map owns it, exactly once:
 // the poller when its socket is readable (input, or the peer hanging up:
-// the resumed read sees the end of stream), or a waker (KILL, shutdown,
-// the stalled-writer sweep) right after it closed the connection (the
-// resumed read fails and the session ends as any other does). Tokens in
+// the resumed read sees the end of stream), a waker (the stalled-writer
+// sweep, the forced shutdown) right after it closed the connection (the
+// resumed read fails and the session ends as any other does), or a KILL
+// or the shutdown's pass, which leave a farewell (session.bid): that one
+// writes the farewell itself while it owns the session, closes the
+// connection and resumes the session, which sees the farewell and ends.
+// A session with a farewell left never parks (park checks it under mu,
+// which the farewell's take also holds). Tokens in
 // the epoll set are never reused, so an event left over from an earlier
 // park or a closed socket finds nothing in the map and is ignored.
 
@@ -139,7 +144,9 @@ func (p *parker) scanWaits() {
 // and its goroutine must return at once without touching it.
 func (p *parker) park(s *session) bool {
 	p.mu.Lock()
-	if p.closed || !p.ready() {
+	if p.closed || s.farewell.Load() != nil || !p.ready() {
+		// A farewell left before this lock is written by the session
+		// itself (bid finds it not parked): it must not park unseen.
 		p.mu.Unlock()
 		return false
 	}
@@ -205,16 +212,22 @@ func (p *parker) readable(tok uint64) {
 // read fails and it ends. Calling it for a session that is not parked
 // does nothing.
 func (p *parker) wake(s *session) {
+	if p.take(s) {
+		go s.run()
+	}
+}
+
+// take takes s out of the map if it is parked, and reports whether it
+// did: the caller then owns the session and must run it again.
+func (p *parker) take(s *session) bool {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	tok := s.parkToken
 	parked := tok != 0 && p.parked[tok] == s
 	if parked {
 		p.unpark(tok, s)
 	}
-	p.mu.Unlock()
-	if parked {
-		go s.run()
-	}
+	return parked
 }
 
 // count is the number of sessions parked now.

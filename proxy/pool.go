@@ -237,11 +237,16 @@ type PoolStats struct {
 
 // borrower is who asks for a backend: key is the settings it wants (so an
 // idle backend already carrying them is preferred), who its identity's
-// key for the cap ("" for pgmoat's own use, never capped).
+// key for the cap ("" for pgmoat's own use, never capped). replays says
+// the borrower finds a backend dead by its first read and sends its
+// first batch again on another (a proxy session, replay.go): it is lent
+// an idle backend without the liveness peek, which would cost it a
+// system call per transaction.
 type borrower struct {
-	key string
-	who string
-	id  policy.Identity
+	key     string
+	who     string
+	id      policy.Identity
+	replays bool
 }
 
 // borrowerFor builds the borrower of id wanting settings key.
@@ -362,7 +367,7 @@ func (p *Pool) acquireBy(ctx context.Context, br borrower, deadline time.Time) (
 			if b, err = p.connectFor(ctx, br, start, deadline); err != nil {
 				return nil, err
 			}
-		} else if err := b.check(); err != nil {
+		} else if err := b.checkFor(br); err != nil {
 			p.lost(b, err)
 			p.discard(b)
 			continue

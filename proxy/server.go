@@ -393,7 +393,9 @@ func (s *Server) forget(sess *session) {
 // so each write is bounded by the idle-transaction timeout (stallWriter)
 // until the session hands the backend back.
 func (s *Server) lend(ctx context.Context, id policy.Identity, want settings, key string, local settings) (*backend, error) {
-	bk, err := s.pool.lend(ctx, borrowerFor(id, key), func(bk *backend) error {
+	br := borrowerFor(id, key)
+	br.replays = true // the session replays a first batch a dead backend never answered (replay.go)
+	bk, err := s.pool.lend(ctx, br, func(bk *backend) error {
 		if !s.pool.cfg.BehindPooler && (bk.appliedKey != key || bk.lastID != id) {
 			s.metrics.injection()
 		}
@@ -449,18 +451,24 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	s.mu.Lock()
-	// Forced are the connections this close ends: one the graceful pass
-	// or its session closed already fails a second close, and was
-	// counted (or left on its own).
-	forced := 0
-	for c := range s.conns {
-		if c.Close() == nil {
-			forced++
-		}
-	}
+	// Forced are the connections this close ends of clients nobody told:
+	// one its session closed already fails a second close (and was left
+	// on its own), and one whose session the graceful pass left a
+	// farewell was counted then, though it may still be open (its
+	// session waits for a backend, or has not written the farewell yet).
 	left := make([]*session, 0, len(s.sessions))
+	told := map[net.Conn]bool{}
 	for _, sess := range s.sessions {
 		left = append(left, sess)
+		if sess.farewell.Load() != nil {
+			told[acceptedConn(sess.conn)] = true
+		}
+	}
+	forced := 0
+	for c := range s.conns {
+		if c.Close() == nil && !told[c] {
+			forced++
+		}
 	}
 	s.mu.Unlock()
 	for _, sess := range left {
@@ -474,6 +482,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	<-idle
 	s.park.close()
 	return ctx.Err()
+}
+
+// acceptedConn is the connection Serve accepted under c (a TLS
+// session's conn wraps it).
+func acceptedConn(c net.Conn) net.Conn {
+	if tc, ok := c.(*tls.Conn); ok {
+		return tc.NetConn()
+	}
+	return c
 }
 
 // noteStartupFailure records a client that did not finish its startup

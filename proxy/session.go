@@ -19,14 +19,18 @@ import (
 	"github.com/pgmoat/pgmoat/policy"
 )
 
-// session serves one authenticated client connection. Its goroutine
-// (serve) owns the client's read side and the write side of whatever
-// backend it holds; the forwarder goroutine of the current lending owns the
-// backend's read side. Writes to the client happen under outMu.
+// session serves one authenticated client connection. Its state comes in
+// pieces, each with one owner (doc.go has the list): the client's output,
+// the current lending and the extended-protocol batch belong to the
+// session goroutine (serve), which reads the client and, after each
+// Sync, Query or Flush, the backend, so the per-message path takes no
+// lock. Only while cleanup drains an abandoned lending does the lending
+// and the output pass to the forwarder goroutine, and back when it ends.
 // Other goroutines (the admin console's SHOW CLIENTS and SHOW POOLS, the
-// idle-transaction sweeper, cancel and KILL) read only bk under mu,
-// idleSince, and the fields fixed before the session is registered (user,
-// id, conn, started, key).
+// idle-transaction sweeper, cancel and KILL, shutdown) read only what the
+// session publishes (shown) and the fields fixed before the session is
+// registered (user, id, conn, started, key); a KILL or a shutdown leaves
+// its FATAL for the session goroutine to write (farewell).
 type session struct {
 	srv     *Server
 	conn    net.Conn
@@ -41,25 +45,20 @@ type session struct {
 	set *sessionSettings
 	key cancelKey
 
-	// stmts maps the client's prepared statement names to what pgmoat
-	// prepares on whichever backend it holds; nil until the first.
-	stmts map[string]clientStmt
+	clientOut
+	lendingState
+	batchState
+	shown
 
-	outMu   sync.Mutex
-	out     *bufio.Writer
-	outErr  error
-	scratch []byte
-
-	mu         sync.Mutex
-	bk         *backend      // held backend, nil between transactions
-	expect     []expectation // responses owed to the client, in order
-	queue      *queueBuf     // expect's backing array while it is in use (from srv.readers.queues)
-	unsynced   bool          // extended-protocol messages sent since the last Sync
-	clientGone bool
-
-	// wmu serializes writes to the held backend with its release, so a
-	// backend is never handed on while a write to it is still finishing.
+	// wmu serializes the writes of an abandoned lending's ROLLBACK with
+	// the release of its backend by the forwarder that drains it
+	// (rollbackAbandoned), so a backend is never handed on while a write
+	// to it is still finishing. The session goroutine's own writes need
+	// it not: it is the one that releases.
 	wmu sync.Mutex
+	// abandoned is the backend rollbackAbandoned writes to, until the
+	// forwarder hands it back; under wmu.
+	abandoned *backend
 	// cancelMu is held while a cancel request for the held backend is
 	// on its way to the server, and by its release: a cancel that read
 	// the backend before it went back reaches the server before anyone
@@ -67,19 +66,66 @@ type session struct {
 	// idle.
 	cancelMu sync.Mutex
 
-	skipping bool // after an error in extended protocol: discard until Sync
+	lost  atomic.Bool
+	fwdWG sync.WaitGroup
+	// idleSince is when the session began waiting for its client while
+	// holding a backend (UnixNano), 0 when it is not, idleTimedOut once
+	// the server's sweeper has claimed the wait (see idle.go).
+	idleSince atomic.Int64
+	// writeSince is when a write to the client started and has not
+	// returned (0: none): a client that stops reading its results would
+	// otherwise hold its backend for ever (stalledWriter, in idle.go).
+	writeSince atomic.Int64
+	// work is what only a session that has sent something needs; nil
+	// until its first message.
+	work *sessionWork
+	// parkToken is the session's token in the parker's map while it is
+	// parked, 0 otherwise; under the parker's mu (park.go).
+	parkToken uint64
+}
+
+// clientOut is the client's output: the session goroutine's (the
+// forwarder's while it drains an abandoned lending, when nobody listens).
+type clientOut struct {
+	out     *bufio.Writer
+	outErr  error
+	scratch []byte
+	// saidFarewell says the farewell was written (sayFarewell).
+	saidFarewell bool
+}
+
+// lendingState is the current lending: the session goroutine's (the
+// forwarder's while it drains an abandoned one).
+type lendingState struct {
+	bk         *backend      // held backend, nil between transactions
+	expect     []expectation // responses owed to the client, in order
+	queue      *queueBuf     // expect's backing array while it is in use (from srv.readers.queues)
+	unsynced   bool          // extended-protocol messages sent since the last Sync
+	clientGone bool          // cleanup began: nobody is told anything more
 	// backendSkips says the backend reported an error in an extended
 	// batch not yet ended by Sync: like PostgreSQL, which ignores every
 	// message but Sync from then on (a simple Query included), the
 	// session must then discard the client's messages itself, or it
-	// would wait for answers that never come. Written by whoever reads
-	// the backend, under mu; the session goroutine folds it into
-	// skipping before each message (noteBackendSkip).
+	// would wait for answers that never come. The session goroutine
+	// folds it into skipping before each message (noteBackendSkip).
 	backendSkips bool
 	// failedNames are client statement names whose Parse the server
-	// refused, under mu like backendSkips: the session forgets them, so a
-	// driver may reuse the name as PostgreSQL allows.
+	// refused: the session forgets them, so a driver may reuse the name
+	// as PostgreSQL allows.
 	failedNames []string
+	// slowAfter is the profile's slow threshold, looked up once.
+	slowAfter time.Duration
+	// busyShown is what shown.busy was last set to.
+	busyShown bool
+}
+
+// batchState is the extended-protocol batch and the client's statements:
+// the session goroutine alone.
+type batchState struct {
+	// stmts maps the client's prepared statement names to what pgmoat
+	// prepares on whichever backend it holds; nil until the first.
+	stmts    map[string]clientStmt
+	skipping bool // after an error in extended protocol: discard until Sync
 	// unnamed is the client's last unnamed statement; unnamedFresh says
 	// the held backend has it (parsed in this lending or batch).
 	unnamed      *clientStmt
@@ -91,32 +137,16 @@ type session struct {
 	// transaction (chain.go): the next transaction may start without a
 	// new batch.
 	txEnded bool
-	// slowAfter is the profile's slow threshold, looked up once.
-	slowAfter time.Duration
-	// work is what only a session that has sent something needs; nil
-	// until its first message, so a client that logs in and waits
-	// carries none of it.
-	work  *sessionWork
-	lost  atomic.Bool
-	fwdWG sync.WaitGroup
-	// idleSince is when the session began waiting for its client while
-	// holding a backend (UnixNano), 0 when it is not, idleTimedOut once
-	// the server's sweeper has claimed the wait (see idle.go).
-	idleSince atomic.Int64
-	// writeSince is when a write to the client started and has not
-	// returned (0: none): a client that stops reading its results would
-	// otherwise hold its backend for ever (stalledWriter, in idle.go).
-	writeSince atomic.Int64
-	// parkToken is the session's token in the parker's map while it is
-	// parked, 0 otherwise; under the parker's mu (park.go).
-	parkToken uint64
 }
 
 // sessionWork is the part of a session that serves statements: the
-// current batch's description, the statement log's counters, the chain's
-// portals and the hang-up watch. Owned as the fields it replaces were:
-// the batch and endPortals by the session goroutine, the statement
-// counters by whoever reads the backend, under mu.
+// current batch's description, the first batch's replay log, the chain's
+// portals, the statement log's counters, the lending's span and the
+// hang-up watch. Allocated at the first message, so a client that logs
+// in and waits carries none of it. Its batch fields belong to the
+// session goroutine as batchState does, its statement counters and span
+// to the lending's owner as lendingState does; the watch has its own
+// lock (watch.go).
 type sessionWork struct {
 	// endPortals are the portals bound to statements that end a
 	// transaction (chain.go).
@@ -127,15 +157,32 @@ type sessionWork struct {
 	batchKind policy.Kind
 	batchSQL  string
 	batchOIDs []uint32
+	// replay keeps the lending's first batch until the backend answers
+	// (replay.go).
+	replay replayLog
 	// requests counts finished statements, for request ids in logs;
 	// stmtRows and stmtError gather the running statement's outcome for
 	// its log record (at debug level only).
 	requests  int
 	stmtRows  int64
 	stmtError string
-	// span is the lending's span when tracing is on, under mu.
+	// span is the lending's span when tracing is on.
 	span  trace.Span
 	watch clientWatch
+}
+
+// shown is what the session publishes to other goroutines; the session
+// goroutine writes it, anyone reads it.
+type shown struct {
+	// held is the backend the session holds (bk, setHeld).
+	held atomic.Pointer[backend]
+	// busy says the response queue is not empty.
+	busy atomic.Bool
+	// farewell is the FATAL a KILL or a shutdown left for the session
+	// goroutine to write before it ends the session (serve), or that
+	// the one who took a parked session out of the parker's map wrote
+	// (bid).
+	farewell atomic.Pointer[wireError]
 }
 
 // clientStmt is a statement the client prepared under a name.
@@ -167,11 +214,17 @@ func (s *session) run() {
 // must return without touching it.
 func (s *session) serve(ctx context.Context) bool {
 	for {
+		if s.sayFarewell() {
+			return false
+		}
 		armed, parkable := s.armIdle()
 		s.in.parkable = parkable
 		msg, err := s.in.Receive()
 		if armed && s.disarmIdle() {
 			s.idleTimeout()
+			return false
+		}
+		if s.sayFarewell() {
 			return false
 		}
 		if err == errPark {
@@ -209,7 +262,7 @@ func (s *session) handle(ctx context.Context, msg pgproto3.FrontendMessage) bool
 	switch m := msg.(type) {
 	case *pgproto3.Query:
 		s.query(ctx, m.String)
-		s.pump()
+		s.pump(ctx)
 	case *pgproto3.Parse:
 		s.parse(ctx, m)
 	case *pgproto3.Bind:
@@ -222,10 +275,10 @@ func (s *session) handle(ctx context.Context, msg pgproto3.FrontendMessage) bool
 		s.closeMsg(ctx, m)
 	case *pgproto3.Sync:
 		s.sync(ctx)
-		s.pump()
+		s.pump(ctx)
 	case *pgproto3.Flush:
 		s.flushMsg()
-		s.pump()
+		s.pump(ctx)
 	case *pgproto3.Terminate:
 		return true
 	case *pgproto3.FunctionCall:
@@ -243,16 +296,13 @@ func (s *session) handle(ctx context.Context, msg pgproto3.FrontendMessage) bool
 // noteBackendSkip makes the session skip to Sync when the backend does,
 // and forget the names of statements the server refused to prepare.
 func (s *session) noteBackendSkip() {
-	s.mu.Lock()
 	if s.backendSkips {
 		s.skipping = true
 	}
-	failed := s.failedNames
-	s.failedNames = nil
-	s.mu.Unlock()
-	for _, name := range failed {
+	for _, name := range s.failedNames {
 		delete(s.stmts, name)
 	}
+	s.failedNames = s.failedNames[:0]
 }
 
 // query handles a simple-protocol Query. Inside an extended batch that
@@ -399,16 +449,16 @@ func (s *session) ensurePreparedAs(st clientStmt, hidden bool, client string) bo
 		}
 		return true
 	}
-	s.mu.Lock()
-	bk := s.bk
-	_, have := bk.prepared[st.backendName]
+	_, have := s.bk.prepared[st.backendName]
 	pending := false
 	for _, e := range s.expect {
 		if e.prepared == st.backendName {
 			pending = true
 		}
 	}
-	s.mu.Unlock()
+	if have {
+		s.work.replay.noteAssumed(st)
+	}
 	if have || pending {
 		return true
 	}
@@ -548,11 +598,8 @@ func (s *session) forwardExtended(ctx context.Context, m pgproto3.FrontendMessag
 
 func (s *session) sync(ctx context.Context) {
 	s.skipping = false
-	s.mu.Lock()
-	held := s.bk != nil
 	s.backendSkips = false
-	s.mu.Unlock()
-	if !held {
+	if s.bk == nil {
 		s.batchOpen = false
 		s.pushSynthetic(expectation{kind: synthReady})
 		return
@@ -563,10 +610,7 @@ func (s *session) sync(ctx context.Context) {
 }
 
 func (s *session) flushMsg() {
-	s.mu.Lock()
-	held := s.bk != nil
-	s.mu.Unlock()
-	if held {
+	if s.bk != nil {
 		s.sendBackend(&pgproto3.Flush{}, true)
 	}
 	s.emitSynthetic()
@@ -575,17 +619,15 @@ func (s *session) flushMsg() {
 // push queues a response owed by the backend. unsynced records whether
 // the message leaves an extended-protocol batch open.
 func (s *session) push(e expectation, unsynced bool) {
-	s.mu.Lock()
 	s.enqueue(e)
 	s.unsynced = unsynced
-	s.mu.Unlock()
 }
 
 // enqueue appends to the response queue, reusing its backing array once
 // the queue has drained (the head is popped by reslicing, so appends
 // would otherwise keep allocating). The array comes from the server's
 // pool and goes back to it when the queue drains between lendings
-// (dropQueue): an idle session holds none. Called with s.mu held.
+// (dropQueue): an idle session holds none.
 func (s *session) enqueue(es ...expectation) {
 	if len(s.expect) == 0 {
 		if s.queue == nil {
@@ -594,11 +636,30 @@ func (s *session) enqueue(es ...expectation) {
 		s.expect = s.queue[:0]
 	}
 	s.expect = append(s.expect, es...)
+	s.showBusy()
+}
+
+// showBusy publishes whether anything is owed (shown.busy), when that
+// changed.
+func (s *session) showBusy() {
+	if busy := len(s.expect) > 0; busy != s.busyShown {
+		s.busyShown = busy
+		s.busy.Store(busy)
+	}
+}
+
+// setHeld makes bk (nil: none) the held backend, and shows it. The
+// release of a backend the session let go of takes cancelMu
+// (handBack), so a cancel that found it shown still reaches it first.
+func (s *session) setHeld(bk *backend) {
+	s.bk = bk
+	s.held.Store(bk)
 }
 
 // dropQueue gives the response queue's array back once nothing is owed
-// and no backend is held. Called with s.mu held.
+// and no backend is held.
 func (s *session) dropQueue() {
+	defer s.showBusy()
 	if len(s.expect) > 0 || s.bk != nil || s.queue == nil {
 		return
 	}
@@ -610,19 +671,13 @@ func (s *session) dropQueue() {
 // pushSynthetic queues made-up responses and writes them at once when
 // nothing owed by the backend is ahead of them.
 func (s *session) pushSynthetic(es ...expectation) {
-	s.mu.Lock()
 	s.enqueue(es...)
-	s.mu.Unlock()
 	s.emitSynthetic()
 }
 
 func (s *session) emitSynthetic() {
-	s.outMu.Lock()
-	defer s.outMu.Unlock()
-	s.mu.Lock()
 	synth := s.takeSynthetic()
 	s.dropQueue()
-	s.mu.Unlock()
 	if len(synth) == 0 {
 		return
 	}
@@ -630,44 +685,57 @@ func (s *session) emitSynthetic() {
 	s.flushClient()
 }
 
-// heldBackend is the backend the session holds, nil when it was lost.
-// The writers call it with s.wmu held.
-func (s *session) heldBackend() *backend {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.bk
-}
-
 // sendRaw writes encoded messages to the held backend, unflushed.
 func (s *session) sendRaw(wire []byte) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	bk := s.heldBackend()
+	bk := s.bk
 	if bk == nil {
 		return
 	}
+	s.work.replay.note(wire)
 	if _, err := bk.wr.Write(wire); err != nil {
-		bk.broken.Store(true)
-		_ = bk.conn.Close()
+		s.sendFailed(bk, err)
 	}
 }
 
 // sendBackend writes a message to the held backend; flush sends it.
 func (s *session) sendBackend(m pgproto3.FrontendMessage, flush bool) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	bk := s.heldBackend()
+	bk := s.bk
 	if bk == nil {
 		return // lost meanwhile; the forwarder has told the client
 	}
-	err := bk.send(m)
-	if err == nil && flush {
-		err = bk.flush()
+	wire, err := bk.encode(m)
+	if err == nil {
+		s.work.replay.note(wire) // before the write: a batch a write of fails is kept whole
+		if _, err = bk.wr.Write(wire); err == nil && flush {
+			err = bk.flushToRead() // written by the read of its answer (fused.go)
+		}
 	}
 	if err != nil {
-		bk.broken.Store(true)
-		_ = bk.conn.Close() // the forwarder sees the failure and reports it
+		s.sendFailed(bk, err)
 	}
+}
+
+// flushBackend sends what is buffered for the held backend.
+func (s *session) flushBackend() {
+	if bk := s.bk; bk != nil {
+		if err := bk.flushToRead(); err != nil {
+			s.sendFailed(bk, err)
+		}
+	}
+}
+
+// sendFailed discards a backend a write to failed. The connection is
+// closed, so that whoever reads it sees the failure and reports it;
+// unless the server reset it while the lending's first batch is kept:
+// the read then finds the end of the connection, nothing answered, and
+// replays the batch (replay.go).
+func (s *session) sendFailed(bk *backend, err error) {
+	bk.broken.Store(true)
+	if s.work.replay.on && resetOnWrite(err) {
+		s.work.replay.writeFailed = true
+		return
+	}
+	_ = bk.conn.Close()
 }
 
 // startBatch makes sure the message about to be sent has a backend and,
@@ -683,15 +751,12 @@ func (s *session) startBatch(ctx context.Context, simple bool) bool {
 		return true
 	}
 	if s.owed() {
-		s.pump() // the previous batch was answered in full; make sure of it
+		s.pump(ctx) // the previous batch was answered in full; make sure of it
 	}
 	if !s.ensureBackend(ctx, simple) {
 		return false
 	}
-	s.mu.Lock()
-	status := s.bk.txStatus
-	s.mu.Unlock()
-	if status == 'I' || (status == 'T' && s.txEnded) {
+	if status := s.bk.txStatus; status == 'I' || (status == 'T' && s.txEnded) {
 		s.injectLocal() // a chained transaction is open without them
 	}
 	s.txEnded = false
@@ -699,8 +764,7 @@ func (s *session) startBatch(ctx context.Context, simple bool) bool {
 	return true
 }
 
-// realPending reports whether the backend still owes responses. Called
-// with s.mu held.
+// realPending reports whether the backend still owes responses.
 func (s *session) realPending() bool {
 	for _, e := range s.expect {
 		if !e.kind.synthetic() {
@@ -714,11 +778,10 @@ func (s *session) realPending() bool {
 // once per settings change; every response to it is swallowed. Behind a
 // pooler it uses the unnamed statement itself.
 func (s *session) injectLocal() {
-	s.mu.Lock()
 	s.enqueue(s.set.localExpect...)
 	s.unsynced = true
-	s.mu.Unlock()
 	s.sendRaw(s.set.localWire)
+	s.work.replay.noteInjection(len(s.set.localExpect))
 	if s.srv.pool.cfg.BehindPooler {
 		s.unnamedFresh = false
 	}
@@ -728,10 +791,7 @@ func (s *session) injectLocal() {
 // settings in force, and starts its forwarder. On failure the client gets
 // the error (and, outside extended protocol, ReadyForQuery).
 func (s *session) ensureBackend(ctx context.Context, simple bool) bool {
-	s.mu.Lock()
-	held := s.bk != nil
-	s.mu.Unlock()
-	if held {
+	if s.bk != nil {
 		return true
 	}
 	if s.set.gen != s.srv.engine.Generation() {
@@ -755,11 +815,10 @@ func (s *session) ensureBackend(ctx context.Context, simple bool) bool {
 		}
 		return false
 	}
-	s.mu.Lock()
-	s.bk = bk
+	s.setHeld(bk)
 	s.work.span = s.srv.startTxSpan(s, bk)
-	s.mu.Unlock()
 	s.unnamedFresh = false
+	s.work.replay.begin(bk)
 	return true
 }
 
@@ -767,9 +826,7 @@ func (s *session) ensureBackend(ctx context.Context, simple bool) bool {
 // its profile as the engine has it now.
 func (s *session) refreshSettings() {
 	s.rebuildSettings(s.set.sets)
-	s.mu.Lock()
 	s.slowAfter = 0 // looked up again
-	s.mu.Unlock()
 }
 
 // rebuildSettings makes sets the session's client settings, under the
@@ -784,10 +841,51 @@ func (s *session) rebuildSettings(sets map[string]string) {
 // fatal tells the client why it is being disconnected.
 func (s *session) fatal(e *wireError) {
 	s.srv.metrics.clientError(e.code)
-	s.outMu.Lock()
-	defer s.outMu.Unlock()
 	s.writeMsg(e.response())
 	s.flushClient()
+}
+
+// bid ends the session from another goroutine (KILL, shutdown): it
+// leaves e for the session goroutine to write, wakes the session's read
+// of its client, and cancels what its backend runs. A session that does
+// not get there within abandonGrace (its client stopped reading) has its
+// connection closed. A parked session has no goroutine to write e: bid
+// takes it out of the parker's map, which makes the session its own,
+// writes e itself (bounded by noticeDeadline), closes the connection and
+// resumes the session, which ends. Only the first farewell counts; bid
+// reports whether it was this one.
+func (s *session) bid(e *wireError) bool {
+	if !s.farewell.CompareAndSwap(nil, e) {
+		return false
+	}
+	// The parker checks farewell under its lock before it parks a
+	// session (parker.park), so either take finds the session parked or
+	// the session never parks and sees e at the top of its loop.
+	if s.srv.park.take(s) {
+		s.noticeDeadline()
+		s.sayFarewell()
+		_ = s.conn.Close()
+		go s.run()
+		return true
+	}
+	_ = s.conn.SetReadDeadline(time.Now())
+	s.abandonLending()
+	time.AfterFunc(abandonGrace, func() { _ = s.conn.Close() })
+	return true
+}
+
+// sayFarewell writes the FATAL another goroutine left (bid) and reports
+// whether the session ends for it.
+func (s *session) sayFarewell() bool {
+	e := s.farewell.Load()
+	if e == nil {
+		return false
+	}
+	if !s.saidFarewell {
+		s.saidFarewell = true
+		s.fatal(e)
+	}
+	return true
 }
 
 // cleanup returns the backend after the client left. A transaction still
@@ -796,11 +894,12 @@ func (s *session) fatal(e *wireError) {
 func (s *session) cleanup() {
 	s.srv.forget(s)
 	s.srv.park.leave(s)
-	s.mu.Lock()
 	s.clientGone = true
 	bk := s.bk
 	inFlight := len(s.expect) > 0
-	s.mu.Unlock()
+	if s.work != nil {
+		s.work.replay.stop() // nobody to replay for; the forwarder reads the backend from here
+	}
 	if bk != nil {
 		s.rollbackAbandoned(bk, inFlight)
 	}
@@ -814,22 +913,31 @@ func (s *session) rollbackAbandoned(bk *backend, inFlight bool) {
 		_ = bk.cancel(ctx, bk.lending.Load()) // the session still holds bk
 		cancel()
 	}
-	s.outMu.Lock()
 	s.outErr = net.ErrClosed // nobody is listening any more
-	s.outMu.Unlock()
-	s.mu.Lock()
 	for i := range s.expect {
 		s.expect[i].swallow = true
 	}
 	s.enqueue(expectation{kind: expectSync, swallow: true}, expectation{kind: expectQuery, swallow: true})
 	s.unsynced = false
-	s.mu.Unlock()
 	// Nobody reads the backend once the session loop has ended: a
-	// forwarder goroutine drains it, and is given up on after a while.
+	// forwarder goroutine drains it, and is given up on after a while;
+	// the lending and the client's output are the forwarder's until it
+	// ends. On a raw socket the Sync and ROLLBACK are left for its first
+	// read to send (fused.go), so the backend's buffers are the
+	// forwarder's alone from then on; otherwise it drains while they are
+	// written, so a server blocked sending results cannot block the
+	// write.
+	wire, _ := (&pgproto3.Sync{}).Encode(nil)
+	wire, _ = (&pgproto3.Query{String: "ROLLBACK"}).Encode(wire)
+	s.abandoned = bk
 	s.fwdWG.Add(1)
-	go s.forward(bk)
-	s.sendBackend(&pgproto3.Sync{}, false)
-	s.sendBackend(&pgproto3.Query{String: "ROLLBACK"}, true)
+	if bk.fused != nil {
+		s.writeAbandoned(bk, wire)
+		go s.forward(bk)
+	} else {
+		go s.forward(bk)
+		s.writeAbandoned(bk, wire)
+	}
 	done := make(chan struct{})
 	go func() { s.fwdWG.Wait(); close(done) }()
 	select {
@@ -841,36 +949,46 @@ func (s *session) rollbackAbandoned(bk *backend, inFlight bool) {
 	}
 }
 
-// closeIfIdle ends the session with a shutdown notice when it holds no
-// backend; a session in a transaction keeps going. One already told (the
-// shutdown's pass comes again before its goroutine ended) or ending is
-// left alone, so it is told and counted once.
-func (s *session) closeIfIdle() {
-	s.mu.Lock()
-	idle := !s.clientGone && s.bk == nil && len(s.expect) == 0
-	if idle {
-		s.clientGone = true
-	}
-	s.mu.Unlock()
-	if !idle {
+// writeAbandoned writes an abandoned lending's Sync and ROLLBACK to bk,
+// unless the forwarder draining it handed it back already.
+func (s *session) writeAbandoned(bk *backend, wire []byte) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.abandoned != bk {
 		return
 	}
-	s.srv.noteShutdownDisconnect(s)
-	s.noticeDeadline()
-	s.fatal(fatalf(codeAdminShutdown, "pgmoat: server.shutdown: pgmoat is shutting down; reconnect shortly"))
-	s.closeConn()
+	_, err := bk.wr.Write(wire)
+	if err == nil {
+		err = bk.flushToRead() // on a raw socket, written by the forwarder's first read
+	}
+	if err != nil {
+		s.sendFailed(bk, err)
+	}
+}
+
+// closeIfIdle ends the session with a shutdown notice when it holds no
+// backend; a session in a transaction keeps going. One already told (the
+// shutdown's pass comes again before its session ended) is left alone:
+// only the first farewell counts (bid), so it is told and counted once.
+func (s *session) closeIfIdle() {
+	if s.held.Load() != nil || s.busy.Load() {
+		return
+	}
+	if s.bid(fatalf(codeAdminShutdown, "pgmoat: server.shutdown: pgmoat is shutting down; reconnect shortly")) {
+		s.srv.noteShutdownDisconnect(s)
+	}
 }
 
 // noticeWait bounds the write of a disconnecting notice written from
-// another goroutine than the session's (shutdown, KILL), as refuse
-// bounds a refusal.
+// another goroutine than the session's (a parked session's farewell,
+// written by whoever took it out of the parker's map), as refuse bounds
+// a refusal.
 const noticeWait = time.Second
 
-// noticeDeadline bounds every write to the client, the session's own
-// included, before a notice of its disconnection: a client that stopped
-// reading would otherwise keep the writer (the shutdown's pass, or KILL)
-// waiting for the session's blocked write and the output lock, for as
-// long as it likes once the sweeper has stopped.
+// noticeDeadline bounds every write to the client before a notice of its
+// disconnection written by another goroutine: a client that stopped
+// reading would otherwise keep that goroutine (the shutdown's pass, or
+// KILL) waiting for as long as it likes.
 func (s *session) noticeDeadline() {
 	_ = s.conn.SetWriteDeadline(time.Now().Add(noticeWait))
 }

@@ -23,7 +23,7 @@ type SlowQuery struct {
 }
 
 // noteSlow passes a finished statement to the OnSlow hook when it was
-// slow. Called with s.mu held.
+// slow.
 func (s *session) noteSlow(e expectation, d time.Duration) {
 	hook := s.srv.cfg.OnSlow
 	// Only a SELECT has a plan worth showing (and one EXPLAIN can show).

@@ -87,18 +87,17 @@ const abandonGrace = 2 * time.Second
 // backend: the session's read of it fails, and the backend is discarded.
 func (s *session) abandonLending() {
 	s.cancelBackend()
-	s.mu.Lock()
-	bk := s.bk
-	s.mu.Unlock()
+	bk := s.held.Load()
 	if bk == nil {
 		return
 	}
 	time.AfterFunc(abandonGrace, func() {
-		// Under mu, so that the backend cannot be handed back and lent
-		// to someone else between the check and the close.
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.bk == bk {
+		// Under cancelMu, which the backend's release takes, so that
+		// it cannot be handed back and lent to someone else between the
+		// check and the close.
+		s.cancelMu.Lock()
+		defer s.cancelMu.Unlock()
+		if s.held.Load() == bk {
 			bk.broken.Store(true)
 			_ = bk.conn.Close()
 		}

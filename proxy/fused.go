@@ -1,0 +1,133 @@
+package proxy
+
+import (
+	"io"
+	"net"
+	"syscall"
+)
+
+// A batch sent to a backend is always followed by a read of its answer,
+// which the server has not sent yet: a read through the Go poller right
+// after the write finds nothing (a read system call that returns EAGAIN),
+// parks, and reads again once the poller saw the answer arrive. The
+// session's flush of a batch that ends in Sync, Query or Flush is
+// therefore deferred to that read (flushToRead): the read writes the
+// batch itself, from inside the socket's RawConn.Read, and waits for
+// readability before its first read system call, so a batch costs one
+// write and one read. Waiting without reading first is sound only
+// because the write happens inside the same RawConn.Read, after the
+// poller forgot earlier readiness: the answer can only arrive after the
+// write, and its arrival wakes the wait. (Bytes the server sent earlier,
+// unasked, are read too: the answer that follows them, or the reset a
+// dead server answers the write with, wakes the wait.)
+//
+// Ownership: deferring and pending are the backend's holder's, like the
+// buffers they sit between.
+
+// fusedConn is the raw socket of a backend reached over plain TCP or a
+// Unix socket, nil otherwise (TLS writes must go through its Conn).
+func fusedConn(c net.Conn) syscall.RawConn {
+	switch c.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		return rawConnOf(c)
+	}
+	return nil
+}
+
+// backendReader is what a backend's read buffer fills from.
+type backendReader struct{ b *backend }
+
+func (r backendReader) Read(p []byte) (int, error) {
+	b := r.b
+	if len(b.pending) == 0 {
+		return b.conn.Read(p)
+	}
+	return b.writeThenRead(p)
+}
+
+// flushToRead flushes the write buffer into pending, to be written by
+// the next read; without a raw socket it flushes as flush does.
+func (b *backend) flushToRead() error {
+	if b.fused == nil {
+		return b.flush()
+	}
+	b.deferring = true
+	err := b.wr.Flush()
+	b.deferring = false
+	return err
+}
+
+// writePending writes what a deferred flush left, through the write
+// limit, before anything written after it.
+func (b *backend) writePending() error {
+	if len(b.pending) == 0 {
+		return nil
+	}
+	p := b.pending
+	b.pending = b.pending[:0]
+	_, err := b.limitedWrite(p)
+	return err
+}
+
+// writeThenRead writes pending and reads into p once the answer is
+// there. A write the socket does not take whole at once falls back to
+// a write through the write limit and a plain read.
+func (b *backend) writeThenRead(p []byte) (int, error) {
+	pending := b.pending
+	var n, wrote int
+	var rerr, werr error
+	written := false
+	err := b.fused.Read(func(fd uintptr) bool {
+		if !written {
+			written = true
+			for wrote < len(pending) {
+				m, e := syscall.Write(int(fd), pending[wrote:])
+				if e == syscall.EINTR {
+					continue
+				}
+				if e != nil {
+					if e != syscall.EAGAIN {
+						werr = e
+					}
+					return true
+				}
+				wrote += m
+				b.written += uint64(m)
+			}
+			return false // the answer is not there yet: wait for it
+		}
+		for {
+			m, e := syscall.Read(int(fd), p)
+			switch e {
+			case syscall.EINTR:
+				continue
+			case syscall.EAGAIN:
+				return false
+			}
+			n, rerr = max(m, 0), e
+			return true
+		}
+	})
+	if werr != nil {
+		b.pending = b.pending[:0]
+		return 0, werr
+	}
+	if wrote < len(pending) {
+		b.pending = append(b.pending[:0], pending[wrote:]...)
+		if err := b.writePending(); err != nil {
+			return 0, err
+		}
+		return b.conn.Read(p)
+	}
+	b.pending = b.pending[:0]
+	if err != nil {
+		return 0, err // a closed connection or a deadline
+	}
+	if rerr != nil {
+		return 0, rerr
+	}
+	if n == 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
