@@ -108,6 +108,10 @@ type backend struct {
 	fused     syscall.RawConn
 	deferring bool
 	pending   []byte
+	// fr and fusedStep (fr.step, bound once) are the state and callback
+	// of the read that writes pending (fused.go).
+	fr        fusedRead
+	fusedStep func(uintptr) bool
 
 	// lending moves on each time a borrower hands the backend back
 	// (Pool.release), under cancelMu, which a cancel request holds while

@@ -201,6 +201,12 @@
 // whose shape cache answers a text that differs from judged ones only in
 // constants the verdict does not depend on without parsing it. Only Query, Parse, Bind, Describe, Close and the
 // results' framing are decoded; DataRow and the rest are forwarded as bytes.
+// A transaction of a driver that binds parameters allocates nothing in
+// pgmoat: Parse, Bind and Execute are decoded in place into reused
+// messages (decode.go), the messages sent on for them are reused, the
+// read that writes a batch (fused.go) keeps its state in the backend, and
+// a borrower waiting for a busy pool reuses its waiter, channel and timer
+// (waiters.go).
 // A backend message is read whole into a reused 64 KiB buffer when it
 // fits; a larger row, notice or notification streams through to the
 // client in read-buffer-sized pieces, with no ceiling but the protocol's
