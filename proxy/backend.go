@@ -116,6 +116,10 @@ type backend struct {
 	written  uint64
 	ackBase  uint64
 	ackKnown bool
+	// fr and fusedStep (fr.step, bound once) are the state and callback
+	// of the read that writes pending (fused.go).
+	fr        fusedRead
+	fusedStep func(uintptr) bool
 
 	// lending moves on each time a borrower hands the backend back
 	// (Pool.release), under cancelMu, which a cancel request holds while

@@ -137,7 +137,7 @@ func (cr *clientReader) Receive() (pgproto3.FrontendMessage, error) {
 	}
 	body := cr.buf[cr.rp+5 : cr.rp+5+n : cr.rp+5+n]
 	cr.rp += 5 + n
-	if err := msg.Decode(body); err != nil {
+	if err := decodeFrontend(msg, body); err != nil {
 		return nil, err
 	}
 	return msg, nil

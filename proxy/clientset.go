@@ -98,7 +98,7 @@ func (s *session) serverRefuses(ctx context.Context, cs *policy.ClientSetting) *
 	if s.set.gen != s.srv.engine.Generation() {
 		s.refreshSettings()
 	}
-	bk, err := s.srv.lend(ctx, s.id, s.set.settings, s.set.key, s.set.local)
+	bk, err := s.srv.lendFor(ctx, s.id, s.set, false) // its own round trip: no replay
 	if err != nil {
 		return toWire(err)
 	}

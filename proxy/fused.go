@@ -69,45 +69,62 @@ func (b *backend) writePending() error {
 	return err
 }
 
+// fusedRead is the state of one writeThenRead, kept in the backend so
+// that its RawConn.Read callback (step, bound once per backend) allocates
+// nothing per batch.
+type fusedRead struct {
+	pending, p []byte
+	wrote, n   int
+	rerr, werr error
+	written    bool
+}
+
+// step is the RawConn.Read callback: it writes pending the first time,
+// then reads into p once the answer is there.
+func (f *fusedRead) step(fd uintptr) bool {
+	if !f.written {
+		f.written = true
+		for f.wrote < len(f.pending) {
+			m, e := syscall.Write(int(fd), f.pending[f.wrote:])
+			if e == syscall.EINTR {
+				continue
+			}
+			if e != nil {
+				if e != syscall.EAGAIN {
+					f.werr = e
+				}
+				return true
+			}
+			f.wrote += m
+		}
+		return false // the answer is not there yet: wait for it
+	}
+	for {
+		m, e := syscall.Read(int(fd), f.p)
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		f.n, f.rerr = max(m, 0), e
+		return true
+	}
+}
+
 // writeThenRead writes pending and reads into p once the answer is
 // there. A write the socket does not take whole at once falls back to
 // a write through the write limit and a plain read.
 func (b *backend) writeThenRead(p []byte) (int, error) {
-	pending := b.pending
-	var n, wrote int
-	var rerr, werr error
-	written := false
-	err := b.fused.Read(func(fd uintptr) bool {
-		if !written {
-			written = true
-			for wrote < len(pending) {
-				m, e := syscall.Write(int(fd), pending[wrote:])
-				if e == syscall.EINTR {
-					continue
-				}
-				if e != nil {
-					if e != syscall.EAGAIN {
-						werr = e
-					}
-					return true
-				}
-				wrote += m
-				b.written += uint64(m)
-			}
-			return false // the answer is not there yet: wait for it
-		}
-		for {
-			m, e := syscall.Read(int(fd), p)
-			switch e {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false
-			}
-			n, rerr = max(m, 0), e
-			return true
-		}
-	})
+	if b.fusedStep == nil {
+		b.fusedStep = b.fr.step
+	}
+	f := &b.fr
+	*f = fusedRead{pending: b.pending, p: p}
+	err := b.fused.Read(b.fusedStep)
+	pending, wrote, n, rerr, werr := f.pending, f.wrote, f.n, f.rerr, f.werr
+	*f = fusedRead{}
+	b.written += uint64(wrote)
 	if werr != nil {
 		b.pending = b.pending[:0]
 		return 0, werr

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -178,9 +177,9 @@ type Pool struct {
 	refill chan struct{}
 
 	mu      sync.Mutex
-	idle    []*backend // most recently released last
-	open    int        // connections open or being opened
-	waiters list.List  // of *waiter, oldest first
+	idle    []*backend  // most recently released last
+	open    int         // connections open or being opened
+	waiters waiterQueue // oldest first
 	closed  bool
 	stats   PoolStats
 	// serverParams are the ParameterStatus values of the first backend.
@@ -251,12 +250,12 @@ type borrower struct {
 
 // borrowerFor builds the borrower of id wanting settings key.
 func borrowerFor(id policy.Identity, key string) borrower {
-	return borrower{key: key, who: id.UserID + "\x00" + profileName(id), id: id}
+	return borrower{key: key, who: identityKey(id), id: id}
 }
 
-type waiter struct {
-	borrower
-	ch chan *backend // buffered 1: a handed-over backend, or nil for "open one"
+// identityKey is the key of id's cap: its user id and profile.
+func identityKey(id policy.Identity) string {
+	return id.UserID + "\x00" + profileName(id)
 }
 
 // NewPool parses the DSN and starts the maintenance goroutine. It does not
@@ -430,7 +429,7 @@ func (p *Pool) take(br borrower) (*backend, *waiter, bool, error) {
 			return nil, nil, true, nil
 		}
 	}
-	w := &waiter{borrower: br, ch: make(chan *backend, 1)}
+	w := newWaiter(br)
 	p.waiters.PushBack(w)
 	return nil, w, false, nil
 }
@@ -483,10 +482,10 @@ func (p *Pool) unhold(who string) {
 
 // firstEligible is the oldest waiter whose identity is under its cap.
 // Called with p.mu held.
-func (p *Pool) firstEligible() *list.Element {
-	for e := p.waiters.Front(); e != nil; e = e.Next() {
-		if p.underCap(e.Value.(*waiter).who) {
-			return e
+func (p *Pool) firstEligible() *waiter {
+	for w := p.waiters.Front(); w != nil; w = w.next {
+		if p.underCap(w.who) {
+			return w
 		}
 	}
 	return nil
@@ -501,13 +500,12 @@ func (p *Pool) dispatch() {
 		return
 	}
 	for {
-		e := p.firstEligible()
-		if e == nil {
+		w := p.firstEligible()
+		if w == nil {
 			return
 		}
-		w := e.Value.(*waiter)
 		if b := p.takeIdle(w.key); b != nil {
-			p.waiters.Remove(e)
+			p.waiters.Remove(w)
 			p.hold(w.who, b)
 			w.ch <- b
 			continue
@@ -515,7 +513,7 @@ func (p *Pool) dispatch() {
 		if p.open >= p.cfg.Max {
 			return
 		}
-		p.waiters.Remove(e)
+		p.waiters.Remove(w)
 		p.open++
 		p.hold(w.who, nil)
 		w.ch <- nil
@@ -523,17 +521,20 @@ func (p *Pool) dispatch() {
 }
 
 // wait blocks until a backend is handed over, a slot is given to open one
-// in (canOpen), or the acquire timeout passes.
+// in (canOpen), or the acquire timeout passes. The waiter goes back to
+// waiterPool unless the pool closed its channel.
 func (p *Pool) wait(ctx context.Context, w *waiter, start, deadline time.Time) (b *backend, canOpen bool, err error) {
-	timer := time.NewTimer(time.Until(deadline))
-	defer timer.Stop()
 	select {
 	case b, ok := <-w.ch:
-		if !ok {
-			return nil, false, ErrPoolClosed
-		}
-		return b, b == nil, nil
-	case <-timer.C:
+		// Handed over before the wait began: no timer to arm.
+		return p.waited(w, b, ok)
+	default:
+	}
+	w.timer.Reset(time.Until(deadline))
+	select {
+	case b, ok := <-w.ch:
+		return p.waited(w, b, ok)
+	case <-w.timer.C:
 		err = ErrPoolExhausted
 	case <-ctx.Done():
 		err = ctx.Err()
@@ -557,25 +558,27 @@ func (p *Pool) wait(ctx context.Context, w *waiter, start, deadline time.Time) (
 			"open", open, "max", p.cfg.Max, "waiting", waiting)
 	}
 	if removed {
+		w.recycle()
 		return nil, false, err
 	}
 	// Handed something between the timeout and the lock: it is ours, use
 	// it rather than fail.
 	b, ok := <-w.ch
+	return p.waited(w, b, ok)
+}
+
+// waited ends a wait that received b from w's channel (ok false: the
+// pool closed it).
+func (p *Pool) waited(w *waiter, b *backend, ok bool) (*backend, bool, error) {
 	if !ok {
-		return nil, false, ErrPoolClosed
+		return nil, false, ErrPoolClosed // a closed channel is not reused
 	}
+	w.recycle()
 	return b, b == nil, nil
 }
 
 func (p *Pool) removeWaiter(w *waiter) bool {
-	for e := p.waiters.Front(); e != nil; e = e.Next() {
-		if e.Value.(*waiter) == w {
-			p.waiters.Remove(e)
-			return true
-		}
-	}
-	return false
+	return p.waiters.Remove(w)
 }
 
 // connect opens a connection for a slot already counted in p.open and
@@ -939,10 +942,9 @@ func (p *Pool) Close() {
 	}
 	idle := p.idle
 	p.idle = nil
-	for e := p.waiters.Front(); e != nil; e = e.Next() {
-		close(e.Value.(*waiter).ch)
+	for _, w := range p.waiters.takeAll() {
+		close(w.ch)
 	}
-	p.waiters.Init()
 	p.mu.Unlock()
 	p.cancelBg()
 	close(p.stop)

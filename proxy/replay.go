@@ -252,7 +252,7 @@ func (s *session) replayOn(ctx context.Context, bk *backend, why error) bool {
 	s.endSpan(true)
 	s.handBack(bk)
 
-	next, err := s.srv.lend(ctx, s.id, s.set.settings, s.set.key, s.set.local)
+	next, err := s.srv.lend(ctx, s.id, s.set)
 	if err != nil {
 		s.tellLost(fatalf(codeConnFailure, "pgmoat: backend.lost: the server connection was lost ("+why.Error()+") and no other could be had ("+err.Error()+"); reconnect and retry"))
 		return false

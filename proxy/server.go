@@ -382,19 +382,28 @@ func (s *Server) forget(sess *session) {
 	s.mu.Unlock()
 }
 
-// lend borrows a backend for id with the borrower's settings in force;
-// one that proves dead while they are applied is replaced (Pool.lend).
-// key is want.key(), which the session keeps rather than rebuild per
-// transaction.
+// lend borrows a backend for id with the session's settings set in
+// force; one that proves dead while they are applied is replaced
+// (Pool.lend). set carries what the pool keys on (the settings' key,
+// the identity's), built once rather than per transaction.
 //
 // A client's messages reach the backend as it sends them: one that
 // pipelines past what the server reads while it is blocked sending
 // results the client does not read would block pgmoat's write for ever,
 // so each write is bounded by the idle-transaction timeout (stallWriter)
 // until the session hands the backend back.
-func (s *Server) lend(ctx context.Context, id policy.Identity, want settings, key string, local settings) (*backend, error) {
-	br := borrowerFor(id, key)
-	br.replays = true // the session replays a first batch a dead backend never answered (replay.go)
+func (s *Server) lend(ctx context.Context, id policy.Identity, set *sessionSettings) (*backend, error) {
+	// The session replays a first batch a dead backend never answered
+	// (replay.go).
+	return s.lendFor(ctx, id, set, true)
+}
+
+// lendFor is lend for a borrower that replays its first batch or, when
+// replays is false, for one that sends its own round trip and needs the
+// backend checked alive first.
+func (s *Server) lendFor(ctx context.Context, id policy.Identity, set *sessionSettings, replays bool) (*backend, error) {
+	want, key, local := set.settings, set.key, set.local
+	br := borrower{key: key, who: set.who, id: id, replays: replays}
 	bk, err := s.pool.lend(ctx, br, func(bk *backend) error {
 		if !s.pool.cfg.BehindPooler && (bk.appliedKey != key || bk.lastID != id) {
 			s.metrics.injection()

@@ -169,6 +169,12 @@ type sessionWork struct {
 	// span is the lending's span when tracing is on.
 	span  trace.Span
 	watch clientWatch
+	// parseOut, bindOut and describeOut are the messages sent to the
+	// backend for the client's, reused so that sending one allocates
+	// nothing; each is encoded at once.
+	parseOut    pgproto3.Parse
+	bindOut     pgproto3.Bind
+	describeOut pgproto3.Describe
 }
 
 // shown is what the session publishes to other goroutines; the session
@@ -369,23 +375,29 @@ func (s *session) parse(ctx context.Context, m *pgproto3.Parse) {
 		s.refuseExtended(errorf(codeDenied, "pgmoat: settings.extended: SET "+v.Setting.Name+" is taken in the simple query protocol only; send it as a simple Query"))
 		return
 	}
-	s.work.batchKind, s.work.batchSQL, s.work.batchOIDs = v.Kind, m.Query, m.ParameterOIDs
+	// The decoded OIDs are overwritten by the next Parse (decode.go).
+	oids := append([]uint32(nil), m.ParameterOIDs...)
+	s.work.batchKind, s.work.batchSQL, s.work.batchOIDs = v.Kind, m.Query, oids
 	query := v.SQL(m.Query)
 	if m.Name == "" {
 		if !s.startBatch(ctx, false) {
 			return
 		}
-		s.unnamed = &clientStmt{query: query, paramOIDs: append([]uint32(nil), m.ParameterOIDs...), sql: m.Query, kind: v.Kind, gen: gen}
+		if s.unnamed == nil {
+			s.unnamed = new(clientStmt)
+		}
+		*s.unnamed = clientStmt{query: query, paramOIDs: oids, sql: m.Query, kind: v.Kind, gen: gen}
 		s.unnamedFresh = true
 		s.push(expectation{kind: expectParse}, true)
-		s.sendBackend(&pgproto3.Parse{Query: query, ParameterOIDs: m.ParameterOIDs}, false)
+		s.work.parseOut = pgproto3.Parse{Query: query, ParameterOIDs: m.ParameterOIDs}
+		s.sendBackend(&s.work.parseOut, false)
 		return
 	}
 	if _, exists := s.stmts[m.Name]; exists {
 		s.refuseExtended(errorf(codeDupStatement, "prepared statement \""+m.Name+"\" already exists"))
 		return
 	}
-	st := clientStmt{query: query, paramOIDs: append([]uint32(nil), m.ParameterOIDs...), sql: m.Query, kind: v.Kind, gen: gen}
+	st := clientStmt{query: query, paramOIDs: oids, sql: m.Query, kind: v.Kind, gen: gen}
 	st.backendName = backendStatementName(st.query, st.paramOIDs)
 	if !s.startBatch(ctx, false) {
 		return
@@ -495,10 +507,10 @@ func (s *session) bind(ctx context.Context, m *pgproto3.Bind) {
 	}
 	s.noteBound(m.PreparedStatement)
 	s.notePortal(m.DestinationPortal, s.work.batchKind)
-	out := *m
-	out.PreparedStatement = name
+	s.work.bindOut = *m
+	s.work.bindOut.PreparedStatement = name
 	s.push(expectation{kind: expectBind}, true)
-	s.sendBackend(&out, false)
+	s.sendBackend(&s.work.bindOut, false)
 }
 
 // rejudge decides a prepared statement's text again when the engine's
@@ -562,16 +574,16 @@ func (s *session) describe(ctx context.Context, m *pgproto3.Describe) {
 	if s.skipping || !s.startBatch(ctx, false) {
 		return
 	}
-	out := *m
+	s.work.describeOut = *m
 	if m.ObjectType == 'S' {
 		name, ok := s.statement(m.Name)
 		if !ok {
 			return
 		}
-		out.Name = name
+		s.work.describeOut.Name = name
 	}
 	s.push(expectation{kind: expectDescribe}, true)
-	s.sendBackend(&out, false)
+	s.sendBackend(&s.work.describeOut, false)
 }
 
 func (s *session) closeMsg(ctx context.Context, m *pgproto3.Close) {
@@ -797,7 +809,7 @@ func (s *session) ensureBackend(ctx context.Context, simple bool) bool {
 	if s.set.gen != s.srv.engine.Generation() {
 		s.refreshSettings()
 	}
-	bk, err := s.srv.lend(ctx, s.id, s.set.settings, s.set.key, s.set.local)
+	bk, err := s.srv.lend(ctx, s.id, s.set)
 	if err != nil {
 		we := toWire(err)
 		if isInternal(we) {

@@ -32,6 +32,7 @@ type sessionSettings struct {
 	sets     map[string]string
 	settings settings
 	key      string // settings.key(), for the pool
+	who      string // identityKey of the identity, for the pool
 	// local is what every transaction sets for itself (settings.local);
 	// localWire is its messages encoded, localExpect what they are owed.
 	local       settings
@@ -131,6 +132,7 @@ func (s *Server) buildSessionSettings(gen uint64, id policy.Identity, client, se
 	ss := &sessionSettings{gen: gen, client: client, sets: sets}
 	ss.settings = newSettings(s.cfg.RLSSetting, id.UserID, profile, client)
 	ss.key = ss.settings.key()
+	ss.who = identityKey(id)
 	ss.local = ss.settings.local(s.cfg.RLSSetting, s.pool.cfg.BehindPooler).with(sets)
 	for _, m := range localMessages(ss.local, s.pool.cfg.BehindPooler) {
 		kind := expectExecute
