@@ -212,7 +212,7 @@ func (s *session) run() {
 		return // parked: whoever takes it out of the parker's map runs it again
 	}
 	s.cleanup()
-	s.srv.finish(s.conn)
+	s.srv.finish(acceptedConn(s.conn)) // the tracked one, under any TLS
 }
 
 // serve runs the session loop until the client leaves or the server

@@ -77,3 +77,51 @@ func TestTLSAndMD5(t *testing.T) {
 		t.Fatal("md5 accepted a wrong password")
 	}
 }
+
+// TestTLSSessionsAreForgotten: a TLS client's connection leaves the
+// server's tracked set when its session ends, as a plain one does, so
+// TLS sessions do not pile up in it for the life of the server.
+func TestTLSSessionsAreForgotten(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	engine, err := policy.New(policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(Config{Engine: engine, Pool: f.pool, TLS: selfSigned(t), Auth: AuthMD5, Users: map[string]User{
+		"alice": {Password: "alice", Identity: policy.Identity{UserID: "1"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf := &proxyFixture{db: f.db, addr: serveOn(t, srv)}
+	ctx := context.Background()
+	tracked := func() int {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		return len(srv.conns)
+	}
+	for range 3 {
+		cfg, err := pgx.ParseConfig(tf.dsn("alice"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.TLSConfig = &tls.Config{InsecureSkipVerify: true}
+		conn, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec(ctx, "SELECT 1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for tracked() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections still tracked after their TLS sessions ended", tracked())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
