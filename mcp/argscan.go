@@ -32,50 +32,19 @@ const maxScanDepth = 64
 // want, when not nil, picks the members whose values are decoded; the
 // others are checked and skipped, and carry a nil value.
 func scanObject(raw []byte, buf []argPair, want func(name string) bool) (pairs []argPair, ok bool) {
-	if !utf8.Valid(raw) {
-		return nil, false
-	}
 	s := argScanner{b: raw}
-	s.space()
-	if !s.peek('{') {
-		return nil, false
-	}
-	s.i++
 	pairs = buf[:0]
-	s.space()
-	if s.peek('}') {
-		s.i++
-		return pairs, s.end()
-	}
-	for {
-		s.space()
-		name, ok := s.str()
-		if !ok {
-			return nil, false
-		}
-		s.space()
-		if !s.peek(':') {
-			return nil, false
-		}
-		s.i++
+	ok = s.top(func(name string) bool {
 		s.discard = want != nil && !want(name)
 		v, ok := s.value(1)
 		s.discard = false
-		if !ok {
-			return nil, false
-		}
 		pairs = append(pairs, argPair{name, v})
-		s.space()
-		switch {
-		case s.peek(','):
-			s.i++
-		case s.peek('}'):
-			s.i++
-			return pairs, s.end()
-		default:
-			return nil, false
-		}
+		return ok
+	})
+	if !ok {
+		return nil, false
 	}
+	return pairs, true
 }
 
 // argScanner is a position in a JSON text.
@@ -143,33 +112,58 @@ func (s *argScanner) word(w string) bool {
 // object reads a nested object as encoding/json does into an interface:
 // a map, a repeated name keeping its last value.
 func (s *argScanner) object(depth int) (any, bool) {
-	s.i++
 	var m map[string]any
 	if !s.discard {
 		m = map[string]any{}
 	}
+	ok := s.members(func(name string) bool {
+		v, ok := s.value(depth + 1)
+		if ok && m != nil {
+			m[name] = v
+		}
+		return ok
+	})
+	if !ok {
+		return nil, false
+	}
+	return m, true
+}
+
+// top reads the whole of s, which must be one object (valid UTF-8, white
+// space around it and nothing else), calling member for each of its
+// members as members does.
+func (s *argScanner) top(member func(name string) bool) bool {
+	if !utf8.Valid(s.b) {
+		return false
+	}
+	s.space()
+	return s.peek('{') && s.members(member) && s.end()
+}
+
+// members reads an object from its '{' to its '}', calling member after
+// each name and its colon to read that member's value; member's false, or
+// anything out of JSON's grammar, makes it false. It is the one loop the
+// arguments object, its raw members and nested objects share.
+func (s *argScanner) members(member func(name string) bool) bool {
+	s.i++
 	s.space()
 	if s.peek('}') {
 		s.i++
-		return m, true
+		return true
 	}
 	for {
 		s.space()
 		name, ok := s.str()
 		if !ok {
-			return nil, false
+			return false
 		}
 		s.space()
 		if !s.peek(':') {
-			return nil, false
+			return false
 		}
 		s.i++
-		v, ok := s.value(depth + 1)
-		if !ok {
-			return nil, false
-		}
-		if m != nil {
-			m[name] = v
+		if !member(name) {
+			return false
 		}
 		s.space()
 		switch {
@@ -177,9 +171,9 @@ func (s *argScanner) object(depth int) (any, bool) {
 			s.i++
 		case s.peek('}'):
 			s.i++
-			return m, true
+			return true
 		default:
-			return nil, false
+			return false
 		}
 	}
 }
@@ -434,50 +428,19 @@ type rawMember struct {
 // it but white space, into its members in order, each value as its text
 // (checked, not decoded). ok is false for anything else, as scanObject.
 func scanMembers(raw []byte, buf []rawMember) (members []rawMember, ok bool) {
-	if !utf8.Valid(raw) {
-		return nil, false
-	}
 	s := argScanner{b: raw}
-	s.space()
-	if !s.peek('{') {
-		return nil, false
-	}
-	s.i++
 	members = buf[:0]
-	s.space()
-	if s.peek('}') {
-		s.i++
-		return members, s.end()
-	}
-	for {
-		s.space()
-		name, ok := s.str()
-		if !ok {
-			return nil, false
-		}
-		s.space()
-		if !s.peek(':') {
-			return nil, false
-		}
-		s.i++
+	ok = s.top(func(name string) bool {
 		s.space()
 		start := s.i
 		s.discard = true
-		_, ok = s.value(1)
+		_, ok := s.value(1)
 		s.discard = false
-		if !ok {
-			return nil, false
-		}
 		members = append(members, rawMember{name, raw[start:s.i]})
-		s.space()
-		switch {
-		case s.peek(','):
-			s.i++
-		case s.peek('}'):
-			s.i++
-			return members, s.end()
-		default:
-			return nil, false
-		}
+		return ok
+	})
+	if !ok {
+		return nil, false
 	}
+	return members, true
 }
