@@ -9,10 +9,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/pgmoat/pgmoat/integration/inspector"
 	"github.com/pgmoat/pgmoat/integration/pgcluster"
 	"github.com/pgmoat/pgmoat/integration/shop"
 )
@@ -49,7 +49,7 @@ func installConformance(t *testing.T) (node, suite string) {
 	if err := os.MkdirAll(prefix, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	unlock := flock(t, filepath.Join(prefix, ".lock"))
+	unlock := inspector.Lock(t, filepath.Join(prefix, ".lock"))
 	defer unlock()
 	if fileExists(node) && fileExists(suite) {
 		return node, suite
@@ -69,21 +69,6 @@ func installConformance(t *testing.T) (node, suite string) {
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
-}
-
-// flock holds an exclusive lock on path until the returned function runs,
-// so that two test binaries never install into one prefix at once.
-func flock(t *testing.T, path string) func() {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		t.Fatal(err)
-	}
-	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }
 }
 
 // TestMCPConformance runs the official conformance scenarios against

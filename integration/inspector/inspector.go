@@ -38,7 +38,7 @@ func Install(t *testing.T) *CLI {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	unlock := lock(t, filepath.Join(dir, ".lock"))
+	unlock := Lock(t, filepath.Join(dir, ".lock"))
 	defer unlock()
 	if c.installed() {
 		return c
@@ -64,10 +64,10 @@ func (c *CLI) installed() bool {
 	return true
 }
 
-// lock holds an exclusive flock on path until the returned function runs:
+// Lock holds an exclusive flock on path until the returned function runs:
 // go test runs packages in parallel, and two npm installs into one prefix
-// would corrupt it.
-func lock(t *testing.T, path string) func() {
+// would corrupt it. Other tests that install npm packages use it too.
+func Lock(t *testing.T, path string) func() {
 	t.Helper()
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
