@@ -221,11 +221,10 @@ func (w *walker) nameValue(a nameArg, node []byte) error {
 		a.reg = false // 'digits'::text is a name, not an OID
 		fallthrough
 	case "A_Const":
-		sv, ok := findBytes(inner, w.n.constSval)
+		lit, ok := w.constString(inner)
 		if !ok {
 			return nil // a number or NULL
 		}
-		lit, _ := findBytes(sv, w.n.strVal)
 		return w.judgeName(a.kind, string(lit), a.reg)
 	case "ColumnRef":
 		if w.oidColumn(inner) {
@@ -281,13 +280,20 @@ func (w *walker) judgeName(kind, lit string, reg bool) error {
 	if kind == "function" {
 		return w.function(parts)
 	}
+	// No CTE check: a string is looked up in the catalog, never among
+	// CTEs.
+	return byQualifiedName(parts, lit, w.relation)
+}
+
+// byQualifiedName calls judge with the schema ("" when unqualified) and
+// name of parts, a name split from the string lit; a name of three parts
+// reaches into another database and is denied.
+func byQualifiedName(parts []string, lit string, judge func(schema, name string) error) error {
 	switch len(parts) {
 	case 1:
-		// No CTE check: a string is looked up in the catalog, never
-		// among CTEs.
-		return w.relation("", parts[0])
+		return judge("", parts[0])
 	case 2:
-		return w.relation(parts[0], parts[1])
+		return judge(parts[0], parts[1])
 	}
 	return deny(RuleRelation, fmt.Sprintf("cross-database reference %q", lit))
 }

@@ -47,11 +47,10 @@ func (w *walker) regValue(target, typ string, arg []byte) error {
 	}
 	switch m.name {
 	case "A_Const":
-		sv, ok := findBytes(inner, w.n.constSval)
+		lit, ok := w.constString(inner)
 		if !ok {
 			return nil // numeric OID or NULL: names nothing the engine can check
 		}
-		lit, _ := findBytes(sv, w.n.strVal)
 		return w.judgeName(target, string(lit), true)
 	case "TypeCast":
 		names, err := w.castTypeName(inner)
@@ -74,6 +73,32 @@ func (w *walker) regValue(target, typ string, arg []byte) error {
 	return computedName(target, "a computed value cast to "+typ)
 }
 
+// constString is the text of an A_Const that is a string literal; ok is
+// false for a number or NULL.
+func (w *walker) constString(inner []byte) (lit []byte, ok bool) {
+	sv, ok := findBytes(inner, w.n.constSval)
+	if !ok {
+		return nil, false
+	}
+	lit, _ = findBytes(sv, w.n.strVal)
+	return lit, true
+}
+
+// judgeNameArray judges each name in lit, an array literal of names of
+// the kind target ('{a,b}').
+func (w *walker) judgeNameArray(target string, lit []byte) error {
+	elems, ok := parseArrayLiteral(string(lit))
+	if !ok {
+		return deny(RuleNode, fmt.Sprintf("cannot read the array of %s names in %q", target, lit))
+	}
+	for _, e := range elems {
+		if err := w.judgeName(target, e, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // regArray judges the value cast to an array of the reg* type typ.
 func (w *walker) regArray(target, typ string, arg []byte) error {
 	m, inner, err := w.concrete(arg)
@@ -82,21 +107,11 @@ func (w *walker) regArray(target, typ string, arg []byte) error {
 	}
 	switch m.name {
 	case "A_Const":
-		sv, ok := findBytes(inner, w.n.constSval)
+		lit, ok := w.constString(inner)
 		if !ok {
 			return nil
 		}
-		lit, _ := findBytes(sv, w.n.strVal)
-		elems, ok := parseArrayLiteral(string(lit))
-		if !ok {
-			return deny(RuleNode, fmt.Sprintf("cannot read the array of %s names in %q", target, lit))
-		}
-		for _, e := range elems {
-			if err := w.judgeName(target, e, true); err != nil {
-				return err
-			}
-		}
-		return nil
+		return w.judgeNameArray(target, lit)
 	case "A_ArrayExpr":
 		// ARRAY['a', ...]: each element is a value cast to typ, or a
 		// nested ARRAY[...].

@@ -1,7 +1,5 @@
 package policy
 
-import "fmt"
-
 // Where PostgreSQL gives several expressions one type (select_common_type:
 // COALESCE, GREATEST and LEAST, the results of CASE, the elements of
 // ARRAY[...], the columns of VALUES and of the arms of UNION, INTERSECT
@@ -83,12 +81,7 @@ func (w *walker) commonTyped(m *msgInfo, b []byte) error {
 	if len(members) < 2 {
 		return nil
 	}
-	target, array := "", false
-	for _, e := range members {
-		if target, array = w.regKind(e); target != "" {
-			break
-		}
-	}
+	target, array := w.firstRegKind(members)
 	if target == "" {
 		return nil
 	}
@@ -103,6 +96,17 @@ func (w *walker) commonTyped(m *msgInfo, b []byte) error {
 		}
 	}
 	return w.siblings(target, array, members)
+}
+
+// firstRegKind is regKind of the first member whose kind the engine
+// can tell: the reg* type the members share; "" when none says.
+func (w *walker) firstRegKind(members [][]byte) (target string, array bool) {
+	for _, e := range members {
+		if target, array = w.regKind(e); target != "" {
+			return target, array
+		}
+	}
+	return "", false
 }
 
 // siblings judges each member as a value of the reg* type of kind target
@@ -127,23 +131,14 @@ func (w *walker) sibling(target string, array bool, e []byte) error {
 	}
 	switch m.name {
 	case "A_Const":
-		sv, ok := findBytes(inner, w.n.constSval)
+		lit, ok := w.constString(inner)
 		if !ok {
 			return nil
 		}
-		lit, _ := findBytes(sv, w.n.strVal)
 		if !array {
 			return w.judgeName(target, string(lit), true)
 		}
-		elems, ok := parseArrayLiteral(string(lit))
-		if !ok {
-			return deny(RuleNode, fmt.Sprintf("cannot read the array of %s names in %q", target, lit))
-		}
-		for _, el := range elems {
-			if err := w.judgeName(target, el, true); err != nil {
-				return err
-			}
-		}
+		return w.judgeNameArray(target, lit)
 	case "A_ArrayExpr":
 		if array {
 			return w.siblings(target, false, allBytes(inner, w.n.arrayElems))
@@ -356,12 +351,7 @@ func (w *walker) setColumns(b []byte) error {
 		if len(members) == 0 {
 			return nil
 		}
-		target, array := "", false
-		for _, e := range members {
-			if target, array = w.regKind(e); target != "" {
-				break
-			}
-		}
+		target, array := w.firstRegKind(members)
 		if target == "" {
 			continue
 		}

@@ -36,13 +36,7 @@ func (w *walker) judgeTypeName(lit string, reg bool) error {
 	if !ok {
 		return deny(RuleNode, fmt.Sprintf("cannot read the type name in %q", lit))
 	}
-	switch len(parts) {
-	case 1:
-		return w.rowType("", parts[0])
-	case 2:
-		return w.rowType(parts[0], parts[1])
-	}
-	return deny(RuleRelation, fmt.Sprintf("cross-database reference %q", lit))
+	return byQualifiedName(parts, lit, w.rowType)
 }
 
 // typeDecorations are the type modifiers and array bounds a type name
