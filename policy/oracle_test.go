@@ -367,6 +367,12 @@ ORDER BY 1`
 	}
 	for _, row := range rows {
 		name := string(row[0])
+		if oidInputFunctions[name] {
+			// Behind a spelled type they make a value of that type, and
+			// the type name is judged (rowtypenode.go); called by name
+			// they take any type's OID, so the engine denies the call.
+			continue
+		}
 		if v := o.e.Decide(Identity{}, "SELECT pg_catalog."+quoteIdent(name)+"()"); !v.Allowed {
 			t.Errorf("pg_catalog.%s runs behind a built-in operator, cast, type or aggregate but is denied when named: %s", name, v.Reason)
 		}
