@@ -76,6 +76,7 @@ type fixtureOptions struct {
 	onSlow         func(SlowQuery)
 	maxPerIdentity int           // 0 = the pool's default
 	idleTxTimeout  time.Duration // 0 = the server's default
+	auth           string        // how clients log in; "" = SCRAM, the default
 	// cluster is the server the fixture uses; nil means the package's
 	// shared one. Tests that restart or stop the server bring their own.
 	cluster *pgcluster.Cluster
@@ -159,7 +160,7 @@ func newFixture(t testing.TB, o fixtureOptions) *proxyFixture {
 	srv, err := NewServer(Config{
 		Engine: engine, Pool: pool, MaxClientConn: o.maxClientConn, Metrics: reg,
 		StartupTimeout: o.startupTimeout, MaxMessageSize: o.maxMessageSize, Logger: o.logger, OnSlow: o.onSlow,
-		IdleTransactionTimeout: o.idleTxTimeout,
+		IdleTransactionTimeout: o.idleTxTimeout, Auth: o.auth,
 		Users: map[string]User{
 			"alice": {Password: "alice", Identity: policy.Identity{UserID: "1", Profile: "readonly"}},
 			"bob":   {Password: "bob", Identity: policy.Identity{UserID: "2", Profile: "readonly"}},
