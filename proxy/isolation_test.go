@@ -20,6 +20,7 @@ import (
 // clients that vanish mid-transaction, over a small pool. After every
 // borrow the identity and timeout in force must be the borrower's.
 func TestIdentityNeverLeaksBetweenBorrowers(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMax: 3, acquireTimeout: 20 * time.Second})
 	ctx := context.Background()
 	want := map[string][2]string{"alice": {"1", "5s"}, "bob": {"2", "5s"}, "carol": {"3", "7s"}}
@@ -129,6 +130,7 @@ func TestIdentityNeverLeaksBetweenBorrowers(t *testing.T) {
 // handshakes (4096 PBKDF2 rounds each, under -race) took most of the
 // test's time; SCRAM has tests of its own.
 func TestFiveHundredClientsOverPoolOfTwenty(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("500 connections")
 	}

@@ -3,10 +3,13 @@ package proxy
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,8 +26,22 @@ import (
 
 var cluster *pgcluster.Cluster
 
+// testParallel is how many tests run at once unless -parallel says
+// otherwise. The tests mostly wait on sockets and PostgreSQL (a serial run
+// keeps about half a core busy), so more of them than the default
+// GOMAXPROCS overlap usefully even on two cores.
+const testParallel = 6
+
 func TestMain(m *testing.M) {
-	code := pgcluster.Shared(m, pgcluster.Options{MaxConnections: 120}, &cluster)
+	flag.Parse()
+	parallelGiven := false
+	flag.Visit(func(f *flag.Flag) { parallelGiven = parallelGiven || f.Name == "test.parallel" })
+	if !parallelGiven {
+		_ = flag.Set("test.parallel", strconv.Itoa(max(testParallel, runtime.GOMAXPROCS(0))))
+	}
+	// Room for the pools (4 backends by default, up to 20) and superuser
+	// connections of testParallel tests at once.
+	code := pgcluster.Shared(m, pgcluster.Options{MaxConnections: 250}, &cluster)
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintf(os.Stderr, "goroutine leak: %v\n", err)
@@ -34,12 +51,31 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-const fixtureSQL = `
+// fixtureRoleSQL creates the role the fixtures' pools log in as, once per
+// cluster. Roles belong to the cluster, and two sessions creating the same
+// one at once collide on pg_authid's unique index, so fixtures of tests
+// running in parallel take turns (fixtureRoleMu).
+const fixtureRoleSQL = `
 DO $$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'proxy_reader') THEN
     CREATE ROLE proxy_reader LOGIN PASSWORD 'reader-pw' NOSUPERUSER NOBYPASSRLS;
   END IF;
 END $$;
+`
+
+var fixtureRoleMu sync.Mutex
+
+func ensureFixtureRole(t testing.TB, admin *pgx.Conn) {
+	t.Helper()
+	fixtureRoleMu.Lock()
+	defer fixtureRoleMu.Unlock()
+	if _, err := admin.Exec(context.Background(), fixtureRoleSQL); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fixtureSQL is each fixture's database.
+const fixtureSQL = `
 CREATE TABLE items (id int PRIMARY KEY, owner int NOT NULL, label text NOT NULL);
 INSERT INTO items SELECT i, 1 + i % 2, 'item ' || i FROM generate_series(1, 100) i;
 ALTER TABLE items ENABLE ROW LEVEL SECURITY;
@@ -108,6 +144,7 @@ func newFixture(t testing.TB, o fixtureOptions) *proxyFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ensureFixtureRole(t, admin)
 	if _, err := admin.Exec(ctx, fixtureSQL); err != nil {
 		t.Fatal(err)
 	}
@@ -214,6 +251,7 @@ var allModes = []pgx.QueryExecMode{
 }
 
 func TestRowLevelSecurityPerUserInEveryMode(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	ctx := context.Background()
 	for _, mode := range allModes {
@@ -243,6 +281,7 @@ func TestRowLevelSecurityPerUserInEveryMode(t *testing.T) {
 }
 
 func TestInjectedSettings(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{timeout: 1500 * time.Millisecond})
 	ctx := context.Background()
 	conn := f.connect(t, "bob", pgx.QueryExecModeSimpleProtocol)
@@ -266,6 +305,7 @@ func TestInjectedSettings(t *testing.T) {
 }
 
 func TestDenialsKeepTheSessionUsable(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	ctx := context.Background()
 	hostile := []string{
@@ -300,6 +340,7 @@ func TestDenialsKeepTheSessionUsable(t *testing.T) {
 }
 
 func TestDenialInsideTransaction(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	ctx := context.Background()
 	conn := f.connect(t, "alice", pgx.QueryExecModeCacheStatement)
@@ -320,6 +361,7 @@ func TestDenialInsideTransaction(t *testing.T) {
 }
 
 func TestPreparedStatementsSurviveBackendChanges(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMax: 3})
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -366,6 +408,7 @@ func TestPreparedStatementsSurviveBackendChanges(t *testing.T) {
 }
 
 func TestWrongPasswordAndUnknownUser(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	ctx := context.Background()
 	host, port, _ := net.SplitHostPort(f.addr)
@@ -387,6 +430,7 @@ func TestWrongPasswordAndUnknownUser(t *testing.T) {
 }
 
 func TestStatementTimeout(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{timeout: 200 * time.Millisecond})
 	conn := f.connect(t, "alice", pgx.QueryExecModeSimpleProtocol)
 	_, err := conn.Exec(context.Background(), "SELECT pg_catalog.pg_sleep(2)")
@@ -408,6 +452,7 @@ func TestStatementTimeout(t *testing.T) {
 }
 
 func TestGracefulShutdownLetsTransactionsFinish(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	ctx := context.Background()
 	idle := f.connect(t, "bob", pgx.QueryExecModeSimpleProtocol)
@@ -452,6 +497,7 @@ func TestGracefulShutdownLetsTransactionsFinish(t *testing.T) {
 // unnamed statement in one transaction and binds it in the next must get
 // its own statement, not what another client parsed on that backend since.
 func TestUnnamedStatementNeverCrossesClients(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMax: 1})
 	ctx := context.Background()
 	a := f.connect(t, "alice", pgx.QueryExecModeSimpleProtocol).PgConn()
@@ -472,7 +518,9 @@ func TestUnnamedStatementNeverCrossesClients(t *testing.T) {
 }
 
 // serveOn serves srv on a loopback port until the test ends and returns
-// the address.
+// the address, once Serve has taken the listener: a test that never
+// connects (one of the Executor's) may otherwise end and close the
+// server before Serve has started, which Serve rightly refuses.
 func serveOn(t testing.TB, srv *Server) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -481,6 +529,11 @@ func serveOn(t testing.TB, srv *Server) string {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
+	for deadline := time.Now().Add(10 * time.Second); !serving(srv, l); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Serve did not take the listener")
+		}
+	}
 	t.Cleanup(func() {
 		if err := srv.Close(); err != nil {
 			t.Errorf("server close: %v", err)
@@ -490,4 +543,16 @@ func serveOn(t testing.TB, srv *Server) string {
 		}
 	})
 	return l.Addr().String()
+}
+
+// serving reports whether srv has taken l into its listeners.
+func serving(srv *Server, l net.Listener) bool {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	for _, have := range srv.listeners {
+		if have == l {
+			return true
+		}
+	}
+	return false
 }

@@ -32,6 +32,7 @@ func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool)
 // MCP call waits for its own share, and once the idle timeout passes the
 // idle clients are told (25P03) and their backends serve others clean.
 func TestIdleTransactionsOfOneUserDoNotStarveOthers(t *testing.T) {
+	t.Parallel()
 	// Long enough that twenty BEGINs and the checks below finish first on
 	// a loaded two-core machine under -race.
 	const idle = 6 * time.Second
@@ -137,6 +138,7 @@ func TestIdleTransactionsOfOneUserDoNotStarveOthers(t *testing.T) {
 // only waiting for the client counts, a statement running longer than
 // the timeout does not, and each message starts the wait afresh.
 func TestIdleTimeoutSparesActiveTransactions(t *testing.T) {
+	t.Parallel()
 	const idle = 300 * time.Millisecond
 	f := newFixture(t, fixtureOptions{idleTxTimeout: idle, timeout: time.Minute})
 	ctx := context.Background()
