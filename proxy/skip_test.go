@@ -134,7 +134,10 @@ func TestRefusedParseFreesItsName(t *testing.T) {
 // and the backend comes back.
 func TestClientThatStopsReadingLosesItsBackend(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, fixtureOptions{poolMax: 1, idleTxTimeout: time.Second})
+	// Bob waits for the backend longer than the default 2 s: the cut-off
+	// comes a second after the client stops reading, and cleaning the
+	// backend takes what it takes beside the other tests.
+	f := newFixture(t, fixtureOptions{poolMax: 1, idleTxTimeout: time.Second, acquireTimeout: 10 * time.Second})
 	fe := rawSession(t, f, "alice")
 	fe.Send(&pgproto3.Query{String: "SELECT repeat('x', 100000) FROM generate_series(1, 1000)"})
 	if err := fe.Flush(); err != nil {
