@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/xdg-go/scram"
 	"go.uber.org/goleak"
 
 	"github.com/pgmoat/pgmoat/integration/pgcluster"
@@ -54,14 +56,58 @@ func TestMain(m *testing.M) {
 // fixtureRoleSQL creates the role the fixtures' pools log in as, once per
 // cluster. Roles belong to the cluster, and two sessions creating the same
 // one at once collide on pg_authid's unique index, so fixtures of tests
-// running in parallel take turns (fixtureRoleMu).
-const fixtureRoleSQL = `
+// running in parallel take turns (fixtureRoleMu). Its password is stored
+// as a cheap verifier (testVerifier), so that the pools' logins are cheap.
+var fixtureRoleSQL = `
 DO $$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'proxy_reader') THEN
-    CREATE ROLE proxy_reader LOGIN PASSWORD 'reader-pw' NOSUPERUSER NOBYPASSRLS;
+    CREATE ROLE proxy_reader LOGIN PASSWORD '` + testVerifier("reader-pw") + `' NOSUPERUSER NOBYPASSRLS;
   END IF;
 END $$;
 `
+
+// testIterations is the PBKDF2 iteration count of the test logins'
+// SCRAM-SHA-256 verifiers. The exchange is the same at any count; the
+// client derives its key with as many rounds as the verifier says, and
+// at PostgreSQL's 4096 that was most of the CPU of login-heavy tests
+// under -race (TestManyClientsParkAndWakeConcurrently: 17 s -> 5 s), on
+// logins to pgmoat, on the pools' connections to PostgreSQL, and for each
+// user of every Server built.
+const testIterations = 16
+
+// testVerifier is password's SCRAM-SHA-256 verifier with testIterations,
+// in the form PostgreSQL stores and pgmoat's users accept. The salt is
+// fixed: the verifiers are test fixtures, not secrets.
+func testVerifier(password string) string {
+	client, err := scram.SHA256.NewClient("", password, "")
+	if err != nil {
+		panic(err)
+	}
+	salt := "pgmoat-test-salt"
+	c := client.GetStoredCredentials(scram.KeyFactors{Salt: salt, Iters: testIterations})
+	b64 := base64.StdEncoding.EncodeToString
+	return fmt.Sprintf("SCRAM-SHA-256$%d:%s$%s:%s", testIterations, b64([]byte(salt)), b64(c.StoredKey), b64(c.ServerKey))
+}
+
+// fixtureLogins are the fixtures' logins to pgmoat, each a verifier of a
+// password equal to the user's name, computed once.
+var fixtureLogins = sync.OnceValue(func() map[string]string {
+	out := map[string]string{}
+	for _, name := range []string{"alice", "bob", "carol", "dba", "audit"} {
+		out[name] = testVerifier(name)
+	}
+	return out
+})
+
+// fixturePassword is what a fixture's server is configured with for user:
+// the cheap verifier, or the plain password when clients log in with md5
+// (which needs it).
+func fixturePassword(o fixtureOptions, user string) string {
+	if o.auth == AuthMD5 {
+		return user
+	}
+	return fixtureLogins()[user]
+}
 
 var fixtureRoleMu sync.Mutex
 
@@ -199,12 +245,13 @@ func newFixture(t testing.TB, o fixtureOptions) *proxyFixture {
 		StartupTimeout: o.startupTimeout, MaxMessageSize: o.maxMessageSize, Logger: o.logger, OnSlow: o.onSlow,
 		IdleTransactionTimeout: o.idleTxTimeout, Auth: o.auth,
 		Users: map[string]User{
-			"alice": {Password: "alice", Identity: policy.Identity{UserID: "1", Profile: "readonly"}},
-			"bob":   {Password: "bob", Identity: policy.Identity{UserID: "2", Profile: "readonly"}},
-			"carol": {Password: "carol", Identity: policy.Identity{UserID: "3", Profile: "patient"}},
+			"alice": {Password: fixturePassword(o, "alice"), Identity: policy.Identity{UserID: "1", Profile: "readonly"}},
+			"bob":   {Password: fixturePassword(o, "bob"), Identity: policy.Identity{UserID: "2", Profile: "readonly"}},
+			"carol": {Password: fixturePassword(o, "carol"), Identity: policy.Identity{UserID: "3", Profile: "patient"}},
 		},
 		Admin: AdminConfig{
-			Users:    map[string]AdminUser{"dba": {Password: "dba"}, "audit": {Password: "audit", Role: AdminRoleAuditor}},
+			Users: map[string]AdminUser{"dba": {Password: fixturePassword(o, "dba")},
+				"audit": {Password: fixturePassword(o, "audit"), Role: AdminRoleAuditor}},
 			Profiles: []string{"readonly"},
 			Version:  "test",
 			Config:   func() [][2]string { return [][2]string{{"backend.dsn", "host=x password=********"}} },
