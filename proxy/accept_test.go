@@ -34,6 +34,7 @@ func (l *exhaustedListener) Accept() (net.Conn, error) {
 // failure is counted and is one warning, rate-limited, and the recovery
 // is one record.
 func TestServeSurvivesRunningOutOfDescriptors(t *testing.T) {
+	t.Parallel()
 	var buf syncBuffer
 	f := newFixture(t, fixtureOptions{logger: slog.New(slog.NewJSONHandler(&buf, nil))})
 	inner, err := net.Listen("tcp", "127.0.0.1:0")
@@ -93,6 +94,7 @@ func TestServeSurvivesRunningOutOfDescriptors(t *testing.T) {
 }
 
 func TestTemporaryAcceptErrors(t *testing.T) {
+	t.Parallel()
 	op := func(err error) error {
 		return &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", err)}
 	}
@@ -124,6 +126,7 @@ func (l brokenListener) Accept() (net.Conn, error) {
 
 // An Accept error that ends Serve is counted and recorded too.
 func TestFatalAcceptErrorIsCounted(t *testing.T) {
+	t.Parallel()
 	var buf syncBuffer
 	f := newFixture(t, fixtureOptions{logger: slog.New(slog.NewJSONHandler(&buf, nil))})
 	inner, err := net.Listen("tcp", "127.0.0.1:0")

@@ -23,7 +23,8 @@ func waitRunning(t *testing.T, db, fragment string) {
 	waitUntil(t, 30*time.Second, "the statement to run: "+fragment, func() bool {
 		var n int
 		err := admin.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE state = 'active' AND pid <> pg_backend_pid() AND strpos(query, $1) > 0`, fragment).Scan(&n)
+			WHERE state = 'active' AND pid <> pg_backend_pid() AND strpos(query, $1) > 0
+			AND datname = current_database()`, fragment).Scan(&n)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -25,6 +25,7 @@ func (f *proxyFixture) console(t *testing.T, user, script string) string {
 }
 
 func TestAdminConsoleThroughPsql(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	ctx := context.Background()
 	alice := f.connect(t, "alice", pgx.QueryExecModeSimpleProtocol)
@@ -73,6 +74,7 @@ func TestAdminConsoleThroughPsql(t *testing.T) {
 }
 
 func TestAdminKillAndPause(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	ctx := context.Background()
 	bob := f.connect(t, "bob", pgx.QueryExecModeSimpleProtocol)
@@ -94,6 +96,7 @@ func TestAdminKillAndPause(t *testing.T) {
 }
 
 func TestAdminConsoleRefusesExtendedProtocol(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	host, port, _ := net.SplitHostPort(f.addr)
 	conn, err := pgx.Connect(context.Background(), "host="+host+" port="+port+" user=dba password=dba dbname=pgmoat sslmode=disable")

@@ -20,6 +20,7 @@ import (
 // timeout the write now fails, the backend is discarded and replaced,
 // and others are served.
 func TestPipelineThatFillsTheBackendLosesIt(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMax: 1, idleTxTimeout: time.Second})
 	pc, err := pgconn.Connect(context.Background(), f.dsn("alice"))
 	if err != nil {

@@ -24,6 +24,7 @@ func readAll(t *testing.T, c net.Conn) string {
 }
 
 func TestMalformedStartupPackets(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	for name, packet := range map[string][]byte{
 		"length too small": {0, 0, 0, 2},
@@ -52,6 +53,7 @@ func TestMalformedStartupPackets(t *testing.T) {
 }
 
 func TestSlowClientsAreCutOffAtStartup(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{startupTimeout: 300 * time.Millisecond})
 	c, err := net.Dial("tcp", f.addr)
 	if err != nil {
@@ -67,6 +69,7 @@ func TestSlowClientsAreCutOffAtStartup(t *testing.T) {
 }
 
 func TestOversizedMessageIsRefused(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{maxMessageSize: 4096})
 	conn := f.connect(t, "alice", pgx.QueryExecModeSimpleProtocol)
 	_, err := conn.Exec(context.Background(), "SELECT '"+strings.Repeat("x", 10000)+"'")
@@ -80,6 +83,7 @@ func TestOversizedMessageIsRefused(t *testing.T) {
 }
 
 func TestMaxClientConn(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{maxClientConn: 2})
 	f.connect(t, "alice", pgx.QueryExecModeSimpleProtocol)
 	f.connect(t, "bob", pgx.QueryExecModeSimpleProtocol)
@@ -91,6 +95,7 @@ func TestMaxClientConn(t *testing.T) {
 }
 
 func TestReplicationAndGSSAndSSLWithoutCert(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	cfg, _ := pgx.ParseConfig(f.dsn("alice"))
 	cfg.RuntimeParams["replication"] = "database"
@@ -119,6 +124,7 @@ func TestReplicationAndGSSAndSSLWithoutCert(t *testing.T) {
 }
 
 func TestBackendDyingMidQuery(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{timeout: 30 * time.Second})
 	ctx := context.Background()
 	victim := f.connect(t, "alice", pgx.QueryExecModeSimpleProtocol)
@@ -135,7 +141,7 @@ func TestBackendDyingMidQuery(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'proxy_reader' AND state = 'active'"); err != nil {
+	if _, err := admin.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'proxy_reader' AND state = 'active' AND datname = current_database()"); err != nil {
 		t.Fatal(err)
 	}
 	wg.Wait()
@@ -150,6 +156,7 @@ func TestBackendDyingMidQuery(t *testing.T) {
 }
 
 func TestProtocol32Startup(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	c, err := net.Dial("tcp", f.addr)
 	if err != nil {
@@ -177,6 +184,7 @@ func TestProtocol32Startup(t *testing.T) {
 // 16 MiB password message is cut off on the header, not held (with the
 // buffer the message would need) until the startup timeout.
 func TestHugeMessageBeforeLoginIsRefusedAtOnce(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{startupTimeout: 20 * time.Second})
 	c, err := net.Dial("tcp", f.addr)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 // instead of being closed (a client must not be able to make pgmoat open
 // and close backends at will).
 func TestRefusedStartupParameterEndsTheSessionNotTheBackend(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMax: 1, poolMin: 1})
 	ctx := context.Background()
 	cfg, err := pgx.ParseConfig(f.dsn("alice"))

@@ -17,6 +17,7 @@ import (
 // between pgmoat and PostgreSQL: no session state survives there, so the
 // identity must travel with every transaction.
 func TestBehindPgBouncer(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t, fixtureOptions{}) // for the database and its fixture
 	bouncer, err := pgbouncer.Start(ctx, pgbouncer.Options{

@@ -43,6 +43,7 @@ func bigRowAnswer(w io.Writer, size, sent int) bool {
 // message size pgmoat reads whole (64 KiB here) reaches the client
 // intact, and the session and its backend serve on.
 func TestScriptedLargeRowPassesThroughWhole(t *testing.T) {
+	t.Parallel()
 	const size = 5 << 20
 	sb := &scriptedBackend{onQueryRaw: func(w io.Writer, q string) bool {
 		if strings.HasPrefix(q, "SELECT 2") { // with the LIMIT policy adds
@@ -94,6 +95,7 @@ func TestScriptedLargeRowPassesThroughWhole(t *testing.T) {
 // and can be told nothing framed after it, so its connection is closed;
 // the backend is discarded.
 func TestScriptedBackendDyingInsideALargeRow(t *testing.T) {
+	t.Parallel()
 	sb := &scriptedBackend{onQueryRaw: func(w io.Writer, q string) bool {
 		return bigRowAnswer(w, 1<<20, 200<<10)
 	}}

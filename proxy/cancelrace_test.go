@@ -17,6 +17,7 @@ import (
 // must not cancel the next borrower's statement (invariant 6); one for
 // the current lending still cancels.
 func TestCancelForAnEndedLendingIsNotSent(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMax: 1})
 	ctx, done := context.WithTimeout(context.Background(), 30*time.Second)
 	defer done()

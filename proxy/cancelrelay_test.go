@@ -147,6 +147,9 @@ func sendCancel(t *testing.T, addr string, key cancelKey) {
 // cancel sent for it has reached the server, which drops a cancel that
 // finds its backend idle.
 func TestCancelNeverReachesTheNextBorrower(t *testing.T) {
+	// Not parallel: the relay holds the cancel while the test lines up the
+	// next borrower, and pgmoat waits a bounded time for a cancel to be read
+	// (5 s for a session's); under the load of other tests the set-up can outlast it.
 	relay := newCancelRelay(t, cluster.Port())
 	f := newFixture(t, fixtureOptions{poolMax: 1, timeout: 20 * time.Second, backendPort: relay.port()})
 	ctx := context.Background()
@@ -187,7 +190,7 @@ func TestCancelNeverReachesTheNextBorrower(t *testing.T) {
 			return true
 		}
 		var n int
-		err := su.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND strpos(query, $1) > 0", slow).Scan(&n)
+		err := su.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND strpos(query, $1) > 0 AND datname = current_database()", slow).Scan(&n)
 		return err == nil && n > 0
 	})
 	close(release)
@@ -205,6 +208,9 @@ func TestCancelNeverReachesTheNextBorrower(t *testing.T) {
 // the backend went back to the pool without waiting for it, and the late
 // cancel cancelled the next borrower's statement.
 func TestExecutorCancelNeverReachesTheNextBorrower(t *testing.T) {
+	// Not parallel: the relay holds the cancel while the test lines up the
+	// next borrower, and pgmoat waits a bounded time for a cancel to be read
+	// (2 s for the Executor's); under the load of other tests the set-up can outlast it.
 	relay := newCancelRelay(t, cluster.Port())
 	f := newFixture(t, fixtureOptions{poolMax: 1, timeout: 20 * time.Second, backendPort: relay.port()})
 	ctx := context.Background()
@@ -212,7 +218,7 @@ func TestExecutorCancelNeverReachesTheNextBorrower(t *testing.T) {
 	running := func(sql string) func() bool {
 		return func() bool {
 			var n int
-			err := su.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND strpos(query, $1) > 0", sql).Scan(&n)
+			err := su.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND strpos(query, $1) > 0 AND datname = current_database()", sql).Scan(&n)
 			return err == nil && n > 0
 		}
 	}

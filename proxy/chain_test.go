@@ -80,6 +80,7 @@ func extended(fe *pgproto3.Frontend, sql string) {
 // what a transaction sets for itself holds, such a transaction ran with
 // no user id and no statement_timeout at all.
 func TestTransactionsStartedByCommitCarryTheIdentity(t *testing.T) {
+	t.Parallel()
 	direct := newFixture(t, fixtureOptions{})
 	for name, f := range map[string]*proxyFixture{"direct": direct, "behind pgbouncer": behindBouncer(t, direct)} {
 		t.Run(name, func(t *testing.T) {

@@ -42,6 +42,7 @@ func (r *oneByOne) Read(p []byte) (int, error) {
 // read into goes back once it has been handled, before the reader waits
 // for the client again.
 func TestClientReaderHoldsNoPooledBufferWhenIdle(t *testing.T) {
+	t.Parallel()
 	pool := newReadPools()
 	long := "SELECT '" + strings.Repeat("x", 3000) + "'"
 	huge := "SELECT '" + strings.Repeat("y", 3*pooledRead) + "'"
@@ -76,6 +77,7 @@ func TestClientReaderHoldsNoPooledBufferWhenIdle(t *testing.T) {
 
 // A message split across reads is put together.
 func TestClientReaderSplitMessages(t *testing.T) {
+	t.Parallel()
 	wire := encode(t, &pgproto3.Query{String: "SELECT 1"}, &pgproto3.Query{String: "SELECT 2"})
 	var chunks [][]byte
 	for _, b := range wire {
@@ -95,6 +97,7 @@ func TestClientReaderSplitMessages(t *testing.T) {
 }
 
 func TestClientReaderLimits(t *testing.T) {
+	t.Parallel()
 	pool := newReadPools()
 	big := encode(t, &pgproto3.Query{String: strings.Repeat("x", 200)})
 	_, err := newClientReader(bytes.NewReader(big), pool, 100).Receive()

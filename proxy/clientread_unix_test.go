@@ -43,6 +43,7 @@ func tcpPair(t *testing.T) (server, client net.Conn) {
 // a wait ended by a deadline or a hang-up leaves nothing held, and the
 // wait reads the message that does come.
 func TestClientReaderWaitsOnTheSocketWithoutABuffer(t *testing.T) {
+	t.Parallel()
 	server, client := tcpPair(t)
 	cr := newClientReader(server, newReadPools(), 1<<20)
 	if cr.raw == nil {

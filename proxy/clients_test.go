@@ -42,6 +42,7 @@ func (f *proxyFixture) psql(t *testing.T, user, script string, extraEnv ...strin
 }
 
 func TestPsqlDescribeCommandsWork(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	for _, meta := range []string{`\d`, `\dt`, `\d+ items`, `\di`, `\dv`, `\dn`, `\df`, `\l`, `\du`} {
 		out, err := f.psql(t, "alice", `\set ON_ERROR_STOP 1`+"\n"+meta+"\n")
@@ -62,6 +63,7 @@ func TestPsqlDescribeCommandsWork(t *testing.T) {
 }
 
 func TestPsqlRefusalsAndUsability(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{timeout: 3 * time.Second})
 	script := strings.Join([]string{
 		"DELETE FROM items;",
@@ -90,6 +92,7 @@ func TestPsqlRefusalsAndUsability(t *testing.T) {
 }
 
 func TestPgbenchAllModes(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMax: 5, acquireTimeout: 10 * time.Second})
 	script := filepath.Join(t.TempDir(), "select.sql")
 	if err := os.WriteFile(script, []byte("\\set id random(1, 100)\nSELECT label FROM items WHERE id = :id;\n"), 0o644); err != nil {
@@ -115,6 +118,7 @@ func TestPgbenchAllModes(t *testing.T) {
 }
 
 func TestCancelOnlyTouchesTheOwner(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{timeout: 20 * time.Second})
 	ctx := context.Background()
 	victim := f.connect(t, "alice", pgx.QueryExecModeSimpleProtocol)
@@ -169,6 +173,7 @@ func (s *Server) sessionKeyFor(t *testing.T, user string) cancelKey {
 }
 
 func TestPoolExhaustionIsCleanlyRefused(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMax: 2, acquireTimeout: 300 * time.Millisecond, timeout: 10 * time.Second})
 	ctx := context.Background()
 	// Two clients hold both backends in open transactions.
@@ -192,6 +197,7 @@ func TestPoolExhaustionIsCleanlyRefused(t *testing.T) {
 }
 
 func TestClientVanishingMidTransactionGivesTheBackendBackClean(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMax: 1, acquireTimeout: 5 * time.Second})
 	ctx := context.Background()
 	c := f.connect(t, "alice", pgx.QueryExecModeSimpleProtocol)

@@ -17,6 +17,7 @@ import (
 // transaction's settings fail and leave the client waiting for an answer
 // the backend never sends, with the backend held.
 func TestClientSetTimeZoneTheServerRefuses(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMax: 1})
 	a := f.connect(t, "alice", pgx.QueryExecModeSimpleProtocol)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

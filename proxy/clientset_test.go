@@ -14,6 +14,7 @@ import (
 // for the next client of the same backend; refused settings stay
 // refused.
 func TestClientSettingsStayWithTheClient(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMax: 1})
 	ctx := context.Background()
 	admin, err := pgx.Connect(ctx, cluster.DSN(f.db))
@@ -51,14 +52,14 @@ func TestClientSettingsStayWithTheClient(t *testing.T) {
 		t.Fatalf("extra_float_digits = %q, %v", digits, err)
 	}
 	var n int
-	if err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tool-a'").Scan(&n); err != nil || n != 1 {
+	if err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tool-a' AND datname = current_database()").Scan(&n); err != nil || n != 1 {
 		t.Fatalf("pg_stat_activity rows named tool-a during the transaction: %d, %v", n, err)
 	}
 	if _, err := a.Exec(ctx, "SET TimeZone = 'UTC'"); !isRule(err, "settings.transaction") {
 		t.Errorf("SET inside a transaction block: %v", err)
 	}
 	_ = tx.Rollback(ctx)
-	if err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tool-a'").Scan(&n); err != nil || n != 0 {
+	if err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tool-a' AND datname = current_database()").Scan(&n); err != nil || n != 0 {
 		t.Fatalf("pg_stat_activity rows named tool-a after the transaction: %d, %v", n, err)
 	}
 

@@ -15,6 +15,7 @@ import (
 )
 
 func TestCanonicalEncoding(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name, server, want string
 	}{
@@ -82,6 +83,7 @@ func hostileCorpus(t *testing.T) []string {
 // its UTF-8 text, and the encoding attacks are the one literal the policy
 // saw.
 func TestEveryClientEncoding(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	ctx := context.Background()
 	su := superuser(t, f)
@@ -176,6 +178,7 @@ func connectEncoding(ctx context.Context, dsn, enc string) (*pgconn.PgConn, erro
 // to PostgreSQL directly in the refused multi-byte encodings, the one
 // literal the policy sees is several statements.
 func TestEncodingAttackPremise(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	ctx := context.Background()
 	for _, enc := range []string{"SJIS", "SHIFT_JIS_2004", "GBK", "GB18030", "BIG5"} {
@@ -202,6 +205,7 @@ func TestEncodingAttackPremise(t *testing.T) {
 // change; pgmoat discards the backend and ends the session, and the next
 // client lexes as before.
 func TestGuardedSettingChangedBehindThePolicy(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMax: 1})
 	ctx := context.Background()
 	if _, err := superuser(t, f).Exec(ctx, `

@@ -29,6 +29,7 @@ func errorThenReady(t *testing.T, e *pgproto3.ErrorResponse) []byte {
 // and the short fields whole, a huge message cut on a character boundary
 // and marked, and the reader still in step for the next message.
 func TestHugeBackendErrorIsCut(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name    string
 		message string
@@ -85,6 +86,7 @@ func TestHugeBackendErrorIsCut(t *testing.T) {
 // A malformed huge ErrorResponse (a field without its NUL) is an error,
 // not a read into the next message.
 func TestMalformedHugeBackendError(t *testing.T) {
+	t.Parallel()
 	body := append([]byte{'M'}, bytes.Repeat([]byte("x"), 200<<10)...)
 	msg := append([]byte{'E', 0, 0, 0, 0}, body...)
 	msg[1], msg[2], msg[3], msg[4] = byte((len(body)+4)>>24), byte((len(body)+4)>>16), byte((len(body)+4)>>8), byte(len(body)+4)
@@ -100,6 +102,7 @@ func TestMalformedHugeBackendError(t *testing.T) {
 // and the session serves on. (Before, it ended the client with 08006
 // backend.lost "invalid length"; below the limit, it was passed whole.)
 func TestHugeServerErrorReachesTheClientCut(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMaxMessage: 1 << 20})
 	ctx := context.Background()
 	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeExec} {

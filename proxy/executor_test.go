@@ -11,6 +11,7 @@ import (
 )
 
 func TestExecutorRunsUnderTheCallersIdentity(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMax: 2})
 	x := NewExecutor(f.pool, f.server.engine, "")
 	ctx := context.Background()
@@ -35,6 +36,7 @@ func TestExecutorRunsUnderTheCallersIdentity(t *testing.T) {
 }
 
 func TestExecutorDeniesAndReportsServerErrors(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	x := NewExecutor(f.pool, f.server.engine, "")
 	ctx := context.Background()
@@ -61,6 +63,7 @@ func TestExecutorDeniesAndReportsServerErrors(t *testing.T) {
 // rows read from memory and rows streamed from the backend alike — while
 // the backend stays in step for the next statement.
 func TestExecutorKeepsNoMoreThanItsBudget(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMax: 1})
 	x := NewExecutor(f.pool, f.server.engine, "")
 	ctx := context.Background()

@@ -15,6 +15,7 @@ import (
 // comes back to the pool for the next client, long before the statement
 // would have ended on its own.
 func TestClientHangingUpCancelsItsStatement(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMax: 1, timeout: 5 * time.Minute})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -38,7 +39,7 @@ func TestClientHangingUpCancelsItsStatement(t *testing.T) {
 	defer admin.Close(ctx)
 	active := func() int {
 		var n int
-		if err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE usename = 'proxy_reader' AND state = 'active' AND query LIKE '%generate_series%'").Scan(&n); err != nil {
+		if err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE usename = 'proxy_reader' AND state = 'active' AND query LIKE '%generate_series%' AND datname = current_database()").Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n

@@ -29,6 +29,7 @@ func (s *Server) heldQueue(t *testing.T, pid uint32) (queue, backend bool) {
 // backend is held, goes back to the server's pool once the client has
 // its ReadyForQuery; inside a transaction it is kept.
 func TestIdleSessionHoldsNoResponseQueue(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	ctx := context.Background()
 	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeExec} {
@@ -62,6 +63,7 @@ func TestIdleSessionHoldsNoResponseQueue(t *testing.T) {
 // prepared-statement map is allocated before its first message and first
 // named Parse.
 func TestLoggedInSessionCarriesNoStatementState(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	ctx := context.Background()
 	c := f.connect(t, "alice", pgx.QueryExecModeSimpleProtocol)

@@ -14,6 +14,7 @@ import (
 // portal the injection leaves runs nothing again. The identity holds
 // throughout.
 func TestInjectedStatementIsOutOfReach(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	fe := rawSession(t, f, "alice")
 	step := func(what string, want string, msgs ...pgproto3.FrontendMessage) {

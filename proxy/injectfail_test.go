@@ -20,6 +20,7 @@ import (
 // settings are in force, so the next lending applies nothing and only the
 // per-transaction settings meet the refusal.
 func TestInjectionFailureInSimpleProtocolAnswersReadyForQuery(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMax: 1})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -70,6 +71,7 @@ func TestInjectionFailureInSimpleProtocolAnswersReadyForQuery(t *testing.T) {
 // The same failure in the extended protocol ends at the client's own
 // Sync, as any error in an extended batch does.
 func TestInjectionFailureInExtendedProtocolEndsAtSync(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMax: 1})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

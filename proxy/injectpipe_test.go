@@ -19,6 +19,7 @@ import (
 // gets the server's error and one ReadyForQuery (at its Sync), not a
 // made-up answer for the Query it must not expect.
 func TestInjectionFailureSkipsPipelinedQueryToSync(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMax: 1})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -113,6 +114,7 @@ func letter(m pgproto3.BackendMessage) string {
 // reads the next client message today, so only a session that reads
 // ahead queues a batch there: the state is checked on the queue itself.
 func TestInjectionFailureSkipsBatchBehindQueryToSync(t *testing.T) {
+	t.Parallel()
 	inj := expectation{kind: expectBind, injection: true}
 	injExec := expectation{kind: expectExecute, injection: true}
 	for _, tc := range []struct {

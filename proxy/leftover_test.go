@@ -123,12 +123,13 @@ PREPARE leftover AS SELECT 'secret of user 1'`); err != nil {
 // and that another identity finds no lock, LISTEN or prepared statement
 // left.
 func TestLeftoverStateNeverReachesTheNextBorrower(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMax: 1}) // one backend: every borrower gets the tampered one
 	ctx := context.Background()
 	su := superuser(t, f)
 	advisoryLocks := func() int {
 		var n int
-		if err := su.QueryRow(ctx, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").Scan(&n); err != nil {
+		if err := su.QueryRow(ctx, "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE l.locktype = 'advisory' AND d.datname = current_database()").Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n

@@ -39,6 +39,7 @@ func (s *syncBuffer) records(t *testing.T) []map[string]any {
 }
 
 func TestStatementLogsCarryNoValues(t *testing.T) {
+	t.Parallel()
 	var buf syncBuffer
 	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	f := newFixture(t, fixtureOptions{logger: logger})

@@ -14,6 +14,7 @@ import (
 )
 
 func TestMetricsAfterKnownTraffic(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	ctx := context.Background()
 	conn := f.connect(t, "alice", pgx.QueryExecModeSimpleProtocol)

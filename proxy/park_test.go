@@ -47,6 +47,7 @@ func waitScans(t *testing.T, f *proxyFixture, n int64) {
 // transaction's first statement to its COMMIT; while it holds a backend
 // (inside the transaction) it is never parked.
 func TestParkedClientIsAnswered(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	ctx := context.Background()
 	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
@@ -80,6 +81,7 @@ func TestParkedClientIsAnswered(t *testing.T) {
 // KILL of a parked client tells it why and ends its session: it is no
 // longer listed, counted or parked.
 func TestKillParkedClient(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	ctx := context.Background()
 	c := f.connect(t, "bob", pgx.QueryExecModeSimpleProtocol)
@@ -108,6 +110,7 @@ func TestKillParkedClient(t *testing.T) {
 // Shutdown ends parked clients' sessions with the shutdown notice and
 // returns once they are gone, before its deadline.
 func TestShutdownWithParkedClients(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	ctx := context.Background()
 	var conns []*pgconn.PgConn
@@ -141,6 +144,7 @@ func TestShutdownWithParkedClients(t *testing.T) {
 // A parked client that hangs up (its socket closed without Terminate) is
 // noticed at once: its session ends and the client count drops.
 func TestParkedClientHangUp(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	c := f.connect(t, "alice", pgx.QueryExecModeSimpleProtocol).PgConn()
 	pid := c.PID()
@@ -228,6 +232,7 @@ func gaugeValue(t *testing.T, f *proxyFixture, name string) float64 {
 // counts before ends with errPark, and the claim's deadline is cleared
 // so that the next wait reads the client's message.
 func TestScanClaimsOnlyAWholeIntervalsWait(t *testing.T) {
+	t.Parallel()
 	server, client := tcpPair(t)
 	var ticks atomic.Int64
 	ticks.Store(5)

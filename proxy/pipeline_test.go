@@ -18,6 +18,7 @@ import (
 // order, under the client's identity, with a denial in the middle leaving
 // the rest intact.
 func TestPipelinedBatchesAreAnsweredInOrder(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMax: 2})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -72,6 +73,7 @@ func TestPipelinedBatchesAreAnsweredInOrder(t *testing.T) {
 // TestPipelinedSimpleQueries writes many simple Query messages at once and
 // only then reads: each gets its rows and ReadyForQuery, in order.
 func TestPipelinedSimpleQueries(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMax: 1})
 	pc, err := pgconn.Connect(context.Background(), f.dsn("bob"))
 	if err != nil {

@@ -26,6 +26,7 @@ func scriptedPool(t *testing.T, poolMax, perIdentity int, acquire time.Duration)
 }
 
 func TestDefaultMaxPerIdentity(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ max, want int }{{1, 1}, {2, 1}, {3, 2}, {4, 3}, {5, 3}, {8, 6}, {20, 15}, {100, 75}} {
 		if got := (PoolConfig{Max: c.max}).withDefaults().MaxPerIdentity; got != c.want {
 			t.Errorf("pool of %d: per-identity cap %d, want %d", c.max, got, c.want)
@@ -40,6 +41,7 @@ func TestDefaultMaxPerIdentity(t *testing.T) {
 // behind it, is served as soon as its own identity gives one back, and
 // at the timeout hears that its cap (not the pool) was the limit.
 func TestPerIdentityCapWaiters(t *testing.T) {
+	t.Parallel()
 	pool := scriptedPool(t, 3, 1, 300*time.Millisecond)
 	ctx := context.Background()
 	alice := borrowerFor(policy.Identity{UserID: "1", Profile: "readonly"}, "")

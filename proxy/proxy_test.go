@@ -2,11 +2,15 @@ package proxy
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/xdg-go/scram"
 	"go.uber.org/goleak"
 
 	"github.com/pgmoat/pgmoat/integration/pgcluster"
@@ -23,8 +28,22 @@ import (
 
 var cluster *pgcluster.Cluster
 
+// testParallel is how many tests run at once unless -parallel says
+// otherwise. The tests mostly wait on sockets and PostgreSQL (a serial run
+// keeps about half a core busy), so more of them than the default
+// GOMAXPROCS overlap usefully even on two cores.
+const testParallel = 6
+
 func TestMain(m *testing.M) {
-	code := pgcluster.Shared(m, pgcluster.Options{MaxConnections: 120}, &cluster)
+	flag.Parse()
+	parallelGiven := false
+	flag.Visit(func(f *flag.Flag) { parallelGiven = parallelGiven || f.Name == "test.parallel" })
+	if !parallelGiven {
+		_ = flag.Set("test.parallel", strconv.Itoa(max(testParallel, runtime.GOMAXPROCS(0))))
+	}
+	// Room for the pools (4 backends by default, up to 20) and superuser
+	// connections of testParallel tests at once.
+	code := pgcluster.Shared(m, pgcluster.Options{MaxConnections: 250}, &cluster)
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintf(os.Stderr, "goroutine leak: %v\n", err)
@@ -34,12 +53,75 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-const fixtureSQL = `
+// fixtureRoleSQL creates the role the fixtures' pools log in as, once per
+// cluster. Roles belong to the cluster, and two sessions creating the same
+// one at once collide on pg_authid's unique index, so fixtures of tests
+// running in parallel take turns (fixtureRoleMu). Its password is stored
+// as a cheap verifier (testVerifier), so that the pools' logins are cheap.
+var fixtureRoleSQL = `
 DO $$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'proxy_reader') THEN
-    CREATE ROLE proxy_reader LOGIN PASSWORD 'reader-pw' NOSUPERUSER NOBYPASSRLS;
+    CREATE ROLE proxy_reader LOGIN PASSWORD '` + testVerifier("reader-pw") + `' NOSUPERUSER NOBYPASSRLS;
   END IF;
 END $$;
+`
+
+// testIterations is the PBKDF2 iteration count of the test logins'
+// SCRAM-SHA-256 verifiers. The exchange is the same at any count; the
+// client derives its key with as many rounds as the verifier says, and
+// at PostgreSQL's 4096 that was most of the CPU of login-heavy tests
+// under -race (TestManyClientsParkAndWakeConcurrently: 17 s -> 5 s), on
+// logins to pgmoat, on the pools' connections to PostgreSQL, and for each
+// user of every Server built.
+const testIterations = 16
+
+// testVerifier is password's SCRAM-SHA-256 verifier with testIterations,
+// in the form PostgreSQL stores and pgmoat's users accept. The salt is
+// fixed: the verifiers are test fixtures, not secrets.
+func testVerifier(password string) string {
+	client, err := scram.SHA256.NewClient("", password, "")
+	if err != nil {
+		panic(err)
+	}
+	salt := "pgmoat-test-salt"
+	c := client.GetStoredCredentials(scram.KeyFactors{Salt: salt, Iters: testIterations})
+	b64 := base64.StdEncoding.EncodeToString
+	return fmt.Sprintf("SCRAM-SHA-256$%d:%s$%s:%s", testIterations, b64([]byte(salt)), b64(c.StoredKey), b64(c.ServerKey))
+}
+
+// fixtureLogins are the fixtures' logins to pgmoat, each a verifier of a
+// password equal to the user's name, computed once.
+var fixtureLogins = sync.OnceValue(func() map[string]string {
+	out := map[string]string{}
+	for _, name := range []string{"alice", "bob", "carol", "dba", "audit"} {
+		out[name] = testVerifier(name)
+	}
+	return out
+})
+
+// fixturePassword is what a fixture's server is configured with for user:
+// the cheap verifier, or the plain password when clients log in with md5
+// (which needs it).
+func fixturePassword(o fixtureOptions, user string) string {
+	if o.auth == AuthMD5 {
+		return user
+	}
+	return fixtureLogins()[user]
+}
+
+var fixtureRoleMu sync.Mutex
+
+func ensureFixtureRole(t testing.TB, admin *pgx.Conn) {
+	t.Helper()
+	fixtureRoleMu.Lock()
+	defer fixtureRoleMu.Unlock()
+	if _, err := admin.Exec(context.Background(), fixtureRoleSQL); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fixtureSQL is each fixture's database.
+const fixtureSQL = `
 CREATE TABLE items (id int PRIMARY KEY, owner int NOT NULL, label text NOT NULL);
 INSERT INTO items SELECT i, 1 + i % 2, 'item ' || i FROM generate_series(1, 100) i;
 ALTER TABLE items ENABLE ROW LEVEL SECURITY;
@@ -76,6 +158,7 @@ type fixtureOptions struct {
 	onSlow         func(SlowQuery)
 	maxPerIdentity int           // 0 = the pool's default
 	idleTxTimeout  time.Duration // 0 = the server's default
+	auth           string        // how clients log in; "" = SCRAM, the default
 	// cluster is the server the fixture uses; nil means the package's
 	// shared one. Tests that restart or stop the server bring their own.
 	cluster *pgcluster.Cluster
@@ -107,6 +190,7 @@ func newFixture(t testing.TB, o fixtureOptions) *proxyFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ensureFixtureRole(t, admin)
 	if _, err := admin.Exec(ctx, fixtureSQL); err != nil {
 		t.Fatal(err)
 	}
@@ -159,14 +243,15 @@ func newFixture(t testing.TB, o fixtureOptions) *proxyFixture {
 	srv, err := NewServer(Config{
 		Engine: engine, Pool: pool, MaxClientConn: o.maxClientConn, Metrics: reg,
 		StartupTimeout: o.startupTimeout, MaxMessageSize: o.maxMessageSize, Logger: o.logger, OnSlow: o.onSlow,
-		IdleTransactionTimeout: o.idleTxTimeout,
+		IdleTransactionTimeout: o.idleTxTimeout, Auth: o.auth,
 		Users: map[string]User{
-			"alice": {Password: "alice", Identity: policy.Identity{UserID: "1", Profile: "readonly"}},
-			"bob":   {Password: "bob", Identity: policy.Identity{UserID: "2", Profile: "readonly"}},
-			"carol": {Password: "carol", Identity: policy.Identity{UserID: "3", Profile: "patient"}},
+			"alice": {Password: fixturePassword(o, "alice"), Identity: policy.Identity{UserID: "1", Profile: "readonly"}},
+			"bob":   {Password: fixturePassword(o, "bob"), Identity: policy.Identity{UserID: "2", Profile: "readonly"}},
+			"carol": {Password: fixturePassword(o, "carol"), Identity: policy.Identity{UserID: "3", Profile: "patient"}},
 		},
 		Admin: AdminConfig{
-			Users:    map[string]AdminUser{"dba": {Password: "dba"}, "audit": {Password: "audit", Role: AdminRoleAuditor}},
+			Users: map[string]AdminUser{"dba": {Password: fixturePassword(o, "dba")},
+				"audit": {Password: fixturePassword(o, "audit"), Role: AdminRoleAuditor}},
 			Profiles: []string{"readonly"},
 			Version:  "test",
 			Config:   func() [][2]string { return [][2]string{{"backend.dsn", "host=x password=********"}} },
@@ -213,6 +298,7 @@ var allModes = []pgx.QueryExecMode{
 }
 
 func TestRowLevelSecurityPerUserInEveryMode(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	ctx := context.Background()
 	for _, mode := range allModes {
@@ -242,6 +328,7 @@ func TestRowLevelSecurityPerUserInEveryMode(t *testing.T) {
 }
 
 func TestInjectedSettings(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{timeout: 1500 * time.Millisecond})
 	ctx := context.Background()
 	conn := f.connect(t, "bob", pgx.QueryExecModeSimpleProtocol)
@@ -265,6 +352,7 @@ func TestInjectedSettings(t *testing.T) {
 }
 
 func TestDenialsKeepTheSessionUsable(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	ctx := context.Background()
 	hostile := []string{
@@ -299,6 +387,7 @@ func TestDenialsKeepTheSessionUsable(t *testing.T) {
 }
 
 func TestDenialInsideTransaction(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	ctx := context.Background()
 	conn := f.connect(t, "alice", pgx.QueryExecModeCacheStatement)
@@ -319,6 +408,7 @@ func TestDenialInsideTransaction(t *testing.T) {
 }
 
 func TestPreparedStatementsSurviveBackendChanges(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMax: 3})
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -365,6 +455,7 @@ func TestPreparedStatementsSurviveBackendChanges(t *testing.T) {
 }
 
 func TestWrongPasswordAndUnknownUser(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	ctx := context.Background()
 	host, port, _ := net.SplitHostPort(f.addr)
@@ -386,6 +477,7 @@ func TestWrongPasswordAndUnknownUser(t *testing.T) {
 }
 
 func TestStatementTimeout(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{timeout: 200 * time.Millisecond})
 	conn := f.connect(t, "alice", pgx.QueryExecModeSimpleProtocol)
 	_, err := conn.Exec(context.Background(), "SELECT pg_catalog.pg_sleep(2)")
@@ -407,6 +499,7 @@ func TestStatementTimeout(t *testing.T) {
 }
 
 func TestGracefulShutdownLetsTransactionsFinish(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	ctx := context.Background()
 	idle := f.connect(t, "bob", pgx.QueryExecModeSimpleProtocol)
@@ -451,6 +544,7 @@ func TestGracefulShutdownLetsTransactionsFinish(t *testing.T) {
 // unnamed statement in one transaction and binds it in the next must get
 // its own statement, not what another client parsed on that backend since.
 func TestUnnamedStatementNeverCrossesClients(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMax: 1})
 	ctx := context.Background()
 	a := f.connect(t, "alice", pgx.QueryExecModeSimpleProtocol).PgConn()
@@ -471,7 +565,9 @@ func TestUnnamedStatementNeverCrossesClients(t *testing.T) {
 }
 
 // serveOn serves srv on a loopback port until the test ends and returns
-// the address.
+// the address, once Serve has taken the listener: a test that never
+// connects (one of the Executor's) may otherwise end and close the
+// server before Serve has started, which Serve rightly refuses.
 func serveOn(t testing.TB, srv *Server) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -480,6 +576,11 @@ func serveOn(t testing.TB, srv *Server) string {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
+	for deadline := time.Now().Add(10 * time.Second); !serving(srv, l); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Serve did not take the listener")
+		}
+	}
 	t.Cleanup(func() {
 		if err := srv.Close(); err != nil {
 			t.Errorf("server close: %v", err)
@@ -489,4 +590,16 @@ func serveOn(t testing.TB, srv *Server) string {
 		}
 	})
 	return l.Addr().String()
+}
+
+// serving reports whether srv has taken l into its listeners.
+func serving(srv *Server, l net.Listener) bool {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	for _, have := range srv.listeners {
+		if have == l {
+			return true
+		}
+	}
+	return false
 }

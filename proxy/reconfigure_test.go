@@ -38,6 +38,7 @@ func sqlState(err error) string {
 }
 
 func TestReconfigureLogins(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	ctx := context.Background()
 	bob := f.connect(t, "bob", pgx.QueryExecModeSimpleProtocol)
@@ -87,6 +88,7 @@ func TestReconfigureLogins(t *testing.T) {
 }
 
 func TestReconfigureBadPasswordChangesNothing(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	err := f.server.Reconfigure(Reconfig{
 		Users: map[string]User{
@@ -112,6 +114,7 @@ func TestReconfigureBadPasswordChangesNothing(t *testing.T) {
 // login sees one whole set or the other, and the race detector stays
 // quiet.
 func TestReconfigureDuringLogins(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	sets := []Reconfig{
 		{Users: map[string]User{"alice": {Password: "alice", Identity: policy.Identity{UserID: "1"}}}},

@@ -19,6 +19,7 @@ import (
 // closed before it sent a byte (a health check) is told nothing and
 // counted as nothing.
 func TestStartupRefusalsAreCounted(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{maxClientConn: 1})
 	ctx := context.Background()
 	host, port, _ := net.SplitHostPort(f.addr)

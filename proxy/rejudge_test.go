@@ -19,6 +19,7 @@ import (
 // the rule that now fires, and the session stays usable. When the rule
 // goes away again the same prepared statements run.
 func TestPreparedStatementsAreJudgedAgainAfterTheRulesChange(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	ctx := context.Background()
 	engine := f.server.engine

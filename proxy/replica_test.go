@@ -84,6 +84,7 @@ func allReplicasIn(hs []HostStatus) bool {
 // host; SHOW HOSTS, SHOW SERVERS, SHOW POOLS and the metrics name the
 // hosts and their roles.
 func TestReplicasServeEveryReadWithTheIdentity(t *testing.T) {
+	t.Parallel()
 	primary := privateCluster(t)
 	f := newFixture(t, fixtureOptions{cluster: primary, replicas: 2, poolMax: 4})
 	waitHosts(t, f.pool, "both replicas in rotation", allReplicasIn)
@@ -231,6 +232,7 @@ func portsOf(t *testing.T, conn *pgx.Conn, n int) map[int]int {
 // the writes start, both replicas stay in rotation with the bound far
 // below the time since the last transaction.
 func TestReplicaLagPauseAndPromotion(t *testing.T) {
+	t.Parallel()
 	primary := privateCluster(t)
 	var logs syncBuffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
@@ -290,6 +292,7 @@ func TestReplicaLagPauseAndPromotion(t *testing.T) {
 // it: those clients get 57P01 or 08006, every other transaction succeeds,
 // and reconnected clients run on the replica left.
 func TestReplicaKilledUnderLoad(t *testing.T) {
+	t.Parallel()
 	primary := privateCluster(t)
 	f := newFixture(t, fixtureOptions{cluster: primary, replicas: 2, poolMax: 6})
 	waitHosts(t, f.pool, "both replicas in rotation", allReplicasIn)
@@ -386,6 +389,7 @@ func servedOnTx(ctx context.Context, tx pgx.Tx) (served, error) {
 // refused with 08006 naming why each replica is out; the session goes on
 // and is served once the replica is back.
 func TestPrimaryNeverRefusesWithoutAReplica(t *testing.T) {
+	t.Parallel()
 	primary := privateCluster(t)
 	f := newFixture(t, fixtureOptions{cluster: primary, replicas: 1, primaryMode: PrimaryNever,
 		maxReplicaLag: 400 * time.Millisecond, healthInterval: 100 * time.Millisecond})
@@ -416,6 +420,7 @@ func TestPrimaryNeverRefusesWithoutAReplica(t *testing.T) {
 }
 
 func TestReplayLag(t *testing.T) {
+	t.Parallel()
 	t0 := time.Now()
 	var s lsnSamples
 	s.add(t0, 0x100)
@@ -449,6 +454,7 @@ func TestReplayLag(t *testing.T) {
 }
 
 func TestPickLeastOutstanding(t *testing.T) {
+	t.Parallel()
 	mk := func(max, lent int) *Pool {
 		p := &Pool{cfg: PoolConfig{Max: max}, lent: map[*backend]struct{}{}}
 		for range lent {

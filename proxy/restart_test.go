@@ -87,6 +87,7 @@ func roundTrip(b *backend) error {
 // pool must see that before lending one (no round trip needed), close the
 // idle set, refill to Min, and every new client must be served.
 func TestRestartedServerIdleBackendsAreNotLent(t *testing.T) {
+	t.Parallel()
 	c := privateCluster(t)
 	var logs syncBuffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
@@ -139,6 +140,7 @@ func TestRestartedServerIdleBackendsAreNotLent(t *testing.T) {
 // first statement (here: while pgmoat applies the settings) is replaced,
 // and the borrower never hears of it.
 func TestLendingRetriesOnAFreshBackend(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMin: 2, poolMax: 4})
 	ctx := context.Background()
 	id := policy.Identity{UserID: "1", Profile: "readonly"}
@@ -174,6 +176,7 @@ func TestLendingRetriesOnAFreshBackend(t *testing.T) {
 // host) costs a borrower its acquire timeout and a 53300, not a fixed
 // connect timeout and an 08006.
 func TestConnectBoundedByAcquireTimeout(t *testing.T) {
+	t.Parallel()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -227,6 +230,7 @@ func TestConnectBoundedByAcquireTimeout(t *testing.T) {
 // A backend lost under a client is one FATAL 08006 for the client, one
 // count of it in the errors metric, one lost backend in the pool.
 func TestBackendLostIsCountedAndLogged(t *testing.T) {
+	t.Parallel()
 	var logs syncBuffer
 	f := newFixture(t, fixtureOptions{poolMin: 1, poolMax: 2, logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	ctx := context.Background()
@@ -270,6 +274,7 @@ func TestBackendLostIsCountedAndLogged(t *testing.T) {
 // At most a burst of records per kind per window; the next one written
 // says how many were left out.
 func TestEventLogRateLimits(t *testing.T) {
+	t.Parallel()
 	var logs syncBuffer
 	e := newEventLog(slog.New(slog.NewJSONHandler(&logs, nil)))
 	now := time.Unix(1000, 0)
@@ -296,6 +301,8 @@ func TestEventLogRateLimits(t *testing.T) {
 // A client that never finishes its startup and one disconnected by a
 // shutdown are each one record and one count.
 func TestStartupTimeoutAndShutdownDisconnectAreRecorded(t *testing.T) {
+	// Not parallel: the 200 ms startup timeout also bounds the test's own
+	// logins (psql's, alice's), which the load of other tests can slow past it.
 	var logs syncBuffer
 	f := newFixture(t, fixtureOptions{startupTimeout: 200 * time.Millisecond, logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	silent, err := net.Dial("tcp", f.addr)

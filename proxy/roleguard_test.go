@@ -18,6 +18,7 @@ import (
 // write or owns tables, says why and names the override; the override
 // lets it through with one warning; a read-only role passes silently.
 func TestPoolRefusesUnsafeRole(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := pgcluster.NewDatabase(t, cluster)
 	admin, err := pgx.Connect(ctx, cluster.DSN(db))
@@ -25,6 +26,7 @@ func TestPoolRefusesUnsafeRole(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admin.Close(ctx)
+	ensureFixtureRole(t, admin)
 	for _, sql := range []string{
 		fixtureSQL,
 		`DROP ROLE IF EXISTS guard_bypass; CREATE ROLE guard_bypass LOGIN PASSWORD 'pw' BYPASSRLS`,

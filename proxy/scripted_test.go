@@ -132,6 +132,7 @@ func pipeSession(srv *Server) (client net.Conn, done chan struct{}) {
 }
 
 func TestScriptedBackendClosingMidQuery(t *testing.T) {
+	t.Parallel()
 	sb := &scriptedBackend{onQuery: func(be *pgproto3.Backend, q string) bool {
 		if q == "SELECT 1 LIMIT 1000" || q == "SELECT 1" {
 			be.Send(&pgproto3.RowDescription{Fields: []pgproto3.FieldDescription{{Name: []byte("x"), DataTypeOID: 23}}})
@@ -171,6 +172,7 @@ func TestScriptedBackendClosingMidQuery(t *testing.T) {
 }
 
 func TestScriptedBackendUnsolicitedMessageIsNotReused(t *testing.T) {
+	t.Parallel()
 	sb := &scriptedBackend{onQuery: func(be *pgproto3.Backend, q string) bool {
 		be.Send(&pgproto3.CommandComplete{CommandTag: []byte("SELECT 0")})
 		be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})

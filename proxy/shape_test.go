@@ -12,6 +12,7 @@ import (
 // in a literal are judged through the policy's shape cache, and each still
 // gets its own rows (the literal spliced into the rewrite is its own).
 func TestSimpleQueriesUseShapeCache(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMax: 1})
 	ctx := context.Background()
 	pc, err := pgconn.Connect(ctx, f.dsn("bob"))

@@ -12,6 +12,7 @@ import (
 // generation share one sessionSettings; any difference gets its own; an
 // entry nobody holds any more is dropped.
 func TestSettingsCacheSharesAndForgets(t *testing.T) {
+	t.Parallel()
 	var c settingsCache
 	built := 0
 	build := func() *sessionSettings { built++; return &sessionSettings{key: "k"} }

@@ -50,6 +50,7 @@ func until(t *testing.T, fe *pgproto3.Frontend) []byte {
 // a few such connections). Now it ignores the Query as the server does,
 // answers the Sync and serves on.
 func TestQueryInAFailedBatchIsIgnoredUntilSync(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMax: 2})
 	for name, flushFirst := range map[string]bool{"error read before the Query": true, "error and Query in one write": false} {
 		t.Run(name, func(t *testing.T) {
@@ -104,6 +105,7 @@ func TestQueryInAFailedBatchIsIgnoredUntilSync(t *testing.T) {
 // unknown column) creates no statement, so the driver may prepare the
 // name again, as PostgreSQL allows.
 func TestRefusedParseFreesItsName(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	fe := rawSession(t, f, "alice")
 	fe.Send(&pgproto3.Parse{Name: "s1", Query: "SELECT nosuchcolumn FROM items"})
@@ -131,7 +133,11 @@ func TestRefusedParseFreesItsName(t *testing.T) {
 // socket for ever. Past the idle-transaction timeout it is disconnected
 // and the backend comes back.
 func TestClientThatStopsReadingLosesItsBackend(t *testing.T) {
-	f := newFixture(t, fixtureOptions{poolMax: 1, idleTxTimeout: time.Second})
+	t.Parallel()
+	// Bob waits for the backend longer than the default 2 s: the cut-off
+	// comes a second after the client stops reading, and cleaning the
+	// backend takes what it takes beside the other tests.
+	f := newFixture(t, fixtureOptions{poolMax: 1, idleTxTimeout: time.Second, acquireTimeout: 10 * time.Second})
 	fe := rawSession(t, f, "alice")
 	fe.Send(&pgproto3.Query{String: "SELECT repeat('x', 100000) FROM generate_series(1, 1000)"})
 	if err := fe.Flush(); err != nil {
@@ -151,6 +157,7 @@ func TestClientThatStopsReadingLosesItsBackend(t *testing.T) {
 // comment (pgx: "-- ping"); PostgreSQL answers EmptyQueryResponse, and
 // pgmoat refused it, so pgx's Ping and pool health checks failed.
 func TestDriverPingIsAnswered(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	conn := f.connect(t, "alice", pgx.QueryExecModeSimpleProtocol)
 	ctx := context.Background()

@@ -35,6 +35,7 @@ func (r *slowRecorder) take() []SlowQuery {
 }
 
 func TestSlowStatementsReachTheHookWithTheirOwnText(t *testing.T) {
+	t.Parallel()
 	rec := &slowRecorder{}
 	f := newFixture(t, fixtureOptions{slowThreshold: time.Nanosecond, onSlow: rec.hook})
 	ctx := context.Background()
@@ -81,6 +82,7 @@ func TestSlowStatementsReachTheHookWithTheirOwnText(t *testing.T) {
 }
 
 func TestFastStatementsAreNotSlow(t *testing.T) {
+	t.Parallel()
 	rec := &slowRecorder{}
 	f := newFixture(t, fixtureOptions{slowThreshold: time.Hour, onSlow: rec.hook})
 	conn := f.connect(t, "alice", pgx.QueryExecModeSimpleProtocol)
@@ -93,6 +95,7 @@ func TestFastStatementsAreNotSlow(t *testing.T) {
 }
 
 func TestExplainGenericShowsNoValues(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMax: 1})
 	x := NewExecutor(f.pool, f.server.engine, "")
 	ctx := context.Background()

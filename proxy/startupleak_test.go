@@ -11,6 +11,7 @@ import (
 // TimeZone at startup must not hand it to the next client of the same
 // backend, who chose none.
 func TestStartupParametersDoNotLeakToTheNextBorrower(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMax: 1})
 	ctx := context.Background()
 	cfg, err := pgx.ParseConfig(f.dsn("alice"))

@@ -16,6 +16,7 @@ import (
 // same write: the startup exchange must not read past the password, or
 // the query would be lost when the session takes over the connection.
 func TestQueryPipelinedBehindThePassword(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	engine, err := policy.New(policy.Options{})
 	if err != nil {

@@ -32,9 +32,11 @@ func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool)
 // MCP call waits for its own share, and once the idle timeout passes the
 // idle clients are told (25P03) and their backends serve others clean.
 func TestIdleTransactionsOfOneUserDoNotStarveOthers(t *testing.T) {
+	t.Parallel()
 	// Long enough that twenty BEGINs and the checks below finish first on
-	// a loaded two-core machine under -race.
-	const idle = 6 * time.Second
+	// a loaded two-core machine under -race, beside the package's other
+	// tests.
+	const idle = 10 * time.Second
 	// The pool starts full, so the BEGINs below wait on the per-identity
 	// cap alone, not on twenty logins racing the acquire timeout.
 	f := newFixture(t, fixtureOptions{poolMin: 20, poolMax: 20, acquireTimeout: 300 * time.Millisecond, idleTxTimeout: idle})
@@ -137,6 +139,8 @@ func TestIdleTransactionsOfOneUserDoNotStarveOthers(t *testing.T) {
 // only waiting for the client counts, a statement running longer than
 // the timeout does not, and each message starts the wait afresh.
 func TestIdleTimeoutSparesActiveTransactions(t *testing.T) {
+	// Not parallel: the client "thinks" for a third of a 300 ms timeout
+	// between messages, a margin the load of other tests could eat.
 	const idle = 300 * time.Millisecond
 	f := newFixture(t, fixtureOptions{idleTxTimeout: idle, timeout: time.Minute})
 	ctx := context.Background()

@@ -46,6 +46,7 @@ GRANT SELECT ON every_type TO proxy_reader;
 // them), with metrics scraped on the side. The race detector fails the
 // test on any unsynchronized access; no client may see an error.
 func TestStressUnderRace(t *testing.T) {
+	t.Parallel()
 	var flip atomic.Int64
 	f := newFixture(t, fixtureOptions{poolMax: 12, acquireTimeout: 20 * time.Second, timeout: 30 * time.Second,
 		reloadProfiles: func(ps map[string]policy.Profile) map[string]policy.Profile {

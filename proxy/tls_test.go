@@ -39,6 +39,7 @@ func selfSigned(t *testing.T) *tls.Config {
 // TestTLSAndMD5: SSLRequest is answered with TLS when a certificate is
 // configured, and md5 authentication works when chosen.
 func TestTLSAndMD5(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	engine, err := policy.New(policy.Options{})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 )
 
 func TestOneSpanPerTransaction(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
 	recorder := tracetest.NewSpanRecorder()
 	engine, err := policy.New(policy.Options{})

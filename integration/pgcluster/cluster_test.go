@@ -17,9 +17,15 @@ import (
 
 var shared *Cluster
 
+// The tests that start servers of their own run in parallel. Those that
+// set environment variables (TMPDIR among them, to count the directories
+// a failed start leaves) cannot, and so run first, while nothing else
+// runs, and TestAbandonedDirectoriesAreSwept stays out of their way too.
+
 func TestMain(m *testing.M) { os.Exit(Shared(m, Options{MaxConnections: 50}, &shared)) }
 
 func TestSharedClusterServesQueries(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := NewDatabase(t, shared)
 	conn, err := pgx.Connect(ctx, shared.DSN(db))
@@ -39,6 +45,7 @@ func TestSharedClusterServesQueries(t *testing.T) {
 // A copy of a template holds the template's rows, and changing the copy
 // leaves the template as it was.
 func TestNewDatabaseFromCopiesTheTemplate(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	tmpl := NewDatabase(t, shared)
 	exec := func(db, sql string) {
@@ -74,6 +81,7 @@ func TestNewDatabaseFromCopiesTheTemplate(t *testing.T) {
 }
 
 func TestOtherRolesNeedAPassword(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, shared.DSN("postgres"))
 	if err != nil {
@@ -95,6 +103,7 @@ func TestOtherRolesNeedAPassword(t *testing.T) {
 }
 
 func TestCloseStopsServerAndRemovesEverything(t *testing.T) {
+	t.Parallel()
 	c, err := Start(context.Background(), Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -129,6 +138,7 @@ func TestFailedStartLeavesNothing(t *testing.T) {
 }
 
 func TestOccupiedPortIsAClearError(t *testing.T) {
+	t.Parallel()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -158,6 +168,7 @@ func TestFindBinDirPrefersEnvironment(t *testing.T) {
 }
 
 func TestMajorOrdering(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		dir  string
 		want float64
@@ -231,6 +242,7 @@ func clusterDirs(t *testing.T) []string {
 // Restart ends every connection and serves again on the same port;
 // Freeze leaves connects hanging until Thaw.
 func TestRestartAndFreeze(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	c, err := Start(ctx, Options{})
 	if err != nil {
@@ -285,6 +297,7 @@ func TestRestartAndFreeze(t *testing.T) {
 }
 
 func TestReplicaStreamsFromThePrimary(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	primary := ForTest(t, Options{})
 	replica := ReplicaForTest(t, primary, Options{})
