@@ -11,15 +11,28 @@ import (
 	"github.com/pgmoat/pgmoat/integration/pgcluster"
 )
 
-// A fast shutdown while clients have statements in flight or about to be
-// written: every client gets its answer, or its error, within a few
-// seconds of the server coming back, never after the idle-transaction
-// timeout; and new sessions are served.
+// A fast shutdown, or every backend terminated (57P01 to the running and
+// the idle alike), while clients have statements in flight or about to
+// be written: every client gets its answer, or its error, within a few
+// seconds, never after the idle-transaction timeout; and new sessions
+// are served.
 func TestRestartUnderLoadAnswersEveryClient(t *testing.T) {
 	c := privateCluster(t)
 	f := newFixture(t, fixtureOptions{cluster: c, poolMin: 4, poolMax: 8, acquireTimeout: 2 * time.Second})
 	ctx := context.Background()
 	const clients = 8
+	cut := func(round int) error {
+		if round%2 == 0 {
+			return c.Restart(ctx, pgcluster.Fast)
+		}
+		admin, err := pgx.Connect(ctx, c.DSN(f.db))
+		if err != nil {
+			return err
+		}
+		defer admin.Close(ctx)
+		_, err = admin.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'proxy_reader'")
+		return err
+	}
 	for round := range 4 {
 		conns := make([]*pgx.Conn, clients)
 		for i := range conns {
@@ -65,7 +78,8 @@ func TestRestartUnderLoadAnswersEveryClient(t *testing.T) {
 			}()
 		}
 		served.Wait()
-		if err := c.Restart(ctx, pgcluster.Fast); err != nil {
+		lost := f.pool.Stats().Lost
+		if err := cut(round); err != nil {
 			t.Fatal(err)
 		}
 		up := time.Now()
@@ -75,7 +89,10 @@ func TestRestartUnderLoadAnswersEveryClient(t *testing.T) {
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
-			t.Fatalf("round %d: a client still waits for its answer %s after the server came back from a fast shutdown", round, time.Since(up).Round(time.Millisecond))
+			t.Fatalf("round %d: a client still waits for its answer %s after its backends were cut (fast shutdown in even rounds, every backend terminated in odd ones)", round, time.Since(up).Round(time.Millisecond))
+		}
+		if got := f.pool.Stats().Lost; got <= lost {
+			t.Fatalf("round %d: no backend counted lost (%d before, %d after): the cut did not reach the pool's backends", round, lost, got)
 		}
 		conn, err := pgx.Connect(ctx, f.dsn("alice"))
 		if err != nil {
