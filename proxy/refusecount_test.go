@@ -33,6 +33,9 @@ func TestStartupRefusalsAreCounted(t *testing.T) {
 		{"unknown user", dsn("mallory", "x", f.db), "28P01"},
 		{"wrong database", dsn("alice", "alice", "otherdb"), "3D000"},
 	} {
+		// The limit is one client: the last refused one must be gone
+		// first, or this one is refused for the limit instead.
+		waitUntil(t, 10*time.Second, "the refused clients to be gone", func() bool { return f.server.Clients() == 0 })
 		_, err := pgx.Connect(ctx, tc.dsn)
 		var pgErr *pgconn.PgError
 		if !errors.As(err, &pgErr) || pgErr.Code != tc.code {
@@ -40,12 +43,14 @@ func TestStartupRefusalsAreCounted(t *testing.T) {
 		}
 	}
 
+	waitUntil(t, 10*time.Second, "the refused clients to be gone", func() bool { return f.server.Clients() == 0 })
 	garbage, err := net.Dial("tcp", f.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, _ = garbage.Write([]byte{0, 0, 0, 3}) // a startup packet shorter than its own length
 	readToEnd(t, garbage)
+	waitUntil(t, 10*time.Second, "the refused clients to be gone", func() bool { return f.server.Clients() == 0 })
 	silent, err := net.Dial("tcp", f.addr)
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +68,7 @@ func TestStartupRefusalsAreCounted(t *testing.T) {
 	held.Close(ctx)
 
 	want := map[string]float64{"28P01": 2, "3D000": 1, "08P01": 1, "53300": 1}
-	waitUntil(t, 5*time.Second, "the refusals to be counted", func() bool {
+	waitUntil(t, 10*time.Second, "the refusals to be counted", func() bool {
 		for code, n := range want {
 			if testutil.ToFloat64(f.server.metrics.errors.WithLabelValues(code)) != n {
 				return false
