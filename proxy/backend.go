@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"sync"
@@ -430,6 +431,19 @@ func (b *backend) cancel(ctx context.Context, lending uint64) error {
 	if b.addr == "" {
 		return fmt.Errorf("backend %d: no TCP address to send a cancel request to", b.pid)
 	}
+	if err := b.sendCancel(ctx); err != nil {
+		// The request may still reach the server after this lending
+		// ends, and cancel whatever the backend runs then: it must not
+		// serve another borrower (invariant 6). Release closes it.
+		b.broken.Store(true)
+		return err
+	}
+	return nil
+}
+
+// sendCancel sends the cancel request and waits until the server has
+// read it, which it shows by closing the socket.
+func (b *backend) sendCancel(ctx context.Context) error {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", b.addr)
 	if err != nil {
@@ -448,6 +462,8 @@ func (b *backend) cancel(ctx context.Context, lending uint64) error {
 		return err
 	}
 	var one [1]byte
-	_, _ = c.Read(one[:]) // the server closes the socket once it has read the request
+	if _, err := c.Read(one[:]); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("cancel request for backend %d not confirmed: %w", b.pid, err)
+	}
 	return nil
 }
