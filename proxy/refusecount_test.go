@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"testing"
 	"time"
@@ -38,6 +39,9 @@ func TestStartupRefusalsAreCounted(t *testing.T) {
 		if !errors.As(err, &pgErr) || pgErr.Code != tc.code {
 			t.Fatalf("%s: %v, want %s", tc.name, err, tc.code)
 		}
+		// The FATAL reaches the client before the server has let go of
+		// the connection; the next one must not find the one slot taken.
+		waitUntil(t, 5*time.Second, "the refused client to be gone", func() bool { return f.server.Clients() == 0 })
 	}
 
 	garbage, err := net.Dial("tcp", f.addr)
@@ -63,14 +67,18 @@ func TestStartupRefusalsAreCounted(t *testing.T) {
 	held.Close(ctx)
 
 	want := map[string]float64{"28P01": 2, "3D000": 1, "08P01": 1, "53300": 1}
-	waitUntil(t, 5*time.Second, "the refusals to be counted", func() bool {
-		for code, n := range want {
-			if testutil.ToFloat64(f.server.metrics.errors.WithLabelValues(code)) != n {
-				return false
-			}
+	counted := func() map[string]float64 {
+		got := map[string]float64{}
+		for code := range want {
+			got[code] = testutil.ToFloat64(f.server.metrics.errors.WithLabelValues(code))
 		}
-		return true
-	})
+		return got
+	}
+	for deadline := time.Now().Add(5 * time.Second); !maps.Equal(counted(), want); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("refusals counted %v, want %v", counted(), want)
+		}
+	}
 	if n := testutil.CollectAndCount(f.server.metrics.errors); n != len(want) {
 		t.Errorf("%d SQLSTATEs counted, want %d (%v)", n, len(want), want)
 	}
