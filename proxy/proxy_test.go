@@ -84,7 +84,10 @@ func testVerifier(password string) string {
 		panic(err)
 	}
 	salt := "pgmoat-test-salt"
-	c := client.GetStoredCredentials(scram.KeyFactors{Salt: salt, Iters: testIterations})
+	c, err := client.GetStoredCredentialsWithError(scram.KeyFactors{Salt: salt, Iters: testIterations})
+	if err != nil {
+		panic(err)
+	}
 	b64 := base64.StdEncoding.EncodeToString
 	return fmt.Sprintf("SCRAM-SHA-256$%d:%s$%s:%s", testIterations, b64([]byte(salt)), b64(c.StoredKey), b64(c.ServerKey))
 }
