@@ -202,6 +202,8 @@ func newFixture(t testing.TB, o fixtureOptions) *proxyFixture {
 	if o.poolMax == 0 {
 		o.poolMax = 4
 	}
+	// One after another: two base backups at once each force a checkpoint,
+	// which can remove WAL the other's stream has not reached yet.
 	var replicas []*pgcluster.Cluster
 	var replicaCfgs []PoolConfig
 	for range o.replicas {

@@ -86,7 +86,7 @@ func allReplicasIn(hs []HostStatus) bool {
 func TestReplicasServeEveryReadWithTheIdentity(t *testing.T) {
 	t.Parallel()
 	primary := privateCluster(t)
-	f := newFixture(t, fixtureOptions{cluster: primary, replicas: 2, poolMax: 4})
+	f := newFixture(t, fixtureOptions{cluster: primary, replicas: 2, poolMax: 4, healthInterval: 100 * time.Millisecond})
 	waitHosts(t, f.pool, "both replicas in rotation", allReplicasIn)
 	ctx := context.Background()
 	seen := map[int]int{}
@@ -294,7 +294,7 @@ func TestReplicaLagPauseAndPromotion(t *testing.T) {
 func TestReplicaKilledUnderLoad(t *testing.T) {
 	t.Parallel()
 	primary := privateCluster(t)
-	f := newFixture(t, fixtureOptions{cluster: primary, replicas: 2, poolMax: 6})
+	f := newFixture(t, fixtureOptions{cluster: primary, replicas: 2, poolMax: 6, healthInterval: 100 * time.Millisecond})
 	waitHosts(t, f.pool, "both replicas in rotation", allReplicasIn)
 	r1, r2 := f.replicas[0], f.replicas[1]
 	ctx := context.Background()
