@@ -1,8 +1,10 @@
 package proxy
 
 import (
+	"crypto/hmac"
 	"crypto/md5"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
@@ -83,11 +85,13 @@ func errAuthFailed(user string) *wireError {
 }
 
 // authSCRAM runs a SCRAM-SHA-256 exchange. Unknown users get a full
-// exchange against throwaway credentials, and the same failure.
-func authSCRAM(fe *pgproto3.Backend, send func(pgproto3.BackendMessage) error, user string, creds *credentials) error {
-	stored := decoyCredentials()
+// exchange against decoy credentials, and the same failure.
+func authSCRAM(fe *pgproto3.Backend, send func(pgproto3.BackendMessage) error, user string, creds *credentials, decoy *decoyKey, iters int) error {
+	var stored scram.StoredCredentials
 	if creds != nil {
 		stored = creds.scram
+	} else {
+		stored = decoy.credentials(user, iters)
 	}
 	server, err := scram.SHA256.NewServer(func(string) (scram.StoredCredentials, error) { return stored, nil })
 	if err != nil {
@@ -121,10 +125,39 @@ func authSCRAM(fe *pgproto3.Backend, send func(pgproto3.BackendMessage) error, u
 	return send(&pgproto3.AuthenticationSASLFinal{Data: []byte(serverFinal)})
 }
 
-func decoyCredentials() scram.StoredCredentials {
-	client, _ := scram.SHA256.NewClient("", "decoy-"+rand.Text(), "")
-	sc, _ := client.GetStoredCredentialsWithError(scram.KeyFactors{Salt: rand.Text(), Iters: 4096})
-	return sc
+// decoyKey derives the SCRAM credentials shown for a user who does not
+// exist, as PostgreSQL's mock authentication does: the server's first
+// message must not tell such a user from a real one. A real user's salt
+// is 16 bytes and the same at every attempt, so the decoy's is too,
+// derived from the name under a key of the Server's; and it costs no
+// key derivation (the exchange fails whatever the client proves), so a
+// login under a made-up name takes no more CPU than a real one.
+type decoyKey [32]byte
+
+func newDecoyKey() *decoyKey {
+	var k decoyKey
+	_, _ = rand.Read(k[:]) // crypto/rand.Read does not fail
+	return &k
+}
+
+// decoyIters is the iteration count decoy credentials announce when no
+// login has SCRAM credentials: PostgreSQL's default.
+const decoyIters = 4096
+
+// credentials are user's decoy credentials, announcing iters rounds (the
+// count most real logins carry).
+func (k *decoyKey) credentials(user string, iters int) scram.StoredCredentials {
+	derive := func(label string) []byte {
+		m := hmac.New(sha256.New, k[:])
+		m.Write([]byte(label))
+		m.Write([]byte(user))
+		return m.Sum(nil)
+	}
+	return scram.StoredCredentials{
+		KeyFactors: scram.KeyFactors{Salt: string(derive("salt\x00")[:16]), Iters: iters},
+		StoredKey:  derive("stored\x00"),
+		ServerKey:  derive("server\x00"),
+	}
 }
 
 // authMD5 runs the md5 exchange; it needs the plain-text password.

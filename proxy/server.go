@@ -71,7 +71,9 @@ type Server struct {
 	engine *policy.Engine
 	log    *slog.Logger
 	// logins are the users who may log in now; Reconfigure swaps them.
-	logins  atomic.Pointer[logins]
+	logins atomic.Pointer[logins]
+	// decoy derives the SCRAM credentials shown for unknown users.
+	decoy   *decoyKey
 	clients atomic.Int64
 
 	mu        sync.Mutex
@@ -118,6 +120,9 @@ type logins struct {
 	users    map[string]credentialsFor
 	admins   map[string]credentialsFor
 	profiles []string
+	// decoyIters is the SCRAM iteration count shown for unknown users:
+	// the one most logins' credentials carry.
+	decoyIters int
 }
 
 // Reconfig is what Reconfigure changes on a running server.
@@ -162,6 +167,7 @@ func NewServer(cfg Config) (*Server, error) {
 		sessions: map[uint32]*session{},
 		conns:    map[net.Conn]struct{}{},
 		events:   newEventLog(cfg.Logger),
+		decoy:    newDecoyKey(),
 	}
 	if err := s.Reconfigure(Reconfig{Users: cfg.Users, Admins: cfg.Admin.Users, Profiles: cfg.Admin.Profiles}); err != nil {
 		return nil, err
@@ -204,8 +210,28 @@ func (s *Server) Reconfigure(r Reconfig) error {
 		}
 		next.admins[name] = credentialsFor{creds: c, role: role}
 	}
+	next.decoyIters = commonIters(next.users, next.admins)
 	s.logins.Store(next)
 	return nil
+}
+
+// commonIters is the SCRAM iteration count most of the given logins'
+// credentials carry (the smaller one of a tie), decoyIters when there
+// are none.
+func commonIters(sets ...map[string]credentialsFor) int {
+	count := map[int]int{}
+	for _, set := range sets {
+		for _, c := range set {
+			count[c.creds.scram.Iters]++
+		}
+	}
+	best, n := decoyIters, 0
+	for iters, k := range count {
+		if k > n || k == n && iters < best {
+			best, n = iters, k
+		}
+	}
+	return best
 }
 
 // reuseCredentials keeps what was derived from an unchanged plain-text

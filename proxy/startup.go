@@ -185,7 +185,7 @@ func (s *Server) authenticate(conn net.Conn, fe *pgproto3.Backend, send func(pgp
 	case AuthMD5:
 		return authMD5(fe, send, user, creds)
 	default:
-		return authSCRAM(fe, send, user, creds)
+		return authSCRAM(fe, send, user, creds, s.decoy, s.logins.Load().decoyIters)
 	}
 }
 
