@@ -67,8 +67,18 @@ func (c bound) goal() goal {
 	if c.atMost {
 		ok = q <= c.k
 	}
-	m := fmt.Sprintf("%.*f vs %.*f %s (%.2f× %s)", decimals, c.a, decimals, c.b, c.unit, q, c.of)
+	m := fmt.Sprintf("%.*f vs %.*f %s (%s× %s)", decimals, c.a, decimals, c.b, c.unit, ratioDigits(q, c.k), c.of)
 	return goal{ID: c.id, Name: c.name, Measured: m, Status: status(ok)}
+}
+
+// ratioDigits prints q with two decimals, or three when two would round
+// it onto the threshold k and hide which side of it q is on.
+func ratioDigits(q, k float64) string {
+	s := fmt.Sprintf("%.2f", q)
+	if q != k && s == fmt.Sprintf("%.2f", k) {
+		s = fmt.Sprintf("%.3f", q)
+	}
+	return s
 }
 
 // findCell returns the median run of one throughput cell.

@@ -57,6 +57,8 @@ func proxyCells() []cell {
 		pgCell("simple", 16, tPgmoat, 8100, 26, 71),
 		pgCell("simple", 64, tPgBouncer, 10000, 18, 70),
 		pgCell("simple", 64, tPgmoat, 7900, 28, 71),
+		pgCell("simple", 256, tPgBouncer, 10000, 18, 70),
+		pgCell("simple", 256, tPgmoat, 7990, 27, 71),
 	}
 }
 
@@ -83,6 +85,8 @@ func TestProxyGoals(t *testing.T) {
 		{[]string{"0.8×", "-M simple, literals, 16 clients"}, "8100 vs 10000 tps (0.81× PgBouncer)", goalMet},
 		{[]string{"1.5×", "-M simple, literals, 64 clients"}, "28.0 vs 18.0 µs/tx (1.56× PgBouncer)", goalMissed},
 		{[]string{"0.8×", "-M simple, literals, 64 clients"}, "7900 vs 10000 tps (0.79× PgBouncer)", goalMissed},
+		// Just under the threshold: a third decimal shows the side.
+		{[]string{"0.8×", "-M simple, literals, 256 clients"}, "7990 vs 10000 tps (0.799× PgBouncer)", goalMissed},
 	} {
 		g := findGoal(t, gs, tc.name...)
 		if g.Measured != tc.measured || g.Status != tc.status {
@@ -92,14 +96,15 @@ func TestProxyGoals(t *testing.T) {
 			t.Errorf("%s: goal %s", g.Name, g.ID)
 		}
 	}
+	if n := len(gs); n != 2*2*3+3*2 {
+		t.Errorf("%d proxy goals, want 18", n)
+	}
 	// Goal 2 is reported at the client counts the run has, no others.
+	gs = proxyGoals(proxyCells()[:len(proxyCells())-2])
 	for _, g := range gs {
-		if strings.Contains(g.Name, "simple") && !strings.Contains(g.Name, " 16 clients") && !strings.Contains(g.Name, " 64 clients") {
+		if strings.Contains(g.Name, "simple") && strings.Contains(g.Name, " 256 clients") {
 			t.Errorf("goal for a client count the run lacks: %s", g.Name)
 		}
-	}
-	if n := len(gs); n != 2*2*3+2*2 {
-		t.Errorf("%d proxy goals, want 16", n)
 	}
 }
 
@@ -171,6 +176,11 @@ func TestMCPGoals(t *testing.T) {
 		}
 	}
 	r := mcpSample()
+	r.MCP = r.MCP[:2] // no peer ran
+	if g := findGoal(t, mcpGoals(r), mPgmoatHTTP, "calls/s (8 sessions)"); g.Status != goalNotMeasured || g.Measured != "2000 calls/s; no peer ran at 8 sessions" {
+		t.Errorf("without peers: %+v", g)
+	}
+	r = mcpSample()
 	r.MCP[0].Median.P99Ms = 10
 	if g := findGoal(t, mcpGoals(r), mPgmoatHTTP, "p99"); g.Status != goalMissed {
 		t.Errorf("p99 of 10 ms: %s", g.Status)
