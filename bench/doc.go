@@ -12,7 +12,9 @@
 // connection storms, memory per idle client (SCRAM and md5 logins, with
 // a heap profile of pgmoat holding them, runtime memory statistics
 // included, next to the report), MCP calls per second and latency (every server returns the same 50-row
-// page of orders, checked before it is timed), introspection and tool generation time,
+// page of orders, checked before it is timed; each server's tools/list in bytes and in
+// tokens), introspection and tool generation time (with the tokens of the
+// tools/list each synthetic schema gets by default),
 // the policy engine's Go benchmarks, and read replicas (pgbench -S through
 // pgmoat on the primary alone and through pgmoat on two streaming
 // replicas started on the same machine, with how the lendings fell on the
@@ -32,6 +34,17 @@
 // the report; the rest of the run goes on. -mcp-targets picks MCP servers (the npm peers are
 // installed only when one is picked); -mcp-profile N saves CPU and allocation profiles of
 // pgmoat (HTTP) over its first run with N sessions, with their tops, next to the report.
+//
+// Tokens are counted with the counter the golden tools/list tests use
+// (mcp/testdata/tokens: a real tokenizer from npm, installed into the
+// run's directory), so they match the golden files' counts; without npm
+// or node they are reported as not counted, with bytes / 4 beside.
+//
+// The report opens with a targets table: every numbered goal of the
+// proxy hot-path and MCP issues (14 and 15) with its figure from this run
+// and met, MISSED, not measured (the run lacked the cells it needs, or a
+// test rather than the harness checks it) or declined (measured and not
+// kept, with the reason), followed by the harness's own older targets.
 //
 // Usage:
 //

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -15,7 +16,8 @@ import (
 )
 
 // introspection is scenario 5: snapshot and tool generation time for
-// synthetic schemas of the configured sizes.
+// synthetic schemas of the configured sizes, and the tokens of the
+// tools/list each gets by default.
 func (e *env) introspection(ctx context.Context) {
 	if e.introBin == "" {
 		e.rep.skip(scIntrospect, "", "the introspection timer did not build (introspect or mcp not ready): %v", e.introBuildErr)
@@ -38,7 +40,7 @@ func (e *env) introspection(ctx context.Context) {
 }
 
 func (e *env) introspectOne(ctx context.Context, n int) introResult {
-	res := introResult{Tables: n, SnapshotMs: nan, GenerateMs: nan}
+	res := introResult{Tables: n, SnapshotMs: nan, GenerateMs: nan, ListedTokens: nan}
 	db := fmt.Sprintf("schema_%d", n)
 	if err := e.cluster.CreateDatabase(ctx, db); err != nil {
 		res.Error = err.Error()
@@ -51,7 +53,8 @@ func (e *env) introspectOne(ctx context.Context, n int) introResult {
 		return res
 	}
 	e.say("      created %d tables in %s", n, time.Since(start).Round(time.Millisecond))
-	cmd := exec.CommandContext(ctx, e.introBin, "-dsn", e.cluster.DSN(db), "-reps", "3")
+	toolsFile := filepath.Join(e.tmp, fmt.Sprintf("tools-list-%d-tables.json", n))
+	cmd := exec.CommandContext(ctx, e.introBin, "-dsn", e.cluster.DSN(db), "-reps", "3", "-tools-out", toolsFile)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -62,13 +65,21 @@ func (e *env) introspectOne(ctx context.Context, n int) introResult {
 		SnapshotMs float64 `json:"snapshot_ms"`
 		GenerateMs float64 `json:"generate_ms"`
 		Tools      int     `json:"tools"`
+		TableTools int     `json:"table_tools_listed"`
 		Discovery  bool    `json:"discovery_mode"`
+		Estimated  int     `json:"estimated_tokens"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
 		res.Error = fmt.Sprintf("read timer output: %v", err)
 		return res
 	}
 	res.SnapshotMs, res.GenerateMs, res.Tools, res.Discovery = num(out.SnapshotMs), num(out.GenerateMs), out.Tools, out.Discovery
+	res.TableTools, res.EstimatedTokens = out.TableTools, out.Estimated
+	if c, err := e.countTokens(ctx, toolsFile); err != nil {
+		res.TokenError = err.Error()
+	} else {
+		res.ListedTokens, res.Tokenizer = num(c.Total.Tokens), c.Tokenizer
+	}
 	return res
 }
 

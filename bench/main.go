@@ -48,6 +48,8 @@ type env struct {
 	policyBuildErr error
 	npmDir         string
 	npmErr         error
+	tokensDir      string // the token counter, installed (tokens.go)
+	tokensErr      error
 
 	eps         map[string]endpoint
 	pgmoat      *pgmoatInstance // the instance in front of the pgbench database
@@ -127,13 +129,14 @@ func (e *env) close() {
 	}
 }
 
-// setUp builds the binaries and installs the npm peers while PostgreSQL
-// loads, then starts the pgbench targets.
+// setUp builds the binaries and installs the npm peers and the token
+// counter while PostgreSQL loads, then starts the pgbench targets.
 func (e *env) setUp(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); e.build(ctx) }()
 	go func() { defer wg.Done(); e.installPeers(ctx) }()
+	go func() { defer wg.Done(); e.installTokenizer(ctx) }()
 	err := e.startCluster(ctx)
 	if err == nil && (e.needsPgbenchTargets() || e.o.wants(scMemory) || e.o.wants(scFaults)) {
 		err = e.loadPgbench(ctx)

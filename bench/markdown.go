@@ -60,11 +60,14 @@ func writeMachine(w writer, r *report) {
 
 func writeGoals(w writer, r *report) {
 	w("\n## Targets\n")
-	w("The issue's targets, reported rather than asserted. Where pgmoat misses one, the profiles below show where the time goes.\n")
-	w("| target | measured | status |")
-	w("|---|---|---|")
+	w("The issues' goals, reported rather than asserted: goal is issue.goal (14: the proxy hot path, 15: the MCP front end; – for the harness's own targets). Ratios compare figures of this run only. Where pgmoat misses one, the profiles below show where the time goes; \"not measured\" means this run lacked the cells a goal needs, or a test rather than the harness checks it.\n")
+	tableHead(w, "llll", "goal", "target", "measured", "status")
 	for _, g := range goals(r) {
-		w("| %s | %s | %s |", g.Name, cellText(g.Measured), g.Status)
+		id := g.ID
+		if id == "" {
+			id = "–"
+		}
+		tableRow(w, id, cellText(g.Name), cellText(g.Measured), g.Status)
 	}
 }
 
@@ -201,25 +204,59 @@ func writeMCP(w writer, r *report, charts []string) {
 	if slices.Contains(charts, "mcp.svg") {
 		w("\n![MCP calls per second](mcp.svg)")
 	}
-	if len(r.ToolsList) > 0 {
-		w("\nSize of each server's `tools/list` answer (tokens ≈ bytes / 4):\n")
-		w("| server | tools | bytes | ≈ tokens |")
-		w("|---|---:|---:|---:|")
-		for _, t := range r.ToolsList {
-			w("| %s | %d | %d | %d |", t.Target, t.Tools, t.Bytes, t.Tokens)
+	writeToolsList(w, r.ToolsList)
+}
+
+// writeToolsList is the size of each server's tools/list answer on shop:
+// bytes, bytes / 4, and tokens as the real tokenizer counts them, in
+// total and for the largest tool.
+func writeToolsList(w writer, lists []toolsListSize) {
+	if len(lists) == 0 {
+		return
+	}
+	w("\nSize of each server's `tools/list` answer: tokens from a real tokenizer (the golden tests' counter), next to bytes / 4:\n")
+	tableHead(w, "lrrrrl", "server", "tools", "bytes", "bytes / 4", "tokens", "largest tool, tokens")
+	var why []string
+	for _, t := range lists {
+		tableRow(w, t.Target, t.Tools, t.Bytes, t.Tokens, numText(t.Counted, 0), largestTool(t.PerTool))
+		if t.TokenError != "" && !slices.Contains(why, t.TokenError) {
+			why = append(why, t.TokenError)
 		}
 	}
+	for _, t := range lists {
+		if t.Tokenizer != "" {
+			w("\nTokenizer: %s.", t.Tokenizer)
+			break
+		}
+	}
+	for _, e := range why {
+		w("\nTokens not counted: %s", cellText(e))
+	}
+}
+
+func largestTool(ts []toolTokens) string {
+	var best *toolTokens
+	for i, t := range ts {
+		if t.Counted.ok() && (best == nil || t.Counted > best.Counted) {
+			best = &ts[i]
+		}
+	}
+	if best == nil {
+		return "–"
+	}
+	return fmt.Sprintf("%s %.0f", best.Name, float64(best.Counted))
 }
 
 func writeIntrospection(w writer, r *report) {
 	tableSection(w, r.Introspection, "5. Introspection and tool generation",
-		"Synthetic schemas (every table with a primary key, an index, comments and a foreign key). Median of three snapshots and generations.",
-		"rrrrl", []string{"tables", "snapshot ms", "tool generation ms", "tools listed", "discovery mode"},
+		"Synthetic schemas (every table with a primary key, an index, comments and a foreign key). Median of three snapshots and generations. The tools/list each gets by default (the token budget) in tokens, from a real tokenizer, and as the generator's estimate.",
+		"rrrrrlrr", []string{"tables", "snapshot ms", "tool generation ms", "tools listed", "table tools listed", "discovery mode", "tools/list tokens", "estimated tokens"},
 		func(i introResult) []any {
 			if i.Error != "" {
-				return []any{i.Tables, "failed: " + cellText(i.Error), "", "", ""}
+				return []any{i.Tables, "failed: " + cellText(i.Error), "", "", "", "", "", ""}
 			}
-			return []any{i.Tables, numText(i.SnapshotMs, 1), numText(i.GenerateMs, 1), i.Tools, i.Discovery}
+			return []any{i.Tables, numText(i.SnapshotMs, 1), numText(i.GenerateMs, 1), i.Tools, i.TableTools, i.Discovery,
+				numText(i.ListedTokens, 0), i.EstimatedTokens}
 		})
 }
 

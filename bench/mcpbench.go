@@ -74,7 +74,7 @@ func (e *env) mcpScenario(ctx context.Context) {
 }
 
 // toolsList opens one session, checks that the lookup returns a full
-// page and measures the server's tools/list answer.
+// page and measures the server's tools/list answer, bytes and tokens.
 func (e *env) toolsList(ctx context.Context, t mcpTarget, group []int32) (toolsListSize, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
@@ -91,10 +91,16 @@ func (e *env) toolsList(ctx context.Context, t mcpTarget, group []int32) (toolsL
 	if err != nil {
 		return toolsListSize{}, err
 	}
+	tools := make([]json.RawMessage, len(res.Tools))
+	for i, tool := range res.Tools {
+		if tools[i], err = json.Marshal(tool); err != nil {
+			return toolsListSize{}, err
+		}
+	}
 	if err := checkPage(ctx, s, t, group); err != nil {
 		return toolsListSize{}, err
 	}
-	return toolsListSize{Target: t.name, Tools: len(res.Tools), Bytes: len(b), Tokens: (len(b) + 3) / 4}, nil
+	return e.sizeToolsList(ctx, t.name, len(b), tools), nil
 }
 
 // mcpRun opens n sessions, warms them up, then has each call the lookup

@@ -75,7 +75,7 @@ func parseOptions(args []string) (options, error) {
 	fs.StringVar(&sessions, "mcp-sessions", "1,8,32", "concurrent MCP sessions")
 	fs.StringVar(&mcpTargets, "mcp-targets", strings.Join(mcpTargetKeys, ","), "MCP servers to run: "+strings.Join(mcpTargetKeys, ","))
 	fs.IntVar(&o.mcpProfile, "mcp-profile", 0, "profile pgmoat (HTTP) over its first MCP run with this many sessions (CPU and allocations, written next to the report); 0: no profile")
-	fs.StringVar(&tables, "tables", "100,1000,5000", "schema sizes of the introspection scenario")
+	fs.StringVar(&tables, "tables", "100,200,1000,5000", "schema sizes of the introspection scenario (200 is the schema the tools/list token budget is held to)")
 	fs.IntVar(&o.pool, "pool", 20, "backend pool size of pgmoat and PgBouncer")
 	fs.IntVar(&o.pgbenchScale, "scale", 10, "pgbench -i scale")
 	fs.IntVar(&o.shopScale, "shop-scale", 1, "shop demo scale")

@@ -181,16 +181,41 @@ type toolsListSize struct {
 	Tools  int    `json:"tools"`
 	Bytes  int    `json:"bytes"`
 	Tokens int    `json:"approx_tokens"` // bytes / 4
+	// Counted is the answer's tokens as the real tokenizer named by
+	// Tokenizer counts them, tool by tool; NaN when it could not run.
+	Counted    num          `json:"tokens"`
+	Tokenizer  string       `json:"tokenizer,omitempty"`
+	TokenError string       `json:"token_error,omitempty"` // why Counted is NaN
+	PerTool    []toolTokens `json:"per_tool,omitempty"`
+}
+
+// toolTokens is the size of one tool of a tools/list answer, as JSON.
+type toolTokens struct {
+	Name string `json:"name"`
+	// Table says the tool is a table tool (query_<table>, not one of the
+	// discovery tools), by its name.
+	Table   bool `json:"table_tool"`
+	Bytes   int  `json:"bytes"`
+	Counted num  `json:"tokens"` // NaN when not counted
 }
 
 // introResult is introspection and tool generation time for one schema size.
 type introResult struct {
-	Tables     int    `json:"tables"`
-	SnapshotMs num    `json:"snapshot_ms"`
-	GenerateMs num    `json:"generate_ms"`
-	Tools      int    `json:"tools"`
-	Discovery  bool   `json:"discovery_mode"`
-	Error      string `json:"error,omitempty"`
+	Tables     int  `json:"tables"`
+	SnapshotMs num  `json:"snapshot_ms"`
+	GenerateMs num  `json:"generate_ms"`
+	Tools      int  `json:"tools"`
+	Discovery  bool `json:"discovery_mode"`
+	// TableTools is how many of the listed tools are table tools.
+	TableTools int `json:"table_tools_listed"`
+	// ListedTokens is the tools/list answer's tokens as the real
+	// tokenizer named by Tokenizer counts them (NaN when it could not
+	// run); EstimatedTokens is what the generator's budget made of it.
+	ListedTokens    num    `json:"tools_list_tokens"`
+	Tokenizer       string `json:"tokenizer,omitempty"`
+	TokenError      string `json:"token_error,omitempty"` // why ListedTokens is NaN
+	EstimatedTokens int    `json:"estimated_tokens"`
+	Error           string `json:"error,omitempty"`
 }
 
 func (r *report) skip(scenario, target, format string, args ...any) {
