@@ -77,8 +77,24 @@ func (s *session) takeClientSetting(ctx context.Context, cs *policy.ClientSettin
 	if len(sets) == 0 {
 		sets = nil
 	}
+	salt := s.set.stmtSalt
 	s.rebuildSettings(sets)
+	if s.set.stmtSalt != salt {
+		s.renameStatements()
+	}
 	return nil
+}
+
+// renameStatements gives the client's prepared statements the
+// server-side names of the settings now in force: a statement is
+// prepared again, read under them, where the session next binds it, and
+// never binds one read under the settings it left (statementName).
+// Called with no backend held, so no Parse of an old name is owed.
+func (s *session) renameStatements() {
+	for name, st := range s.stmts {
+		st.backendName = s.set.statementName(st.query, st.paramOIDs)
+		s.stmts[name] = st
+	}
 }
 
 // needsServerCheck reports whether only the server can tell that cs's

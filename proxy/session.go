@@ -398,7 +398,7 @@ func (s *session) parse(ctx context.Context, m *pgproto3.Parse) {
 		return
 	}
 	st := clientStmt{query: query, paramOIDs: oids, sql: m.Query, kind: v.Kind, gen: gen}
-	st.backendName = backendStatementName(st.query, st.paramOIDs)
+	st.backendName = s.set.statementName(st.query, st.paramOIDs)
 	if !s.startBatch(ctx, false) {
 		return
 	}
@@ -542,7 +542,7 @@ func (s *session) rejudge(name string) bool {
 	st.gen, st.kind = gen, v.Kind
 	if q := v.SQL(st.sql); q != st.query {
 		st.query = q
-		st.backendName = backendStatementName(q, st.paramOIDs)
+		st.backendName = s.set.statementName(q, st.paramOIDs)
 		if name == "" {
 			s.unnamedFresh = false
 		}
