@@ -296,7 +296,10 @@
 //
 // A prepared statement is judged again at Bind when the engine's rules
 // changed since it was judged (RELOAD, a new function catalog): one that
-// is now denied gets the denial, and the session goes on.
+// is now denied gets the denial, and the session goes on; so is the
+// statement a portal runs at each Execute of it after such a change (a
+// portal Executed again in a later batch of a transaction block,
+// portals.go).
 //
 // Every statement text a client sends (simple Query, or the text of an
 // extended-protocol Parse) is decided by the policy engine before anything
