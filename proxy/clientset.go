@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"maps"
@@ -20,7 +21,9 @@ import (
 // settings, which put it in force transaction-locally
 // (set_config(name, value, true)) at the start of every transaction of
 // the session. Nothing reaches a backend's session, so no value outlives
-// a lending or reaches another client.
+// a lending or reaches another client. The server's reports of such a
+// setting (ParameterStatus, when a transaction's end undoes it) are not
+// passed on: the client's value still holds (ownsReport).
 //
 // A SET inside a transaction block is refused (settings.transaction):
 // PostgreSQL would apply it at once and undo it on ROLLBACK, which the
@@ -77,8 +80,24 @@ func (s *session) takeClientSetting(ctx context.Context, cs *policy.ClientSettin
 	if len(sets) == 0 {
 		sets = nil
 	}
+	salt := s.set.stmtSalt
 	s.rebuildSettings(sets)
+	if s.set.stmtSalt != salt {
+		s.renameStatements()
+	}
 	return nil
+}
+
+// renameStatements gives the client's prepared statements the
+// server-side names of the settings now in force: a statement is
+// prepared again, read under them, where the session next binds it, and
+// never binds one read under the settings it left (statementName).
+// Called with no backend held, so no Parse of an old name is owed.
+func (s *session) renameStatements() {
+	for name, st := range s.stmts {
+		st.backendName = s.set.statementName(st.query, st.paramOIDs)
+		s.stmts[name] = st
+	}
 }
 
 // needsServerCheck reports whether only the server can tell that cs's
@@ -171,4 +190,22 @@ func hasFold(m map[string]string, name string) bool {
 		}
 	}
 	return false
+}
+
+// ownsReport reports whether a ParameterStatus body from the backend
+// names a setting the session took itself. The server undoes those at
+// the end of every transaction, and reports its own value at the
+// ReadyForQuery after a transaction block that spanned several batches,
+// though the client's SET still holds: the client was told at its SET
+// (clientSetting), and no server report of such a setting reaches it.
+func (s *session) ownsReport(body []byte) bool {
+	if len(s.set.sets) == 0 {
+		return false
+	}
+	name, _, ok := bytes.Cut(body, []byte{0})
+	if !ok {
+		return false
+	}
+	_, set := s.set.sets[string(name)]
+	return set
 }

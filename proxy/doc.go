@@ -285,9 +285,21 @@
 // unnamed Parse of the same text succeeds. The semantics are not
 // provably unchanged, so pgmoat does not do it.
 //
+// A client's named statement is prepared on the server under a name
+// made of its text, its parameter types and, when the client chose any,
+// its DateStyle, TimeZone and IntervalStyle (statementName, shared.go):
+// the server reads a statement's literals once, at Parse, under those,
+// so sessions of one identity share a backend's statement only when
+// they would read it alike. After a client SETs one of them, its
+// statements are read again under the new value where they are next
+// bound.
+//
 // A prepared statement is judged again at Bind when the engine's rules
 // changed since it was judged (RELOAD, a new function catalog): one that
-// is now denied gets the denial, and the session goes on.
+// is now denied gets the denial, and the session goes on; so is the
+// statement a portal runs at each Execute of it after such a change (a
+// portal Executed again in a later batch of a transaction block,
+// portals.go).
 //
 // Every statement text a client sends (simple Query, or the text of an
 // extended-protocol Parse) is decided by the policy engine before anything

@@ -152,6 +152,12 @@ func (s *session) forwardOne(ctx context.Context, bk *backend) (typ byte, ended 
 			s.endLending(bk, e)
 			return typ, true
 		}
+		if s.ownsReport(body) {
+			if !bk.rd.buffered() {
+				s.flushClient()
+			}
+			return typ, false
+		}
 	}
 	return typ, s.handleBackendMessage(bk, typ, body)
 }

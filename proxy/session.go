@@ -166,6 +166,10 @@ type sessionWork struct {
 	requests  int
 	stmtRows  int64
 	stmtError string
+	// unnamedPortal and portals are what the lending's portals run
+	// (portals.go).
+	unnamedPortal boundPortal
+	portals       map[string]boundPortal
 	// span is the lending's span when tracing is on.
 	span  trace.Span
 	watch clientWatch
@@ -398,7 +402,7 @@ func (s *session) parse(ctx context.Context, m *pgproto3.Parse) {
 		return
 	}
 	st := clientStmt{query: query, paramOIDs: oids, sql: m.Query, kind: v.Kind, gen: gen}
-	st.backendName = backendStatementName(st.query, st.paramOIDs)
+	st.backendName = s.set.statementName(st.query, st.paramOIDs)
 	if !s.startBatch(ctx, false) {
 		return
 	}
@@ -507,6 +511,7 @@ func (s *session) bind(ctx context.Context, m *pgproto3.Bind) {
 	}
 	s.noteBound(m.PreparedStatement)
 	s.notePortal(m.DestinationPortal, s.work.batchKind)
+	s.noteBoundPortal(m.DestinationPortal, m.PreparedStatement)
 	s.work.bindOut = *m
 	s.work.bindOut.PreparedStatement = name
 	s.push(expectation{kind: expectBind}, true)
@@ -542,7 +547,7 @@ func (s *session) rejudge(name string) bool {
 	st.gen, st.kind = gen, v.Kind
 	if q := v.SQL(st.sql); q != st.query {
 		st.query = q
-		st.backendName = backendStatementName(q, st.paramOIDs)
+		st.backendName = s.set.statementName(q, st.paramOIDs)
 		if name == "" {
 			s.unnamedFresh = false
 		}
@@ -830,6 +835,7 @@ func (s *session) ensureBackend(ctx context.Context, simple bool) bool {
 	s.setHeld(bk)
 	s.work.span = s.srv.startTxSpan(s, bk)
 	s.unnamedFresh = false
+	s.forgetPortals()
 	s.work.replay.begin(bk)
 	return true
 }

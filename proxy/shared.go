@@ -1,6 +1,9 @@
 package proxy
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"runtime"
 	"sort"
 	"strconv"
@@ -38,6 +41,10 @@ type sessionSettings struct {
 	local       settings
 	localWire   []byte
 	localExpect []expectation
+	// stmtSalt names the settings in force that change how the server
+	// reads a statement's text (statementSalt); "" when the server's
+	// defaults are.
+	stmtSalt string
 }
 
 // settingsCache hands out shared sessionSettings. It holds them weakly:
@@ -134,6 +141,7 @@ func (s *Server) buildSessionSettings(gen uint64, id policy.Identity, client, se
 	ss.key = ss.settings.key()
 	ss.who = identityKey(id)
 	ss.local = ss.settings.local(s.cfg.RLSSetting, s.pool.cfg.BehindPooler).with(sets)
+	ss.stmtSalt = statementSalt(client, sets)
 	for _, m := range localMessages(ss.local, s.pool.cfg.BehindPooler) {
 		kind := expectExecute
 		switch m.(type) {
@@ -146,4 +154,52 @@ func (s *Server) buildSessionSettings(gen uint64, id policy.Identity, client, se
 		ss.localWire, _ = m.Encode(ss.localWire) // only a message over 1 GiB fails to encode
 	}
 	return ss
+}
+
+// parseSettings are the client settings that change what the server
+// makes of a statement's text when it parses it: a literal of a prepared
+// statement is read once, at Parse ('01/02/2020'::date is a date in
+// February under DateStyle DMY, in January under MDY; a timestamptz
+// literal is read in the TimeZone; an interval in the IntervalStyle),
+// and stays what it was read as.
+var parseSettings = []string{"DateStyle", "IntervalStyle", "TimeZone"}
+
+// statementSalt names the values of parseSettings a session's statements
+// are parsed under, its SETs over its startup parameters; "" when it
+// chose none. Sessions of one identity share a backend's server-side
+// statements only when they agree on these, so no client binds a
+// statement another read under other settings.
+func statementSalt(client, sets map[string]string) string {
+	var b strings.Builder
+	for _, name := range parseSettings {
+		v, ok := sets[name]
+		if !ok {
+			v, ok = client[name]
+		}
+		if ok {
+			writeKeyField(&b, name)
+			writeKeyField(&b, v)
+		}
+	}
+	return b.String()
+}
+
+// statementName is the server-side name of a statement the session
+// prepares: shared with every borrower that parses the same text with
+// the same parameter types under the same parseSettings. Salted names
+// have a prefix of their own, so they never meet an unsalted one.
+func (ss *sessionSettings) statementName(query string, oids []uint32) string {
+	if ss.stmtSalt == "" {
+		return backendStatementName(query, oids)
+	}
+	h := sha256.New()
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(ss.stmtSalt)))
+	h.Write(n[:])
+	h.Write([]byte(ss.stmtSalt))
+	h.Write([]byte(query))
+	for _, o := range oids {
+		h.Write(binary.BigEndian.AppendUint32(nil, o))
+	}
+	return "pgmoat_s_" + hex.EncodeToString(h.Sum(nil)[:12])
 }
