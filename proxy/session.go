@@ -887,6 +887,9 @@ func (s *session) bid(e *wireError) bool {
 		return true
 	}
 	_ = s.conn.SetReadDeadline(time.Now())
+	// A session blocked writing to a client that stopped reading would
+	// otherwise keep its backend until the connection is closed.
+	s.noticeDeadline()
 	s.abandonLending()
 	time.AfterFunc(abandonGrace, func() { _ = s.conn.Close() })
 	return true
