@@ -44,11 +44,12 @@ var reportedClientSettings = map[string]bool{
 // simple protocol: CommandComplete, a ParameterStatus for a reported
 // setting, ReadyForQuery.
 func (s *session) clientSetting(ctx context.Context, cs *policy.ClientSetting) {
+	before := s.reportOf(cs.Name)
 	if e := s.takeClientSetting(ctx, cs); e != nil {
 		s.refuseSimple(e)
 		return
 	}
-	s.pushSynthetic(expectation{kind: synthSet, report: s.reportOf(cs.Name)}, expectation{kind: synthReady})
+	s.pushSynthetic(expectation{kind: setKind(cs), report: changedReport(before, s.reportOf(cs.Name))}, expectation{kind: synthReady})
 }
 
 // takeClientSetting records cs for the session's next transactions, or
