@@ -15,6 +15,9 @@ type ClientSetting struct {
 	// Reset puts the setting back to the session's startup value (RESET
 	// x, SET x TO DEFAULT).
 	Reset bool
+	// ResetCommand says the statement was spelled RESET, which PostgreSQL
+	// answers with the command tag RESET (SET x TO DEFAULT answers SET).
+	ResetCommand bool
 }
 
 // VariableSetStmt kinds, as pg_query numbers VariableSetKind.
@@ -67,7 +70,7 @@ func (w *walker) variableSet(b []byte) (Kind, error) {
 	w.refuseSharing("the verdict carries a setting's value")
 	switch findVarint(b, w.n.varKind) {
 	case varReset, varSetDefault:
-		w.setting = &ClientSetting{Name: cs.name, Reset: true}
+		w.setting = &ClientSetting{Name: cs.name, Reset: true, ResetCommand: findVarint(b, w.n.varKind) == varReset}
 		return KindClientSetting, nil
 	case varSetValue:
 	default:
@@ -75,6 +78,11 @@ func (w *walker) variableSet(b []byte) (Kind, error) {
 	}
 	var parts []string
 	for _, arg := range allBytes(b, w.n.varArgs) {
+		if n, ok := w.paramRef(arg); ok {
+			// pg_query reads "SET x = $1" (for its normalized texts);
+			// PostgreSQL's grammar does not, and answers this.
+			return KindUnknown, &denial{state: SQLStateSyntax, rule: RuleParse, reason: fmt.Sprintf("syntax error at or near \"$%d\"", n)}
+		}
 		v, ok := w.plainConst(arg)
 		if !ok {
 			return refuse(fmt.Sprintf("SET %s takes plain constants only", cs.name))
@@ -94,6 +102,15 @@ func (w *walker) variableSet(b []byte) (Kind, error) {
 	}
 	w.setting = &ClientSetting{Name: cs.name, Value: checked}
 	return KindClientSetting, nil
+}
+
+// paramRef reads a parameter placeholder ($n).
+func (w *walker) paramRef(b []byte) (int, bool) {
+	m, inner, err := w.concrete(b)
+	if err != nil || m.name != "ParamRef" {
+		return 0, false
+	}
+	return int(int32(findVarint(inner, w.n.paramNumber))), true
 }
 
 // plainConst reads a string or number constant as SET spells it.

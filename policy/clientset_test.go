@@ -29,8 +29,8 @@ func TestClientSettings(t *testing.T) {
 		{"SET bytea_output = 'hex'", ClientSetting{Name: "bytea_output", Value: "hex"}},
 		{"SET standard_conforming_strings = on", ClientSetting{Name: "standard_conforming_strings", Value: "on"}},
 		{"SET standard_conforming_strings TO true", ClientSetting{Name: "standard_conforming_strings", Value: "on"}},
-		{"RESET application_name", ClientSetting{Name: "application_name", Reset: true}},
-		{"RESET DateStyle", ClientSetting{Name: "DateStyle", Reset: true}},
+		{"RESET application_name", ClientSetting{Name: "application_name", Reset: true, ResetCommand: true}},
+		{"RESET DateStyle", ClientSetting{Name: "DateStyle", Reset: true, ResetCommand: true}},
 		{"SET TimeZone TO DEFAULT", ClientSetting{Name: "TimeZone", Reset: true}},
 		{"SET application_name = DEFAULT", ClientSetting{Name: "application_name", Reset: true}},
 	}
@@ -82,6 +82,23 @@ func TestClientSettings(t *testing.T) {
 		v := e.DecideQuery(id, sql)
 		if v.Allowed || v.Rule != RuleSettings && v.Rule != RuleMultiStmt || v.SQLState != SQLStateDenied || v.Setting != nil {
 			t.Errorf("%s: got allowed=%v rule=%s state=%s setting=%+v, want settings.change", sql, v.Allowed, v.Rule, v.SQLState, v.Setting)
+		}
+	}
+}
+
+// A parameter in SET is not valid PostgreSQL (its grammar takes
+// constants only), though pg_query reads it: it is refused with the
+// server's own syntax error.
+func TestClientSettingWithAParameterIsASyntaxError(t *testing.T) {
+	e := newTestEngine(t)
+	for _, sql := range []string{"SET application_name = $1", "SET DateStyle = 'ISO', $2"} {
+		v := e.Decide(Identity{UserID: "1"}, sql)
+		want := `syntax error at or near "$1"`
+		if sql[len(sql)-1] == '2' {
+			want = `syntax error at or near "$2"`
+		}
+		if v.Allowed || v.SQLState != SQLStateSyntax || v.Rule != RuleParse || v.Reason != want || v.Setting != nil {
+			t.Errorf("%s: got allowed=%v state=%s rule=%s reason=%q setting=%+v", sql, v.Allowed, v.SQLState, v.Rule, v.Reason, v.Setting)
 		}
 	}
 }

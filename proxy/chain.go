@@ -38,7 +38,7 @@ func (s *session) notePortal(portal string, k policy.Kind) {
 
 // execute forwards an Execute and notes a transaction ended by it.
 func (s *session) execute(ctx context.Context, m *pgproto3.Execute) {
-	if s.skipping || !s.portalAllowed(m.Portal) {
+	if s.skipping || s.executeSetting(ctx, m) || !s.portalAllowed(m.Portal) {
 		return
 	}
 	s.forwardExtended(ctx, m, expectation{kind: expectExecute})

@@ -15,9 +15,10 @@ import (
 )
 
 // Drivers and GUI tools send a few harmless SETs right after connecting
-// (application_name, DateStyle, extra_float_digits, ...). The policy
-// allows a closed list of them (policy.ClientSetting); the session
-// answers them itself, as PostgreSQL would, and records the value in its
+// (application_name, DateStyle, extra_float_digits, ...), in the simple
+// protocol or the extended one (clientsetext.go). The policy allows a
+// closed list of them (policy.ClientSetting); the session answers them
+// itself, as PostgreSQL would, and records the value in its
 // settings, which put it in force transaction-locally
 // (set_config(name, value, true)) at the start of every transaction of
 // the session. Nothing reaches a backend's session, so no value outlives
@@ -44,18 +45,21 @@ var reportedClientSettings = map[string]bool{
 }
 
 // clientSetting answers an allowed SET or RESET of a client setting in
-// simple protocol: CommandComplete, a ParameterStatus for a reported
-// setting, ReadyForQuery.
+// simple protocol: CommandComplete SET or RESET, a ParameterStatus when
+// the value of a reported setting changed (PostgreSQL reports changes,
+// not SETs), ReadyForQuery.
 func (s *session) clientSetting(ctx context.Context, cs *policy.ClientSetting) {
+	before := s.reportOf(cs.Name)
 	if e := s.takeClientSetting(ctx, cs); e != nil {
 		s.refuseSimple(e)
 		return
 	}
-	s.pushSynthetic(expectation{kind: synthSet, report: s.reportOf(cs.Name)}, expectation{kind: synthReady})
+	s.pushSynthetic(expectation{kind: setKind(cs), report: changedReport(before, s.reportOf(cs.Name))}, expectation{kind: synthReady})
 }
 
 // takeClientSetting records cs for the session's next transactions, or
-// says why it cannot.
+// says why it cannot; a simple Query's SET and an extended Execute's
+// (executeSetting) alike.
 func (s *session) takeClientSetting(ctx context.Context, cs *policy.ClientSetting) *wireError {
 	if s.owed() {
 		s.pump(ctx) // earlier statements first: their transaction may still be open

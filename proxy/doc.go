@@ -226,7 +226,10 @@
 //     an abandoned lending.
 //   - the extended-protocol batch (batchState: batchOpen, skipping,
 //     unnamed, unnamedFresh, stmts, txEnded; in work: batchKind,
-//     batchSQL, batchOIDs, endPortals): the session goroutine alone.
+//     batchSQL, batchOIDs, endPortals, and sets: the portals of client
+//     SETs and what the batch's SETs changed, clientsetext.go): the
+//     session goroutine alone (a forwarder draining an abandoned lending
+//     leaves sets alone).
 //   - work (sessionWork) is allocated at the session's first message and
 //     stmts at its first named Parse, so a client that logs in and waits
 //     (or is parked) carries neither; the hang-up watch in work has its
@@ -237,7 +240,8 @@
 //   - the settings its backends carry (set): the session goroutine
 //     replaces the pointer; the value is immutable and shared by every
 //     session of the same identity, startup parameters, client settings
-//     (clientset.go: the SETs it took itself) and engine generation,
+//     (clientset.go, clientsetext.go: the SETs it took itself, in either
+//     protocol) and engine generation,
 //     from a cache that holds it weakly (shared.go).
 //
 // Clients speak UTF8 (or SQL_ASCII on a UTF8 database, which the server

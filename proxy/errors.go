@@ -20,6 +20,8 @@ const (
 	codeNoDatabase      = "3D000"                           // invalid_catalog_name
 	codeDupStatement    = "42P05"                           // duplicate_prepared_statement
 	codeNoStatement     = "26000"                           // invalid_sql_statement_name
+	codeDupCursor       = "42P03"                           // duplicate_cursor: a portal name in use
+	codeNotInState      = "55000"                           // object_not_in_prerequisite_state
 	codeAdminShutdown   = "57P01"                           // admin_shutdown
 	codeFeatureNotSupp  = "0A000"                           // feature_not_supported
 	codeCantConnectNow  = "57P03"                           // cannot_connect_now

@@ -47,8 +47,13 @@ type expectation struct {
 	stmtKind  policy.Kind
 	sql       string
 	paramOIDs []uint32
-	// report is the ParameterStatus a synthSet owes, if any.
+	// report is the ParameterStatus a synthSet, synthReset or
+	// synthReport owes, if any.
 	report *pgproto3.ParameterStatus
+	// settle marks the Sync of a batch whose client SETs the session
+	// took: their ParameterStatus goes just before its ReadyForQuery
+	// (clientsetext.go).
+	settle bool
 }
 
 type expectKind uint8
@@ -69,6 +74,14 @@ const (
 	// synthSet is CommandComplete "SET" for a client setting pgmoat took
 	// itself, then a ParameterStatus when report names one.
 	synthSet
+	synthReset // the same for a RESET: CommandComplete "RESET"
+	// synthBindComplete, synthNoData, synthParamDesc (of paramOIDs) and
+	// synthReport (report) answer the extended-protocol messages of a
+	// client SET (clientsetext.go).
+	synthBindComplete
+	synthNoData
+	synthParamDesc
+	synthReport
 )
 
 func (k expectKind) synthetic() bool { return k >= synthParseComplete }
@@ -269,6 +282,7 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 		if head.kind == expectParse && head.client != "" {
 			s.failedNames = append(s.failedNames, head.client)
 		}
+		s.failBatchSets() // the batch's transaction is rolled back, its SETs with it
 		if head.swallow {
 			forwardIt = true // a failure of pgmoat's own Parse is the client's failure too
 		}
@@ -289,6 +303,9 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 		}
 		if typ == 'Z' && len(body) == 1 {
 			bk.txStatus = body[0]
+		}
+		if typ == 'Z' && head.settle {
+			s.reportBatchSets()
 		}
 	}
 	synth := s.takeSynthetic()
@@ -349,11 +366,19 @@ func (s *session) writeSynthetic(entries []expectation) {
 			s.writeMsg(e.err.response())
 		case synthEmpty:
 			s.writeClient('I', nil, false)
-		case synthSet:
-			s.writeMsg(&pgproto3.CommandComplete{CommandTag: []byte("SET")})
+		case synthSet, synthReset:
+			s.writeMsg(&pgproto3.CommandComplete{CommandTag: setTag(e.kind)})
 			if e.report != nil {
 				s.writeMsg(e.report)
 			}
+		case synthBindComplete:
+			s.writeClient('2', nil, false)
+		case synthNoData:
+			s.writeClient('n', nil, false)
+		case synthParamDesc:
+			s.writeMsg(&pgproto3.ParameterDescription{ParameterOIDs: e.paramOIDs})
+		case synthReport:
+			s.writeMsg(e.report)
 		case synthReady:
 			s.writeClient('Z', []byte{s.txStatus()}, false)
 		}

@@ -179,6 +179,9 @@ type sessionWork struct {
 	parseOut    pgproto3.Parse
 	bindOut     pgproto3.Bind
 	describeOut pgproto3.Describe
+	// sets are the portals of client SETs and what the batch's SETs
+	// changed (clientsetext.go).
+	sets extSets
 }
 
 // shown is what the session publishes to other goroutines; the session
@@ -207,6 +210,10 @@ type clientStmt struct {
 	// gen is the engine generation sql was judged under; a Bind under
 	// another generation judges it again.
 	gen uint64
+	// setting is the client setting a SET statement chooses: the
+	// session answers it itself and the backend never sees it
+	// (clientsetext.go).
+	setting *policy.ClientSetting
 }
 
 // run serves the session on a fresh goroutine, at its start and each
@@ -376,7 +383,7 @@ func (s *session) parse(ctx context.Context, m *pgproto3.Parse) {
 	}
 	if v.Setting != nil {
 		// Never to the backend: it would outlive the lending.
-		s.refuseExtended(errorf(codeDenied, "pgmoat: settings.extended: SET "+v.Setting.Name+" is taken in the simple query protocol only; send it as a simple Query"))
+		s.parseSetting(m, v, gen)
 		return
 	}
 	// The decoded OIDs are overwritten by the next Parse (decode.go).
@@ -502,7 +509,7 @@ func (s *session) statement(name string) (string, bool) {
 }
 
 func (s *session) bind(ctx context.Context, m *pgproto3.Bind) {
-	if s.skipping || !s.rejudge(m.PreparedStatement) || !s.startBatch(ctx, false) {
+	if s.skipping || s.bindSetting(m) || !s.rejudge(m.PreparedStatement) || !s.startBatch(ctx, false) {
 		return
 	}
 	name, ok := s.statement(m.PreparedStatement)
@@ -576,7 +583,7 @@ func (s *session) noteBound(name string) {
 }
 
 func (s *session) describe(ctx context.Context, m *pgproto3.Describe) {
-	if s.skipping || !s.startBatch(ctx, false) {
+	if s.skipping || s.describeSetting(m) || !s.startBatch(ctx, false) {
 		return
 	}
 	s.work.describeOut = *m
@@ -592,7 +599,7 @@ func (s *session) describe(ctx context.Context, m *pgproto3.Describe) {
 }
 
 func (s *session) closeMsg(ctx context.Context, m *pgproto3.Close) {
-	if s.skipping {
+	if s.skipping || s.closeSetting(m) {
 		return
 	}
 	if m.ObjectType == 'S' && m.Name != "" {
@@ -614,6 +621,7 @@ func (s *session) forwardExtended(ctx context.Context, m pgproto3.FrontendMessag
 }
 
 func (s *session) sync(ctx context.Context) {
+	settle := s.syncSets()
 	s.skipping = false
 	s.backendSkips = false
 	if s.bk == nil {
@@ -621,7 +629,7 @@ func (s *session) sync(ctx context.Context) {
 		s.pushSynthetic(expectation{kind: synthReady})
 		return
 	}
-	s.push(expectation{kind: expectSync, started: time.Now(), stmtKind: s.work.batchKind, sql: s.work.batchSQL, paramOIDs: s.work.batchOIDs}, false)
+	s.push(expectation{kind: expectSync, settle: settle, started: time.Now(), stmtKind: s.work.batchKind, sql: s.work.batchSQL, paramOIDs: s.work.batchOIDs}, false)
 	s.sendBackend(&pgproto3.Sync{}, true)
 	s.batchOpen = false
 }
