@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -142,5 +144,101 @@ func TestFatalAcceptErrorIsCounted(t *testing.T) {
 	}
 	if n := countRecords(t, &buf, "accept error"); n != 1 {
 		t.Errorf("%d accept error records, want 1", n)
+	}
+}
+
+// Under an http.Server (the MCP door), the back-off listener counts each
+// failed Accept through its hook, writes a warning for each within the
+// records' budget under the door's own messages, backs off and serves the
+// next client; http.Server never sees the error nor logs it.
+func TestBackoffListenerUnderHTTPServer(t *testing.T) {
+	t.Parallel()
+	var logs, serverLog syncBuffer
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl := &exhaustedListener{Listener: inner}
+	fl.failures.Store(7)
+	var failures atomic.Int64
+	ln := NewBackoffListener(fl, AcceptOptions{
+		Logger: slog.New(slog.NewJSONHandler(&logs, nil)), FailedMsg: "mcp: accept error",
+		RecoveredMsg: "mcp: accepting connections again", Failed: func() { failures.Add(1) },
+	})
+	hs := &http.Server{
+		Handler:  http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }),
+		ErrorLog: slog.NewLogLogger(slog.NewJSONHandler(&serverLog, nil), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + inner.Addr().String() + "/")
+	if err != nil {
+		t.Fatalf("request after the accept failures: %v", err)
+	}
+	resp.Body.Close()
+	if got := failures.Load(); got != 7 {
+		t.Errorf("failures counted: %d, want 7", got)
+	}
+	var warned, recovered int
+	for _, rec := range logs.records(t) {
+		switch rec["msg"] {
+		case "mcp: accept error":
+			warned++
+			if rec["level"] != "WARN" || rec["listen"] != inner.Addr().String() || !strings.Contains(rec["err"].(string), "too many open files") {
+				t.Errorf("accept error record: %v", rec)
+			}
+		case "mcp: accepting connections again":
+			recovered++
+			if rec["failed_accepts"] != 7.0 {
+				t.Errorf("recovery record: %v", rec)
+			}
+		default:
+			t.Errorf("unexpected record: %v", rec)
+		}
+	}
+	if warned != eventBurst || recovered != 1 {
+		t.Errorf("%d accept error and %d recovery records, want %d and 1", warned, recovered, eventBurst)
+	}
+	if err := hs.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		t.Fatalf("Serve: %v", err)
+	}
+	if got := failures.Load(); got != 7 {
+		t.Errorf("closing counted as an accept error: %d", got)
+	}
+	serverLog.mu.Lock()
+	defer serverLog.mu.Unlock()
+	if serverLog.b.Len() != 0 {
+		t.Errorf("http.Server logged the errors itself: %s", serverLog.b.String())
+	}
+}
+
+// Closing the listener ends a back-off at once: a shutdown does not wait
+// out a second of it.
+func TestBackoffListenerCloseEndsBackoff(t *testing.T) {
+	t.Parallel()
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl := &exhaustedListener{Listener: inner}
+	fl.failures.Store(1 << 30)
+	var failures atomic.Int64
+	l := NewBackoffListener(fl, AcceptOptions{Failed: func() { failures.Add(1) }})
+	done := make(chan error, 1)
+	go func() { _, err := l.Accept(); done <- err }()
+	for failures.Load() < 9 { // back-off at 1 s and up
+		time.Sleep(10 * time.Millisecond)
+	}
+	start := time.Now()
+	_ = l.Close()
+	if err := <-done; !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Accept after Close: %v", err)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Fatalf("Close took %v to end the back-off", d)
 	}
 }
