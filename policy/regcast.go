@@ -47,11 +47,7 @@ func (w *walker) regValue(target, typ string, arg []byte) error {
 	}
 	switch m.name {
 	case "A_Const":
-		lit, ok := w.constString(inner)
-		if !ok {
-			return nil // numeric OID or NULL: names nothing the engine can check
-		}
-		return w.judgeName(target, string(lit), true)
+		return w.constNames(target, false, inner)
 	case "TypeCast":
 		names, err := w.castTypeName(inner)
 		if err != nil || len(names) == 0 {
@@ -84,6 +80,20 @@ func (w *walker) constString(inner []byte) (lit []byte, ok bool) {
 	return lit, true
 }
 
+// constNames judges an A_Const as the name of the kind target it spells,
+// or with array as the array literal of such names ('{a,b}'). A number
+// or NULL passes: a numeric OID names nothing the engine can check.
+func (w *walker) constNames(target string, array bool, inner []byte) error {
+	lit, ok := w.constString(inner)
+	switch {
+	case !ok:
+		return nil
+	case array:
+		return w.judgeNameArray(target, lit)
+	}
+	return w.judgeName(target, string(lit), true)
+}
+
 // judgeNameArray judges each name in lit, an array literal of names of
 // the kind target ('{a,b}').
 func (w *walker) judgeNameArray(target string, lit []byte) error {
@@ -107,11 +117,7 @@ func (w *walker) regArray(target, typ string, arg []byte) error {
 	}
 	switch m.name {
 	case "A_Const":
-		lit, ok := w.constString(inner)
-		if !ok {
-			return nil
-		}
-		return w.judgeNameArray(target, lit)
+		return w.constNames(target, true, inner)
 	case "A_ArrayExpr":
 		// ARRAY['a', ...]: each element is a value cast to typ, or a
 		// nested ARRAY[...].
