@@ -31,6 +31,32 @@ func (l *exhaustedListener) Accept() (net.Conn, error) {
 	return l.Listener.Accept()
 }
 
+// checkAcceptRecords wants, for failures failed Accepts of the listener
+// at addr, one warning record (failedMsg, naming the listener and the
+// error: too many open files) within the records' budget and the rest
+// suppressed, and one recoveredMsg record counting them all.
+func checkAcceptRecords(t *testing.T, recs []map[string]any, failedMsg, recoveredMsg, addr string, failures int) {
+	t.Helper()
+	var failed, recovered int
+	for _, rec := range recs {
+		switch rec["msg"] {
+		case failedMsg:
+			failed++
+			if e, _ := rec["err"].(string); rec["level"] != "WARN" || rec["listen"] != addr || !strings.Contains(e, "too many open files") {
+				t.Errorf("accept error record: %v", rec)
+			}
+		case recoveredMsg:
+			recovered++
+			if rec["failed_accepts"] != float64(failures) {
+				t.Errorf("recovery record: %v", rec)
+			}
+		}
+	}
+	if failed != eventBurst || recovered != 1 {
+		t.Errorf("%d failure and %d recovery records for %d failures, want %d (the rest suppressed) and 1", failed, recovered, failures, eventBurst)
+	}
+}
+
 // TestServeSurvivesRunningOutOfDescriptors: EMFILE from Accept backs off
 // and retries instead of ending Serve (and with it pgmoat serve); each
 // failure is counted and is one warning, rate-limited, and the recovery
@@ -69,24 +95,7 @@ func TestServeSurvivesRunningOutOfDescriptors(t *testing.T) {
 	if n := gathered(t, f.reg, "pgmoat_proxy_accept_errors_total"); n != 6 {
 		t.Errorf("accept errors counted: %v, want 6", n)
 	}
-	var failed, recovered int
-	for _, rec := range buf.records(t) {
-		switch rec["msg"] {
-		case "accept error":
-			failed++
-			if rec["level"] != "WARN" || rec["listen"] != inner.Addr().String() || rec["err"] == nil {
-				t.Errorf("accept error record: %v", rec)
-			}
-		case "proxy: accepting clients again":
-			recovered++
-			if rec["failed_accepts"] != 6.0 {
-				t.Errorf("recovery record: %v", rec)
-			}
-		}
-	}
-	if failed != eventBurst || recovered != 1 {
-		t.Errorf("%d failure and %d recovery records for 6 failures, want %d (the rest suppressed) and 1", failed, recovered, eventBurst)
-	}
+	checkAcceptRecords(t, buf.records(t), "accept error", "proxy: accepting clients again", inner.Addr().String(), 6)
 	if err := f.server.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -180,25 +189,10 @@ func TestBackoffListenerUnderHTTPServer(t *testing.T) {
 	if got := failures.Load(); got != 7 {
 		t.Errorf("failures counted: %d, want 7", got)
 	}
-	var warned, recovered int
-	for _, rec := range logs.records(t) {
-		switch rec["msg"] {
-		case "mcp: accept error":
-			warned++
-			if rec["level"] != "WARN" || rec["listen"] != inner.Addr().String() || !strings.Contains(rec["err"].(string), "too many open files") {
-				t.Errorf("accept error record: %v", rec)
-			}
-		case "mcp: accepting connections again":
-			recovered++
-			if rec["failed_accepts"] != 7.0 {
-				t.Errorf("recovery record: %v", rec)
-			}
-		default:
-			t.Errorf("unexpected record: %v", rec)
-		}
-	}
-	if warned != eventBurst || recovered != 1 {
-		t.Errorf("%d accept error and %d recovery records, want %d and 1", warned, recovered, eventBurst)
+	recs := logs.records(t)
+	checkAcceptRecords(t, recs, "mcp: accept error", "mcp: accepting connections again", inner.Addr().String(), 7)
+	if len(recs) != eventBurst+1 {
+		t.Errorf("records other than the accept errors and the recovery: %v", recs)
 	}
 	if err := hs.Close(); err != nil {
 		t.Fatal(err)
