@@ -80,16 +80,12 @@ func pgmoatLookup(customers []int32) *sdk.CallToolParams {
 // drew from the database and formats itself: no outside text reaches the
 // statement.
 func peerLookupSQL(customers []int32) string {
-	var b strings.Builder
-	b.WriteString("SELECT id, status, total_amount, created_at FROM orders WHERE customer_id IN (")
+	ids := make([]string, len(customers))
 	for i, c := range customers {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(strconv.FormatInt(int64(c), 10))
+		ids[i] = strconv.FormatInt(int64(c), 10)
 	}
-	b.WriteString(") ORDER BY created_at DESC, id DESC LIMIT " + strconv.Itoa(lookupPage))
-	return b.String()
+	return "SELECT id, status, total_amount, created_at FROM orders WHERE customer_id IN (" + strings.Join(ids, ", ") +
+		") ORDER BY created_at DESC, id DESC LIMIT " + strconv.Itoa(lookupPage)
 }
 
 func newMCPClient() *sdk.Client {

@@ -216,10 +216,7 @@ func filterNames(spec *ToolSpec) string {
 			names = append(names, p.Name)
 		}
 	}
-	if len(names) == 0 {
-		return "none"
-	}
-	return strings.Join(names, ", ")
+	return listOr(names, "none")
 }
 
 func orderValues(o []OrderChoice) string {
@@ -227,10 +224,16 @@ func orderValues(o []OrderChoice) string {
 	for i, c := range o {
 		vals[i] = c.Value
 	}
-	if len(vals) == 0 {
-		return "(none: this tool has no ordering)"
+	return listOr(vals, "(none: this tool has no ordering)")
+}
+
+// listOr is how an error text lists names: joined by ", ", or none when
+// there are none.
+func listOr(names []string, none string) string {
+	if len(names) == 0 {
+		return none
 	}
-	return strings.Join(vals, ", ")
+	return strings.Join(names, ", ")
 }
 
 func intArg(name string, v any, lo, hi int64) (int, error) {

@@ -3,8 +3,9 @@ package mcp
 import (
 	"bytes"
 	"encoding/json"
-	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/pgmoat/pgmoat/policy"
 )
 
 // argPair is one member of a call's arguments object: its name and its
@@ -66,16 +67,7 @@ func (s *argScanner) end() bool {
 	return s.i == len(s.b)
 }
 
-func (s *argScanner) space() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\r', '\n':
-			s.i++
-		default:
-			return
-		}
-	}
-}
+func (s *argScanner) space() { s.i = policy.SkipJSONSpace(s.b, s.i) }
 
 func (s *argScanner) value(depth int) (any, bool) {
 	s.space()
@@ -165,17 +157,26 @@ func (s *argScanner) members(member func(name string) bool) bool {
 		if !member(name) {
 			return false
 		}
-		s.space()
-		switch {
-		case s.peek(','):
-			s.i++
-		case s.peek('}'):
-			s.i++
-			return true
-		default:
-			return false
+		if more, ok := s.after('}'); !more {
+			return ok
 		}
 	}
+}
+
+// after reads what follows an element of an object or array that end
+// closes: a comma, more is to come; end, the last was read (ok); anything
+// else is out of the grammar.
+func (s *argScanner) after(end byte) (more, ok bool) {
+	s.space()
+	switch {
+	case s.peek(','):
+		s.i++
+		return true, true
+	case s.peek(end):
+		s.i++
+		return false, true
+	}
+	return false, false
 }
 
 func (s *argScanner) array(depth int) (any, bool) {
@@ -197,15 +198,11 @@ func (s *argScanner) array(depth int) (any, bool) {
 		if !s.discard {
 			list = append(list, v)
 		}
-		s.space()
-		switch {
-		case s.peek(','):
-			s.i++
-		case s.peek(']'):
-			s.i++
+		if more, ok := s.after(']'); !more {
+			if !ok {
+				return nil, false
+			}
 			return list, true
-		default:
-			return nil, false
 		}
 	}
 }
@@ -253,133 +250,26 @@ func (s *argScanner) digits() int {
 	return n
 }
 
-// str reads a string. Escapes are undone as encoding/json undoes them: a
-// surrogate that is not half of a pair becomes U+FFFD. The input is
-// known to be valid UTF-8, so raw bytes are copied as they are.
+// str reads a string (policy.ReadJSONString). The input is known to be
+// valid UTF-8, so raw bytes are copied as they are.
 func (s *argScanner) str() (string, bool) {
-	if !s.peek('"') {
+	next, unescaped, ok := policy.ReadJSONString(s.b, s.i, s.scratch)
+	if !ok {
 		return "", false
 	}
-	s.i++
-	start := s.i
-	for s.i < len(s.b) {
-		switch c := s.b[s.i]; {
-		case c == '"':
-			v := ""
-			if !s.discard {
-				v = string(s.b[start:s.i])
-			}
-			s.i++
-			return v, true
-		case c == '\\':
-			return s.escaped(start)
-		case c < 0x20:
-			return "", false
-		}
-		s.i++
+	if unescaped != nil {
+		s.scratch = unescaped[:0]
 	}
-	return "", false
-}
-
-// escaped finishes a string holding escapes, from its first backslash.
-func (s *argScanner) escaped(start int) (string, bool) {
-	out := append(s.scratch[:0], s.b[start:s.i]...)
-	defer func() { s.scratch = out[:0] }()
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
-		case c == '"':
-			s.i++
-			if s.discard {
-				return "", true
-			}
-			return string(out), true
-		case c < 0x20:
-			return "", false
-		case c != '\\':
-			out = append(out, c)
-			s.i++
-			continue
-		}
-		if s.i+1 >= len(s.b) {
-			return "", false
-		}
-		e := s.b[s.i+1]
-		s.i += 2
-		switch e {
-		case '"', '\\', '/':
-			out = append(out, e)
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			r, ok := s.hex4()
-			if !ok {
-				return "", false
-			}
-			if utf16.IsSurrogate(r) {
-				if lo, ok := s.lowSurrogate(r); ok {
-					r = lo
-				} else {
-					r = utf8.RuneError
-				}
-			}
-			out = utf8.AppendRune(out, r)
-		default:
-			return "", false
-		}
+	v := ""
+	switch {
+	case s.discard:
+	case unescaped != nil:
+		v = string(unescaped)
+	default:
+		v = string(s.b[s.i+1 : next-1])
 	}
-	return "", false
-}
-
-// hex4 reads the four hex digits of a \u escape.
-func (s *argScanner) hex4() (rune, bool) {
-	if len(s.b)-s.i < 4 {
-		return 0, false
-	}
-	var r rune
-	for _, c := range s.b[s.i : s.i+4] {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c -= 'a' - 10
-		case c >= 'A' && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(c)
-	}
-	s.i += 4
-	return r, true
-}
-
-// lowSurrogate reads the \u escape after the surrogate hi when the two
-// make one character, and leaves it unread otherwise.
-func (s *argScanner) lowSurrogate(hi rune) (rune, bool) {
-	if len(s.b)-s.i < 6 || s.b[s.i] != '\\' || s.b[s.i+1] != 'u' {
-		return 0, false
-	}
-	save := s.i
-	s.i += 2
-	lo, ok := s.hex4()
-	if !ok {
-		s.i = save
-		return 0, false
-	}
-	if r := utf16.DecodeRune(hi, lo); r != utf8.RuneError {
-		return r, true
-	}
-	s.i = save
-	return 0, false
+	s.i = next
+	return v, true
 }
 
 // EachArgument calls fn with each member of a tool call's arguments

@@ -95,7 +95,7 @@ type Stats struct {
 	ResultHits   uint64 // whole result served from the result cache
 	ResultMisses uint64 // result cache on but the entry missing or stale
 	Reloads      uint64 // tool sets swapped in after a schema change
-	AcceptErrors uint64 // failed accepts of the HTTP listener (Server.Listener)
+	AcceptErrors uint64 // failed accepts of the HTTP listener (Server.AcceptFailed)
 }
 
 // ShapeHitRatio is hits / (hits + misses), 0 before the first call.

@@ -113,9 +113,10 @@
 // sessions, and a session with no request for SessionTimeout is closed
 // with its goroutines (sessions.go). Bounding connections (header and
 // idle timeouts, a cap on how many) is the http.Server's job, set up by
-// the caller; Server.Listener wraps its listener so that every failed
-// Accept is counted and logged, rate-limited, and a temporary one (out
-// of file descriptors) backed off (accept.go).
+// the caller, as is a listener that logs failed Accepts, rate-limited,
+// and backs off on a temporary one (out of file descriptors); it calls
+// Server.AcceptFailed for each, which Stats.AcceptErrors counts
+// (accept.go).
 //
 // OAuth. With AuthOptions.Resource set the HTTP door is an OAuth 2.1
 // protected resource (package oauth): its RFC 9728 metadata is served

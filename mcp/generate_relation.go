@@ -143,10 +143,7 @@ func paramNames(ps []*Param) string {
 	for i, p := range ps {
 		names[i] = p.Name
 	}
-	if len(names) == 0 {
-		return "none"
-	}
-	return strings.Join(names, ", ")
+	return listOr(names, "none")
 }
 
 func (g *generator) markRequired(label string, filters []*Param, required []string) {

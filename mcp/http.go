@@ -74,7 +74,7 @@ type HTTPOptions struct {
 //
 // The handler does not bound connections: the http.Server that serves it
 // needs ReadHeaderTimeout, IdleTimeout, a listener that caps concurrent
-// connections (Server.Listener counts and backs off on accept errors),
+// connections and backs off on accept errors (calling Server.AcceptFailed),
 // and no ReadTimeout or WriteTimeout, which would end GET event streams.
 func (s *Server) HTTPHandler(a *Authenticator, o HTTPOptions) http.Handler {
 	if o.MaxRequestBytes <= 0 {

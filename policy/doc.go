@@ -9,7 +9,10 @@
 //
 // The package owns statement kinds, relation, function and setting rules,
 // the LIMIT rewrite, the verdict cache, profiles and the SQLSTATE errors.
-// It imports no network package and no other pgmoat package.
+// It imports no network package and no other pgmoat package, so the
+// little it shares with the doors lives here too: the JSON string and
+// white-space reading (ReadJSONString, SkipJSONSpace) that the parse-tree
+// transcoder uses and the MCP door reads tool-call arguments with.
 //
 // # How a statement is judged
 //

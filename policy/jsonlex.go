@@ -1,24 +1,11 @@
 package policy
 
-import (
-	"strconv"
-	"unicode/utf16"
-	"unicode/utf8"
-)
+import "strconv"
 
 // The JSON lexing the transcoder needs: libpg_query's output is plain JSON
 // of objects, arrays, strings, integers and booleans.
 
-func (t *transcoder) space() {
-	for t.pos < len(t.src) {
-		switch t.src[t.pos] {
-		case ' ', '\t', '\n', '\r':
-			t.pos++
-		default:
-			return
-		}
-	}
-}
+func (t *transcoder) space() { t.pos = SkipJSONSpace(t.src, t.pos) }
 
 func (t *transcoder) eat(c byte) bool {
 	t.space()
@@ -67,87 +54,16 @@ func (t *transcoder) integer() (int64, error) {
 // str reads a JSON string. Without escapes it is a substring of the
 // input: no copy.
 func (t *transcoder) str() (string, error) {
-	if !t.eat('"') {
+	t.space()
+	var buf [64]byte // escapes are undone on the stack when they fit
+	next, unescaped, ok := ReadJSONString(t.src, t.pos, buf[:0])
+	if !ok {
 		return "", errJSON
 	}
-	start := t.pos
-	for t.pos < len(t.src) {
-		switch t.src[t.pos] {
-		case '"':
-			s := t.src[start:t.pos]
-			t.pos++
-			return s, nil
-		case '\\':
-			return t.escaped(start)
-		}
-		t.pos++
+	s := t.src[t.pos+1 : next-1]
+	if unescaped != nil {
+		s = string(unescaped)
 	}
-	return "", errJSON
-}
-
-// escaped finishes a string that contains backslash escapes.
-func (t *transcoder) escaped(start int) (string, error) {
-	b := []byte(t.src[start:t.pos])
-	for t.pos < len(t.src) {
-		c := t.src[t.pos]
-		switch {
-		case c == '"':
-			t.pos++
-			return string(b), nil
-		case c != '\\':
-			b = append(b, c)
-			t.pos++
-			continue
-		}
-		if t.pos+1 >= len(t.src) {
-			return "", errJSON
-		}
-		e := t.src[t.pos+1]
-		t.pos += 2
-		switch e {
-		case '"', '\\', '/':
-			b = append(b, e)
-		case 'b':
-			b = append(b, '\b')
-		case 'f':
-			b = append(b, '\f')
-		case 'n':
-			b = append(b, '\n')
-		case 'r':
-			b = append(b, '\r')
-		case 't':
-			b = append(b, '\t')
-		case 'u':
-			r, ok := t.hex4()
-			if !ok {
-				return "", errJSON
-			}
-			if utf16.IsSurrogate(r) {
-				if !t.word(`\u`) {
-					return "", errJSON
-				}
-				r2, ok := t.hex4()
-				if !ok {
-					return "", errJSON
-				}
-				r = utf16.DecodeRune(r, r2)
-			}
-			b = utf8.AppendRune(b, r)
-		default:
-			return "", errJSON
-		}
-	}
-	return "", errJSON
-}
-
-func (t *transcoder) hex4() (rune, bool) {
-	if len(t.src)-t.pos < 4 {
-		return 0, false
-	}
-	v, err := strconv.ParseUint(t.src[t.pos:t.pos+4], 16, 32)
-	if err != nil {
-		return 0, false
-	}
-	t.pos += 4
-	return rune(v), true
+	t.pos = next
+	return s, nil
 }

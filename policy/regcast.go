@@ -33,25 +33,23 @@ func (w *walker) regLiteral(b []byte) error {
 	if !ok {
 		return nil
 	}
-	if array {
-		return w.regArray(target, typ, arg)
-	}
-	return w.regValue(target, typ, arg)
+	return w.regValue(target, typ, array, arg)
 }
 
-// regValue judges the value cast to the reg* type typ.
-func (w *walker) regValue(target, typ string, arg []byte) error {
+// regValue judges the value cast to the reg* type typ, or with array to
+// an array of it.
+func (w *walker) regValue(target, typ string, array bool, arg []byte) error {
 	m, inner, err := w.concrete(arg)
 	if err != nil {
 		return err
 	}
 	switch m.name {
 	case "A_Const":
-		lit, ok := w.constString(inner)
-		if !ok {
-			return nil // numeric OID or NULL: names nothing the engine can check
+		return w.constNames(target, array, inner)
+	case "A_ArrayExpr":
+		if array {
+			return w.regElements(target, typ, inner)
 		}
-		return w.judgeName(target, string(lit), true)
 	case "TypeCast":
 		names, err := w.castTypeName(inner)
 		if err != nil || len(names) == 0 {
@@ -70,7 +68,23 @@ func (w *walker) regValue(target, typ string, arg []byte) error {
 			return nil
 		}
 	}
+	if array {
+		typ += "[]"
+	}
 	return computedName(target, "a computed value cast to "+typ)
+}
+
+// regElements judges the elements of ARRAY['a', ...] cast to an array of
+// the reg* type typ: each is a value cast to typ, or a nested ARRAY[...].
+func (w *walker) regElements(target, typ string, inner []byte) error {
+	for _, e := range allBytes(inner, w.n.arrayElems) {
+		em, _, err := w.concrete(e)
+		nested := err == nil && em.name == "A_ArrayExpr"
+		if err := w.regValue(target, typ, nested, e); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // constString is the text of an A_Const that is a string literal; ok is
@@ -82,6 +96,20 @@ func (w *walker) constString(inner []byte) (lit []byte, ok bool) {
 	}
 	lit, _ = findBytes(sv, w.n.strVal)
 	return lit, true
+}
+
+// constNames judges an A_Const as the name of the kind target it spells,
+// or with array as the array literal of such names ('{a,b}'). A number
+// or NULL passes: a numeric OID names nothing the engine can check.
+func (w *walker) constNames(target string, array bool, inner []byte) error {
+	lit, ok := w.constString(inner)
+	switch {
+	case !ok:
+		return nil
+	case array:
+		return w.judgeNameArray(target, lit)
+	}
+	return w.judgeName(target, string(lit), true)
 }
 
 // judgeNameArray judges each name in lit, an array literal of names of
@@ -97,36 +125,6 @@ func (w *walker) judgeNameArray(target string, lit []byte) error {
 		}
 	}
 	return nil
-}
-
-// regArray judges the value cast to an array of the reg* type typ.
-func (w *walker) regArray(target, typ string, arg []byte) error {
-	m, inner, err := w.concrete(arg)
-	if err != nil {
-		return err
-	}
-	switch m.name {
-	case "A_Const":
-		lit, ok := w.constString(inner)
-		if !ok {
-			return nil
-		}
-		return w.judgeNameArray(target, lit)
-	case "A_ArrayExpr":
-		// ARRAY['a', ...]: each element is a value cast to typ, or a
-		// nested ARRAY[...].
-		for _, e := range allBytes(inner, w.n.arrayElems) {
-			judge := w.regValue
-			if em, _, err := w.concrete(e); err == nil && em.name == "A_ArrayExpr" {
-				judge = w.regArray
-			}
-			if err := judge(target, typ, e); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return w.regValue(target, typ+"[]", arg)
 }
 
 // keepsOID reports whether a value of type in reaches a cast to a reg*

@@ -131,14 +131,7 @@ func (w *walker) sibling(target string, array bool, e []byte) error {
 	}
 	switch m.name {
 	case "A_Const":
-		lit, ok := w.constString(inner)
-		if !ok {
-			return nil
-		}
-		if !array {
-			return w.judgeName(target, string(lit), true)
-		}
-		return w.judgeNameArray(target, lit)
+		return w.constNames(target, array, inner)
 	case "A_ArrayExpr":
 		if array {
 			return w.siblings(target, false, allBytes(inner, w.n.arrayElems))

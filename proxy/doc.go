@@ -19,7 +19,9 @@
 //     second first. A temporary Accept error (out of file descriptors) backs off, 5 ms
 //     doubling to 1 s, each failure counted and logged, rate-limited
 //     like the pool's events (accept.go): a flood of
-//     connections delays new clients, it never stops the server. A
+//     connections delays new clients, it never stops the server. The
+//     same listener wrapper (NewBackoffListener) serves the MCP door,
+//     which the binary wires in with the MCP door's own counter. A
 //     client's CancelRequest goes to the backend its session holds, and
 //     only while that lending lasts: handing a backend back waits for a
 //     cancel being sent for it and refuses any later one

@@ -602,6 +602,9 @@ func serving(srv *Server, l net.Listener) bool {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
 	for _, have := range srv.listeners {
+		if b, ok := have.(*backoffListener); ok {
+			have = b.Listener // Serve's wrapper around l
+		}
 		if have == l {
 			return true
 		}

@@ -256,20 +256,24 @@ func (s *Server) adminUser(name string) (credentialsFor, bool) {
 }
 
 // Serve accepts clients on l until Close or Shutdown. A temporary
-// Accept error (out of file descriptors, above all) does not end it: it
-// backs off, 5 ms doubling to 1 s, and tries again, so that a flood of
-// connections delays new clients instead of stopping the server.
+// Accept error (out of file descriptors, above all) does not end it: l is
+// wrapped in a back-off listener (NewBackoffListener), which waits, 5 ms
+// doubling to 1 s, and tries again, so that a flood of connections delays
+// new clients instead of stopping the server.
 func (s *Server) Serve(l net.Listener) error {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
 		return net.ErrClosed
 	}
+	l = NewBackoffListener(l, AcceptOptions{
+		Logger: s.log, RecoveredMsg: "proxy: accepting clients again",
+		Failed: func() { s.acceptErrors.Add(1) }, // pgmoat_proxy_accept_errors_total
+	})
 	s.listeners = append(s.listeners, l)
 	s.startSweep()
 	s.park.start()
 	s.mu.Unlock()
-	backoff := acceptBackoff{srv: s, addr: l.Addr().String()}
 	for {
 		conn, err := l.Accept()
 		if err != nil {
@@ -279,14 +283,8 @@ func (s *Server) Serve(l net.Listener) error {
 			if closing {
 				return nil
 			}
-			if temporaryAccept(err) {
-				backoff.wait(err)
-				continue
-			}
-			s.acceptFailed(backoff.addr, err, 0)
 			return err
 		}
-		backoff.ok()
 		if !s.track(conn) {
 			_ = conn.Close()
 			continue

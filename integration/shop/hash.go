@@ -38,42 +38,29 @@ func hashUint32Extended(k uint32, seed uint64) uint64 {
 	return uint64(b)<<32 | uint64(c)
 }
 
+// lookup3Mix is lookup3's mix(): six steps, each the same on the next
+// pair of the three words (x -= y; x ^= y rotated; y += z), with its own
+// rotation.
 func lookup3Mix(a, b, c uint32) (uint32, uint32, uint32) {
-	a -= c
-	a ^= bits.RotateLeft32(c, 4)
-	c += b
-	b -= a
-	b ^= bits.RotateLeft32(a, 6)
-	a += c
-	c -= b
-	c ^= bits.RotateLeft32(b, 8)
-	b += a
-	a -= c
-	a ^= bits.RotateLeft32(c, 16)
-	c += b
-	b -= a
-	b ^= bits.RotateLeft32(a, 19)
-	a += c
-	c -= b
-	c ^= bits.RotateLeft32(b, 4)
-	b += a
-	return a, b, c
+	x, y, z := a, c, b
+	for _, r := range [...]int{4, 6, 8, 16, 19, 4} {
+		x -= y
+		x ^= bits.RotateLeft32(y, r)
+		y += z
+		x, y, z = z, x, y
+	}
+	return x, z, y // six steps bring the words back to (a, c, b)
 }
 
+// lookup3Final is lookup3's final(): seven steps, each the same on the
+// next pair of the three words (x ^= y; x -= y rotated), with its own
+// rotation.
 func lookup3Final(a, b, c uint32) (uint32, uint32, uint32) {
-	c ^= b
-	c -= bits.RotateLeft32(b, 14)
-	a ^= c
-	a -= bits.RotateLeft32(c, 11)
-	b ^= a
-	b -= bits.RotateLeft32(a, 25)
-	c ^= b
-	c -= bits.RotateLeft32(b, 16)
-	a ^= c
-	a -= bits.RotateLeft32(c, 4)
-	b ^= a
-	b -= bits.RotateLeft32(a, 14)
-	c ^= b
-	c -= bits.RotateLeft32(b, 24)
-	return a, b, c
+	x, y, z := c, b, a
+	for _, r := range [...]int{14, 11, 25, 16, 4, 14, 24} {
+		x ^= y
+		x -= bits.RotateLeft32(y, r)
+		x, y, z = z, x, y
+	}
+	return x, z, y // seven steps leave the words at (a, c, b)
 }

@@ -9,7 +9,10 @@
 // in step with the schema (LISTEN/NOTIFY, and a re-read when a call finds
 // the schema stale), and ReloadSchema re-reads it for RELOAD and SIGHUP.
 // ServeHTTP serves streamable HTTP at /mcp with /metrics beside it, under
-// mcp.http's bounds (header, body and idle timeouts; a connection cap).
+// mcp.http's bounds (header, body and idle timeouts; a connection cap),
+// on a listener that backs off on temporary Accept errors: the proxy's
+// (proxy.NewBackoffListener), wired here because mcp and proxy never
+// import each other, with each failure counted by mcp.Server.AcceptFailed.
 //
 // Executor adapts the proxy's in-process executor to mcp.Executor. mcp
 // and proxy never import each other, so this is where a failure is

@@ -15,6 +15,7 @@ import (
 	"github.com/pgmoat/pgmoat/cmd/pgmoat/config"
 	"github.com/pgmoat/pgmoat/cmd/pgmoat/telemetry"
 	"github.com/pgmoat/pgmoat/mcp"
+	"github.com/pgmoat/pgmoat/proxy"
 )
 
 // HTTP is the door over streamable HTTP at /mcp, with /metrics beside it.
@@ -47,7 +48,11 @@ func (d *Door) ServeHTTP(cfg *config.Config, ln net.Listener, authn *mcp.Authent
 			"anyone who can reach it queries the database as user id %q without a token\n", ln.Addr(), a.UserID)
 		logger.Warn("anonymous MCP access on a non-loopback address", "listen", ln.Addr().String(), "user_id", a.UserID)
 	}
-	h := &HTTP{door: d, ln: netutil.LimitListener(d.Server.Listener(ln), cfg.MCP.HTTP.MaxConnections), served: make(chan error, 1)}
+	ln = proxy.NewBackoffListener(ln, proxy.AcceptOptions{
+		Logger: logger, FailedMsg: "mcp: accept error", RecoveredMsg: "mcp: accepting connections again",
+		Failed: d.Server.AcceptFailed,
+	})
+	h := &HTTP{door: d, ln: netutil.LimitListener(ln, cfg.MCP.HTTP.MaxConnections), served: make(chan error, 1)}
 	h.server = httpServer(cfg.MCP, withMetrics(d.Server.HTTPHandler(authn, httpOptions(cfg.MCP, logger)), obs), logger)
 	rctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
@@ -99,7 +104,8 @@ func httpOptions(m config.MCP, logger *slog.Logger) mcp.HTTPOptions {
 // response (see mcp.HTTPOptions.BodyTimeout, WriteTimeout). No ReadTimeout
 // or WriteTimeout: they would cut GET event streams, which stay open.
 // The listener caps the connections (max_connections), and counts and
-// backs off on temporary Accept errors such as EMFILE (mcp.Server.Listener).
+// backs off on temporary Accept errors such as EMFILE
+// (proxy.NewBackoffListener, counting in mcp.Server.AcceptFailed).
 func httpServer(m config.MCP, h http.Handler, logger *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
