@@ -65,6 +65,10 @@ type extSets struct {
 	// client was last told of each (nil: nothing).
 	names  []string
 	before []*pgproto3.ParameterStatus
+	// late are the reports of a batch a simple Query ended with no
+	// backend held (endOpenBatch): they go just before that Query's
+	// ReadyForQuery, as PostgreSQL sends them.
+	late []*pgproto3.ParameterStatus
 }
 
 // parseSetting answers a Parse of an allowed client SET.

@@ -380,6 +380,12 @@ func (s *session) writeSynthetic(entries []expectation) {
 		case synthReport:
 			s.writeMsg(e.report)
 		case synthReady:
+			if late := s.work.sets.late; late != nil {
+				for _, r := range late {
+					s.writeMsg(r)
+				}
+				s.work.sets.late = nil
+			}
 			s.writeClient('Z', []byte{s.txStatus()}, false)
 		}
 	}

@@ -330,6 +330,9 @@ func (s *session) query(ctx context.Context, sql string) {
 		return
 	}
 	v := s.srv.decideQuery(s.id, sql)
+	if v.Kind == policy.KindEmpty || v.Err() != nil || v.Setting != nil {
+		s.endOpenBatch()
+	}
 	if v.Kind == policy.KindEmpty {
 		// Nothing to run (drivers ping with "-- ping"): PostgreSQL
 		// answers EmptyQueryResponse, and so does pgmoat, without a
@@ -354,6 +357,31 @@ func (s *session) query(ctx context.Context, sql string) {
 	s.sendBackend(&pgproto3.Query{String: v.SQL(sql)}, true)
 	s.batchOpen = false
 	s.txEnded = s.txEnded || endsTransaction(v.Kind)
+}
+
+// endOpenBatch ends on the backend an extended batch the client left
+// open (no Sync yet) before a Query pgmoat answers itself. PostgreSQL
+// answers such a Query after the batch, whose implicit transaction ends
+// with the Query; the backend, which is never sent that Query, would
+// otherwise keep the batch's answers (and the backend) waiting for a
+// Sync that may never come. A Sync does the same on the backend, and its
+// ReadyForQuery is not the client's: the Query's own follows.
+func (s *session) endOpenBatch() {
+	if !s.batchOpen || s.bk == nil {
+		// Nothing of the batch went to a backend; client SETs the
+		// session answered are settled as a Sync settles them.
+		if s.work.sets.taken && !s.skipping {
+			clear(s.work.sets.portals)
+			s.work.sets.late = s.batchReports()
+		}
+		s.batchOpen = false
+		return
+	}
+	settle := s.syncSets()
+	s.backendSkips = false
+	s.push(expectation{kind: expectSync, swallow: true, settle: settle}, false)
+	s.sendBackend(&pgproto3.Sync{}, true)
+	s.batchOpen = false
 }
 
 // refuseSimple answers a simple-protocol message with an error and
