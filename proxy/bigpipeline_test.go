@@ -238,3 +238,58 @@ func expectMsg[T pgproto3.BackendMessage](t *testing.T, fe *pgproto3.Frontend, w
 	}
 	return m
 }
+
+// TestLargeMessagesBehindALargeAnswer: a client pipelines a statement
+// answering 100 MB and, without a Sync between, 40 Binds each carrying
+// a 1 MB parameter, reading the answers as they come. The server reads
+// the Binds only once it has sent the 100 MB, more than the sockets
+// hold either way, so pgmoat must read those before it writes the
+// Binds, and each Bind's answer before the next; the connection then
+// answers a Query.
+func TestLargeMessagesBehindALargeAnswer(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	fe := rawSession(t, f, "alice")
+	const binds = 40
+	param := strings.Repeat("p", 1<<20)
+	fe.Send(&pgproto3.Parse{Name: "big", Query: "SELECT repeat('x', 100000) FROM generate_series(1, 1000)"})
+	fe.Send(&pgproto3.Bind{PreparedStatement: "big"})
+	fe.Send(&pgproto3.Execute{})
+	fe.Send(&pgproto3.Parse{Query: "SELECT length($1::text)"})
+	for range binds {
+		fe.Send(&pgproto3.Bind{Parameters: [][]byte{[]byte(param)}})
+		fe.Send(&pgproto3.Execute{})
+	}
+	fe.Send(&pgproto3.Sync{})
+	wrote := make(chan error, 1)
+	go func() { wrote <- fe.Flush() }()
+
+	expectMsg[*pgproto3.ParseComplete](t, fe, "the first Parse")
+	expectMsg[*pgproto3.BindComplete](t, fe, "the first Bind")
+	for i := range 1000 {
+		row := expectMsg[*pgproto3.DataRow](t, fe, "row "+strconv.Itoa(i))
+		if len(row.Values) != 1 || len(row.Values[0]) != 100000 {
+			t.Fatalf("row %d is not the 100,000 bytes asked for", i)
+		}
+	}
+	expectMsg[*pgproto3.CommandComplete](t, fe, "the first Execute")
+	expectMsg[*pgproto3.ParseComplete](t, fe, "the second Parse")
+	for i := range binds {
+		expectMsg[*pgproto3.BindComplete](t, fe, "1 MB Bind "+strconv.Itoa(i))
+		row := expectMsg[*pgproto3.DataRow](t, fe, "Execute "+strconv.Itoa(i))
+		if got := string(row.Values[0]); got != strconv.Itoa(len(param)) {
+			t.Fatalf("the server saw a parameter of %s bytes, want %d", got, len(param))
+		}
+		expectMsg[*pgproto3.CommandComplete](t, fe, "Execute "+strconv.Itoa(i))
+	}
+	expectMsg[*pgproto3.ReadyForQuery](t, fe, "the Sync")
+	if err := <-wrote; err != nil {
+		t.Fatalf("writing the pipeline: %v", err)
+	}
+	fe.Send(&pgproto3.Query{String: "SELECT 1"})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if seen := until(t, fe); string(seen) != "TDCZ" {
+		t.Fatalf("the Query after answered %q", seen)
+	}
+}
