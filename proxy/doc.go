@@ -35,7 +35,8 @@
 //     The session goroutine does everything in turn: it reads a client
 //     message, writes it to the backend and, after a Sync, Query or Flush,
 //     forwards the backend's answers until nothing more is owed, as
-//     PostgreSQL itself serves a connection. On a plain TCP or Unix
+//     PostgreSQL itself serves a connection (and in the middle of a
+//     batch large enough to fill the sockets: see below). On a plain TCP or Unix
 //     socket the write of a batch is left to the read of its answer
 //     (fused.go), which writes it and waits for the answer before its
 //     first read system call: no read finds the socket empty. Only when the client has gone
@@ -46,9 +47,50 @@
 //     rolled back: the server's sweeper only claims the wait (idle.go);
 //     the session itself tells the client and lets go. While lent to a
 //     session, each write to the backend is bounded by the same timeout
-//     (stallWriter): a client that pipelines more than the server reads
-//     while it does not read its results would otherwise block pgmoat's
-//     write, and keep the backend, for ever; the backend is discarded.
+//     (stallWriter), a last resort: the backend is discarded.
+//   - A batch of any size is served while its client reads the answers
+//     concurrently (pgx's batches, libpq's pipeline mode), as PostgreSQL
+//     serves it (pipeline.go): pgmoat never needs the server to read more
+//     of a batch before pgmoat reads the answers owed so far. Each client
+//     message is staged whole, none of it on the socket, and committed
+//     once handled; when bytes are already in flight to the backend
+//     (committed since it last owed nothing: inFlight) and the message
+//     would take them past pipelineBound (16 KiB), pgmoat first sends a
+//     Flush and forwards every answer owed, then sends the message.
+//     Why no deadlock is left for a client that reads: pgmoat waits on
+//     the server in two ways only. (1) Reading an answer: it reads only
+//     once a Sync, Query or Flush went out behind everything the answer
+//     is owed for, so the server can send it; the server's way to it is
+//     blocked only by pgmoat's write to the client, which a reading
+//     client frees. (2) Writing: a write blocks for good only if the
+//     server stops reading while pgmoat does not read, that is while the
+//     server is blocked sending answers. Since the backend last owed
+//     nothing, pgmoat has committed either at most pipelineBound bytes
+//     and a Flush, which the sockets hold whether the server reads or
+//     not (a TCP socket starts at 16 KiB to send and a 64 KiB window to
+//     receive, a Unix one at 208 KiB), or one client message alone,
+//     committed while the server waited for input: the server reads all
+//     of it before it answers more than a few bytes (the per-transaction
+//     settings and a hidden Parse have small answers; the client's own
+//     message runs once read whole), and the message after it is
+//     committed only once the answers are read. Messages the server
+//     skips after an error it reads without answering. So neither side
+//     waits on the other while the client reads. A client that does not
+//     read blocks pgmoat's write to it, as it would block PostgreSQL's,
+//     and the bounds for that case hold as before: the stalled-writer
+//     sweep (idle.go) and the hang-up watch (watch.go) end it. The
+//     decision is taken between client messages, after the message's
+//     handler did everything it does, so reading answers early changes
+//     nothing PostgreSQL's semantics depend on: an error found in them
+//     drops the message's entries with the rest up to Sync, as when read
+//     after the whole batch, and the server skips the message. The write
+//     of a batch is still left to the read of its answer (fused.go),
+//     whose wait is sound only because every answer owed before that
+//     write has been read: before, a batch larger than the write buffer
+//     was partly written early, the server's answers to it filled the
+//     socket, and the read after the last write waited for bytes that
+//     were already there. A batch under the bound is one write and one
+//     read, as before.
 //   - Pool owns the backend connections, all opened as the configured
 //     read-only role with client_encoding UTF8 and
 //     standard_conforming_strings on. Its first connection runs
@@ -222,6 +264,10 @@
 //     server before the backend can go to anyone else; wmu orders an
 //     abandoned lending's ROLLBACK write with the forwarder's release of
 //     it.
+//   - the bytes in flight to the held backend and the client message
+//     being staged (inFlight, staged, stagedEntries, wantFlush in
+//     lendingState; work.held; the backend's pending): the session
+//     goroutine's, as the lending is.
 //   - the lending's first batch as sent (work.replay), kept until the
 //     backend's first byte for a replay on another backend: the session
 //     goroutine alone; cleanup stops keeping it before a forwarder drains

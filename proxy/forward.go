@@ -114,14 +114,20 @@ func (e expectation) ends(typ byte) bool {
 // the other, as PostgreSQL itself serves them. A client that hangs up
 // while its statement runs is noticed by the session's clientWatch,
 // which cancels it.
-func (s *session) pump(ctx context.Context) {
+func (s *session) pump(ctx context.Context) { s.pumpUntil(ctx, 0) }
+
+// pumpUntil is pump for a queue whose last tail entries belong to
+// messages not written yet (pipeline.go): it forwards until everything
+// ahead of them is answered. The backend then owes nothing for what it
+// was sent, so inFlight starts again from nothing.
+func (s *session) pumpUntil(ctx context.Context, tail int) {
 	bk := s.bk
 	if bk == nil {
 		return
 	}
 	s.startWatch()
 	defer s.stopWatch()
-	for s.owed() {
+	for s.owesAhead(tail) {
 		for {
 			typ, ended := s.forwardOne(ctx, bk)
 			if ended {
@@ -136,6 +142,15 @@ func (s *session) pump(ctx context.Context) {
 			}
 		}
 	}
+	s.inFlight = 0
+}
+
+// owesAhead reports whether the held backend owes an answer ahead of the
+// queue's last tail entries. Those are contiguous, and the head of a
+// queue is never a synthetic entry once handled (takeSynthetic), so any
+// entry ahead of them makes the head an answer still owed.
+func (s *session) owesAhead(tail int) bool {
+	return s.bk != nil && len(s.expect) > tail && s.realPending()
 }
 
 // typReplayed is what forwardOne reports when the lending moved to

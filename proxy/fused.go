@@ -19,7 +19,12 @@ import (
 // poller forgot earlier readiness: the answer can only arrive after the
 // write, and its arrival wakes the wait. (Bytes the server sent earlier,
 // unasked, are read too: the answer that follows them, or the reset a
-// dead server answers the write with, wakes the wait.)
+// dead server answers the write with, wakes the wait.) It also needs
+// every answer owed for bytes written before to have been read: answers
+// already in the socket, from a server blocked sending more, would wake
+// nothing. The session writes nothing before the read (its messages are
+// staged, stage) and reads everything owed before more of a batch goes
+// out (pipeline.go).
 //
 // Ownership: deferring and pending are the backend's holder's, like the
 // buffers they sit between.
@@ -57,6 +62,31 @@ func (b *backend) flushToRead() error {
 	return err
 }
 
+// stage puts wire in the write buffer without writing to the socket: a
+// full buffer spills into pending, for the next read (or, without a raw
+// socket, the session's commit) to write. The session stages each client
+// message whole before it decides whether the answers owed ahead of it
+// must be read first (pipeline.go).
+func (b *backend) stage(wire []byte) error {
+	b.deferring = true
+	_, err := b.wr.Write(wire)
+	b.deferring = false
+	return err
+}
+
+// pendingKeep is the largest pending buffer a backend keeps for reuse: a
+// large message staged once does not stay in memory with the backend.
+const pendingKeep = 64 << 10
+
+// dropPending empties pending, keeping its array only when small.
+func (b *backend) dropPending() {
+	if cap(b.pending) > pendingKeep {
+		b.pending = nil
+		return
+	}
+	b.pending = b.pending[:0]
+}
+
 // writePending writes what a deferred flush left, through the write
 // limit, before anything written after it.
 func (b *backend) writePending() error {
@@ -66,6 +96,9 @@ func (b *backend) writePending() error {
 	p := b.pending
 	b.pending = b.pending[:0]
 	_, err := b.limitedWrite(p)
+	if cap(p) > pendingKeep {
+		b.pending = nil
+	}
 	return err
 }
 
@@ -126,7 +159,7 @@ func (b *backend) writeThenRead(p []byte) (int, error) {
 	*f = fusedRead{}
 	b.written += uint64(wrote)
 	if werr != nil {
-		b.pending = b.pending[:0]
+		b.dropPending()
 		return 0, werr
 	}
 	if wrote < len(pending) {
@@ -136,7 +169,7 @@ func (b *backend) writeThenRead(p []byte) (int, error) {
 		}
 		return b.conn.Read(p)
 	}
-	b.pending = b.pending[:0]
+	b.dropPending()
 	if err != nil {
 		return 0, err // a closed connection or a deadline
 	}

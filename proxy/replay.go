@@ -102,6 +102,23 @@ func (r *replayLog) note(wire []byte) {
 	*r.buf = append(*r.buf, wire...)
 }
 
+// unnote takes the last n bytes kept out again: they are sent later,
+// after a Flush that is kept in their place (pipeline.go). A log that
+// would lose the per-transaction settings' end is given up.
+func (r *replayLog) unnote(n int) {
+	if !r.on || r.buf == nil {
+		return
+	}
+	end := len(*r.buf) - n
+	if end < r.injEnd || end < 0 {
+		*r.buf = (*r.buf)[:0]
+		replayBufs.Put(r.buf)
+		r.buf = nil
+		return
+	}
+	*r.buf = (*r.buf)[:end]
+}
+
 // noteInjection marks the per-transaction settings just kept, n queue
 // entries, as the head of the batch.
 func (r *replayLog) noteInjection(n int) {
@@ -272,9 +289,12 @@ func (s *session) replayOn(ctx context.Context, bk *backend, why error) bool {
 		s.expect = append(s.expect[:injN], append(parses, s.expect[injN:]...)...)
 	}
 	// Not kept again: a second backend that fails so reaches the client.
-	s.sendRaw((*kept)[:injEnd])
-	s.sendRaw(wire)
-	s.sendRaw((*kept)[injEnd:])
+	// Written by the read that follows, with nothing of the client message
+	// being handled (pipeline.go): that one is committed as before.
+	for _, part := range [][]byte{(*kept)[:injEnd], wire, (*kept)[injEnd:]} {
+		s.inFlight += len(part)
+		s.restage(next, part)
+	}
 	s.flushBackend()
 	return true
 }

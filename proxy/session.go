@@ -117,6 +117,16 @@ type lendingState struct {
 	slowAfter time.Duration
 	// busyShown is what shown.busy was last set to.
 	busyShown bool
+	// inFlight counts the bytes committed to the held backend since it
+	// last owed nothing; staged, stagedEntries and wantFlush are what
+	// the client message being handled has sent (bytes, queue entries)
+	// and whether it asked for a flush, none of it on the socket yet:
+	// commit decides, once the message is handled, whether the backend's
+	// answers must be read first (pipeline.go).
+	inFlight      int
+	staged        int
+	stagedEntries int
+	wantFlush     bool
 }
 
 // batchState is the extended-protocol batch and the client's statements:
@@ -182,6 +192,9 @@ type sessionWork struct {
 	// sets are the portals of client SETs and what the batch's SETs
 	// changed (clientsetext.go).
 	sets extSets
+	// held keeps a message's bytes aside while the answers owed ahead of
+	// them are read (pipeline.go).
+	held []byte
 }
 
 // shown is what the session publishes to other goroutines; the session
@@ -276,10 +289,12 @@ func (s *session) handle(ctx context.Context, msg pgproto3.FrontendMessage) bool
 		s.work = new(sessionWork)
 	}
 	s.noteBackendSkip()
+	s.staged, s.stagedEntries, s.wantFlush = 0, 0, false
+	answer := false // the message asks for the backend's answers now
 	switch m := msg.(type) {
 	case *pgproto3.Query:
 		s.query(ctx, m.String)
-		s.pump(ctx)
+		answer = true
 	case *pgproto3.Parse:
 		s.parse(ctx, m)
 	case *pgproto3.Bind:
@@ -292,10 +307,10 @@ func (s *session) handle(ctx context.Context, msg pgproto3.FrontendMessage) bool
 		s.closeMsg(ctx, m)
 	case *pgproto3.Sync:
 		s.sync(ctx)
-		s.pump(ctx)
+		answer = true
 	case *pgproto3.Flush:
 		s.flushMsg()
-		s.pump(ctx)
+		answer = true
 	case *pgproto3.Terminate:
 		return true
 	case *pgproto3.FunctionCall:
@@ -306,6 +321,10 @@ func (s *session) handle(ctx context.Context, msg pgproto3.FrontendMessage) bool
 	default:
 		s.fatal(fatalf(codeProtocol, "pgmoat: protocol.unexpected: unexpected message from client"))
 		return true
+	}
+	s.commit(ctx)
+	if answer {
+		s.pump(ctx)
 	}
 	return s.lost.Load()
 }
@@ -500,21 +519,26 @@ func (s *session) ensurePreparedAs(st clientStmt, hidden bool, client string) bo
 		}
 		return true
 	}
-	_, have := s.bk.prepared[st.backendName]
-	pending := false
-	for _, e := range s.expect {
-		if e.prepared == st.backendName {
-			pending = true
-		}
-	}
-	if have {
+	if _, have := s.bk.prepared[st.backendName]; have {
 		s.work.replay.noteAssumed(st)
+		return true
 	}
-	if have || pending {
+	if s.parsePending(st.backendName) {
 		return true
 	}
 	s.push(expectation{kind: expectParse, swallow: hidden, prepared: st.backendName, client: client}, true)
 	s.sendBackend(&pgproto3.Parse{Name: st.backendName, Query: st.query, ParameterOIDs: st.paramOIDs}, false)
+	return false
+}
+
+// parsePending reports whether a Parse creating the server-side
+// statement name is already on its way (queued, not answered yet).
+func (s *session) parsePending(name string) bool {
+	for i := range s.expect {
+		if s.expect[i].prepared == name {
+			return true
+		}
+	}
 	return false
 }
 
@@ -689,6 +713,7 @@ func (s *session) enqueue(es ...expectation) {
 		s.expect = s.queue[:0]
 	}
 	s.expect = append(s.expect, es...)
+	s.stagedEntries += len(es)
 	s.showBusy()
 }
 
@@ -706,6 +731,7 @@ func (s *session) showBusy() {
 // (handBack), so a cancel that found it shown still reaches it first.
 func (s *session) setHeld(bk *backend) {
 	s.bk = bk
+	s.inFlight = 0
 	s.held.Store(bk)
 }
 
@@ -738,32 +764,45 @@ func (s *session) emitSynthetic() {
 	s.flushClient()
 }
 
-// sendRaw writes encoded messages to the held backend, unflushed.
+// sendRaw stages encoded messages for the held backend, unflushed: the
+// client message being handled sends them when it is committed
+// (pipeline.go).
 func (s *session) sendRaw(wire []byte) {
-	bk := s.bk
-	if bk == nil {
-		return
-	}
-	s.work.replay.note(wire)
-	if _, err := bk.wr.Write(wire); err != nil {
-		s.sendFailed(bk, err)
+	if bk := s.bk; bk != nil {
+		s.stageFor(bk, wire)
 	}
 }
 
-// sendBackend writes a message to the held backend; flush sends it.
+// sendBackend stages a message for the held backend; flush asks for it
+// to be sent, with everything before it, once the client message being
+// handled is committed (pipeline.go).
 func (s *session) sendBackend(m pgproto3.FrontendMessage, flush bool) {
 	bk := s.bk
 	if bk == nil {
 		return // lost meanwhile; the forwarder has told the client
 	}
 	wire, err := bk.encode(m)
-	if err == nil {
-		s.work.replay.note(wire) // before the write: a batch a write of fails is kept whole
-		if _, err = bk.wr.Write(wire); err == nil && flush {
-			err = bk.flushToRead() // written by the read of its answer (fused.go)
-		}
-	}
 	if err != nil {
+		s.sendFailed(bk, err)
+		return
+	}
+	s.stageFor(bk, wire)
+	s.wantFlush = s.wantFlush || flush
+}
+
+// stageFor stages wire for bk as part of the client message being
+// handled.
+func (s *session) stageFor(bk *backend, wire []byte) {
+	s.staged += len(wire)
+	s.restage(bk, wire)
+}
+
+// restage puts wire in bk's write buffers without writing to its socket,
+// keeping it for a replay first (before the write: a batch a write of
+// fails is kept whole).
+func (s *session) restage(bk *backend, wire []byte) {
+	s.work.replay.note(wire)
+	if err := bk.stage(wire); err != nil {
 		s.sendFailed(bk, err)
 	}
 }
