@@ -350,7 +350,7 @@ func (s *session) query(ctx context.Context, sql string) {
 	}
 	v := s.srv.decideQuery(s.id, sql)
 	if v.Kind == policy.KindEmpty || v.Err() != nil || v.Setting != nil {
-		s.endOpenBatch()
+		s.endOpenBatch(ctx)
 	}
 	if v.Kind == policy.KindEmpty {
 		// Nothing to run (drivers ping with "-- ping"): PostgreSQL
@@ -385,7 +385,7 @@ func (s *session) query(ctx context.Context, sql string) {
 // otherwise keep the batch's answers (and the backend) waiting for a
 // Sync that may never come. A Sync does the same on the backend, and its
 // ReadyForQuery is not the client's: the Query's own follows.
-func (s *session) endOpenBatch() {
+func (s *session) endOpenBatch(ctx context.Context) {
 	if !s.batchOpen || s.bk == nil {
 		// Nothing of the batch went to a backend; client SETs the
 		// session answered are settled as a Sync settles them.
@@ -401,6 +401,7 @@ func (s *session) endOpenBatch() {
 	s.push(expectation{kind: expectSync, swallow: true, settle: settle}, false)
 	s.sendBackend(&pgproto3.Sync{}, true)
 	s.batchOpen = false
+	s.commit(ctx) // sent now: a client SET waits for its answer (takeClientSetting)
 }
 
 // refuseSimple answers a simple-protocol message with an error and
