@@ -77,22 +77,21 @@ func (s *session) parseSetting(m *pgproto3.Parse, v policy.Verdict, gen uint64) 
 		paramOIDs: append([]uint32(nil), m.ParameterOIDs...)}
 	s.work.batchKind, s.work.batchSQL, s.work.batchOIDs = v.Kind, m.Query, st.paramOIDs
 	if m.Name == "" {
-		if s.unnamed == nil {
-			s.unnamed = new(clientStmt)
-		}
-		*s.unnamed = st
+		e := s.replaceUnnamed(st)
 		s.unnamedFresh = false // the backend's unnamed statement is not this one
-	} else {
-		if _, exists := s.stmts[m.Name]; exists {
-			s.refuseExtended(errorf(codeDupStatement, "prepared statement \""+m.Name+"\" already exists"))
-			return
-		}
-		if s.stmts == nil {
-			s.stmts = map[string]clientStmt{}
-		}
-		s.stmts[m.Name] = st
+		e.kind = synthParseComplete
+		s.pushSynthetic(e)
+		return
 	}
-	s.pushSynthetic(expectation{kind: synthParseComplete})
+	if _, exists := s.stmts[m.Name]; exists {
+		s.refuseExtended(errorf(codeDupStatement, "prepared statement \""+m.Name+"\" already exists"))
+		return
+	}
+	if s.stmts == nil {
+		s.stmts = map[string]clientStmt{}
+	}
+	s.stmts[m.Name] = st
+	s.pushSynthetic(expectation{kind: synthParseComplete, client: m.Name})
 }
 
 // settingStmt is the client SET statement the client prepared as name,
@@ -142,6 +141,9 @@ func (s *session) bindSetting(m *pgproto3.Bind) bool {
 	}
 	s.noteBound(m.PreparedStatement)
 	s.notePortal(portal, st.kind)
+	if portal == "" {
+		s.unbindUnnamed() // the SET's portal replaces the client's
+	}
 	if s.work.sets.portals == nil {
 		s.work.sets.portals = map[string]*setPortal{}
 	}
@@ -188,18 +190,13 @@ func (s *session) describeSetting(m *pgproto3.Describe) bool {
 	return true
 }
 
-// closeSetting answers a Close of a SET's portal or of the unnamed
-// statement when it is a SET (a named statement's Close never reaches a
-// backend anyway).
+// closeSetting answers a Close of a SET's portal (a statement's Close
+// never reaches a backend anyway).
 func (s *session) closeSetting(m *pgproto3.Close) bool {
-	switch {
-	case m.ObjectType == 'P' && s.work.sets.portals[m.Name] != nil:
-		delete(s.work.sets.portals, m.Name)
-	case m.ObjectType == 'S' && m.Name == "" && s.unnamed != nil && s.unnamed.setting != nil:
-		s.unnamed = nil
-	default:
+	if m.ObjectType != 'P' || s.work.sets.portals[m.Name] == nil {
 		return false
 	}
+	delete(s.work.sets.portals, m.Name)
 	s.pushSynthetic(expectation{kind: synthCloseComplete})
 	return true
 }
