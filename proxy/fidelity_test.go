@@ -155,3 +155,45 @@ func TestStatementsOfASkippedBatchTail(t *testing.T) {
 		{bindMsg("", ""), executeMsg(""), syncMsg},
 	})
 }
+
+// DEALLOCATE is answered as PostgreSQL answers it, for the client's own
+// statements: by name (DEALLOCATE PREPARE too), ALL, an unknown name
+// (26000), inside a transaction block and in a failed one (25P02); the
+// statement is gone for a Bind and its name free for a Parse.
+func TestDeallocateMatchesPostgreSQL(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{poolMax: 1})
+	sameAsPostgreSQL(t, f, [][]pgproto3.FrontendMessage{
+		{parseMsg("a1", "SELECT 1"), parseMsg("a2", "SELECT 2"), parseMsg("a3", "SELECT 3"), parseMsg("", "SELECT 4"), syncMsg},
+		{queryMsg("DEALLOCATE a1")},
+		{bindMsg("a1", ""), executeMsg(""), syncMsg},
+		{queryMsg("DEALLOCATE a1")},
+		{queryMsg("deallocate prepare a2")},
+		{parseMsg("a2", "SELECT 22"), bindMsg("a2", ""), executeMsg(""), syncMsg},
+		{queryMsg("BEGIN")},
+		{queryMsg("DEALLOCATE a2")},
+		{queryMsg("ROLLBACK")},
+		{bindMsg("a2", ""), executeMsg(""), syncMsg},
+		{queryMsg("BEGIN")},
+		{queryMsg("SELECT 1/0")},
+		{queryMsg("DEALLOCATE a3")},
+		{queryMsg("ROLLBACK")},
+		{bindMsg("a3", ""), executeMsg(""), syncMsg},
+		{parseMsg("b1", "SELECT 5"), syncMsg},
+		{queryMsg("deallocate all")},
+		{bindMsg("a3", ""), executeMsg(""), syncMsg},
+		{bindMsg("b1", ""), executeMsg(""), syncMsg},
+		{queryMsg("DEALLOCATE ALL")},
+		{parseMsg("a1", "SELECT 6"), bindMsg("a1", ""), executeMsg(""), syncMsg},
+		// In the extended protocol, as pgx's and JDBC's Exec send it.
+		{parseMsg("", "DEALLOCATE a1"), bindMsg("", ""), &pgproto3.Describe{ObjectType: 'P'}, executeMsg(""), syncMsg},
+		{bindMsg("a1", ""), executeMsg(""), syncMsg},
+		{parseMsg("", "DEALLOCATE a1"), bindMsg("", ""), executeMsg(""), syncMsg},
+		{parseMsg("c1", "SELECT 7"), parseMsg("d1", "DEALLOCATE c1"), &pgproto3.Describe{ObjectType: 'S', Name: "d1"}, syncMsg},
+		{bindMsg("c1", ""), executeMsg(""), parseMsg("", "SELECT 1/0"), bindMsg("", ""), executeMsg(""), bindMsg("d1", ""), executeMsg(""), syncMsg},
+		{bindMsg("c1", ""), executeMsg(""), bindMsg("d1", "p"), executeMsg("p"), executeMsg("p"), syncMsg},
+		{bindMsg("c1", ""), executeMsg(""), syncMsg},
+		{parseMsg("", "DEALLOCATE ALL"), bindMsg("", ""), executeMsg(""), syncMsg},
+		{bindMsg("d1", ""), syncMsg},
+	})
+}

@@ -92,6 +92,10 @@ const (
 	synthNoData
 	synthParamDesc
 	synthReport
+	// synthDeallocate and synthDeallocateAll are the CommandComplete of
+	// a DEALLOCATE the session answered (deallocate.go).
+	synthDeallocate
+	synthDeallocateAll
 )
 
 func (k expectKind) synthetic() bool { return k >= synthParseComplete }
@@ -379,6 +383,10 @@ func (s *session) writeSynthetic(entries []expectation) {
 			if e.report != nil {
 				s.writeMsg(e.report)
 			}
+		case synthDeallocate:
+			s.writeMsg(&pgproto3.CommandComplete{CommandTag: []byte("DEALLOCATE")})
+		case synthDeallocateAll:
+			s.writeMsg(&pgproto3.CommandComplete{CommandTag: []byte("DEALLOCATE ALL")})
 		case synthBindComplete:
 			s.writeClient('2', nil, false)
 		case synthNoData:

@@ -210,6 +210,9 @@ type clientStmt struct {
 	// session answers it itself and the backend never sees it
 	// (clientsetext.go).
 	setting *policy.ClientSetting
+	// dealloc is what a DEALLOCATE statement forgets: the session
+	// answers it itself too (deallocate.go).
+	dealloc *policy.Deallocation
 }
 
 // run serves the session on a fresh goroutine, at its start and each
@@ -322,7 +325,7 @@ func (s *session) query(ctx context.Context, sql string) {
 	}
 	s.queryDropsUnnamed()
 	v := s.srv.decideQuery(s.id, sql)
-	if v.Kind == policy.KindEmpty || v.Err() != nil || v.Setting != nil {
+	if v.Kind == policy.KindEmpty || v.Err() != nil || v.Setting != nil || v.Deallocate != nil {
 		s.endOpenBatch()
 	}
 	if v.Kind == policy.KindEmpty {
@@ -340,6 +343,10 @@ func (s *session) query(ctx context.Context, sql string) {
 	}
 	if v.Setting != nil {
 		s.clientSetting(ctx, v.Setting)
+		return
+	}
+	if v.Deallocate != nil {
+		s.deallocateSimple(ctx, v.Deallocate)
 		return
 	}
 	if !s.startBatch(ctx, true) {
@@ -419,8 +426,9 @@ func (s *session) parse(ctx context.Context, m *pgproto3.Parse) {
 		}
 		return
 	}
-	if v.Setting != nil {
-		// Never to the backend: it would outlive the lending.
+	if v.Setting != nil || v.Deallocate != nil {
+		// Never to the backend: it would outlive the lending, or
+		// drop statements other clients share.
 		s.parseSetting(m, v, gen)
 		return
 	}

@@ -80,7 +80,7 @@ func (s *session) undoSkipped(dropped []expectation) {
 	for i := len(dropped) - 1; i >= 0; i-- {
 		e := dropped[i]
 		switch {
-		case e.kind == synthCloseComplete && e.reopen != nil:
+		case e.reopen != nil: // a Close or DEALLOCATE of the statement
 			if s.stmts == nil {
 				s.stmts = map[string]clientStmt{}
 			}
