@@ -88,8 +88,10 @@ func statementKind(name string) Kind {
 		return KindDML
 	case "CopyStmt":
 		return KindCopy
-	case "PrepareStmt", "ExecuteStmt", "DeallocateStmt":
+	case "PrepareStmt", "ExecuteStmt":
 		return KindPrepare
+	case "DeallocateStmt":
+		return KindDeallocate
 	case "DeclareCursorStmt", "FetchStmt", "ClosePortalStmt":
 		return KindCursor
 	case "ListenStmt", "NotifyStmt", "UnlistenStmt":

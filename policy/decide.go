@@ -121,7 +121,11 @@ func (w *walker) judge(pb []byte, p Profile) (v Verdict, needExact bool) {
 	if w.setting != nil && len(raws) > 1 {
 		return denied(deny(RuleSettings, "a client setting must be sent alone, not with other statements"), kind), false
 	}
-	v = Verdict{Allowed: true, Kind: kind, Relations: w.rels, Functions: w.funcs, Implicit: w.implicit, Setting: w.setting}
+	if w.deallocation != nil && len(raws) > 1 {
+		return denied(deny(RuleKind, "DEALLOCATE must be sent alone, not with other statements"), kind), false
+	}
+	v = Verdict{Allowed: true, Kind: kind, Relations: w.rels, Functions: w.funcs, Implicit: w.implicit, Setting: w.setting,
+		Deallocate: w.deallocation}
 	if !rewritten {
 		return v, false
 	}

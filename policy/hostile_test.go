@@ -400,8 +400,6 @@ var hostile = []struct{ sql, rule string }{
 	{"PREPARE p(int) AS DELETE FROM t WHERE id = $1", RuleKind},
 	{"EXECUTE p", RuleKind},
 	{"EXECUTE p(1)", RuleKind},
-	{"DEALLOCATE p", RuleKind},
-	{"DEALLOCATE ALL", RuleKind},
 	{"DECLARE c CURSOR FOR SELECT 1", RuleKind},
 	{"DECLARE c CURSOR WITH HOLD FOR SELECT * FROM orders", RuleKind},
 	{"FETCH 10 FROM c", RuleKind},

@@ -17,7 +17,8 @@ type Identity struct {
 type Kind string
 
 // Statement kinds. Only KindSelect, KindExplain, KindShow, KindBegin,
-// KindCommit and KindRollback can be allowed.
+// KindCommit, KindRollback, KindClientSetting and KindDeallocate can be
+// allowed; the last two carry what the door answers itself.
 const (
 	KindSelect      Kind = "select"      // SELECT, VALUES, TABLE, set operations, WITH of SELECTs
 	KindExplain     Kind = "explain"     // EXPLAIN (never ANALYZE)
@@ -34,7 +35,8 @@ const (
 	KindCopy          Kind = "copy"        // COPY
 	KindDDL           Kind = "ddl"         // CREATE, ALTER, DROP, COMMENT, TRUNCATE, ...
 	KindDCL           Kind = "dcl"         // GRANT, REVOKE, roles, policies
-	KindPrepare       Kind = "prepare"     // SQL-level PREPARE, EXECUTE, DEALLOCATE
+	KindPrepare       Kind = "prepare"     // SQL-level PREPARE, EXECUTE
+	KindDeallocate    Kind = "deallocate"  // DEALLOCATE [PREPARE] name or ALL; the verdict carries which (Verdict.Deallocate)
 	KindCursor        Kind = "cursor"      // DECLARE, FETCH, MOVE, CLOSE
 	KindNotify        Kind = "notify"      // LISTEN, NOTIFY, UNLISTEN
 	KindProcedural    Kind = "procedural"  // DO, CALL

@@ -33,6 +33,7 @@ type nums struct {
 	fnVariadic                                     int32
 	constFval                                      int32
 	varKind, varName, varArgs, varLocal            int32
+	deallocName                                    int32
 	common                                         commonNums
 	rt                                             rowTypeNums
 	// LimitOption values of SelectStmt.limit_option.
@@ -111,6 +112,7 @@ func newNums(s *schema) (nums, error) {
 		constFval: l.get("A_Const", "fval"),
 		varKind:   l.get("VariableSetStmt", "kind"), varName: l.get("VariableSetStmt", "name"),
 		varArgs: l.get("VariableSetStmt", "args"), varLocal: l.get("VariableSetStmt", "is_local"),
+		deallocName: l.get("DeallocateStmt", "name"),
 	}
 	n.common = newCommonNums(l)
 	n.rt = newRowTypeNums(l)

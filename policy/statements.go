@@ -23,6 +23,8 @@ func (w *walker) statement(node []byte) (Kind, error) {
 		return w.transaction(b)
 	case "VariableSetStmt":
 		return w.variableSet(b)
+	case "DeallocateStmt":
+		return w.deallocate(b)
 	}
 	kind := statementKind(m.name)
 	if kind == KindSet {

@@ -58,6 +58,9 @@ type Verdict struct {
 	// Setting is the client setting an allowed KindClientSetting
 	// statement chooses; nil for every other verdict.
 	Setting *ClientSetting
+	// Deallocate is what an allowed KindDeallocate statement forgets;
+	// nil for every other verdict.
+	Deallocate *Deallocation
 }
 
 // Err returns the denial as an error, or nil when the verdict allows.

@@ -35,6 +35,8 @@ type walker struct {
 	setArms map[*byte]bool
 	// setting is the client setting a KindClientSetting statement chose.
 	setting *ClientSetting
+	// deallocation is what a KindDeallocate statement forgets.
+	deallocation *Deallocation
 }
 
 // cteScope is the set of CTE names one WITH clause makes visible.

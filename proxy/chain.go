@@ -44,6 +44,7 @@ func (s *session) execute(ctx context.Context, m *pgproto3.Execute) {
 	s.forwardExtended(ctx, m, expectation{kind: expectExecute})
 	if !s.skipping && s.work.endPortals[m.Portal] {
 		s.txEnded = true
+		s.forgetPortals() // none outlives the transaction
 	}
 }
 

@@ -30,6 +30,14 @@ import (
 // PostgreSQL would apply it at once and undo it on ROLLBACK, which the
 // session cannot reproduce exactly without the backend.
 //
+// One difference remains: a client SET followed by BEGIN in the same
+// extended batch (no Sync between them). PostgreSQL runs the SET in the
+// batch's implicit transaction, which the BEGIN turns into the block, so
+// a later ROLLBACK of the block undoes the SET; the session took it when
+// its Execute came and keeps it. Undoing it would mean watching the
+// block's end for every such batch; drivers send their SETs on their
+// own, synced, before any transaction.
+//
 // The policy checks every value but TimeZone completely; whether a zone
 // exists only the server knows. A TimeZone is therefore tried on a
 // backend first (serverRefuses), and a zone the server refuses is

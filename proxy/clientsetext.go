@@ -47,8 +47,10 @@ import (
 
 // setPortal is a portal bound to a client SET statement.
 type setPortal struct {
-	cs   *policy.ClientSetting
-	done bool // executed: a second Execute is refused, as PostgreSQL does
+	cs *policy.ClientSetting
+	// dealloc is set instead of cs for a DEALLOCATE (deallocate.go).
+	dealloc *policy.Deallocation
+	done    bool // executed: a second Execute is refused, as PostgreSQL does
 }
 
 // extSets is the state of the extended-protocol client SETs; the
@@ -73,40 +75,43 @@ type extSets struct {
 
 // parseSetting answers a Parse of an allowed client SET.
 func (s *session) parseSetting(m *pgproto3.Parse, v policy.Verdict, gen uint64) {
-	st := clientStmt{sql: m.Query, kind: v.Kind, gen: gen, setting: v.Setting,
+	st := clientStmt{sql: m.Query, kind: v.Kind, gen: gen, setting: v.Setting, dealloc: v.Deallocate,
 		paramOIDs: append([]uint32(nil), m.ParameterOIDs...)}
 	s.work.batchKind, s.work.batchSQL, s.work.batchOIDs = v.Kind, m.Query, st.paramOIDs
 	if m.Name == "" {
-		if s.unnamed == nil {
-			s.unnamed = new(clientStmt)
-		}
-		*s.unnamed = st
+		e := s.replaceUnnamed(st)
 		s.unnamedFresh = false // the backend's unnamed statement is not this one
-	} else {
-		if _, exists := s.stmts[m.Name]; exists {
-			s.refuseExtended(errorf(codeDupStatement, "prepared statement \""+m.Name+"\" already exists"))
-			return
-		}
-		if s.stmts == nil {
-			s.stmts = map[string]clientStmt{}
-		}
-		s.stmts[m.Name] = st
+		e.kind = synthParseComplete
+		s.pushSynthetic(e)
+		return
 	}
-	s.pushSynthetic(expectation{kind: synthParseComplete})
+	if _, exists := s.stmts[m.Name]; exists {
+		s.refuseExtended(errorf(codeDupStatement, "prepared statement \""+m.Name+"\" already exists"))
+		return
+	}
+	if s.stmts == nil {
+		s.stmts = map[string]clientStmt{}
+	}
+	s.stmts[m.Name] = st
+	s.pushSynthetic(expectation{kind: synthParseComplete, client: m.Name})
 }
 
 // settingStmt is the client SET statement the client prepared as name,
 // if it is one.
 func (s *session) settingStmt(name string) (clientStmt, bool) {
 	if name == "" {
-		if s.unnamed == nil || s.unnamed.setting == nil {
+		if s.unnamed == nil || !s.unnamed.answered() {
 			return clientStmt{}, false
 		}
 		return *s.unnamed, true
 	}
 	st, ok := s.stmts[name]
-	return st, ok && st.setting != nil
+	return st, ok && st.answered()
 }
+
+// answered says the session answers the statement itself: a client SET
+// or a DEALLOCATE.
+func (st *clientStmt) answered() bool { return st.setting != nil || st.dealloc != nil }
 
 // bindSetting answers a Bind of a client SET statement, and reports
 // whether it did: a Bind of any other statement goes on to the backend.
@@ -136,16 +141,21 @@ func (s *session) bindSetting(m *pgproto3.Bind) bool {
 			" parameters, but prepared statement \""+m.PreparedStatement+"\" requires "+strconv.Itoa(len(st.paramOIDs))))
 		return true
 	}
-	cs, ok := s.rejudgeSetting(st)
-	if !ok {
-		return true
+	cs, ok := st.setting, true
+	if st.dealloc == nil { // DEALLOCATE reads nothing a RELOAD could deny
+		if cs, ok = s.rejudgeSetting(st); !ok {
+			return true
+		}
 	}
 	s.noteBound(m.PreparedStatement)
 	s.notePortal(portal, st.kind)
+	if portal == "" {
+		s.unbindUnnamed() // the SET's portal replaces the client's
+	}
 	if s.work.sets.portals == nil {
 		s.work.sets.portals = map[string]*setPortal{}
 	}
-	s.work.sets.portals[portal] = &setPortal{cs: cs}
+	s.work.sets.portals[portal] = &setPortal{cs: cs, dealloc: st.dealloc}
 	s.pushSynthetic(expectation{kind: synthBindComplete})
 	return true
 }
@@ -188,18 +198,13 @@ func (s *session) describeSetting(m *pgproto3.Describe) bool {
 	return true
 }
 
-// closeSetting answers a Close of a SET's portal or of the unnamed
-// statement when it is a SET (a named statement's Close never reaches a
-// backend anyway).
+// closeSetting answers a Close of a SET's portal (a statement's Close
+// never reaches a backend anyway).
 func (s *session) closeSetting(m *pgproto3.Close) bool {
-	switch {
-	case m.ObjectType == 'P' && s.work.sets.portals[m.Name] != nil:
-		delete(s.work.sets.portals, m.Name)
-	case m.ObjectType == 'S' && m.Name == "" && s.unnamed != nil && s.unnamed.setting != nil:
-		s.unnamed = nil
-	default:
+	if m.ObjectType != 'P' || s.work.sets.portals[m.Name] == nil {
 		return false
 	}
+	delete(s.work.sets.portals, m.Name)
 	s.pushSynthetic(expectation{kind: synthCloseComplete})
 	return true
 }
@@ -217,6 +222,10 @@ func (s *session) executeSetting(ctx context.Context, m *pgproto3.Execute) bool 
 		return true
 	}
 	p.done = true
+	if p.dealloc != nil {
+		s.deallocateExtended(p.dealloc)
+		return true
+	}
 	if s.bk != nil {
 		// A transaction is open on the backend, or the batch's earlier
 		// statements run in one; waiting for their answers here would

@@ -250,7 +250,7 @@
 //     a farewell left: the parker checks for one under its lock, which
 //     the farewell's take of a parked session holds too.
 //   - the current lending (lendingState: bk, expect, queue, unsynced,
-//     backendSkips, failedNames, clientGone; in work: span and the
+//     backendSkips, clientGone; in work: span and the
 //     statement's outcome): the session goroutine's. The response
 //     queue's array (queue) comes from the server's pool when something
 //     is queued and goes back once nothing is owed and no backend is
@@ -274,10 +274,12 @@
 //     an abandoned lending.
 //   - the extended-protocol batch (batchState: batchOpen, skipping,
 //     unnamed, unnamedFresh, stmts, txEnded; in work: batchKind,
-//     batchSQL, batchOIDs, endPortals, and sets: the portals of client
-//     SETs and what the batch's SETs changed, clientsetext.go): the
-//     session goroutine alone (a forwarder draining an abandoned lending
-//     leaves sets alone).
+//     batchSQL, batchOIDs, endPortals, unnamedPortal and portals
+//     (portals.go), and sets: the portals of client SETs and what the
+//     batch's SETs changed, clientsetext.go): the session goroutine
+//     alone (a forwarder draining an abandoned lending leaves sets
+//     alone, and undoes nothing of a batch the server skipped,
+//     skipped.go).
 //   - work (sessionWork) is allocated at the session's first message and
 //     stmts at its first named Parse, so a client that logs in and waits
 //     (or is parked) carries neither; the hang-up watch in work has its

@@ -21,6 +21,8 @@ const (
 	codeDupStatement    = "42P05"                           // duplicate_prepared_statement
 	codeNoStatement     = "26000"                           // invalid_sql_statement_name
 	codeDupCursor       = "42P03"                           // duplicate_cursor: a portal name in use
+	codeNoPortal        = "34000"                           // invalid_cursor_name: a portal the client did not bind
+	codeInFailedTx      = "25P02"                           // in_failed_sql_transaction
 	codeNotInState      = "55000"                           // object_not_in_prerequisite_state
 	codeAdminShutdown   = "57P01"                           // admin_shutdown
 	codeFeatureNotSupp  = "0A000"                           // feature_not_supported

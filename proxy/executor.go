@@ -109,6 +109,12 @@ func (x *Executor) QueryBudget(ctx context.Context, id policy.Identity, maxBytes
 		return nil, &policy.Error{SQLState: policy.SQLStateDenied, Rule: policy.RuleSettings,
 			Message: "pgmoat: " + policy.RuleSettings + ": SET " + v.Setting.Name + " has no session to keep it here"}
 	}
+	if v.Deallocate != nil {
+		// The statements DEALLOCATE names are a session's; here there
+		// is none, and the backend's are shared.
+		return nil, &policy.Error{SQLState: policy.SQLStateDenied, Rule: policy.RuleKind,
+			Message: "pgmoat: " + policy.RuleKind + ": DEALLOCATE has no session's statements to forget here"}
+	}
 	query := v.SQL(sql)
 	bk, want, local, err := x.lend(ctx, id)
 	if err != nil {

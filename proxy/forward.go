@@ -38,9 +38,19 @@ type expectation struct {
 	// prepared is the backend statement name a real Parse creates; it is
 	// recorded as present once ParseComplete arrives.
 	prepared string
-	// client is the client's name for the statement a Parse creates: if
-	// the server refuses it, the name is free again (failedNames).
+	// client is the client's name for the statement a Parse creates
+	// (a real one or a synthetic ParseComplete) or a Close removes: if
+	// the server skips the message, that is undone (skipped.go).
 	client string
+	// reopen is the statement a Close removed, put back if the Close is
+	// skipped.
+	reopen *clientStmt
+	// unnamedParse marks a client's Parse of the unnamed statement;
+	// restoreUnnamed says the unnamed statement goes back to unnamedWas
+	// (nil: none) if the message is skipped (skipped.go).
+	unnamedParse   bool
+	restoreUnnamed bool
+	unnamedWas     *clientStmt
 	// started and stmtKind time a Query or Sync for the metrics; sql is
 	// the statement text, for the debug log (scrubbed before logging).
 	started   time.Time
@@ -82,6 +92,10 @@ const (
 	synthNoData
 	synthParamDesc
 	synthReport
+	// synthDeallocate and synthDeallocateAll are the CommandComplete of
+	// a DEALLOCATE the session answered (deallocate.go).
+	synthDeallocate
+	synthDeallocateAll
 )
 
 func (k expectKind) synthetic() bool { return k >= synthParseComplete }
@@ -294,9 +308,6 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 		// Until the client's Sync reaches it; one already sent ends
 		// the skipping by itself.
 		s.backendSkips = len(s.expect) == 0 || s.expect[0].kind != expectSync
-		if head.kind == expectParse && head.client != "" {
-			s.failedNames = append(s.failedNames, head.client)
-		}
 		s.failBatchSets() // the batch's transaction is rolled back, its SETs with it
 		if head.swallow {
 			forwardIt = true // a failure of pgmoat's own Parse is the client's failure too
@@ -355,6 +366,7 @@ func (s *session) dropUntilSync() {
 	for i < len(s.expect) && s.expect[i].kind != expectSync && s.expect[i].kind != synthReady {
 		i++
 	}
+	s.undoSkipped(s.expect[:i])
 	s.expect = s.expect[i:]
 }
 
@@ -386,6 +398,10 @@ func (s *session) writeSynthetic(entries []expectation) {
 			if e.report != nil {
 				s.writeMsg(e.report)
 			}
+		case synthDeallocate:
+			s.writeMsg(&pgproto3.CommandComplete{CommandTag: []byte("DEALLOCATE")})
+		case synthDeallocateAll:
+			s.writeMsg(&pgproto3.CommandComplete{CommandTag: []byte("DEALLOCATE ALL")})
 		case synthBindComplete:
 			s.writeClient('2', nil, false)
 		case synthNoData:

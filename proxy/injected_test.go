@@ -11,8 +11,9 @@ import (
 // the unnamed portal. A client reaches neither: its statement names are
 // its own (a Parse of pgmoat_local is the client's statement, and a
 // Bind or Close of the name never touches pgmoat's), and the unnamed
-// portal the injection leaves runs nothing again. The identity holds
-// throughout.
+// portal the injection leaves is not the client's: an Execute or
+// Describe of it without a Bind gets 34000, as from PostgreSQL, which
+// has no such portal. The identity holds throughout.
 func TestInjectedStatementIsOutOfReach(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
@@ -31,9 +32,9 @@ func TestInjectedStatementIsOutOfReach(t *testing.T) {
 			t.Fatalf("%s: %q, want %q", what, s, want)
 		}
 	}
-	step("the injection's portal, executed again", "",
+	step("the injection's portal, executed again", "34000",
 		&pgproto3.Execute{})
-	step("the injection's portal, described", "",
+	step("the injection's portal, described", "34000",
 		&pgproto3.Describe{ObjectType: 'P'})
 	step("Bind to pgmoat_local", "26000",
 		&pgproto3.Bind{PreparedStatement: localStatement, Parameters: [][]byte{[]byte("request.user_id"), []byte("2")}}, &pgproto3.Execute{})

@@ -7,12 +7,32 @@ package proxy
 // as it stops a Bind of the statement (rejudge): each Execute of a
 // portal bound under another generation judges the statement's text
 // again, and a denial refuses the Execute.
+//
+// The unnamed portal the backend has is not always the client's: the
+// per-transaction settings are bound there (lending.go), so an Execute
+// or Describe of it without a Bind would run or describe pgmoat's own
+// statement. The session knows whether the client bound the unnamed
+// portal in its transaction (boundPortal.bound) and answers 34000 when
+// it did not, as PostgreSQL answers for a portal that does not exist.
+// It is gone when the transaction ends (a new lending, a COMMIT or
+// ROLLBACK the client ran), when a simple Query replaces it (every
+// Query runs in the unnamed portal), at the client's Close of it, and
+// when pgmoat binds its own statement there. Named portals are the
+// client's alone: pgmoat binds none and the policy refuses DECLARE, so
+// the server's answer for one is the one PostgreSQL would give.
+//
+// After an error in a transaction block, a Bind or Close of the unnamed
+// portal the server skipped is not undone: the server answers an
+// Execute of the portal with 25P02 where PostgreSQL would answer 34000,
+// an error either way, and nothing runs.
 
 // boundPortal is what a portal runs: its statement's text as the policy
 // judged it, and the generation it was judged under.
 type boundPortal struct {
 	sql string
 	gen uint64
+	// bound says the client bound the portal in this transaction.
+	bound bool
 }
 
 // noteBoundPortal records what a Bind fills portal with: the statement
@@ -23,9 +43,9 @@ func (s *session) noteBoundPortal(portal, stmt string) {
 		if s.unnamed == nil {
 			return
 		}
-		bp = boundPortal{sql: s.unnamed.sql, gen: s.unnamed.gen}
+		bp = boundPortal{sql: s.unnamed.sql, gen: s.unnamed.gen, bound: true}
 	} else if st, ok := s.stmts[stmt]; ok {
-		bp = boundPortal{sql: st.sql, gen: st.gen}
+		bp = boundPortal{sql: st.sql, gen: st.gen, bound: true}
 	} else {
 		return
 	}
@@ -46,11 +66,31 @@ func (s *session) forgetPortals() {
 	clear(s.work.portals)
 }
 
+// unbindUnnamed forgets the client's unnamed portal: something else
+// took its place, or it was closed.
+func (s *session) unbindUnnamed() {
+	s.work.unnamedPortal = boundPortal{}
+}
+
+// portalExists refuses a Describe or Execute of the unnamed portal when
+// the client did not bind it in its transaction; with no backend held
+// no transaction is open, and what the last one bound is gone.
+func (s *session) portalExists(portal string) bool {
+	if portal != "" || (s.bk != nil && s.work.unnamedPortal.bound) {
+		return true
+	}
+	s.refuseExtended(errorf(codeNoPortal, "portal \"\" does not exist"))
+	return false
+}
+
 // portalAllowed judges the statement an Execute runs again when the
 // engine's rules changed since it was judged, and refuses the Execute
-// when it is now denied. A portal pgmoat knows nothing of goes on: the
-// server answers for it.
+// when it is now denied. A named portal pgmoat knows nothing of goes
+// on: the server answers for it.
 func (s *session) portalAllowed(portal string) bool {
+	if !s.portalExists(portal) {
+		return false
+	}
 	bp, ok := s.work.unnamedPortal, true
 	if portal != "" {
 		bp, ok = s.work.portals[portal]

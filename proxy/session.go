@@ -109,10 +109,6 @@ type lendingState struct {
 	// would wait for answers that never come. The session goroutine
 	// folds it into skipping before each message (noteBackendSkip).
 	backendSkips bool
-	// failedNames are client statement names whose Parse the server
-	// refused: the session forgets them, so a driver may reuse the name
-	// as PostgreSQL allows.
-	failedNames []string
 	// slowAfter is the profile's slow threshold, looked up once.
 	slowAfter time.Duration
 	// busyShown is what shown.busy was last set to.
@@ -227,6 +223,9 @@ type clientStmt struct {
 	// session answers it itself and the backend never sees it
 	// (clientsetext.go).
 	setting *policy.ClientSetting
+	// dealloc is what a DEALLOCATE statement forgets: the session
+	// answers it itself too (deallocate.go).
+	dealloc *policy.Deallocation
 }
 
 // run serves the session on a fresh goroutine, at its start and each
@@ -329,16 +328,11 @@ func (s *session) handle(ctx context.Context, msg pgproto3.FrontendMessage) bool
 	return s.lost.Load()
 }
 
-// noteBackendSkip makes the session skip to Sync when the backend does,
-// and forget the names of statements the server refused to prepare.
+// noteBackendSkip makes the session skip to Sync when the backend does.
 func (s *session) noteBackendSkip() {
 	if s.backendSkips {
 		s.skipping = true
 	}
-	for _, name := range s.failedNames {
-		delete(s.stmts, name)
-	}
-	s.failedNames = s.failedNames[:0]
 }
 
 // query handles a simple-protocol Query. Inside an extended batch that
@@ -348,8 +342,9 @@ func (s *session) query(ctx context.Context, sql string) {
 	if s.skipping {
 		return
 	}
+	s.queryDropsUnnamed()
 	v := s.srv.decideQuery(s.id, sql)
-	if v.Kind == policy.KindEmpty || v.Err() != nil || v.Setting != nil {
+	if v.Kind == policy.KindEmpty || v.Err() != nil || v.Setting != nil || v.Deallocate != nil {
 		s.endOpenBatch(ctx)
 	}
 	if v.Kind == policy.KindEmpty {
@@ -369,13 +364,30 @@ func (s *session) query(ctx context.Context, sql string) {
 		s.clientSetting(ctx, v.Setting)
 		return
 	}
+	if v.Deallocate != nil {
+		s.deallocateSimple(ctx, v.Deallocate)
+		return
+	}
 	if !s.startBatch(ctx, true) {
 		return
 	}
 	s.push(expectation{kind: expectQuery, started: time.Now(), stmtKind: v.Kind, sql: sql}, false)
 	s.sendBackend(&pgproto3.Query{String: v.SQL(sql)}, true)
 	s.batchOpen = false
-	s.txEnded = s.txEnded || endsTransaction(v.Kind)
+	if endsTransaction(v.Kind) {
+		s.txEnded = true
+		s.forgetPortals()
+	}
+}
+
+// queryDropsUnnamed forgets the client's unnamed statement and portal
+// at a simple Query, as PostgreSQL drops them at every Query it runs
+// (an empty one, a SET, a denied one alike): a Bind or Execute of them
+// without a new Parse or Bind gets 26000 or 34000.
+func (s *session) queryDropsUnnamed() {
+	s.unnamed, s.unnamedFresh = nil, false
+	s.unbindUnnamed()
+	delete(s.work.sets.portals, "")
 }
 
 // endOpenBatch ends on the backend an extended batch the client left
@@ -427,10 +439,16 @@ func (s *session) parse(ctx context.Context, m *pgproto3.Parse) {
 	if e := v.Err(); e != nil {
 		s.srv.noteDenial(s, m.Query, v)
 		s.refuseExtended(denied(e))
+		if m.Name == "" {
+			// PostgreSQL drops the unnamed statement before it parses
+			// the new one: after a Parse that failed there is none.
+			s.unnamed, s.unnamedFresh = nil, false
+		}
 		return
 	}
-	if v.Setting != nil {
-		// Never to the backend: it would outlive the lending.
+	if v.Setting != nil || v.Deallocate != nil {
+		// Never to the backend: it would outlive the lending, or
+		// drop statements other clients share.
 		s.parseSetting(m, v, gen)
 		return
 	}
@@ -442,12 +460,10 @@ func (s *session) parse(ctx context.Context, m *pgproto3.Parse) {
 		if !s.startBatch(ctx, false) {
 			return
 		}
-		if s.unnamed == nil {
-			s.unnamed = new(clientStmt)
-		}
-		*s.unnamed = clientStmt{query: query, paramOIDs: oids, sql: m.Query, kind: v.Kind, gen: gen}
+		e := s.replaceUnnamed(clientStmt{query: query, paramOIDs: oids, sql: m.Query, kind: v.Kind, gen: gen})
 		s.unnamedFresh = true
-		s.push(expectation{kind: expectParse}, true)
+		e.kind = expectParse
+		s.push(e, true)
 		s.work.parseOut = pgproto3.Parse{Query: query, ParameterOIDs: m.ParameterOIDs}
 		s.sendBackend(&s.work.parseOut, false)
 		return
@@ -466,7 +482,8 @@ func (s *session) parse(ctx context.Context, m *pgproto3.Parse) {
 	}
 	s.stmts[m.Name] = st
 	if s.ensurePreparedAs(st, false, m.Name) {
-		s.pushSynthetic(expectation{kind: synthParseComplete})
+		// Undone if an earlier message of the batch fails (skipped.go).
+		s.pushSynthetic(expectation{kind: synthParseComplete, client: m.Name})
 	}
 }
 
@@ -636,7 +653,7 @@ func (s *session) noteBound(name string) {
 }
 
 func (s *session) describe(ctx context.Context, m *pgproto3.Describe) {
-	if s.skipping || s.describeSetting(m) || !s.startBatch(ctx, false) {
+	if s.skipping || s.describeSetting(m) || (m.ObjectType == 'P' && !s.portalExists(m.Name)) || !s.startBatch(ctx, false) {
 		return
 	}
 	s.work.describeOut = *m
@@ -655,12 +672,15 @@ func (s *session) closeMsg(ctx context.Context, m *pgproto3.Close) {
 	if s.skipping || s.closeSetting(m) {
 		return
 	}
-	if m.ObjectType == 'S' && m.Name != "" {
+	if m.ObjectType == 'S' {
 		// The server-side statement stays cached for the next client that
-		// prepares the same text.
-		delete(s.stmts, m.Name)
-		s.pushSynthetic(expectation{kind: synthCloseComplete})
+		// prepares the same text, and the backend's unnamed statement is
+		// never bound again before the client's next Parse of it.
+		s.pushSynthetic(s.closeStatement(m.Name))
 		return
+	}
+	if m.Name == "" {
+		s.unbindUnnamed()
 	}
 	s.forwardExtended(ctx, m, expectation{kind: expectClose})
 }
@@ -875,6 +895,7 @@ func (s *session) injectLocal() {
 	s.unsynced = true
 	s.sendRaw(s.set.localWire)
 	s.work.replay.noteInjection(len(s.set.localExpect))
+	s.unbindUnnamed() // the settings are bound in the unnamed portal
 	if s.srv.pool.cfg.BehindPooler {
 		s.unnamedFresh = false
 	}
