@@ -10,6 +10,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strconv"
 	"strings"
 
@@ -197,7 +199,9 @@ func authMD5(fe *pgproto3.Backend, send func(pgproto3.BackendMessage) error, use
 }
 
 // ask sends one authentication request and reads the client's answer,
-// which fe decodes as the kind of answer the request asked for.
+// which fe decodes as the kind of answer the request asked for. An
+// answer that does not decode (or is too long) is a protocol violation
+// the client is told of; a read that failed is returned as it is.
 func ask(fe *pgproto3.Backend, send func(pgproto3.BackendMessage) error, req pgproto3.BackendMessage, kind uint32) (pgproto3.FrontendMessage, error) {
 	if err := send(req); err != nil {
 		return nil, err
@@ -205,7 +209,12 @@ func ask(fe *pgproto3.Backend, send func(pgproto3.BackendMessage) error, req pgp
 	if err := fe.SetAuthType(kind); err != nil {
 		return nil, err
 	}
-	return fe.Receive()
+	msg, err := fe.Receive()
+	var ne net.Error
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) && !errors.As(err, &ne) {
+		return nil, fatalf(codeProtocol, "pgmoat: protocol.startup: invalid authentication message: "+err.Error())
+	}
+	return msg, err
 }
 
 func md5Response(user, password string, salt [4]byte) string {
