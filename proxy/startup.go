@@ -29,10 +29,14 @@ var clientParams = map[string]string{
 }
 
 // maxAuthMessage bounds what a client that has not logged in may send in
-// one message (a password or a SASL exchange): PostgreSQL's own limit on
-// an authentication token. Without it a stranger could make pgmoat hold
-// MaxMessageSize per connection until the startup timeout.
-const maxAuthMessage = 65535
+// one message (a password or a SASL exchange). Without it a stranger
+// could make pgmoat hold MaxMessageSize per connection until the startup
+// timeout. It is the size of the buffer pgproto3 reads through anyway:
+// SCRAM and md5 answers are a few hundred bytes at most, and a longer
+// limit (PostgreSQL's 65535, meant for GSSAPI tokens) let a 5-byte header
+// make pgmoat hold a 64 KiB buffer per connection until the timeout,
+// some 0.8 GB for a flood of 10,000 half-open logins.
+const maxAuthMessage = 8192
 
 // startup negotiates TLS, reads the startup packet, authenticates the
 // client and sends the session's opening messages. It returns a session,
