@@ -10,6 +10,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strconv"
 	"strings"
 
@@ -86,12 +88,10 @@ func errAuthFailed(user string) *wireError {
 
 // authSCRAM runs a SCRAM-SHA-256 exchange. Unknown users get a full
 // exchange against decoy credentials, and the same failure.
-func authSCRAM(fe *pgproto3.Backend, send func(pgproto3.BackendMessage) error, user string, creds *credentials, decoy *decoyKey, iters int) error {
-	var stored scram.StoredCredentials
+func authSCRAM(fe *pgproto3.Backend, send func(pgproto3.BackendMessage) error, user string, creds *credentials, decoy scram.StoredCredentials) error {
+	stored := decoy
 	if creds != nil {
 		stored = creds.scram
-	} else {
-		stored = decoy.credentials(user, iters)
 	}
 	server, err := scram.SHA256.NewServer(func(string) (scram.StoredCredentials, error) { return stored, nil })
 	if err != nil {
@@ -132,6 +132,13 @@ func authSCRAM(fe *pgproto3.Backend, send func(pgproto3.BackendMessage) error, u
 // derived from the name under a key of the Server's; and it costs no
 // key derivation (the exchange fails whatever the client proves), so a
 // login under a made-up name takes no more CPU than a real one.
+//
+// The proxy's database and the admin console share a port and each door
+// knows only its own users, so each door has its own decoys: a name's
+// salts at the two doors differ whether it is a proxy user, an admin,
+// both or neither (with one decoy for both doors, an admin's salt at the
+// console differed from the decoy the proxy's door showed for the same
+// name, and a made-up name's did not).
 type decoyKey [32]byte
 
 func newDecoyKey() *decoyKey {
@@ -144,11 +151,18 @@ func newDecoyKey() *decoyKey {
 // login has SCRAM credentials: PostgreSQL's default.
 const decoyIters = 4096
 
-// credentials are user's decoy credentials, announcing iters rounds (the
-// count most real logins carry).
-func (k *decoyKey) credentials(user string, iters int) scram.StoredCredentials {
+// Doors, for decoyKey.credentials.
+const (
+	doorProxy = "proxy\x00"
+	doorAdmin = "admin\x00"
+)
+
+// credentials are user's decoy credentials at door, announcing iters
+// rounds (the count most of that door's logins carry).
+func (k *decoyKey) credentials(door, user string, iters int) scram.StoredCredentials {
 	derive := func(label string) []byte {
 		m := hmac.New(sha256.New, k[:])
+		m.Write([]byte(door))
 		m.Write([]byte(label))
 		m.Write([]byte(user))
 		return m.Sum(nil)
@@ -185,7 +199,9 @@ func authMD5(fe *pgproto3.Backend, send func(pgproto3.BackendMessage) error, use
 }
 
 // ask sends one authentication request and reads the client's answer,
-// which fe decodes as the kind of answer the request asked for.
+// which fe decodes as the kind of answer the request asked for. An
+// answer that does not decode (or is too long) is a protocol violation
+// the client is told of; a read that failed is returned as it is.
 func ask(fe *pgproto3.Backend, send func(pgproto3.BackendMessage) error, req pgproto3.BackendMessage, kind uint32) (pgproto3.FrontendMessage, error) {
 	if err := send(req); err != nil {
 		return nil, err
@@ -193,7 +209,12 @@ func ask(fe *pgproto3.Backend, send func(pgproto3.BackendMessage) error, req pgp
 	if err := fe.SetAuthType(kind); err != nil {
 		return nil, err
 	}
-	return fe.Receive()
+	msg, err := fe.Receive()
+	var ne net.Error
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) && !errors.As(err, &ne) {
+		return nil, fatalf(codeProtocol, "pgmoat: protocol.startup: invalid authentication message: "+err.Error())
+	}
+	return msg, err
 }
 
 func md5Response(user, password string, salt [4]byte) string {

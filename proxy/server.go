@@ -120,9 +120,10 @@ type logins struct {
 	users    map[string]credentialsFor
 	admins   map[string]credentialsFor
 	profiles []string
-	// decoyIters is the SCRAM iteration count shown for unknown users:
-	// the one most logins' credentials carry.
-	decoyIters int
+	// decoyIters and adminDecoyIters are the SCRAM iteration counts
+	// shown for unknown users at the proxy's door and at the console's:
+	// the one most of that door's logins carry.
+	decoyIters, adminDecoyIters int
 }
 
 // Reconfig is what Reconfigure changes on a running server.
@@ -210,7 +211,8 @@ func (s *Server) Reconfigure(r Reconfig) error {
 		}
 		next.admins[name] = credentialsFor{creds: c, role: role}
 	}
-	next.decoyIters = commonIters(next.users, next.admins)
+	next.decoyIters = commonIters(next.users)
+	next.adminDecoyIters = commonIters(next.admins)
 	s.logins.Store(next)
 	return nil
 }

@@ -29,10 +29,14 @@ var clientParams = map[string]string{
 }
 
 // maxAuthMessage bounds what a client that has not logged in may send in
-// one message (a password or a SASL exchange): PostgreSQL's own limit on
-// an authentication token. Without it a stranger could make pgmoat hold
-// MaxMessageSize per connection until the startup timeout.
-const maxAuthMessage = 65535
+// one message (a password or a SASL exchange). Without it a stranger
+// could make pgmoat hold MaxMessageSize per connection until the startup
+// timeout. It is the size of the buffer pgproto3 reads through anyway:
+// SCRAM and md5 answers are a few hundred bytes at most, and a longer
+// limit (PostgreSQL's 65535, meant for GSSAPI tokens) let a 5-byte header
+// make pgmoat hold a 64 KiB buffer per connection until the timeout,
+// some 0.8 GB for a flood of 10,000 half-open logins.
+const maxAuthMessage = 8192
 
 // startup negotiates TLS, reads the startup packet, authenticates the
 // client and sends the session's opening messages. It returns a session,
@@ -124,7 +128,7 @@ func (s *Server) open(conn net.Conn, fe *pgproto3.Backend, m *pgproto3.StartupMe
 	if known {
 		creds = &who.creds
 	}
-	if err := s.authenticate(conn, fe, send, user, creds); err != nil {
+	if err := s.authenticate(conn, fe, send, user, creds, false); err != nil {
 		if we, ok := err.(*wireError); ok {
 			return fail(we)
 		}
@@ -172,7 +176,9 @@ func (s *Server) open(conn net.Conn, fe *pgproto3.Backend, m *pgproto3.StartupMe
 	return sess, nil
 }
 
-func (s *Server) authenticate(conn net.Conn, fe *pgproto3.Backend, send func(pgproto3.BackendMessage) error, user string, creds *credentials) error {
+// authenticate checks user's password against creds (nil: not a user of
+// this door), at the admin console's door or the proxy's.
+func (s *Server) authenticate(conn net.Conn, fe *pgproto3.Backend, send func(pgproto3.BackendMessage) error, user string, creds *credentials, console bool) error {
 	switch s.cfg.Auth {
 	case AuthTrust:
 		if !isLoopback(conn.RemoteAddr()) {
@@ -185,7 +191,12 @@ func (s *Server) authenticate(conn net.Conn, fe *pgproto3.Backend, send func(pgp
 	case AuthMD5:
 		return authMD5(fe, send, user, creds)
 	default:
-		return authSCRAM(fe, send, user, creds, s.decoy, s.logins.Load().decoyIters)
+		l := s.logins.Load()
+		door, iters := doorProxy, l.decoyIters
+		if console {
+			door, iters = doorAdmin, l.adminDecoyIters
+		}
+		return authSCRAM(fe, send, user, creds, s.decoy.credentials(door, user, iters))
 	}
 }
 
@@ -285,23 +296,22 @@ func (e *wireError) asFatal() *wireError {
 func (s *Server) openAdmin(conn net.Conn, fe *pgproto3.Backend, m *pgproto3.StartupMessage) (*adminSession, error) {
 	send := sender(conn)
 	user := m.Parameters["user"]
+	// Only admin-console users are known here: a proxy user is checked
+	// against the console's decoy like a made-up name, so that neither
+	// the salt nor the answer tells one from the other.
 	who, known := s.adminUser(user)
 	var creds *credentials
 	if known {
 		creds = &who.creds
-	} else if proxyUser, ok := s.user(user); ok {
-		// A proxy user with the right password is told plainly that the
-		// console is not for them; anyone else just fails to log in.
-		creds = &proxyUser.creds
 	}
-	if err := s.authenticate(conn, fe, send, user, creds); err != nil {
+	if err := s.authenticate(conn, fe, send, user, creds, true); err != nil {
 		if we, ok := err.(*wireError); ok {
 			s.refuse(conn, we)
 		}
 		return nil, err
 	}
 	if !known {
-		e := fatalf(codeDenied, fmt.Sprintf("pgmoat: admin.access: %q is not an admin-console user", user))
+		e := errAuthFailed(user)
 		s.refuse(conn, e)
 		return nil, e
 	}
