@@ -15,8 +15,10 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -73,7 +75,13 @@ type rawClient struct {
 // ReadyForQuery.
 func rawLogin(t testing.TB, addr, db string) *rawClient {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
+	return rawLoginVia(t, &net.Dialer{}, addr, db)
+}
+
+// rawLoginVia is rawLogin with the client's socket dialed by d.
+func rawLoginVia(t testing.TB, d *net.Dialer, addr, db string) *rawClient {
+	t.Helper()
+	conn, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -856,4 +864,219 @@ func TestAdminConsoleIsNeverParked(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// blockedWriter logs in a client that pipelines pings and never reads
+// their answers, and waits until its session is blocked writing to it
+// while it holds nothing (small socket buffers on both ends).
+func blockedWriter(t *testing.T, srv *Server, addr, db string) (*rawClient, *session) {
+	t.Helper()
+	c, sess := smallBufferClient(t, srv, addr, db)
+	go pingForever(c)
+	waitBlockedWriting(t, c, sess)
+	return c, sess
+}
+
+// smallBufferClient logs in a client whose socket receives into 4 KiB,
+// and gives its session's socket a 4 KiB send buffer. The client's
+// buffer is set before the connect: shrunk on an established connection
+// it would be smaller than the window the client already advertised
+// (sized and scaled for the default buffer, and never taken back), so
+// the kernel would drop answers pgmoat sent within that window, and the
+// acknowledgements they carry of the client's own pings; both ends then
+// retransmit on an exponential backoff (seconds, up to two minutes)
+// while the client's pings wait in its send queue and nothing reaches
+// the session to answer. The session's send buffer only bounds what it
+// queues, and may be set at any time.
+func smallBufferClient(t *testing.T, srv *Server, addr, db string) (*rawClient, *session) {
+	t.Helper()
+	c := rawLoginVia(t, smallReadBufferDialer(), addr, db)
+	sess := srv.sessionByPID(c.pid)
+	if err := sess.conn.(*net.TCPConn).SetWriteBuffer(4 << 10); err != nil {
+		t.Fatal(err)
+	}
+	return c, sess
+}
+
+// smallReadBufferDialer dials sockets that receive into 4 KiB from
+// before their handshake, so they never advertise a window larger than
+// that (smallBufferClient).
+func smallReadBufferDialer() *net.Dialer {
+	return &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var err error
+		cerr := rc.Control(func(fd uintptr) {
+			err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4<<10)
+		})
+		return errors.Join(cerr, err)
+	}}
+}
+
+// The small-buffer client's socket never offers pgmoat more window than
+// its buffer holds: a window clamp above the buffer (what shrinking the
+// buffer after the handshake leaves) lets pgmoat's answers be dropped
+// and both ends fall into retransmission backoff, with the session
+// waiting for pings that never arrive instead of blocking on its writes.
+func TestSmallReadBufferClientOffersNoMoreWindowThanItsBuffer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			defer c.Close()
+			_, _ = c.Read(make([]byte, 1)) // until the client closes
+		}
+	}()
+	c, err := smallReadBufferDialer().Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rc, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clamp, buf int
+	var clampErr, bufErr error
+	if err := rc.Control(func(fd uintptr) {
+		clamp, clampErr = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_WINDOW_CLAMP)
+		buf, bufErr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if clampErr != nil || bufErr != nil {
+		t.Fatal(clampErr, bufErr)
+	}
+	if clamp > buf {
+		t.Fatalf("the client may advertise a window of %d bytes with a receive buffer of %d", clamp, buf)
+	}
+}
+
+// pingForever pipelines empty queries, which the session answers itself,
+// until the connection is closed at the end of the test.
+func pingForever(c *rawClient) {
+	ping := queryWire("-- ping")
+	for {
+		if _, err := c.conn.Write(ping); err != nil {
+			return
+		}
+	}
+}
+
+// waitBlockedWriting waits until sess has been blocked writing to its
+// client for a while. When it is not, the failure says where the pings
+// are: unread in the session's socket, or not yet delivered by the
+// client's kernel (still in its send queue).
+func waitBlockedWriting(t *testing.T, c *rawClient, sess *session) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		w := sess.writeSince.Load()
+		if w > 0 && time.Since(time.Unix(0, w)) > 100*time.Millisecond {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the session is not blocked writing its answers: %d bytes unread in its socket, %d bytes in the client's send queue, parked sessions %d",
+				socketQueue(t, sess.conn, syscall.TIOCINQ), socketQueue(t, c.conn, syscall.TIOCOUTQ), sess.srv.park.count())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// socketQueue is the byte count of a TCP socket's receive queue
+// (TIOCINQ) or send queue (TIOCOUTQ); -1 when it cannot be read.
+func socketQueue(t *testing.T, conn net.Conn, req uintptr) int {
+	rc, err := conn.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		return -1
+	}
+	n := -1
+	_ = rc.Control(func(fd uintptr) {
+		var v int32
+		if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, fd, req, uintptr(unsafe.Pointer(&v))); e == 0 {
+			n = int(v)
+		}
+	})
+	return n
+}
+
+// A client that pipelines pings and never reads their answers leaves its
+// session blocked writing to it while it holds nothing. Shutdown stops
+// the sweeper that would have closed such a connection, and its
+// graceful pass tells every idle session: the notice must not wait for
+// that client for ever, and the shutdown returns by its deadline.
+func TestShutdownDoesNotWaitForAClientThatDoesNotRead(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	srv, addr := trustServer(t, f)
+	c, _ := blockedWriter(t, srv, addr, f.db)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- srv.Shutdown(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("shutdown: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		_ = c.conn.Close() // lets the blocked write fail, so the test ends
+		<-done
+		t.Fatal("shutdown waited past its deadline for a client that does not read")
+	}
+	_ = c.conn.Close()
+	waitUntil(t, 10*time.Second, "the session to end", func() bool { return srv.Clients() == 0 })
+}
+
+// KILL of a client that does not read returns at once (its notice's
+// write is bounded) instead of waiting, with the admin console, for the
+// sweeper to close the connection a minute later.
+func TestKillDoesNotWaitForAClientThatDoesNotRead(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	srv, addr := trustServer(t, f)
+	c, _ := blockedWriter(t, srv, addr, f.db)
+	done := make(chan bool, 1)
+	go func() { done <- srv.kill(c.pid) }()
+	select {
+	case found := <-done:
+		if !found {
+			t.Fatal("KILL found no client")
+		}
+	case <-time.After(15 * time.Second):
+		_ = c.conn.Close()
+		<-done
+		t.Fatal("KILL waited for a client that does not read")
+	}
+	waitUntil(t, 10*time.Second, "the killed session to end", func() bool { return srv.Clients() == 0 })
+}
+
+// Sessions that parked, woken by clients that then pipeline pings and
+// never read their answers, each end blocked writing to their client
+// (what they write is bounded by the socket), not parked again nor
+// waiting to read pings the client's kernel still holds; and they end
+// when their clients go. Several clients at once, as one client's socket
+// set up wrong stalls only now and then.
+func TestParkedClientsThatPipelineWithoutReadingBlockTheirSessions(t *testing.T) {
+	const clients = 8
+	f := newFixture(t, fixtureOptions{})
+	srv, addr := trustServer(t, f)
+	cs := make([]*rawClient, clients)
+	sessions := make([]*session, clients)
+	for i := range cs {
+		cs[i], sessions[i] = smallBufferClient(t, srv, addr, f.db)
+	}
+	waitUntil(t, 10*time.Second, "the idle sessions to park", func() bool { return srv.park.count() == clients })
+	for _, c := range cs {
+		go pingForever(c)
+	}
+	for i, c := range cs {
+		waitBlockedWriting(t, c, sessions[i])
+	}
+	if n := srv.park.count(); n != 0 {
+		t.Fatalf("%d sessions parked while every one is blocked writing", n)
+	}
+	for _, c := range cs {
+		_ = c.conn.Close()
+	}
+	waitUntil(t, 10*time.Second, "the sessions to end", func() bool { return srv.Clients() == 0 })
 }
