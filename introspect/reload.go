@@ -243,8 +243,6 @@ func (r *Reloader) listen(ctx context.Context) {
 		case <-time.After(pause):
 		}
 		pause = min(2*pause, time.Minute)
-		// Changes may have been missed while disconnected.
-		r.Trigger()
 	}
 }
 
@@ -259,6 +257,10 @@ func (r *Reloader) listenOnce(ctx context.Context) (listened bool, err error) {
 	if _, err := conn.Exec(ctx, "LISTEN "+ReloadChannel); err != nil {
 		return false, err
 	}
+	// A change committed before the LISTEN (after the snapshot in hand
+	// was read, or while the connection was down) sent its NOTIFY to
+	// no one: one reload now sees it.
+	r.Trigger()
 	return true, r.relay(ctx, conn)
 }
 
