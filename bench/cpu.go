@@ -40,13 +40,18 @@ func procStatFields(pid int) ([]string, error) {
 // procCPU is a process's user+system time; with reaped it adds that of
 // the children it has waited for (cutime+cstime).
 func procCPU(pid int, reaped bool) (time.Duration, error) {
+	if reaped {
+		return statTicks(pid, 11, 12, 13, 14)
+	}
+	return statTicks(pid, 11, 12)
+}
+
+// statTicks sums the given fields of /proc/PID/stat (indexes as
+// procStatFields returns them) as CPU time.
+func statTicks(pid int, idx ...int) (time.Duration, error) {
 	f, err := procStatFields(pid)
 	if err != nil {
 		return 0, err
-	}
-	idx := []int{11, 12}
-	if reaped {
-		idx = append(idx, 13, 14)
 	}
 	var ticks int64
 	for _, i := range idx {
@@ -86,17 +91,35 @@ func childrenOf(pid int) []int {
 // its backends' and auxiliary processes', and that of the children it
 // reaped (backends of connections already closed). The difference of two
 // readings is what the server spent in between, whoever connected.
+//
+// A backend reaped between the postmaster's reading and the scan of its
+// children would be counted in neither (a reading after pgbench's
+// backends exit could come out below the one before), so the reading is
+// taken again until the postmaster reaped nothing during the scan.
 func serverCPU(postmaster int) (time.Duration, error) {
-	total, err := procCPU(postmaster, true)
-	if err != nil {
-		return 0, err
-	}
-	for _, c := range childrenOf(postmaster) {
-		if d, err := procCPU(c, false); err == nil {
-			total += d
+	for range 10 {
+		before, err := statTicks(postmaster, 13, 14)
+		if err != nil {
+			return 0, err
+		}
+		total, err := procCPU(postmaster, true)
+		if err != nil {
+			return 0, err
+		}
+		for _, c := range childrenOf(postmaster) {
+			if d, err := procCPU(c, false); err == nil {
+				total += d
+			}
+		}
+		after, err := statTicks(postmaster, 13, 14)
+		if err != nil {
+			return 0, err
+		}
+		if after == before {
+			return total, nil
 		}
 	}
-	return total, nil
+	return 0, fmt.Errorf("postmaster %d kept reaping children while its CPU was read", postmaster)
 }
 
 // postmasterPID reads the first line of the cluster's postmaster.pid.
