@@ -299,6 +299,14 @@ func writeProfiles(w writer, r *report) {
 		w("- [%s](%s)", p, p)
 	}
 	w("\nRead them with `go tool pprof -http : <pgmoat binary> pgmoat-cpu.pprof`.")
+	if len(r.CPUSplit) > 0 {
+		w("\nWhere pgmoat's CPU goes in that profile (flat samples by the kind of function they fall in; the system calls per transaction of both poolers are in section 1):\n")
+		w("| kind of work | share of pgmoat's CPU |")
+		w("|---|---:|")
+		for _, c := range r.CPUSplit {
+			w("| %s | %.1f%% |", c.Kind, 100*c.Share)
+		}
+	}
 }
 
 func writeSkipped(w writer, r *report) {

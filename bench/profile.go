@@ -62,6 +62,11 @@ func (e *env) profile(ctx context.Context) {
 			e.rep.Profiles = append(e.rep.Profiles, p.out)
 		}
 	}
+	split, err := e.cpuSplit(ctx, "pgmoat-cpu.pprof")
+	if err != nil {
+		e.rep.note("the CPU profile could not be split by kind of work: %v", err)
+	}
+	e.rep.CPUSplit = split
 }
 
 // pprofTop writes `go tool pprof -top` of a profile next to it.

@@ -25,8 +25,10 @@ type report struct {
 	Replicas      *replicaResult  `json:"replicas,omitempty"`
 	Faults        []faultResult   `json:"faults"`
 	Profiles      []string        `json:"profiles"` // files next to the report
-	Skipped       []skip          `json:"skipped"`
-	Notes         []string        `json:"notes"`
+	// CPUSplit is the pgmoat CPU profile's samples by kind of work.
+	CPUSplit []cpuShare `json:"cpu_split,omitempty"`
+	Skipped  []skip     `json:"skipped"`
+	Notes    []string   `json:"notes"`
 }
 
 // settings are the options a run used, as the report shows them.
