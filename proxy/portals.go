@@ -102,11 +102,7 @@ func (s *session) portalAllowed(portal string) bool {
 	if bp.gen == gen {
 		return true
 	}
-	v := s.srv.decide(s.id, bp.sql)
-	s.srv.metrics.statement(string(v.Kind), verdictLabel(v))
-	if e := v.Err(); e != nil {
-		s.srv.noteDenial(s, bp.sql, v)
-		s.refuseExtended(denied(e))
+	if _, allowed := s.judgeAgain(bp.sql); !allowed {
 		return false
 	}
 	bp.gen = gen

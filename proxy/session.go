@@ -614,11 +614,8 @@ func (s *session) rejudge(name string) bool {
 	if !ok || st.gen == gen {
 		return true
 	}
-	v := s.srv.decide(s.id, st.sql)
-	s.srv.metrics.statement(string(v.Kind), verdictLabel(v))
-	if e := v.Err(); e != nil {
-		s.srv.noteDenial(s, st.sql, v)
-		s.refuseExtended(denied(e))
+	v, allowed := s.judgeAgain(st.sql)
+	if !allowed {
 		return false
 	}
 	st.gen, st.kind = gen, v.Kind
@@ -635,6 +632,20 @@ func (s *session) rejudge(name string) bool {
 		s.stmts[name] = st
 	}
 	return true
+}
+
+// judgeAgain decides sql again under the engine's current rules, as a
+// Parse of it would be; a denial refuses the extended-protocol message
+// at hand.
+func (s *session) judgeAgain(sql string) (policy.Verdict, bool) {
+	v := s.srv.decide(s.id, sql)
+	s.srv.metrics.statement(string(v.Kind), verdictLabel(v))
+	if e := v.Err(); e != nil {
+		s.srv.noteDenial(s, sql, v)
+		s.refuseExtended(denied(e))
+		return v, false
+	}
+	return v, true
 }
 
 // noteBound makes the bound statement the batch's statement: a batch of
