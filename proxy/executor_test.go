@@ -3,9 +3,12 @@ package proxy
 import (
 	"context"
 	"errors"
+	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/pgmoat/pgmoat/policy"
 )
@@ -104,5 +107,59 @@ func TestExecutorKeepsNoMoreThanItsBudget(t *testing.T) {
 				t.Fatalf("the next statement on the backend: %v %v", after, err)
 			}
 		})
+	}
+}
+
+// TestExecutorPlansEachCallForItsValues: the executor's statements are
+// prepared once per backend, so past five executions the server would
+// switch to a generic plan, made without the call's values (for a lookup
+// by a list of ids and a limit, often a scan of the sort index that
+// filters the whole table). Every execution must be planned for its own
+// values: the server's own counts on the backend show no generic plan.
+func TestExecutorPlansEachCallForItsValues(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{poolMax: 1})
+	x := NewExecutor(f.pool, f.server.engine, "")
+	ctx := context.Background()
+	id := policy.Identity{UserID: "1", Profile: "readonly"}
+	// A plan that does not depend on the value: left to
+	// plan_cache_mode=auto, the server takes the generic one from the
+	// sixth execution on.
+	const lookup = `SELECT id FROM public.items WHERE id = $1`
+	const runs = 8
+	for i := range runs {
+		if _, err := x.Query(ctx, id, lookup, int32(i+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The only backend, between lendings: read its statements' counts.
+	bk, err := f.pool.acquire(ctx, borrower{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.pool.release(bk)
+	if err := bk.sendAll(&pgproto3.Query{String: "SELECT generic_plans, custom_plans FROM pg_catalog.pg_prepared_statements WHERE statement LIKE '%items WHERE id = $1%'"}); err != nil {
+		t.Fatal(err)
+	}
+	var counts [][]string
+	err = bk.untilReady(func(typ byte, body []byte) error {
+		if typ != 'D' {
+			return nil
+		}
+		var row pgproto3.DataRow
+		if err := row.Decode(body); err != nil {
+			return err
+		}
+		counts = append(counts, []string{string(row.Values[0]), string(row.Values[1])})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(counts) != 1 {
+		t.Fatalf("the lookup is prepared %d times on the only backend, want once", len(counts))
+	}
+	if want := []string{"0", strconv.Itoa(runs)}; !slices.Equal(counts[0], want) {
+		t.Fatalf("%s generic and %s custom plans over %d executions, want %v", counts[0][0], counts[0][1], runs, want)
 	}
 }
