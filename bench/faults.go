@@ -196,13 +196,21 @@ func oneSession(ctx context.Context, ep endpoint, sql string) error {
 }
 
 func connectTo(ctx context.Context, ep endpoint) (*pgconn.PgConn, error) {
+	cfg, err := configOf(ep)
+	if err != nil {
+		return nil, err
+	}
+	return pgconn.ConnectConfig(ctx, cfg)
+}
+
+func configOf(ep endpoint) (*pgconn.Config, error) {
 	host, port, _ := strings.Cut(ep.addr, ":")
 	cfg, err := pgconn.ParseConfig(fmt.Sprintf("host=%s port=%s dbname=%s sslmode=disable connect_timeout=10", host, port, ep.db))
 	if err != nil {
 		return nil, err
 	}
 	cfg.User, cfg.Password = ep.user, ep.password
-	return pgconn.ConnectConfig(ctx, cfg)
+	return cfg, nil
 }
 
 // measureBigValues samples the pooler's RSS while bigValueClients
@@ -255,7 +263,32 @@ func measureBigValues(ctx context.Context, ep endpoint, pid int, r *faultResult)
 // its own and reads the answer from the socket in pieces up to
 // ReadyForQuery, checking the row had the whole value.
 func readBigValue(ctx context.Context, ep endpoint) error {
-	c, err := connectTo(ctx, ep)
+	cfg, err := configOf(ep)
+	if err != nil {
+		return err
+	}
+	return readValue(ctx, cfg, bigValueBytes)
+}
+
+// readValue is readBigValue for a value of size bytes on a connection
+// made with cfg.
+//
+// The answer is read through the reader pgconn reads the socket with,
+// not from the socket itself: a write of pgconn's that took over 15 ms
+// (a busy machine) starts its background reader, which goes on reading
+// until pgconn stops it, and a stop only takes effect once the read in
+// progress returns. If the server's whole reply to the connection's last
+// write came before the stop, that read is still waiting after Hijack;
+// it takes the first piece of the answer (up to 8 KiB), and a read of
+// the bare socket then frames the rest from inside the value: a length
+// of 0x78787878 read from the 'x's, waited for until the deadline.
+func readValue(ctx context.Context, cfg *pgconn.Config, size int) error {
+	var rd io.Reader
+	cfg.BuildFrontend = func(r io.Reader, w io.Writer) *pgproto3.Frontend {
+		rd = r
+		return pgproto3.NewFrontend(r, w)
+	}
+	c, err := pgconn.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -270,11 +303,11 @@ func readBigValue(ctx context.Context, ep endpoint) error {
 	} else {
 		_ = conn.SetDeadline(time.Now().Add(2 * time.Minute))
 	}
-	q, _ := (&pgproto3.Query{String: fmt.Sprintf("SELECT repeat('x', %d)", bigValueBytes)}).Encode(nil)
+	q, _ := (&pgproto3.Query{String: fmt.Sprintf("SELECT repeat('x', %d)", size)}).Encode(nil)
 	if _, err := conn.Write(q); err != nil {
 		return err
 	}
-	br := bufio.NewReaderSize(conn, 64<<10)
+	br := bufio.NewReaderSize(rd, 64<<10)
 	var hdr [5]byte
 	rowBytes := 0
 	for {
@@ -293,8 +326,8 @@ func readBigValue(ctx context.Context, ep endpoint) error {
 			rowBytes = n
 		case 'Z':
 			_, _ = br.Discard(n)
-			if rowBytes < bigValueBytes {
-				return fmt.Errorf("no row of %d bytes came back (largest %d)", bigValueBytes, rowBytes)
+			if rowBytes < size {
+				return fmt.Errorf("no row of %d bytes came back (largest %d)", size, rowBytes)
 			}
 			return nil
 		}
