@@ -11,15 +11,9 @@ import (
 // element of an array literal too, and a value computed at run time is
 // denied unless it is an OID already.
 func (w *walker) regLiteral(b []byte) error {
-	names, err := w.castTypeName(b)
+	names, typ, array, err := w.castType(b)
 	if err != nil || len(names) == 0 {
 		return err
-	}
-	typ := names[len(names)-1]
-	tn, _ := findBytes(b, w.n.castType)
-	array := len(allBytes(tn, w.n.typeArrayBounds)) > 0
-	if elem, ok := strings.CutPrefix(typ, "_"); ok && isRegType(elem) {
-		typ, array = elem, true // _regclass is regclass[]
 	}
 	if isRegType(typ) {
 		// The value is a name looked up in the catalog.
@@ -34,6 +28,23 @@ func (w *walker) regLiteral(b []byte) error {
 		return nil
 	}
 	return w.regValue(target, typ, array, arg)
+}
+
+// castType reads the type a cast names: its qualified name, the type
+// (the element type of an array of a reg* type, which PostgreSQL also
+// spells _regclass), and whether the cast is to an array of it.
+func (w *walker) castType(b []byte) (names []string, typ string, array bool, err error) {
+	names, err = w.castTypeName(b)
+	if err != nil || len(names) == 0 {
+		return names, "", false, err
+	}
+	typ = names[len(names)-1]
+	tn, _ := findBytes(b, w.n.castType)
+	array = len(allBytes(tn, w.n.typeArrayBounds)) > 0
+	if elem, ok := strings.CutPrefix(typ, "_"); ok && isRegType(elem) {
+		typ, array = elem, true // _regclass is regclass[]
+	}
+	return names, typ, array, nil
 }
 
 // regValue judges the value cast to the reg* type typ, or with array to

@@ -151,15 +151,9 @@ func (w *walker) regKind(e []byte) (target string, array bool) {
 	}
 	switch m.name {
 	case "TypeCast":
-		names, err := w.castTypeName(inner)
+		names, typ, array, err := w.castType(inner)
 		if err != nil || len(names) == 0 || len(names) > 2 || (len(names) == 2 && names[0] != "pg_catalog") {
 			return "", false
-		}
-		typ := names[len(names)-1]
-		tn, _ := findBytes(inner, w.n.castType)
-		array = len(allBytes(tn, w.n.typeArrayBounds)) > 0
-		if elem, ok := cutArrayName(typ); ok {
-			typ, array = elem, true
 		}
 		return regTarget(typ), array
 	case "FuncCall":
@@ -217,13 +211,6 @@ func (w *walker) regKind(e []byte) (target string, array bool) {
 		}
 	}
 	return "", false
-}
-
-func cutArrayName(typ string) (string, bool) {
-	if len(typ) > 1 && typ[0] == '_' && regTarget(typ[1:]) != "" {
-		return typ[1:], true
-	}
-	return typ, false
 }
 
 // regReturning maps the pg_catalog functions of PostgreSQL 15 that return
