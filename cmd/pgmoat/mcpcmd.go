@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 
@@ -27,11 +26,8 @@ func runMCP(e env, args []string) int {
 	userID := fs.String("user-id", "", "user id the session runs as (default: mcp.anonymous.user_id)")
 	profile := fs.String("profile", "", "profile the session runs under (default: mcp.anonymous.profile, else readonly)")
 	allowUnsafe := allowUnsafeFlag(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := parseOrHelp(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(e.stderr, "pgmoat mcp: unexpected argument %q\n", fs.Arg(0))
