@@ -41,11 +41,8 @@ func (e *env) build(ctx context.Context) {
 func (e *env) goCmd(ctx context.Context, args ...string) error {
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = e.root
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("go %s: %w: %s", strings.Join(args, " "), err, truncate(strings.TrimSpace(string(out)), 600))
-	}
-	return nil
+	_, err := combinedOutput(cmd, "go "+strings.Join(args, " "), 600)
+	return err
 }
 
 // npmPackage is a package and the version spec it is installed at.
@@ -83,12 +80,9 @@ func (e *env) installPeers(ctx context.Context) {
 		return
 	}
 	start := time.Now()
-	args := append([]string{"install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", dir}, peerSpecs()...)
-	cmd := exec.CommandContext(ctx, "npm", args...)
-	cmd.Env = append(os.Environ(), "HOME="+filepath.Join(dir, "home"))
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		e.npmErr = fmt.Errorf("npm install %s: %w: %s", strings.Join(peerSpecs(), " "), err, truncate(strings.TrimSpace(string(out)), 400))
+	env := append(os.Environ(), "HOME="+filepath.Join(dir, "home"))
+	if err := npmInstall(ctx, dir, env, "npm install "+strings.Join(peerSpecs(), " "), peerSpecs()...); err != nil {
+		e.npmErr = err
 		return
 	}
 	e.npmDir = dir

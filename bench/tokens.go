@@ -48,9 +48,8 @@ func (e *env) installTokenizer(ctx context.Context) {
 		}
 	}
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix", dir)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		e.tokensErr = fmt.Errorf("npm install of the tokenizer: %w: %s", err, truncate(strings.TrimSpace(string(out)), 300))
+	if err := npmInstall(ctx, dir, nil, "npm install of the tokenizer"); err != nil {
+		e.tokensErr = err
 		return
 	}
 	e.tokensDir = dir
@@ -81,9 +80,9 @@ func (e *env) countTokens(ctx context.Context, file string) (tokenCount, error) 
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "node", filepath.Join(e.tokensDir, "count.mjs"), file).CombinedOutput()
-	if err != nil {
-		return tokenCount{}, fmt.Errorf("count tokens: %w: %s", err, truncate(strings.TrimSpace(string(out)), 300))
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(e.tokensDir, "count.mjs"), file)
+	if _, err := combinedOutput(cmd, "count tokens", 300); err != nil {
+		return tokenCount{}, err
 	}
 	b, err := os.ReadFile(strings.TrimSuffix(file, ".json") + ".tokens.json")
 	if err != nil {
