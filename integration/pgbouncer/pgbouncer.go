@@ -31,6 +31,9 @@ type Options struct {
 	User, Password string
 	// PoolMode is transaction (default), session or statement.
 	PoolMode string
+	// AuthType is how clients log in: plain (default), md5 or
+	// scram-sha-256 (the user list holds the password itself for each).
+	AuthType string
 	// PoolSize is default_pool_size; default 20.
 	PoolSize int
 	// MaxClientConn defaults to 2000.
@@ -61,37 +64,47 @@ func Binary() (string, error) {
 // Start writes the configuration, starts PgBouncer on a free loopback
 // port and waits until it accepts connections.
 func Start(ctx context.Context, o Options) (*Bouncer, error) {
-	bin, err := Binary()
-	if err != nil {
-		return nil, err
-	}
-	if o.PoolMode == "" {
-		o.PoolMode = "transaction"
-	}
-	if o.PoolSize == 0 {
-		o.PoolSize = 20
-	}
-	if o.MaxClientConn == 0 {
-		o.MaxClientConn = 2000
-	}
 	dir, err := os.MkdirTemp("", "pgmoat-bouncer-")
 	if err != nil {
 		return nil, err
 	}
 	b := &Bouncer{dir: dir, done: make(chan struct{})}
-	if err := b.start(ctx, bin, o); err != nil {
+	if err := b.start(ctx, o); err != nil {
 		_ = b.Close()
 		return nil, err
 	}
 	return b, nil
 }
 
-func (b *Bouncer) start(ctx context.Context, bin string, o Options) error {
+func (b *Bouncer) start(ctx context.Context, o Options) error {
 	port, err := freePort()
 	if err != nil {
 		return err
 	}
 	b.port = port
+	cmd, err := Command(b.dir, port, o)
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start pgbouncer: %w", err)
+	}
+	b.cmd = cmd
+	go func() { _ = cmd.Wait(); close(b.done) }()
+	return b.waitReady(ctx, o)
+}
+
+// Command writes o's configuration and user list into dir, hands dir to
+// the server account and returns the command that runs PgBouncer as that
+// account on 127.0.0.1:port, its log in dir/pgbouncer.log. Start runs it
+// and waits; a harness that supervises its processes itself (the
+// benchmarks measure PgBouncer's CPU and memory) runs it its own way.
+func Command(dir string, port int, o Options) (*exec.Cmd, error) {
+	bin, err := Binary()
+	if err != nil {
+		return nil, err
+	}
+	o = o.withDefaults()
 	ini := fmt.Sprintf(`[databases]
 %s = host=%s port=%d dbname=%s
 
@@ -99,7 +112,7 @@ func (b *Bouncer) start(ctx context.Context, bin string, o Options) error {
 listen_addr = 127.0.0.1
 listen_port = %d
 unix_socket_dir =
-auth_type = plain
+auth_type = %s
 auth_file = %s
 pool_mode = %s
 default_pool_size = %d
@@ -107,33 +120,45 @@ max_client_conn = %d
 logfile = %s
 pidfile = %s
 ignore_startup_parameters = extra_float_digits,options
-`, o.Database, o.ServerHost, o.ServerPort, o.Database, port, filepath.Join(b.dir, "users.txt"),
-		o.PoolMode, o.PoolSize, o.MaxClientConn, filepath.Join(b.dir, "pgbouncer.log"), filepath.Join(b.dir, "pgbouncer.pid"))
+`, o.Database, o.ServerHost, o.ServerPort, o.Database, port, o.AuthType, filepath.Join(dir, "users.txt"),
+		o.PoolMode, o.PoolSize, o.MaxClientConn, filepath.Join(dir, "pgbouncer.log"), filepath.Join(dir, "pgbouncer.pid"))
 	for k, v := range o.Extra {
 		ini += k + " = " + v + "\n"
 	}
 	users := fmt.Sprintf("%q %q\n", o.User, o.Password)
-	if err := os.WriteFile(filepath.Join(b.dir, "pgbouncer.ini"), []byte(ini), 0o644); err != nil {
-		return err
+	if err := os.WriteFile(filepath.Join(dir, "pgbouncer.ini"), []byte(ini), 0o644); err != nil {
+		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(b.dir, "users.txt"), []byte(users), 0o644); err != nil {
-		return err
+	if err := os.WriteFile(filepath.Join(dir, "users.txt"), []byte(users), 0o644); err != nil {
+		return nil, err
 	}
 	account, err := pgcluster.LookupServerAccount()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := account.Own(b.dir); err != nil {
-		return err
+	if err := account.Own(dir); err != nil {
+		return nil, err
 	}
-	cmd := exec.Command(bin, filepath.Join(b.dir, "pgbouncer.ini"))
+	cmd := exec.Command(bin, filepath.Join(dir, "pgbouncer.ini"))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: account.Credential(), Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start pgbouncer: %w", err)
+	return cmd, nil
+}
+
+// withDefaults fills in the zero options.
+func (o Options) withDefaults() Options {
+	if o.PoolMode == "" {
+		o.PoolMode = "transaction"
 	}
-	b.cmd = cmd
-	go func() { _ = cmd.Wait(); close(b.done) }()
-	return b.waitReady(ctx, o)
+	if o.AuthType == "" {
+		o.AuthType = "plain"
+	}
+	if o.PoolSize == 0 {
+		o.PoolSize = 20
+	}
+	if o.MaxClientConn == 0 {
+		o.MaxClientConn = 2000
+	}
+	return o
 }
 
 func (b *Bouncer) waitReady(ctx context.Context, o Options) error {
