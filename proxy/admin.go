@@ -3,7 +3,9 @@ package proxy
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -340,10 +342,7 @@ func (s *Server) clientStates() (active, idle int) {
 func (s *Server) sessionList() []*session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]*session, 0, len(s.sessions))
-	for _, sess := range s.sessions {
-		out = append(out, sess)
-	}
+	out := slices.Collect(maps.Values(s.sessions))
 	sort.Slice(out, func(i, j int) bool { return out[i].key.pid < out[j].key.pid })
 	return out
 }

@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"errors"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -241,11 +243,7 @@ func (p *parker) count() int {
 func (p *parker) parkedSessions() []*session {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make([]*session, 0, len(p.parked))
-	for _, s := range p.parked {
-		out = append(out, s)
-	}
-	return out
+	return slices.Collect(maps.Values(p.parked))
 }
 
 // stopScan stops the scan for good: at shutdown no session parks again.
