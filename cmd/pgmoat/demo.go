@@ -39,8 +39,8 @@ func runDemo(e env, args []string) int {
 	fs.IntVar(&o.scale, "scale", 1, "size of the shop data (1 ≈ 1k customers, 20k orders)")
 	fs.StringVar(&o.postgres, "postgres", "", "superuser DSN of an existing PostgreSQL to load the shop into, instead of a throwaway one")
 	allowUnsafe := allowUnsafeFlag(fs)
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseOrHelp(fs, args); !ok {
+		return code
 	}
 	if o.scale < 1 || fs.NArg() > 0 {
 		fmt.Fprintln(e.stderr, "pgmoat demo: --scale must be at least 1 and no arguments are taken")

@@ -19,8 +19,8 @@ import (
 func runDoctor(e env, args []string) int {
 	fs := newFlags("doctor", e.stderr)
 	path := configFlag(fs, "")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseOrHelp(fs, args); !ok {
+		return code
 	}
 	cfg, code := loadConfigFor("doctor", *path, e.stderr)
 	if cfg == nil {

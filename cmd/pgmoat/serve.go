@@ -17,8 +17,8 @@ func runServe(e env, args []string) int {
 	fs := newFlags("serve", e.stderr)
 	path := configFlag(fs, "")
 	allowUnsafe := allowUnsafeFlag(fs)
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseOrHelp(fs, args); !ok {
+		return code
 	}
 	p := config.ResolvePath(*path)
 	if p == "" {

@@ -11,8 +11,8 @@ var version = "dev"
 
 func runVersion(e env, args []string) int {
 	fs := newFlags("version", e.stderr)
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseOrHelp(fs, args); !ok {
+		return code
 	}
 	fmt.Fprintf(e.stdout, "pgmoat %s%s (%s, %s/%s)\n", version, revision(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return exitOK
