@@ -17,8 +17,8 @@ func TestEverySubcommandHelpIsASuccess(t *testing.T) {
 			if code := run(e, []string{name, "-h"}); code != exitOK {
 				t.Errorf("pgmoat %s -h exits %d, want %d; stderr: %s", name, code, exitOK, errb.String())
 			}
-			if !strings.Contains(errb.String()+out.String(), "Usage of "+name) {
-				t.Errorf("pgmoat %s -h printed no usage", name)
+			if !strings.Contains(strings.ToLower(errb.String()+out.String()), "usage") {
+				t.Errorf("pgmoat %s -h printed no usage text", name)
 			}
 			out.Reset()
 			errb.Reset()
