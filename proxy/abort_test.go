@@ -117,9 +117,9 @@ func TestRefusalFailsTheTransactionAsPostgreSQL(t *testing.T) {
 	p, b, e, d := parseMsg, bindMsg, executeMsg, &pgproto3.Describe{ObjectType: 'P'}
 	q := queryMsg
 	cases := map[string][][]pgproto3.FrontendMessage{
-		"simple block": {{q("BEGIN")}, {q("SELECT count(*) FROM item_notes")}, {q(deniedSQL)}, {q("SELECT 1")}, {q("COMMIT")}, {q("SELECT 2")}},
-		"simple block pipelined": {{q("BEGIN"), q("SELECT count(*) FROM item_notes"), q(deniedSQL), q("SELECT 1"), q("COMMIT"), q("SELECT 2")}},
-		"simple outside a block": {{q(deniedSQL)}, {q("SELECT 1")}, {q("BEGIN"), q("ROLLBACK"), q(deniedSQL), q("SELECT 2")}},
+		"simple block":                 {{q("BEGIN")}, {q("SELECT count(*) FROM item_notes")}, {q(deniedSQL)}, {q("SELECT 1")}, {q("COMMIT")}, {q("SELECT 2")}},
+		"simple block pipelined":       {{q("BEGIN"), q("SELECT count(*) FROM item_notes"), q(deniedSQL), q("SELECT 1"), q("COMMIT"), q("SELECT 2")}},
+		"simple outside a block":       {{q(deniedSQL)}, {q("SELECT 1")}, {q("BEGIN"), q("ROLLBACK"), q(deniedSQL), q("SELECT 2")}},
 		"simple DEALLOCATE in a block": {{q("BEGIN")}, {q("DEALLOCATE nosuch")}, {q("SELECT 1")}, {q("COMMIT")}},
 		"extended block": {
 			{q("BEGIN")},
