@@ -362,6 +362,18 @@
 // portal Executed again in a later batch of a transaction block,
 // portals.go).
 //
+// An error the session answers itself (a denial, 34000, 26000, 42P05, a
+// DEALLOCATE's or a client SET's) fails the transaction it comes in, as
+// the server's own errors do (abort.go): with a backend held, the
+// backend is sent a statement that fails for certain in the refused
+// one's place, a syntax error that runs nothing, and the client gets the
+// session's error in the place of the server's and the server's
+// ReadyForQuery ('E' inside a block, whose later statements get 25P02
+// and whose COMMIT is answered ROLLBACK; an extended batch skipped to
+// its Sync and its implicit transaction rolled back). With no backend
+// held no transaction is open, and the session answers alone, as
+// before. A statement that does not fail takes none of this path.
+//
 // Every statement text a client sends (simple Query, or the text of an
 // extended-protocol Parse) is decided by the policy engine before anything
 // reaches a backend. A simple Query goes through Engine.DecideQuery,
@@ -394,7 +406,8 @@
 // (pg_catalog.set_config with the names and values as bind parameters,
 // per session and per transaction), DISCARD ALL before a backend serves
 // another identity, the ROLLBACK sent for a client that vanished
-// mid-transaction, and the frame of a slow-statement plan
+// mid-transaction, the syntax error that stands in for a refused
+// statement (abort.go), and the frame of a slow-statement plan
 // capture (BEGIN READ ONLY, forcing the generic plan for the transaction,
 // EXPLAIN EXECUTE of the prepared statement with NULL for every
 // parameter, ROLLBACK). They are not judged by the policy engine, which

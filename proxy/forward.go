@@ -33,7 +33,9 @@ type expectation struct {
 	// injection marks pgmoat's per-transaction settings: if they fail,
 	// the backend's state is not one pgmoat knows, and it is not reused.
 	injection bool
-	// err is the ErrorResponse of a synthetic error.
+	// err is the ErrorResponse of a synthetic error; on a real entry,
+	// the session's error forwarded in the place of the backend's, for
+	// a message sent in the place of one the session refused (abort.go).
 	err *wireError
 	// prepared is the backend statement name a real Parse creates; it is
 	// recorded as present once ParseComplete arrives.
@@ -289,7 +291,7 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 	}
 	head := s.expect[0]
 	forwardIt := !head.swallow
-	if typ == 'E' || (typ == 'C' && !head.swallow) {
+	if typ == 'E' && head.err == nil || (typ == 'C' && !head.swallow) {
 		// Rows of pgmoat's own statements (the per-transaction settings
 		// behind a pooler) are not the client's.
 		s.noteOutcome(typ, body)
@@ -344,9 +346,10 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 
 	if forwardIt {
 		if typ == 'E' {
-			s.srv.metrics.clientError(errorCode(body))
+			s.forwardError(head, body)
+		} else {
+			s.writeClient(typ, body, false)
 		}
-		s.writeClient(typ, body, false)
 	}
 	s.writeSynthetic(synth)
 	if release || !bk.rd.buffered() {

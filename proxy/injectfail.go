@@ -51,7 +51,7 @@ func (s *session) abandonAfterInjection(cause *wireError) {
 		case e.injection:
 		case e.kind == expectQuery:
 			if !first {
-				out = append(out, expectation{kind: synthError, err: cause})
+				out = append(out, expectation{kind: synthError, err: refusalOr(e, cause)})
 			}
 			first = false
 			out = append(out, expectation{kind: synthReady})
@@ -59,7 +59,7 @@ func (s *session) abandonAfterInjection(cause *wireError) {
 			out = append(out, expectation{kind: synthReady})
 			failed = false
 		case !failed:
-			out = append(out, expectation{kind: synthError, err: cause})
+			out = append(out, expectation{kind: synthError, err: refusalOr(e, cause)})
 			failed = true
 		}
 	}
@@ -73,4 +73,13 @@ func (s *session) abandonAfterInjection(cause *wireError) {
 // failed injection other than the one the server's error answers.
 func injectionCause() *wireError {
 	return errorf(codeConnFailure, "pgmoat: settings.injection: the per-transaction settings failed on the backend; the statement did not run")
+}
+
+// refusalOr is the error a skipped message gets: the session's own when
+// the message stood in for one it refused (abort.go), else cause.
+func refusalOr(e expectation, cause *wireError) *wireError {
+	if e.err != nil {
+		return e.err
+	}
+	return cause
 }

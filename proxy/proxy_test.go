@@ -403,12 +403,17 @@ func TestDenialInsideTransaction(t *testing.T) {
 	if _, err := tx.Exec(ctx, "DELETE FROM items"); err == nil {
 		t.Fatal("DELETE allowed")
 	}
+	// The denial failed the block, as an error of PostgreSQL's would.
 	var n int
-	if err := tx.QueryRow(ctx, "SELECT count(*) FROM items").Scan(&n); err != nil || n != 50 {
+	var pe *pgconn.PgError
+	if err := tx.QueryRow(ctx, "SELECT count(*) FROM items").Scan(&n); !errors.As(err, &pe) || pe.Code != "25P02" {
 		t.Fatalf("in transaction after denial: %d, %v", n, err)
 	}
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM items").Scan(&n); err != nil || n != 50 {
+		t.Fatalf("after the rollback: %d, %v", n, err)
 	}
 }
 

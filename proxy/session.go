@@ -313,6 +313,7 @@ func (s *session) handle(ctx context.Context, msg pgproto3.FrontendMessage) bool
 	case *pgproto3.Terminate:
 		return true
 	case *pgproto3.FunctionCall:
+		answer = true // the refusal may stand in on the backend (abort.go)
 		s.refuseSimple(errorf(codeProtocol, "pgmoat: protocol.function_call: the fastpath function-call protocol is not allowed; call functions in a SELECT"))
 	case *pgproto3.CopyData, *pgproto3.CopyDone, *pgproto3.CopyFail:
 		s.fatal(fatalf(codeProtocol, "pgmoat: protocol.copy: COPY data sent outside a COPY (COPY is not allowed through pgmoat)"))
@@ -344,7 +345,7 @@ func (s *session) query(ctx context.Context, sql string) {
 	}
 	s.queryDropsUnnamed()
 	v := s.srv.decideQuery(s.id, sql)
-	if v.Kind == policy.KindEmpty || v.Err() != nil || v.Setting != nil || v.Deallocate != nil {
+	if v.Kind == policy.KindEmpty || v.Setting != nil || v.Deallocate != nil {
 		s.endOpenBatch(ctx)
 	}
 	if v.Kind == policy.KindEmpty {
@@ -414,19 +415,6 @@ func (s *session) endOpenBatch(ctx context.Context) {
 	s.sendBackend(&pgproto3.Sync{}, true)
 	s.batchOpen = false
 	s.commit(ctx) // sent now: a client SET waits for its answer (takeClientSetting)
-}
-
-// refuseSimple answers a simple-protocol message with an error and
-// ReadyForQuery, in order with anything still owed.
-func (s *session) refuseSimple(e *wireError) {
-	s.pushSynthetic(expectation{kind: synthError, err: e}, expectation{kind: synthReady})
-}
-
-// refuseExtended answers an extended-protocol message with an error and
-// discards what follows up to Sync, as PostgreSQL does.
-func (s *session) refuseExtended(e *wireError) {
-	s.pushSynthetic(expectation{kind: synthError, err: e})
-	s.skipping = true
 }
 
 func (s *session) parse(ctx context.Context, m *pgproto3.Parse) {

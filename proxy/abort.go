@@ -1,0 +1,123 @@
+package proxy
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// An error fails the transaction it comes in: PostgreSQL aborts a
+// transaction block at an error (every later statement gets 25P02 and
+// COMMIT answers ROLLBACK), rolls back an extended batch's implicit
+// transaction and skips the batch to its Sync, and a simple Query that
+// fails inside an extended batch left open takes the batch's implicit
+// transaction with it. Drivers rely on that: a driver that saw an error
+// inside a block and then COMMIT answered COMMIT believes everything
+// before the error was kept.
+//
+// The session answers some errors itself, without the backend: policy
+// denials, a portal (34000) or statement (26000) the client does not
+// have, a statement name in use (42P05), a DEALLOCATE's errors, a client
+// SET it cannot take, and the like. With no backend held no transaction
+// is open, and the made-up error and ReadyForQuery ('I') are all there
+// is. With a backend held (a transaction block, an extended batch that
+// reached the backend, answers still owed), the server's transaction
+// must fail as it would for an error of its own. So the session sends
+// the server, in the place of the refused message, one that fails for
+// certain and does nothing else: a text that is a syntax error, which
+// the server refuses before it reads any table or runs anything, in any
+// transaction state (25P02 in a failed block). The queue entry carries
+// the session's error, which is forwarded in the place of the server's
+// (refusal): the client sees pgmoat's message and SQLSTATE and nothing
+// of the server's error. Everything else follows from the server's own
+// handling of its error: the ReadyForQuery the client gets is the
+// server's ('E' in a block, 'I' once an implicit transaction is rolled
+// back), the server skips an extended batch to its Sync, and so does the
+// queue (dropUntilSync); a batch that already failed on the server skips
+// the stand-in too, and the client gets only the batch's first error, as
+// from PostgreSQL.
+//
+//   - In the simple protocol the stand-in is a Query (refusedQueryWire).
+//     Inside an extended batch the client left open, it runs in that
+//     batch's implicit transaction, as the client's Query would have,
+//     and fails it; the batch's client SETs are undone with it. A Query
+//     drops the server's unnamed statement, so the client's is parsed
+//     again, hidden, where it is next bound.
+//   - In the extended protocol it is a Parse of a named statement
+//     (refusedParseWire), which leaves the unnamed statement alone and
+//     prepares nothing, since it fails. It is sent at once and its answer
+//     read, as PostgreSQL sends its error at once, so a client that waits
+//     for the error before it sends Sync gets it.
+//
+// The path of a statement that does not fail is untouched.
+
+// refusedSQL is the stand-in's text: a syntax error at its first word,
+// and a line in the server's log that says where it came from.
+const refusedSQL = "pgmoat refused the client's statement"
+
+// refusedStmt is the name the extended-protocol stand-in parses into:
+// outside the names pgmoat gives the client's statements (statementName),
+// and never created, since its Parse fails.
+const refusedStmt = "pgmoat_refused"
+
+var (
+	refusedQueryWire, _ = (&pgproto3.Query{String: refusedSQL}).Encode(nil)
+	refusedParseWire, _ = (&pgproto3.Parse{Name: refusedStmt, Query: refusedSQL}).Encode(nil)
+)
+
+// refuseSimple answers a simple-protocol message with an error and
+// ReadyForQuery, in order with anything still owed; the transaction it
+// comes in fails, on the held backend too.
+func (s *session) refuseSimple(e *wireError) {
+	s.failOpenBatchSets()
+	if s.bk == nil {
+		s.batchOpen = false
+		s.pushSynthetic(expectation{kind: synthError, err: e}, expectation{kind: synthReady})
+		return
+	}
+	s.push(expectation{kind: expectQuery, err: e}, false)
+	s.sendRaw(refusedQueryWire)
+	s.wantFlush = true
+	s.batchOpen = false
+	s.unnamedFresh = false // the Query dropped the server's unnamed statement
+}
+
+// failOpenBatchSets undoes the client SETs of an extended batch left
+// open when a simple Query fails inside it: they ran in its implicit
+// transaction.
+func (s *session) failOpenBatchSets() {
+	if s.work.sets.taken && !s.skipping {
+		clear(s.work.sets.portals)
+		s.failBatchSets()
+	}
+}
+
+// refuseExtended answers an extended-protocol message with an error and
+// discards what follows up to Sync, as PostgreSQL does; with a backend
+// held, the server fails its transaction and skips to Sync too.
+func (s *session) refuseExtended(e *wireError) {
+	s.skipping = true
+	if s.bk == nil {
+		s.pushSynthetic(expectation{kind: synthError, err: e})
+		return
+	}
+	s.push(expectation{kind: expectParse, err: e}, true)
+	s.sendRaw(refusedParseWire)
+	s.wantFlush = true
+	ctx := context.Background() // the session loop's own
+	s.commit(ctx)
+	s.pump(ctx)
+}
+
+// forwardError passes a backend's ErrorResponse to the client, or the
+// session's own error when the message it answers stood in for one the
+// session refused.
+func (s *session) forwardError(head expectation, body []byte) {
+	if head.err != nil {
+		s.srv.metrics.clientError(head.err.code)
+		s.writeMsg(head.err.response())
+		return
+	}
+	s.srv.metrics.clientError(errorCode(body))
+	s.writeClient('E', body, false)
+}
