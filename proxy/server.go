@@ -35,6 +35,11 @@ type Config struct {
 	Auth string
 	// TLS, when set, answers SSLRequest with TLS; otherwise with 'N'.
 	TLS *tls.Config
+	// AuthSecret keys the SCRAM credentials shown for unknown user names
+	// and the salts of plain-text passwords, so that they stay the same
+	// across restarts (and across instances given the same secret), as
+	// configured verifiers do. Empty: a random key per Server (decoyKey).
+	AuthSecret string
 	// RLSSetting carries the user id to row-level security; default
 	// request.user_id.
 	RLSSetting string
@@ -168,7 +173,7 @@ func NewServer(cfg Config) (*Server, error) {
 		sessions: map[uint32]*session{},
 		conns:    map[net.Conn]struct{}{},
 		events:   newEventLog(cfg.Logger),
-		decoy:    newDecoyKey(),
+		decoy:    newDecoyKey(cfg.AuthSecret),
 	}
 	if err := s.Reconfigure(Reconfig{Users: cfg.Users, Admins: cfg.Admin.Users, Profiles: cfg.Admin.Profiles}); err != nil {
 		return nil, err
@@ -178,7 +183,28 @@ func NewServer(cfg Config) (*Server, error) {
 	s.park = newParker(s)
 	s.metrics = newMetrics(cfg.Metrics, s)
 	s.admin = cfg.Admin
+	s.warnRandomDecoys()
 	return s, nil
+}
+
+// warnRandomDecoys says once, at start, that the decoys will change at
+// the next restart while a configured verifier's salt will not, which
+// tells a stranger who compares the two which names exist.
+func (s *Server) warnRandomDecoys() {
+	if s.cfg.AuthSecret != "" || s.cfg.Auth != AuthSCRAM {
+		return
+	}
+	l := s.logins.Load()
+	for _, set := range []map[string]credentialsFor{l.users, l.admins} {
+		for _, c := range set {
+			if c.creds.password == "" {
+				s.log.Warn("proxy: unknown user names get new SCRAM salts at every restart while configured verifiers keep theirs, " +
+					"so comparing salts across a restart tells which names exist; set proxy.auth_secret (32 or more characters, " +
+					"the same on every instance) to keep them")
+				return
+			}
+		}
+	}
 }
 
 // Reconfigure replaces who may log in (proxy and admin-console users) and
@@ -194,14 +220,14 @@ func (s *Server) Reconfigure(r Reconfig) error {
 	next := &logins{users: map[string]credentialsFor{}, admins: map[string]credentialsFor{},
 		profiles: append([]string(nil), r.Profiles...)}
 	for name, u := range r.Users {
-		c, err := reuseCredentials(old.users[name].creds, u.Password)
+		c, err := reuseCredentials(old.users[name].creds, u.Password, s.decoy.salt(doorProxy, name, u.Password))
 		if err != nil {
 			return fmt.Errorf("user %s: %w", name, err)
 		}
 		next.users[name] = credentialsFor{creds: c, id: u.Identity}
 	}
 	for name, u := range r.Admins {
-		c, err := reuseCredentials(old.admins[name].creds, u.Password)
+		c, err := reuseCredentials(old.admins[name].creds, u.Password, s.decoy.salt(doorAdmin, name, u.Password))
 		if err != nil {
 			return fmt.Errorf("admin user %s: %w", name, err)
 		}
@@ -238,11 +264,12 @@ func commonIters(sets ...map[string]credentialsFor) int {
 
 // reuseCredentials keeps what was derived from an unchanged plain-text
 // password: deriving SCRAM keys costs thousands of hash rounds per user.
-func reuseCredentials(old credentials, password string) (credentials, error) {
+// A changed one is derived with salt.
+func reuseCredentials(old credentials, password string, salt []byte) (credentials, error) {
 	if old.password != "" && old.password == password {
 		return old, nil
 	}
-	return newCredentials(password)
+	return newCredentials(password, salt)
 }
 
 // user looks up a proxy login.

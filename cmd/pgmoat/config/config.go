@@ -76,6 +76,12 @@ type Proxy struct {
 	MaxMessageSize int      `yaml:"max_message_size"` // bytes; default 16 MiB
 	TLS            TLS      `yaml:"tls"`
 	ShutdownGrace  Duration `yaml:"shutdown_grace"` // default 30s
+	// AuthSecret keys the SCRAM salts shown for unknown user names and
+	// given to plain-text passwords, so that they survive a restart as a
+	// configured verifier's salt does; set the same value on every
+	// instance. At least 32 characters. Default: random per process,
+	// with a warning at start when a verifier is configured.
+	AuthSecret Secret `yaml:"auth_secret"`
 	// IdleTransactionTimeout rolls back the transaction of a client that
 	// holds a backend with no statement running for longer, and
 	// disconnects it (25P03); default 1m.
