@@ -35,6 +35,13 @@ type Config struct {
 	Auth string
 	// TLS, when set, answers SSLRequest with TLS; otherwise with 'N'.
 	TLS *tls.Config
+	// RequireTLS refuses, before any authentication, a client on TCP that
+	// sends its startup packet without having negotiated TLS (FATAL
+	// 28000, as PostgreSQL's hostssl-only pg_hba.conf refuses it). Unix
+	// socket clients, whose traffic does not leave the host, and cancel
+	// requests, which libpq sends unencrypted, are let through. It needs
+	// TLS.
+	RequireTLS bool
 	// AuthSecret keys the SCRAM credentials shown for unknown user names
 	// and the salts of plain-text passwords, so that they stay the same
 	// across restarts (and across instances given the same secret), as
@@ -143,6 +150,9 @@ type Reconfig struct {
 func NewServer(cfg Config) (*Server, error) {
 	if cfg.Engine == nil || cfg.Pool == nil {
 		return nil, errors.New("proxy: Config.Engine and Config.Pool are required")
+	}
+	if cfg.RequireTLS && cfg.TLS == nil {
+		return nil, errors.New("proxy: Config.RequireTLS needs Config.TLS")
 	}
 	if cfg.Auth == "" {
 		cfg.Auth = AuthSCRAM

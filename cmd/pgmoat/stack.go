@@ -133,7 +133,7 @@ func newProxyServer(cfg *config.Config, engine *policy.Engine, pool *proxy.Pool,
 		Engine: engine, Pool: pool, Users: logins.Users, Auth: cfg.Proxy.Auth, RLSSetting: cfg.RLS.Setting,
 		MaxClientConn: cfg.Proxy.MaxClientConn, StartupTimeout: cfg.Proxy.StartupTimeout.D(),
 		MaxMessageSize: cfg.Proxy.MaxMessageSize, IdleTransactionTimeout: cfg.Proxy.IdleTransactionTimeout.D(),
-		Logger: obs.Logger, AuthSecret: cfg.Proxy.AuthSecret.Value(),
+		Logger: obs.Logger, AuthSecret: cfg.Proxy.AuthSecret.Value(), RequireTLS: cfg.Proxy.TLS.Require,
 	})
 }
 

@@ -92,6 +92,10 @@ type Proxy struct {
 type TLS struct {
 	Cert string `yaml:"cert"`
 	Key  string `yaml:"key"`
+	// Require refuses TCP clients that do not negotiate TLS (FATAL 28000,
+	// before authentication), as PgBouncer's client_tls_sslmode=require
+	// or a hostssl-only pg_hba.conf does. Needs cert and key.
+	Require bool `yaml:"require"`
 }
 
 // Policy bounds the policy engine's own resources.

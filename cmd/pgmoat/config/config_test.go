@@ -127,6 +127,8 @@ func TestErrorMessages(t *testing.T) {
 			`f.yaml line 2: proxy.auth: "password" is not one of scram-sha-256, md5, trust`},
 		{"tls half", "proxy:\n  tls:\n    cert: a.pem\n",
 			`proxy.tls: set both cert and key, or neither`},
+		{"tls require without files", "proxy:\n  tls:\n    require: true\n",
+			`proxy.tls.require: needs proxy.tls.cert and proxy.tls.key`},
 		{"short auth secret", "proxy:\n  auth_secret: tooshort\n",
 			`f.yaml line 2: proxy.auth_secret: use at least 32 characters, got 8`},
 		{"max rows", "profiles:\n  readonly:\n    max_rows: -5\n",

@@ -149,6 +149,9 @@ func (v *validator) proxy(p Proxy) {
 	if (p.TLS.Cert == "") != (p.TLS.Key == "") {
 		v.addf("proxy.tls", "set both cert and key, or neither")
 	}
+	if p.TLS.Require && (p.TLS.Cert == "" || p.TLS.Key == "") {
+		v.addf("proxy.tls.require", "needs proxy.tls.cert and proxy.tls.key")
+	}
 	if n := len(p.AuthSecret.Value()); n > 0 && n < 32 {
 		v.addf("proxy.auth_secret", "use at least 32 characters, got %d", n)
 	}
