@@ -56,6 +56,12 @@ type Config struct {
 	StartupTimeout time.Duration // default 10s, for startup and authentication
 	MaxMessageSize int           // default 16 MiB
 	Logger         *slog.Logger  // default: discard
+	// MaxStartups caps the connections that have not finished logging
+	// in (TLS, startup packet, authentication) at once; one more is
+	// refused with 53300 at once, so that half-open logins, each held
+	// for up to StartupTimeout, cannot take every client slot. Default
+	// DefaultMaxStartups(MaxClientConn).
+	MaxStartups int
 	// Admin configures the admin console (database "pgmoat").
 	Admin AdminConfig
 	// Metrics, when set, receives the proxy's Prometheus instruments.
@@ -87,6 +93,10 @@ type Server struct {
 	// decoy derives the SCRAM credentials shown for unknown users.
 	decoy   *decoyKey
 	clients atomic.Int64
+	// startups counts the connections logging in now (MaxStartups);
+	// startupsRefused those refused because it was full.
+	startups        atomic.Int64
+	startupsRefused atomic.Uint64
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -165,6 +175,9 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxClientConn == 0 {
 		cfg.MaxClientConn = 10000
+	}
+	if cfg.MaxStartups <= 0 {
+		cfg.MaxStartups = DefaultMaxStartups(cfg.MaxClientConn)
 	}
 	if cfg.StartupTimeout == 0 {
 		cfg.StartupTimeout = 10 * time.Second
@@ -364,7 +377,12 @@ func (s *Server) handle(conn net.Conn) {
 		s.refuse(conn, fatalf(codeTooManyConns, fmt.Sprintf("pgmoat: proxy.max_client_conn: too many clients (limit %d)", s.cfg.MaxClientConn)))
 		return
 	}
+	if !s.takeStartup() {
+		s.refuseStartup(conn)
+		return
+	}
 	sess, admin, err := s.startup(conn)
+	s.startups.Add(-1)
 	if err != nil {
 		s.noteStartupFailure(conn, err)
 		_ = conn.Close()
@@ -385,6 +403,35 @@ func (s *Server) handle(conn net.Conn) {
 	handedOver = true
 	s.park.join(sess)
 	go sess.run()
+}
+
+// DefaultMaxStartups is the cap on connections logging in at once for a
+// server of maxClientConn clients: a tenth of them, at least 100 (a
+// burst of reconnects after a restart should not meet it), at most
+// maxClientConn.
+func DefaultMaxStartups(maxClientConn int) int {
+	return min(maxClientConn, max(100, maxClientConn/10))
+}
+
+// takeStartup takes one of the MaxStartups places of connections that
+// are logging in; false when every one is taken. The caller gives it
+// back (s.startups.Add(-1)) when the login ends, whichever way.
+func (s *Server) takeStartup() bool {
+	if s.startups.Add(1) > int64(s.cfg.MaxStartups) {
+		s.startups.Add(-1)
+		return false
+	}
+	return true
+}
+
+// refuseStartup turns away a connection that found every startup place
+// taken, before reading a byte of it: a flood of half-open logins costs
+// each newcomer one write, and the clients already logged in nothing.
+func (s *Server) refuseStartup(conn net.Conn) {
+	s.events.log("startups full", "client_addr", conn.RemoteAddr().String(), "limit", s.cfg.MaxStartups)
+	s.refuse(conn, fatalf(codeTooManyConns, fmt.Sprintf(
+		"pgmoat: proxy.max_startups: too many connections logging in at once (limit %d); try again", s.cfg.MaxStartups)))
+	s.startupsRefused.Add(1) // once the client was told
 }
 
 // finish is the bookkeeping at the end of one client connection.

@@ -82,6 +82,11 @@ type Proxy struct {
 	// instance. At least 32 characters. Default: random per process,
 	// with a warning at start when a verifier is configured.
 	AuthSecret Secret `yaml:"auth_secret"`
+	// MaxStartups caps the connections logging in at once (TLS, startup
+	// packet, authentication); more are refused with 53300, so that
+	// half-open logins cannot fill max_client_conn. Unset (0): a tenth of
+	// max_client_conn, at least 100 (EffectiveMaxStartups).
+	MaxStartups int `yaml:"max_startups"`
 	// IdleTransactionTimeout rolls back the transaction of a client that
 	// holds a backend with no statement running for longer, and
 	// disconnects it (25P03); default 1m.

@@ -127,6 +127,8 @@ func TestErrorMessages(t *testing.T) {
 			`f.yaml line 2: proxy.auth: "password" is not one of scram-sha-256, md5, trust`},
 		{"tls half", "proxy:\n  tls:\n    cert: a.pem\n",
 			`proxy.tls: set both cert and key, or neither`},
+		{"max startups above max clients", "proxy:\n  max_client_conn: 50\n  max_startups: 60\n",
+			`f.yaml line 3: proxy.max_startups: must be between 1 and proxy.max_client_conn (50), got 60`},
 		{"tls require without files", "proxy:\n  tls:\n    require: true\n",
 			`proxy.tls.require: needs proxy.tls.cert and proxy.tls.key`},
 		{"short auth secret", "proxy:\n  auth_secret: tooshort\n",

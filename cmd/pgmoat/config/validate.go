@@ -140,6 +140,9 @@ func (v *validator) proxy(p Proxy) {
 	if p.MaxClientConn < 1 {
 		v.addf("proxy.max_client_conn", "must be at least 1, got %d", p.MaxClientConn)
 	}
+	if p.MaxStartups < 0 || p.MaxStartups > p.MaxClientConn && p.MaxClientConn >= 1 {
+		v.addf("proxy.max_startups", "must be between 1 and proxy.max_client_conn (%d), got %d", p.MaxClientConn, p.MaxStartups)
+	}
 	if p.MaxMessageSize < 1024 {
 		v.addf("proxy.max_message_size", "must be at least 1024 bytes, got %d", p.MaxMessageSize)
 	}
