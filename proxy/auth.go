@@ -34,14 +34,11 @@ type credentials struct {
 
 // newCredentials accepts a plain password or a SCRAM-SHA-256 verifier as
 // PostgreSQL stores it: SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>.
-func newCredentials(password string) (credentials, error) {
+// A plain password's SCRAM keys are derived with salt (decoyKey.salt).
+func newCredentials(password string, salt []byte) (credentials, error) {
 	if strings.HasPrefix(password, "SCRAM-SHA-256$") {
 		sc, err := parseSCRAMVerifier(password)
 		return credentials{scram: sc}, err
-	}
-	salt := make([]byte, 16)
-	if _, err := rand.Read(salt); err != nil {
-		return credentials{}, err
 	}
 	client, err := scram.SHA256.NewClient("", password, "")
 	if err != nil {
@@ -139,11 +136,31 @@ func authSCRAM(fe *pgproto3.Backend, send func(pgproto3.BackendMessage) error, u
 // both or neither (with one decoy for both doors, an admin's salt at the
 // console differed from the decoy the proxy's door showed for the same
 // name, and a made-up name's did not).
+//
+// A configured verifier's salt is the same after a restart, so a decoy's
+// must be too, or comparing a name's salt before and after a restart
+// tells who exists: the key comes from Config.AuthSecret. Plain-text
+// passwords get their salts from the same key (salt), so that theirs
+// last as long as the decoys' do and no kind of login stands out. There
+// is no fallback to derive the key from: the users' passwords or
+// verifiers change whenever a user is added, and a salt anyone can ask
+// for would be an offline guessing oracle for whatever secret keyed it
+// (a fast HMAC per guess, against a password that is not meant to face
+// one); the backend DSN's password may be missing or guessable. Without
+// AuthSecret the key is random per Server, and NewServer warns when a
+// verifier is configured (warnRandomDecoys).
 type decoyKey [32]byte
 
-func newDecoyKey() *decoyKey {
+// newDecoyKey keys the decoys with secret, or at random when it is "".
+func newDecoyKey(secret string) *decoyKey {
 	var k decoyKey
-	_, _ = rand.Read(k[:]) // crypto/rand.Read does not fail
+	if secret == "" {
+		_, _ = rand.Read(k[:]) // crypto/rand.Read does not fail
+		return &k
+	}
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte("pgmoat proxy decoy key\x00"))
+	copy(k[:], m.Sum(nil))
 	return &k
 }
 
@@ -172,6 +189,19 @@ func (k *decoyKey) credentials(door, user string, iters int) scram.StoredCredent
 		StoredKey:  derive("stored\x00"),
 		ServerKey:  derive("server\x00"),
 	}
+}
+
+// salt is the salt of user's SCRAM keys at door derived from a
+// plain-text password: the same for as long as the key, the name and the
+// password are, and a new one when the password changes, as PostgreSQL
+// picks a new salt with a new password.
+func (k *decoyKey) salt(door, user, password string) []byte {
+	m := hmac.New(sha256.New, k[:])
+	m.Write([]byte(door))
+	m.Write([]byte("plain\x00"))
+	m.Write([]byte(strconv.Itoa(len(user)) + ":" + user))
+	m.Write([]byte(password))
+	return m.Sum(nil)[:16]
 }
 
 // authMD5 runs the md5 exchange; it needs the plain-text password.

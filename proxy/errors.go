@@ -12,7 +12,7 @@ import (
 // SQLSTATEs pgmoat itself answers with (the README lists them under Contracts).
 const (
 	codeDenied          = policy.SQLStateDenied             // insufficient_privilege: policy denial
-	codeTooManyConns    = policy.SQLStateTooManyConnections // too_many_connections: pool or max_client_conn
+	codeTooManyConns    = policy.SQLStateTooManyConnections // too_many_connections: pool, max_client_conn or max_startups
 	codeProtocol        = "08P01"                           // protocol_violation
 	codeConnFailure     = "08006"                           // connection_failure: backend lost
 	codeAuthFailed      = "28P01"                           // invalid_password

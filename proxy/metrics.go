@@ -116,6 +116,8 @@ var (
 	descPoolFail  = prometheus.NewDesc("pgmoat_pool_connect_failures_total", "Backend connects that failed (refused, timed out, authentication).", nil, nil)
 	descStartupTO = prometheus.NewDesc("pgmoat_proxy_startup_timeouts_total", "Clients that did not finish startup and authentication within proxy.startup_timeout.", nil, nil)
 	descShutdown  = prometheus.NewDesc("pgmoat_proxy_shutdown_disconnects_total", "Clients disconnected because pgmoat was shutting down.", nil, nil)
+	descStartups  = prometheus.NewDesc("pgmoat_proxy_startups", "Client connections logging in now (TLS, startup packet, authentication), up to proxy.max_startups.", nil, nil)
+	descStartupRf = prometheus.NewDesc("pgmoat_proxy_startups_refused_total", "Client connections refused with 53300 because proxy.max_startups were logging in already.", nil, nil)
 
 	// Per host (the primary and each replica); the pgmoat_pool_* series
 	// are the sums over hosts.
@@ -131,7 +133,7 @@ var (
 func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPoolConns, descPoolWait, descPoolAcq, descPoolWaitS, descPoolExh, descPoolNew, descClients, descParked,
 		descPoolGone, descPoolLost, descPoolFail, descStartupTO, descShutdown, descHostIn, descHostLag, descHostConns, descHostAcq, descHostLostCnt,
-		descAcceptErr} {
+		descAcceptErr, descStartups, descStartupRf} {
 		ch <- d
 	}
 }
@@ -155,6 +157,8 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descStartupTO, prometheus.CounterValue, float64(c.srv.startupTimeouts.Load()))
 	ch <- prometheus.MustNewConstMetric(descShutdown, prometheus.CounterValue, float64(c.srv.shutdownDisconnects.Load()))
 	ch <- prometheus.MustNewConstMetric(descAcceptErr, prometheus.CounterValue, float64(c.srv.acceptErrors.Load()))
+	ch <- prometheus.MustNewConstMetric(descStartups, prometheus.GaugeValue, float64(c.srv.startups.Load()))
+	ch <- prometheus.MustNewConstMetric(descStartupRf, prometheus.CounterValue, float64(c.srv.startupsRefused.Load()))
 }
 
 // collectHosts writes the per-host series.

@@ -35,6 +35,18 @@ type Config struct {
 	Auth string
 	// TLS, when set, answers SSLRequest with TLS; otherwise with 'N'.
 	TLS *tls.Config
+	// RequireTLS refuses, before any authentication, a client on TCP that
+	// sends its startup packet without having negotiated TLS (FATAL
+	// 28000, as PostgreSQL's hostssl-only pg_hba.conf refuses it). Unix
+	// socket clients, whose traffic does not leave the host, and cancel
+	// requests, which libpq sends unencrypted, are let through. It needs
+	// TLS.
+	RequireTLS bool
+	// AuthSecret keys the SCRAM credentials shown for unknown user names
+	// and the salts of plain-text passwords, so that they stay the same
+	// across restarts (and across instances given the same secret), as
+	// configured verifiers do. Empty: a random key per Server (decoyKey).
+	AuthSecret string
 	// RLSSetting carries the user id to row-level security; default
 	// request.user_id.
 	RLSSetting string
@@ -44,6 +56,12 @@ type Config struct {
 	StartupTimeout time.Duration // default 10s, for startup and authentication
 	MaxMessageSize int           // default 16 MiB
 	Logger         *slog.Logger  // default: discard
+	// MaxStartups caps the connections that have not finished logging
+	// in (TLS, startup packet, authentication) at once; one more is
+	// refused with 53300 at once, so that half-open logins, each held
+	// for up to StartupTimeout, cannot take every client slot. Default
+	// DefaultMaxStartups(MaxClientConn).
+	MaxStartups int
 	// Admin configures the admin console (database "pgmoat").
 	Admin AdminConfig
 	// Metrics, when set, receives the proxy's Prometheus instruments.
@@ -75,6 +93,10 @@ type Server struct {
 	// decoy derives the SCRAM credentials shown for unknown users.
 	decoy   *decoyKey
 	clients atomic.Int64
+	// startups counts the connections logging in now (MaxStartups);
+	// startupsRefused those refused because it was full.
+	startups        atomic.Int64
+	startupsRefused atomic.Uint64
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -139,6 +161,9 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.Engine == nil || cfg.Pool == nil {
 		return nil, errors.New("proxy: Config.Engine and Config.Pool are required")
 	}
+	if cfg.RequireTLS && cfg.TLS == nil {
+		return nil, errors.New("proxy: Config.RequireTLS needs Config.TLS")
+	}
 	if cfg.Auth == "" {
 		cfg.Auth = AuthSCRAM
 	}
@@ -150,6 +175,9 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxClientConn == 0 {
 		cfg.MaxClientConn = 10000
+	}
+	if cfg.MaxStartups <= 0 {
+		cfg.MaxStartups = DefaultMaxStartups(cfg.MaxClientConn)
 	}
 	if cfg.StartupTimeout == 0 {
 		cfg.StartupTimeout = 10 * time.Second
@@ -168,7 +196,7 @@ func NewServer(cfg Config) (*Server, error) {
 		sessions: map[uint32]*session{},
 		conns:    map[net.Conn]struct{}{},
 		events:   newEventLog(cfg.Logger),
-		decoy:    newDecoyKey(),
+		decoy:    newDecoyKey(cfg.AuthSecret),
 	}
 	if err := s.Reconfigure(Reconfig{Users: cfg.Users, Admins: cfg.Admin.Users, Profiles: cfg.Admin.Profiles}); err != nil {
 		return nil, err
@@ -178,7 +206,28 @@ func NewServer(cfg Config) (*Server, error) {
 	s.park = newParker(s)
 	s.metrics = newMetrics(cfg.Metrics, s)
 	s.admin = cfg.Admin
+	s.warnRandomDecoys()
 	return s, nil
+}
+
+// warnRandomDecoys says once, at start, that the decoys will change at
+// the next restart while a configured verifier's salt will not, which
+// tells a stranger who compares the two which names exist.
+func (s *Server) warnRandomDecoys() {
+	if s.cfg.AuthSecret != "" || s.cfg.Auth != AuthSCRAM {
+		return
+	}
+	l := s.logins.Load()
+	for _, set := range []map[string]credentialsFor{l.users, l.admins} {
+		for _, c := range set {
+			if c.creds.password == "" {
+				s.log.Warn("proxy: unknown user names get new SCRAM salts at every restart while configured verifiers keep theirs, " +
+					"so comparing salts across a restart tells which names exist; set proxy.auth_secret (32 or more characters, " +
+					"the same on every instance) to keep them")
+				return
+			}
+		}
+	}
 }
 
 // Reconfigure replaces who may log in (proxy and admin-console users) and
@@ -194,14 +243,14 @@ func (s *Server) Reconfigure(r Reconfig) error {
 	next := &logins{users: map[string]credentialsFor{}, admins: map[string]credentialsFor{},
 		profiles: append([]string(nil), r.Profiles...)}
 	for name, u := range r.Users {
-		c, err := reuseCredentials(old.users[name].creds, u.Password)
+		c, err := reuseCredentials(old.users[name].creds, u.Password, s.decoy.salt(doorProxy, name, u.Password))
 		if err != nil {
 			return fmt.Errorf("user %s: %w", name, err)
 		}
 		next.users[name] = credentialsFor{creds: c, id: u.Identity}
 	}
 	for name, u := range r.Admins {
-		c, err := reuseCredentials(old.admins[name].creds, u.Password)
+		c, err := reuseCredentials(old.admins[name].creds, u.Password, s.decoy.salt(doorAdmin, name, u.Password))
 		if err != nil {
 			return fmt.Errorf("admin user %s: %w", name, err)
 		}
@@ -238,11 +287,12 @@ func commonIters(sets ...map[string]credentialsFor) int {
 
 // reuseCredentials keeps what was derived from an unchanged plain-text
 // password: deriving SCRAM keys costs thousands of hash rounds per user.
-func reuseCredentials(old credentials, password string) (credentials, error) {
+// A changed one is derived with salt.
+func reuseCredentials(old credentials, password string, salt []byte) (credentials, error) {
 	if old.password != "" && old.password == password {
 		return old, nil
 	}
-	return newCredentials(password)
+	return newCredentials(password, salt)
 }
 
 // user looks up a proxy login.
@@ -327,7 +377,12 @@ func (s *Server) handle(conn net.Conn) {
 		s.refuse(conn, fatalf(codeTooManyConns, fmt.Sprintf("pgmoat: proxy.max_client_conn: too many clients (limit %d)", s.cfg.MaxClientConn)))
 		return
 	}
+	if !s.takeStartup() {
+		s.refuseStartup(conn)
+		return
+	}
 	sess, admin, err := s.startup(conn)
+	s.startups.Add(-1)
 	if err != nil {
 		s.noteStartupFailure(conn, err)
 		_ = conn.Close()
@@ -348,6 +403,35 @@ func (s *Server) handle(conn net.Conn) {
 	handedOver = true
 	s.park.join(sess)
 	go sess.run()
+}
+
+// DefaultMaxStartups is the cap on connections logging in at once for a
+// server of maxClientConn clients: a tenth of them, at least 100 (a
+// burst of reconnects after a restart should not meet it), at most
+// maxClientConn.
+func DefaultMaxStartups(maxClientConn int) int {
+	return min(maxClientConn, max(100, maxClientConn/10))
+}
+
+// takeStartup takes one of the MaxStartups places of connections that
+// are logging in; false when every one is taken. The caller gives it
+// back (s.startups.Add(-1)) when the login ends, whichever way.
+func (s *Server) takeStartup() bool {
+	if s.startups.Add(1) > int64(s.cfg.MaxStartups) {
+		s.startups.Add(-1)
+		return false
+	}
+	return true
+}
+
+// refuseStartup turns away a connection that found every startup place
+// taken, before reading a byte of it: a flood of half-open logins costs
+// each newcomer one write, and the clients already logged in nothing.
+func (s *Server) refuseStartup(conn net.Conn) {
+	s.events.log("startups full", "client_addr", conn.RemoteAddr().String(), "limit", s.cfg.MaxStartups)
+	s.refuse(conn, fatalf(codeTooManyConns, fmt.Sprintf(
+		"pgmoat: proxy.max_startups: too many connections logging in at once (limit %d); try again", s.cfg.MaxStartups)))
+	s.startupsRefused.Add(1) // once the client was told
 }
 
 // finish is the bookkeeping at the end of one client connection.

@@ -91,6 +91,10 @@ func (s *Server) startup(conn net.Conn) (*session, *adminSession, error) {
 			return nil, nil, nil
 		case *pgproto3.StartupMessage:
 			sr.typed = true
+			if e := s.needsTLS(conn, m); e != nil {
+				s.refuse(conn, e)
+				return nil, nil, e
+			}
 			if m.Parameters["database"] == AdminDatabase {
 				a, err := s.openAdmin(conn, fe, m)
 				return nil, a, err
@@ -99,6 +103,28 @@ func (s *Server) startup(conn net.Conn) (*session, *adminSession, error) {
 			return sess, nil, err
 		}
 	}
+}
+
+// needsTLS is the refusal of a startup packet that came in the clear
+// when Config.RequireTLS asks for TLS, worded after PostgreSQL's
+// "no pg_hba.conf entry for host ..., no encryption"; nil when the
+// client may go on.
+func (s *Server) needsTLS(conn net.Conn, m *pgproto3.StartupMessage) *wireError {
+	if !s.cfg.RequireTLS {
+		return nil
+	}
+	if _, encrypted := conn.(*tls.Conn); encrypted {
+		return nil
+	}
+	if _, local := conn.LocalAddr().(*net.UnixAddr); local {
+		return nil
+	}
+	host := conn.RemoteAddr().String()
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return fatalf(codeInvalidAuth, fmt.Sprintf("pgmoat: proxy.tls.require: TLS required for host %q, user %q, database %q, no encryption; connect with sslmode=require or stronger",
+		host, m.Parameters["user"], m.Parameters["database"]))
 }
 
 // open authenticates the client described by the startup message.

@@ -131,9 +131,9 @@ func newProxyServer(cfg *config.Config, engine *policy.Engine, pool *proxy.Pool,
 			Config: lv.Rows, Tools: obs.ToolStats, Reload: lv.Reload, Slow: slow.Snapshot,
 		},
 		Engine: engine, Pool: pool, Users: logins.Users, Auth: cfg.Proxy.Auth, RLSSetting: cfg.RLS.Setting,
-		MaxClientConn: cfg.Proxy.MaxClientConn, StartupTimeout: cfg.Proxy.StartupTimeout.D(),
+		MaxClientConn: cfg.Proxy.MaxClientConn, MaxStartups: cfg.Proxy.MaxStartups, StartupTimeout: cfg.Proxy.StartupTimeout.D(),
 		MaxMessageSize: cfg.Proxy.MaxMessageSize, IdleTransactionTimeout: cfg.Proxy.IdleTransactionTimeout.D(),
-		Logger: obs.Logger,
+		Logger: obs.Logger, AuthSecret: cfg.Proxy.AuthSecret.Value(), RequireTLS: cfg.Proxy.TLS.Require,
 	})
 }
 

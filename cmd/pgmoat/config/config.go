@@ -76,6 +76,17 @@ type Proxy struct {
 	MaxMessageSize int      `yaml:"max_message_size"` // bytes; default 16 MiB
 	TLS            TLS      `yaml:"tls"`
 	ShutdownGrace  Duration `yaml:"shutdown_grace"` // default 30s
+	// AuthSecret keys the SCRAM salts shown for unknown user names and
+	// given to plain-text passwords, so that they survive a restart as a
+	// configured verifier's salt does; set the same value on every
+	// instance. At least 32 characters. Default: random per process,
+	// with a warning at start when a verifier is configured.
+	AuthSecret Secret `yaml:"auth_secret"`
+	// MaxStartups caps the connections logging in at once (TLS, startup
+	// packet, authentication); more are refused with 53300, so that
+	// half-open logins cannot fill max_client_conn. Unset (0): a tenth of
+	// max_client_conn, at least 100 (EffectiveMaxStartups).
+	MaxStartups int `yaml:"max_startups"`
 	// IdleTransactionTimeout rolls back the transaction of a client that
 	// holds a backend with no statement running for longer, and
 	// disconnects it (25P03); default 1m.
@@ -86,6 +97,10 @@ type Proxy struct {
 type TLS struct {
 	Cert string `yaml:"cert"`
 	Key  string `yaml:"key"`
+	// Require refuses TCP clients that do not negotiate TLS (FATAL 28000,
+	// before authentication), as PgBouncer's client_tls_sslmode=require
+	// or a hostssl-only pg_hba.conf does. Needs cert and key.
+	Require bool `yaml:"require"`
 }
 
 // Policy bounds the policy engine's own resources.

@@ -18,6 +18,7 @@ backend:
     acquire_timeout: 3s
 proxy:
   listen: 127.0.0.1:7432
+  auth_secret: decoy-salts-key-0123456789abcdef
 profiles:
   readonly:
     statement_timeout: 2s
@@ -126,6 +127,12 @@ func TestErrorMessages(t *testing.T) {
 			`f.yaml line 2: proxy.auth: "password" is not one of scram-sha-256, md5, trust`},
 		{"tls half", "proxy:\n  tls:\n    cert: a.pem\n",
 			`proxy.tls: set both cert and key, or neither`},
+		{"max startups above max clients", "proxy:\n  max_client_conn: 50\n  max_startups: 60\n",
+			`f.yaml line 3: proxy.max_startups: must be between 1 and proxy.max_client_conn (50), got 60`},
+		{"tls require without files", "proxy:\n  tls:\n    require: true\n",
+			`proxy.tls.require: needs proxy.tls.cert and proxy.tls.key`},
+		{"short auth secret", "proxy:\n  auth_secret: tooshort\n",
+			`f.yaml line 2: proxy.auth_secret: use at least 32 characters, got 8`},
 		{"max rows", "profiles:\n  readonly:\n    max_rows: -5\n",
 			`f.yaml line 3: profiles.readonly.max_rows: must be at least 1, got -5`},
 		{"negative timeout", "profiles:\n  readonly:\n    statement_timeout: -1s\n",
@@ -170,7 +177,7 @@ func TestSecretsNeverPrint(t *testing.T) {
 	}
 	js, _ := json.Marshal(cfg)
 	for _, out := range []string{fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", *cfg), fmt.Sprintf("%#v", *cfg), string(js)} {
-		for _, secret := range []string{"s3cret", "alice-pw", "dba-pw", "alice-token"} {
+		for _, secret := range []string{"s3cret", "alice-pw", "dba-pw", "alice-token", "decoy-salts-key"} {
 			if strings.Contains(out, secret) {
 				t.Errorf("secret %q printed in %s", secret, out)
 			}

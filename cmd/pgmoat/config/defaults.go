@@ -19,6 +19,16 @@ func (p Pool) EffectiveMaxPerIdentity() int {
 	return proxy.DefaultMaxPerIdentity(p.Max)
 }
 
+// EffectiveMaxStartups is the cap on connections logging in at once: the
+// configured one, or (unset) the proxy's default for max_client_conn;
+// derived where used, as EffectiveMaxPerIdentity is.
+func (p Proxy) EffectiveMaxStartups() int {
+	if p.MaxStartups > 0 {
+		return p.MaxStartups
+	}
+	return proxy.DefaultMaxStartups(p.MaxClientConn)
+}
+
 // applyDefaults fills every unset field with its documented default.
 func (c *Config) applyDefaults() {
 	p := &c.Backend.Pool

@@ -24,8 +24,11 @@ func (c *Config) Rows() [][2]string {
 		{"proxy.listen", c.Proxy.Listen},
 		{"proxy.auth", c.Proxy.Auth},
 		{"proxy.max_client_conn", strconv.Itoa(c.Proxy.MaxClientConn)},
+		{"proxy.max_startups", strconv.Itoa(c.Proxy.EffectiveMaxStartups())},
 		{"proxy.idle_transaction_timeout", c.Proxy.IdleTransactionTimeout.D().String()},
 		{"proxy.tls", strconv.FormatBool(c.Proxy.TLS.Cert != "")},
+		{"proxy.tls.require", strconv.FormatBool(c.Proxy.TLS.Require)},
+		{"proxy.auth_secret", c.Proxy.AuthSecret.String()},
 		{"mcp.listen", c.MCP.Listen},
 		{"mcp.tokens", fmt.Sprintf("%d token(s)", len(c.MCP.Tokens))},
 	}

@@ -140,6 +140,9 @@ func (v *validator) proxy(p Proxy) {
 	if p.MaxClientConn < 1 {
 		v.addf("proxy.max_client_conn", "must be at least 1, got %d", p.MaxClientConn)
 	}
+	if p.MaxStartups < 0 || p.MaxStartups > p.MaxClientConn && p.MaxClientConn >= 1 {
+		v.addf("proxy.max_startups", "must be between 1 and proxy.max_client_conn (%d), got %d", p.MaxClientConn, p.MaxStartups)
+	}
 	if p.MaxMessageSize < 1024 {
 		v.addf("proxy.max_message_size", "must be at least 1024 bytes, got %d", p.MaxMessageSize)
 	}
@@ -148,6 +151,12 @@ func (v *validator) proxy(p Proxy) {
 	}
 	if (p.TLS.Cert == "") != (p.TLS.Key == "") {
 		v.addf("proxy.tls", "set both cert and key, or neither")
+	}
+	if p.TLS.Require && (p.TLS.Cert == "" || p.TLS.Key == "") {
+		v.addf("proxy.tls.require", "needs proxy.tls.cert and proxy.tls.key")
+	}
+	if n := len(p.AuthSecret.Value()); n > 0 && n < 32 {
+		v.addf("proxy.auth_secret", "use at least 32 characters, got %d", n)
 	}
 }
 
