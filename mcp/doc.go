@@ -94,7 +94,8 @@
 // re-encodes nor re-scans a page (splice.go). Over HTTP a POST is
 // answered with one application/json body, not an event stream: pgmoat
 // sends nothing while a call runs, so the stream's framing and its extra
-// writes would buy nothing.
+// writes would buy nothing. The body is held until the SDK's handler is
+// done and sent with its Content-Length, not chunked.
 //
 // Stateless HTTP. HTTPOptions.Stateless serves each POST without an MCP
 // session, for instances behind a plain load balancer: the caller comes
