@@ -73,7 +73,11 @@
 // the message; CallRecord.RequestID carries it to the log. The usual
 // message (no escapes, no repeated names, a plain id) is read by a scan
 // rather than decoded, and written as the same bytes the decoding path
-// writes (FuzzStampPlainMessage holds the two together).
+// writes (FuzzStampPlainMessage holds the two together). Over HTTP such
+// a message is not rewritten at all: its id goes in a request header no
+// client can send (headerRequestID), which the SDK hands the tool
+// handler with the call, so the body the SDK decodes carries no _meta of
+// pgmoat's.
 //
 // Arguments. A call's arguments object is read by a direct scan of its
 // bytes (argscan.go), not by encoding/json's reflective decoder: the
