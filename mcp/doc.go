@@ -73,7 +73,11 @@
 // the message; CallRecord.RequestID carries it to the log. The usual
 // message (no escapes, no repeated names, a plain id) is read by a scan
 // rather than decoded, and written as the same bytes the decoding path
-// writes (FuzzStampPlainMessage holds the two together).
+// writes (FuzzStampPlainMessage holds the two together). Over HTTP such
+// a message is not rewritten at all: its id goes in a request header no
+// client can send (headerRequestID), which the SDK hands the tool
+// handler with the call, so the body the SDK decodes carries no _meta of
+// pgmoat's.
 //
 // Arguments. A call's arguments object is read by a direct scan of its
 // bytes (argscan.go), not by encoding/json's reflective decoder: the
@@ -94,7 +98,8 @@
 // re-encodes nor re-scans a page (splice.go). Over HTTP a POST is
 // answered with one application/json body, not an event stream: pgmoat
 // sends nothing while a call runs, so the stream's framing and its extra
-// writes would buy nothing.
+// writes would buy nothing. The body is held until the SDK's handler is
+// done and sent with its Content-Length, not chunked.
 //
 // Stateless HTTP. HTTPOptions.Stateless serves each POST without an MCP
 // session, for instances behind a plain load balancer: the caller comes

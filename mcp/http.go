@@ -66,7 +66,7 @@ type HTTPOptions struct {
 // read within BodyTimeout and capped, each write of a POST response
 // done within WriteTimeout, per-tool scopes checked (toolscopes.go),
 // sessions capped per caller (none when Stateless), each
-// tools/call stamped with its request id (StampRequestIDsHTTP), then the
+// tools/call stamped with its request id (stampRequestIDsHeader), then the
 // SDK's handler, which keeps its DNS-rebinding protection and answers
 // each POST with one application/json body (GET streams stay events). The OAuth
 // protected-resource metadata, when AuthOptions.Resource is set, is
@@ -96,7 +96,7 @@ func (s *Server) HTTPHandler(a *Authenticator, o HTTPOptions) http.Handler {
 		o.Logger = s.opts.Logger
 	}
 	streamable := sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return s.sdk }, &sdk.StreamableHTTPOptions{
-		// StampRequestIDsHTTP caps the body as sent; the stamped copy the
+		// stampRequestIDsHeader caps the body as sent; the stamped copy the
 		// SDK reads may be a little longer.
 		MaxRequestBodyBytes: -1,
 		SessionTimeout:      o.SessionTimeout,
@@ -111,7 +111,7 @@ func (s *Server) HTTPHandler(a *Authenticator, o HTTPOptions) http.Handler {
 		JSONResponse: true,
 		Logger:       o.Logger,
 	})
-	h := StampRequestIDsHTTP(splicingHTTP(streamable, s.splices), o.MaxRequestBytes)
+	h := stampRequestIDsHeader(splicingHTTP(streamable, s.splices), o.MaxRequestBytes)
 	if !o.Stateless {
 		// Stateless requests carry no session id: each would count as an
 		// initialize while in flight.

@@ -109,50 +109,24 @@ func stampDecoded(raw []byte) (out []byte, ok bool) {
 // decided is false when the message is not of that kind and the decoding
 // path must stamp it.
 func stampPlainMessage(raw []byte) (out []byte, ok, decided bool) {
-	if bytes.IndexByte(raw, '\\') >= 0 {
-		return nil, false, false
-	}
 	var buf [8]rawMember
-	members, scanned := scanMembers(raw, buf[:0])
-	if !scanned {
-		return nil, false, false
+	c, isCall, decided := readPlainCall(raw, buf[:0])
+	if !decided || !isCall {
+		return nil, false, decided // not a tools/call: the decoding path says the same
 	}
-	var method, id, params []byte
-	hasID, hasParams := false, false
-	for i, m := range members {
-		for _, earlier := range members[:i] {
-			if earlier.name == m.name {
-				return nil, false, false
-			}
-		}
-		switch m.name {
-		case "method":
-			method = m.value
-		case "id":
-			id, hasID = m.value, true
-		case "params":
-			params, hasParams = m.value, true
-		}
-	}
-	if string(method) != `"`+methodCallTool+`"` {
-		return nil, false, true // not a tools/call: the decoding path says the same
-	}
-	idText, plain := plainID(id, hasID)
-	if !plain {
-		return nil, false, false
-	}
-	if !hasParams {
+	if !c.hasParams {
 		return nil, false, true // nothing to stamp: the decoding path says the same
 	}
-	stamped, ok := stampParams(params, idText)
+	stamped, ok := stampParams(c.params, c.id)
 	if !ok {
 		return nil, false, true
 	}
 	// Written as writeObject writes the decoded message (names sorted,
 	// values as they are), so that either path makes the same bytes and
 	// stamping twice changes nothing.
+	members := c.members
 	slices.SortFunc(members, func(a, b rawMember) int { return strings.Compare(a.name, b.name) })
-	out = make([]byte, 0, len(raw)+len(stamped)-len(params)+2)
+	out = make([]byte, 0, len(raw)+len(stamped)-len(c.params)+2)
 	out = append(out, '{')
 	for i, m := range members {
 		if i > 0 {
@@ -166,6 +140,69 @@ func stampPlainMessage(raw []byte) (out []byte, ok, decided bool) {
 		}
 	}
 	return append(out, '}'), true, true
+}
+
+// plainCall is a message as readPlainCall scans it.
+type plainCall struct {
+	members   []rawMember
+	id        string // as idText writes it; "" when absent
+	params    []byte
+	hasParams bool
+}
+
+// readPlainCall scans the message stampPlainMessage takes. decided is
+// false when raw is not of that kind (a backslash, not one object, a
+// name twice, an id that is not plain); isCall says whether its method
+// is tools/call.
+func readPlainCall(raw []byte, buf []rawMember) (c plainCall, isCall, decided bool) {
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		return c, false, false
+	}
+	members, scanned := scanMembers(raw, buf)
+	if !scanned {
+		return c, false, false
+	}
+	var method, id []byte
+	hasID := false
+	for i, m := range members {
+		for _, earlier := range members[:i] {
+			if earlier.name == m.name {
+				return c, false, false
+			}
+		}
+		switch m.name {
+		case "method":
+			method = m.value
+		case "id":
+			id, hasID = m.value, true
+		case "params":
+			c.params, c.hasParams = m.value, true
+		}
+	}
+	if string(method) != `"`+methodCallTool+`"` {
+		return c, false, true
+	}
+	text, plain := plainID(id, hasID)
+	if !plain {
+		return c, false, false
+	}
+	c.members, c.id = members, text
+	return c, true, true
+}
+
+// plainCallID is the id of raw, as idText writes it ("" when absent),
+// when raw is one tools/call of the kind stampPlainMessage reads, whose
+// params are an object; ok is false for any other message.
+func plainCallID(raw []byte) (id string, ok bool) {
+	var buf [8]rawMember
+	c, isCall, decided := readPlainCall(raw, buf[:0])
+	if !decided || !isCall || !c.hasParams {
+		return "", false
+	}
+	if p := bytes.TrimLeft(c.params, " \t\r\n"); len(p) == 0 || p[0] != '{' {
+		return "", false
+	}
+	return c.id, true
 }
 
 // plainID is messageID for the ids stampPlainMessage takes: none (""),
@@ -363,9 +400,15 @@ func marshal(v any) ([]byte, error) {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
-// requestIDOf is the stamped id of a call; "" when the transport did not
-// stamp one.
+// requestIDOf is the stamped id of a call, from headerRequestID when
+// HTTPHandler put it there, else from params._meta; "" when the
+// transport did not stamp one.
 func requestIDOf(req *sdk.CallToolRequest) string {
+	if req.Extra != nil {
+		if v, ok := req.Extra.Header[headerRequestID]; ok && len(v) == 1 {
+			return v[0]
+		}
+	}
 	if req.Params == nil {
 		return ""
 	}

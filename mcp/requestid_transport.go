@@ -25,27 +25,78 @@ import (
 // smaller one, since a stamp makes a body a little longer.
 func StampRequestIDsHTTP(next http.Handler, maxBytes int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || r.Body == nil {
+		body, ok := readPOSTBody(w, r, maxBytes)
+		if !ok {
+			return
+		}
+		if body != nil {
+			setBody(r, StampRequestIDs(body))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// headerRequestID is the request header under which HTTPHandler hands a
+// plain tools/call's id to the tool handler (the SDK passes a request's
+// headers on in RequestExtra), instead of stamping the body: the body
+// then reaches the SDK as the client sent it, and the SDK, which
+// decodes params._meta three times per call, finds none of pgmoat's in
+// it. A '/' cannot appear in a header name on the wire, so no client
+// can send this one; it is removed from every POST all the same.
+const headerRequestID = "pgmoat/request-id"
+
+// stampRequestIDsHeader is StampRequestIDsHTTP for HTTPHandler: a POST
+// body that is one plain tools/call (stampPlainMessage's kind) passes
+// unchanged, its id in headerRequestID; any other body is stamped.
+func stampRequestIDsHeader(next http.Handler, maxBytes int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, ok := readPOSTBody(w, r, maxBytes)
+		if !ok {
+			return
+		}
+		if body == nil {
 			next.ServeHTTP(w, r)
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
-		if err != nil {
-			if mbe, ok := errors.AsType[*http.MaxBytesError](err); ok {
-				http.Error(w, fmt.Sprintf("request body exceeds %d bytes", mbe.Limit), http.StatusRequestEntityTooLarge)
-				return
-			}
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				http.Error(w, "the request body did not arrive in time", http.StatusRequestTimeout)
-				return
-			}
-			http.Error(w, "failed to read body", http.StatusBadRequest)
-			return
+		delete(r.Header, headerRequestID)
+		if id, plain := plainCallID(body); plain {
+			r.Header[headerRequestID] = []string{id}
+		} else {
+			body = StampRequestIDs(body)
 		}
-		body = StampRequestIDs(body)
-		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		setBody(r, body)
 		next.ServeHTTP(w, r)
 	})
+}
+
+// readPOSTBody reads a POST's body of at most maxBytes, answering the
+// request itself (ok false) when it cannot; body is nil for a request
+// that is not a POST with a body, which goes on as it is.
+func readPOSTBody(w http.ResponseWriter, r *http.Request, maxBytes int64) (body []byte, ok bool) {
+	if r.Method != http.MethodPost || r.Body == nil {
+		return nil, true
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
+	if err == nil {
+		if body == nil {
+			body = []byte{}
+		}
+		return body, true
+	}
+	if mbe, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		http.Error(w, fmt.Sprintf("request body exceeds %d bytes", mbe.Limit), http.StatusRequestEntityTooLarge)
+		return nil, false
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		http.Error(w, "the request body did not arrive in time", http.StatusRequestTimeout)
+		return nil, false
+	}
+	http.Error(w, "failed to read body", http.StatusBadRequest)
+	return nil, false
+}
+
+func setBody(r *http.Request, body []byte) {
+	r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 }
 
 // StampRequestIDsTransport wraps t so that every tools/call read from it

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,9 +53,13 @@ func shapeRows(pl *plan, rows *Rows, pageSize int, probeLost bool, budget int) (
 	out := &page{}
 	sel := pl.selected[:pl.returned]
 	keys := encodedKeys(sel)
-	buf := make([]byte, 0, min(budget, 64*len(sel)*min(len(rows.Values), pageSize)+16))
+	// Room for one row at first; the rest is sized by it (sizeForRows).
+	buf := make([]byte, 0, min(budget, 64*len(sel)+16))
 	var last []any
 	for i, raw := range rows.Values {
+		if i == 1 {
+			buf = sizeForRows(buf, min(len(rows.Values), pageSize), budget)
+		}
 		if i == pageSize {
 			out.Truncated = true
 			break
@@ -94,6 +99,19 @@ func shapeRows(pl *plan, rows *Rows, pageSize int, probeLost bool, budget int) (
 		pos[i] = positionText(last[k], pl.selected[k])
 	}
 	return out, pos, nil
+}
+
+// sizeForRows gives buf, which holds the first of n rows, room for the
+// others at the first one's size and a quarter more, within budget: a
+// guess per column would be far too much for narrow rows (twice the
+// page for a page of ids and short strings) and far too little for wide
+// ones, where the buffer would be copied as it doubled.
+func sizeForRows(buf []byte, n, budget int) []byte {
+	want := min(budget+1, len(buf)*n+len(buf)*n/4)
+	if want <= cap(buf) {
+		return buf
+	}
+	return slices.Grow(buf, want-len(buf))
 }
 
 // cutColumns are the columns of row i the executor left out.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -187,24 +188,100 @@ func spliceWrite(w io.Writer, t *spliceTable, p []byte) (int, error) {
 
 // splicingResponse splices each message the SDK writes to an HTTP
 // response (one JSON body, or one server-sent event per Write).
+//
+// A JSON body is held until the handler is done and then written at
+// once with its Content-Length: net/http would otherwise send the body
+// chunked, the chunk header, the data and the closing chunk in separate
+// writes to the connection, and the client would read the chunks apart.
+// The SDK writes a JSON body in one Write when its last response is
+// ready, so holding it delays nothing. An event stream, a body after an
+// explicit WriteHeader (its headers are fixed by then) and any body
+// that is flushed go out as they are written. Owned by the request's
+// handler goroutine.
 type splicingResponse struct {
 	http.ResponseWriter
 	t *spliceTable
+	// held is the JSON body waiting for finish; nil when nothing is held.
+	held *[]byte
+	// decided is set once the first Write or WriteHeader chose whether
+	// to hold the body.
+	decided bool
 }
 
-func (w splicingResponse) Write(p []byte) (int, error) {
-	return spliceWrite(w.ResponseWriter, w.t, p)
+func (w *splicingResponse) WriteHeader(code int) {
+	w.decided = true
+	w.ResponseWriter.WriteHeader(code)
 }
+
+func (w *splicingResponse) Write(p []byte) (int, error) {
+	if !w.decided {
+		w.decided = true
+		if w.holdsBody() {
+			w.held = spliceBuffers.Get().(*[]byte)
+			*w.held = (*w.held)[:0]
+		}
+	}
+	if w.held == nil {
+		return spliceWrite(w.ResponseWriter, w.t, p)
+	}
+	if out, ok := w.t.splice(*w.held, p); ok {
+		*w.held = out
+	} else {
+		*w.held = append(*w.held, p...)
+	}
+	return len(p), nil
+}
+
+// holdsBody says whether the body about to be written is a JSON body
+// whose length can be sent first.
+func (w *splicingResponse) holdsBody() bool {
+	h := w.Header()
+	ct := h.Get("Content-Type")
+	return (ct == "application/json" || strings.HasPrefix(ct, "application/json;")) &&
+		h.Get("Content-Length") == "" && h.Get("Transfer-Encoding") == ""
+}
+
+// release writes what is held, with its Content-Length when withLength.
+func (w *splicingResponse) release(withLength bool) error {
+	if w.held == nil {
+		return nil
+	}
+	buf := w.held
+	w.held = nil
+	if withLength {
+		w.Header().Set("Content-Length", strconv.Itoa(len(*buf)))
+	}
+	_, err := w.ResponseWriter.Write(*buf)
+	if cap(*buf) <= 1<<20 {
+		spliceBuffers.Put(buf)
+	}
+	return err
+}
+
+// finish sends the held body, once the handler has returned.
+func (w *splicingResponse) finish() { _ = w.release(true) }
 
 // Unwrap lets http.ResponseController flush and set deadlines.
-func (w splicingResponse) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w *splicingResponse) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// Flush passes flushes on for the SDK's event streams.
-func (w splicingResponse) Flush() { _ = http.NewResponseController(w.ResponseWriter).Flush() }
+// Flush passes flushes on for the SDK's event streams; a held body goes
+// out first, chunked.
+func (w *splicingResponse) Flush() { _ = w.FlushError() }
+
+// FlushError is what http.ResponseController.Flush calls.
+func (w *splicingResponse) FlushError() error {
+	w.decided = true
+	if err := w.release(false); err != nil {
+		return err
+	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
 
 // splicingHTTP makes next's sessions splice into their responses.
 func splicingHTTP(next http.Handler, t *spliceTable) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(splicingResponse{ResponseWriter: w, t: t}, r.WithContext(withSplicing(r.Context(), t)))
+		sw := &splicingResponse{ResponseWriter: w, t: t}
+		next.ServeHTTP(sw, r.WithContext(withSplicing(r.Context(), t)))
+		sw.finish()
 	})
 }
