@@ -183,7 +183,9 @@ func checkRoleSettings(ctx context.Context, conn *pgx.Conn, r *SafetyReport, _ S
 // or read relations named in their arguments, out of the policy's sight if
 // a hole ever let one through: ts_stat, ts_rewrite with a query, the
 // *_to_xml family (query_to_xml, cursor_to_xml, table_to_xml, ...), every
-// dblink function, and functions in procedural languages in readable
+// dblink function, the C functions behind tablefunc's crosstab and
+// connectby and xml2's xpath_table (found by their C symbol, so a
+// crosstabN a user declared is found too), and functions in procedural languages in readable
 // schemas whose body uses EXECUTE. Each row is the REVOKE that removes
 // the right.
 const qSQLRunners = `
@@ -196,6 +198,7 @@ WHERE pg_catalog.has_function_privilege(p.oid, 'EXECUTE')
   AND ((n.nspname = 'pg_catalog' AND (p.proname = 'ts_stat' OR p.proname LIKE '%\_to\_xml%'
         OR (p.proname = 'ts_rewrite' AND 'text'::pg_catalog.regtype = ANY (p.proargtypes))))
     OR p.proname LIKE 'dblink%'
+    OR (l.lanname = 'c' AND p.prosrc IN ('crosstab', 'crosstab_hash', 'connectby_text', 'connectby_text_serial', 'xpath_table'))
     OR (l.lanname NOT IN ('internal', 'c', 'sql') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
         AND p.prosrc ~* '\mEXECUTE\M'))
 ORDER BY 1`

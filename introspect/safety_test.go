@@ -73,6 +73,8 @@ func TestCheckSQLRunners(t *testing.T) {
 		t.Fatal(err)
 	}
 	execSQL(t, cluster.DSN(db), `
+		CREATE EXTENSION tablefunc;
+		CREATE FUNCTION public.my_pivot(text) RETURNS SETOF record AS '$libdir/tablefunc', 'crosstab' LANGUAGE c STABLE STRICT;
 		CREATE FUNCTION public.run_text(q text) RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE q; END $$;
 		CREATE FUNCTION public.plain(x int) RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN x + 1; END $$;`)
 	readerDSN := cluster.DSNFor(shop.ReaderRole, shop.DefaultReaderPassword, db)
@@ -100,7 +102,8 @@ func TestCheckSQLRunners(t *testing.T) {
 		}
 	}
 	all := strings.Join(revokes, "\n")
-	for _, want := range []string{"ts_stat(text)", "query_to_xml(", "cursor_to_xml(", "ts_rewrite(tsquery,text)", "run_text(text)"} {
+	for _, want := range []string{"ts_stat(text)", "query_to_xml(", "cursor_to_xml(", "ts_rewrite(tsquery,text)", "run_text(text)",
+		"crosstab(text)", "crosstab(text,text)", "crosstab2(text)", "connectby(text,text,text,text,integer)", "my_pivot(text)"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("no REVOKE for %s in:\n%s", want, all)
 		}

@@ -113,6 +113,11 @@ func builtinDenyFunctions() []string {
 		"schema_to_xml", "schema_to_xmlschema", "schema_to_xml_and_xmlschema",
 		"database_to_xml", "database_to_xmlschema", "database_to_xml_and_xmlschema",
 		"ts_stat", "ts_rewrite",
+		// contrib functions declared STABLE that run SQL text given as an
+		// argument (tablefunc's crosstab, and the custom crosstabN its
+		// documentation has users declare) or build it from relation and
+		// column names (connectby, xml2's xpath_table)
+		"crosstab*", "connectby", "xpath_table",
 		// other sessions and the server itself
 		"pg_terminate_backend", "pg_cancel_backend", "pg_reload_conf",
 		"pg_rotate_logfile", "pg_promote", "pg_log_backend_memory_contexts",
