@@ -28,7 +28,10 @@
 //     (backend.cancel), and neither a session's backend nor an
 //     Executor's (whose context ended) is handed on before the server
 //     has read a cancel sent for it, so a cancel never reaches the next
-//     borrower.
+//     borrower. A cancel that comes while a statement's batch moves to
+//     another backend (replay.go), or that went to the backend found
+//     dead, is sent to the backend the batch moves to once it has the
+//     batch: the statement runs still, from the client's view.
 //   - A session owns one client connection for its whole life. It borrows a
 //     backend from the Pool at a client's first statement and gives it back
 //     when PostgreSQL reports the transaction idle (transaction pooling).
