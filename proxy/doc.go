@@ -132,7 +132,9 @@
 //     made without the call's values (for the shop demo's orders lookup
 //     by customer ids it scans the created_at index and filters some
 //     14,000 rows, about 10 ms, where the plan for the values takes
-//     0.5 ms). Settings
+//     0.5 ms). Its settings statement, one setting longer, has a name
+//     of its own (one per number of settings, lending.go), so a backend
+//     lent in turn to both doors prepares neither again. Settings
 //     that fail ahead of an extended batch fail the batch: everything up
 //     to the client's Sync is skipped, a Query pipelined inside it too,
 //     as PostgreSQL skips; an unsynced batch queued behind a failed
