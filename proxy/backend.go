@@ -61,9 +61,9 @@ type backend struct {
 	// first use: a pgtype.Map caches plans and is not safe for
 	// concurrent use, and a backend has one borrower at a time.
 	types *pgtype.Map
-	// localParams is the number of settings the prepared per-transaction
-	// statement (localStatement) takes; 0 when it is not prepared.
-	localParams int
+	// localPrepared has bit n set when the per-transaction settings
+	// statement for n settings (localStatementName(n)) is prepared.
+	localPrepared uint64
 	// borrowed says the backend was lent before, to lastID: another
 	// identity gets it only after DISCARD ALL.
 	borrowed bool

@@ -28,7 +28,10 @@
 //     (backend.cancel), and neither a session's backend nor an
 //     Executor's (whose context ended) is handed on before the server
 //     has read a cancel sent for it, so a cancel never reaches the next
-//     borrower.
+//     borrower. A cancel that comes while a statement's batch moves to
+//     another backend (replay.go), or that went to the backend found
+//     dead, is sent to the backend the batch moves to once it has the
+//     batch: the statement runs still, from the client's view.
 //   - A session owns one client connection for its whole life. It borrows a
 //     backend from the Pool at a client's first statement and gives it back
 //     when PostgreSQL reports the transaction idle (transaction pooling).
@@ -129,7 +132,9 @@
 //     made without the call's values (for the shop demo's orders lookup
 //     by customer ids it scans the created_at index and filters some
 //     14,000 rows, about 10 ms, where the plan for the values takes
-//     0.5 ms). Settings
+//     0.5 ms). Its settings statement, one setting longer, has a name
+//     of its own (one per number of settings, lending.go), so a backend
+//     lent in turn to both doors prepares neither again. Settings
 //     that fail ahead of an extended batch fail the batch: everything up
 //     to the client's Sync is skipped, a Query pipelined inside it too,
 //     as PostgreSQL skips; an unsynced batch queued behind a failed

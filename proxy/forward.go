@@ -546,14 +546,27 @@ func (s *session) writer() *bufio.Writer {
 // cancelBackend forwards a cancel for whatever the session's backend
 // runs. It holds cancelMu until the server has read the request (and
 // signalled the backend), so the backend cannot have gone to another
-// borrower by the time the cancel lands (handBack waits for it).
+// borrower by the time the cancel lands (handBack waits for it). While
+// the lending moves to another backend (replay.go) it only notes the
+// cancel, which the replay sends on (sendReplay): the statement is
+// running from the client's view, though no backend has it.
 func (s *session) cancelBackend() {
 	s.cancelMu.Lock()
 	defer s.cancelMu.Unlock()
 	bk := s.held.Load()
-	if bk == nil || !s.busy.Load() {
+	if (bk == nil && !s.replaying) || !s.busy.Load() {
 		return
 	}
+	s.cancelAsked = true
+	if s.replaying {
+		return
+	}
+	s.cancelHeld(bk)
+}
+
+// cancelHeld sends a cancel for the lending of bk, which the session
+// holds; under cancelMu.
+func (s *session) cancelHeld(bk *backend) {
 	lending := bk.lending.Load() // the session's: it holds bk
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -590,6 +603,9 @@ func (s *session) handBack(bk *backend) {
 	}
 	s.cancelMu.Lock()
 	defer s.cancelMu.Unlock()
+	if !s.replaying {
+		s.cancelAsked = false // the lending is over
+	}
 	if len(bk.pending) > 0 {
 		bk.broken.Store(true) // a batch never sent: the server's state is not known
 	}

@@ -62,6 +62,15 @@ func (b *backend) flushToRead() error {
 	return err
 }
 
+// writeAll writes everything buffered and pending to the socket now,
+// pending first.
+func (b *backend) writeAll() error {
+	if err := b.wr.Flush(); err != nil {
+		return err
+	}
+	return b.writePending()
+}
+
 // stage puts wire in the write buffer without writing to the socket: a
 // full buffer spills into pending, for the next read (or, without a raw
 // socket, the session's commit) to write. The session stages each client

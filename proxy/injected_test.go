@@ -7,7 +7,7 @@ import (
 )
 
 // TestInjectedStatementIsOutOfReach: every transaction starts with
-// pgmoat's Bind and Execute of its prepared statement pgmoat_local into
+// pgmoat's Bind and Execute of its prepared settings statement (pgmoat_local3) into
 // the unnamed portal. A client reaches neither: its statement names are
 // its own (a Parse of pgmoat_local is the client's statement, and a
 // Bind or Close of the name never touches pgmoat's), and the unnamed
@@ -32,16 +32,17 @@ func TestInjectedStatementIsOutOfReach(t *testing.T) {
 			t.Fatalf("%s: %q, want %q", what, s, want)
 		}
 	}
+	ours := localStatementName(3) // alice's transactions set three settings
 	step("the injection's portal, executed again", "34000",
 		&pgproto3.Execute{})
 	step("the injection's portal, described", "34000",
 		&pgproto3.Describe{ObjectType: 'P'})
 	step("Bind to pgmoat_local", "26000",
-		&pgproto3.Bind{PreparedStatement: localStatement, Parameters: [][]byte{[]byte("request.user_id"), []byte("2")}}, &pgproto3.Execute{})
+		&pgproto3.Bind{PreparedStatement: ours, Parameters: [][]byte{[]byte("request.user_id"), []byte("2")}}, &pgproto3.Execute{})
 	step("the client's own pgmoat_local", "2",
-		&pgproto3.Parse{Name: localStatement, Query: "SELECT 2"}, &pgproto3.Bind{PreparedStatement: localStatement}, &pgproto3.Execute{})
+		&pgproto3.Parse{Name: ours, Query: "SELECT 2"}, &pgproto3.Bind{PreparedStatement: ours}, &pgproto3.Execute{})
 	step("Close of pgmoat_local, then a transaction", "1",
-		&pgproto3.Close{ObjectType: 'S', Name: localStatement},
+		&pgproto3.Close{ObjectType: 'S', Name: ours},
 		&pgproto3.Parse{Query: "SELECT current_setting('request.user_id')"}, &pgproto3.Bind{}, &pgproto3.Execute{})
 	// A function call is answered as PostgreSQL answers one, error and
 	// ReadyForQuery, inside a batch too; the batch goes on.

@@ -77,27 +77,37 @@ func (b *backend) discardSession(ctx context.Context) error {
 	b.appliedKey = ""
 	b.prepared = map[string]struct{}{}
 	b.stmtInfo = map[string]*stmtInfo{}
-	b.localParams = 0
+	b.localPrepared = 0
 	b.publish()
 	return nil
 }
 
 // prepareLocal prepares the per-transaction settings statement for n
-// settings, once per backend (again after DISCARD ALL).
+// settings, once per backend and count (again after DISCARD ALL). Each
+// count has its own name, so borrowers whose transactions set different
+// numbers of settings (the Executor adds plan_cache_mode; a session adds
+// its client's SETs) share a backend without preparing again at each
+// change of borrower. Client SETs come from a closed list, so a backend
+// carries a handful at most; a count past the mask's bits (never reached)
+// is prepared afresh each time.
 func (b *backend) prepareLocal(ctx context.Context, n int) error {
-	if b.localParams == n {
+	bit := uint64(0)
+	if n < 64 {
+		bit = 1 << n
+	}
+	if b.localPrepared&bit != 0 {
 		return nil
 	}
-	var msgs []pgproto3.FrontendMessage
-	if b.localParams != 0 {
-		msgs = append(msgs, &pgproto3.Close{ObjectType: 'S', Name: localStatement})
+	name := localStatementName(n)
+	msgs := []pgproto3.FrontendMessage{&pgproto3.Parse{Name: name, Query: localSettingsSQL(n)}, &pgproto3.Sync{}}
+	if bit == 0 {
+		msgs = append([]pgproto3.FrontendMessage{&pgproto3.Close{ObjectType: 'S', Name: name}}, msgs...)
 	}
-	msgs = append(msgs, &pgproto3.Parse{Name: localStatement, Query: localSettingsSQL(n)}, &pgproto3.Sync{})
 	if err := b.ownRoundTrip(ctx, msgs...); err != nil {
 		b.broken.Store(true)
 		return &InjectionError{Err: fmt.Errorf("prepare the per-transaction settings: %w", err)}
 	}
-	b.localParams = n
+	b.localPrepared |= bit
 	return nil
 }
 

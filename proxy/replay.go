@@ -38,6 +38,13 @@ import (
 // hidden, right after the per-transaction settings (a Parse resolves
 // names under the search_path they set). A first batch larger than
 // replayCap is not kept, and its backend's failure reaches the client.
+//
+// A cancel request for the statement that came while the lending moved
+// (no backend held, or the next one not yet sent the batch), or that
+// went to the dead backend, which ran none of it, is sent to the next
+// backend once it has the batch (sendReplay): from the client's view the
+// statement was running all along. It is never sent to a backend the
+// session does not hold.
 
 // replayCap bounds the bytes of a lending's first batch the session
 // keeps for a replay.
@@ -265,12 +272,14 @@ func (s *session) replayOn(ctx context.Context, bk *backend, why error) bool {
 	s.srv.log.Info("backend found dead at a lending's first read; sending the batch to another", "user", s.user, "user_id", s.id.UserID, "pid", bk.pid, "err", why.Error())
 	bk.broken.Store(true)
 	s.srv.pool.lostLent(bk, why)
+	s.setReplaying(true)
 	s.setHeld(nil)
 	s.endSpan(true)
 	s.handBack(bk)
 
 	next, err := s.srv.lend(ctx, s.id, s.set)
 	if err != nil {
+		s.setReplaying(false)
 		s.tellLost(fatalf(codeConnFailure, "pgmoat: backend.lost: the server connection was lost ("+why.Error()+") and no other could be had ("+err.Error()+"); reconnect and retry"))
 		return false
 	}
@@ -295,6 +304,40 @@ func (s *session) replayOn(ctx context.Context, bk *backend, why error) bool {
 		s.inFlight += len(part)
 		s.restage(next, part)
 	}
-	s.flushBackend()
+	s.sendReplay(next)
 	return true
+}
+
+// setReplaying opens or closes the window in which a cancel request is
+// noted for the replay rather than sent (cancelBackend).
+func (s *session) setReplaying(on bool) {
+	s.cancelMu.Lock()
+	s.replaying = on
+	s.cancelMu.Unlock()
+}
+
+// sendReplay sends next, the backend the lending moved to, the batch
+// staged for it, and closes the replay's window for cancels. A cancel
+// the client asked for in this lending never reached the statement:
+// the dead backend ran none of the batch, and no backend was held while
+// the lending moved. It is sent to next once next has the batch (written
+// now, not left to the read, which would wait for the answer first),
+// under cancelMu, so it is for this lending of next and no other
+// borrower's (invariant 6). The server drops a cancel that comes before
+// it has read the batch, as it drops any cancel that finds nothing
+// running; the client's own statement is the only one it can cancel.
+func (s *session) sendReplay(next *backend) {
+	s.cancelMu.Lock()
+	defer s.cancelMu.Unlock()
+	s.replaying = false
+	if !s.cancelAsked {
+		s.flushBackend()
+		return
+	}
+	if err := next.writeAll(); err != nil {
+		s.sendFailed(next, err) // the read reports it; no cancel owed then
+		return
+	}
+	s.srv.log.Debug("sending the replayed statement a cancel the client asked for while its lending moved", "user", s.user, "user_id", s.id.UserID, "pid", next.pid)
+	s.cancelHeld(next)
 }

@@ -65,6 +65,15 @@ type session struct {
 	// else can borrow it, and the server drops a cancel that finds it
 	// idle.
 	cancelMu sync.Mutex
+	// cancelAsked says a cancel request came for the current lending
+	// while something was owed; replaying says the lending is moving to
+	// another backend (replay.go) that has not been sent the batch yet.
+	// Both under cancelMu. A cancel that comes while replaying is not
+	// sent, and one sent to the dead backend never reached the
+	// statement: the replay sends it to the next backend once that one
+	// has the batch (sendReplay). handBack clears cancelAsked when the
+	// lending ends.
+	cancelAsked, replaying bool
 
 	lost  atomic.Bool
 	fwdWG sync.WaitGroup

@@ -264,17 +264,38 @@ func (s settings) value(name string) (string, bool) {
 	return "", false
 }
 
-// localStatement is the name of the per-transaction settings statement
-// (localSettingsSQL) prepared once on every backend that keeps prepared
-// statements, so each transaction pays only a Bind and an Execute.
+// localStatement begins the names of the per-transaction settings
+// statements (localSettingsSQL) prepared once on every backend that keeps
+// prepared statements, so each transaction pays only a Bind and an
+// Execute; localStatementName(n) is the one for n settings. No client
+// statement has such a name on a backend (backendStatementName).
 const localStatement = "pgmoat_local"
+
+// localStatementName names the per-transaction settings statement for n
+// settings; the names of the counts a backend can meet are made once,
+// so an Executor call builds none.
+func localStatementName(n int) string {
+	if n < len(localStatementNames) {
+		return localStatementNames[n]
+	}
+	return localStatement + strconv.Itoa(n)
+}
+
+// localStatementNames are localStatementName's answers for small counts;
+// never written after init.
+var localStatementNames = func() (names [64]string) {
+	for n := range names {
+		names[n] = localStatement + strconv.Itoa(n)
+	}
+	return names
+}()
 
 // localMessages are the messages that put local in force for the
 // transaction they start, answered by ParseComplete (behind a pooler
 // only), BindComplete and CommandComplete and nothing else. Behind a
 // pooler the text goes into the unnamed statement each time.
 func localMessages(local settings, behindPooler bool) []pgproto3.FrontendMessage {
-	bind := &pgproto3.Bind{PreparedStatement: localStatement, Parameters: local.params()}
+	bind := &pgproto3.Bind{PreparedStatement: localStatementName(len(local)), Parameters: local.params()}
 	if behindPooler {
 		bind.PreparedStatement = ""
 		return []pgproto3.FrontendMessage{&pgproto3.Parse{Query: localSettingsSQL(len(local))}, bind, &pgproto3.Execute{}}
