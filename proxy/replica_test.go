@@ -247,7 +247,7 @@ func TestReplicaLagPauseAndPromotion(t *testing.T) {
 		if !allReplicasIn(f.pool.Hosts()) {
 			t.Fatalf("a replica left rotation while the primary was idle: %+v", f.pool.Hosts())
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // samples the idle spell under test; orders nothing
 	}
 
 	stop := make(chan struct{})
