@@ -183,14 +183,14 @@ func TestClaimRacingMessagesKeepsFraming(t *testing.T) {
 		cut := 1 + i%(len(wire)-1) // every split position in turn
 		if i%3 == 0 {
 			// The wait is claimed before the message comes.
-			waitUntil(t, 10*time.Second, "the session to park", func() bool { return srv.parkedSession(c.pid) })
+			pollUntil(t, "the session to park", func() bool { return srv.parkedSession(c.pid) })
 		}
 		if _, err := c.conn.Write(wire[:cut]); err != nil {
 			t.Fatal(err)
 		}
 		if i%3 == 2 {
 			// The session holds part of the message.
-			waitUntil(t, 10*time.Second, "the session to read the first part", func() bool { return delivered(t, c, sess) })
+			pollUntil(t, "the session to read the first part", func() bool { return delivered(t, c, sess) })
 		}
 		if _, err := c.conn.Write(wire[cut:]); err != nil {
 			t.Fatal(err)
@@ -983,6 +983,18 @@ func waitBlockedWriting(t *testing.T, c *rawClient, sess *session) {
 				socketQueue(t, sess.conn, syscall.TIOCINQ), socketQueue(t, c.conn, syscall.TIOCOUTQ), sess.srv.park.count())
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// pollUntil is waitUntil for a condition that comes within a
+// millisecond or so, looked at ten times as often, for loops that wait
+// on it a hundred times.
+func pollUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
 	}
 }
 
