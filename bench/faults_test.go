@@ -2,24 +2,73 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 )
 
-// slowWrites is a connection whose writes return only after a pause once
-// their bytes are sent, as on a busy machine: long enough for pgconn's
-// background reader to start, read the server's reply, and begin another
-// read before the write returns.
-type slowWrites struct{ net.Conn }
+// slowStartup is a connection whose first write (the startup message)
+// returns only once pgconn's background reader has read the server's
+// reply and begun another read, as on a busy machine where the write
+// outlasts pgconn's slow-write timer: the write waits on the reads it
+// sees, not on a clock, and the background reader starts because it
+// waits. Later writes pass straight through.
+type slowStartup struct {
+	net.Conn
+	mu     sync.Mutex
+	moved  *sync.Cond // signalled on each read begun or ended
+	wrote  bool       // the first write has returned
+	gaveUp bool       // the first write waited too long
+	began  int        // reads begun
+	read   int        // bytes read
+}
 
-func (c slowWrites) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	time.Sleep(60 * time.Millisecond)
+func newSlowStartup(c net.Conn) *slowStartup {
+	s := &slowStartup{Conn: c}
+	s.moved = sync.NewCond(&s.mu)
+	return s
+}
+
+func (c *slowStartup) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	c.began++
+	c.moved.Broadcast()
+	c.mu.Unlock()
+	n, err := c.Conn.Read(p)
+	c.mu.Lock()
+	c.read += n
+	c.moved.Broadcast()
+	c.mu.Unlock()
 	return n, err
+}
+
+func (c *slowStartup) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.wrote || err != nil {
+		return n, err
+	}
+	c.wrote = true
+	stuck := time.AfterFunc(5*time.Second, func() {
+		c.mu.Lock()
+		c.gaveUp = true
+		c.moved.Broadcast()
+		c.mu.Unlock()
+	})
+	defer stuck.Stop()
+	for !c.gaveUp && (c.read == 0 || c.began < 2) {
+		c.moved.Wait()
+	}
+	if c.gaveUp {
+		return n, errors.New("pgconn's background reader never read the startup reply")
+	}
+	return n, nil
 }
 
 // serveValue accepts one connection on ln, lets it in without a password
@@ -77,7 +126,7 @@ func TestReadValueAfterSlowConnect(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		return slowWrites{c}, nil
+		return newSlowStartup(c), nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

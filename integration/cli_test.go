@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +13,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -29,22 +32,52 @@ var (
 	binary  string // the pgmoat binary under test
 )
 
+// testParallel is how many tests run at once unless -parallel says
+// otherwise. The parallel tests mostly wait (pgbench runs of a fixed
+// length, restarts, token lifetimes, replicas catching up), so more of
+// them than the default GOMAXPROCS overlap usefully even on two cores.
+const testParallel = 4
+
 func TestMain(m *testing.M) {
+	flag.Parse()
+	parallelGiven := false
+	flag.Visit(func(f *flag.Flag) { parallelGiven = parallelGiven || f.Name == "test.parallel" })
+	if !parallelGiven {
+		_ = flag.Set("test.parallel", strconv.Itoa(max(testParallel, runtime.GOMAXPROCS(0))))
+	}
 	dir, err := os.MkdirTemp("", "pgmoat-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "pgmoat")
+	// The binary is built while the shared cluster starts.
 	build := exec.Command("go", "build", "-o", binary, "github.com/pgmoat/pgmoat/cmd/pgmoat")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
+	if err := build.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "build pgmoat:", err)
 		os.Exit(1)
 	}
-	code := pgcluster.Shared(m, pgcluster.Options{}, &cluster)
+	code := pgcluster.Shared(afterBuild{m, build}, pgcluster.Options{}, &cluster)
+	if build.ProcessState == nil { // the cluster did not start: m never ran
+		_ = build.Wait()
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// afterBuild runs the tests once the pgmoat binary is built.
+type afterBuild struct {
+	m     *testing.M
+	build *exec.Cmd
+}
+
+func (a afterBuild) Run() int {
+	if err := a.build.Wait(); err != nil {
+		fmt.Fprintln(os.Stderr, "build pgmoat:", err)
+		return 1
+	}
+	return a.m.Run()
 }
 
 // pgmoat runs the binary to completion.

@@ -542,7 +542,7 @@ func TestOAuthAgainstARealProvider(t *testing.T) {
 			if status != 200 && time.Now().Before(exp) {
 				t.Fatalf("the short token was refused (%d) before it expired", status)
 			}
-			time.Sleep(250 * time.Millisecond)
+			time.Sleep(250 * time.Millisecond) // samples the token's lifetime; orders nothing
 		}
 		if resp := r.post(t, short, ""); resp.StatusCode != 401 {
 			t.Errorf("the short token after its exp: %d", resp.StatusCode)

@@ -224,9 +224,8 @@ func TestBackoffListenerCloseEndsBackoff(t *testing.T) {
 	l := NewBackoffListener(fl, AcceptOptions{Failed: func() { failures.Add(1) }})
 	done := make(chan error, 1)
 	go func() { _, err := l.Accept(); done <- err }()
-	for failures.Load() < 9 { // back-off at 1 s and up
-		time.Sleep(10 * time.Millisecond)
-	}
+	// Nine failures in, the back-off is at 1 s and up.
+	waitUntil(t, 20*time.Second, "nine failed accepts", func() bool { return failures.Load() >= 9 })
 	start := time.Now()
 	_ = l.Close()
 	if err := <-done; !errors.Is(err, net.ErrClosed) {

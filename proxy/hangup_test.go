@@ -44,12 +44,7 @@ func TestClientHangingUpCancelsItsStatement(t *testing.T) {
 		}
 		return n
 	}
-	for active() == 0 {
-		if ctx.Err() != nil {
-			t.Fatal("the statement never started")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitUntil(t, 30*time.Second, "the statement to start", func() bool { return active() > 0 })
 	_ = hc.Conn.Close() // the client hangs up mid-statement
 
 	// The one backend serves the next client once the statement is gone.

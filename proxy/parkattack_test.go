@@ -182,13 +182,15 @@ func TestClaimRacingMessagesKeepsFraming(t *testing.T) {
 		wire := queryWire("SELECT " + want)
 		cut := 1 + i%(len(wire)-1) // every split position in turn
 		if i%3 == 0 {
-			time.Sleep(time.Millisecond) // the wait is claimed before the message comes
+			// The wait is claimed before the message comes.
+			pollUntil(t, "the session to park", func() bool { return srv.parkedSession(c.pid) })
 		}
 		if _, err := c.conn.Write(wire[:cut]); err != nil {
 			t.Fatal(err)
 		}
 		if i%3 == 2 {
-			time.Sleep(time.Millisecond) // the session holds part of the message
+			// The session holds part of the message.
+			pollUntil(t, "the session to read the first part", func() bool { return delivered(t, c, sess) })
 		}
 		if _, err := c.conn.Write(wire[cut:]); err != nil {
 			t.Fatal(err)
@@ -982,6 +984,25 @@ func waitBlockedWriting(t *testing.T, c *rawClient, sess *session) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// pollUntil is waitUntil for a condition that comes within a
+// millisecond or so, looked at ten times as often, for loops that wait
+// on it a hundred times.
+func pollUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// delivered reports whether everything c wrote has reached sess and
+// been read from its socket: nothing is left in the client's send queue
+// nor in the session's receive queue.
+func delivered(t *testing.T, c *rawClient, sess *session) bool {
+	return socketQueue(t, c.conn, syscall.TIOCOUTQ) == 0 && socketQueue(t, sess.conn, syscall.TIOCINQ) == 0
 }
 
 // socketQueue is the byte count of a TCP socket's receive queue

@@ -247,7 +247,7 @@ func TestReplicaLagPauseAndPromotion(t *testing.T) {
 		if !allReplicasIn(f.pool.Hosts()) {
 			t.Fatalf("a replica left rotation while the primary was idle: %+v", f.pool.Hosts())
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // samples the idle spell under test; orders nothing
 	}
 
 	stop := make(chan struct{})
@@ -349,20 +349,17 @@ func TestReplicaKilledUnderLoad(t *testing.T) {
 			}
 		}()
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for onR1.Load() < 20 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	halt := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	defer halt() // a failed wait below stops the workers too
+	// A worker's error ends a wait early: it is reported below.
+	waitUntil(t, 10*time.Second, "20 transactions on the replica to kill", func() bool { return onR1.Load() >= 20 || len(errs) > 0 })
 	if err := r1.Close(); err != nil {
 		t.Fatal(err)
 	}
 	waitHosts(t, f.pool, "the killed replica out", outOfRotation(r1.Port(), ""))
 	before := ok.Load()
-	for ok.Load() < before+100 && time.Now().Before(deadline.Add(10*time.Second)) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	close(stop)
-	wg.Wait()
+	waitUntil(t, 20*time.Second, "100 transactions after the kill", func() bool { return ok.Load() >= before+100 || len(errs) > 0 })
+	halt()
 	close(errs)
 	for err := range errs {
 		t.Fatalf("a transaction not on the killed replica failed: %v", err)

@@ -47,12 +47,8 @@ func TestSettingsCacheSharesAndForgets(t *testing.T) {
 	}
 	runtime.KeepAlive(a1)
 	a1, a2 = nil, nil
-	deadline := time.Now().Add(10 * time.Second)
-	for c.size() > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d entries still cached after every holder is gone", c.size())
-		}
+	waitUntil(t, 10*time.Second, "no entry cached after every holder is gone", func() bool {
 		runtime.GC()
-		time.Sleep(10 * time.Millisecond)
-	}
+		return c.size() == 0
+	})
 }

@@ -118,11 +118,5 @@ func TestTLSSessionsAreForgotten(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for tracked() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d connections still tracked after their TLS sessions ended", tracked())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitUntil(t, 10*time.Second, "no connection tracked after the TLS sessions ended", func() bool { return tracked() == 0 })
 }

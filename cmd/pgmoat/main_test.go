@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"flag"
 	"os"
+	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -18,7 +21,21 @@ import (
 // and parallel tests hold several at once, hence the connection limit.
 var shared = pgcluster.Lazy{Options: pgcluster.Options{MaxConnections: 400}}
 
-func TestMain(m *testing.M) { os.Exit(shared.Run(m)) }
+// testParallel is how many tests run at once unless -parallel says
+// otherwise: the parallel tests mostly wait on PostgreSQL, HTTP and child
+// processes, so more of them than the default GOMAXPROCS overlap usefully
+// even on two cores.
+const testParallel = 4
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	parallelGiven := false
+	flag.Visit(func(f *flag.Flag) { parallelGiven = parallelGiven || f.Name == "test.parallel" })
+	if !parallelGiven {
+		_ = flag.Set("test.parallel", strconv.Itoa(max(testParallel, runtime.GOMAXPROCS(0))))
+	}
+	os.Exit(shared.Run(m))
+}
 
 // shopTemplate is the database the shop is loaded into once per test
 // binary; every shop fixture takes a copy of it.
