@@ -49,6 +49,11 @@ import (
 //     read, as PostgreSQL sends its error at once, so a client that waits
 //     for the error before it sends Sync gets it.
 //
+// A message PostgreSQL would ignore (anything but Sync after an error in
+// an extended batch, a FunctionCall as well as a Query) is ignored, not
+// refused: the server would ignore its stand-in too, and the answer the
+// session waited for would never come.
+//
 // The path of a statement that does not fail is untouched.
 
 // refusedSQL is the stand-in's text: a syntax error at its first word,
@@ -80,6 +85,19 @@ func (s *session) refuseSimple(e *wireError) {
 	s.wantFlush = true
 	s.batchOpen = false
 	s.unnamedFresh = false // the Query dropped the server's unnamed statement
+}
+
+// refuseFunctionCall refuses a FunctionCall, and reports whether the
+// refusal waits for the backend's answer (the stand-in's). After an
+// error in an extended batch PostgreSQL ignores a FunctionCall up to
+// Sync, as it ignores a Query: so does the session, which would
+// otherwise wait for an answer to a stand-in the server ignores too.
+func (s *session) refuseFunctionCall() bool {
+	if s.skipping {
+		return false
+	}
+	s.refuseSimple(errorf(codeProtocol, "pgmoat: protocol.function_call: the fastpath function-call protocol is not allowed; call functions in a SELECT"))
+	return true
 }
 
 // failOpenBatchSets undoes the client SETs of an extended batch left

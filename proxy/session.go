@@ -313,8 +313,7 @@ func (s *session) handle(ctx context.Context, msg pgproto3.FrontendMessage) bool
 	case *pgproto3.Terminate:
 		return true
 	case *pgproto3.FunctionCall:
-		answer = true // the refusal may stand in on the backend (abort.go)
-		s.refuseSimple(errorf(codeProtocol, "pgmoat: protocol.function_call: the fastpath function-call protocol is not allowed; call functions in a SELECT"))
+		answer = s.refuseFunctionCall()
 	case *pgproto3.CopyData, *pgproto3.CopyDone, *pgproto3.CopyFail:
 		s.fatal(fatalf(codeProtocol, "pgmoat: protocol.copy: COPY data sent outside a COPY (COPY is not allowed through pgmoat)"))
 		return true
