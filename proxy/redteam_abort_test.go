@@ -281,3 +281,29 @@ func TestFunctionCallInAFailedBatchIsIgnored(t *testing.T) {
 		}, equiv: fnEquiv},
 	})
 }
+
+// A SET or DEALLOCATE in a simple Query that ends an extended batch left
+// open runs in the batch's implicit transaction in PostgreSQL: when it
+// fails, the batch's SETs are rolled back with it. The session settled
+// them before it answered the Query, and kept them when it refused it.
+func TestRefusedSetFailsTheOpenBatchSets(t *testing.T) {
+	t.Parallel()
+	f, direct := abortFixture(t)
+	p, b, e, q := parseMsg, bindMsg, executeMsg, queryMsg
+	runAttacks(t, f, direct, map[string]rtCase{
+		"refused TimeZone in an open batch after a SET": {steps: []rtStep{
+			w(p("", "SET DateStyle = 'SQL, DMY'"), b("", ""), e(""), q("SET TimeZone = 'Nowhere/Land'"), syncMsg),
+			w(q("SHOW DateStyle")),
+		}},
+		"DEALLOCATE error in an open batch after a SET": {steps: []rtStep{
+			w(p("", "SET DateStyle = 'SQL, DMY'"), b("", ""), e(""), q("DEALLOCATE nosuch"), syncMsg),
+			w(q("SHOW DateStyle")),
+		}},
+		"SET taken after a SET in an open batch": {steps: []rtStep{
+			w(p("", "SET DateStyle = 'SQL, DMY'"), b("", ""), e(""), q("SET TimeZone = 'UTC'"), syncMsg),
+			w(q("SHOW DateStyle")),
+			w(p("", "SET DateStyle = 'ISO, MDY'"), b("", ""), e(""), q("DEALLOCATE ALL"), syncMsg),
+			w(q("SHOW DateStyle")),
+		}},
+	})
+}
