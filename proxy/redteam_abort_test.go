@@ -304,6 +304,9 @@ func TestRefusedSetFailsTheOpenBatchSets(t *testing.T) {
 			w(q("SHOW DateStyle")),
 			w(p("", "SET DateStyle = 'ISO, MDY'"), b("", ""), e(""), q("DEALLOCATE ALL"), syncMsg),
 			w(q("SHOW DateStyle")),
+			w(p("", "SET DateStyle = 'SQL, DMY'"), b("", ""), e(""), q("SET DateStyle = 'German, DMY'"), syncMsg),
+			w(p("", "SET DateStyle = 'ISO, MDY'"), b("", ""), e(""), q(""), syncMsg),
+			w(q("SHOW DateStyle")),
 		}},
 	})
 }

@@ -351,6 +351,7 @@ func (s *session) query(ctx context.Context, sql string) {
 		// Nothing to run (drivers ping with "-- ping"): PostgreSQL
 		// answers EmptyQueryResponse, and so does pgmoat, without a
 		// backend.
+		s.settleOpenBatch()
 		s.pushSynthetic(expectation{kind: synthEmpty}, expectation{kind: synthReady})
 		return
 	}
@@ -396,24 +397,30 @@ func (s *session) queryDropsUnnamed() {
 // with the Query; the backend, which is never sent that Query, would
 // otherwise keep the batch's answers (and the backend) waiting for a
 // Sync that may never come. A Sync does the same on the backend, and its
-// ReadyForQuery is not the client's: the Query's own follows.
+// ReadyForQuery is not the client's: the Query's own follows. The
+// batch's client SETs wait for the Query's answer, as they are in
+// PostgreSQL part of its transaction: settled if it succeeds
+// (settleOpenBatch), put back if it is refused (refuseSimple).
 func (s *session) endOpenBatch(ctx context.Context) {
+	clear(s.work.sets.portals)
 	if !s.batchOpen || s.bk == nil {
-		// Nothing of the batch went to a backend; client SETs the
-		// session answered are settled as a Sync settles them.
-		if s.work.sets.taken && !s.skipping {
-			clear(s.work.sets.portals)
-			s.work.sets.late = s.batchReports()
-		}
 		s.batchOpen = false
 		return
 	}
-	settle := s.syncSets()
 	s.backendSkips = false
-	s.push(expectation{kind: expectSync, swallow: true, settle: settle}, false)
+	s.push(expectation{kind: expectSync, swallow: true}, false)
 	s.sendBackend(&pgproto3.Sync{}, true)
 	s.batchOpen = false
 	s.commit(ctx) // sent now: a client SET waits for its answer (takeClientSetting)
+}
+
+// settleOpenBatch settles the client SETs of a batch endOpenBatch ended,
+// once the Query that ended it succeeded: their reports go just before
+// the Query's ReadyForQuery, as PostgreSQL sends them.
+func (s *session) settleOpenBatch() {
+	if s.work.sets.taken {
+		s.work.sets.late = s.batchReports()
+	}
 }
 
 func (s *session) parse(ctx context.Context, m *pgproto3.Parse) {
