@@ -91,7 +91,7 @@ func rtTranscript(t *testing.T, dsn string, steps []rtStep, equiv map[string]str
 			}
 			switch x := m.(type) {
 			case *pgproto3.ErrorResponse:
-				if strings.Contains(x.Message, "syntax") || strings.Contains(x.Message, "refused the client") {
+				if strings.Contains(x.Message, `near "pgmoat"`) || strings.Contains(x.Message, "refused the client") {
 					t.Errorf("the server's error to the stand-in reached the client: %+v", x)
 				}
 				code := x.Code
@@ -307,6 +307,55 @@ func TestRefusedSetFailsTheOpenBatchSets(t *testing.T) {
 			w(p("", "SET DateStyle = 'SQL, DMY'"), b("", ""), e(""), q("SET DateStyle = 'German, DMY'"), syncMsg),
 			w(p("", "SET DateStyle = 'ISO, MDY'"), b("", ""), e(""), q(""), syncMsg),
 			w(q("SHOW DateStyle")),
+		}},
+	})
+}
+
+// In a transaction block that failed, PostgreSQL refuses every statement
+// but COMMIT and ROLLBACK with 25P02 before it reads any table; a
+// denial there is answered 25P02 too, so that a client sees the same
+// errors as from PostgreSQL.
+func TestRefusalInAFailedBlockIs25P02(t *testing.T) {
+	t.Parallel()
+	f, direct := abortFixture(t)
+	p, b, e, q := parseMsg, bindMsg, executeMsg, queryMsg
+	runAttacks(t, f, direct, map[string]rtCase{
+		"many denials in a row in a block": {steps: []rtStep{w(q("BEGIN"), q(deniedSQL), q(deniedSQL), q("SELECT 1"), q(deniedSQL), q("COMMIT"))}},
+		"many denials in one extended batch": {steps: []rtStep{
+			w(q("BEGIN")),
+			w(p("", deniedSQL), b("", ""), e(""), p("", deniedSQL), b("", ""), e(""), syncMsg, p("", deniedSQL), syncMsg, p("", "SELECT 1"), b("", ""), e(""), syncMsg),
+			w(q("COMMIT")),
+			w(p("", deniedSQL), b("", ""), e(""), p("", deniedSQL), syncMsg, p("", deniedSQL), syncMsg, p("", "SELECT 1"), b("", ""), e(""), syncMsg),
+		}},
+		"denial in a failed block": {steps: []rtStep{
+			w(q("BEGIN")), w(q("SELECT 1/0")), w(q(deniedSQL)), w(p("", deniedSQL), syncMsg), w(q("COMMIT")),
+		}},
+		"stand-in leaves no statement behind": {steps: []rtStep{
+			w(q("BEGIN")),
+			w(p("", deniedSQL), syncMsg),
+			w(q(deniedSQL)),
+			w(q("ROLLBACK")),
+			w(p(refusedStmt, "SELECT 1"), b(refusedStmt, ""), e(""), syncMsg),
+			w(q("BEGIN")),
+			w(p("", deniedSQL), syncMsg),
+			w(q("ROLLBACK")),
+		}},
+		"FunctionCall in a failed block": {steps: []rtStep{
+			w(q("BEGIN")), w(q("SELECT 1/0")), w(fnCall), w(q("ROLLBACK")),
+		}},
+		"SET in a failed block": {steps: []rtStep{
+			w(q("BEGIN")), w(q("SELECT 1/0")), w(q("SET application_name = 'x'")), w(q("ROLLBACK")),
+		}},
+		"Parse of a name in use in a failed block": {steps: []rtStep{
+			w(q("BEGIN")), w(p("s1", "SELECT 1"), syncMsg), w(q("SELECT 1/0")), w(p("s1", "SELECT 2"), syncMsg), w(q("ROLLBACK")),
+		}},
+		"denial after ROLLBACK in a batch": {steps: []rtStep{
+			w(q("BEGIN")), w(q("SELECT 1/0")),
+			w(p("", "ROLLBACK"), b("", ""), e(""), p("", deniedSQL), b("", ""), e(""), syncMsg),
+			w(q("SELECT 1")),
+		}},
+		"denial of a syntax error in a failed block": {steps: []rtStep{
+			w(q("BEGIN")), w(q("SELECT 1/0")), w(q("SELEC 1")), w(p("", "SELEC 1"), syncMsg), w(q("ROLLBACK")),
 		}},
 	})
 }
