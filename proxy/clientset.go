@@ -59,7 +59,7 @@ var reportedClientSettings = map[string]bool{
 func (s *session) clientSetting(ctx context.Context, cs *policy.ClientSetting) {
 	before := s.work.sets.takeReport(cs.Name, s.reportOf(cs.Name))
 	if e := s.takeClientSetting(ctx, cs); e != nil {
-		s.refuseSimple(e)
+		s.refuseSimple(s.inFailedBlock(policy.KindClientSetting, e))
 		return
 	}
 	s.settleOpenBatch()

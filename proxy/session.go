@@ -358,7 +358,7 @@ func (s *session) query(ctx context.Context, sql string) {
 	s.srv.metrics.statement(string(v.Kind), verdictLabel(v))
 	if e := v.Err(); e != nil {
 		s.srv.noteDenial(s, sql, v)
-		s.refuseSimple(denied(e))
+		s.refuseSimple(s.inFailedBlock(v.Kind, denied(e)))
 		return
 	}
 	if v.Setting != nil {
@@ -432,7 +432,7 @@ func (s *session) parse(ctx context.Context, m *pgproto3.Parse) {
 	s.srv.metrics.statement(string(v.Kind), verdictLabel(v))
 	if e := v.Err(); e != nil {
 		s.srv.noteDenial(s, m.Query, v)
-		s.refuseExtended(denied(e))
+		s.refuseExtended(s.inFailedBlock(v.Kind, denied(e)))
 		if m.Name == "" {
 			// PostgreSQL drops the unnamed statement before it parses
 			// the new one: after a Parse that failed there is none.
@@ -463,7 +463,7 @@ func (s *session) parse(ctx context.Context, m *pgproto3.Parse) {
 		return
 	}
 	if _, exists := s.stmts[m.Name]; exists {
-		s.refuseExtended(errorf(codeDupStatement, "prepared statement \""+m.Name+"\" already exists"))
+		s.refuseExtended(s.inFailedBlock(v.Kind, errorf(codeDupStatement, "prepared statement \""+m.Name+"\" already exists")))
 		return
 	}
 	st := clientStmt{query: query, paramOIDs: oids, sql: m.Query, kind: v.Kind, gen: gen}
