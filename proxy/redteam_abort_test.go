@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 )
@@ -358,4 +359,67 @@ func TestRefusalInAFailedBlockIs25P02(t *testing.T) {
 			w(q("BEGIN")), w(q("SELECT 1/0")), w(q("SELEC 1")), w(p("", "SELEC 1"), syncMsg), w(q("ROLLBACK")),
 		}},
 	})
+}
+
+// Behind PgBouncer in transaction mode the stand-in goes to whichever
+// server connection the pooler gives the transaction, the one the
+// block's statements ran on: the block fails there, and the extended
+// stand-in's name is never created, so a second one does not collide.
+func TestRedteamAbortBehindPgBouncer(t *testing.T) {
+	t.Parallel()
+	f, direct := abortFixture(t)
+	p, b, e, q := parseMsg, bindMsg, executeMsg, queryMsg
+	runAttacks(t, behindBouncer(t, f), direct, map[string]rtCase{
+		"simple and extended denials in blocks": {steps: []rtStep{
+			w(q("BEGIN")), w(q(deniedSQL)), w(q("SELECT 1")), w(q("COMMIT")),
+			w(q("BEGIN")), w(p("", "SELECT 1"), b("", ""), e(""), p("", deniedSQL), syncMsg), w(p("", deniedSQL), syncMsg), w(q("COMMIT")),
+			w(q("BEGIN")), w(p("", deniedSQL), syncMsg), w(q("ROLLBACK")),
+			w(p("", "SELECT 2"), b("", ""), e(""), p("", deniedSQL), b("", ""), e(""), syncMsg),
+		}},
+	})
+}
+
+// A client that hangs up right after a refusal, its stand-in's answer
+// unread and its block open, leaves the backend (the pool's only one) to
+// the next identity clean: its block rolled back, out of any
+// transaction.
+func TestRedteamAbortHangUpAfterRefusal(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{poolMax: 1})
+	pc, err := pgconn.Connect(context.Background(), f.dsn("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hj, err := pc.Hijack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = hj.Conn.SetDeadline(time.Now().Add(20 * time.Second))
+	fe := hj.Frontend
+	fe.Send(queryMsg("BEGIN"))
+	fe.Send(parseMsg("", deniedSQL))
+	fe.Send(&pgproto3.Flush{})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := until(t, fe); string(got) != "CZ" {
+		t.Fatalf("BEGIN: %q", got)
+	}
+	if m, err := fe.Receive(); err != nil {
+		t.Fatal(err)
+	} else if e, ok := m.(*pgproto3.ErrorResponse); !ok || e.Code != codeDenied {
+		t.Fatalf("the denial: %#v", m)
+	}
+	fe.Send(parseMsg("", deniedSQL)) // never answered: the batch is skipping
+	_ = fe.Flush()
+	_ = hj.Conn.Close()
+	ctx := context.Background()
+	conn := f.connect(t, "bob", pgx.QueryExecModeSimpleProtocol)
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM items").Scan(&n); err != nil || n != 50 {
+		t.Fatalf("the next lending: %d, %v", n, err)
+	}
+	if st := conn.PgConn().TxStatus(); st != 'I' {
+		t.Fatalf("status %c", st)
+	}
 }
