@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/pgmoat/pgmoat/policy"
 )
 
 // An error fails the transaction it comes in: PostgreSQL aborts a
@@ -49,6 +51,18 @@ import (
 //     read, as PostgreSQL sends its error at once, so a client that waits
 //     for the error before it sends Sync gets it.
 //
+// A message PostgreSQL would ignore (anything but Sync after an error in
+// an extended batch, a FunctionCall as well as a Query) is ignored, not
+// refused: the server would ignore its stand-in too, and the answer the
+// session waited for would never come.
+//
+// In a transaction block that failed, PostgreSQL refuses every
+// statement but COMMIT and ROLLBACK with 25P02 as soon as it has parsed
+// it, before it reads a table or looks at a statement name, and a
+// FunctionCall before it looks at the function: a refusal there is
+// answered 25P02 as well (inFailedBlock), and a text that does not
+// parse keeps its 42601.
+//
 // The path of a statement that does not fail is untouched.
 
 // refusedSQL is the stand-in's text: a syntax error at its first word,
@@ -65,6 +79,20 @@ var (
 	refusedParseWire, _ = (&pgproto3.Parse{Name: refusedStmt, Query: refusedSQL}).Encode(nil)
 )
 
+// inFailedBlock is the error the session answers in the place of e for
+// a statement of kind k it refuses: 25P02 when the transaction block has
+// failed, as PostgreSQL answers, unless the text did not parse or ends
+// the block. The block is known to have failed when the last
+// ReadyForQuery said so and nothing the client sent since is owed (a
+// ROLLBACK earlier in the same batch would have ended it).
+func (s *session) inFailedBlock(k policy.Kind, e *wireError) *wireError {
+	if s.bk == nil || s.bk.txStatus != 'E' || s.txEnded || s.clientPending() ||
+		e.code == policy.SQLStateSyntax || endsTransaction(k) || k == policy.KindTransaction {
+		return e
+	}
+	return errorf(codeInFailedTx, "current transaction is aborted, commands ignored until end of transaction block")
+}
+
 // refuseSimple answers a simple-protocol message with an error and
 // ReadyForQuery, in order with anything still owed; the transaction it
 // comes in fails, on the held backend too.
@@ -80,6 +108,19 @@ func (s *session) refuseSimple(e *wireError) {
 	s.wantFlush = true
 	s.batchOpen = false
 	s.unnamedFresh = false // the Query dropped the server's unnamed statement
+}
+
+// refuseFunctionCall refuses a FunctionCall, and reports whether the
+// refusal waits for the backend's answer (the stand-in's). After an
+// error in an extended batch PostgreSQL ignores a FunctionCall up to
+// Sync, as it ignores a Query: so does the session, which would
+// otherwise wait for an answer to a stand-in the server ignores too.
+func (s *session) refuseFunctionCall() bool {
+	if s.skipping {
+		return false
+	}
+	s.refuseSimple(s.inFailedBlock("", errorf(codeProtocol, "pgmoat: protocol.function_call: the fastpath function-call protocol is not allowed; call functions in a SELECT")))
+	return true
 }
 
 // failOpenBatchSets undoes the client SETs of an extended batch left

@@ -57,11 +57,12 @@ var reportedClientSettings = map[string]bool{
 // the value of a reported setting changed (PostgreSQL reports changes,
 // not SETs), ReadyForQuery.
 func (s *session) clientSetting(ctx context.Context, cs *policy.ClientSetting) {
-	before := s.reportOf(cs.Name)
+	before := s.work.sets.takeReport(cs.Name, s.reportOf(cs.Name))
 	if e := s.takeClientSetting(ctx, cs); e != nil {
-		s.refuseSimple(e)
+		s.refuseSimple(s.inFailedBlock(policy.KindClientSetting, e))
 		return
 	}
+	s.settleOpenBatch()
 	s.pushSynthetic(expectation{kind: setKind(cs), report: changedReport(before, s.reportOf(cs.Name))}, expectation{kind: synthReady})
 }
 

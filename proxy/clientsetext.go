@@ -35,7 +35,10 @@ import (
 // message of the batch fails, the server rolls the SET back with the
 // rest. So does the session: the settings before the batch's first SET
 // are kept until its Sync is answered (extSets.undo), put back when an
-// error ended the batch, and nothing is reported. A SET the backend's
+// error ended the batch, and nothing is reported. A simple Query the
+// session answers itself (a SET, a DEALLOCATE, an empty one) that ends
+// the batch before Sync is part of that transaction too: the batch's
+// SETs are settled when it succeeds and put back when it is refused. A SET the backend's
 // statements come after in the same batch is in force for them: the
 // backend is lent with the new settings.
 //
@@ -67,8 +70,8 @@ type extSets struct {
 	// client was last told of each (nil: nothing).
 	names  []string
 	before []*pgproto3.ParameterStatus
-	// late are the reports of a batch a simple Query ended with no
-	// backend held (endOpenBatch): they go just before that Query's
+	// late are the reports of a batch a simple Query ended
+	// (endOpenBatch, settleOpenBatch): they go just before that Query's
 	// ReadyForQuery, as PostgreSQL sends them.
 	late []*pgproto3.ParameterStatus
 }
@@ -248,6 +251,22 @@ func (s *session) executeSetting(ctx context.Context, m *pgproto3.Execute) bool 
 	}
 	s.pushSynthetic(expectation{kind: setKind(p.cs)})
 	return true
+}
+
+// takeReport is what the client was told of the reported setting name
+// before the batch, when the batch set it, and forgets it: the Query
+// that ends the batch (endOpenBatch) sets it again and reports it once.
+// Otherwise it is now.
+func (b *extSets) takeReport(name string, now *pgproto3.ParameterStatus) *pgproto3.ParameterStatus {
+	for i, n := range b.names {
+		if n == name {
+			before := b.before[i]
+			b.names = append(b.names[:i], b.names[i+1:]...)
+			b.before = append(b.before[:i], b.before[i+1:]...)
+			return before
+		}
+	}
+	return now
 }
 
 func (b *extSets) has(name string) bool {

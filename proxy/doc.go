@@ -375,9 +375,11 @@
 // session's error in the place of the server's and the server's
 // ReadyForQuery ('E' inside a block, whose later statements get 25P02
 // and whose COMMIT is answered ROLLBACK; an extended batch skipped to
-// its Sync and its implicit transaction rolled back). With no backend
-// held no transaction is open, and the session answers alone, as
-// before. A statement that does not fail takes none of this path.
+// its Sync and its implicit transaction rolled back). In a block that
+// has already failed, a refusal is answered 25P02, as PostgreSQL
+// answers every statement there but a text that does not parse. With
+// no backend held no transaction is open, and the session answers
+// alone, as before. A statement that does not fail takes none of this path.
 //
 // Every statement text a client sends (simple Query, or the text of an
 // extended-protocol Parse) is decided by the policy engine before anything

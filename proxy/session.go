@@ -322,8 +322,7 @@ func (s *session) handle(ctx context.Context, msg pgproto3.FrontendMessage) bool
 	case *pgproto3.Terminate:
 		return true
 	case *pgproto3.FunctionCall:
-		answer = true // the refusal may stand in on the backend (abort.go)
-		s.refuseSimple(errorf(codeProtocol, "pgmoat: protocol.function_call: the fastpath function-call protocol is not allowed; call functions in a SELECT"))
+		answer = s.refuseFunctionCall()
 	case *pgproto3.CopyData, *pgproto3.CopyDone, *pgproto3.CopyFail:
 		s.fatal(fatalf(codeProtocol, "pgmoat: protocol.copy: COPY data sent outside a COPY (COPY is not allowed through pgmoat)"))
 		return true
@@ -361,13 +360,14 @@ func (s *session) query(ctx context.Context, sql string) {
 		// Nothing to run (drivers ping with "-- ping"): PostgreSQL
 		// answers EmptyQueryResponse, and so does pgmoat, without a
 		// backend.
+		s.settleOpenBatch()
 		s.pushSynthetic(expectation{kind: synthEmpty}, expectation{kind: synthReady})
 		return
 	}
 	s.srv.metrics.statement(string(v.Kind), verdictLabel(v))
 	if e := v.Err(); e != nil {
 		s.srv.noteDenial(s, sql, v)
-		s.refuseSimple(denied(e))
+		s.refuseSimple(s.inFailedBlock(v.Kind, denied(e)))
 		return
 	}
 	if v.Setting != nil {
@@ -406,24 +406,30 @@ func (s *session) queryDropsUnnamed() {
 // with the Query; the backend, which is never sent that Query, would
 // otherwise keep the batch's answers (and the backend) waiting for a
 // Sync that may never come. A Sync does the same on the backend, and its
-// ReadyForQuery is not the client's: the Query's own follows.
+// ReadyForQuery is not the client's: the Query's own follows. The
+// batch's client SETs wait for the Query's answer, as they are in
+// PostgreSQL part of its transaction: settled if it succeeds
+// (settleOpenBatch), put back if it is refused (refuseSimple).
 func (s *session) endOpenBatch(ctx context.Context) {
+	clear(s.work.sets.portals)
 	if !s.batchOpen || s.bk == nil {
-		// Nothing of the batch went to a backend; client SETs the
-		// session answered are settled as a Sync settles them.
-		if s.work.sets.taken && !s.skipping {
-			clear(s.work.sets.portals)
-			s.work.sets.late = s.batchReports()
-		}
 		s.batchOpen = false
 		return
 	}
-	settle := s.syncSets()
 	s.backendSkips = false
-	s.push(expectation{kind: expectSync, swallow: true, settle: settle}, false)
+	s.push(expectation{kind: expectSync, swallow: true}, false)
 	s.sendBackend(&pgproto3.Sync{}, true)
 	s.batchOpen = false
 	s.commit(ctx) // sent now: a client SET waits for its answer (takeClientSetting)
+}
+
+// settleOpenBatch settles the client SETs of a batch endOpenBatch ended,
+// once the Query that ended it succeeded: their reports go just before
+// the Query's ReadyForQuery, as PostgreSQL sends them.
+func (s *session) settleOpenBatch() {
+	if s.work.sets.taken {
+		s.work.sets.late = s.batchReports()
+	}
 }
 
 func (s *session) parse(ctx context.Context, m *pgproto3.Parse) {
@@ -435,7 +441,7 @@ func (s *session) parse(ctx context.Context, m *pgproto3.Parse) {
 	s.srv.metrics.statement(string(v.Kind), verdictLabel(v))
 	if e := v.Err(); e != nil {
 		s.srv.noteDenial(s, m.Query, v)
-		s.refuseExtended(denied(e))
+		s.refuseExtended(s.inFailedBlock(v.Kind, denied(e)))
 		if m.Name == "" {
 			// PostgreSQL drops the unnamed statement before it parses
 			// the new one: after a Parse that failed there is none.
@@ -466,7 +472,7 @@ func (s *session) parse(ctx context.Context, m *pgproto3.Parse) {
 		return
 	}
 	if _, exists := s.stmts[m.Name]; exists {
-		s.refuseExtended(errorf(codeDupStatement, "prepared statement \""+m.Name+"\" already exists"))
+		s.refuseExtended(s.inFailedBlock(v.Kind, errorf(codeDupStatement, "prepared statement \""+m.Name+"\" already exists")))
 		return
 	}
 	st := clientStmt{query: query, paramOIDs: oids, sql: m.Query, kind: v.Kind, gen: gen}
