@@ -8,7 +8,10 @@
 // enums with their labels, arrays with their element type), comments,
 // indexes, primary and foreign keys in both directions, row-level-security
 // flags, estimated row counts, and the volatility of every function, which
-// the policy engine consults.
+// the policy engine consults. Classes lists every relation name of the
+// user schemas whatever its kind (sequences, indexes, composite types,
+// partitions, extensions' relations), so the policy engine resolves a
+// name in FROM as the server does and judges what it names.
 //
 // The catalog is read from pg_catalog rather than information_schema, which
 // hides indexes, RLS flags and anything the connected role does not own. All

@@ -35,6 +35,7 @@ func (b *builder) steps() []step {
 		{"server information", qInfo, b.scanInfo},
 		{"schemas", qSchemas, b.scanSchema},
 		{"relations", qRelations, b.scanRelation},
+		{"classes", qClasses, b.scanClass},
 		{"columns", qColumns, b.scanColumn},
 		{"types", qTypes, b.scanType},
 		{"indexes", qIndexes, b.scanIndexKey},
@@ -77,6 +78,17 @@ func (b *builder) relation(oid uint32) (*Relation, error) {
 		return nil, fmt.Errorf("%w: relation %d is not in the relation list", ErrInconsistent, oid)
 	}
 	return r, nil
+}
+
+func (b *builder) scanClass(rows pgx.Rows) error {
+	var c Class
+	var kind string
+	if err := rows.Scan(&c.Schema, &c.Name, &kind, &c.Partition, &c.Extension); err != nil {
+		return err
+	}
+	c.Kind = RelKind(kind)
+	b.snap.Classes = append(b.snap.Classes, c)
+	return nil
 }
 
 func (b *builder) scanColumn(rows pgx.Rows) error {
