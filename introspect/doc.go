@@ -12,6 +12,10 @@
 // user schemas whatever its kind (sequences, indexes, composite types,
 // partitions, extensions' relations), so the policy engine resolves a
 // name in FROM as the server does and judges what it names.
+// Types lists the types a Parse message may name by OID beyond
+// pg_catalog's fixed ones, so the engine can judge a parameter type as a
+// cast to it; a domain's CHECK counts, among a type's implicit calls,
+// the functions behind the operators it uses.
 //
 // The catalog is read from pg_catalog rather than information_schema, which
 // hides indexes, RLS flags and anything the connected role does not own. All

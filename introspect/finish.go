@@ -66,6 +66,10 @@ func Assemble(s *Snapshot) *Snapshot {
 	s.indexFunctions()
 	s.indexImplicitCalls()
 	s.byName = make(map[QualifiedName]*Relation, len(s.Relations))
+	s.types = make(map[uint32]NamedType, len(s.Types))
+	for _, t := range s.Types {
+		s.types[t.OID] = t
+	}
 	s.classes = make(map[QualifiedName]Class, len(s.Classes))
 	for _, c := range s.Classes {
 		s.classes[QualifiedName{Schema: c.Schema, Name: c.Name}] = c

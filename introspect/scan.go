@@ -41,6 +41,7 @@ func (b *builder) steps() []step {
 		{"indexes", qIndexes, b.scanIndexKey},
 		{"constraints", qConstraints, b.scanConstraint},
 		{"functions", qFunctions, b.scanFunction},
+		{"named types", qNamedTypes, b.scanNamedType},
 		{"implicit calls", qImplicitCalls, b.scanImplicitCall},
 	}
 }
@@ -88,6 +89,17 @@ func (b *builder) scanClass(rows pgx.Rows) error {
 	}
 	c.Kind = RelKind(kind)
 	b.snap.Classes = append(b.snap.Classes, c)
+	return nil
+}
+
+func (b *builder) scanNamedType(rows pgx.Rows) error {
+	var t NamedType
+	var kind string
+	if err := rows.Scan(&t.OID, &t.Schema, &t.Name, &kind, &t.Base); err != nil {
+		return err
+	}
+	t.Kind = TypeKind(kind)
+	b.snap.Types = append(b.snap.Types, t)
 	return nil
 }
 

@@ -16,14 +16,20 @@ type Snapshot struct {
 	// (sequences, indexes, composite types, partitions and extensions'
 	// relations too), sorted by schema, then name: what PostgreSQL may
 	// resolve a name in FROM to, which Relations does not say.
-	Classes    []Class
-	Functions  []Function // every function the role can see, sorted by schema, name, args
-	Extensions []string   // installed extensions, sorted
+	Classes   []Class
+	Functions []Function // every function the role can see, sorted by schema, name, args
+	// Types are the types a Parse message may name by OID that
+	// pg_catalog's fixed table does not hold: every type outside
+	// pg_catalog, and pg_catalog's with OIDs initdb assigns (system
+	// views' row types), sorted by OID.
+	Types      []NamedType
+	Extensions []string // installed extensions, sorted
 	// ImplicitCalls are the functions outside pg_catalog behind
 	// operators and types, sorted.
 	ImplicitCalls []ImplicitCall
 
 	byName  map[QualifiedName]*Relation
+	types   map[uint32]NamedType
 	classes map[QualifiedName]Class
 	// volatility is the most volatile overload of each function, so the
 	// policy engine's per-statement lookups are one map access.
@@ -222,6 +228,19 @@ func (t *Type) Resolved() *Type {
 		t = t.Base
 	}
 	return t
+}
+
+// NamedType is one pg_type entry known by its OID: what the policy
+// engine needs to judge a value of it made from a client's text (the
+// functions that runs, a domain's CHECKs among them, are in
+// ImplicitCalls under the same schema and name).
+type NamedType struct {
+	OID    uint32
+	Schema string
+	Name   string
+	Kind   TypeKind
+	// Base is a domain's base type OID, 0 for other kinds.
+	Base uint32
 }
 
 // Index is one index of a relation.

@@ -48,6 +48,12 @@
 // `go generate` (internal/gencatalog); online the introspected catalog,
 // swapped in with SetFunctions.
 //
+// The parameter type OIDs of a Parse message are judged by
+// DecideParameterTypes, each as the cast $n::type would be: the server
+// makes a bound value with its type's input function, and runs a
+// domain's CHECKs, whatever the statement. An OID neither in pg_catalog's
+// fixed table nor in the online catalog (TypeCatalog) is denied.
+//
 // A SELECT whose row count is not bounded by a constant no larger than the
 // profile's MaxRows gets one: LIMIT max_rows added or lowered, FETCH FIRST
 // likewise, a $n parameter wrapped as LEAST($n::bigint, max_rows). The

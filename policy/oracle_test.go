@@ -199,6 +199,12 @@ func (c oracleCatalog) RelationClass(schema, name string) (RelationClass, bool) 
 	return RelationClass{Kind: k.Kind[0], Partition: k.Partition}, true
 }
 
+// TypeByOID implements TypeCatalog.
+func (c oracleCatalog) TypeByOID(oid uint32) (TypeName, bool) {
+	t, ok := c.snap.TypeByOID(oid)
+	return TypeName{Schema: t.Schema, Name: t.Name}, ok
+}
+
 func (c oracleCatalog) OperatorFunctions(schema, op string) []FunctionName {
 	return refsOf(c.snap.OperatorFunctions(schema, op))
 }

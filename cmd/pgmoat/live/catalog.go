@@ -33,6 +33,12 @@ func (c Catalog) RelationClass(schema, name string) (policy.RelationClass, bool)
 }
 
 // OperatorFunctions implements policy.CallCatalog.
+// TypeByOID implements policy.TypeCatalog.
+func (c Catalog) TypeByOID(oid uint32) (policy.TypeName, bool) {
+	t, ok := c.Snap.TypeByOID(oid)
+	return policy.TypeName{Schema: t.Schema, Name: t.Name}, ok
+}
+
 func (c Catalog) OperatorFunctions(schema, op string) []policy.FunctionName {
 	return functionNames(c.Snap.OperatorFunctions(schema, op))
 }
