@@ -8,7 +8,14 @@
 // enums with their labels, arrays with their element type), comments,
 // indexes, primary and foreign keys in both directions, row-level-security
 // flags, estimated row counts, and the volatility of every function, which
-// the policy engine consults.
+// the policy engine consults. Classes lists every relation name of the
+// user schemas whatever its kind (sequences, indexes, composite types,
+// partitions, extensions' relations), so the policy engine resolves a
+// name in FROM as the server does and judges what it names.
+// Types lists the types a Parse message may name by OID beyond
+// pg_catalog's fixed ones, so the engine can judge a parameter type as a
+// cast to it; a domain's CHECK counts, among a type's implicit calls,
+// the functions behind the operators it uses.
 //
 // The catalog is read from pg_catalog rather than information_schema, which
 // hides indexes, RLS flags and anything the connected role does not own. All

@@ -66,6 +66,21 @@ func Assemble(s *Snapshot) *Snapshot {
 	s.indexFunctions()
 	s.indexImplicitCalls()
 	s.byName = make(map[QualifiedName]*Relation, len(s.Relations))
+	s.types = make(map[uint32]NamedType, len(s.Types))
+	for _, t := range s.Types {
+		s.types[t.OID] = t
+	}
+	s.classes = make(map[QualifiedName]Class, len(s.Classes))
+	for _, c := range s.Classes {
+		s.classes[QualifiedName{Schema: c.Schema, Name: c.Name}] = c
+	}
+	// A snapshot built by hand may list relations only: each is a
+	// class of its own kind.
+	for _, r := range s.Relations {
+		if _, ok := s.classes[r.QualifiedName()]; !ok {
+			s.classes[r.QualifiedName()] = Class{Schema: r.Schema, Name: r.Name, Kind: r.Kind}
+		}
+	}
 	for _, r := range s.Relations {
 		s.byName[r.QualifiedName()] = r
 		r.ReferencedBy = nil

@@ -33,7 +33,9 @@ const (
 // type stands for its whole chain: a domain's base types, an array's
 // element type, a composite's attribute types and a range's subtype,
 // whose input functions and CHECK constraints run when a value of the
-// outer type is made. The rows for type "*"."*" are what any statement may
+// outer type is made; a domain's CHECK counts the functions it calls
+// and those behind the operators it uses (pg_depend records the
+// operator, not its function). The rows for type "*"."*" are what any statement may
 // reach without naming a type: every type's input, output, receive, send,
 // typmod and subscript functions, every domain CHECK, and implicit and
 // assignment casts (explicit casts need the type written).
@@ -65,6 +67,13 @@ const qImplicitCalls = `WITH RECURSIVE chain(top, t) AS (
   JOIN pg_catalog.pg_constraint con ON con.contypid = c.t
   JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
     AND d.objid = con.oid AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+  UNION
+  SELECT c.top, o.oprcode
+  FROM chain c
+  JOIN pg_catalog.pg_constraint con ON con.contypid = c.t
+  JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
+    AND d.objid = con.oid AND d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass
+  JOIN pg_catalog.pg_operator o ON o.oid = d.refobjid
 )
 SELECT 'operator', n.nspname, o.oprname, pn.nspname, p.proname
 FROM pg_catalog.pg_operator o
@@ -101,6 +110,12 @@ WHERE pn.nspname <> 'pg_catalog' AND p.oid IN (
   SELECT d.refobjid FROM pg_catalog.pg_constraint con
   JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
     AND d.objid = con.oid AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+  WHERE con.contypid <> 0
+  UNION
+  SELECT o.oprcode FROM pg_catalog.pg_constraint con
+  JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
+    AND d.objid = con.oid AND d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass
+  JOIN pg_catalog.pg_operator o ON o.oid = d.refobjid
   WHERE con.contypid <> 0)
 ORDER BY 1, 2, 3, 4, 5`
 

@@ -6,6 +6,19 @@ func (s *Snapshot) Relation(schema, name string) (*Relation, bool) {
 	return r, ok
 }
 
+// Class finds the pg_class entry of any kind by its exact schema and
+// name.
+func (s *Snapshot) Class(schema, name string) (Class, bool) {
+	c, ok := s.classes[QualifiedName{Schema: schema, Name: name}]
+	return c, ok
+}
+
+// TypeByOID finds a type of Types by its OID.
+func (s *Snapshot) TypeByOID(oid uint32) (NamedType, bool) {
+	t, ok := s.types[oid]
+	return t, ok
+}
+
 // FunctionVolatility returns the most volatile volatility among the
 // overloads of schema.name, and false when no such function exists. The
 // policy engine decides by name, so the worst overload is the one that

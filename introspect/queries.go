@@ -44,6 +44,30 @@ LEFT JOIN pg_catalog.pg_description d
   ON d.objoid = c.oid AND d.classoid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0
 ORDER BY n.nspname, c.relname`
 
+// qClasses reads every relation name of the user schemas, of every kind,
+// for name resolution: PostgreSQL resolves a name in FROM to the first
+// schema of the path holding a pg_class entry of that name, whatever its
+// kind, and reads a sequence or a partition as readily as a table.
+const qClasses = `SELECT n.nspname, c.relname, c.relkind::text, c.relispartition,
+  EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+    WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\_%'
+ORDER BY n.nspname, c.relname`
+
+// qNamedTypes reads the types a Parse may name by OID beyond the ones
+// the server release fixes: all outside pg_catalog (but the TOAST and
+// temporary schemas), and pg_catalog's from OID 10000 up.
+const qNamedTypes = `SELECT t.oid, n.nspname, t.typname,
+  CASE WHEN t.typtype = 'b' AND t.typelem <> 0 AND t.typlen = -1 THEN 'A' ELSE t.typtype::text END,
+  CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE 0 END
+FROM pg_catalog.pg_type t
+JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+WHERE (n.nspname <> 'pg_catalog' OR t.oid >= 10000)
+  AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
+ORDER BY t.oid`
+
 const qColumns = `WITH ` + relFilter + `,
 tp AS MATERIALIZED (SELECT rel.oid, has_table_privilege(rel.oid, 'SELECT') AS ok FROM rel)
 SELECT a.attrelid, a.attnum, a.attname, a.atttypid, a.atttypmod,

@@ -35,11 +35,13 @@ func (b *builder) steps() []step {
 		{"server information", qInfo, b.scanInfo},
 		{"schemas", qSchemas, b.scanSchema},
 		{"relations", qRelations, b.scanRelation},
+		{"classes", qClasses, b.scanClass},
 		{"columns", qColumns, b.scanColumn},
 		{"types", qTypes, b.scanType},
 		{"indexes", qIndexes, b.scanIndexKey},
 		{"constraints", qConstraints, b.scanConstraint},
 		{"functions", qFunctions, b.scanFunction},
+		{"named types", qNamedTypes, b.scanNamedType},
 		{"implicit calls", qImplicitCalls, b.scanImplicitCall},
 	}
 }
@@ -77,6 +79,28 @@ func (b *builder) relation(oid uint32) (*Relation, error) {
 		return nil, fmt.Errorf("%w: relation %d is not in the relation list", ErrInconsistent, oid)
 	}
 	return r, nil
+}
+
+func (b *builder) scanClass(rows pgx.Rows) error {
+	var c Class
+	var kind string
+	if err := rows.Scan(&c.Schema, &c.Name, &kind, &c.Partition, &c.Extension); err != nil {
+		return err
+	}
+	c.Kind = RelKind(kind)
+	b.snap.Classes = append(b.snap.Classes, c)
+	return nil
+}
+
+func (b *builder) scanNamedType(rows pgx.Rows) error {
+	var t NamedType
+	var kind string
+	if err := rows.Scan(&t.OID, &t.Schema, &t.Name, &kind, &t.Base); err != nil {
+		return err
+	}
+	t.Kind = TypeKind(kind)
+	b.snap.Types = append(b.snap.Types, t)
+	return nil
 }
 
 func (b *builder) scanColumn(rows pgx.Rows) error {

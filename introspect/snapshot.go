@@ -10,15 +10,27 @@ type Snapshot struct {
 	ServerVersion int       // server_version_num, e.g. 150004
 	TakenAt       time.Time // when the read transaction started (server clock)
 
-	Schemas    []Schema    // user schemas, sorted by name
-	Relations  []*Relation // sorted by schema, then name
-	Functions  []Function  // every function the role can see, sorted by schema, name, args
-	Extensions []string    // installed extensions, sorted
+	Schemas   []Schema    // user schemas, sorted by name
+	Relations []*Relation // sorted by schema, then name
+	// Classes are every pg_class entry in user schemas, of every kind
+	// (sequences, indexes, composite types, partitions and extensions'
+	// relations too), sorted by schema, then name: what PostgreSQL may
+	// resolve a name in FROM to, which Relations does not say.
+	Classes   []Class
+	Functions []Function // every function the role can see, sorted by schema, name, args
+	// Types are the types a Parse message may name by OID that
+	// pg_catalog's fixed table does not hold: every type outside
+	// pg_catalog, and pg_catalog's with OIDs initdb assigns (system
+	// views' row types), sorted by OID.
+	Types      []NamedType
+	Extensions []string // installed extensions, sorted
 	// ImplicitCalls are the functions outside pg_catalog behind
 	// operators and types, sorted.
 	ImplicitCalls []ImplicitCall
 
-	byName map[QualifiedName]*Relation
+	byName  map[QualifiedName]*Relation
+	types   map[uint32]NamedType
+	classes map[QualifiedName]Class
 	// volatility is the most volatile overload of each function, so the
 	// policy engine's per-statement lookups are one map access.
 	volatility map[QualifiedName]Volatility
@@ -66,6 +78,16 @@ const (
 	KindForeignTable     RelKind = "f"
 )
 
+// Relation kinds only Classes lists: not exposed, but a name in FROM may
+// resolve to them.
+const (
+	KindSequence         RelKind = "S"
+	KindIndex            RelKind = "i"
+	KindPartitionedIndex RelKind = "I"
+	KindCompositeType    RelKind = "c"
+	KindTOAST            RelKind = "t"
+)
+
 // String names the kind in words.
 func (k RelKind) String() string {
 	switch k {
@@ -79,6 +101,16 @@ func (k RelKind) String() string {
 		return "partitioned table"
 	case KindForeignTable:
 		return "foreign table"
+	case KindSequence:
+		return "sequence"
+	case KindIndex:
+		return "index"
+	case KindPartitionedIndex:
+		return "partitioned index"
+	case KindCompositeType:
+		return "composite type"
+	case KindTOAST:
+		return "TOAST table"
 	}
 	return "relation kind " + string(k)
 }
@@ -114,6 +146,19 @@ type Relation struct {
 // QualifiedName returns the relation's schema and name.
 func (r *Relation) QualifiedName() QualifiedName {
 	return QualifiedName{Schema: r.Schema, Name: r.Name}
+}
+
+// Class is one pg_class entry: a name PostgreSQL resolves a relation
+// reference to, whatever its kind.
+type Class struct {
+	Schema string
+	Name   string
+	Kind   RelKind
+	// Partition is relispartition: a partition read by its own name is
+	// read without its parent's row-level security policies.
+	Partition bool
+	// Extension reports that the relation belongs to an extension.
+	Extension bool
 }
 
 // Column is one user column of a relation.
@@ -183,6 +228,19 @@ func (t *Type) Resolved() *Type {
 		t = t.Base
 	}
 	return t
+}
+
+// NamedType is one pg_type entry known by its OID: what the policy
+// engine needs to judge a value of it made from a client's text (the
+// functions that runs, a domain's CHECKs among them, are in
+// ImplicitCalls under the same schema and name).
+type NamedType struct {
+	OID    uint32
+	Schema string
+	Name   string
+	Kind   TypeKind
+	// Base is a domain's base type OID, 0 for other kinds.
+	Base uint32
 }
 
 // Index is one index of a relation.

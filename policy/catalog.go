@@ -46,6 +46,28 @@ type RelationCatalog interface {
 	HasRelation(schema, name string) bool
 }
 
+// ClassCatalog is implemented by online catalogs that know every
+// relation name of the user schemas, of every kind pg_class holds. With
+// it, a name read as a relation (in FROM, however spelled) resolves as
+// PostgreSQL resolves it, to the first schema of the path holding any
+// relation of that name, and is judged by what it is: a sequence, a
+// partition, an index or a composite type is denied, and so is a name
+// in a user schema the catalog does not list at all (it was created
+// after the catalog was read, or is a temporary relation, which no
+// client can create through pgmoat). pg_catalog and information_schema
+// keep their own rules.
+type ClassCatalog interface {
+	RelationClass(schema, name string) (RelationClass, bool)
+}
+
+// RelationClass is what a ClassCatalog knows of a relation name.
+type RelationClass struct {
+	Kind byte // pg_class.relkind: 'r', 'v', 'm', 'p', 'f', 'S', 'i', 'I', 'c', 't'
+	// Partition is relispartition: read by its own name, a partition is
+	// read without the row-level security policies of its parent.
+	Partition bool
+}
+
 // FunctionMap is a FunctionCatalog held in a map keyed by "schema.name".
 type FunctionMap map[string]Volatility
 

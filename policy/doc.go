@@ -32,7 +32,13 @@
 // statement per text. Relations resolve on the profile's fixed search path
 // (pg_catalog first, as PostgreSQL does); pg_catalog and
 // information_schema are readable except for a built-in list of sensitive
-// relations. Every function PostgreSQL will call is judged, whatever the
+// relations. With an online catalog (ClassCatalog) a name read as a
+// relation resolves over every relation kind, as the server resolves
+// it, and only tables, views, materialized views, partitioned tables
+// and foreign tables are read: a sequence (its position counts rows past
+// row-level security), a partition by its own name (read without its
+// parent's policies), an index or composite type, and a name the catalog
+// does not list are denied. Every function PostgreSQL will call is judged, whatever the
 // syntax that makes it call one: f(x), field selection ((x).f is f(x),
 // t.f is f(t)), operators, casts and typed literals, FROM-clause
 // functions; README.md maps each syntax to the code that judges it. Deny
@@ -41,6 +47,12 @@
 // offline the table in catalog_gen.go, generated from a real PostgreSQL by
 // `go generate` (internal/gencatalog); online the introspected catalog,
 // swapped in with SetFunctions.
+//
+// The parameter type OIDs of a Parse message are judged by
+// DecideParameterTypes, each as the cast $n::type would be: the server
+// makes a bound value with its type's input function, and runs a
+// domain's CHECKs, whatever the statement. An OID neither in pg_catalog's
+// fixed table nor in the online catalog (TypeCatalog) is denied.
 //
 // A SELECT whose row count is not bounded by a constant no larger than the
 // profile's MaxRows gets one: LIMIT max_rows added or lowered, FETCH FIRST

@@ -79,6 +79,8 @@ type catalogRef struct {
 	profiles map[string]*rules // never written after it is published
 	gen      uint64
 	implied  impliedMemo // per profile, what any SELECT may run unwritten
+	// paramTypes are the verdicts on Parse parameter types, per profile.
+	paramTypes paramTypeMemo
 }
 
 type cacheKey struct {

@@ -191,6 +191,20 @@ func (c oracleCatalog) HasRelation(schema, name string) bool {
 	return ok
 }
 
+func (c oracleCatalog) RelationClass(schema, name string) (RelationClass, bool) {
+	k, ok := c.snap.Class(schema, name)
+	if !ok || k.Kind == "" {
+		return RelationClass{}, false
+	}
+	return RelationClass{Kind: k.Kind[0], Partition: k.Partition}, true
+}
+
+// TypeByOID implements TypeCatalog.
+func (c oracleCatalog) TypeByOID(oid uint32) (TypeName, bool) {
+	t, ok := c.snap.TypeByOID(oid)
+	return TypeName{Schema: t.Schema, Name: t.Name}, ok
+}
+
 func (c oracleCatalog) OperatorFunctions(schema, op string) []FunctionName {
 	return refsOf(c.snap.OperatorFunctions(schema, op))
 }

@@ -17,10 +17,81 @@ func (w *walker) rangeVar(m *msgInfo, b []byte, depth int) error {
 	if len(schema) == 0 && w.inCTE(string(name)) {
 		return w.children(m, b, depth)
 	}
-	if err := w.relation(string(schema), string(name)); err != nil {
+	if err := w.readRelation(string(schema), string(name)); err != nil {
 		return err
 	}
 	return w.children(m, b, depth)
+}
+
+// readRelation checks a relation read by name (a FROM item, however
+// spelled). With a ClassCatalog the name resolves as the server resolves
+// it and is judged by its kind (relationClass); without one, as
+// relation does.
+func (w *walker) readRelation(schema, name string) error {
+	cc, ok := w.fc.(ClassCatalog)
+	if !ok {
+		return w.relation(schema, name)
+	}
+	if schema == "" {
+		s, found := w.resolveClass(cc, name)
+		if !found {
+			return deny(RuleRelationUnknown, fmt.Sprintf("relation %s is in no schema of the search path (%s) the catalog lists", quoteIdent(name), strings.Join(w.r.path, ", ")))
+		}
+		schema = s
+	}
+	if err := w.qualifiedRelation(schema, name); err != nil {
+		return err
+	}
+	if isSystemSchema(schema) {
+		return nil
+	}
+	c, found := cc.RelationClass(schema, name)
+	if !found {
+		return deny(RuleRelationUnknown, fmt.Sprintf("relation %s is not in the catalog", quoteQualified(schema, name)))
+	}
+	return relationClass(schema, name, c)
+}
+
+// resolveClass finds the schema of the path PostgreSQL takes an
+// unqualified relation name from: the first holding a relation of that
+// name of any kind (pg_catalog's from the built-in list).
+func (w *walker) resolveClass(cc ClassCatalog, name string) (string, bool) {
+	for _, s := range w.r.path {
+		if s == "pg_catalog" {
+			if w.catRels[name] {
+				return s, true
+			}
+			continue
+		}
+		if _, ok := cc.RelationClass(s, name); ok {
+			return s, true
+		}
+	}
+	return "", false
+}
+
+// relationClass judges what kind of relation a read names. A sequence's
+// one row counts the rows every identity created (why pg_sequences is
+// denied); a partition read by its own name skips the policies of its
+// parent; indexes, composite types and TOAST tables are no relations to
+// read.
+func relationClass(schema, name string, c RelationClass) error {
+	full := quoteQualified(schema, name)
+	switch {
+	case c.Kind == 'S':
+		return deny(RuleSequence, fmt.Sprintf("%s is a sequence: its position counts rows past row-level security", full))
+	case c.Partition:
+		return deny(RulePartition, fmt.Sprintf("%s is a partition, read without its parent's row-level security; read the partitioned table", full))
+	}
+	switch c.Kind {
+	case 'r', 'v', 'm', 'p', 'f':
+		return nil
+	case 'i', 'I':
+		return deny(RuleRelationKind, fmt.Sprintf("%s is an index, not a relation to read", full))
+	case 'c':
+		return deny(RuleRelationKind, fmt.Sprintf("%s is a composite type, not a relation to read", full))
+	}
+	return deny(RuleRelationKind, fmt.Sprintf("%s is of relation kind %q, which is not read", full, string(c.Kind)))
 }
 
 // relation checks one reference, qualified or not. An unqualified name is

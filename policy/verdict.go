@@ -30,12 +30,17 @@ const (
 	RuleLocking       = "select.locking"  // FOR UPDATE/SHARE takes row locks
 	RuleNode          = "node.kind"       // a parse-tree node the engine does not allow
 	RuleRelation      = "relation.denied" // relation not readable in this profile
-	RuleFunction      = "function.denied" // function on a deny list or outside readable schemas
-	RuleVolatile      = "function.volatile"
-	RuleUnknownFunc   = "function.unknown" // no catalog entry: cannot judge it
-	RuleOperator      = "operator.schema"  // OPERATOR(schema.op) outside pg_catalog
-	RuleWithTies      = "limit.with_ties"  // FETCH ... WITH TIES cannot be bounded
-	RuleRewrite       = "limit.rewrite"    // the LIMIT rewrite failed
+	// With an online catalog that knows every relation (ClassCatalog):
+	RuleSequence        = "relation.sequence"  // a sequence read as a relation
+	RulePartition       = "relation.partition" // a partition read by its own name
+	RuleRelationKind    = "relation.kind"      // an index or composite type named as a relation
+	RuleRelationUnknown = "relation.unknown"   // a name the catalog does not list
+	RuleFunction        = "function.denied"    // function on a deny list or outside readable schemas
+	RuleVolatile        = "function.volatile"
+	RuleUnknownFunc     = "function.unknown" // no catalog entry: cannot judge it
+	RuleOperator        = "operator.schema"  // OPERATOR(schema.op) outside pg_catalog
+	RuleWithTies        = "limit.with_ties"  // FETCH ... WITH TIES cannot be bounded
+	RuleRewrite         = "limit.rewrite"    // the LIMIT rewrite failed
 )
 
 // Verdict is the engine's decision on one statement text. Verdicts are

@@ -385,7 +385,11 @@
 // extended-protocol Parse) is decided by the policy engine before anything
 // reaches a backend. A simple Query goes through Engine.DecideQuery,
 // whose shape cache answers a text that differs from judged ones only in
-// constants the verdict does not depend on without parsing it. Only Query, Parse, Bind, Describe, Close and the
+// constants the verdict does not depend on without parsing it. A Parse's
+// parameter type OIDs are judged too (Engine.DecideParameterTypes), each
+// as the cast $n::type would be, since at Bind the server runs the type's
+// input function and a domain's CHECKs whatever the text; they are judged
+// again with the text when a Bind finds the rules changed. Only Query, Parse, Bind, Describe, Close and the
 // results' framing are decoded; DataRow and the rest are forwarded as bytes.
 // A transaction of a driver that binds parameters allocates nothing in
 // pgmoat: Parse, Bind and Execute are decoded in place into reused

@@ -449,6 +449,12 @@ func (s *session) parse(ctx context.Context, m *pgproto3.Parse) {
 		}
 		return
 	}
+	if !s.paramTypesAllowed(m.Query, m.ParameterOIDs) {
+		if m.Name == "" {
+			s.unnamed, s.unnamedFresh = nil, false
+		}
+		return
+	}
 	if v.Setting != nil || v.Deallocate != nil {
 		// Never to the backend: it would outlive the lending, or
 		// drop statements other clients share.
@@ -618,7 +624,7 @@ func (s *session) rejudge(name string) bool {
 		return true
 	}
 	v, allowed := s.judgeAgain(st.sql)
-	if !allowed {
+	if !allowed || !s.paramTypesAllowed(st.sql, st.paramOIDs) {
 		return false
 	}
 	st.gen, st.kind = gen, v.Kind
@@ -649,6 +655,21 @@ func (s *session) judgeAgain(sql string) (policy.Verdict, bool) {
 		return v, false
 	}
 	return v, true
+}
+
+// paramTypesAllowed judges the parameter type OIDs a Parse gives: at
+// Bind the server makes each value with its type's input function and
+// runs a domain's CHECKs, whatever the text, so each type is judged as
+// the cast $n::type would be (policy.DecideParameterTypes). A denial
+// refuses the extended-protocol message at hand.
+func (s *session) paramTypesAllowed(sql string, oids []uint32) bool {
+	v := s.srv.engine.DecideParameterTypes(s.id, oids)
+	if e := v.Err(); e != nil {
+		s.srv.noteDenial(s, sql, v)
+		s.refuseExtended(denied(e))
+		return false
+	}
+	return true
 }
 
 // noteBound makes the bound statement the batch's statement: a batch of

@@ -23,7 +23,22 @@ func (c Catalog) HasRelation(schema, name string) bool {
 	return ok
 }
 
+// RelationClass implements policy.ClassCatalog.
+func (c Catalog) RelationClass(schema, name string) (policy.RelationClass, bool) {
+	k, ok := c.Snap.Class(schema, name)
+	if !ok || k.Kind == "" {
+		return policy.RelationClass{}, false
+	}
+	return policy.RelationClass{Kind: k.Kind[0], Partition: k.Partition}, true
+}
+
 // OperatorFunctions implements policy.CallCatalog.
+// TypeByOID implements policy.TypeCatalog.
+func (c Catalog) TypeByOID(oid uint32) (policy.TypeName, bool) {
+	t, ok := c.Snap.TypeByOID(oid)
+	return policy.TypeName{Schema: t.Schema, Name: t.Name}, ok
+}
+
 func (c Catalog) OperatorFunctions(schema, op string) []policy.FunctionName {
 	return functionNames(c.Snap.OperatorFunctions(schema, op))
 }
