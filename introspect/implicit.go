@@ -62,18 +62,14 @@ const qImplicitCalls = `WITH RECURSIVE chain(top, t) AS (
   SELECT c.top, ca.castfunc
   FROM chain c JOIN pg_catalog.pg_cast ca ON ca.casttarget = c.t
   UNION
-  SELECT c.top, d.refobjid
+  SELECT c.top, coalesce(o.oprcode, d.refobjid)
   FROM chain c
   JOIN pg_catalog.pg_constraint con ON con.contypid = c.t
   JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
-    AND d.objid = con.oid AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
-  UNION
-  SELECT c.top, o.oprcode
-  FROM chain c
-  JOIN pg_catalog.pg_constraint con ON con.contypid = c.t
-  JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
-    AND d.objid = con.oid AND d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass
-  JOIN pg_catalog.pg_operator o ON o.oid = d.refobjid
+    AND d.objid = con.oid
+    AND d.refclassid IN ('pg_catalog.pg_proc'::pg_catalog.regclass, 'pg_catalog.pg_operator'::pg_catalog.regclass)
+  LEFT JOIN pg_catalog.pg_operator o ON d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass
+    AND o.oid = d.refobjid
 )
 SELECT 'operator', n.nspname, o.oprname, pn.nspname, p.proname
 FROM pg_catalog.pg_operator o
