@@ -129,7 +129,7 @@ func (s *session) serverRefuses(ctx context.Context, cs *policy.ClientSetting) *
 	if s.set.gen != s.srv.engine.Generation() {
 		s.refreshSettings()
 	}
-	bk, err := s.srv.lendFor(ctx, s.id, s.set, false) // its own round trip: no replay
+	bk, err := s.srv.lendFor(ctx, s.id, s.set, false, nil) // its own round trip: no replay
 	if err != nil {
 		return toWire(err)
 	}

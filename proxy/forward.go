@@ -549,10 +549,16 @@ func (s *session) writer() *bufio.Writer {
 // borrower by the time the cancel lands (handBack waits for it). While
 // the lending moves to another backend (replay.go) it only notes the
 // cancel, which the replay sends on (sendReplay): the statement is
-// running from the client's view, though no backend has it.
+// running from the client's view, though no backend has it. While the
+// session waits for the backend of a statement, it ends the wait
+// (acquire.go).
 func (s *session) cancelBackend() {
 	s.cancelMu.Lock()
 	defer s.cancelMu.Unlock()
+	if s.acquiring {
+		s.stopAcquire()
+		return
+	}
 	bk := s.held.Load()
 	if (bk == nil && !s.replaying) || !s.busy.Load() {
 		return
