@@ -291,7 +291,8 @@
 //     unnamed, unnamedFresh, stmts, txEnded; in work: batchKind,
 //     batchSQL, batchOIDs, endPortals, unnamedPortal and portals
 //     (portals.go), and sets: the portals of client SETs and what the
-//     batch's SETs changed, clientsetext.go): the session goroutine
+//     batch's SETs changed, and those a transaction block holds,
+//     clientsetext.go and clientsetblock.go): the session goroutine
 //     alone (a forwarder draining an abandoned lending leaves sets
 //     alone, and undoes nothing of a batch the server skipped,
 //     skipped.go).

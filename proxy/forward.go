@@ -291,6 +291,9 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 	}
 	head := s.expect[0]
 	forwardIt := !head.swallow
+	if !s.clientGone && (s.work.sets.taken || s.work.sets.held) {
+		s.followBlock(typ, body, head.swallow) // client SETs a transaction block may end
+	}
 	if typ == 'E' && head.err == nil || (typ == 'C' && !head.swallow) {
 		// Rows of pgmoat's own statements (the per-transaction settings
 		// behind a pooler) are not the client's.
@@ -334,6 +337,9 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 		}
 		if typ == 'Z' && head.settle {
 			s.reportBatchSets()
+		}
+		if typ == 'Z' && !s.clientGone && (s.work.sets.due != nil || len(s.work.sets.undone) > 0) {
+			s.reportDue()
 		}
 	}
 	synth := s.takeSynthetic()
