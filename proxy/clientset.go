@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -30,13 +31,10 @@ import (
 // PostgreSQL would apply it at once and undo it on ROLLBACK, which the
 // session cannot reproduce exactly without the backend.
 //
-// One difference remains: a client SET followed by BEGIN in the same
-// extended batch (no Sync between them). PostgreSQL runs the SET in the
-// batch's implicit transaction, which the BEGIN turns into the block, so
-// a later ROLLBACK of the block undoes the SET; the session took it when
-// its Execute came and keeps it. Undoing it would mean watching the
-// block's end for every such batch; drivers send their SETs on their
-// own, synced, before any transaction.
+// A client SET followed by BEGIN in the same extended batch (no Sync
+// between them) ran in the batch's implicit transaction, which the BEGIN
+// turned into the block: the session keeps it undoable until the block
+// ends, and undoes it when the block is rolled back (clientsetblock.go).
 //
 // The policy checks every value but TimeZone completely; whether a zone
 // exists only the server knows. A TimeZone is therefore tried on a
@@ -130,7 +128,7 @@ func (s *session) serverRefuses(ctx context.Context, cs *policy.ClientSetting) *
 	if s.set.gen != s.srv.engine.Generation() {
 		s.refreshSettings()
 	}
-	bk, err := s.srv.lendFor(ctx, s.id, s.set, false) // its own round trip: no replay
+	bk, err := s.srv.lendFor(ctx, s.id, s.set, false, nil) // its own round trip: no replay
 	if err != nil {
 		return toWire(err)
 	}
@@ -211,8 +209,10 @@ func hasFold(m map[string]string, name string) bool {
 // ReadyForQuery after a transaction block that spanned several batches,
 // though the client's SET still holds: the client was told at its SET
 // (clientSetting), and no server report of such a setting reaches it.
+// Nor does one of a setting a block's rollback just undid, up to the
+// ReadyForQuery that carries the session's own report (restoreSets).
 func (s *session) ownsReport(body []byte) bool {
-	if len(s.set.sets) == 0 {
+	if len(s.set.sets) == 0 && len(s.work.sets.undone) == 0 {
 		return false
 	}
 	name, _, ok := bytes.Cut(body, []byte{0})
@@ -220,5 +220,5 @@ func (s *session) ownsReport(body []byte) bool {
 		return false
 	}
 	_, set := s.set.sets[string(name)]
-	return set
+	return set || slices.Contains(s.work.sets.undone, string(name))
 }

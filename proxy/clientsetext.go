@@ -40,7 +40,9 @@ import (
 // the batch before Sync is part of that transaction too: the batch's
 // SETs are settled when it succeeds and put back when it is refused. A SET the backend's
 // statements come after in the same batch is in force for them: the
-// backend is lent with the new settings.
+// backend is lent with the new settings. A BEGIN among those statements
+// makes the batch's transaction the block, whose end decides the SET
+// (clientsetblock.go).
 //
 // A SET after a statement a backend runs in the same batch, or inside a
 // transaction block, is refused (settings.transaction): the backend's
@@ -74,6 +76,20 @@ type extSets struct {
 	// (endOpenBatch, settleOpenBatch): they go just before that Query's
 	// ReadyForQuery, as PostgreSQL sends them.
 	late []*pgproto3.ParameterStatus
+	// block says a transaction block began after the batch's SETs, which
+	// so end with it (clientsetblock.go), kept that the block committed
+	// them before the batch's Sync. held says the block went on past the
+	// batch's Sync, heldUndo being the settings before them, heldNames
+	// the reported ones they set and heldTold what the client was told of
+	// each. due are the reports of a block's rollback, for the backend's
+	// next ReadyForQuery; undone the names of the settings it undid,
+	// whose server reports are not passed on until then.
+	block, kept, held bool
+	heldUndo          map[string]string
+	heldNames         []string
+	heldTold          []*pgproto3.ParameterStatus
+	due               []*pgproto3.ParameterStatus
+	undone            []string
 }
 
 // parseSetting answers a Parse of an allowed client SET.
@@ -290,6 +306,8 @@ func (s *session) syncSets() (settle bool) {
 	switch {
 	case !s.work.sets.taken:
 		return false
+	case s.work.sets.block || s.work.sets.kept:
+		return true // the block holds them, or committed them: settled at the ReadyForQuery
 	case s.skipping:
 		s.failBatchSets()
 		return false
@@ -303,10 +321,13 @@ func (s *session) syncSets() (settle bool) {
 }
 
 // failBatchSets puts back the session's client settings from before the
-// batch's SETs, whose implicit transaction an error rolled back.
+// batch's SETs, whose implicit transaction an error rolled back, or the
+// block it became (clientsetblock.go): PostgreSQL undoes the settings
+// of a block when an error fails it, not at its ROLLBACK. SETs a block
+// committed before the error are kept.
 func (s *session) failBatchSets() {
 	b := &s.work.sets
-	if !b.taken || s.clientGone {
+	if !b.taken || s.clientGone || b.kept {
 		return
 	}
 	s.rebuildSettings(b.undo)
@@ -314,10 +335,14 @@ func (s *session) failBatchSets() {
 }
 
 // reportBatchSets writes the batch's ParameterStatus messages ahead of
-// the backend's ReadyForQuery.
+// the backend's ReadyForQuery; a block still open keeps the SETs
+// undoable (holdForBlock).
 func (s *session) reportBatchSets() {
 	if s.clientGone {
 		return
+	}
+	if s.work.sets.block {
+		s.holdForBlock()
 	}
 	for _, r := range s.batchReports() {
 		s.writeMsg(r)
@@ -341,7 +366,7 @@ func (s *session) batchReports() []*pgproto3.ParameterStatus {
 }
 
 func (b *extSets) reset() {
-	b.taken, b.undo = false, nil
+	b.taken, b.undo, b.block, b.kept = false, nil, false, false
 	b.names, b.before = b.names[:0], b.before[:0]
 }
 

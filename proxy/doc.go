@@ -31,7 +31,10 @@
 //     borrower. A cancel that comes while a statement's batch moves to
 //     another backend (replay.go), or that went to the backend found
 //     dead, is sent to the backend the batch moves to once it has the
-//     batch: the statement runs still, from the client's view.
+//     batch: the statement runs still, from the client's view. One that
+//     comes while the statement waits for a backend from a full pool
+//     ends the wait and the statement is answered 57014 without reaching
+//     a server (acquire.go).
 //   - A session owns one client connection for its whole life. It borrows a
 //     backend from the Pool at a client's first statement and gives it back
 //     when PostgreSQL reports the transaction idle (transaction pooling).
@@ -288,7 +291,8 @@
 //     unnamed, unnamedFresh, stmts, txEnded; in work: batchKind,
 //     batchSQL, batchOIDs, endPortals, unnamedPortal and portals
 //     (portals.go), and sets: the portals of client SETs and what the
-//     batch's SETs changed, clientsetext.go): the session goroutine
+//     batch's SETs changed, and those a transaction block holds,
+//     clientsetext.go and clientsetblock.go): the session goroutine
 //     alone (a forwarder draining an abandoned lending leaves sets
 //     alone, and undoes nothing of a batch the server skipped,
 //     skipped.go).

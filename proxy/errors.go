@@ -25,6 +25,7 @@ const (
 	codeInFailedTx      = "25P02"                           // in_failed_sql_transaction
 	codeNotInState      = "55000"                           // object_not_in_prerequisite_state
 	codeAdminShutdown   = "57P01"                           // admin_shutdown
+	codeQueryCanceled   = "57014"                           // query_canceled
 	codeFeatureNotSupp  = "0A000"                           // feature_not_supported
 	codeCantConnectNow  = "57P03"                           // cannot_connect_now
 	codeConfigFileError = "F0000"

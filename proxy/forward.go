@@ -291,6 +291,9 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 	}
 	head := s.expect[0]
 	forwardIt := !head.swallow
+	if !s.clientGone && (s.work.sets.taken || s.work.sets.held) {
+		s.followBlock(typ, body, head.swallow) // client SETs a transaction block may end
+	}
 	if typ == 'E' && head.err == nil || (typ == 'C' && !head.swallow) {
 		// Rows of pgmoat's own statements (the per-transaction settings
 		// behind a pooler) are not the client's.
@@ -334,6 +337,9 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 		}
 		if typ == 'Z' && head.settle {
 			s.reportBatchSets()
+		}
+		if typ == 'Z' && !s.clientGone && (s.work.sets.due != nil || len(s.work.sets.undone) > 0) {
+			s.reportDue()
 		}
 	}
 	synth := s.takeSynthetic()
@@ -549,10 +555,16 @@ func (s *session) writer() *bufio.Writer {
 // borrower by the time the cancel lands (handBack waits for it). While
 // the lending moves to another backend (replay.go) it only notes the
 // cancel, which the replay sends on (sendReplay): the statement is
-// running from the client's view, though no backend has it.
+// running from the client's view, though no backend has it. While the
+// session waits for the backend of a statement, it ends the wait
+// (acquire.go).
 func (s *session) cancelBackend() {
 	s.cancelMu.Lock()
 	defer s.cancelMu.Unlock()
+	if s.acquiring {
+		s.stopAcquire()
+		return
+	}
 	bk := s.held.Load()
 	if (bk == nil && !s.replaying) || !s.busy.Load() {
 		return

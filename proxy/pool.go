@@ -155,6 +155,11 @@ func (e *ConnectTimeoutError) Unwrap() error        { return e.Err }
 // ErrPoolClosed is returned by Acquire after Close.
 var ErrPoolClosed = errors.New("pgmoat: pool.closed: the server is shutting down")
 
+// errWaitCanceled ends a wait for a backend whose client cancelled the
+// statement it was for (borrower.stop), which so never reached a
+// server: answered as PostgreSQL answers a cancelled statement.
+var errWaitCanceled = errorf(codeQueryCanceled, "pgmoat: pool.wait_canceled: canceling statement due to user request; it was waiting for a free backend connection and never reached the server")
+
 // Pool lends backend connections to proxy sessions and to the Executor.
 // Waiters are served first come, first served, except that a waiter whose
 // identity holds its cap (PoolConfig.MaxPerIdentity) lets those behind it
@@ -240,12 +245,15 @@ type PoolStats struct {
 // the borrower finds a backend dead by its first read and sends its
 // first batch again on another (a proxy session, replay.go): it is lent
 // an idle backend without the liveness peek, which would cost it a
-// system call per transaction.
+// system call per transaction. A token on stop ends the borrower's wait
+// for a backend (waitStopped): its client cancelled the statement the
+// backend was for.
 type borrower struct {
 	key     string
 	who     string
 	id      policy.Identity
 	replays bool
+	stop    <-chan struct{}
 }
 
 // borrowerFor builds the borrower of id wanting settings key.
@@ -538,6 +546,8 @@ func (p *Pool) wait(ctx context.Context, w *waiter, start, deadline time.Time) (
 		err = ErrPoolExhausted
 	case <-ctx.Done():
 		err = ctx.Err()
+	case <-w.stop:
+		return nil, false, p.waitStopped(w)
 	}
 	p.mu.Lock()
 	removed := p.removeWaiter(w)
@@ -575,6 +585,47 @@ func (p *Pool) waited(w *waiter, b *backend, ok bool) (*backend, bool, error) {
 	}
 	w.recycle()
 	return b, b == nil, nil
+}
+
+// waitStopped ends a wait its borrower gave up (borrower.stop). A
+// backend or a slot handed over at the same moment goes back to the
+// pool, for the next waiter: the borrower has no use for it.
+func (p *Pool) waitStopped(w *waiter) error {
+	p.mu.Lock()
+	removed := p.removeWaiter(w)
+	p.mu.Unlock()
+	if !removed {
+		b, ok := <-w.ch
+		if !ok {
+			return ErrPoolClosed // a closed channel is not reused
+		}
+		p.giveBack(w.who, b)
+	}
+	w.recycle()
+	return errWaitCanceled
+}
+
+// giveBack undoes a hand-over to who that was not used: b goes back
+// among the idle backends, as it was (nil: the slot given to open one is
+// freed), for the next waiter.
+func (p *Pool) giveBack(who string, b *backend) {
+	p.mu.Lock()
+	closed := b != nil && p.closed
+	switch {
+	case b == nil:
+		p.unhold(who)
+		p.open--
+		p.dispatch()
+	case !closed:
+		p.unhold(b.holder)
+		b.holder = ""
+		p.idle = append(p.idle, b)
+		p.dispatch()
+	}
+	p.mu.Unlock()
+	if closed {
+		p.discard(b) // counted for who until then
+	}
 }
 
 func (p *Pool) removeWaiter(w *waiter) bool {

@@ -277,7 +277,7 @@ func (s *session) replayOn(ctx context.Context, bk *backend, why error) bool {
 	s.endSpan(true)
 	s.handBack(bk)
 
-	next, err := s.srv.lend(ctx, s.id, s.set)
+	next, err := s.srv.lend(ctx, s.id, s.set, nil)
 	if err != nil {
 		s.setReplaying(false)
 		s.tellLost(fatalf(codeConnFailure, "pgmoat: backend.lost: the server connection was lost ("+why.Error()+") and no other could be had ("+err.Error()+"); reconnect and retry"))

@@ -502,18 +502,21 @@ func (s *Server) forget(sess *session) {
 // results the client does not read would block pgmoat's write for ever,
 // so each write is bounded by the idle-transaction timeout (stallWriter)
 // until the session hands the backend back.
-func (s *Server) lend(ctx context.Context, id policy.Identity, set *sessionSettings) (*backend, error) {
+//
+// A token on stop (nil: none) ends a wait for a backend with
+// errWaitCanceled: the client cancelled the statement it was for.
+func (s *Server) lend(ctx context.Context, id policy.Identity, set *sessionSettings, stop <-chan struct{}) (*backend, error) {
 	// The session replays a first batch a dead backend never answered
 	// (replay.go).
-	return s.lendFor(ctx, id, set, true)
+	return s.lendFor(ctx, id, set, true, stop)
 }
 
 // lendFor is lend for a borrower that replays its first batch or, when
 // replays is false, for one that sends its own round trip and needs the
 // backend checked alive first.
-func (s *Server) lendFor(ctx context.Context, id policy.Identity, set *sessionSettings, replays bool) (*backend, error) {
+func (s *Server) lendFor(ctx context.Context, id policy.Identity, set *sessionSettings, replays bool, stop <-chan struct{}) (*backend, error) {
 	want, key, local := set.settings, set.key, set.local
-	br := borrower{key: key, who: set.who, id: id, replays: replays}
+	br := borrower{key: key, who: set.who, id: id, replays: replays, stop: stop}
 	bk, err := s.pool.lend(ctx, br, func(bk *backend) error {
 		if !s.pool.cfg.BehindPooler && (bk.appliedKey != key || bk.lastID != id) {
 			s.metrics.injection()

@@ -74,6 +74,12 @@ type session struct {
 	// has the batch (sendReplay). handBack clears cancelAsked when the
 	// lending ends.
 	cancelAsked, replaying bool
+	// acquiring says the session waits for the backend of a statement
+	// (lendForStatement): a cancel request then sets waitCanceled and
+	// puts a token on acquireStop, which ends the wait. Under cancelMu;
+	// acquireStop is made once, at the session's first lending.
+	acquiring, waitCanceled bool
+	acquireStop             chan struct{}
 
 	lost  atomic.Bool
 	fwdWG sync.WaitGroup
@@ -946,7 +952,7 @@ func (s *session) ensureBackend(ctx context.Context, simple bool) bool {
 	if s.set.gen != s.srv.engine.Generation() {
 		s.refreshSettings()
 	}
-	bk, err := s.srv.lend(ctx, s.id, s.set)
+	bk, err := s.lendForStatement(ctx)
 	if err != nil {
 		we := toWire(err)
 		if isInternal(we) {
