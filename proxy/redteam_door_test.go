@@ -1,8 +1,11 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -10,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -95,4 +99,301 @@ func TestRedDoorCancelWhileStartupsAreFull(t *testing.T) {
 	if got := gathered(t, reg, "pgmoat_proxy_startups"); got != 2 {
 		t.Errorf("pgmoat_proxy_startups = %v after the cancel, want the 2 held", got)
 	}
+}
+
+// doorConn is a raw client of a door test: TLS when asked for, and what
+// it heard.
+type doorConn struct {
+	raw net.Conn
+	c   net.Conn // raw, or the TLS connection over it
+}
+
+func doorDial(t *testing.T, addr string) *doorConn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+	return &doorConn{raw: c, c: c}
+}
+
+func (d *doorConn) write(t *testing.T, msgs ...pgproto3.FrontendMessage) {
+	t.Helper()
+	var buf []byte
+	for _, m := range msgs {
+		var err error
+		if buf, err = m.Encode(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := d.c.Write(buf); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// answer reads the one-byte answer to an SSLRequest or GSSENCRequest.
+func (d *doorConn) answer(t *testing.T) byte {
+	t.Helper()
+	var b [1]byte
+	if _, err := io.ReadFull(d.c, b[:]); err != nil {
+		t.Fatalf("answer to the encryption request: %v", err)
+	}
+	return b[0]
+}
+
+// startTLS asks for TLS and completes the handshake.
+func (d *doorConn) startTLS(t *testing.T) {
+	t.Helper()
+	d.write(t, &pgproto3.SSLRequest{})
+	if b := d.answer(t); b != 'S' {
+		t.Fatalf("answer to the SSLRequest: %q", b)
+	}
+	tc := tls.Client(d.raw, &tls.Config{InsecureSkipVerify: true})
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("TLS handshake: %v", err)
+	}
+	d.c = tc
+}
+
+// rest is every byte the proxy sends until it closes the connection.
+func (d *doorConn) rest() []byte {
+	out, _ := io.ReadAll(d.c)
+	return out
+}
+
+// onlyFatal checks that out is exactly one FATAL ErrorResponse of code
+// whose message starts with prefix, and nothing before or after it.
+func onlyFatal(t *testing.T, what string, out []byte, code, prefix string) {
+	t.Helper()
+	fe := pgproto3.NewFrontend(bytes.NewReader(out), io.Discard)
+	msg, err := fe.Receive()
+	er, ok := msg.(*pgproto3.ErrorResponse)
+	if err != nil || !ok || er.Severity != "FATAL" || er.Code != code || !strings.HasPrefix(er.Message, prefix) {
+		t.Errorf("%s: first message %#v, %v; want FATAL %s %s", what, msg, err, code, prefix)
+		return
+	}
+	if more, err := fe.Receive(); err == nil {
+		t.Errorf("%s: after the FATAL came %#v", what, more)
+	}
+}
+
+// noAuthRequest checks that out holds no authentication request: no 'R'
+// message header, whatever else is there.
+func noAuthRequest(t *testing.T, what string, out []byte) {
+	t.Helper()
+	for i := 0; i+5 <= len(out); i++ {
+		if out[i] == 'R' && out[i+1] == 0 && out[i+2] == 0 && out[i+3] == 0 {
+			t.Errorf("%s: an authentication request was sent: %q", what, out)
+			return
+		}
+	}
+}
+
+// Attacks on the door that held: every early exit of a login (a client
+// gone before its first byte, a bad packet, each encryption request in
+// each order, a second SSLRequest inside TLS, a plain-text startup after
+// the 'S', direct TLS, a stalled or dropped handshake, a trickled
+// startup packet, a client that hangs up inside SCRAM, a cancel request,
+// a refusal of proxy.tls.require for each kind of startup packet) ends
+// as PostgreSQL would end it, tells a client in the clear nothing but
+// the refusal (no authentication request, no parameter), and gives its
+// startup place back: afterwards pgmoat_proxy_startups is 0 and a real
+// login works. The startup timeout runs from accept, so a trickle of one
+// byte at a time does not stretch a login past it.
+func TestRedDoorEarlyExitsHoldNoPlace(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{})
+	const timeout = 2 * time.Second
+	reg := prometheus.NewRegistry()
+	cfg := f.server.cfg
+	cfg.TLS, cfg.RequireTLS, cfg.MaxStartups, cfg.StartupTimeout, cfg.Metrics = selfSigned(t), true, 64, timeout, reg
+	srv, err := NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serveOn(t, srv)
+	startup := func(params map[string]string) *pgproto3.StartupMessage {
+		return &pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber, Parameters: params}
+	}
+	alice := map[string]string{"user": "alice", "database": f.db}
+	const required = "pgmoat: proxy.tls.require: "
+
+	cases := []struct {
+		name   string
+		attack func(t *testing.T, d *doorConn)
+	}{
+		{"gone before a byte", func(t *testing.T, d *doorConn) { _ = d.raw.Close() }},
+		{"startup packet length 3", func(t *testing.T, d *doorConn) {
+			_, _ = d.c.Write([]byte{0, 0, 0, 3})
+			onlyFatal(t, "length 3", d.rest(), "08P01", "pgmoat: protocol.startup: ")
+		}},
+		{"plain startup", func(t *testing.T, d *doorConn) {
+			d.write(t, startup(alice))
+			onlyFatal(t, "plain startup", d.rest(), "28000", required)
+		}},
+		{"plain startup at the console", func(t *testing.T, d *doorConn) {
+			d.write(t, startup(map[string]string{"user": "dba", "database": AdminDatabase}))
+			onlyFatal(t, "console", d.rest(), "28000", required)
+		}},
+		{"plain startup of a made-up name", func(t *testing.T, d *doorConn) {
+			d.write(t, startup(map[string]string{"user": "mallory", "database": f.db}))
+			onlyFatal(t, "made-up name", d.rest(), "28000", required)
+		}},
+		{"plain replication startup", func(t *testing.T, d *doorConn) {
+			d.write(t, startup(map[string]string{"user": "alice", "database": f.db, "replication": "database"}))
+			onlyFatal(t, "replication", d.rest(), "28000", required)
+		}},
+		{"plain protocol 3.2 startup with a _pq_ option", func(t *testing.T, d *doorConn) {
+			d.write(t, &pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion32,
+				Parameters: map[string]string{"user": "alice", "database": f.db, "_pq_.anything": "on"}})
+			onlyFatal(t, "3.2", d.rest(), "28000", required)
+		}},
+		{"plain protocol 3.3 startup", func(t *testing.T, d *doorConn) {
+			d.write(t, &pgproto3.StartupMessage{ProtocolVersion: 3<<16 | 3, Parameters: alice})
+			out := d.rest()
+			noAuthRequest(t, "3.3", out)
+			onlyFatal(t, "3.3", out, "08P01", "pgmoat: protocol.startup: ")
+		}},
+		{"GSSENCRequest then plain startup", func(t *testing.T, d *doorConn) {
+			d.write(t, &pgproto3.GSSEncRequest{})
+			if b := d.answer(t); b != 'N' {
+				t.Fatalf("answer to GSSENCRequest: %q", b)
+			}
+			d.write(t, startup(alice))
+			onlyFatal(t, "GSS then plain", d.rest(), "28000", required)
+		}},
+		{"GSSENCRequest then SSLRequest then startup", func(t *testing.T, d *doorConn) {
+			d.write(t, &pgproto3.GSSEncRequest{})
+			if b := d.answer(t); b != 'N' {
+				t.Fatalf("answer to GSSENCRequest: %q", b)
+			}
+			d.startTLS(t)
+			d.write(t, startup(alice))
+			fe := pgproto3.NewFrontend(d.c, d.c)
+			if msg, err := fe.Receive(); err != nil {
+				t.Fatal(err)
+			} else if _, ok := msg.(*pgproto3.AuthenticationSASL); !ok {
+				t.Fatalf("over TLS after GSS and SSL: %#v", msg)
+			}
+		}},
+		{"plain startup after the S", func(t *testing.T, d *doorConn) {
+			d.write(t, &pgproto3.SSLRequest{})
+			if b := d.answer(t); b != 'S' {
+				t.Fatalf("answer to the SSLRequest: %q", b)
+			}
+			d.write(t, startup(alice))
+			out := d.rest()
+			noAuthRequest(t, "plain after S", out)
+			if len(out) > 0 && out[0] != 0x15 { // at most a TLS alert
+				t.Errorf("plain startup after the S: heard %q", out)
+			}
+		}},
+		{"second SSLRequest inside TLS", func(t *testing.T, d *doorConn) {
+			d.startTLS(t)
+			d.write(t, &pgproto3.SSLRequest{})
+			if out := d.rest(); len(out) != 0 {
+				t.Errorf("a second SSLRequest was answered %q", out)
+			}
+		}},
+		{"GSSENCRequest inside TLS, then startup", func(t *testing.T, d *doorConn) {
+			d.startTLS(t)
+			d.write(t, &pgproto3.GSSEncRequest{})
+			if b := d.answer(t); b != 'N' {
+				t.Fatalf("answer to GSSENCRequest inside TLS: %q", b)
+			}
+			d.write(t, startup(alice))
+			if msg, err := pgproto3.NewFrontend(d.c, d.c).Receive(); err != nil {
+				t.Fatal(err)
+			} else if _, ok := msg.(*pgproto3.AuthenticationSASL); !ok {
+				t.Fatalf("inside TLS: %#v", msg)
+			}
+		}},
+		{"direct TLS with ALPN postgresql", func(t *testing.T, d *doorConn) {
+			tc := tls.Client(d.raw, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"postgresql"}})
+			if err := tc.Handshake(); err == nil {
+				t.Fatal("a TLS handshake without SSLRequest succeeded")
+			}
+			noAuthRequest(t, "direct TLS", d.rest())
+		}},
+		{"SSLRequest, then silence in the handshake", func(t *testing.T, d *doorConn) {
+			d.write(t, &pgproto3.SSLRequest{})
+			_ = d.answer(t)
+			start := time.Now()
+			out := d.rest()
+			if took := time.Since(start); took > timeout+time.Second {
+				t.Errorf("a stalled TLS handshake was held %v, past the startup timeout %v", took, timeout)
+			}
+			noAuthRequest(t, "stalled handshake", out)
+		}},
+		{"half a ClientHello, then hang up", func(t *testing.T, d *doorConn) {
+			d.write(t, &pgproto3.SSLRequest{})
+			_ = d.answer(t)
+			_, _ = d.raw.Write([]byte{0x16, 0x03, 0x01, 0x02, 0x00, 0x01})
+			_ = d.raw.Close()
+		}},
+		{"startup packet one byte at a time", func(t *testing.T, d *doorConn) {
+			d.startTLS(t)
+			pkt, _ := startup(alice).Encode(nil)
+			start := time.Now()
+			for _, b := range pkt { // len(pkt) × 250 ms is far past the timeout
+				if _, err := d.c.Write([]byte{b}); err != nil {
+					break
+				}
+				time.Sleep(250 * time.Millisecond) // the trickle's pace is the attack
+			}
+			_ = d.rest()
+			if took := time.Since(start); took > timeout+time.Second {
+				t.Errorf("a trickled startup packet was read for %v, past the startup timeout %v", took, timeout)
+			}
+		}},
+		{"hang up inside SCRAM", func(t *testing.T, d *doorConn) {
+			d.startTLS(t)
+			d.write(t, startup(alice))
+			fe := pgproto3.NewFrontend(d.c, d.c)
+			if _, err := fe.Receive(); err != nil {
+				t.Fatal(err)
+			}
+			fe.Send(&pgproto3.SASLInitialResponse{AuthMechanism: "SCRAM-SHA-256", Data: []byte("n,,n=,r=nonce0123456789")})
+			_ = fe.Flush()
+			if _, err := fe.Receive(); err != nil {
+				t.Fatal(err)
+			}
+			_ = d.raw.Close()
+		}},
+		{"plain cancel request with a made-up key", func(t *testing.T, d *doorConn) {
+			d.write(t, &pgproto3.CancelRequest{ProcessID: 1, SecretKey: []byte{1, 2, 3, 4}})
+			if out := d.rest(); len(out) != 0 {
+				t.Errorf("a cancel request was answered %q", out)
+			}
+		}},
+		{"cancel request with a 3.2 key inside TLS", func(t *testing.T, d *doorConn) {
+			d.startTLS(t)
+			d.write(t, &pgproto3.CancelRequest{ProcessID: 1, SecretKey: bytes.Repeat([]byte{7}, 32)})
+			if out := d.rest(); len(out) != 0 {
+				t.Errorf("a cancel request was answered %q", out)
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			c.attack(t, doorDial(t, addr))
+		})
+	}
+	t.Cleanup(func() {
+		waitUntil(t, 10*time.Second, "every startup place to be given back", func() bool {
+			return gathered(t, reg, "pgmoat_proxy_startups") == 0 && srv.cancelOnly.Load() == 0
+		})
+		if n := gathered(t, reg, "pgmoat_proxy_startups_refused_total"); n != 0 {
+			t.Errorf("%v connections refused for max_startups, want none", n)
+		}
+		conn, err := pgx.Connect(context.Background(), strings.Replace(
+			(&proxyFixture{db: f.db, addr: addr}).dsn("alice"), "sslmode=disable", "sslmode=require", 1))
+		if err != nil {
+			t.Fatalf("a real login after the attacks: %v", err)
+		}
+		_ = conn.Close(context.Background())
+	})
 }
