@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -15,6 +17,9 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/xdg-go/scram"
+
+	"github.com/pgmoat/pgmoat/policy"
 )
 
 // startupsFixture is f's configuration served again with at most max
@@ -396,4 +401,57 @@ func TestRedDoorEarlyExitsHoldNoPlace(t *testing.T) {
 		}
 		_ = conn.Close(context.Background())
 	})
+}
+
+// A plain-text password's SCRAM keys are pgmoat's to derive, so their
+// iteration count must not single its user out: beside verifiers of
+// another count, a plain-text user announced PostgreSQL's 4096 rounds
+// while made-up names announced the verifiers' count, which told a
+// stranger the plain-text user exists. It announces what the door's
+// verifiers and decoys do, also after a reload changes that count, and
+// still logs in.
+func TestRedDoorPlainTextUserIterationsDoNotStandOut(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{})
+	users := func(verifier func(string) string) map[string]User {
+		return map[string]User{
+			"alice": {Password: verifier("alice"), Identity: policy.Identity{UserID: "1", Profile: "readonly"}},
+			"bob":   {Password: verifier("bob"), Identity: policy.Identity{UserID: "2", Profile: "readonly"}},
+			"pat":   {Password: "pat-password", Identity: policy.Identity{UserID: "9", Profile: "readonly"}},
+		}
+	}
+	for _, c := range []struct {
+		name     string
+		verifier func(string) string
+	}{
+		{"verifiers of 16 rounds", testVerifier},
+		{"verifiers of 20 rounds", func(pw string) string { return verifierWithIters(pw, 20) }},
+	} {
+		if err := f.server.Reconfigure(Reconfig{Users: users(c.verifier), Admins: map[string]AdminUser{"dba": {Password: "dba"}}}); err != nil {
+			t.Fatal(err)
+		}
+		_, fake := serverFirst(t, f.addr, f.db, "mallory")
+		_, verifier := serverFirst(t, f.addr, f.db, "alice")
+		if _, plain := serverFirst(t, f.addr, f.db, "pat"); plain != fake || plain != verifier {
+			t.Errorf("%s: a plain-text user announces %s rounds, a verifier %s, a made-up name %s", c.name, plain, verifier, fake)
+		}
+		if o := scramLogin(t, f.addr, f.db, "pat", scramAttempt{password: "pat-password"}); !o.loggedIn {
+			t.Errorf("%s: the plain-text user cannot log in: %s", c.name, o.shape("pat"))
+		}
+	}
+}
+
+// verifierWithIters is a SCRAM-SHA-256 verifier of password with iters
+// rounds.
+func verifierWithIters(password string, iters int) string {
+	client, err := scram.SHA256.NewClient("", password, "")
+	if err != nil {
+		panic(err)
+	}
+	c, err := client.GetStoredCredentialsWithError(scram.KeyFactors{Salt: "pgmoat-test-salt", Iters: iters})
+	if err != nil {
+		panic(err)
+	}
+	b64 := base64.StdEncoding.EncodeToString
+	return fmt.Sprintf("SCRAM-SHA-256$%d:%s$%s:%s", iters, b64([]byte(c.Salt)), b64(c.StoredKey), b64(c.ServerKey))
 }
