@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -248,15 +249,17 @@ func (s *Server) Reconfigure(r Reconfig) error {
 	}
 	next := &logins{users: map[string]credentialsFor{}, admins: map[string]credentialsFor{},
 		profiles: append([]string(nil), r.Profiles...)}
+	userIters, adminIters := verifierIters(r.Users, func(u User) string { return u.Password }),
+		verifierIters(r.Admins, func(u AdminUser) string { return u.Password })
 	for name, u := range r.Users {
-		c, err := reuseCredentials(old.users[name].creds, u.Password, s.decoy.salt(doorProxy, name, u.Password))
+		c, err := reuseCredentials(old.users[name].creds, u.Password, s.decoy.salt(doorProxy, name, u.Password), userIters)
 		if err != nil {
 			return fmt.Errorf("user %s: %w", name, err)
 		}
 		next.users[name] = credentialsFor{creds: c, id: u.Identity}
 	}
 	for name, u := range r.Admins {
-		c, err := reuseCredentials(old.admins[name].creds, u.Password, s.decoy.salt(doorAdmin, name, u.Password))
+		c, err := reuseCredentials(old.admins[name].creds, u.Password, s.decoy.salt(doorAdmin, name, u.Password), adminIters)
 		if err != nil {
 			return fmt.Errorf("admin user %s: %w", name, err)
 		}
@@ -282,6 +285,30 @@ func commonIters(sets ...map[string]credentialsFor) int {
 			count[c.creds.scram.Iters]++
 		}
 	}
+	return mostCommon(count)
+}
+
+// verifierIters is the iteration count most of the SCRAM verifiers
+// among logins' passwords carry (the smaller one of a tie), decoyIters
+// when there are none: the count plain-text passwords' keys are derived
+// with, so that a plain-text user announces what the door's verifiers
+// and made-up names do (with PostgreSQL's 4096 beside verifiers of
+// another count, it stood out as a real user).
+func verifierIters[U any](logins map[string]U, password func(U) string) int {
+	count := map[int]int{}
+	for _, u := range logins {
+		if pw := password(u); strings.HasPrefix(pw, "SCRAM-SHA-256$") {
+			if sc, err := parseSCRAMVerifier(pw); err == nil {
+				count[sc.Iters]++
+			}
+		}
+	}
+	return mostCommon(count)
+}
+
+// mostCommon is the key of count with the largest value (the smaller
+// key of a tie), decoyIters when count is empty.
+func mostCommon(count map[int]int) int {
 	best, n := decoyIters, 0
 	for iters, k := range count {
 		if k > n || k == n && iters < best {
@@ -293,12 +320,13 @@ func commonIters(sets ...map[string]credentialsFor) int {
 
 // reuseCredentials keeps what was derived from an unchanged plain-text
 // password: deriving SCRAM keys costs thousands of hash rounds per user.
-// A changed one is derived with salt.
-func reuseCredentials(old credentials, password string, salt []byte) (credentials, error) {
-	if old.password != "" && old.password == password {
+// A changed one, or one whose door's verifiers now carry another
+// iteration count, is derived with salt and iters rounds.
+func reuseCredentials(old credentials, password string, salt []byte, iters int) (credentials, error) {
+	if old.password != "" && old.password == password && old.scram.Iters == iters {
 		return old, nil
 	}
-	return newCredentials(password, salt)
+	return newCredentials(password, salt, iters)
 }
 
 // user looks up a proxy login.
