@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -454,4 +455,114 @@ func verifierWithIters(password string, iters int) string {
 	}
 	b64 := base64.StdEncoding.EncodeToString
 	return fmt.Sprintf("SCRAM-SHA-256$%d:%s$%s:%s", iters, b64([]byte(c.Salt)), b64(c.StoredKey), b64(c.ServerKey))
+}
+
+// Enumeration attempts that held, against instances built from one
+// configuration and one proxy.auth_secret: a verifier user, a plain-text
+// user and a made-up name each get the same salt and rounds from every
+// instance, at both doors, and a failed login under each looks the same
+// message for message; a plain-text password that changes gets a new
+// salt; a user removed by a reload shows exactly the salt an instance
+// that never knew the name shows, so it reads as a name that never
+// existed rather than as a removed one.
+func TestRedDoorEnumerationAcrossInstances(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{})
+	const secret = "0123456789abcdef0123456789abcdef"
+	pat := map[string]User{"pat": {Password: "pat-password", Identity: policy.Identity{UserID: "9", Profile: "readonly"}}}
+	one, two, never := restarted(t, f, secret, pat), restarted(t, f, secret, pat), restarted(t, f, secret, nil)
+
+	type first struct{ salt, iters string }
+	at := func(addr, db, user string) first {
+		s, i := serverFirst(t, addr, db, user)
+		return first{s, i}
+	}
+	for _, db := range []string{f.db, AdminDatabase} {
+		shapes := map[string]string{}
+		for _, user := range []string{"alice", "pat", "mallory"} {
+			if a, b := at(one, db, user), at(two, db, user); a != b {
+				t.Errorf("%s at %s: %v from one instance, %v from the other", user, db, a, b)
+			}
+			o := scramLogin(t, one, db, user, scramAttempt{password: "wrong"})
+			shapes[o.shape(user)] = user
+		}
+		if len(shapes) != 1 {
+			t.Errorf("at %s failed logins differ by name: %v", db, shapes)
+		}
+		if a, m := at(one, db, "alice"), at(one, db, "mallory"); a.iters != m.iters || len(a.salt) != len(m.salt) {
+			t.Errorf("at %s: verifier %v, made-up name %v", db, a, m)
+		}
+	}
+
+	// A third instance of the same secret, to reload.
+	cfg := f.server.cfg
+	cfg.AuthSecret, cfg.Metrics = secret, nil
+	cfg.Users = map[string]User{"alice": cfg.Users["alice"], "pat": pat["pat"]}
+	s, err := NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serveOn(t, s)
+	before := at(addr, f.db, "pat")
+	if other := at(one, f.db, "pat"); other != before {
+		t.Errorf("pat: %v here, %v from an instance of the same secret", before, other)
+	}
+	reload := func(users map[string]User) {
+		t.Helper()
+		if err := s.Reconfigure(Reconfig{Users: users, Admins: cfg.Admin.Users}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reload(map[string]User{"alice": cfg.Users["alice"], "pat": {Password: "pat-new-password", Identity: pat["pat"].Identity}})
+	if changed := at(addr, f.db, "pat"); changed.salt == before.salt {
+		t.Errorf("pat's password changed and the salt did not: %v", changed)
+	}
+	reload(map[string]User{"alice": cfg.Users["alice"]})
+	removed, nameless := at(addr, f.db, "pat"), at(never, f.db, "pat")
+	if removed != nameless {
+		t.Errorf("pat removed: %v; from an instance that never knew pat: %v", removed, nameless)
+	}
+	if o := scramLogin(t, addr, f.db, "pat", scramAttempt{password: "pat-new-password"}); o.loggedIn {
+		t.Error("a removed user logged in")
+	}
+}
+
+// A flood of logins refused for proxy.max_startups does not flood the
+// log: the refusals are counted one by one, the record "startups full"
+// is written at most eventBurst times a window; and every refused
+// client hears the 53300 (its startup packet read first, so that the
+// refusal is not lost to a reset).
+func TestRedDoorStartupRefusalsDoNotFloodTheLog(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{})
+	var logged syncBuffer
+	reg := prometheus.NewRegistry()
+	cfg := f.server.cfg
+	cfg.MaxStartups, cfg.StartupTimeout, cfg.Metrics = 1, time.Minute, reg
+	cfg.Logger = slog.New(slog.NewJSONHandler(&logged, nil))
+	srv, err := NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serveOn(t, srv)
+	holdStartups(t, addr, reg, 1)
+	const flood = 30
+	for range flood {
+		d := doorDial(t, addr)
+		d.write(t, &pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber,
+			Parameters: map[string]string{"user": "mallory", "database": f.db}})
+		onlyFatal(t, "past the cap", d.rest(), "53300", "pgmoat: proxy.max_startups: ")
+	}
+	if n := gathered(t, reg, "pgmoat_proxy_startups_refused_total"); n != flood {
+		t.Errorf("pgmoat_proxy_startups_refused_total = %v, want %d", n, flood)
+	}
+	n := 0
+	for _, rec := range logged.records(t) {
+		if rec["msg"] == "startups full" {
+			n++
+		}
+	}
+	if n == 0 || n > eventBurst {
+		t.Errorf("%d records 'startups full' for %d refusals, want 1 to %d", n, flood, eventBurst)
+	}
 }
