@@ -34,8 +34,9 @@ type credentials struct {
 
 // newCredentials accepts a plain password or a SCRAM-SHA-256 verifier as
 // PostgreSQL stores it: SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>.
-// A plain password's SCRAM keys are derived with salt (decoyKey.salt).
-func newCredentials(password string, salt []byte) (credentials, error) {
+// A plain password's SCRAM keys are derived with salt (decoyKey.salt)
+// and iters rounds (verifierIters).
+func newCredentials(password string, salt []byte, iters int) (credentials, error) {
 	if strings.HasPrefix(password, "SCRAM-SHA-256$") {
 		sc, err := parseSCRAMVerifier(password)
 		return credentials{scram: sc}, err
@@ -44,7 +45,7 @@ func newCredentials(password string, salt []byte) (credentials, error) {
 	if err != nil {
 		return credentials{}, fmt.Errorf("password cannot be used with SCRAM: %w", err)
 	}
-	sc, err := client.GetStoredCredentialsWithError(scram.KeyFactors{Salt: string(salt), Iters: 4096})
+	sc, err := client.GetStoredCredentialsWithError(scram.KeyFactors{Salt: string(salt), Iters: iters})
 	if err != nil {
 		return credentials{}, err
 	}

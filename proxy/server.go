@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,8 +61,9 @@ type Config struct {
 	Logger         *slog.Logger  // default: discard
 	// MaxStartups caps the connections that have not finished logging
 	// in (TLS, startup packet, authentication) at once; one more is
-	// refused with 53300 at once, so that half-open logins, each held
-	// for up to StartupTimeout, cannot take every client slot. Default
+	// refused with 53300 unless it is a cancel request (pastStartups),
+	// so that half-open logins, each held for up to StartupTimeout,
+	// cannot take every client slot. Default
 	// DefaultMaxStartups(MaxClientConn).
 	MaxStartups int
 	// Admin configures the admin console (database "pgmoat").
@@ -97,6 +101,9 @@ type Server struct {
 	// startupsRefused those refused because it was full.
 	startups        atomic.Int64
 	startupsRefused atomic.Uint64
+	// cancelOnly counts the connections past MaxStartups read for a
+	// cancel request now (pastStartups), up to MaxStartups.
+	cancelOnly atomic.Int64
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -242,15 +249,17 @@ func (s *Server) Reconfigure(r Reconfig) error {
 	}
 	next := &logins{users: map[string]credentialsFor{}, admins: map[string]credentialsFor{},
 		profiles: append([]string(nil), r.Profiles...)}
+	userIters, adminIters := verifierIters(r.Users, func(u User) string { return u.Password }),
+		verifierIters(r.Admins, func(u AdminUser) string { return u.Password })
 	for name, u := range r.Users {
-		c, err := reuseCredentials(old.users[name].creds, u.Password, s.decoy.salt(doorProxy, name, u.Password))
+		c, err := reuseCredentials(old.users[name].creds, u.Password, s.decoy.salt(doorProxy, name, u.Password), userIters)
 		if err != nil {
 			return fmt.Errorf("user %s: %w", name, err)
 		}
 		next.users[name] = credentialsFor{creds: c, id: u.Identity}
 	}
 	for name, u := range r.Admins {
-		c, err := reuseCredentials(old.admins[name].creds, u.Password, s.decoy.salt(doorAdmin, name, u.Password))
+		c, err := reuseCredentials(old.admins[name].creds, u.Password, s.decoy.salt(doorAdmin, name, u.Password), adminIters)
 		if err != nil {
 			return fmt.Errorf("admin user %s: %w", name, err)
 		}
@@ -276,6 +285,30 @@ func commonIters(sets ...map[string]credentialsFor) int {
 			count[c.creds.scram.Iters]++
 		}
 	}
+	return mostCommon(count)
+}
+
+// verifierIters is the iteration count most of the SCRAM verifiers
+// among logins' passwords carry (the smaller one of a tie), decoyIters
+// when there are none: the count plain-text passwords' keys are derived
+// with, so that a plain-text user announces what the door's verifiers
+// and made-up names do (with PostgreSQL's 4096 beside verifiers of
+// another count, it stood out as a real user).
+func verifierIters[U any](logins map[string]U, password func(U) string) int {
+	count := map[int]int{}
+	for _, u := range logins {
+		if pw := password(u); strings.HasPrefix(pw, "SCRAM-SHA-256$") {
+			if sc, err := parseSCRAMVerifier(pw); err == nil {
+				count[sc.Iters]++
+			}
+		}
+	}
+	return mostCommon(count)
+}
+
+// mostCommon is the key of count with the largest value (the smaller
+// key of a tie), decoyIters when count is empty.
+func mostCommon(count map[int]int) int {
 	best, n := decoyIters, 0
 	for iters, k := range count {
 		if k > n || k == n && iters < best {
@@ -287,12 +320,13 @@ func commonIters(sets ...map[string]credentialsFor) int {
 
 // reuseCredentials keeps what was derived from an unchanged plain-text
 // password: deriving SCRAM keys costs thousands of hash rounds per user.
-// A changed one is derived with salt.
-func reuseCredentials(old credentials, password string, salt []byte) (credentials, error) {
-	if old.password != "" && old.password == password {
+// A changed one, or one whose door's verifiers now carry another
+// iteration count, is derived with salt and iters rounds.
+func reuseCredentials(old credentials, password string, salt []byte, iters int) (credentials, error) {
+	if old.password != "" && old.password == password && old.scram.Iters == iters {
 		return old, nil
 	}
-	return newCredentials(password, salt)
+	return newCredentials(password, salt, iters)
 }
 
 // user looks up a proxy login.
@@ -378,7 +412,7 @@ func (s *Server) handle(conn net.Conn) {
 		return
 	}
 	if !s.takeStartup() {
-		s.refuseStartup(conn)
+		s.pastStartups(conn)
 		return
 	}
 	sess, admin, err := s.startup(conn)
@@ -424,9 +458,62 @@ func (s *Server) takeStartup() bool {
 	return true
 }
 
+// pastStartups serves a connection that found every startup place
+// taken. A client logged in before must still be able to stop its own
+// statement during a flood of half-open logins, so up to MaxStartups
+// such connections (cancelOnly) are read for one cancel request within
+// cancelGrace, as PostgreSQL reads a cancel request past its connection
+// limit; anything else, and every connection past those, is refused
+// with 53300. A cancel over TLS needs a startup place.
+func (s *Server) pastStartups(conn net.Conn) {
+	if s.cancelOnly.Add(1) > int64(s.cfg.MaxStartups) {
+		s.cancelOnly.Add(-1)
+		s.refuseStartup(conn)
+		return
+	}
+	defer s.cancelOnly.Add(-1)
+	_ = conn.SetDeadline(time.Now().Add(min(cancelGrace, s.cfg.StartupTimeout)))
+	if pid, secret, ok := readCancel(conn); ok {
+		s.cancel(pid, secret)
+		_ = conn.Close()
+		return
+	}
+	s.refuseStartup(conn)
+}
+
+// cancelGrace bounds the wait for a cancel request past the startup
+// places: libpq and pgx send it at once after connecting, and a
+// connection that holds a place of cancelOnly for longer is refused.
+const cancelGrace = time.Second
+
+// readCancel reads one startup packet from r and, if it is a cancel
+// request (protocol 3.0's 4-byte key or 3.2's longer ones), returns its
+// key. Any other packet of a startup packet's size is read to its end,
+// so that the refusal written next is not lost to a reset for unread
+// data.
+func readCancel(r io.Reader) (pid uint32, secret []byte, ok bool) {
+	const code = 80877102 // PostgreSQL's CANCEL_REQUEST_CODE
+	var b [12 + 256]byte
+	if _, err := io.ReadFull(r, b[:8]); err != nil {
+		return 0, nil, false
+	}
+	n := int(binary.BigEndian.Uint32(b[:4]))
+	if binary.BigEndian.Uint32(b[4:8]) != code || n < 16 || n > len(b) {
+		if n > 8 && n <= 10000 { // pgproto3's bound on a startup packet
+			_, _ = io.CopyN(io.Discard, r, int64(n-8))
+		}
+		return 0, nil, false
+	}
+	if _, err := io.ReadFull(r, b[8:n]); err != nil {
+		return 0, nil, false
+	}
+	return binary.BigEndian.Uint32(b[8:12]), b[12:n], true
+}
+
 // refuseStartup turns away a connection that found every startup place
-// taken, before reading a byte of it: a flood of half-open logins costs
-// each newcomer one write, and the clients already logged in nothing.
+// taken: a flood of half-open logins costs each newcomer one write (and
+// at most cancelGrace of reading), and the clients already logged in
+// nothing.
 func (s *Server) refuseStartup(conn net.Conn) {
 	s.events.log("startups full", "client_addr", conn.RemoteAddr().String(), "limit", s.cfg.MaxStartups)
 	s.refuse(conn, fatalf(codeTooManyConns, fmt.Sprintf(
