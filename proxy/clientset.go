@@ -91,11 +91,7 @@ func (s *session) takeClientSetting(ctx context.Context, cs *policy.ClientSettin
 	if len(sets) == 0 {
 		sets = nil
 	}
-	salt := s.set.stmtSalt
 	s.rebuildSettings(sets)
-	if s.set.stmtSalt != salt {
-		s.renameStatements()
-	}
 	return nil
 }
 
@@ -103,7 +99,9 @@ func (s *session) takeClientSetting(ctx context.Context, cs *policy.ClientSettin
 // server-side names of the settings now in force: a statement is
 // prepared again, read under them, where the session next binds it, and
 // never binds one read under the settings it left (statementName).
-// Called with no backend held, so no Parse of an old name is owed.
+// Only rebuildSettings calls it. A Parse already sent under an old name
+// went in a transaction begun with the settings that name belongs to: a
+// batch's SETs come before its first statement a backend runs.
 func (s *session) renameStatements() {
 	for name, st := range s.stmts {
 		st.backendName = s.set.statementName(st.query, st.paramOIDs)

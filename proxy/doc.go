@@ -362,7 +362,11 @@
 // so sessions of one identity share a backend's statement only when
 // they would read it alike. After a client SETs one of them, its
 // statements are read again under the new value where they are next
-// bound.
+// bound; so are they after the undo of such a SET (its batch failed,
+// its block rolled back), under the value put back: every change of the
+// session's settings goes through one function (rebuildSettings), which
+// renames the statements whenever the settings their names stand for
+// changed.
 //
 // A prepared statement is judged again at Bind when the engine's rules
 // changed since it was judged (RELOAD, a new function catalog): one that
