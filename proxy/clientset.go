@@ -132,7 +132,7 @@ func (s *session) serverValue(ctx context.Context, cs *policy.ClientSetting) (st
 	if s.set.gen != s.srv.engine.Generation() {
 		s.refreshSettings()
 	}
-	bk, err := s.srv.lendFor(ctx, s.id, s.set, false, nil) // its own round trip: no replay
+	bk, err := s.lendCancelable(ctx, false) // its own round trip: no replay
 	if err != nil {
 		return "", toWire(err)
 	}

@@ -34,7 +34,8 @@
 //     batch: the statement runs still, from the client's view. One that
 //     comes while the statement waits for a backend from a full pool
 //     ends the wait and the statement is answered 57014 without reaching
-//     a server (acquire.go).
+//     a server (acquire.go); so does one that comes while a TimeZone SET
+//     waits for the backend that checks the zone.
 //   - A session owns one client connection for its whole life. It borrows a
 //     backend from the Pool at a client's first statement and gives it back
 //     when PostgreSQL reports the transaction idle (transaction pooling).
