@@ -14,13 +14,22 @@ import "context"
 // goes back to it (Pool.waitStopped). A cancel that comes while a backend
 // is being connected or readied for the statement does not cut that
 // short: the backend, once lent, is handed back unused and the statement
-// answered the same way.
+// answered the same way. So is a TimeZone SET waiting for the backend
+// that checks the zone (serverValue): it is not taken.
 
 // lendForStatement is srv.lend for the statement about to be sent, in a
 // window where a cancel request ends its wait (cancelBackend).
 func (s *session) lendForStatement(ctx context.Context) (*backend, error) {
+	return s.lendCancelable(ctx, true)
+}
+
+// lendCancelable is srv.lendFor in a window where a cancel request ends
+// the wait, for the client's statement or the check of its TimeZone SET
+// (serverValue), which waits for a backend of its own and is as running
+// from the client's view: neither is sent when the cancel came.
+func (s *session) lendCancelable(ctx context.Context, replays bool) (*backend, error) {
 	s.openAcquire()
-	bk, err := s.srv.lend(ctx, s.id, s.set, s.acquireStop)
+	bk, err := s.srv.lendFor(ctx, s.id, s.set, replays, s.acquireStop)
 	if s.closeAcquire() {
 		if bk != nil {
 			s.handBack(bk) // never sent the statement

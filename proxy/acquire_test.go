@@ -52,6 +52,42 @@ func TestCancelWhileWaitingForBackend(t *testing.T) {
 			f.checkFreed(t, func() error { return bob.QueryRow(context.Background(), "SELECT $1::int", 2).Scan(new(int)) })
 			return err
 		}},
+		// A TimeZone SET waits for a backend of its own, to have the
+		// server check the zone: a cancel ends that wait too, and the
+		// zone is not taken.
+		{name: "SET TimeZone", ask: func(t *testing.T, f *waitFixture) error {
+			bob := f.connect(t, "bob", pgx.QueryExecModeSimpleProtocol)
+			got := make(chan error, 1)
+			go func() { _, err := bob.Exec(context.Background(), "SET TimeZone = 'Asia/Tokyo'"); got <- err }()
+			f.bobWaiting(t)
+			if err := bob.PgConn().CancelRequest(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			err := receive(t, got, prompt)
+			f.checkFreed(t, func() error {
+				var zone string
+				if err := bob.QueryRow(context.Background(), "SHOW TimeZone").Scan(&zone); err != nil {
+					return err
+				}
+				if zone == "Asia/Tokyo" {
+					return errors.New("the cancelled SET TimeZone was taken")
+				}
+				return nil
+			})
+			return err
+		}},
+		{name: "SET TimeZone extended protocol", ask: func(t *testing.T, f *waitFixture) error {
+			bob := f.connect(t, "bob", pgx.QueryExecModeCacheStatement)
+			got := make(chan error, 1)
+			go func() { _, err := bob.Exec(context.Background(), "SET TimeZone = 'Asia/Tokyo'"); got <- err }()
+			f.bobWaiting(t)
+			if err := bob.PgConn().CancelRequest(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			err := receive(t, got, prompt)
+			f.checkFreed(t, func() error { return bob.QueryRow(context.Background(), "SELECT $1::int", 2).Scan(new(int)) })
+			return err
+		}},
 		{name: "extended batch", ask: func(t *testing.T, f *waitFixture) error {
 			// As PostgreSQL answers a batch whose statement was cancelled:
 			// the error, what follows skipped up to Sync, ReadyForQuery.

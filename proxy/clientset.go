@@ -38,10 +38,11 @@ import (
 //
 // The policy checks every value but TimeZone completely; whether a zone
 // exists only the server knows. A TimeZone is therefore tried on a
-// backend first (serverRefuses), and a zone the server refuses is
+// backend first (serverValue), and a zone the server refuses is
 // answered with the server's own error, as PostgreSQL answers the SET:
 // taken unchecked, it would make the settings of every later
-// transaction fail.
+// transaction fail. The value is taken as the server spells it
+// (clientsetcanon.go), which is what the client is told.
 
 // reportedClientSettings are the client settings PostgreSQL reports with
 // ParameterStatus when they change (GUC_REPORT).
@@ -74,10 +75,13 @@ func (s *session) takeClientSetting(ctx context.Context, cs *policy.ClientSettin
 	if s.bk != nil {
 		return errorf(codeDenied, "pgmoat: settings.transaction: SET "+cs.Name+" inside a transaction block is not supported through pgmoat; set it before BEGIN")
 	}
+	value := s.canonicalSetting(cs.Name, cs.Value)
 	if needsServerCheck(cs) {
-		if e := s.serverRefuses(ctx, cs); e != nil {
+		v, e := s.serverValue(ctx, cs)
+		if e != nil {
 			return e
 		}
+		value = v
 	}
 	sets := maps.Clone(s.set.sets)
 	if sets == nil {
@@ -86,16 +90,12 @@ func (s *session) takeClientSetting(ctx context.Context, cs *policy.ClientSettin
 	if cs.Reset {
 		delete(sets, cs.Name)
 	} else {
-		sets[cs.Name] = cs.Value
+		sets[cs.Name] = value
 	}
 	if len(sets) == 0 {
 		sets = nil
 	}
-	salt := s.set.stmtSalt
 	s.rebuildSettings(sets)
-	if s.set.stmtSalt != salt {
-		s.renameStatements()
-	}
 	return nil
 }
 
@@ -103,7 +103,9 @@ func (s *session) takeClientSetting(ctx context.Context, cs *policy.ClientSettin
 // server-side names of the settings now in force: a statement is
 // prepared again, read under them, where the session next binds it, and
 // never binds one read under the settings it left (statementName).
-// Called with no backend held, so no Parse of an old name is owed.
+// Only rebuildSettings calls it. A Parse already sent under an old name
+// went in a transaction begun with the settings that name belongs to: a
+// batch's SETs come before its first statement a backend runs.
 func (s *session) renameStatements() {
 	for name, st := range s.stmts {
 		st.backendName = s.set.statementName(st.query, st.paramOIDs)
@@ -118,33 +120,49 @@ func needsServerCheck(cs *policy.ClientSetting) bool {
 }
 
 // checkSettingSQL puts a value in force for its own implicit
-// transaction only, so the backend is left as it was.
-const checkSettingSQL = "SELECT 1 WHERE pg_catalog.set_config($1, $2, true) IS NULL"
+// transaction only, so the backend is left as it was, and returns it as
+// the server spells it (what SHOW shows and ParameterStatus reports).
+const checkSettingSQL = "SELECT pg_catalog.set_config($1, $2, true)"
 
-// serverRefuses tries cs on a backend lent with the session's settings,
-// name and value as bind parameters, and returns the server's error when
-// it refuses the value. Called with no backend held.
-func (s *session) serverRefuses(ctx context.Context, cs *policy.ClientSetting) *wireError {
+// serverValue tries cs on a backend lent with the session's settings,
+// name and value as bind parameters, and returns the value as the server
+// spells it, or the server's error when it refuses the value. Called
+// with no backend held.
+func (s *session) serverValue(ctx context.Context, cs *policy.ClientSetting) (string, *wireError) {
 	if s.set.gen != s.srv.engine.Generation() {
 		s.refreshSettings()
 	}
-	bk, err := s.srv.lendFor(ctx, s.id, s.set, false, nil) // its own round trip: no replay
+	bk, err := s.lendCancelable(ctx, false) // its own round trip: no replay
 	if err != nil {
-		return toWire(err)
+		return "", toWire(err)
 	}
 	defer s.srv.pool.release(bk)
-	err = bk.ownRoundTrip(ctx, &pgproto3.Parse{Query: checkSettingSQL},
+	var value []byte
+	row := func(typ byte, body []byte) error {
+		if typ != 'D' {
+			return nil
+		}
+		var dr pgproto3.DataRow
+		if err := dr.Decode(body); err != nil || len(dr.Values) != 1 || dr.Values[0] == nil {
+			return errors.New("malformed answer to the setting's check")
+		}
+		value = append(value[:0], dr.Values[0]...)
+		return nil
+	}
+	err = bk.ownRoundTripSeen(ctx, row, &pgproto3.Parse{Query: checkSettingSQL},
 		&pgproto3.Bind{Parameters: [][]byte{[]byte(cs.Name), []byte(cs.Value)}},
 		&pgproto3.Execute{}, &pgproto3.Sync{})
 	var pe *pgconn.PgError
 	switch {
+	case err == nil && value != nil:
+		return string(value), nil
 	case err == nil:
-		return nil
+		err = errors.New("no answer to the setting's check")
 	case errors.As(err, &pe) && bk.txStatus == 'I':
-		return &wireError{severity: "ERROR", code: pe.Code, message: pe.Message, detail: pe.Detail, hint: pe.Hint}
+		return "", &wireError{severity: "ERROR", code: pe.Code, message: pe.Message, detail: pe.Detail, hint: pe.Hint}
 	}
 	bk.broken.Store(true)
-	return toWire(&InjectionError{Err: err})
+	return "", toWire(&InjectionError{Err: err})
 }
 
 // reportOf is the ParameterStatus PostgreSQL sends for name after a SET
@@ -155,20 +173,20 @@ func (s *session) reportOf(name string) *pgproto3.ParameterStatus {
 		return nil
 	}
 	if v, ok := s.set.sets[name]; ok {
-		return &pgproto3.ParameterStatus{Name: name, Value: v}
-	}
-	for k, v := range s.set.client {
-		if strings.EqualFold(k, name) {
-			return &pgproto3.ParameterStatus{Name: name, Value: v}
-		}
+		return statusOf(name, v) // taken in the server's spelling
 	}
 	s.srv.pool.mu.Lock()
-	v, ok := s.srv.pool.serverParams[name]
+	server, ok := s.srv.pool.serverParams[name]
 	s.srv.pool.mu.Unlock()
+	for k, v := range s.set.client {
+		if strings.EqualFold(k, name) {
+			return statusOf(name, canonicalStartup(name, v, server))
+		}
+	}
 	if !ok && name != "application_name" {
 		return nil
 	}
-	return &pgproto3.ParameterStatus{Name: name, Value: v}
+	return statusOf(name, server)
 }
 
 // with puts sets in force over s: each replaces the setting of the same

@@ -32,7 +32,7 @@ func TestClientSettingsStayWithTheClient(t *testing.T) {
 	if got := a.PgConn().ParameterStatus("application_name"); got != "tool-a" {
 		t.Errorf("ParameterStatus application_name = %q", got)
 	}
-	if got := a.PgConn().ParameterStatus("DateStyle"); got != "German" {
+	if got := a.PgConn().ParameterStatus("DateStyle"); got != "German, DMY" {
 		t.Errorf("ParameterStatus DateStyle = %q", got)
 	}
 	var name, style string

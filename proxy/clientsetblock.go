@@ -84,11 +84,7 @@ func (s *session) restoreSets(undo map[string]string, names []string, told []*pg
 	for name := range s.set.sets {
 		s.work.sets.undone = append(s.work.sets.undone, name)
 	}
-	salt := s.set.stmtSalt
-	s.rebuildSettings(undo)
-	if s.set.stmtSalt != salt {
-		s.renameStatements()
-	}
+	s.rebuildSettings(undo) // statements follow (renameStatements)
 	var out []*pgproto3.ParameterStatus
 	for i, name := range names {
 		if r := changedReport(told[i], s.reportOf(name)); r != nil {

@@ -34,7 +34,8 @@
 //     batch: the statement runs still, from the client's view. One that
 //     comes while the statement waits for a backend from a full pool
 //     ends the wait and the statement is answered 57014 without reaching
-//     a server (acquire.go).
+//     a server (acquire.go); so does one that comes while a TimeZone SET
+//     waits for the backend that checks the zone.
 //   - A session owns one client connection for its whole life. It borrows a
 //     backend from the Pool at a client's first statement and gives it back
 //     when PostgreSQL reports the transaction idle (transaction pooling).
@@ -362,7 +363,11 @@
 // so sessions of one identity share a backend's statement only when
 // they would read it alike. After a client SETs one of them, its
 // statements are read again under the new value where they are next
-// bound.
+// bound; so are they after the undo of such a SET (its batch failed,
+// its block rolled back), under the value put back: every change of the
+// session's settings goes through one function (rebuildSettings), which
+// renames the statements whenever the settings their names stand for
+// changed.
 //
 // A prepared statement is judged again at Bind when the engine's rules
 // changed since it was judged (RELOAD, a new function catalog): one that

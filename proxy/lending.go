@@ -115,6 +115,12 @@ func (b *backend) prepareLocal(ctx context.Context, n int) error {
 // and reads the answers up to ReadyForQuery; the backend must come back
 // idle.
 func (b *backend) ownRoundTrip(ctx context.Context, msgs ...pgproto3.FrontendMessage) error {
+	return b.ownRoundTripSeen(ctx, nil, msgs...)
+}
+
+// ownRoundTripSeen is ownRoundTrip that shows seen every answer but
+// errors and the ReadyForQuery (untilReady), for the rows it wants.
+func (b *backend) ownRoundTripSeen(ctx context.Context, seen func(typ byte, body []byte) error, msgs ...pgproto3.FrontendMessage) error {
 	if dl, ok := ctx.Deadline(); ok {
 		_ = b.conn.SetDeadline(dl)
 		defer b.conn.SetDeadline(time.Time{})
@@ -122,7 +128,7 @@ func (b *backend) ownRoundTrip(ctx context.Context, msgs ...pgproto3.FrontendMes
 	if err := b.sendAll(msgs...); err != nil {
 		return err
 	}
-	if err := b.untilReady(nil); err != nil {
+	if err := b.untilReady(seen); err != nil {
 		return err
 	}
 	if b.txStatus != 'I' {

@@ -986,12 +986,20 @@ func (s *session) refreshSettings() {
 }
 
 // rebuildSettings makes sets the session's client settings, under the
-// engine's current profiles.
+// engine's current profiles. It is the one way the session's settings
+// change (a SET, the undo of a failed batch's or a rolled-back block's,
+// a reload), so it is where the client's prepared statements follow the
+// settings that change how their text is read (renameStatements): a
+// statement's server-side name never names other parse settings than
+// those in force.
 func (s *session) rebuildSettings(sets map[string]string) {
-	gen, client := s.srv.engine.Generation(), s.set.client
+	gen, client, salt := s.srv.engine.Generation(), s.set.client, s.set.stmtSalt
 	s.set = s.srv.shared.get(gen, s.id, client, sets, func() *sessionSettings {
 		return s.srv.buildSessionSettings(gen, s.id, client, sets)
 	})
+	if s.set.stmtSalt != salt {
+		s.renameStatements()
+	}
 }
 
 // fatal tells the client why it is being disconnected.

@@ -1,0 +1,83 @@
+package proxy
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/pgmoat/pgmoat/integration/pgcluster"
+)
+
+// PostgreSQL reports a setting's value as SHOW spells it, not as the
+// client typed it: drivers read some of these reports (pgjdbc wants
+// DateStyle to start with ISO, pgx reads standard_conforming_strings),
+// and a DateStyle given without a field order keeps the order in force.
+// Each sequence of SETs runs on PostgreSQL directly and through pgmoat;
+// the reports, the answers and what SHOW says must be the same.
+func TestClientSetReportsCanonicalValues(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{poolMax: 2})
+	ctx := context.Background()
+	query := func(sql string) []pgproto3.FrontendMessage {
+		return []pgproto3.FrontendMessage{&pgproto3.Query{String: sql}}
+	}
+	extended := func(sql string) []pgproto3.FrontendMessage {
+		return []pgproto3.FrontendMessage{&pgproto3.Parse{Query: sql}, &pgproto3.Bind{}, &pgproto3.Execute{}, &pgproto3.Sync{}}
+	}
+	cases := []struct {
+		name    string
+		startup string // extra connection parameters
+		sqls    []string
+		ext     bool // in the extended protocol
+	}{
+		{name: "DateStyle German", sqls: []string{"SET DateStyle = 'German'"}},
+		{name: "DateStyle german extended", sqls: []string{"SET DateStyle = 'german'"}, ext: true},
+		{name: "DateStyle iso", sqls: []string{"SET DateStyle = 'iso'"}},
+		{name: "DateStyle sql, dmy", sqls: []string{"SET DateStyle = 'sql, dmy'"}},
+		{name: "DateStyle keeps the order", sqls: []string{"SET DateStyle = 'SQL, DMY'", "SET DateStyle = 'ISO'"}},
+		{name: "DateStyle keeps the style", sqls: []string{"SET DateStyle = 'Postgres'", "SET DateStyle = 'Euro'"}},
+		{name: "DateStyle German, MDY", sqls: []string{"SET DateStyle = 'German, MDY'"}},
+		{name: "DateStyle two values", sqls: []string{"SET DateStyle = ymd, sql"}},
+		{name: "DateStyle US, NonEuropean", sqls: []string{"SET DateStyle = 'sql, dmy'", "SET DateStyle = 'US'", "SET DateStyle = 'NonEuropean'"}},
+		{name: "DateStyle reset to startup", startup: "datestyle=iso", sqls: []string{"SET DateStyle = 'SQL, DMY'", "RESET DateStyle"}},
+		{name: "DateStyle extended keeps the order", sqls: []string{"SET DateStyle = 'SQL, DMY'", "SET DateStyle = 'iso'"}, ext: true},
+		{name: "IntervalStyle case", sqls: []string{"SET IntervalStyle = 'SQL_Standard'", "SET IntervalStyle = ISO_8601"}},
+		{name: "TimeZone utc", sqls: []string{"SET TimeZone = 'utc'"}},
+		{name: "TimeZone spelling", sqls: []string{"SET TimeZone = 'europe/paris'", "SET TimeZone = 'america/new_york'"}},
+		{name: "TimeZone offset", sqls: []string{"SET TimeZone = '+2'"}},
+		{name: "TimeZone POSIX", sqls: []string{"SET TimeZone = 'est5edt'"}},
+		{name: "TimeZone extended", sqls: []string{"SET TimeZone = 'gmt'"}, ext: true},
+		{name: "standard_conforming_strings", sqls: []string{"SET standard_conforming_strings = 'true'", "SET standard_conforming_strings = yes"}},
+		{name: "application_name", sqls: []string{"SET application_name = 'My App 1'"}},
+	}
+	db := pgcluster.NewDatabase(t, cluster)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			var batches [][]pgproto3.FrontendMessage
+			setting := strings.Fields(strings.TrimPrefix(strings.TrimPrefix(c.sqls[0], "SET "), "RESET "))[0]
+			for _, sql := range append(c.sqls, "SHOW "+setting) {
+				if c.ext {
+					batches = append(batches, extended(sql))
+				} else {
+					batches = append(batches, query(sql))
+				}
+			}
+			direct, err := pgconn.Connect(ctx, cluster.DSN(db)+" "+c.startup)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := blockTranscript(t, direct, batches)
+			through, err := pgconn.Connect(ctx, f.dsn("alice")+" "+c.startup)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := blockTranscript(t, through, batches); got != want {
+				t.Fatalf("through pgmoat:\n%s\nPostgreSQL:\n%s", got, want)
+			}
+		})
+	}
+}
