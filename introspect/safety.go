@@ -187,7 +187,9 @@ func checkRoleSettings(ctx context.Context, conn *pgx.Conn, r *SafetyReport, _ S
 // connectby and xml2's xpath_table (found by their C symbol, so a
 // crosstabN a user declared is found too), and functions in procedural languages in readable
 // schemas whose body uses EXECUTE. Each row is the REVOKE that removes
-// the right.
+// the right. policy's SQL-runner oracle test checks that every function
+// of PostgreSQL 15 and its contrib extensions seen running SQL from its
+// arguments is listed here.
 const qSQLRunners = `
 SELECT format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC, %I;', p.oid::regprocedure, current_user)
 FROM pg_catalog.pg_proc p
