@@ -199,6 +199,9 @@ func (c oracleCatalog) RelationClass(schema, name string) (RelationClass, bool) 
 	return RelationClass{Kind: k.Kind[0], Partition: k.Partition}, true
 }
 
+// CatalogUser implements UserCatalog.
+func (c oracleCatalog) CatalogUser() string { return c.snap.User }
+
 // TypeByOID implements TypeCatalog.
 func (c oracleCatalog) TypeByOID(oid uint32) (TypeName, bool) {
 	t, ok := c.snap.TypeByOID(oid)

@@ -35,7 +35,7 @@ func (w *walker) readRelation(schema, name string) error {
 	if schema == "" {
 		s, found := w.resolveClass(cc, name)
 		if !found {
-			return deny(RuleRelationUnknown, fmt.Sprintf("relation %s is in no schema of the search path (%s) the catalog lists", quoteIdent(name), strings.Join(w.r.path, ", ")))
+			return deny(RuleRelationUnknown, fmt.Sprintf("relation %s is in no schema of the search path (%s) the catalog lists", quoteIdent(name), strings.Join(w.searchPath(), ", ")))
 		}
 		schema = s
 	}
@@ -56,12 +56,15 @@ func (w *walker) readRelation(schema, name string) error {
 // unqualified relation name from: the first holding a relation of that
 // name of any kind (pg_catalog's from the built-in list).
 func (w *walker) resolveClass(cc ClassCatalog, name string) (string, bool) {
-	for _, s := range w.r.path {
+	for _, s := range w.searchPath() {
 		if s == "pg_catalog" {
 			if w.catRels[name] {
 				return s, true
 			}
 			continue
+		}
+		if s == userSchema {
+			return s, true // role unknown: the schema rule denies it
 		}
 		if _, ok := cc.RelationClass(s, name); ok {
 			return s, true
@@ -102,13 +105,13 @@ func (w *walker) relation(schema, name string) error {
 		return w.qualifiedRelation(schema, name)
 	}
 	if rc, ok := w.fc.(RelationCatalog); ok {
-		for _, s := range w.r.path {
+		for _, s := range w.searchPath() {
 			if (s == "pg_catalog" && w.catRels[name]) || rc.HasRelation(s, name) {
 				return w.qualifiedRelation(s, name)
 			}
 		}
 	}
-	for _, s := range w.r.path {
+	for _, s := range w.searchPath() {
 		if s == "pg_catalog" {
 			if w.catRels[name] {
 				return w.qualifiedRelation(s, name)
