@@ -77,6 +77,9 @@ type RelationClass struct {
 	// Partition is relispartition: read by its own name, a partition is
 	// read without the row-level security policies of its parent.
 	Partition bool
+	// RLSChild is an inheritance child of a table with row-level
+	// security: read by its own name, it too skips the parent's policies.
+	RLSChild bool
 }
 
 // FunctionMap is a FunctionCatalog held in a map keyed by "schema.name".

@@ -196,7 +196,7 @@ func (c oracleCatalog) RelationClass(schema, name string) (RelationClass, bool) 
 	if !ok || k.Kind == "" {
 		return RelationClass{}, false
 	}
-	return RelationClass{Kind: k.Kind[0], Partition: k.Partition}, true
+	return RelationClass{Kind: k.Kind[0], Partition: k.Partition, RLSChild: k.RLSChild}, true
 }
 
 // CatalogUser implements UserCatalog.

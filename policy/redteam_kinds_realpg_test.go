@@ -11,9 +11,10 @@ import (
 	"github.com/pgmoat/pgmoat/introspect"
 )
 
-// redteamDB gives a fresh database holding schema, its live catalog and
-// an admin connection (the role the catalog was read as).
-func redteamDB(t *testing.T, schema string) (*pgx.Conn, *introspect.Snapshot) {
+// redteamDB gives a fresh database holding schema, its live catalog, an
+// admin connection (the role the catalog was read as) and the DSN of the
+// database for another role.
+func redteamDB(t *testing.T, schema string) (*pgx.Conn, *introspect.Snapshot, func(user, password string) string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a PostgreSQL cluster")
@@ -33,7 +34,7 @@ func redteamDB(t *testing.T, schema string) (*pgx.Conn, *introspect.Snapshot) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return admin, snap
+	return admin, snap, func(user, password string) string { return c.DSNFor(user, password, db) }
 }
 
 // wantDenied fails unless v is a denial by rule, as the wire shows it.
@@ -69,7 +70,7 @@ END $$;
 // server reads the role's sequence, and "secret" as public's while the
 // server reads a schema the profile does not allow.
 func TestRedteamUserSchemaInSearchPath(t *testing.T) {
-	admin, snap := redteamDB(t, userSchemaSchema)
+	admin, snap, _ := redteamDB(t, userSchemaSchema)
 	ctx := context.Background()
 	// What the server does with the search path pgmoat sets.
 	if _, err := admin.Exec(ctx, `SET search_path = "$user", "public"`); err != nil {
@@ -95,6 +96,65 @@ func TestRedteamUserSchemaInSearchPath(t *testing.T) {
 		wantDenied(t, tc.profile+": "+tc.sql, e.Decide(Identity{Profile: tc.profile}, tc.sql), tc.rule)
 	}
 	for _, sql := range []string{"SELECT * FROM public.orders", "SELECT v FROM public.secret", "SELECT public.f()"} {
+		if v := e.Decide(Identity{}, sql); !v.Allowed {
+			t.Errorf("%s: denied by %s: %s", sql, v.Rule, v.Reason)
+		}
+	}
+}
+
+// inheritSchema has a plain inheritance hierarchy whose parent has
+// row-level security, and one whose parent has none.
+const inheritSchema = `
+CREATE TABLE parent (id int, uid int);
+ALTER TABLE parent ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON parent USING (uid = current_setting('request.user_id')::int);
+CREATE TABLE child () INHERITS (parent);
+CREATE TABLE grandchild () INHERITS (child);
+INSERT INTO child VALUES (1, 1), (2, 2);
+CREATE TABLE base (id int);
+CREATE TABLE derived () INHERITS (base);
+CREATE ROLE inherit_reader LOGIN PASSWORD 'inherit';
+GRANT pg_read_all_data TO inherit_reader;
+`
+
+// TestRedteamInheritanceChildren: a child of a plain INHERITS hierarchy
+// read by its own name skips the parent's row-level security, exactly
+// as a partition does (PostgreSQL applies a table's policies only when
+// the query names that table), so it is denied as relation.partition
+// when some ancestor has row-level security.
+func TestRedteamInheritanceChildren(t *testing.T) {
+	admin, snap, dsnFor := redteamDB(t, inheritSchema)
+	ctx := context.Background()
+	defer func() {
+		_, _ = admin.Exec(context.Background(), "DROP OWNED BY inherit_reader; DROP ROLE inherit_reader")
+	}()
+	// What is at stake: under the parent's policy user 1 sees one row;
+	// through the child, both.
+	rc, err := pgx.Connect(ctx, dsnFor("inherit_reader", "inherit"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close(ctx)
+	var viaParent, viaChild int
+	if _, err := rc.Exec(ctx, "SET request.user_id = '1'"); err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.QueryRow(ctx, "SELECT (SELECT count(*) FROM parent), (SELECT count(*) FROM child)").
+		Scan(&viaParent, &viaChild); err != nil || viaParent != 1 || viaChild != 2 {
+		t.Fatalf("rows through the parent %d, through the child %d: %v", viaParent, viaChild, err)
+	}
+	e, err := New(Options{Functions: oracleCatalog{snap}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sql := range []string{
+		"SELECT * FROM child", "SELECT * FROM ONLY child", "SELECT * FROM public.grandchild",
+		"SELECT count(*) FROM child TABLESAMPLE system (100)",
+		"SELECT * FROM parent p WHERE EXISTS (SELECT 1 FROM child c WHERE c.id = p.id)",
+	} {
+		wantDenied(t, sql, e.Decide(Identity{}, sql), RulePartition)
+	}
+	for _, sql := range []string{"SELECT * FROM parent", "SELECT * FROM ONLY parent", "SELECT * FROM derived", "SELECT * FROM base"} {
 		if v := e.Decide(Identity{}, sql); !v.Allowed {
 			t.Errorf("%s: denied by %s: %s", sql, v.Rule, v.Reason)
 		}

@@ -76,7 +76,8 @@ func (w *walker) resolveClass(cc ClassCatalog, name string) (string, bool) {
 // relationClass judges what kind of relation a read names. A sequence's
 // one row counts the rows every identity created (why pg_sequences is
 // denied); a partition read by its own name skips the policies of its
-// parent; indexes, composite types and TOAST tables are no relations to
+// parent, and so does an inheritance child of a table with row-level
+// security; indexes, composite types and TOAST tables are no relations to
 // read.
 func relationClass(schema, name string, c RelationClass) error {
 	full := quoteQualified(schema, name)
@@ -85,6 +86,8 @@ func relationClass(schema, name string, c RelationClass) error {
 		return deny(RuleSequence, fmt.Sprintf("%s is a sequence: its position counts rows past row-level security", full))
 	case c.Partition:
 		return deny(RulePartition, fmt.Sprintf("%s is a partition, read without its parent's row-level security; read the partitioned table", full))
+	case c.RLSChild:
+		return deny(RulePartition, fmt.Sprintf("%s inherits from a table with row-level security and is read without its policies; read the parent", full))
 	}
 	switch c.Kind {
 	case 'r', 'v', 'm', 'p', 'f':
