@@ -16,7 +16,8 @@
 // Types lists the types a Parse message may name by OID beyond
 // pg_catalog's fixed ones, so the engine can judge a parameter type as a
 // cast to it; a domain's CHECK counts, among a type's implicit calls,
-// the functions behind the operators it uses.
+// the functions behind the operators it uses, and pg_catalog's functions
+// too (read from the stored expression: pg_depend omits pinned objects).
 //
 // The catalog is read from pg_catalog rather than information_schema, which
 // hides indexes, RLS flags and anything the connected role does not own. All

@@ -160,3 +160,58 @@ func TestRedteamInheritanceChildren(t *testing.T) {
 		}
 	}
 }
+
+// TestRedteamDomainCheckCallsCatalogFunctions: a domain's CHECK that
+// calls a pg_catalog function runs it at Bind for a parameter of the
+// domain's type (and for every cast to it), whatever the text. pg_depend
+// records no dependency on pinned pg_catalog functions, so the catalog
+// must read them from the stored CHECK expression: a CHECK calling
+// set_config switches the row-level security identity, one calling
+// clock_timestamp is volatile.
+func TestRedteamDomainCheckCallsCatalogFunctions(t *testing.T) {
+	ctx := context.Background()
+	t.Run("set_config", func(t *testing.T) {
+		admin, snap, _ := redteamDB(t, `CREATE DOMAIN who AS text CHECK (set_config('request.user_id', VALUE, false) IS NOT NULL);`)
+		var oid uint32
+		if err := admin.QueryRow(ctx, "SELECT 'who'::regtype::oid").Scan(&oid); err != nil {
+			t.Fatal(err)
+		}
+		// What is at stake: a Parse of a text that uses no parameter,
+		// declaring one of type who, sets the identity at Bind.
+		pc := admin.PgConn()
+		if _, err := pc.Prepare(ctx, "p", "SELECT 1", []uint32{oid}); err != nil {
+			t.Fatal(err)
+		}
+		if r := pc.ExecPrepared(ctx, "p", [][]byte{[]byte("42")}, nil, nil).Read(); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+		var who string
+		if err := admin.QueryRow(ctx, "SHOW request.user_id").Scan(&who); err != nil || who != "42" {
+			t.Fatalf("request.user_id after the Bind: %q, %v", who, err)
+		}
+		e, err := New(Options{Functions: oracleCatalog{snap}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantDenied(t, "parameter of type who", e.DecideParameterTypes(Identity{}, []uint32{oid}), RuleFunction)
+		wantDenied(t, "SELECT '42'::who", e.Decide(Identity{}, "SELECT '42'::who"), RuleFunction)
+	})
+	t.Run("clock_timestamp", func(t *testing.T) {
+		_, snap, _ := redteamDB(t, `CREATE DOMAIN past AS timestamptz CHECK (VALUE <= clock_timestamp());
+CREATE DOMAIN past_op AS timestamptz CHECK (VALUE OPERATOR(pg_catalog.<=) clock_timestamp());
+CREATE DOMAIN short AS text CHECK (length(VALUE) < 10 AND VALUE ~ '^[a-z]*$');`)
+		e, err := New(Options{Functions: oracleCatalog{snap}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fns := map[string]bool{}
+		for _, f := range snap.TypeFunctions("public", "short") {
+			fns[f.String()] = true
+		}
+		if !fns["pg_catalog.length"] || !fns["pg_catalog.textregexeq"] {
+			t.Errorf("functions behind short's CHECK: %v, want pg_catalog.length and textregexeq", fns)
+		}
+		wantDenied(t, "SELECT $1::past", e.Decide(Identity{}, "SELECT $1::past"), RuleVolatile)
+		wantDenied(t, "SELECT $1::past_op", e.Decide(Identity{}, "SELECT $1::past_op"), RuleVolatile)
+	})
+}
