@@ -215,3 +215,26 @@ CREATE DOMAIN short AS text CHECK (length(VALUE) < 10 AND VALUE ~ '^[a-z]*$');`)
 		wantDenied(t, "SELECT $1::past_op", e.Decide(Identity{}, "SELECT $1::past_op"), RuleVolatile)
 	})
 }
+
+// classesOnly is an online catalog that lists relations but does not
+// say which role it was read as.
+type classesOnly struct{ FunctionMap }
+
+func (classesOnly) RelationClass(schema, name string) (RelationClass, bool) {
+	return RelationClass{Kind: 'r'}, schema == "public" && name == "orders"
+}
+
+// TestUserSchemaWithoutKnownRole: when the catalog cannot say which
+// role "$user" stands for, a name that could resolve there is denied,
+// not resolved past it to a later schema.
+func TestUserSchemaWithoutKnownRole(t *testing.T) {
+	e, err := New(Options{Functions: classesOnly{BuiltinFunctions()}, Profiles: map[string]Profile{
+		DefaultProfile: {SearchPath: []string{"$user", "public"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDenied(t, "SELECT * FROM orders", e.Decide(Identity{}, "SELECT * FROM orders"), RuleRelation)
+	if v := e.Decide(Identity{}, "SELECT * FROM public.orders"); !v.Allowed {
+		t.Errorf("public.orders: denied by %s: %s", v.Rule, v.Reason)
+	}
+}
