@@ -10,12 +10,14 @@
 // flags, estimated row counts, and the volatility of every function, which
 // the policy engine consults. Classes lists every relation name of the
 // user schemas whatever its kind (sequences, indexes, composite types,
-// partitions, extensions' relations), so the policy engine resolves a
+// partitions, extensions' relations, and which are inheritance children
+// of a table with row-level security), so the policy engine resolves a
 // name in FROM as the server does and judges what it names.
 // Types lists the types a Parse message may name by OID beyond
 // pg_catalog's fixed ones, so the engine can judge a parameter type as a
 // cast to it; a domain's CHECK counts, among a type's implicit calls,
-// the functions behind the operators it uses.
+// the functions behind the operators it uses, and pg_catalog's functions
+// too (read from the stored expression: pg_depend omits pinned objects).
 //
 // The catalog is read from pg_catalog rather than information_schema, which
 // hides indexes, RLS flags and anything the connected role does not own. All

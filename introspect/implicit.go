@@ -5,7 +5,8 @@ package introspect
 // input/output/receive/send/typmod/subscript functions, the casts that
 // produce it, and the CHECK constraints of a domain). Only functions outside pg_catalog are listed: pg_catalog's
 // own are fixed by the server release, and the policy package checks them
-// against a real server in its tests.
+// against a real server in its tests. The exception is what a domain's
+// CHECK calls: the DBA wrote it, so pg_catalog's functions count there.
 type ImplicitCall struct {
 	Via      ImplicitVia
 	Schema   string // of the operator or type
@@ -53,16 +54,21 @@ const qImplicitCalls = `WITH RECURSIVE chain(top, t) AS (
       SELECT r.rngsubtype FROM pg_catalog.pg_range r WHERE r.rngtypid = ty.oid OR r.rngmultitypid = ty.oid
     ) u(next)
   WHERE u.next <> 0
-), fns(top, fn) AS (
-  SELECT c.top, f
+), fns(top, fn, checked) AS (
+  SELECT c.top, f, false
   FROM chain c JOIN pg_catalog.pg_type ty ON ty.oid = c.t,
     LATERAL unnest(ARRAY[ty.typinput, ty.typoutput, ty.typreceive, ty.typsend,
       ty.typmodin, ty.typmodout, ty.typsubscript]::oid[]) f
   UNION
-  SELECT c.top, ca.castfunc
+  SELECT c.top, ca.castfunc, false
   FROM chain c JOIN pg_catalog.pg_cast ca ON ca.casttarget = c.t
   UNION
-  SELECT c.top, coalesce(o.oprcode, d.refobjid)
+  SELECT c.top, m.fn, true
+  FROM chain c
+  JOIN pg_catalog.pg_constraint con ON con.contypid = c.t
+  CROSS JOIN LATERAL (` + checkFunctions + `) m
+  UNION
+  SELECT c.top, coalesce(o.oprcode, d.refobjid), false
   FROM chain c
   JOIN pg_catalog.pg_constraint con ON con.contypid = c.t
   JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
@@ -91,7 +97,7 @@ JOIN pg_catalog.pg_type t ON t.oid = fns.top
 JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
 JOIN pg_catalog.pg_proc p ON p.oid = fns.fn
 JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
-WHERE pn.nspname <> 'pg_catalog'
+WHERE (pn.nspname <> 'pg_catalog' OR fns.checked)
   AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
 UNION
 SELECT 'type', '*', '*', pn.nspname, p.proname
@@ -113,7 +119,24 @@ WHERE pn.nspname <> 'pg_catalog' AND p.oid IN (
     AND d.objid = con.oid AND d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass
   JOIN pg_catalog.pg_operator o ON o.oid = d.refobjid
   WHERE con.contypid <> 0)
+UNION
+SELECT 'type', '*', '*', pn.nspname, p.proname
+FROM pg_catalog.pg_constraint con
+CROSS JOIN LATERAL (` + checkFunctions + `) m
+JOIN pg_catalog.pg_proc p ON p.oid = m.fn
+JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
+WHERE con.contypid <> 0
 ORDER BY 1, 2, 3, 4, 5`
+
+// checkFunctions lists, as fn, every function a domain CHECK
+// constraint con's expression calls directly or through an operator,
+// pg_catalog's among them: pg_depend records no dependency on pinned
+// objects, so a CHECK calling clock_timestamp(), pg_sleep() or
+// set_config() shows nothing there. The stored expression (conbin)
+// names them as the funcid of a function call and the opfuncid of an
+// operator.
+const checkFunctions = `SELECT x[1]::pg_catalog.oid AS fn
+  FROM pg_catalog.regexp_matches(con.conbin::pg_catalog.text, ':(?:funcid|opfuncid) ([0-9]+)', 'g') x`
 
 // OperatorFunctions returns the functions outside pg_catalog behind the
 // operators named op in schema, or in every schema when schema is "*"

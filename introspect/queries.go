@@ -47,10 +47,21 @@ ORDER BY n.nspname, c.relname`
 // qClasses reads every relation name of the user schemas, of every kind,
 // for name resolution: PostgreSQL resolves a name in FROM to the first
 // schema of the path holding a pg_class entry of that name, whatever its
-// kind, and reads a sequence or a partition as readily as a table.
-const qClasses = `SELECT n.nspname, c.relname, c.relkind::text, c.relispartition,
+// kind, and reads a sequence or a partition as readily as a table. An
+// inheritance child of a table with row-level security (at any depth) is
+// marked: read by its own name it is read without the parent's policies,
+// as a partition is.
+const qClasses = `WITH RECURSIVE guarded(oid) AS (
+  SELECT i.inhrelid FROM pg_catalog.pg_inherits i
+  JOIN pg_catalog.pg_class p ON p.oid = i.inhparent
+  WHERE p.relrowsecurity
+  UNION
+  SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN guarded g ON i.inhparent = g.oid
+)
+SELECT n.nspname, c.relname, c.relkind::text, c.relispartition,
   EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
-    WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+    WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e'),
+  c.oid IN (SELECT oid FROM guarded)
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\_%'

@@ -159,6 +159,10 @@ type Class struct {
 	Partition bool
 	// Extension reports that the relation belongs to an extension.
 	Extension bool
+	// RLSChild reports an inheritance child (INHERITS, at any depth) of
+	// a table with row-level security: read by its own name it is read
+	// without the parent's policies, as a partition is.
+	RLSChild bool
 }
 
 // Column is one user column of a relation.

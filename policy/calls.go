@@ -180,7 +180,7 @@ func (w *walker) candidates(names []string) []string {
 	if len(names) == 2 {
 		return names[:1]
 	}
-	return w.r.path
+	return w.searchPath()
 }
 
 // hiddenCall judges a function PostgreSQL calls on behalf of via (an

@@ -60,12 +60,26 @@ type ClassCatalog interface {
 	RelationClass(schema, name string) (RelationClass, bool)
 }
 
+// UserCatalog is implemented by online catalogs that know the role they
+// were read as, which is the role pgmoat's backends run as: the role a
+// search path's "$user" entry stands for. PostgreSQL replaces "$user"
+// (quoted or not) by the schema named like the current role, so a
+// profile's search path ["$user", "public"] resolves a name to that
+// schema first; without knowing the role, the engine would resolve it
+// to public and judge another object than the server reads.
+type UserCatalog interface {
+	CatalogUser() string
+}
+
 // RelationClass is what a ClassCatalog knows of a relation name.
 type RelationClass struct {
 	Kind byte // pg_class.relkind: 'r', 'v', 'm', 'p', 'f', 'S', 'i', 'I', 'c', 't'
 	// Partition is relispartition: read by its own name, a partition is
 	// read without the row-level security policies of its parent.
 	Partition bool
+	// RLSChild is an inheritance child of a table with row-level
+	// security: read by its own name, it too skips the parent's policies.
+	RLSChild bool
 }
 
 // FunctionMap is a FunctionCatalog held in a map keyed by "schema.name".

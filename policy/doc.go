@@ -36,8 +36,9 @@
 // relation resolves over every relation kind, as the server resolves
 // it, and only tables, views, materialized views, partitioned tables
 // and foreign tables are read: a sequence (its position counts rows past
-// row-level security), a partition by its own name (read without its
-// parent's policies), an index or composite type, and a name the catalog
+// row-level security), a partition or an inheritance child of a table
+// with row-level security by its own name (read without its parent's
+// policies), an index or composite type, and a name the catalog
 // does not list are denied. Every function PostgreSQL will call is judged, whatever the
 // syntax that makes it call one: f(x), field selection ((x).f is f(x),
 // t.f is f(t)), operators, casts and typed literals, FROM-clause

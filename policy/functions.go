@@ -82,7 +82,7 @@ func (w *walker) resolveFunction(schema, fn string) (string, Volatility, bool) {
 		v, ok := w.fc.Volatility(schema, fn)
 		return schema, v, ok
 	}
-	for _, s := range w.r.path {
+	for _, s := range w.searchPath() {
 		if v, ok := w.fc.Volatility(s, fn); ok {
 			return s, v, true
 		}

@@ -196,8 +196,11 @@ func (c oracleCatalog) RelationClass(schema, name string) (RelationClass, bool) 
 	if !ok || k.Kind == "" {
 		return RelationClass{}, false
 	}
-	return RelationClass{Kind: k.Kind[0], Partition: k.Partition}, true
+	return RelationClass{Kind: k.Kind[0], Partition: k.Partition, RLSChild: k.RLSChild}, true
 }
+
+// CatalogUser implements UserCatalog.
+func (c oracleCatalog) CatalogUser() string { return c.snap.User }
 
 // TypeByOID implements TypeCatalog.
 func (c oracleCatalog) TypeByOID(oid uint32) (TypeName, bool) {

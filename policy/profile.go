@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -18,7 +19,9 @@ type Profile struct {
 	SlowThreshold time.Duration
 	// SearchPath resolves unqualified names; clients cannot change it.
 	// Default {"public"}. pg_catalog is searched first unless listed, as
-	// PostgreSQL does.
+	// PostgreSQL does. "$user" stands, as in PostgreSQL, for the
+	// schema named like the backend role (online: the catalog's role,
+	// UserCatalog; offline no schema, so names are denied).
 	SearchPath []string
 	// AllowSchemas are readable schemas; default {"public"} (pgmoat, when
 	// connected, fills in the schemas the backend role may use). pg_catalog and
@@ -103,6 +106,7 @@ func withDefaults(p Profile) Profile {
 type rules struct {
 	profile        Profile
 	path           []string // search path with pg_catalog placed as PostgreSQL does
+	userPath       bool     // path holds "$user" (walker.searchPath)
 	schemas        map[string]bool
 	allowRelations map[string]bool
 	denyRelations  map[string]bool
@@ -124,6 +128,7 @@ func compile(p Profile) (*rules, error) {
 	r := &rules{
 		profile:        p,
 		path:           searchPath(p.SearchPath),
+		userPath:       slices.Contains(p.SearchPath, userSchema),
 		schemas:        setOf(p.AllowSchemas),
 		allowRelations: setOf(p.AllowRelations),
 		denyRelations:  setOf(append(sensitiveRelations(), p.DenyRelations...)),
@@ -216,4 +221,34 @@ func (s nameSet) has(name string) bool {
 		}
 	}
 	return false
+}
+
+// userSchema is the search path entry PostgreSQL replaces by the name
+// of the current role.
+const userSchema = "$user"
+
+// searchPath is the profile's search path as the server sees it: a
+// "$user" entry is the schema named like the catalog's role (UserCatalog),
+// which is the role the backends run as. Without a known role the entry
+// stays "$user", which no catalog lists and no profile may read, so a
+// name that could resolve there is denied rather than resolved past it.
+func (w *walker) searchPath() []string {
+	if !w.r.userPath {
+		return w.r.path
+	}
+	uc, ok := w.fc.(UserCatalog)
+	if !ok || uc.CatalogUser() == "" {
+		return w.r.path
+	}
+	out := make([]string, 0, len(w.r.path))
+	for _, s := range w.r.path {
+		if s == userSchema {
+			s = uc.CatalogUser()
+			if slices.Contains(out, s) {
+				continue // PostgreSQL lists a schema once
+			}
+		}
+		out = append(out, s)
+	}
+	return out
 }

@@ -89,12 +89,12 @@ func (w *walker) rowTypeOf(schema, name string) error {
 		return w.qualifiedRelation(schema, name)
 	}
 	if rc, ok := w.fc.(RelationCatalog); ok && schema == "" && !w.catRels[name] {
-		for _, s := range w.r.path {
+		for _, s := range w.searchPath() {
 			if s != "pg_catalog" && rc.HasRelation(s, name) {
 				return w.qualifiedRelation(s, name)
 			}
 		}
-		return w.deniedType(w.r.path, name)
+		return w.deniedType(w.searchPath(), name)
 	}
 	if rc, ok := w.fc.(RelationCatalog); ok && schema != "" && !rc.HasRelation(schema, name) {
 		return w.deniedType([]string{schema}, name)

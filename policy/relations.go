@@ -35,7 +35,7 @@ func (w *walker) readRelation(schema, name string) error {
 	if schema == "" {
 		s, found := w.resolveClass(cc, name)
 		if !found {
-			return deny(RuleRelationUnknown, fmt.Sprintf("relation %s is in no schema of the search path (%s) the catalog lists", quoteIdent(name), strings.Join(w.r.path, ", ")))
+			return deny(RuleRelationUnknown, fmt.Sprintf("relation %s is in no schema of the search path (%s) the catalog lists", quoteIdent(name), strings.Join(w.searchPath(), ", ")))
 		}
 		schema = s
 	}
@@ -56,12 +56,15 @@ func (w *walker) readRelation(schema, name string) error {
 // unqualified relation name from: the first holding a relation of that
 // name of any kind (pg_catalog's from the built-in list).
 func (w *walker) resolveClass(cc ClassCatalog, name string) (string, bool) {
-	for _, s := range w.r.path {
+	for _, s := range w.searchPath() {
 		if s == "pg_catalog" {
 			if w.catRels[name] {
 				return s, true
 			}
 			continue
+		}
+		if s == userSchema {
+			return s, true // role unknown: the schema rule denies it
 		}
 		if _, ok := cc.RelationClass(s, name); ok {
 			return s, true
@@ -73,7 +76,8 @@ func (w *walker) resolveClass(cc ClassCatalog, name string) (string, bool) {
 // relationClass judges what kind of relation a read names. A sequence's
 // one row counts the rows every identity created (why pg_sequences is
 // denied); a partition read by its own name skips the policies of its
-// parent; indexes, composite types and TOAST tables are no relations to
+// parent, and so does an inheritance child of a table with row-level
+// security; indexes, composite types and TOAST tables are no relations to
 // read.
 func relationClass(schema, name string, c RelationClass) error {
 	full := quoteQualified(schema, name)
@@ -82,6 +86,8 @@ func relationClass(schema, name string, c RelationClass) error {
 		return deny(RuleSequence, fmt.Sprintf("%s is a sequence: its position counts rows past row-level security", full))
 	case c.Partition:
 		return deny(RulePartition, fmt.Sprintf("%s is a partition, read without its parent's row-level security; read the partitioned table", full))
+	case c.RLSChild:
+		return deny(RulePartition, fmt.Sprintf("%s inherits from a table with row-level security and is read without its policies; read the parent", full))
 	}
 	switch c.Kind {
 	case 'r', 'v', 'm', 'p', 'f':
@@ -102,13 +108,13 @@ func (w *walker) relation(schema, name string) error {
 		return w.qualifiedRelation(schema, name)
 	}
 	if rc, ok := w.fc.(RelationCatalog); ok {
-		for _, s := range w.r.path {
+		for _, s := range w.searchPath() {
 			if (s == "pg_catalog" && w.catRels[name]) || rc.HasRelation(s, name) {
 				return w.qualifiedRelation(s, name)
 			}
 		}
 	}
-	for _, s := range w.r.path {
+	for _, s := range w.searchPath() {
 		if s == "pg_catalog" {
 			if w.catRels[name] {
 				return w.qualifiedRelation(s, name)

@@ -29,16 +29,20 @@ func (c Catalog) RelationClass(schema, name string) (policy.RelationClass, bool)
 	if !ok || k.Kind == "" {
 		return policy.RelationClass{}, false
 	}
-	return policy.RelationClass{Kind: k.Kind[0], Partition: k.Partition}, true
+	return policy.RelationClass{Kind: k.Kind[0], Partition: k.Partition, RLSChild: k.RLSChild}, true
 }
 
-// OperatorFunctions implements policy.CallCatalog.
+// CatalogUser implements policy.UserCatalog: the catalog is read with
+// the backends' DSN, so its role is the one "$user" stands for.
+func (c Catalog) CatalogUser() string { return c.Snap.User }
+
 // TypeByOID implements policy.TypeCatalog.
 func (c Catalog) TypeByOID(oid uint32) (policy.TypeName, bool) {
 	t, ok := c.Snap.TypeByOID(oid)
 	return policy.TypeName{Schema: t.Schema, Name: t.Name}, ok
 }
 
+// OperatorFunctions implements policy.CallCatalog.
 func (c Catalog) OperatorFunctions(schema, op string) []policy.FunctionName {
 	return functionNames(c.Snap.OperatorFunctions(schema, op))
 }
