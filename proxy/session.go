@@ -469,7 +469,7 @@ func (s *session) parse(ctx context.Context, m *pgproto3.Parse) {
 		}
 		return
 	}
-	if !s.paramTypesAllowed(m.Query, m.ParameterOIDs) {
+	if !s.paramTypesAllowed(m.Query, m.ParameterOIDs) || s.failedBlockParse(v.Kind) {
 		if m.Name == "" {
 			s.unnamed, s.unnamedFresh = nil, false
 		}
