@@ -155,25 +155,140 @@ func checkAppName(v string) (string, bool) {
 	return v, true
 }
 
-// checkDateStyle allows the output styles and field orders PostgreSQL
-// knows, at most one of each.
+// checkDateStyle allows what PostgreSQL's check_datestyle takes: a
+// list split on commas (splitIdentifierList), each word a style (ISO,
+// SQL, Postgres, German) or a field order (YMD; DMY or a word starting
+// EURO; MDY, US or a word starting NONEURO), no two styles or two orders
+// that differ; an empty list changes nothing. DEFAULT, which PostgreSQL
+// reads as the backend's reset value, is refused: behind pgmoat that is
+// the pool's, not the client's. The value is rewritten in PostgreSQL's
+// spelling, the style before the order, which the server reads as it
+// reads the client's words in any order (German brings DMY only when no
+// order is given).
 func checkDateStyle(v string) (string, bool) {
-	style, order := oneOf("ISO", "SQL", "Postgres", "German"),
-		oneOf("DMY", "MDY", "YMD", "Euro", "European", "US", "NonEuro", "NonEuropean")
-	var styles, orders int
-	var out []string
-	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
-		if w, ok := style(f); ok {
-			styles++
-			out = append(out, w)
-		} else if w, ok := order(f); ok {
-			orders++
-			out = append(out, w)
-		} else {
+	words, ok := splitIdentifierList(v)
+	if !ok {
+		return "", false
+	}
+	var style, order string
+	for _, w := range words {
+		s, o := dateStyleWord(w)
+		switch {
+		case s == "" && o == "":
 			return "", false
+		case s != "" && style != "" && s != style, o != "" && order != "" && o != order:
+			return "", false // conflicting
+		case s != "":
+			style = s
+		default:
+			order = o
 		}
 	}
-	return strings.Join(out, ", "), styles+orders > 0 && styles <= 1 && orders <= 1
+	var out []string
+	for _, w := range []string{style, order} {
+		if w != "" {
+			out = append(out, w)
+		}
+	}
+	return strings.Join(out, ", "), true
+}
+
+// dateStyleWord is the style or the field order a DateStyle word names,
+// as check_datestyle compares them (case-insensitively, EURO and
+// NONEURO as prefixes).
+func dateStyleWord(w string) (style, order string) {
+	lw := asciiLower(w)
+	switch {
+	case lw == "iso":
+		return "ISO", ""
+	case lw == "sql":
+		return "SQL", ""
+	case lw == "postgres":
+		return "Postgres", ""
+	case lw == "german":
+		return "German", ""
+	case lw == "ymd":
+		return "", "YMD"
+	case lw == "dmy" || strings.HasPrefix(lw, "euro"):
+		return "", "DMY"
+	case lw == "mdy" || lw == "us" || strings.HasPrefix(lw, "noneuro"):
+		return "", "MDY"
+	}
+	return "", ""
+}
+
+// splitIdentifierList splits a list of identifiers on commas as
+// PostgreSQL's SplitIdentifierString does: whitespace (space, tab,
+// newline, carriage return, form feed) around each word, a word in
+// double quotes kept as it is with "" for a quote, an unquoted one ending
+// at a comma or whitespace and lower-cased (ASCII only); an empty or
+// all-white list is empty, an empty word or anything else after a word
+// is a syntax error. Words are not truncated: the ones DateStyle takes
+// are short, or judged by their first letters.
+func splitIdentifierList(v string) ([]string, bool) {
+	i := skipListSpace(v, 0)
+	if i == len(v) {
+		return nil, true
+	}
+	var words []string
+	for {
+		var w string
+		if v[i] == '"' {
+			var b strings.Builder
+			for i++; ; i++ {
+				if i == len(v) {
+					return nil, false // mismatched quotes
+				}
+				if v[i] == '"' {
+					if i+1 < len(v) && v[i+1] == '"' {
+						b.WriteByte('"')
+						i++
+						continue
+					}
+					i++
+					break
+				}
+				b.WriteByte(v[i])
+			}
+			w = b.String()
+			if w == "" {
+				return nil, false
+			}
+		} else {
+			start := i
+			for i < len(v) && v[i] != ',' && !listSpace(v[i]) {
+				i++
+			}
+			if i == start {
+				return nil, false
+			}
+			w = asciiLower(v[start:i])
+		}
+		words = append(words, w)
+		i = skipListSpace(v, i)
+		if i == len(v) {
+			return words, true
+		}
+		if v[i] != ',' {
+			return nil, false
+		}
+		i = skipListSpace(v, i+1)
+		if i == len(v) {
+			return nil, false // a comma with no word after it
+		}
+	}
+}
+
+// listSpace is PostgreSQL's scanner_isspace.
+func listSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'
+}
+
+func skipListSpace(v string, i int) int {
+	for i < len(v) && listSpace(v[i]) {
+		i++
+	}
+	return i
 }
 
 // checkTimeZone allows what a zone name, an abbreviation or a numeric or

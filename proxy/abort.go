@@ -61,7 +61,10 @@ import (
 // it, before it reads a table or looks at a statement name, and a
 // FunctionCall before it looks at the function: a refusal there is
 // answered 25P02 as well (inFailedBlock), and a text that does not
-// parse keeps its 42601.
+// parse keeps its 42601. So is a Parse the session would answer
+// ParseComplete itself (a client SET's, a DEALLOCATE's, one of a
+// statement the backend has prepared already: failedBlockParse), which
+// PostgreSQL refuses as it refuses any other.
 //
 // The path of a statement that does not fail is untouched.
 
@@ -86,10 +89,21 @@ var (
 // ReadyForQuery said so and nothing the client sent since is owed (a
 // ROLLBACK earlier in the same batch would have ended it).
 func (s *session) inFailedBlock(k policy.Kind, e *wireError) *wireError {
-	if s.bk == nil || s.bk.txStatus != 'E' || s.txEnded || s.clientPending() ||
-		e.code == policy.SQLStateSyntax || endsTransaction(k) || k == policy.KindTransaction {
+	if e.code == policy.SQLStateSyntax || !s.refusedInFailedBlock(k) {
 		return e
 	}
+	return errInFailedBlock()
+}
+
+// refusedInFailedBlock reports whether PostgreSQL would refuse a
+// statement of kind k, which parsed, with 25P02: the block has failed
+// and the statement does not end it.
+func (s *session) refusedInFailedBlock(k policy.Kind) bool {
+	return s.bk != nil && s.bk.txStatus == 'E' && !s.txEnded && !s.clientPending() &&
+		!endsTransaction(k) && k != policy.KindTransaction
+}
+
+func errInFailedBlock() *wireError {
 	return errorf(codeInFailedTx, "current transaction is aborted, commands ignored until end of transaction block")
 }
 
@@ -161,4 +175,18 @@ func (s *session) forwardError(head expectation, body []byte) {
 	}
 	s.srv.metrics.clientError(errorCode(body))
 	s.writeClient('E', body, false)
+}
+
+// failedBlockParse refuses a Parse of a statement of kind k with 25P02
+// in a failed block, and reports whether it did. The session answers
+// some Parses itself (a client SET's, a DEALLOCATE's, one whose
+// statement the backend has prepared already), where PostgreSQL refuses
+// every Parse in a failed block but COMMIT's and ROLLBACK's, before it
+// looks at the statement's name, and creates nothing.
+func (s *session) failedBlockParse(k policy.Kind) bool {
+	if !s.refusedInFailedBlock(k) {
+		return false
+	}
+	s.refuseExtended(errInFailedBlock())
+	return true
 }

@@ -61,6 +61,7 @@ func (s *session) clientSetting(ctx context.Context, cs *policy.ClientSetting) {
 		s.refuseSimple(s.inFailedBlock(policy.KindClientSetting, e))
 		return
 	}
+	s.queryRanUnnamed()
 	s.settleOpenBatch()
 	s.pushSynthetic(expectation{kind: setKind(cs), report: changedReport(before, s.reportOf(cs.Name))}, expectation{kind: synthReady})
 }

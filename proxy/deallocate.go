@@ -37,6 +37,7 @@ func (s *session) deallocateSimple(ctx context.Context, d *policy.Deallocation) 
 		s.refuseSimple(e)
 		return
 	}
+	s.queryRanUnnamed()
 	s.settleOpenBatch()
 	s.pushSynthetic(expectation{kind: kind}, expectation{kind: synthReady})
 }

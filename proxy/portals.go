@@ -15,9 +15,17 @@ package proxy
 // portal in its transaction (boundPortal.bound) and answers 34000 when
 // it did not, as PostgreSQL answers for a portal that does not exist.
 // It is gone when the transaction ends (a new lending, a COMMIT or
-// ROLLBACK the client ran), when a simple Query replaces it (every
-// Query runs in the unnamed portal), at the client's Close of it, and
-// when pgmoat binds its own statement there. Named portals are the
+// ROLLBACK the client ran), when a simple Query the session answers
+// itself runs in its place (a SET taken, a DEALLOCATE: queryRanUnnamed),
+// at the client's Close of it, and when pgmoat binds its own statement
+// there. An empty Query, a denied one and one refused in a failed block
+// leave it bound, as PostgreSQL does; a Query sent to the server leaves
+// it to the server, which replaces it only when the statement gets as
+// far as running. A Query the server fails while running it, when the
+// client had not bound the unnamed portal in the block, leaves a failed
+// portal in PostgreSQL, which answers an Execute of it 25P02 where the
+// session answers 34000: the server's unnamed portal may then be
+// pgmoat's own, which the client must never reach. Named portals are the
 // client's alone: pgmoat binds none and the policy refuses DECLARE, so
 // the server's answer for one is the one PostgreSQL would give.
 //

@@ -396,14 +396,28 @@ func (s *session) query(ctx context.Context, sql string) {
 	}
 }
 
-// queryDropsUnnamed forgets the client's unnamed statement and portal
-// at a simple Query, as PostgreSQL drops them at every Query it runs
-// (an empty one, a SET, a denied one alike): a Bind or Execute of them
-// without a new Parse or Bind gets 26000 or 34000.
+// queryDropsUnnamed forgets the client's unnamed statement at a simple
+// Query, as PostgreSQL drops it first thing at every Query (an empty
+// one, a denied one, one in a failed block alike): a Bind or Describe
+// of it without a new Parse gets 26000. The unnamed portal is another
+// matter (queryRanUnnamed).
 func (s *session) queryDropsUnnamed() {
 	s.unnamed, s.unnamedFresh = nil, false
-	s.unbindUnnamed()
 	delete(s.work.sets.portals, "")
+}
+
+// queryRanUnnamed forgets the client's unnamed portal once a Query the
+// session answers itself (a SET taken, a DEALLOCATE) has run.
+// PostgreSQL replaces the unnamed portal with the Query's own only when
+// the statement has parsed, passed the failed block's 25P02 check and
+// been analysed, and drops that one when it succeeds: an empty Query, a
+// denied one and one refused in a failed block leave the client's
+// portal bound, and a later Execute of it in the failed block gets
+// 25P02, not 34000. A Query sent to the server leaves the portal to the
+// server, which has the client's portal, the Query's own that failed,
+// or none: the session's record is left as it was.
+func (s *session) queryRanUnnamed() {
+	s.unbindUnnamed()
 }
 
 // endOpenBatch ends on the backend an extended batch the client left
@@ -455,7 +469,7 @@ func (s *session) parse(ctx context.Context, m *pgproto3.Parse) {
 		}
 		return
 	}
-	if !s.paramTypesAllowed(m.Query, m.ParameterOIDs) {
+	if !s.paramTypesAllowed(m.Query, m.ParameterOIDs) || s.failedBlockParse(v.Kind) {
 		if m.Name == "" {
 			s.unnamed, s.unnamedFresh = nil, false
 		}
