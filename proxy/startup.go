@@ -174,6 +174,7 @@ func (s *Server) open(conn net.Conn, fe *pgproto3.Backend, m *pgproto3.StartupMe
 		}
 		client["client_encoding"] = canonical
 	}
+	canonicalStartups(client, params)
 	keyLen := 4
 	if m.ProtocolVersion == pgproto3.ProtocolVersion32 {
 		keyLen = 32
