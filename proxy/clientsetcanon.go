@@ -28,8 +28,9 @@ import (
 //     application_name as typed, printable ASCII of at most 63 bytes,
 //     which the server keeps as it is.
 //
-// A startup parameter the client chose is spelled the same way when a
-// RESET brings it back (reportOf).
+// A startup parameter the client chose is taken in that spelling at
+// login (canonicalStartups), before it is reported, applied or salted,
+// and so is what a RESET brings back (reportOf).
 
 // dateStyles and dateOrders are the words of a DateStyle, as PostgreSQL
 // reads them (case-insensitively) and spells them.
@@ -69,15 +70,72 @@ func readDateStyle(v, style, order string) (string, string) {
 
 // canonicalStartup spells a client's startup parameter as PostgreSQL
 // reports it, where pgmoat can: over the server's value for DateStyle,
-// lower case for IntervalStyle. A TimeZone stays as the client typed it.
+// lower case for IntervalStyle, the server's own zone in its spelling.
+// A value PostgreSQL would refuse stays as typed, so the server refuses
+// it at the session's first statement (settings.refused) rather than
+// pgmoat putting something else in force; so does any other TimeZone,
+// which only the server can spell (see canonicalStartups).
 func canonicalStartup(name, v, server string) string {
 	switch name {
 	case "DateStyle":
-		return canonicalDateStyle(v, server)
+		if validDateStyle(v) {
+			return canonicalDateStyle(v, server)
+		}
 	case "IntervalStyle":
-		return strings.ToLower(v)
+		if l := strings.ToLower(v); intervalStyles[l] {
+			return l
+		}
+	case "TimeZone":
+		if strings.EqualFold(v, server) {
+			return server
+		}
 	}
 	return v
+}
+
+// canonicalStartups puts the client's startup DateStyle, IntervalStyle
+// and TimeZone in PostgreSQL's spelling over the server's parameters, in
+// place, before anything reports, applies or salts them.
+//
+// A TimeZone other than the server's own is kept as typed: its spelling
+// is known only once a backend has looked the zone up, and a login that
+// waited for a backend would make every login wait on a full pool (and
+// fail past its acquire timeout) for the sake of a report's letter case.
+// SET TimeZone asks a backend anyway (serverValue) and is spelled then.
+func canonicalStartups(client, server map[string]string) {
+	for _, name := range parseSettings {
+		if v, ok := client[name]; ok {
+			client[name] = canonicalStartup(name, v, server[name])
+		}
+	}
+}
+
+// intervalStyles are the values of IntervalStyle, as PostgreSQL spells
+// them (it reads them case-insensitively).
+var intervalStyles = map[string]bool{"postgres": true, "postgres_verbose": true, "sql_standard": true, "iso_8601": true}
+
+// validDateStyle reports whether PostgreSQL takes v as a DateStyle
+// (check_datestyle): a comma-separated list of known words, at most one
+// style and one order. DEFAULT and quoted words are left to the server.
+func validDateStyle(v string) bool {
+	var style, order string
+	for _, w := range strings.Split(v, ",") {
+		w = strings.ToLower(strings.TrimSpace(w))
+		if o, ok := dateOrders[w]; ok {
+			if order != "" && order != o {
+				return false
+			}
+			order = o
+		} else if st, ok := dateStyles[w]; ok {
+			if style != "" && style != st {
+				return false
+			}
+			style = st
+		} else {
+			return false
+		}
+	}
+	return true
 }
 
 // canonicalSetting is the value of the DateStyle the client SET, as

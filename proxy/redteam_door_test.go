@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -185,6 +186,21 @@ func onlyFatal(t *testing.T, what string, out []byte, code, prefix string) {
 	}
 }
 
+// afterNegotiation checks that out starts with the
+// NegotiateProtocolVersion PostgreSQL 15 sends a client of a newer minor
+// version or with _pq_. options (3.0, and those options), which it
+// sends before any refusal, and returns what follows it.
+func afterNegotiation(t *testing.T, what string, out []byte, options ...string) []byte {
+	t.Helper()
+	fe := pgproto3.NewFrontend(bytes.NewReader(out), io.Discard)
+	msg, err := fe.Receive()
+	npv, ok := msg.(*pgproto3.NegotiateProtocolVersion)
+	if err != nil || !ok || npv.NewestMinorProtocol != pgproto3.ProtocolVersion30 || strings.Join(npv.UnrecognizedOptions, ",") != strings.Join(options, ",") {
+		t.Fatalf("%s: first message %#v, %v; want NegotiateProtocolVersion 3.0 %q", what, msg, err, options)
+	}
+	return out[1+int(binary.BigEndian.Uint32(out[1:5])):]
+}
+
 // noAuthRequest checks that out holds no authentication request: no 'R'
 // message header, whatever else is there.
 func noAuthRequest(t *testing.T, what string, out []byte) {
@@ -254,13 +270,15 @@ func TestRedDoorEarlyExitsHoldNoPlace(t *testing.T) {
 		{"plain protocol 3.2 startup with a _pq_ option", func(t *testing.T, d *doorConn) {
 			d.write(t, &pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion32,
 				Parameters: map[string]string{"user": "alice", "database": f.db, "_pq_.anything": "on"}})
-			onlyFatal(t, "3.2", d.rest(), "28000", required)
+			out := d.rest()
+			noAuthRequest(t, "3.2", out)
+			onlyFatal(t, "3.2", afterNegotiation(t, "3.2", out, "_pq_.anything"), "28000", required)
 		}},
 		{"plain protocol 3.3 startup", func(t *testing.T, d *doorConn) {
 			d.write(t, &pgproto3.StartupMessage{ProtocolVersion: 3<<16 | 3, Parameters: alice})
 			out := d.rest()
 			noAuthRequest(t, "3.3", out)
-			onlyFatal(t, "3.3", out, "08P01", "pgmoat: protocol.startup: ")
+			onlyFatal(t, "3.3", afterNegotiation(t, "3.3", out), "28000", required)
 		}},
 		{"GSSENCRequest then plain startup", func(t *testing.T, d *doorConn) {
 			d.write(t, &pgproto3.GSSEncRequest{})

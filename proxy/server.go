@@ -61,7 +61,7 @@ type Config struct {
 	Logger         *slog.Logger  // default: discard
 	// MaxStartups caps the connections that have not finished logging
 	// in (TLS, startup packet, authentication) at once; one more is
-	// refused with 53300 unless it is a cancel request (pastStartups),
+	// refused with 53300 unless it is a cancel request (pastLimit),
 	// so that half-open logins, each held for up to StartupTimeout,
 	// cannot take every client slot. Default
 	// DefaultMaxStartups(MaxClientConn).
@@ -101,8 +101,9 @@ type Server struct {
 	// startupsRefused those refused because it was full.
 	startups        atomic.Int64
 	startupsRefused atomic.Uint64
-	// cancelOnly counts the connections past MaxStartups read for a
-	// cancel request now (pastStartups), up to MaxStartups.
+	// cancelOnly counts the connections past MaxClientConn or
+	// MaxStartups read for a cancel request now (pastLimit), up to
+	// MaxStartups.
 	cancelOnly atomic.Int64
 
 	mu        sync.Mutex
@@ -408,11 +409,11 @@ func (s *Server) handle(conn net.Conn) {
 		_ = tc.SetNoDelay(true)
 	}
 	if n > int64(s.cfg.MaxClientConn) {
-		s.refuse(conn, fatalf(codeTooManyConns, fmt.Sprintf("pgmoat: proxy.max_client_conn: too many clients (limit %d)", s.cfg.MaxClientConn)))
+		s.pastLimit(conn, s.refuseClients)
 		return
 	}
 	if !s.takeStartup() {
-		s.pastStartups(conn)
+		s.pastLimit(conn, s.refuseStartup)
 		return
 	}
 	sess, admin, err := s.startup(conn)
@@ -458,17 +459,19 @@ func (s *Server) takeStartup() bool {
 	return true
 }
 
-// pastStartups serves a connection that found every startup place
-// taken. A client logged in before must still be able to stop its own
-// statement during a flood of half-open logins, so up to MaxStartups
-// such connections (cancelOnly) are read for one cancel request within
-// cancelGrace, as PostgreSQL reads a cancel request past its connection
-// limit; anything else, and every connection past those, is refused
-// with 53300. A cancel over TLS needs a startup place.
-func (s *Server) pastStartups(conn net.Conn) {
+// pastLimit serves a connection that found every client place
+// (MaxClientConn) or every startup place (MaxStartups) taken. A client
+// logged in before must still be able to stop its own statement while
+// the limit is full, whether by logged-in clients or by a flood of
+// half-open logins, so up to MaxStartups such connections (cancelOnly)
+// are read for one cancel request within cancelGrace, as PostgreSQL
+// reads a cancel request past its connection limit; anything else, and
+// every connection past those, is turned away by refuse with 53300. A
+// cancel over TLS needs a startup place.
+func (s *Server) pastLimit(conn net.Conn, refuse func(net.Conn)) {
 	if s.cancelOnly.Add(1) > int64(s.cfg.MaxStartups) {
 		s.cancelOnly.Add(-1)
-		s.refuseStartup(conn)
+		refuse(conn)
 		return
 	}
 	defer s.cancelOnly.Add(-1)
@@ -478,7 +481,7 @@ func (s *Server) pastStartups(conn net.Conn) {
 		_ = conn.Close()
 		return
 	}
-	s.refuseStartup(conn)
+	refuse(conn)
 }
 
 // cancelGrace bounds the wait for a cancel request past the startup
@@ -508,6 +511,12 @@ func readCancel(r io.Reader) (pid uint32, secret []byte, ok bool) {
 		return 0, nil, false
 	}
 	return binary.BigEndian.Uint32(b[8:12]), b[12:n], true
+}
+
+// refuseClients turns away a connection that found every client place
+// taken, as PostgreSQL's "too many clients already".
+func (s *Server) refuseClients(conn net.Conn) {
+	s.refuse(conn, fatalf(codeTooManyConns, fmt.Sprintf("pgmoat: proxy.max_client_conn: too many clients (limit %d)", s.cfg.MaxClientConn)))
 }
 
 // refuseStartup turns away a connection that found every startup place

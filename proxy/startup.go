@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"crypto/tls"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -48,17 +49,23 @@ func (s *Server) startup(conn net.Conn) (*session, *adminSession, error) {
 	fe.SetMaxBodyLen(maxAuthMessage)
 	tlsDone := false
 	for {
-		msg, err := fe.ReceiveStartupMessage()
+		p, err := readStartupPacket(sr)
 		if err != nil {
-			if err == io.EOF {
+			var up *unsupportedProtocol
+			switch {
+			case err == io.EOF:
 				// Gone before sending a byte (a TCP health check): no
 				// one to tell, and nothing to count as a client's error.
-				return nil, nil, err
+			case errors.As(err, &up):
+				s.refuseRaw(conn, codeFeatureNotSupp, up.refusal())
+			case errors.As(err, new(*wireError)):
+				s.refuse(conn, err.(*wireError))
+			default:
+				s.refuse(conn, fatalf(codeProtocol, "pgmoat: protocol.startup: invalid startup packet: "+err.Error()))
 			}
-			s.refuse(conn, fatalf(codeProtocol, "pgmoat: protocol.startup: invalid startup packet: "+err.Error()))
 			return nil, nil, err
 		}
-		switch m := msg.(type) {
+		switch m := p.msg.(type) {
 		case *pgproto3.SSLRequest:
 			if tlsDone {
 				return nil, nil, fmt.Errorf("second SSLRequest")
@@ -91,6 +98,11 @@ func (s *Server) startup(conn net.Conn) (*session, *adminSession, error) {
 			return nil, nil, nil
 		case *pgproto3.StartupMessage:
 			sr.typed = true
+			if npv := p.negotiation(); npv != nil {
+				if err := sender(conn)(npv); err != nil {
+					return nil, nil, err
+				}
+			}
 			if e := s.needsTLS(conn, m); e != nil {
 				s.refuse(conn, e)
 				return nil, nil, e
@@ -148,7 +160,7 @@ func (s *Server) open(conn net.Conn, fe *pgproto3.Backend, m *pgproto3.StartupMe
 	if db != s.cfg.Database {
 		return fail(fatalf(codeNoDatabase, fmt.Sprintf("database %q does not exist; pgmoat serves database %q", db, s.cfg.Database)))
 	}
-	client, dropped, unknownPQ := splitStartupParams(m.Parameters)
+	client, dropped := splitStartupParams(m.Parameters)
 	who, known := s.user(user)
 	var creds *credentials
 	if known {
@@ -174,15 +186,9 @@ func (s *Server) open(conn net.Conn, fe *pgproto3.Backend, m *pgproto3.StartupMe
 		}
 		client["client_encoding"] = canonical
 	}
-	keyLen := 4
-	if m.ProtocolVersion == pgproto3.ProtocolVersion32 {
-		keyLen = 32
-	}
-	sess := s.newSession(conn, user, who.id, client, keyLen)
+	canonicalStartups(client, params)
+	sess := s.newSession(conn, user, who.id, client, 4) // protocol 3.0's key
 	msgs := []pgproto3.BackendMessage{&pgproto3.AuthenticationOk{}}
-	if len(unknownPQ) > 0 {
-		msgs = append(msgs, &pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: m.ProtocolVersion & 0xffff, UnrecognizedOptions: unknownPQ})
-	}
 	msgs = append(msgs, parameterStatuses(params, client, user)...)
 	msgs = append(msgs, &pgproto3.BackendKeyData{ProcessID: sess.key.pid, SecretKey: sess.key.secret})
 	for _, name := range dropped {
@@ -237,14 +243,14 @@ func isLoopback(a net.Addr) bool {
 }
 
 // splitStartupParams keeps the allow-listed parameters (with PostgreSQL's
-// spelling) and lists what was dropped.
-func splitStartupParams(in map[string]string) (client map[string]string, dropped, unknownPQ []string) {
+// spelling) and lists what was dropped; _pq_. options were answered
+// with the startup packet (startupPacket.negotiation).
+func splitStartupParams(in map[string]string) (client map[string]string, dropped []string) {
 	client = map[string]string{}
 	for k, v := range in {
 		switch lk := strings.ToLower(k); {
 		case lk == "user" || lk == "database" || lk == "replication":
 		case strings.HasPrefix(lk, "_pq_."):
-			unknownPQ = append(unknownPQ, k)
 		case clientParams[lk] != "":
 			client[clientParams[lk]] = v
 		default:
@@ -252,8 +258,7 @@ func splitStartupParams(in map[string]string) (client map[string]string, dropped
 		}
 	}
 	sort.Strings(dropped)
-	sort.Strings(unknownPQ)
-	return client, dropped, unknownPQ
+	return client, dropped
 }
 
 // reportedParams are the settings PostgreSQL reports at startup.
@@ -310,6 +315,15 @@ func (s *Server) cancel(pid uint32, secret []byte) {
 		return
 	}
 	sess.cancelBackend()
+}
+
+// refuseRaw is refuse for an answer already encoded (one in protocol
+// 2's error format), counted under code.
+func (s *Server) refuseRaw(conn net.Conn, code string, answer []byte) {
+	s.metrics.clientError(code)
+	_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = conn.Write(answer)
+	_ = conn.Close()
 }
 
 func (e *wireError) asFatal() *wireError {
