@@ -314,25 +314,26 @@ func TestRedDoorEarlyExitsHoldNoPlace(t *testing.T) {
 				t.Errorf("plain startup after the S: heard %q", out)
 			}
 		}},
+		// PostgreSQL no longer takes a request's code once that
+		// negotiation is over (TLS in place rules out GSS too): it reads
+		// the code as a protocol version and refuses it.
 		{"second SSLRequest inside TLS", func(t *testing.T, d *doorConn) {
 			d.startTLS(t)
 			d.write(t, &pgproto3.SSLRequest{})
-			if out := d.rest(); len(out) != 0 {
-				t.Errorf("a second SSLRequest was answered %q", out)
-			}
+			onlyFatal(t, "second SSLRequest", d.rest(), "0A000", "pgmoat: protocol.startup: unsupported frontend protocol 1234.5679")
 		}},
-		{"GSSENCRequest inside TLS, then startup", func(t *testing.T, d *doorConn) {
+		{"GSSENCRequest inside TLS", func(t *testing.T, d *doorConn) {
 			d.startTLS(t)
 			d.write(t, &pgproto3.GSSEncRequest{})
+			onlyFatal(t, "GSS inside TLS", d.rest(), "0A000", "pgmoat: protocol.startup: unsupported frontend protocol 1234.5680")
+		}},
+		{"second GSSENCRequest", func(t *testing.T, d *doorConn) {
+			d.write(t, &pgproto3.GSSEncRequest{})
 			if b := d.answer(t); b != 'N' {
-				t.Fatalf("answer to GSSENCRequest inside TLS: %q", b)
+				t.Fatalf("answer to GSSENCRequest: %q", b)
 			}
-			d.write(t, startup(alice))
-			if msg, err := pgproto3.NewFrontend(d.c, d.c).Receive(); err != nil {
-				t.Fatal(err)
-			} else if _, ok := msg.(*pgproto3.AuthenticationSASL); !ok {
-				t.Fatalf("inside TLS: %#v", msg)
-			}
+			d.write(t, &pgproto3.GSSEncRequest{})
+			onlyFatal(t, "second GSS", d.rest(), "0A000", "pgmoat: protocol.startup: unsupported frontend protocol 1234.5680")
 		}},
 		{"direct TLS with ALPN postgresql", func(t *testing.T, d *doorConn) {
 			tc := tls.Client(d.raw, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"postgresql"}})

@@ -47,7 +47,7 @@ func (s *Server) startup(conn net.Conn) (*session, *adminSession, error) {
 	sr := &startupReader{r: conn}
 	fe := pgproto3.NewBackend(sr, conn)
 	fe.SetMaxBodyLen(maxAuthMessage)
-	tlsDone := false
+	tlsDone, gssDone := false, false
 	for {
 		p, err := readStartupPacket(sr)
 		if err != nil {
@@ -68,7 +68,7 @@ func (s *Server) startup(conn net.Conn) (*session, *adminSession, error) {
 		switch m := p.msg.(type) {
 		case *pgproto3.SSLRequest:
 			if tlsDone {
-				return nil, nil, fmt.Errorf("second SSLRequest")
+				return nil, nil, s.repeatedRequest(conn, sslRequestCode)
 			}
 			tlsDone = true
 			if s.cfg.TLS == nil {
@@ -77,6 +77,8 @@ func (s *Server) startup(conn net.Conn) (*session, *adminSession, error) {
 				}
 				continue
 			}
+			// Inside TLS, GSS encryption cannot be asked for any more.
+			gssDone = true
 			if _, err := conn.Write([]byte{'S'}); err != nil {
 				return nil, nil, err
 			}
@@ -89,6 +91,12 @@ func (s *Server) startup(conn net.Conn) (*session, *adminSession, error) {
 			fe = pgproto3.NewBackend(sr, conn)
 			fe.SetMaxBodyLen(maxAuthMessage)
 		case *pgproto3.GSSEncRequest:
+			if gssDone {
+				return nil, nil, s.repeatedRequest(conn, gssEncCode)
+			}
+			gssDone = true
+			// Refused, so TLS may still be asked for, as PostgreSQL allows.
+			tlsDone = false
 			if _, err := conn.Write([]byte{'N'}); err != nil {
 				return nil, nil, err
 			}
@@ -389,4 +397,14 @@ func sender(conn net.Conn) func(pgproto3.BackendMessage) error {
 		_, err = conn.Write(buf)
 		return err
 	}
+}
+
+// repeatedRequest refuses an SSLRequest or GSSEncRequest that comes when
+// that negotiation is over, as PostgreSQL does: it no longer takes the
+// code for a request, so it reads it as a protocol version (1234.5679 or
+// 1234.5680) and refuses that.
+func (s *Server) repeatedRequest(conn net.Conn, code uint32) error {
+	up := &unsupportedProtocol{major: uint16(code >> 16), minor: uint16(code)}
+	s.refuseRaw(conn, codeFeatureNotSupp, up.refusal())
+	return up
 }
