@@ -39,6 +39,23 @@ func terminate(t *testing.T, f *proxyFixture, pid uint32) {
 	})
 }
 
+// aliceWithDeadBackend connects alice and runs her first query (her 50
+// rows) so that her backend sits idle in the pool, then terminates that
+// backend: her next statement finds it dead. It returns her connection
+// and the pool's count of lost backends from before.
+func aliceWithDeadBackend(t *testing.T, f *proxyFixture) (*pgx.Conn, uint64) {
+	t.Helper()
+	conn := f.connect(t, "alice", pgx.QueryExecModeExec)
+	var n int
+	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM items").Scan(&n); err != nil || n != 50 {
+		t.Fatalf("first query: %d, %v", n, err)
+	}
+	pid := idlePID(t, f)
+	lost := f.pool.Stats().Lost
+	terminate(t, f, pid)
+	return conn, lost
+}
+
 // A backend the server ended while it sat idle in the pool (its FATAL
 // unread in the socket) is lent without a liveness peek; the lending's
 // first read finds it dead before it answered anything, and the batch

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -78,14 +77,7 @@ func TestCancelWhileAReplayWaitsForABackend(t *testing.T) {
 	ctx := context.Background()
 	const fragment = "generate_series(1, 400000007)"
 	t.Cleanup(func() { stopRunning(t, f.db, fragment) })
-	conn := f.connect(t, "alice", pgx.QueryExecModeExec)
-	var n int
-	if err := conn.QueryRow(ctx, "SELECT count(*) FROM items").Scan(&n); err != nil || n != 50 {
-		t.Fatalf("first query: %d, %v", n, err)
-	}
-	pid := idlePID(t, f)
-	lost := f.pool.Stats().Lost
-	terminate(t, f, pid)
+	conn, lost := aliceWithDeadBackend(t, f)
 	relay.close()
 
 	result := make(chan error, 1)
@@ -112,6 +104,7 @@ func TestCancelWhileAReplayWaitsForABackend(t *testing.T) {
 	if !errors.As(err, &pgErr) || pgErr.Code != "57014" || !strings.Contains(pgErr.Message, "user request") {
 		t.Fatalf("the replayed statement after a cancel sent during the replay: %v, want 57014 on the client's request (not the statement timeout)", err)
 	}
+	var n int
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM items").Scan(&n); err != nil || n != 50 {
 		t.Fatalf("the query after the cancel: %d, %v", n, err)
 	}
