@@ -47,14 +47,7 @@ func abortFixture(t *testing.T) (*proxyFixture, string) {
 // server reaches the client.
 func pipelinedTranscript(t *testing.T, dsn string, batches [][]pgproto3.FrontendMessage) string {
 	t.Helper()
-	c, err := pgconn.Connect(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := c.Hijack()
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := hijacked(t, dsn)
 	defer h.Conn.Close()
 	_ = h.Conn.SetDeadline(time.Now().Add(20 * time.Second))
 	var b strings.Builder

@@ -29,26 +29,12 @@ func TestCancelWhileWaitingForBackend(t *testing.T) {
 		ask func(t *testing.T, f *waitFixture) error
 	}{
 		{name: "pgx simple protocol", ask: func(t *testing.T, f *waitFixture) error {
-			bob := f.connect(t, "bob", pgx.QueryExecModeSimpleProtocol)
-			got := make(chan error, 1)
-			go func() { _, err := bob.Exec(context.Background(), "SELECT 1"); got <- err }()
-			f.bobWaiting(t)
-			if err := bob.PgConn().CancelRequest(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			err := receive(t, got, prompt)
+			bob, err := f.cancelWhileWaiting(t, pgx.QueryExecModeSimpleProtocol, prompt, "SELECT 1")
 			f.checkFreed(t, func() error { return bob.QueryRow(context.Background(), "SELECT 2").Scan(new(int)) })
 			return err
 		}},
 		{name: "pgx extended protocol", ask: func(t *testing.T, f *waitFixture) error {
-			bob := f.connect(t, "bob", pgx.QueryExecModeCacheStatement)
-			got := make(chan error, 1)
-			go func() { _, err := bob.Exec(context.Background(), "SELECT $1::int", 1); got <- err }()
-			f.bobWaiting(t)
-			if err := bob.PgConn().CancelRequest(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			err := receive(t, got, prompt)
+			bob, err := f.cancelWhileWaiting(t, pgx.QueryExecModeCacheStatement, prompt, "SELECT $1::int", 1)
 			f.checkFreed(t, func() error { return bob.QueryRow(context.Background(), "SELECT $1::int", 2).Scan(new(int)) })
 			return err
 		}},
@@ -56,14 +42,7 @@ func TestCancelWhileWaitingForBackend(t *testing.T) {
 		// server check the zone: a cancel ends that wait too, and the
 		// zone is not taken.
 		{name: "SET TimeZone", ask: func(t *testing.T, f *waitFixture) error {
-			bob := f.connect(t, "bob", pgx.QueryExecModeSimpleProtocol)
-			got := make(chan error, 1)
-			go func() { _, err := bob.Exec(context.Background(), "SET TimeZone = 'Asia/Tokyo'"); got <- err }()
-			f.bobWaiting(t)
-			if err := bob.PgConn().CancelRequest(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			err := receive(t, got, prompt)
+			bob, err := f.cancelWhileWaiting(t, pgx.QueryExecModeSimpleProtocol, prompt, "SET TimeZone = 'Asia/Tokyo'")
 			f.checkFreed(t, func() error {
 				var zone string
 				if err := bob.QueryRow(context.Background(), "SHOW TimeZone").Scan(&zone); err != nil {
@@ -77,14 +56,7 @@ func TestCancelWhileWaitingForBackend(t *testing.T) {
 			return err
 		}},
 		{name: "SET TimeZone extended protocol", ask: func(t *testing.T, f *waitFixture) error {
-			bob := f.connect(t, "bob", pgx.QueryExecModeCacheStatement)
-			got := make(chan error, 1)
-			go func() { _, err := bob.Exec(context.Background(), "SET TimeZone = 'Asia/Tokyo'"); got <- err }()
-			f.bobWaiting(t)
-			if err := bob.PgConn().CancelRequest(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			err := receive(t, got, prompt)
+			bob, err := f.cancelWhileWaiting(t, pgx.QueryExecModeCacheStatement, prompt, "SET TimeZone = 'Asia/Tokyo'")
 			f.checkFreed(t, func() error { return bob.QueryRow(context.Background(), "SELECT $1::int", 2).Scan(new(int)) })
 			return err
 		}},
@@ -187,6 +159,21 @@ func (f *waitFixture) bobWaiting(t *testing.T) {
 // checkFreed checks that the cancelled wait left the pool clean (nobody
 // waits, alice's backend is still the only one), ends alice's
 // transaction, and runs next, bob's next statement, which must work.
+// cancelWhileWaiting sends sql (with args) on a connection of bob's in
+// mode, cancels it once it waits for the pool, and returns bob's
+// connection and the statement's error, which must come within limit.
+func (f *waitFixture) cancelWhileWaiting(t *testing.T, mode pgx.QueryExecMode, limit time.Duration, sql string, args ...any) (*pgx.Conn, error) {
+	t.Helper()
+	bob := f.connect(t, "bob", mode)
+	got := make(chan error, 1)
+	go func() { _, err := bob.Exec(context.Background(), sql, args...); got <- err }()
+	f.bobWaiting(t)
+	if err := bob.PgConn().CancelRequest(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return bob, receive(t, got, limit)
+}
+
 func (f *waitFixture) checkFreed(t *testing.T, next func() error) {
 	t.Helper()
 	if st := f.pool.Stats(); st.Waiting != 0 || st.Open != 1 || st.Idle != 0 || st.Exhausted != 0 {

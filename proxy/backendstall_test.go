@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 )
 
@@ -22,14 +21,7 @@ import (
 func TestPipelineThatFillsTheBackendLosesIt(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMax: 1, idleTxTimeout: time.Second})
-	pc, err := pgconn.Connect(context.Background(), f.dsn("alice"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hj, err := pc.Hijack()
-	if err != nil {
-		t.Fatal(err)
-	}
+	hj := hijacked(t, f.dsn("alice"))
 	fe := hj.Frontend
 	fe.Send(&pgproto3.Parse{Query: "SELECT repeat('x', 100000) FROM generate_series(1, 1000)"})
 	fe.Send(&pgproto3.Bind{})

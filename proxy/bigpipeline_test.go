@@ -177,14 +177,7 @@ func checkBigBatchOutcomes(t *testing.T, got []string, n, big, fail int) {
 func TestRawPipelineOfFiftyThousandExecutes(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
-	pc, err := pgconn.Connect(context.Background(), f.dsn("alice"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hj, err := pc.Hijack()
-	if err != nil {
-		t.Fatal(err)
-	}
+	hj := hijacked(t, f.dsn("alice"))
 	defer hj.Conn.Close()
 	_ = hj.Conn.SetDeadline(time.Now().Add(90 * time.Second))
 	const n = 50000

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,95 +20,39 @@ import (
 // passes connections through and holds every cancel request until the
 // test lets it go, so a test can decide when the server hears a cancel.
 type cancelRelay struct {
-	l      net.Listener
-	target string
-	held   chan chan struct{} // one per cancel request; close it to deliver
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	conns  []net.Conn
+	*tcpRelay
+	held chan chan struct{} // one per cancel request; close it to deliver
 }
 
 const cancelRequestCode = 80877102
 
 func newCancelRelay(t *testing.T, port int) *cancelRelay {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &cancelRelay{l: l, target: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), held: make(chan chan struct{}, 16)}
-	r.wg.Add(1)
-	go r.accept()
-	t.Cleanup(func() {
-		_ = l.Close()
-		r.mu.Lock()
-		for _, c := range r.conns {
-			_ = c.Close()
-		}
-		r.mu.Unlock()
-		r.wg.Wait()
-	})
+	r := &cancelRelay{held: make(chan chan struct{}, 16)}
+	r.tcpRelay = newTCPRelay(t, port, relayHooks{accepted: func() func(net.Conn) ([]byte, bool) { return r.hold }})
 	return r
 }
 
-func (r *cancelRelay) port() int { return r.l.Addr().(*net.TCPAddr).Port }
-
-func (r *cancelRelay) track(c net.Conn) {
-	r.mu.Lock()
-	r.conns = append(r.conns, c)
-	r.mu.Unlock()
-}
-
-func (r *cancelRelay) accept() {
-	defer r.wg.Done()
-	for {
-		c, err := r.l.Accept()
-		if err != nil {
-			return
-		}
-		r.track(c)
-		r.wg.Add(1)
-		go r.relay(c)
-	}
-}
-
-func (r *cancelRelay) relay(c net.Conn) {
-	defer r.wg.Done()
-	defer c.Close()
+// hold reads the start of what pgmoat sends and, when it is a cancel
+// request, the rest of it, and holds it until the test closes the
+// channel it gets on held.
+func (r *cancelRelay) hold(c net.Conn) ([]byte, bool) {
 	var head [8]byte
 	if _, err := io.ReadFull(c, head[:]); err != nil {
-		return
+		return nil, false
 	}
 	msg := head[:]
-	isCancel := binary.BigEndian.Uint32(head[:4]) == 16 && binary.BigEndian.Uint32(head[4:]) == cancelRequestCode
-	if isCancel {
+	if binary.BigEndian.Uint32(head[:4]) == 16 && binary.BigEndian.Uint32(head[4:]) == cancelRequestCode {
 		var rest [8]byte
 		if _, err := io.ReadFull(c, rest[:]); err != nil {
-			return
+			return nil, false
 		}
 		msg = append(msg, rest[:]...)
 		release := make(chan struct{})
 		r.held <- release
 		<-release
 	}
-	s, err := net.Dial("tcp", r.target)
-	if err != nil {
-		return
-	}
-	r.track(s)
-	defer s.Close()
-	if _, err := s.Write(msg); err != nil {
-		return
-	}
-	if isCancel {
-		_, _ = io.Copy(io.Discard, s) // the server closes once it has signalled
-		return
-	}
-	done := make(chan struct{})
-	go func() { _, _ = io.Copy(s, c); _ = s.Close(); close(done) }()
-	_, _ = io.Copy(c, s)
-	_ = c.Close()
-	<-done
+	return msg, true
 }
 
 // sessionOf returns the (only) session of user.

@@ -13,9 +13,17 @@ import (
 	"github.com/pgmoat/pgmoat/integration/pgcluster"
 )
 
+// transcriptOptions say what wireTranscript writes down beyond message
+// types, command tags, reports, statement parameter types, SQLSTATEs and
+// transaction statuses.
+type transcriptOptions struct {
+	rows     bool // each DataRow's values: where what SHOW says is the point
+	messages bool // each error's message, less pgmoat's "pgmoat: parse: "
+}
+
 // wireTranscript sends each batch to c's hijacked connection and writes
 // down every message it gets back, up to each batch's ReadyForQuery.
-func wireTranscript(t *testing.T, c *pgconn.PgConn, batches [][]pgproto3.FrontendMessage) string {
+func wireTranscript(t *testing.T, c *pgconn.PgConn, batches [][]pgproto3.FrontendMessage, o transcriptOptions) string {
 	t.Helper()
 	h, err := c.Hijack()
 	if err != nil {
@@ -38,13 +46,23 @@ func wireTranscript(t *testing.T, c *pgconn.PgConn, batches [][]pgproto3.Fronten
 			}
 			switch x := m.(type) {
 			case *pgproto3.ErrorResponse:
-				fmt.Fprintf(&b, "E %s %s\n", x.Code, strings.TrimPrefix(x.Message, "pgmoat: parse: "))
+				if o.messages {
+					fmt.Fprintf(&b, "E %s %s\n", x.Code, strings.TrimPrefix(x.Message, "pgmoat: parse: "))
+				} else {
+					fmt.Fprintf(&b, "E %s\n", x.Code)
+				}
 			case *pgproto3.CommandComplete:
 				fmt.Fprintf(&b, "C %s\n", x.CommandTag)
 			case *pgproto3.ParameterStatus:
 				fmt.Fprintf(&b, "S %s=%s\n", x.Name, x.Value)
 			case *pgproto3.ParameterDescription:
 				fmt.Fprintf(&b, "t %v\n", x.ParameterOIDs)
+			case *pgproto3.DataRow:
+				if o.rows {
+					fmt.Fprintf(&b, "D %q\n", x.Values)
+				} else {
+					fmt.Fprintf(&b, "%T\n", m)
+				}
 			default:
 				fmt.Fprintf(&b, "%T\n", m)
 			}
@@ -57,12 +75,31 @@ func wireTranscript(t *testing.T, c *pgconn.PgConn, batches [][]pgproto3.Fronten
 	return b.String()
 }
 
+// transcriptsMatch sends batches to PostgreSQL at directDSN and to pgmoat
+// at throughDSN, each on a connection of its own, and fails when the
+// transcripts differ.
+func transcriptsMatch(t *testing.T, directDSN, throughDSN string, batches [][]pgproto3.FrontendMessage, o transcriptOptions) {
+	t.Helper()
+	ctx := context.Background()
+	direct, err := pgconn.Connect(ctx, directDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := wireTranscript(t, direct, batches, o)
+	through, err := pgconn.Connect(ctx, throughDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := wireTranscript(t, through, batches, o); got != want {
+		t.Fatalf("through pgmoat:\n%s\nPostgreSQL:\n%s", got, want)
+	}
+}
+
 // Each extended-protocol message of a client SET gets through pgmoat the
 // answers PostgreSQL itself gives, error cases included.
 func TestClientSettingWireMatchesPostgreSQL(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMax: 1})
-	ctx := context.Background()
 	set := func(sql string) *pgproto3.Parse { return &pgproto3.Parse{Query: sql} }
 	sync := &pgproto3.Sync{}
 	batches := [][]pgproto3.FrontendMessage{
@@ -80,16 +117,5 @@ func TestClientSettingWireMatchesPostgreSQL(t *testing.T) {
 		{&pgproto3.Query{String: "SHOW application_name"}},
 	}
 	db := pgcluster.NewDatabase(t, cluster)
-	direct, err := pgconn.Connect(ctx, cluster.DSN(db)+" application_name=w0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := wireTranscript(t, direct, batches)
-	c, err := pgconn.Connect(ctx, f.dsn("alice")+" application_name=w0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := wireTranscript(t, c, batches); got != want {
-		t.Fatalf("through pgmoat:\n%s\nPostgreSQL:\n%s", got, want)
-	}
+	transcriptsMatch(t, cluster.DSN(db)+" application_name=w0", f.dsn("alice")+" application_name=w0", batches, transcriptOptions{messages: true})
 }

@@ -1,10 +1,8 @@
 package proxy
 
 import (
-	"context"
 	"testing"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/pgmoat/pgmoat/integration/pgcluster"
@@ -14,20 +12,8 @@ import (
 // each on a connection of its own, and fails when the transcripts differ.
 func sameAsPostgreSQL(t *testing.T, f *proxyFixture, batches [][]pgproto3.FrontendMessage) {
 	t.Helper()
-	ctx := context.Background()
 	db := pgcluster.NewDatabase(t, cluster)
-	direct, err := pgconn.Connect(ctx, cluster.DSN(db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := wireTranscript(t, direct, batches)
-	c, err := pgconn.Connect(ctx, f.dsn("alice"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := wireTranscript(t, c, batches); got != want {
-		t.Fatalf("through pgmoat:\n%s\nPostgreSQL:\n%s", got, want)
-	}
+	transcriptsMatch(t, cluster.DSN(db), f.dsn("alice"), batches, transcriptOptions{messages: true})
 }
 
 func parseMsg(name, sql string) *pgproto3.Parse { return &pgproto3.Parse{Name: name, Query: sql} }

@@ -5,9 +5,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
-	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -20,56 +18,15 @@ import (
 // the Parse messages pgmoat sends of its per-transaction settings
 // statements (named localStatement...).
 type parseRelay struct {
-	l      net.Listener
-	target string
+	*tcpRelay
 	parses atomic.Int64
-	mu     sync.Mutex
-	conns  []net.Conn
-	wg     sync.WaitGroup
 }
 
 func newParseRelay(t *testing.T, port int) *parseRelay {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &parseRelay{l: l, target: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
-	r.wg.Add(1)
-	go r.accept()
-	t.Cleanup(func() {
-		_ = l.Close()
-		r.mu.Lock()
-		for _, c := range r.conns {
-			_ = c.Close()
-		}
-		r.mu.Unlock()
-		r.wg.Wait()
-	})
+	r := &parseRelay{}
+	r.tcpRelay = newTCPRelay(t, port, relayHooks{toServer: r.frontend})
 	return r
-}
-
-func (r *parseRelay) port() int { return r.l.Addr().(*net.TCPAddr).Port }
-
-func (r *parseRelay) accept() {
-	defer r.wg.Done()
-	for {
-		c, err := r.l.Accept()
-		if err != nil {
-			return
-		}
-		s, err := net.Dial("tcp", r.target)
-		if err != nil {
-			_ = c.Close()
-			continue
-		}
-		r.mu.Lock()
-		r.conns = append(r.conns, c, s)
-		r.mu.Unlock()
-		r.wg.Add(2)
-		go func() { defer r.wg.Done(); _, _ = io.Copy(c, s); _ = c.Close() }()
-		go func() { defer r.wg.Done(); r.frontend(c, s); _ = s.Close() }()
-	}
 }
 
 // frontend copies what pgmoat sends, message by message: the untyped

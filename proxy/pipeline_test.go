@@ -75,14 +75,7 @@ func TestPipelinedBatchesAreAnsweredInOrder(t *testing.T) {
 func TestPipelinedSimpleQueries(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMax: 1})
-	pc, err := pgconn.Connect(context.Background(), f.dsn("bob"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc, err := pc.Hijack() // authenticated; from here on, raw protocol
-	if err != nil {
-		t.Fatal(err)
-	}
+	hc := hijacked(t, f.dsn("bob")) // authenticated; from here on, raw protocol
 	defer hc.Conn.Close()
 	_ = hc.Conn.SetDeadline(time.Now().Add(30 * time.Second))
 	fe := hc.Frontend

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 )
 
@@ -51,14 +50,7 @@ const rtWait = 5 * time.Second
 // the session sent its backend reaches the client.
 func rtTranscript(t *testing.T, dsn string, steps []rtStep, equiv map[string]string) string {
 	t.Helper()
-	c, err := pgconn.Connect(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := c.Hijack()
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := hijacked(t, dsn)
 	defer h.Conn.Close()
 	var b strings.Builder
 	for _, st := range steps {
@@ -386,14 +378,7 @@ func TestRedteamAbortBehindPgBouncer(t *testing.T) {
 func TestRedteamAbortHangUpAfterRefusal(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMax: 1})
-	pc, err := pgconn.Connect(context.Background(), f.dsn("alice"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hj, err := pc.Hijack()
-	if err != nil {
-		t.Fatal(err)
-	}
+	hj := hijacked(t, f.dsn("alice"))
 	_ = hj.Conn.SetDeadline(time.Now().Add(20 * time.Second))
 	fe := hj.Frontend
 	fe.Send(queryMsg("BEGIN"))

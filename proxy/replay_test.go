@@ -2,10 +2,6 @@ package proxy
 
 import (
 	"context"
-	"io"
-	"net"
-	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -41,6 +37,23 @@ func terminate(t *testing.T, f *proxyFixture, pid uint32) {
 		err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", int(pid)).Scan(&n)
 		return err == nil && n == 0
 	})
+}
+
+// aliceWithDeadBackend connects alice and runs her first query (her 50
+// rows) so that her backend sits idle in the pool, then terminates that
+// backend: her next statement finds it dead. It returns her connection
+// and the pool's count of lost backends from before.
+func aliceWithDeadBackend(t *testing.T, f *proxyFixture) (*pgx.Conn, uint64) {
+	t.Helper()
+	conn := f.connect(t, "alice", pgx.QueryExecModeExec)
+	var n int
+	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM items").Scan(&n); err != nil || n != 50 {
+		t.Fatalf("first query: %d, %v", n, err)
+	}
+	pid := idlePID(t, f)
+	lost := f.pool.Stats().Lost
+	terminate(t, f, pid)
+	return conn, lost
 }
 
 // A backend the server ended while it sat idle in the pool (its FATAL
@@ -81,65 +94,10 @@ func TestBackendKilledIdleInThePoolIsReplaced(t *testing.T) {
 	}
 }
 
-// cutRelay passes pool connections through to PostgreSQL and can close
-// pgmoat's side of them all at once, with no message: a connection that
-// simply ends, as after a network cut or a crash.
-type cutRelay struct {
-	l     net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-	wg    sync.WaitGroup
-}
-
-func newCutRelay(t *testing.T, port int) *cutRelay {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &cutRelay{l: l}
-	target := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", target)
-			if err != nil {
-				_ = c.Close()
-				continue
-			}
-			r.mu.Lock()
-			r.conns = append(r.conns, c, s)
-			r.mu.Unlock()
-			r.wg.Add(2)
-			go func() { defer r.wg.Done(); _, _ = io.Copy(s, c); _ = s.Close() }()
-			go func() { defer r.wg.Done(); _, _ = io.Copy(c, s); _ = c.Close() }()
-		}
-	}()
-	t.Cleanup(func() { _ = l.Close(); r.cut(); r.wg.Wait() })
-	return r
-}
-
-func (r *cutRelay) port() int { return r.l.Addr().(*net.TCPAddr).Port }
-
-// cut closes every connection relayed so far.
-func (r *cutRelay) cut() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, c := range r.conns {
-		_ = c.Close()
-	}
-	r.conns = nil
-}
-
 // A pooled backend whose connection ended without a word (end of stream
 // at the lending's first read, nothing read) is replaced the same way.
 func TestBackendCutIdleInThePoolIsReplaced(t *testing.T) {
-	relay := newCutRelay(t, cluster.Port())
+	relay := newTCPRelay(t, cluster.Port(), relayHooks{})
 	f := newFixture(t, fixtureOptions{poolMin: 1, poolMax: 1, backendPort: relay.port()})
 	ctx := context.Background()
 	conn := f.connect(t, "alice", pgx.QueryExecModeExec)

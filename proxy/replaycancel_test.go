@@ -22,14 +22,7 @@ func TestCancelAfterAReplayReachesTheNewBackend(t *testing.T) {
 	ctx := context.Background()
 	const fragment = "generate_series(1, 400000003)"
 	t.Cleanup(func() { stopRunning(t, f.db, fragment) })
-	conn := f.connect(t, "alice", pgx.QueryExecModeExec)
-	var n int
-	if err := conn.QueryRow(ctx, "SELECT count(*) FROM items").Scan(&n); err != nil || n != 50 {
-		t.Fatalf("first query: %d, %v", n, err)
-	}
-	pid := idlePID(t, f)
-	lost := f.pool.Stats().Lost
-	terminate(t, f, pid)
+	conn, lost := aliceWithDeadBackend(t, f)
 	cancelled := make(chan error, 1)
 	go func() {
 		waitRunning(t, f.db, fragment)
@@ -46,6 +39,7 @@ func TestCancelAfterAReplayReachesTheNewBackend(t *testing.T) {
 	if st := f.pool.Stats(); st.Lost != lost+1 {
 		t.Fatalf("lost %d, want %d: the batch was not replayed", st.Lost, lost+1)
 	}
+	var n int
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM items").Scan(&n); err != nil || n != 50 {
 		t.Fatalf("the query after the cancel: %d, %v", n, err)
 	}

@@ -48,7 +48,7 @@ func stopRunning(t *testing.T, db, fragment string) {
 // second time next to the first (and a statement that crashed its
 // server would crash the next); the client gets 08006.
 func TestBackendCutWhileRunningIsNotReplayed(t *testing.T) {
-	relay := newCutRelay(t, cluster.Port())
+	relay := newTCPRelay(t, cluster.Port(), relayHooks{})
 	f := newFixture(t, fixtureOptions{poolMin: 1, poolMax: 2, timeout: 30 * time.Second, backendPort: relay.port()})
 	const slow = "SELECT count(*) FROM generate_series(1, 400000001)"
 	t.Cleanup(func() { stopRunning(t, f.db, "generate_series(1, 400000001)") })
@@ -65,15 +65,15 @@ func TestBackendCutWhileRunningIsNotReplayed(t *testing.T) {
 // cutSaying ends every relayed connection as a pooler does when its
 // server connection died under a client: it sends pgmoat's side msg (a
 // FATAL of its own) first.
-func (r *cutRelay) cutSaying(t *testing.T, msg pgproto3.BackendMessage) {
+func (r *tcpRelay) cutSaying(t *testing.T, msg pgproto3.BackendMessage) {
 	t.Helper()
 	wire, err := msg.Encode(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.mu.Lock()
-	for i := 0; i < len(r.conns); i += 2 { // pgmoat's side, then the server's
-		_, _ = r.conns[i].Write(wire)
+	for _, c := range r.front {
+		_, _ = c.Write(wire)
 	}
 	r.mu.Unlock()
 	r.cut()
@@ -85,7 +85,7 @@ func (r *cutRelay) cutSaying(t *testing.T, msg pgproto3.BackendMessage) {
 // run the batch: it is not the server's goodbye, and the batch is not
 // sent again.
 func TestPoolersFatalWhileRunningIsNotReplayed(t *testing.T) {
-	relay := newCutRelay(t, cluster.Port())
+	relay := newTCPRelay(t, cluster.Port(), relayHooks{})
 	f := newFixture(t, fixtureOptions{poolMin: 1, poolMax: 2, timeout: 30 * time.Second, backendPort: relay.port()})
 	const fragment = "generate_series(1, 400000002)"
 	t.Cleanup(func() { stopRunning(t, f.db, fragment) })

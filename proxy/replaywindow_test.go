@@ -3,15 +3,12 @@ package proxy
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -20,43 +17,24 @@ import (
 // test opens the gate again, and tells the test about each one held. A
 // test can so keep a lending waiting for the backend the pool opens.
 type gateRelay struct {
-	l      net.Listener
-	target string
+	*tcpRelay
 	held   chan struct{} // one send per connection held at the gate
-	mu     sync.Mutex
+	gateMu sync.Mutex
 	shut   chan struct{} // nil: open; closed to let the held ones through
-	conns  []net.Conn
-	wg     sync.WaitGroup
 }
 
 func newGateRelay(t *testing.T, port int) *gateRelay {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &gateRelay{l: l, target: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), held: make(chan struct{}, 16)}
-	r.wg.Add(1)
-	go r.accept()
-	t.Cleanup(func() {
-		_ = l.Close()
-		r.open()
-		r.mu.Lock()
-		for _, c := range r.conns {
-			_ = c.Close()
-		}
-		r.mu.Unlock()
-		r.wg.Wait()
-	})
+	r := &gateRelay{held: make(chan struct{}, 16)}
+	r.tcpRelay = newTCPRelay(t, port, relayHooks{accepted: r.accepted})
+	t.Cleanup(r.open) // before the relay's own: the held ones must end
 	return r
 }
 
-func (r *gateRelay) port() int { return r.l.Addr().(*net.TCPAddr).Port }
-
 // close makes the relay hold every connection it accepts from now on.
 func (r *gateRelay) close() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.gateMu.Lock()
+	defer r.gateMu.Unlock()
 	if r.shut == nil {
 		r.shut = make(chan struct{})
 	}
@@ -64,50 +42,27 @@ func (r *gateRelay) close() {
 
 // open lets the held connections through, and the later ones.
 func (r *gateRelay) open() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.gateMu.Lock()
+	defer r.gateMu.Unlock()
 	if r.shut != nil {
 		close(r.shut)
 		r.shut = nil
 	}
 }
 
-func (r *gateRelay) accept() {
-	defer r.wg.Done()
-	for {
-		c, err := r.l.Accept()
-		if err != nil {
-			return
-		}
-		r.mu.Lock()
-		r.conns = append(r.conns, c)
-		gate := r.shut
-		r.mu.Unlock()
-		r.wg.Add(1)
-		go r.relay(c, gate)
+// accepted holds a connection accepted while the gate is shut.
+func (r *gateRelay) accepted() func(net.Conn) ([]byte, bool) {
+	r.gateMu.Lock()
+	gate := r.shut
+	r.gateMu.Unlock()
+	if gate == nil {
+		return nil
 	}
-}
-
-func (r *gateRelay) relay(c net.Conn, gate chan struct{}) {
-	defer r.wg.Done()
-	defer c.Close()
-	if gate != nil {
+	return func(net.Conn) ([]byte, bool) {
 		r.held <- struct{}{}
 		<-gate
+		return nil, true
 	}
-	s, err := net.Dial("tcp", r.target)
-	if err != nil {
-		return
-	}
-	r.mu.Lock()
-	r.conns = append(r.conns, s)
-	r.mu.Unlock()
-	defer s.Close()
-	done := make(chan struct{})
-	go func() { _, _ = io.Copy(s, c); _ = s.Close(); close(done) }()
-	_, _ = io.Copy(c, s)
-	_ = c.Close()
-	<-done
 }
 
 // A client's cancel request that arrives while its statement is being
@@ -122,14 +77,7 @@ func TestCancelWhileAReplayWaitsForABackend(t *testing.T) {
 	ctx := context.Background()
 	const fragment = "generate_series(1, 400000007)"
 	t.Cleanup(func() { stopRunning(t, f.db, fragment) })
-	conn := f.connect(t, "alice", pgx.QueryExecModeExec)
-	var n int
-	if err := conn.QueryRow(ctx, "SELECT count(*) FROM items").Scan(&n); err != nil || n != 50 {
-		t.Fatalf("first query: %d, %v", n, err)
-	}
-	pid := idlePID(t, f)
-	lost := f.pool.Stats().Lost
-	terminate(t, f, pid)
+	conn, lost := aliceWithDeadBackend(t, f)
 	relay.close()
 
 	result := make(chan error, 1)
@@ -156,6 +104,7 @@ func TestCancelWhileAReplayWaitsForABackend(t *testing.T) {
 	if !errors.As(err, &pgErr) || pgErr.Code != "57014" || !strings.Contains(pgErr.Message, "user request") {
 		t.Fatalf("the replayed statement after a cancel sent during the replay: %v, want 57014 on the client's request (not the statement timeout)", err)
 	}
+	var n int
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM items").Scan(&n); err != nil || n != 50 {
 		t.Fatalf("the query after the cancel: %d, %v", n, err)
 	}

@@ -13,7 +13,17 @@ import (
 // rawSession logs in as user and hands back the raw protocol stream.
 func rawSession(t *testing.T, f *proxyFixture, user string) *pgproto3.Frontend {
 	t.Helper()
-	pc, err := pgconn.Connect(context.Background(), f.dsn(user))
+	hj := hijacked(t, f.dsn(user))
+	t.Cleanup(func() { _ = hj.Conn.Close() })
+	_ = hj.Conn.SetDeadline(time.Now().Add(20 * time.Second))
+	return hj.Frontend
+}
+
+// hijacked connects to dsn and takes the connection over: from here on
+// the test speaks the protocol itself. The caller closes it.
+func hijacked(t *testing.T, dsn string) *pgconn.HijackedConn {
+	t.Helper()
+	pc, err := pgconn.Connect(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,9 +31,7 @@ func rawSession(t *testing.T, f *proxyFixture, user string) *pgproto3.Frontend {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = hj.Conn.Close() })
-	_ = hj.Conn.SetDeadline(time.Now().Add(20 * time.Second))
-	return hj.Frontend
+	return hj
 }
 
 // until reads messages up to ReadyForQuery and returns their types.
