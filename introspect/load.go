@@ -32,7 +32,7 @@ func (e *LoadError) Unwrap() error { return e.Err }
 // The batch turns JIT compilation off for the transaction first: the
 // planner overestimates the recursive catalog queries by orders of
 // magnitude, and compiling them took seconds of every load, many times what
-// running them takes.
+// running them takes. It also reads the names in UTF-8 (utf8Names).
 func Load(ctx context.Context, conn Conn) (*Snapshot, error) {
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
@@ -43,13 +43,16 @@ func Load(ctx context.Context, conn Conn) (*Snapshot, error) {
 	b := newBuilder()
 	batch := &pgx.Batch{}
 	batch.Queue(noJIT)
+	batch.Queue(utf8Names)
 	for _, step := range b.steps() {
 		batch.Queue(step.sql)
 	}
 	results := tx.SendBatch(ctx, batch)
-	if _, err := results.Exec(); err != nil {
-		_ = results.Close()
-		return nil, &LoadError{Step: "settings", Err: err}
+	for range 2 {
+		if _, err := results.Exec(); err != nil {
+			_ = results.Close()
+			return nil, &LoadError{Step: "settings", Err: err}
+		}
 	}
 	for _, step := range b.steps() {
 		if err := readStep(results, step); err != nil {
@@ -65,6 +68,15 @@ func Load(ctx context.Context, conn Conn) (*Snapshot, error) {
 
 // noJIT keeps JIT compilation out of the load's transaction.
 const noJIT = "SET LOCAL jit = off"
+
+// utf8Names has the names read in UTF-8, as pgmoat's backends speak and
+// the policy engine compares them, whatever the connection's
+// client_encoding (a database's own encoding unless the DSN asks). A
+// SQL_ASCII database converts nothing and its names are read as the
+// bytes they are: one may hold a character cut in half, which a UTF8
+// client cannot be sent.
+const utf8Names = `SELECT pg_catalog.set_config('client_encoding',
+  CASE current_setting('server_encoding') WHEN 'SQL_ASCII' THEN 'SQL_ASCII' ELSE 'UTF8' END, true)`
 
 // step is one catalog query and the function that consumes its rows.
 type step struct {

@@ -9,6 +9,11 @@ type Snapshot struct {
 	User          string    // the role the catalog was read as
 	ServerVersion int       // server_version_num, e.g. 150004
 	TakenAt       time.Time // when the read transaction started (server clock)
+	// Encoding is server_encoding (UTF8, LATIN1, SQL_ASCII, ...): the
+	// encoding the server lexes statements in, whose byte lengths decide
+	// where it cuts an identifier to 63 bytes. Names are read in UTF-8
+	// whatever it is, but for SQL_ASCII, whose names are their bytes.
+	Encoding string
 
 	Schemas   []Schema    // user schemas, sorted by name
 	Relations []*Relation // sorted by schema, then name

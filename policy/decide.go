@@ -49,11 +49,15 @@ func (e *Engine) decideOnce(r *rules, fc FunctionCatalog, implied error, sql str
 	if d := checkInput(sql, e.maxBytes, &e.nums); d != nil {
 		return denied(d, KindUnknown)
 	}
-	js, err := pg_query.ParseToJSON(sql)
+	text, names, err := encodingOf(fc).serverNames(sql)
+	if err != nil {
+		return (&walker{}).deniedErr(err, KindUnknown)
+	}
+	js, err := pg_query.ParseToJSON(text)
 	if err != nil {
 		return denied(&denial{state: SQLStateSyntax, rule: RuleParse, reason: err.Error()}, KindUnknown)
 	}
-	pb, lossy, err := e.schema.jsonToProtobuf(sql, js, e.maxDepth)
+	pb, lossy, err := e.schema.jsonToProtobufNames(sql, js, e.maxDepth, names)
 	if err != nil {
 		return (&walker{}).deniedErr(err, KindUnknown)
 	}
@@ -63,7 +67,11 @@ func (e *Engine) decideOnce(r *rules, fc FunctionCatalog, implied error, sql str
 		return v
 	}
 	// The tree holds an integer the JSON lost; bound and deparse the
-	// exact tree instead.
+	// exact tree instead. That tree holds the parser's cut of every
+	// name, so a text whose names the server cuts otherwise is refused.
+	if names != nil {
+		return denied(deny(RuleIdentifierEncoding, "a statement that needs its exact tree cannot also hold names the database's encoding cuts otherwise than UTF-8"), KindUnknown)
+	}
 	if pb, err = parser.ParseToProtobuf(sql); err != nil {
 		return denied(&denial{state: SQLStateSyntax, rule: RuleParse, reason: err.Error()}, KindUnknown)
 	}

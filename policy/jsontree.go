@@ -32,13 +32,22 @@ type transcoder struct {
 	// number the JSON writer dropped.
 	emptyInts int
 	scratch   [][]byte // one reusable buffer per nesting level
+	// names maps the stand-ins serverNames put in the text to the names
+	// the server keeps; nil for most texts.
+	names map[string]string
 }
 
 var errJSON = fmt.Errorf("policy: unreadable parse tree")
 
 // jsonToProtobuf transcodes a JSON ParseResult.
 func (s *schema) jsonToProtobuf(sql, src string, maxDepth int) (pb []byte, lossyInt bool, err error) {
-	t := &transcoder{s: s, sql: sql, src: src, maxDepth: maxDepth}
+	return s.jsonToProtobufNames(sql, src, maxDepth, nil)
+}
+
+// jsonToProtobufNames is jsonToProtobuf writing, for every string equal
+// to a key of names, its value.
+func (s *schema) jsonToProtobufNames(sql, src string, maxDepth int, names map[string]string) (pb []byte, lossyInt bool, err error) {
+	t := &transcoder{s: s, sql: sql, src: src, maxDepth: maxDepth, names: names}
 	out, err := t.object(s.parseResult, make([]byte, 0, len(src)/3), 0)
 	if err != nil {
 		return nil, false, err
@@ -138,6 +147,9 @@ func (t *transcoder) single(f *fieldInfo, num int32, out []byte, depth int) ([]b
 		s, err := t.str()
 		if err != nil {
 			return nil, err
+		}
+		if n, ok := t.names[s]; ok {
+			s = n
 		}
 		out = protowire.AppendTag(out, protowire.Number(num), protowire.BytesType)
 		return protowire.AppendString(out, s), nil

@@ -500,3 +500,6 @@ func FuzzOracle(f *testing.F) {
 		o.check(t, cat, sql)
 	})
 }
+
+// ServerEncoding implements EncodingCatalog.
+func (c oracleCatalog) ServerEncoding() string { return c.snap.Encoding }

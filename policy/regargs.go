@@ -277,6 +277,10 @@ func (w *walker) judgeName(kind, lit string, reg bool) error {
 	if !ok {
 		return deny(RuleNode, fmt.Sprintf("cannot read the %s name in %q", kind, lit))
 	}
+	parts, err := encodingOf(w.fc).cutQualified(parts)
+	if err != nil {
+		return err
+	}
 	if kind == "function" {
 		return w.function(parts)
 	}

@@ -36,6 +36,10 @@ func (w *walker) judgeTypeName(lit string, reg bool) error {
 	if !ok {
 		return deny(RuleNode, fmt.Sprintf("cannot read the type name in %q", lit))
 	}
+	parts, err := encodingOf(w.fc).cutQualified(parts)
+	if err != nil {
+		return err
+	}
 	return byQualifiedName(parts, lit, w.rowType)
 }
 

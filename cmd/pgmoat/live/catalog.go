@@ -36,6 +36,10 @@ func (c Catalog) RelationClass(schema, name string) (policy.RelationClass, bool)
 // the backends' DSN, so its role is the one "$user" stands for.
 func (c Catalog) CatalogUser() string { return c.Snap.User }
 
+// ServerEncoding implements policy.EncodingCatalog: the engine cuts
+// names to 63 bytes of the database's encoding, as the server does.
+func (c Catalog) ServerEncoding() string { return c.Snap.Encoding }
+
 // TypeByOID implements policy.TypeCatalog.
 func (c Catalog) TypeByOID(oid uint32) (policy.TypeName, bool) {
 	t, ok := c.Snap.TypeByOID(oid)
