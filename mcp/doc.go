@@ -57,7 +57,9 @@
 // and entity tools whose widest statement (every filter, every column)
 // the policy allows for the caller's profile; Admit makes that judgement,
 // cached per tool set, engine generation and profile, and says why each
-// other tool was left out.
+// other tool was left out. The discovery tools answer from the same
+// judgement: list_tables, describe_table and query_table know only the
+// table tools tools/list would show the caller.
 //
 // Result size. A page never exceeds Options.MaxResultBytes (the JSON of
 // its rows): rows are kept while they fit and the page is marked

@@ -88,6 +88,12 @@ type TableSummary struct {
 // description contains any of the words in query (all tables when query is
 // empty), best matches first, at most limit.
 func (s *ToolSet) SearchTables(query string, limit int) (tables []TableSummary, truncated bool) {
+	return s.searchTables(query, limit, nil)
+}
+
+// searchTables is SearchTables over the table tools visible admits (nil:
+// all of them).
+func (s *ToolSet) searchTables(query string, limit int, visible map[string]bool) (tables []TableSummary, truncated bool) {
 	words := strings.Fields(strings.ToLower(query))
 	type scored struct {
 		t     *ToolSpec
@@ -95,6 +101,9 @@ func (s *ToolSet) SearchTables(query string, limit int) (tables []TableSummary, 
 	}
 	var hits []scored
 	for _, t := range s.Tables {
+		if visible != nil && !visible[t.Name] {
+			continue
+		}
 		if sc := matchScore(t, words); sc > 0 || len(words) == 0 {
 			hits = append(hits, scored{t, sc})
 		}
