@@ -151,3 +151,45 @@ func (s *Server) filterToolsList(next sdk.MethodHandler) sdk.MethodHandler {
 		return &out, nil
 	}
 }
+
+// visibleSet is set as the caller of a request may see it: only the table
+// and entity tools tools/list shows them (Only), so the resources and
+// the explore prompt describe no table the policy refuses the caller's
+// profile. A request without an identity sees no table.
+func (s *Server) visibleSet(set *ToolSet, extra *sdk.RequestExtra) *ToolSet {
+	id, ok := s.identityOf(extra)
+	if !ok {
+		return set.Only(nil)
+	}
+	return set.Only(s.admitted(set, id))
+}
+
+// filterResourcesList is receiving middleware: a resources/list answer
+// carries only the table resources of tables the caller's profile is
+// shown.
+func (s *Server) filterResourcesList(next sdk.MethodHandler) sdk.MethodHandler {
+	return func(ctx context.Context, method string, req sdk.Request) (sdk.Result, error) {
+		res, err := next(ctx, method, req)
+		lr, ok := res.(*sdk.ListResourcesResult)
+		if err != nil || method != "resources/list" || !ok {
+			return res, err
+		}
+		set := s.shapes.Load().set
+		hidden := map[string]bool{}
+		for _, t := range set.Tables {
+			hidden[TableURI(t.Table)] = true
+		}
+		for _, t := range s.visibleSet(set, req.GetExtra()).Tables {
+			delete(hidden, TableURI(t.Table))
+		}
+		kept := make([]*sdk.Resource, 0, len(lr.Resources))
+		for _, r := range lr.Resources {
+			if !hidden[r.URI] {
+				kept = append(kept, r)
+			}
+		}
+		out := *lr
+		out.Resources = kept
+		return &out, nil
+	}
+}

@@ -59,7 +59,9 @@
 // cached per tool set, engine generation and profile, and says why each
 // other tool was left out. The discovery tools answer from the same
 // judgement: list_tables, describe_table and query_table know only the
-// table tools tools/list would show the caller.
+// table tools tools/list would show the caller, and so do the resources
+// (resources/list, pgmoat://schema, the table resources) and the
+// explore_database prompt.
 //
 // Result size. A page never exceeds Options.MaxResultBytes (the JSON of
 // its rows): rows are kept while they fit and the page is marked

@@ -141,7 +141,7 @@ func NewServer(opts ServerOptions) (*Server, error) {
 			Prompts:   &sdk.PromptCapabilities{ListChanged: true},
 		},
 	})
-	s.sdk.AddReceivingMiddleware(s.filterToolsList, s.sendEncoded)
+	s.sdk.AddReceivingMiddleware(s.filterToolsList, s.filterResourcesList, s.sendEncoded)
 	s.install(set)
 	s.addPrompts()
 	return s, nil

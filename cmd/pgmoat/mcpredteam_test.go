@@ -7,8 +7,12 @@ import (
 	"strings"
 	"testing"
 
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
 	"github.com/pgmoat/pgmoat/cmd/pgmoat/config"
 	"github.com/pgmoat/pgmoat/integration/shop"
+	"github.com/pgmoat/pgmoat/introspect"
+	"github.com/pgmoat/pgmoat/mcp"
 	"github.com/pgmoat/pgmoat/policy"
 )
 
@@ -188,6 +192,72 @@ func TestMCPDiscoveryFollowsThePolicy(t *testing.T) {
 				}
 				if msg := s.toolError(t, "query_table", map[string]any{"table": strings.ReplaceAll(key, "_", "")}); strings.Contains(msg, key) {
 					t.Errorf("the close-match hint names %s: %s", key, msg)
+				}
+			}
+		})
+	}
+}
+
+// TestMCPResourcesFollowThePolicy: the schema overview, the table
+// resources and the explore_database prompt describe only the tables
+// whose tools the caller's profile is shown, as tools/list and the
+// discovery tools do.
+func TestMCPResourcesFollowThePolicy(t *testing.T) {
+	t.Parallel()
+	f, cfg, engine := kindsFixture(t, nil)
+	for _, tc := range []struct {
+		id      policy.Identity
+		want    []string // schema.table
+		refused []string
+	}{
+		{policy.Identity{UserID: "1", Profile: "readonly"}, []string{"public.rk_notes", "rk_hidden.secrets"}, []string{"public.rk_notes_old"}},
+		{policy.Identity{UserID: "1", Profile: "narrow"}, []string{"public.rk_notes"}, []string{"public.rk_notes_old", "rk_hidden.secrets"}},
+	} {
+		t.Run(tc.id.Profile, func(t *testing.T) {
+			s := f.sessionAs(t, cfg, engine, tc.id)
+			ctx := t.Context()
+			uri := func(q string) string {
+				schema, name, _ := strings.Cut(q, ".")
+				return mcp.TableURI(introspect.QualifiedName{Schema: schema, Name: name})
+			}
+			list, err := s.cs.ListResources(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var uris []string
+			for _, r := range list.Resources {
+				uris = append(uris, r.URI)
+			}
+			ov, err := s.cs.ReadResource(ctx, &sdk.ReadResourceParams{URI: mcp.SchemaURI})
+			if err != nil {
+				t.Fatal(err)
+			}
+			overview := ov.Contents[0].Text
+			pr, err := s.cs.GetPrompt(ctx, &sdk.GetPromptParams{Name: "explore_database"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			prompt := pr.Messages[0].Content.(*sdk.TextContent).Text
+			for _, q := range tc.want {
+				if !slices.Contains(uris, uri(q)) || !strings.Contains(overview, "## "+q+" ") || !strings.Contains(prompt, "("+q+")") {
+					t.Errorf("%s is missing from resources/list, the overview or the prompt", q)
+				}
+				if _, err := s.cs.ReadResource(ctx, &sdk.ReadResourceParams{URI: uri(q)}); err != nil {
+					t.Errorf("read %s: %v", uri(q), err)
+				}
+			}
+			for _, q := range tc.refused {
+				if slices.Contains(uris, uri(q)) {
+					t.Errorf("resources/list has %s", uri(q))
+				}
+				if strings.Contains(overview, "## "+q+" ") {
+					t.Errorf("the overview describes %s:\n%s", q, overview)
+				}
+				if strings.Contains(prompt, "("+q+")") {
+					t.Errorf("the prompt names %s:\n%s", q, prompt)
+				}
+				if r, err := s.cs.ReadResource(ctx, &sdk.ReadResourceParams{URI: uri(q)}); err == nil {
+					t.Errorf("read %s: %s", uri(q), r.Contents[0].Text)
 				}
 			}
 		})
