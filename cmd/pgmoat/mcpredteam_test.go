@@ -263,3 +263,200 @@ func TestMCPResourcesFollowThePolicy(t *testing.T) {
 		})
 	}
 }
+
+// oddSchema is a table whose column names are SQL keywords, hold quotes,
+// dots and non-ASCII letters, or are spelled like the fixed parameters
+// and like another column's filter, each behind an index so it gets a
+// filter, with row-level security by manager.
+const oddSchema = `
+CREATE TABLE rk_odd (
+  "select" int PRIMARY KEY, "a""b" text, "a_b" text, "x.y" int, "ünï" text, "limit" int, "select_in" int,
+  amount numeric, ratio float8, at timestamptz, ts timestamp, d date, manager_id int NOT NULL);
+COMMENT ON TABLE rk_odd IS 'Odd names.';
+CREATE INDEX ON rk_odd ("a""b"); CREATE INDEX ON rk_odd ("a_b"); CREATE INDEX ON rk_odd ("x.y");
+CREATE INDEX ON rk_odd ("limit"); CREATE INDEX ON rk_odd ("select_in");
+CREATE INDEX ON rk_odd (amount); CREATE INDEX ON rk_odd (ratio); CREATE INDEX ON rk_odd (at);
+CREATE INDEX ON rk_odd (ts); CREATE INDEX ON rk_odd (d);
+CREATE INDEX ON rk_odd USING gin (to_tsvector('english', "ünï"));
+CREATE INDEX ON rk_odd USING gin ("a""b" gin_trgm_ops);
+ALTER TABLE rk_odd ENABLE ROW LEVEL SECURITY;
+CREATE POLICY rk_odd_mine ON rk_odd FOR SELECT
+  USING (manager_id = NULLIF(current_setting('request.user_id', true), '')::int);
+INSERT INTO rk_odd SELECT g, 'q"' || g || '%', 'ab' || g, g * 10, 'word' || g || ' quick fox', 100 + g, 200 + g,
+  g * 1.5, g / 4.0, timestamptz '2024-01-01 00:00Z' + g * interval '1 day', timestamp '2024-01-01' + g * interval '1 day',
+  date '2024-01-01' + g, 1 + g % 3
+  FROM generate_series(1, 30) g;
+GRANT SELECT ON rk_odd TO ` + shop.ReaderRole
+
+// TestMCPArgumentAttacksHeld: arguments that try to make the built
+// statement read something else, or make the server evaluate something,
+// are refused before any SQL runs, or read exactly the rows they name
+// under row-level security (manager 1 owns the rows whose "select" is a
+// multiple of 3).
+func TestMCPArgumentAttacksHeld(t *testing.T) {
+	t.Parallel()
+	f, cfg, engine := kindsFixture(t, nil)
+	f.superExec(t, oddSchema)
+	alice := f.sessionAs(t, cfg, engine, policy.Identity{UserID: "1", Profile: "readonly"})
+	const tool = "query_rk_odd"
+	huge := make([]any, 100000)
+	for i := range huge {
+		huge[i] = i
+	}
+	for _, tc := range []struct {
+		name string
+		args map[string]any
+		// want is the "select" values returned, in order; nil with
+		// refused set means a tool error containing refused.
+		want    []int64
+		refused string
+	}{
+		{"a keyword column's filter", map[string]any{"select": 3}, []int64{3}, ""},
+		{"a row of another manager by its key", map[string]any{"select": 4}, nil, ""},
+		{"a column named like another's filter", map[string]any{"select_in": 203}, []int64{3}, ""},
+		{"that other column's _in", map[string]any{"select_in_3294b0": []any{3, 4, 6}}, []int64{3, 6}, ""},
+		{"a column named limit", map[string]any{"limit_6dc023": 103}, []int64{3}, ""},
+		{"limit stays the limit", map[string]any{"limit": 2}, []int64{3, 6}, ""},
+		{"a quoted column", map[string]any{"a_b_7da64a": `q"3%`}, []int64{3}, ""},
+		{"the column its name folds to", map[string]any{"a_b": "ab3"}, []int64{3}, ""},
+		{"a dotted column", map[string]any{"x_y": 30}, []int64{3}, ""},
+		{"substring with a quote and %", map[string]any{"a_b_search": `"3%`}, []int64{3}, ""},
+		{"substring _ is literal", map[string]any{"a_b_search": "_"}, nil, ""},
+		{"substring backslash", map[string]any{"a_b_search": `\`}, nil, ""},
+		{"full-text on a Unicode column", map[string]any{"uni_search": "word3"}, []int64{3}, ""},
+		{"full-text unbalanced quote", map[string]any{"uni_search": `"word3`}, []int64{3}, ""},
+		{"full-text operators only", map[string]any{"uni_search": `!!! & | <-> ((( ):*`}, nil, ""},
+		// websearch syntax reads tsquery operators as separators: the words
+		// word3 and fox, no syntax error.
+		{"full-text tsquery syntax", map[string]any{"uni_search": `word3:* & !fox`}, []int64{3}, ""},
+		{"a numeric bound of 8000 digits", map[string]any{"amount_gte": strings.Repeat("9", 8000)}, nil, ""},
+		{"timestamp without zone", map[string]any{"ts": "2024-01-04 00:00:00"}, []int64{3}, ""},
+		{"huge limit is capped", map[string]any{"limit": 1000000000000, "columns": []any{"select"}}, []int64{3, 6, 9, 12, 15, 18, 21, 24, 27, 30}, ""},
+		{"order by a dotted column", map[string]any{"order_by": "x.y desc", "limit": 1}, []int64{30}, ""},
+
+		{"columns: ctid", map[string]any{"columns": []any{"ctid"}}, nil, "is not a column"},
+		{"columns: xmin", map[string]any{"columns": []any{"xmin"}}, nil, "is not a column"},
+		{"columns: tableoid", map[string]any{"columns": []any{"tableoid"}}, nil, "is not a column"},
+		{"columns: qualified", map[string]any{"columns": []any{"t.select"}}, nil, "is not a column"},
+		{"columns: quoted escape", map[string]any{"columns": []any{`select", pg_read_file('/etc/passwd') AS "z`}}, nil, "is not a column"},
+		{"columns: another table's column", map[string]any{"columns": []any{"body"}}, nil, "is not a column"},
+		{"columns: an alias", map[string]any{"columns": []any{"manager_id AS select"}}, nil, "is not a column"},
+		{"columns: empty", map[string]any{"columns": []any{}}, nil, "non-empty"},
+		{"order_by: ctid", map[string]any{"order_by": "ctid"}, nil, "order_by must be"},
+		{"order_by: tableoid", map[string]any{"order_by": "tableoid desc"}, nil, "order_by must be"},
+		{"order_by: expression", map[string]any{"order_by": "random()"}, nil, "order_by must be"},
+		{"order_by: two keys", map[string]any{"order_by": "select asc, ctid"}, nil, "order_by must be"},
+		{"order_by: nulls", map[string]any{"order_by": "select asc nulls first"}, nil, "order_by must be"},
+		{"order_by: case", map[string]any{"order_by": "SELECT"}, nil, "order_by must be"},
+		{"order_by: unindexed", map[string]any{"order_by": "ünï"}, nil, "order_by must be"},
+		{"unknown parameter ctid", map[string]any{"ctid": "(0,1)"}, nil, "has no parameter"},
+		{"unknown parameter qualified", map[string]any{"t.select": 1}, nil, "has no parameter"},
+		{"integer as SQL", map[string]any{"select": "1 OR 1=1"}, nil, "must be an integer"},
+		{"integer beyond int64", map[string]any{"select": json.Number("9223372036854775808")}, nil, "must be an integer"},
+		{"integer beyond int4", map[string]any{"select": json.Number("2147483648")}, nil, "out of range"},
+		{"integer in exponent form", map[string]any{"select": json.Number("1e3")}, nil, "must be an integer"},
+		{"integer with a fraction", map[string]any{"select": json.Number("3.0")}, nil, "must be an integer"},
+		{"numeric NaN", map[string]any{"amount": "NaN"}, nil, "decimal number"},
+		{"numeric Infinity", map[string]any{"amount_lte": "Infinity"}, nil, "decimal number"},
+		{"numeric -Infinity", map[string]any{"amount_gte": "-Infinity"}, nil, "decimal number"},
+		{"numeric exponent", map[string]any{"amount": "1e5"}, nil, "decimal number"},
+		{"numeric padded", map[string]any{"amount": " 4.5"}, nil, "decimal number"},
+		{"numeric as a JSON number", map[string]any{"amount": 4.5}, nil, "decimal number"},
+		{"float NaN string", map[string]any{"ratio": "NaN"}, nil, "must be a number"},
+		{"float Infinity string", map[string]any{"ratio_gte": "Infinity"}, nil, "must be a number"},
+		{"float beyond float64", map[string]any{"ratio": json.Number("1e400")}, nil, "must be a number"},
+		{"timestamptz infinity", map[string]any{"at_gte": "infinity"}, nil, "timestamp"},
+		{"timestamptz -infinity", map[string]any{"at_lte": "-infinity"}, nil, "timestamp"},
+		{"timestamptz now", map[string]any{"at": "now"}, nil, "timestamp"},
+		{"timestamptz epoch", map[string]any{"at": "epoch"}, nil, "timestamp"},
+		{"timestamptz today", map[string]any{"at_gte": "today"}, nil, "timestamp"},
+		{"timestamptz with SQL", map[string]any{"at": "2024-01-04T00:00:00Z' OR '1'='1"}, nil, "timestamp"},
+		{"timestamp now", map[string]any{"ts_gte": "now"}, nil, "(timestamp)"},
+		{"timestamp infinity", map[string]any{"ts_lte": "infinity"}, nil, "(timestamp)"},
+		{"timestamp epoch", map[string]any{"ts": "epoch"}, nil, "(timestamp)"},
+		{"timestamp allballs", map[string]any{"ts": "allballs"}, nil, "(timestamp)"},
+		{"date today", map[string]any{"d": "today"}, nil, "date"},
+		{"date infinity", map[string]any{"d_gte": "infinity"}, nil, "date"},
+		{"date epoch", map[string]any{"d_lte": "epoch"}, nil, "date"},
+		{"date tomorrow in a list", map[string]any{"d_in": []any{"2024-01-04", "tomorrow"}}, nil, "date"},
+		{"_in of 100k values", map[string]any{"select_in_3294b0": huge}, nil, "at most"},
+		{"_in empty", map[string]any{"select_in_3294b0": []any{}}, nil, "at least one"},
+		{"_in with null", map[string]any{"select_in_3294b0": []any{3, nil}}, nil, "null"},
+		{"_in nested", map[string]any{"select_in_3294b0": []any{[]any{3}}}, nil, "must be an integer"},
+		{"full-text above the value limit", map[string]any{"uni_search": strings.Repeat("w", 8<<10+1)}, nil, "bytes long"},
+		{"substring with NUL", map[string]any{"a_b_search": "a\x00b"}, nil, "NUL"},
+		{"limit 0", map[string]any{"limit": 0}, nil, "at least 1"},
+		{"limit negative", map[string]any{"limit": -1}, nil, "at least 1"},
+		{"limit as a string", map[string]any{"limit": "10"}, nil, "must be an integer"},
+		{"limit fraction", map[string]any{"limit": 2.5}, nil, "must be an integer"},
+		{"limit exponent", map[string]any{"limit": json.Number("1e3")}, nil, "must be an integer"},
+		{"cursor garbage", map[string]any{"cursor": "x"}, nil, "cursor is not valid"},
+		{"cursor forged MAC", map[string]any{"cursor": "eyJ2IjoxLCJxIjoiIiwiayI6WyIwIl19.AAAA"}, nil, "cursor is not valid"},
+		{"cursor empty", map[string]any{"cursor": ""}, nil, "cursor must be"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := alice.call(t, tool, tc.args)
+			if tc.refused != "" {
+				if !res.IsError || !strings.Contains(text(res), tc.refused) {
+					t.Fatalf("%v: want a tool error with %q, got %s", tc.args, tc.refused, text(res))
+				}
+				return
+			}
+			if res.IsError {
+				t.Fatalf("%v: %s", tc.args, text(res))
+			}
+			if got := ids(t, decodeResult(t, res), "select"); !slices.Equal(got, tc.want) {
+				t.Fatalf("%v: select %v, want %v", tc.args, got, tc.want)
+			}
+		})
+	}
+	t.Run("columns return just those columns", func(t *testing.T) {
+		r := alice.rows(t, tool, map[string]any{"columns": []any{"x.y", `a"b`}, "select": 3})
+		if len(r.Rows) != 1 || len(r.Rows[0]) != 2 || r.Rows[0]["x.y"] != float64(30) || r.Rows[0][`a"b`] != `q"3%` {
+			t.Fatalf("rows %v", r.Rows)
+		}
+	})
+}
+
+// TestMCPCursorReplayHeld: a cursor continues only the query and the
+// caller it was made for, under the key that signed it.
+func TestMCPCursorReplayHeld(t *testing.T) {
+	t.Parallel()
+	f, cfg, engine := kindsFixture(t, nil)
+	f.superExec(t, oddSchema)
+	one := policy.Identity{UserID: "1", Profile: "readonly"}
+	alice := f.sessionAs(t, cfg, engine, one)
+	first := alice.rows(t, "query_rk_odd", map[string]any{"limit": 3, "columns": []any{"select"}})
+	if first.NextCursor == "" {
+		t.Fatal("no cursor")
+	}
+	cur := first.NextCursor
+	if got := ids(t, alice.rows(t, "query_rk_odd", map[string]any{"limit": 3, "cursor": cur}), "select"); !slices.Equal(got, []int64{12, 15, 18}) {
+		t.Fatalf("second page %v", got)
+	}
+	rekeyed := *cfg
+	rekeyed.MCP.CursorSecret = "another secret of thirty-two bytes!"
+	for _, tc := range []struct {
+		name string
+		s    *session
+		tool string
+		args map[string]any
+	}{
+		{"another user", f.sessionAs(t, cfg, engine, policy.Identity{UserID: "2", Profile: "readonly"}), "query_rk_odd", nil},
+		{"another profile", f.sessionAs(t, cfg, engine, policy.Identity{UserID: "1", Profile: "narrow"}), "query_rk_odd", nil},
+		{"another filter", alice, "query_rk_odd", map[string]any{"d_gte": "2024-01-01"}},
+		{"another order", alice, "query_rk_odd", map[string]any{"order_by": "select desc"}},
+		{"another tool", alice, "query_rk_notes", nil},
+		{"another key", f.sessionAs(t, &rekeyed, engine, one), "query_rk_odd", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := map[string]any{"cursor": cur}
+			for k, v := range tc.args {
+				args[k] = v
+			}
+			if msg := tc.s.toolError(t, tc.tool, args); !strings.Contains(msg, "cursor is not valid") {
+				t.Fatalf("%s: %s", tc.name, msg)
+			}
+		})
+	}
+}
