@@ -37,6 +37,22 @@ func Admit(set *ToolSet, engine *policy.Engine, id policy.Identity) (admitted ma
 	return admitted, left
 }
 
+// ReadableByAny is a GenerateOptions.Readable that asks engine whether
+// any of profiles may read a relation at all (SELECT 1 FROM it): what it
+// refuses for every profile, no tool of it could ever be admitted.
+// Admit still judges each tool per profile.
+func ReadableByAny(engine *policy.Engine, profiles []string) func(introspect.QualifiedName) bool {
+	return func(q introspect.QualifiedName) bool {
+		sql := "SELECT 1 FROM " + quoteQualified(q)
+		for _, p := range profiles {
+			if engine.Decide(policy.Identity{Profile: p}, sql).Err() == nil {
+				return true
+			}
+		}
+		return false
+	}
+}
+
 // Only returns a copy of set that lists just the admitted table and
 // entity tools (the discovery tools stay), for printing what one profile
 // would see.

@@ -61,7 +61,9 @@
 // judgement: list_tables, describe_table and query_table know only the
 // table tools tools/list would show the caller, and so do the resources
 // (resources/list, pgmoat://schema, the table resources) and the
-// explore_database prompt.
+// explore_database prompt. A relation no profile may read at all
+// (GenerateOptions.Readable, which asks the policy) gets no tool, so it
+// takes neither a tool name nor a place in the token budget.
 //
 // Result size. A page never exceeds Options.MaxResultBytes (the JSON of
 // its rows): rows are kept while they fit and the page is marked

@@ -90,9 +90,9 @@ func (f *shopFixture) sessionAs(t *testing.T, cfg *config.Config, engine *policy
 
 // TestMCPRelationKinds: the tools listed for the kinds schema are the
 // ones the policy lets a client read, each call returns what the parent
-// shows under row-level security, and a tool that is not listed (an
-// inheritance child of an RLS table, a table of a schema the profile
-// may not read) is refused when called by name.
+// shows under row-level security, an inheritance child of an RLS table
+// has no tool, and a tool that is not listed to a profile (a table of a
+// schema it may not read) is refused when called by name.
 func TestMCPRelationKinds(t *testing.T) {
 	t.Parallel()
 	f, cfg, engine := kindsFixture(t, nil)
@@ -125,8 +125,9 @@ func TestMCPRelationKinds(t *testing.T) {
 	if r := s.rows(t, "query_rk_ft", nil); r.RowCount != 0 {
 		t.Errorf("query_rk_ft: %d rows from /dev/null", r.RowCount)
 	}
-	if msg := s.toolError(t, "query_rk_notes_old", nil); !strings.Contains(msg, "relation.partition") {
-		t.Errorf("query_rk_notes_old called by name: %s", msg)
+	// No profile may read the child by its own name: it has no tool.
+	if res, err := s.cs.CallTool(t.Context(), &sdk.CallToolParams{Name: "query_rk_notes_old"}); err == nil {
+		t.Errorf("query_rk_notes_old called by name: %s", text(res))
 	}
 
 	n := f.sessionAs(t, cfg, engine, narrow)
@@ -458,5 +459,23 @@ func TestMCPCursorReplayHeld(t *testing.T) {
 				t.Fatalf("%s: %s", tc.name, msg)
 			}
 		})
+	}
+}
+
+// TestMCPBudgetSkipsUnreadableRelations: a relation no profile may read
+// (here an inheritance child of a table with row-level security, the
+// bigger table of the two) takes no place among the table tools listed
+// one by one: with room for one, the readable parent is the one listed.
+func TestMCPBudgetSkipsUnreadableRelations(t *testing.T) {
+	t.Parallel()
+	f, cfg, engine := kindsFixture(t, func(c *config.Config) {
+		c.MCP.Tools.Include = []string{"rk_notes", "rk_notes_old"}
+		c.MCP.Tools.DiscoveryThreshold = 1
+	})
+	f.superExec(t, `INSERT INTO rk_notes_old (id, manager_id, body) SELECT g, 1 + g % 3, 'old ' || g FROM generate_series(100, 3000) g;
+ANALYZE rk_notes_old`)
+	s := f.sessionAs(t, cfg, engine, policy.Identity{UserID: "1", Profile: "readonly"})
+	if names := s.toolNames(t); !slices.Contains(names, "query_rk_notes") {
+		t.Fatalf("tools/list: %v; want query_rk_notes listed, the one table tool the profile may run", names)
 	}
 }
