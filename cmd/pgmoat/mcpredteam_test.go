@@ -479,3 +479,28 @@ ANALYZE rk_notes_old`)
 		t.Fatalf("tools/list: %v; want query_rk_notes listed, the one table tool the profile may run", names)
 	}
 }
+
+// TestMCPNarrowedProfileHeld: once a profile is narrowed (a RELOAD that
+// takes a schema away), a statement shape the door built and verified
+// before is refused, and tools/list and list_tables drop the tool.
+func TestMCPNarrowedProfileHeld(t *testing.T) {
+	t.Parallel()
+	f, cfg, engine := kindsFixture(t, nil)
+	s := f.sessionAs(t, cfg, engine, policy.Identity{UserID: "1", Profile: "readonly"})
+	if r := s.rows(t, "query_rk_hidden_secrets", map[string]any{"id": 1}); r.RowCount != 1 {
+		t.Fatalf("query_rk_hidden_secrets: %d rows", r.RowCount)
+	}
+	profiles := cfg.PolicyOptions().Profiles
+	p := profiles["readonly"]
+	p.AllowSchemas = []string{"public"}
+	profiles["readonly"] = p
+	if err := engine.SetProfiles(profiles); err != nil {
+		t.Fatal(err)
+	}
+	if msg := s.toolError(t, "query_rk_hidden_secrets", map[string]any{"id": 1}); !strings.Contains(msg, "relation.denied") {
+		t.Errorf("the same call after narrowing: %s", msg)
+	}
+	if slices.Contains(s.toolNames(t), "query_rk_hidden_secrets") {
+		t.Error("tools/list keeps query_rk_hidden_secrets after narrowing")
+	}
+}
