@@ -61,9 +61,15 @@ func (s *ToolSet) Only(admitted map[string]bool) *ToolSet {
 	keep := func(ts []*ToolSpec) []*ToolSpec {
 		var kept []*ToolSpec
 		for _, t := range ts {
-			if admitted[t.Name] {
-				kept = append(kept, t)
+			if !admitted[t.Name] {
+				continue
 			}
+			if d := t.describeFor(admitted); d != t.Description {
+				c := *t
+				c.Description = d
+				t = &c
+			}
+			kept = append(kept, t)
 		}
 		return kept
 	}
@@ -156,11 +162,21 @@ func (s *Server) filterToolsList(next sdk.MethodHandler) sdk.MethodHandler {
 			return res, err
 		}
 		set := s.shapes.Load().set
+		admitted := s.admitted(set, id)
 		kept := make([]*sdk.Tool, 0, len(lr.Tools))
 		for _, t := range lr.Tools {
-			if s.listable(set, id, t.Name) {
-				kept = append(kept, t)
+			if !s.listable(set, id, t.Name) {
+				continue
 			}
+			// A description names only the related tools listed too.
+			if spec, ok := set.Tool(t.Name); ok && spec.Table.Name != "" {
+				if d := spec.describeFor(admitted); d != t.Description {
+					c := *t
+					c.Description = d
+					t = &c
+				}
+			}
+			kept = append(kept, t)
 		}
 		out := *lr
 		out.Tools = kept

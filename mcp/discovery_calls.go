@@ -63,6 +63,8 @@ func (s *Server) describeTable(set *ToolSet, visible map[string]bool, raw json.R
 		return res
 	}
 	d, _ := set.DescribeTable(key)
+	spec, _ := set.Table(key)
+	d.Description = spec.describeFor(visible)
 	return jsonResult(d)
 }
 

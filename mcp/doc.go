@@ -61,7 +61,8 @@
 // judgement: list_tables, describe_table and query_table know only the
 // table tools tools/list would show the caller, and so do the resources
 // (resources/list, pgmoat://schema, the table resources) and the
-// explore_database prompt. A relation no profile may read at all
+// explore_database prompt, and a description names only the related
+// tools the caller is shown (describeFor). A relation no profile may read at all
 // (GenerateOptions.Readable, which asks the policy) gets no tool, so it
 // takes neither a tool name nor a place in the token budget.
 //

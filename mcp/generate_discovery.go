@@ -104,7 +104,7 @@ func (s *ToolSet) searchTables(query string, limit int, visible map[string]bool)
 		if visible != nil && !visible[t.Name] {
 			continue
 		}
-		if sc := matchScore(t, words); sc > 0 || len(words) == 0 {
+		if sc := matchScore(t, t.describeFor(visible), words); sc > 0 || len(words) == 0 {
 			hits = append(hits, scored{t, sc})
 		}
 	}
@@ -117,7 +117,7 @@ func (s *ToolSet) searchTables(query string, limit int, visible map[string]bool)
 	}
 	for _, h := range hits {
 		ts := TableSummary{Table: h.t.Key, Schema: h.t.Table.Schema, Name: h.t.Table.Name,
-			Kind: h.t.RelKind.String(), Description: firstParagraph(h.t.Description)}
+			Kind: h.t.RelKind.String(), Description: firstParagraph(h.t.describeFor(visible))}
 		if !h.t.Unlisted {
 			ts.Tool = h.t.Name
 		}
@@ -126,9 +126,9 @@ func (s *ToolSet) searchTables(query string, limit int, visible map[string]bool)
 	return tables, truncated
 }
 
-func matchScore(t *ToolSpec, words []string) int {
+func matchScore(t *ToolSpec, description string, words []string) int {
 	name := strings.ToLower(t.Table.Schema + " " + t.Table.Name + " " + t.Key)
-	desc := strings.ToLower(firstParagraph(t.Description))
+	desc := strings.ToLower(firstParagraph(description))
 	score := 0
 	for _, w := range words {
 		switch {

@@ -504,3 +504,58 @@ func TestMCPNarrowedProfileHeld(t *testing.T) {
 		t.Error("tools/list keeps query_rk_hidden_secrets after narrowing")
 	}
 }
+
+// TestMCPRelatedHintsFollowThePolicy: a table's description names the
+// related tools (foreign keys either way) the caller's profile is shown
+// and no other: a table of a schema the profile may not read that
+// references it is named neither in tools/list nor by the discovery
+// tools nor in the resources.
+func TestMCPRelatedHintsFollowThePolicy(t *testing.T) {
+	t.Parallel()
+	for _, discovery := range []string{"never", "always"} {
+		t.Run(discovery, func(t *testing.T) {
+			t.Parallel()
+			f, cfg, engine := kindsFixture(t, func(c *config.Config) { c.MCP.Tools.Discovery = discovery })
+			f.superExec(t, `ALTER TABLE rk_hidden.secrets ADD COLUMN note_id int REFERENCES rk_notes(id);
+CREATE INDEX ON rk_hidden.secrets (note_id)`)
+			for _, tc := range []struct {
+				profile string
+				named   bool
+			}{{"readonly", true}, {"narrow", false}} {
+				s := f.sessionAs(t, cfg, engine, policy.Identity{UserID: "1", Profile: tc.profile})
+				var texts []string
+				list, err := s.cs.ListTools(t.Context(), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, tool := range list.Tools {
+					if tool.Name == "query_rk_notes" {
+						texts = append(texts, tool.Description)
+					}
+				}
+				if discovery == "always" {
+					texts = append(texts, text(s.call(t, "list_tables", map[string]any{"query": "notes"})),
+						text(s.call(t, "describe_table", map[string]any{"table": "rk_notes"})))
+				}
+				ov, err := s.cs.ReadResource(t.Context(), &sdk.ReadResourceParams{URI: mcp.SchemaURI})
+				if err != nil {
+					t.Fatal(err)
+				}
+				texts = append(texts, ov.Contents[0].Text)
+				for i, txt := range texts {
+					if got := strings.Contains(txt, "rk_hidden_secrets by note_id"); got != tc.named {
+						t.Errorf("%s, text %d names the hidden table's tool: %v, want %v:\n%s", tc.profile, i, got, tc.named, txt)
+					}
+				}
+				if tc.named || discovery != "always" {
+					continue
+				}
+				// The hint must not make a search for the hidden table
+				// find the table it references.
+				if res := s.call(t, "list_tables", map[string]any{"query": "secrets"}); strings.Contains(text(res), "rk_notes") {
+					t.Errorf("list_tables secrets finds rk_notes through the hint: %s", text(res))
+				}
+			}
+		})
+	}
+}
