@@ -559,3 +559,38 @@ CREATE INDEX ON rk_hidden.secrets (note_id)`)
 		})
 	}
 }
+
+// TestMCPQueryTableArgumentsHeld: query_table takes a table's filters
+// only inside filters, and its fixed parameters only outside.
+func TestMCPQueryTableArgumentsHeld(t *testing.T) {
+	t.Parallel()
+	f, cfg, engine := kindsFixture(t, func(c *config.Config) { c.MCP.Tools.Discovery = "always" })
+	s := f.sessionAs(t, cfg, engine, policy.Identity{UserID: "1", Profile: "readonly"})
+	for _, tc := range []struct {
+		name string
+		args map[string]any
+		want string
+	}{
+		{"limit inside filters", map[string]any{"table": "rk_notes", "filters": map[string]any{"limit": 5}}, "has no parameter"},
+		{"cursor inside filters", map[string]any{"table": "rk_notes", "filters": map[string]any{"cursor": "x"}}, "has no parameter"},
+		{"a filter outside filters", map[string]any{"table": "rk_notes", "id": 3}, "query_table has no parameter"},
+		{"a system column as a filter", map[string]any{"table": "rk_notes", "filters": map[string]any{"ctid": "(0,1)"}}, "has no parameter"},
+		{"filters not an object", map[string]any{"table": "rk_notes", "filters": "id = 3"}, "filters must be an object"},
+		{"a qualified table", map[string]any{"table": "public.rk_notes"}, "There is no table"},
+		{"a quoted table", map[string]any{"table": `"rk_notes"`}, "There is no table"},
+		{"a sequence", map[string]any{"table": "rk_seq"}, "There is no table"},
+		{"a partition", map[string]any{"table": "rk_events_2024"}, "There is no table"},
+		{"a system catalog", map[string]any{"table": "pg_authid"}, "There is no table"},
+		{"a table as a number", map[string]any{"table": 3}, "needs table"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if msg := s.toolError(t, "query_table", tc.args); !strings.Contains(msg, tc.want) {
+				t.Fatalf("%v: %s", tc.args, msg)
+			}
+		})
+	}
+	r := s.rows(t, "query_table", map[string]any{"table": "rk_notes", "filters": map[string]any{"id": 3}})
+	if got := ids(t, r, "id"); !slices.Equal(got, []int64{3}) {
+		t.Fatalf("query_table rk_notes id 3: %v", got)
+	}
+}
