@@ -37,6 +37,22 @@ func Admit(set *ToolSet, engine *policy.Engine, id policy.Identity) (admitted ma
 	return admitted, left
 }
 
+// ReadableByAny is a GenerateOptions.Readable that asks engine whether
+// any of profiles may read a relation at all (SELECT 1 FROM it): what it
+// refuses for every profile, no tool of it could ever be admitted.
+// Admit still judges each tool per profile.
+func ReadableByAny(engine *policy.Engine, profiles []string) func(introspect.QualifiedName) bool {
+	return func(q introspect.QualifiedName) bool {
+		sql := "SELECT 1 FROM " + quoteQualified(q)
+		for _, p := range profiles {
+			if engine.Decide(policy.Identity{Profile: p}, sql).Err() == nil {
+				return true
+			}
+		}
+		return false
+	}
+}
+
 // Only returns a copy of set that lists just the admitted table and
 // entity tools (the discovery tools stay), for printing what one profile
 // would see.
@@ -45,9 +61,15 @@ func (s *ToolSet) Only(admitted map[string]bool) *ToolSet {
 	keep := func(ts []*ToolSpec) []*ToolSpec {
 		var kept []*ToolSpec
 		for _, t := range ts {
-			if admitted[t.Name] {
-				kept = append(kept, t)
+			if !admitted[t.Name] {
+				continue
 			}
+			if d := t.describeFor(admitted); d != t.Description {
+				c := *t
+				c.Description = d
+				t = &c
+			}
+			kept = append(kept, t)
 		}
 		return kept
 	}
@@ -140,14 +162,66 @@ func (s *Server) filterToolsList(next sdk.MethodHandler) sdk.MethodHandler {
 			return res, err
 		}
 		set := s.shapes.Load().set
+		admitted := s.admitted(set, id)
 		kept := make([]*sdk.Tool, 0, len(lr.Tools))
 		for _, t := range lr.Tools {
-			if s.listable(set, id, t.Name) {
-				kept = append(kept, t)
+			if !s.listable(set, id, t.Name) {
+				continue
 			}
+			// A description names only the related tools listed too.
+			if spec, ok := set.Tool(t.Name); ok && spec.Table.Name != "" {
+				if d := spec.describeFor(admitted); d != t.Description {
+					c := *t
+					c.Description = d
+					t = &c
+				}
+			}
+			kept = append(kept, t)
 		}
 		out := *lr
 		out.Tools = kept
+		return &out, nil
+	}
+}
+
+// visibleSet is set as the caller of a request may see it: only the table
+// and entity tools tools/list shows them (Only), so the resources and
+// the explore prompt describe no table the policy refuses the caller's
+// profile. A request without an identity sees no table.
+func (s *Server) visibleSet(set *ToolSet, extra *sdk.RequestExtra) *ToolSet {
+	id, ok := s.identityOf(extra)
+	if !ok {
+		return set.Only(nil)
+	}
+	return set.Only(s.admitted(set, id))
+}
+
+// filterResourcesList is receiving middleware: a resources/list answer
+// carries only the table resources of tables the caller's profile is
+// shown.
+func (s *Server) filterResourcesList(next sdk.MethodHandler) sdk.MethodHandler {
+	return func(ctx context.Context, method string, req sdk.Request) (sdk.Result, error) {
+		res, err := next(ctx, method, req)
+		lr, ok := res.(*sdk.ListResourcesResult)
+		if err != nil || method != "resources/list" || !ok {
+			return res, err
+		}
+		set := s.shapes.Load().set
+		hidden := map[string]bool{}
+		for _, t := range set.Tables {
+			hidden[TableURI(t.Table)] = true
+		}
+		for _, t := range s.visibleSet(set, req.GetExtra()).Tables {
+			delete(hidden, TableURI(t.Table))
+		}
+		kept := make([]*sdk.Resource, 0, len(lr.Resources))
+		for _, r := range lr.Resources {
+			if !hidden[r.URI] {
+				kept = append(kept, r)
+			}
+		}
+		out := *lr
+		out.Resources = kept
 		return &out, nil
 	}
 }

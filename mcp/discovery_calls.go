@@ -13,9 +13,14 @@ import (
 
 // The discovery-mode tools: list_tables and describe_table answer from the
 // tool set without touching the database; query_table runs the table
-// tool's own validation and statement.
+// tool's own validation and statement. All three know only the table tools
+// tools/list would show the caller (visible, from Admit): a table the
+// policy refuses the caller's profile (a schema it may not read, an
+// inheritance child of a table with row-level security) is neither named,
+// described, offered as a close match nor queried, so the discovery tools
+// say no more than tools/list does (invariant 11).
 
-func (s *Server) listTables(set *ToolSet, raw json.RawMessage) *sdk.CallToolResult {
+func (s *Server) listTables(set *ToolSet, visible map[string]bool, raw json.RawMessage) *sdk.CallToolResult {
 	spec, _ := set.Tool("list_tables")
 	obj, err := decodeObject(raw)
 	if err != nil {
@@ -41,7 +46,7 @@ func (s *Server) listTables(set *ToolSet, raw json.RawMessage) *sdk.CallToolResu
 			return errorResult(fmt.Sprintf("list_tables has no parameter %q; it takes query and limit.", k))
 		}
 	}
-	tables, truncated := set.SearchTables(query, limit)
+	tables, truncated := set.searchTables(query, limit, visible)
 	if tables == nil {
 		tables = []TableSummary{}
 	}
@@ -52,18 +57,20 @@ func (s *Server) listTables(set *ToolSet, raw json.RawMessage) *sdk.CallToolResu
 	return jsonResult(out)
 }
 
-func (s *Server) describeTable(set *ToolSet, raw json.RawMessage) *sdk.CallToolResult {
-	key, res := tableArg(set, raw, "describe_table", nil)
+func (s *Server) describeTable(set *ToolSet, visible map[string]bool, raw json.RawMessage) *sdk.CallToolResult {
+	key, res := tableArg(set, visible, raw, "describe_table", nil)
 	if res != nil {
 		return res
 	}
 	d, _ := set.DescribeTable(key)
+	spec, _ := set.Table(key)
+	d.Description = spec.describeFor(visible)
 	return jsonResult(d)
 }
 
-func (s *Server) queryTable(ctx context.Context, id policy.Identity, set *ToolSet, raw json.RawMessage) *sdk.CallToolResult {
+func (s *Server) queryTable(ctx context.Context, id policy.Identity, set *ToolSet, visible map[string]bool, raw json.RawMessage) *sdk.CallToolResult {
 	var rest map[string]any
-	key, res := tableArg(set, raw, "query_table", &rest)
+	key, res := tableArg(set, visible, raw, "query_table", &rest)
 	if res != nil {
 		return res
 	}
@@ -98,9 +105,10 @@ func (s *Server) queryTable(ctx context.Context, id policy.Identity, set *ToolSe
 	return s.execute(ctx, id, set, spec, a)
 }
 
-// tableArg reads the table parameter; rest, when non-nil, receives the
-// other arguments.
-func tableArg(set *ToolSet, raw json.RawMessage, tool string, rest *map[string]any) (string, *sdk.CallToolResult) {
+// tableArg reads the table parameter, a table among visible; rest, when
+// non-nil, receives the other arguments. A table the caller may not see
+// is answered as one that does not exist.
+func tableArg(set *ToolSet, visible map[string]bool, raw json.RawMessage, tool string, rest *map[string]any) (string, *sdk.CallToolResult) {
 	obj, err := decodeObject(raw)
 	if err != nil {
 		return "", errorResult(err.Error())
@@ -115,9 +123,9 @@ func tableArg(set *ToolSet, raw json.RawMessage, tool string, rest *map[string]a
 	if key == "" {
 		return "", errorResult(tool + " needs table: a name exactly as list_tables gives it.")
 	}
-	if _, ok := set.Table(key); !ok {
+	if spec, ok := set.Table(key); !ok || !visible[spec.Name] {
 		hint := ""
-		if hits, _ := set.SearchTables(strings.ReplaceAll(key, "_", " "), 5); len(hits) > 0 {
+		if hits, _ := set.searchTables(strings.ReplaceAll(key, "_", " "), 5, visible); len(hits) > 0 {
 			names := make([]string, len(hits))
 			for i, h := range hits {
 				names[i] = h.Table

@@ -57,7 +57,14 @@
 // and entity tools whose widest statement (every filter, every column)
 // the policy allows for the caller's profile; Admit makes that judgement,
 // cached per tool set, engine generation and profile, and says why each
-// other tool was left out.
+// other tool was left out. The discovery tools answer from the same
+// judgement: list_tables, describe_table and query_table know only the
+// table tools tools/list would show the caller, and so do the resources
+// (resources/list, pgmoat://schema, the table resources) and the
+// explore_database prompt, and a description names only the related
+// tools the caller is shown (describeFor). A relation no profile may read at all
+// (GenerateOptions.Readable, which asks the policy) gets no tool, so it
+// takes neither a tool name nor a place in the token budget.
 //
 // Result size. A page never exceeds Options.MaxResultBytes (the JSON of
 // its rows): rows are kept while they fit and the page is marked

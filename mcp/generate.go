@@ -77,11 +77,11 @@ func (g *generator) run() error {
 }
 
 // exposedRelations are the relations the role can read that the
-// configuration lets through, in snapshot order.
+// configuration and the policy (Readable) let through, in snapshot order.
 func (g *generator) exposedRelations() []*introspect.Relation {
 	var out []*introspect.Relation
 	for _, r := range g.snap.Relations {
-		if !r.Selectable || !g.opts.exposed(r.QualifiedName()) {
+		if !r.Selectable || !g.opts.exposed(r.QualifiedName()) || !g.opts.readable(r.QualifiedName()) {
 			continue
 		}
 		out = append(out, r)
@@ -143,7 +143,7 @@ func (g *generator) entities(tableNames []string) error {
 		}
 		q := tableRef(e.Table)
 		r, ok := g.snap.Relation(q.Schema, q.Name)
-		if !ok || !r.Selectable {
+		if !ok || !r.Selectable || !g.opts.readable(q) {
 			g.warn("entity %s: relation %s does not exist or cannot be read; the tool is left out", e.Name, q)
 			continue
 		}

@@ -26,12 +26,51 @@ func (g *generator) describe(spec *ToolSpec, r *introspect.Relation, prose strin
 	if cols := columnNotes(spec.Columns); cols != "" {
 		parts = append(parts, cols)
 	}
-	if rel := g.relatedSummary(spec, r); rel != "" {
-		parts = append(parts, rel)
-	}
 	// One line: an escaped newline costs a token or two in the JSON of
 	// every tools/list, and each part starts with its own label anyway.
-	return strings.Join(parts, " ")
+	spec.descBase, spec.related = strings.Join(parts, " "), g.relatedSummary(spec, r)
+	return spec.renderFor(nil)
+}
+
+// relatedHint is one entry of a description's related tools: the tool
+// it points to, so that a profile not shown that tool is not told of it.
+type relatedHint struct{ tool, text string }
+
+// describeFor is the tool's description as a caller who is shown the
+// tools in visible reads it: the related tools it is not shown are left
+// out (nil: all of them). A description written without the generated
+// summary is returned as it is.
+func (t *ToolSpec) describeFor(visible map[string]bool) string {
+	if t.descBase == "" || !t.hidesRelated(visible) {
+		return t.Description
+	}
+	return t.renderFor(visible)
+}
+
+// renderFor writes the description with the related tools in visible
+// (nil: all).
+func (t *ToolSpec) renderFor(visible map[string]bool) string {
+	var parts []string
+	for _, h := range t.related {
+		if visible == nil || visible[h.tool] {
+			parts = append(parts, h.text)
+		}
+	}
+	if len(parts) == 0 {
+		return t.descBase
+	}
+	return t.descBase + " Related: " + strings.Join(parts, "; ") + "."
+}
+
+// hidesRelated reports whether visible lacks one of the related tools
+// (nil: lacks none).
+func (t *ToolSpec) hidesRelated(visible map[string]bool) bool {
+	for _, h := range t.related {
+		if visible != nil && !visible[h.tool] {
+			return true
+		}
+	}
+	return false
 }
 
 func hasFilter(params []*Param) bool {
@@ -74,30 +113,27 @@ func endsSentence(s string) bool {
 }
 
 // relatedSummary names the tools that follow foreign keys either way.
-func (g *generator) relatedSummary(spec *ToolSpec, r *introspect.Relation) string {
+func (g *generator) relatedSummary(spec *ToolSpec, r *introspect.Relation) []relatedHint {
 	visible := map[string]bool{}
 	for _, c := range spec.Columns {
 		visible[c.Name] = true
 	}
-	var parts []string
+	var hints []relatedHint
 	for _, fk := range r.ForeignKeys {
 		target, ok := g.refName[fk.To]
 		if !ok || !allVisible(fk.FromColumns, visible) {
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s → %s", strings.Join(fk.FromColumns, ", "), g.refTo(target)))
+		hints = append(hints, relatedHint{target, fmt.Sprintf("%s → %s", strings.Join(fk.FromColumns, ", "), g.refTo(target))})
 	}
 	for _, fk := range r.ReferencedBy {
 		source, ok := g.refName[fk.From]
 		if !ok {
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s by %s", g.refTo(source), strings.Join(fk.FromColumns, ", ")))
+		hints = append(hints, relatedHint{source, fmt.Sprintf("%s by %s", g.refTo(source), strings.Join(fk.FromColumns, ", "))})
 	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return "Related: " + strings.Join(parts, "; ") + "."
+	return hints
 }
 
 // refTo names how to reach a related relation: its own tool when listed,

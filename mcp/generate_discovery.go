@@ -88,6 +88,12 @@ type TableSummary struct {
 // description contains any of the words in query (all tables when query is
 // empty), best matches first, at most limit.
 func (s *ToolSet) SearchTables(query string, limit int) (tables []TableSummary, truncated bool) {
+	return s.searchTables(query, limit, nil)
+}
+
+// searchTables is SearchTables over the table tools visible admits (nil:
+// all of them).
+func (s *ToolSet) searchTables(query string, limit int, visible map[string]bool) (tables []TableSummary, truncated bool) {
 	words := strings.Fields(strings.ToLower(query))
 	type scored struct {
 		t     *ToolSpec
@@ -95,7 +101,10 @@ func (s *ToolSet) SearchTables(query string, limit int) (tables []TableSummary, 
 	}
 	var hits []scored
 	for _, t := range s.Tables {
-		if sc := matchScore(t, words); sc > 0 || len(words) == 0 {
+		if visible != nil && !visible[t.Name] {
+			continue
+		}
+		if sc := matchScore(t, t.describeFor(visible), words); sc > 0 || len(words) == 0 {
 			hits = append(hits, scored{t, sc})
 		}
 	}
@@ -108,7 +117,7 @@ func (s *ToolSet) SearchTables(query string, limit int) (tables []TableSummary, 
 	}
 	for _, h := range hits {
 		ts := TableSummary{Table: h.t.Key, Schema: h.t.Table.Schema, Name: h.t.Table.Name,
-			Kind: h.t.RelKind.String(), Description: firstParagraph(h.t.Description)}
+			Kind: h.t.RelKind.String(), Description: firstParagraph(h.t.describeFor(visible))}
 		if !h.t.Unlisted {
 			ts.Tool = h.t.Name
 		}
@@ -117,9 +126,9 @@ func (s *ToolSet) SearchTables(query string, limit int) (tables []TableSummary, 
 	return tables, truncated
 }
 
-func matchScore(t *ToolSpec, words []string) int {
+func matchScore(t *ToolSpec, description string, words []string) int {
 	name := strings.ToLower(t.Table.Schema + " " + t.Table.Name + " " + t.Key)
-	desc := strings.ToLower(firstParagraph(t.Description))
+	desc := strings.ToLower(firstParagraph(description))
 	score := 0
 	for _, w := range words {
 		switch {

@@ -47,6 +47,14 @@ type GenerateOptions struct {
 	// Scopes lists, per tool name, the OAuth scopes a call of that tool
 	// needs (AuthOptions.ToolScopes); generation does not read it.
 	Scopes map[string][]string `yaml:"scopes"`
+	// Readable, when set, says whether some profile may read a relation
+	// at all, as the policy judges it (ReadableByAny); a relation it
+	// refuses (a partition or an inheritance child of a table with
+	// row-level security read by its own name, a schema no profile may
+	// read) gets no tool, so it takes no tool name and no place among
+	// the tools tools/list carries one by one. nil: every relation the
+	// role can read gets a tool. Wiring, not configuration.
+	Readable func(introspect.QualifiedName) bool `yaml:"-"`
 }
 
 // ToolOverride adjusts the generated tool of one relation.
@@ -196,6 +204,11 @@ func tableRef(s string) introspect.QualifiedName {
 		return introspect.QualifiedName{Schema: s[:i], Name: s[i+1:]}
 	}
 	return introspect.QualifiedName{Schema: "public", Name: s}
+}
+
+// readable asks Readable, when set.
+func (o GenerateOptions) readable(q introspect.QualifiedName) bool {
+	return o.Readable == nil || o.Readable(q)
 }
 
 // exposed applies Include and Exclude to a relation.

@@ -81,7 +81,7 @@ func renderPrompt(p PromptSpec, given map[string]string) (*sdk.GetPromptResult, 
 // explorePrompt is built from the current tool set, so it always names
 // the tools that exist.
 func (s *Server) explorePrompt(_ context.Context, req *sdk.GetPromptRequest) (*sdk.GetPromptResult, error) {
-	set := s.shapes.Load().set
+	set := s.visibleSet(s.shapes.Load().set, req.Extra)
 	var b strings.Builder
 	db := "a PostgreSQL database"
 	if set.Snapshot != nil {

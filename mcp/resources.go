@@ -59,7 +59,7 @@ func (s *Server) installResources(set *ToolSet) {
 }
 
 func (s *Server) readOverview(_ context.Context, req *sdk.ReadResourceRequest) (*sdk.ReadResourceResult, error) {
-	set := s.shapes.Load().set
+	set := s.visibleSet(s.shapes.Load().set, req.Extra)
 	var b strings.Builder
 	db := ""
 	if set.Snapshot != nil {
@@ -128,7 +128,7 @@ type fkDoc struct {
 }
 
 func (s *Server) readTable(_ context.Context, req *sdk.ReadResourceRequest) (*sdk.ReadResourceResult, error) {
-	set := s.shapes.Load().set
+	set := s.visibleSet(s.shapes.Load().set, req.Extra)
 	for _, t := range set.Tables {
 		if TableURI(t.Table) != req.Params.URI {
 			continue

@@ -141,7 +141,7 @@ func NewServer(opts ServerOptions) (*Server, error) {
 			Prompts:   &sdk.PromptCapabilities{ListChanged: true},
 		},
 	})
-	s.sdk.AddReceivingMiddleware(s.filterToolsList, s.sendEncoded)
+	s.sdk.AddReceivingMiddleware(s.filterToolsList, s.filterResourcesList, s.sendEncoded)
 	s.install(set)
 	s.addPrompts()
 	return s, nil
@@ -347,11 +347,11 @@ func (s *Server) call(ctx context.Context, req *sdk.CallToolRequest, name string
 	}
 	switch spec.Kind {
 	case ToolListTables:
-		return s.listTables(set, raw)
+		return s.listTables(set, s.admitted(set, id), raw)
 	case ToolDescribeTable:
-		return s.describeTable(set, raw)
+		return s.describeTable(set, s.admitted(set, id), raw)
 	case ToolQueryTable:
-		return s.queryTable(ctx, id, set, raw)
+		return s.queryTable(ctx, id, set, s.admitted(set, id), raw)
 	}
 	return s.cachedQuery(ctx, id, set, spec, raw)
 }

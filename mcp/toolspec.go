@@ -151,6 +151,11 @@ type ToolSpec struct {
 	Name        string
 	Kind        ToolKind
 	Description string
+	// descBase is Description without its related tools, related those
+	// tools (describeFor): a caller's profile is told only of the
+	// related tools it is shown.
+	descBase string
+	related  []relatedHint
 	// Table is the queried relation as catalog identifiers (empty for
 	// list_tables, describe_table and query_table).
 	Table   introspect.QualifiedName

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -69,7 +71,9 @@ func New(ctx context.Context, cfg *config.Config, opts mcp.ServerOptions, p Part
 	if err := profiles.SetSnapshot(reloader.Current()); err != nil {
 		return nil, err
 	}
-	tools, err := mcp.NewLiveTools(reloader.Current(), cfg.ToolOptions(), logger, time.Now())
+	topts := cfg.ToolOptions()
+	topts.Readable = mcp.ReadableByAny(p.Engine, slices.Sorted(maps.Keys(cfg.PolicyOptions().Profiles)))
+	tools, err := mcp.NewLiveTools(reloader.Current(), topts, logger, time.Now())
 	if err != nil {
 		return nil, err
 	}
