@@ -17,8 +17,9 @@ import (
 // Silent connections that never send a startup packet hold at most
 // MaxStartups places: the rest are refused at once with 53300 naming the
 // rule, so they cannot fill MaxClientConn for the startup timeout; a
-// client logged in before goes on working, a new login is refused while
-// the places are taken and succeeds as soon as the silent ones close.
+// client logged in before goes on working (its own place was given back
+// before it was told it was in), a new login is refused while the places
+// are taken and succeeds as soon as the silent ones close.
 func TestMaxStartupsCapsHalfOpenLogins(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
@@ -33,6 +34,11 @@ func TestMaxStartupsCapsHalfOpenLogins(t *testing.T) {
 	ctx := context.Background()
 	alice := tf.connect(t, "alice", pgx.QueryExecModeSimpleProtocol)
 
+	// Her login gave its place back before she was told she was in, so
+	// the silent connections below find all four places free.
+	if got := gathered(t, reg, "pgmoat_proxy_startups"); got != 0 {
+		t.Fatalf("pgmoat_proxy_startups = %v once alice logged in, want 0", got)
+	}
 	var silent []net.Conn
 	for range 7 { // with alice, enough to fill max_client_conn without the cap
 		c, err := net.Dial("tcp", tf.addr)

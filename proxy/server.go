@@ -412,12 +412,13 @@ func (s *Server) handle(conn net.Conn) {
 		s.pastLimit(conn, s.refuseClients)
 		return
 	}
-	if !s.takeStartup() {
+	free, ok := s.takeStartup()
+	if !ok {
 		s.pastLimit(conn, s.refuseStartup)
 		return
 	}
-	sess, admin, err := s.startup(conn)
-	s.startups.Add(-1)
+	sess, admin, err := s.startup(conn, free)
+	free()
 	if err != nil {
 		s.noteStartupFailure(conn, err)
 		_ = conn.Close()
@@ -449,14 +450,26 @@ func DefaultMaxStartups(maxClientConn int) int {
 }
 
 // takeStartup takes one of the MaxStartups places of connections that
-// are logging in; false when every one is taken. The caller gives it
-// back (s.startups.Add(-1)) when the login ends, whichever way.
-func (s *Server) takeStartup() bool {
+// are logging in; false when every one is taken. free gives it back and
+// may be called again to no effect; it belongs to the goroutine serving
+// the login, which calls it when the login ends, whichever way. A login
+// that succeeds frees its place before the client is told (open): a
+// client that has read its ReadyForQuery and dials again, or lets
+// another in, must not find its own finished login still counted, which
+// under load could keep the place a while after the client moved on and
+// refuse the next login with 53300 for nothing.
+func (s *Server) takeStartup() (free func(), ok bool) {
 	if s.startups.Add(1) > int64(s.cfg.MaxStartups) {
 		s.startups.Add(-1)
-		return false
+		return nil, false
 	}
-	return true
+	held := true
+	return func() {
+		if held {
+			held = false
+			s.startups.Add(-1)
+		}
+	}, true
 }
 
 // pastLimit serves a connection that found every client place

@@ -41,8 +41,10 @@ const maxAuthMessage = 8192
 
 // startup negotiates TLS, reads the startup packet, authenticates the
 // client and sends the session's opening messages. It returns a session,
-// or an admin-console session, or neither for a cancel request.
-func (s *Server) startup(conn net.Conn) (*session, *adminSession, error) {
+// or an admin-console session, or neither for a cancel request. free
+// gives the login's startup place back (takeStartup); a login that
+// succeeds calls it before sending its opening messages.
+func (s *Server) startup(conn net.Conn, free func()) (*session, *adminSession, error) {
 	_ = conn.SetDeadline(time.Now().Add(s.cfg.StartupTimeout))
 	sr := &startupReader{r: conn}
 	fe := pgproto3.NewBackend(sr, conn)
@@ -116,10 +118,10 @@ func (s *Server) startup(conn net.Conn) (*session, *adminSession, error) {
 				return nil, nil, e
 			}
 			if m.Parameters["database"] == AdminDatabase {
-				a, err := s.openAdmin(conn, fe, m)
+				a, err := s.openAdmin(conn, fe, m, free)
 				return nil, a, err
 			}
-			sess, err := s.open(conn, fe, m)
+			sess, err := s.open(conn, fe, m, free)
 			return sess, nil, err
 		}
 	}
@@ -147,8 +149,10 @@ func (s *Server) needsTLS(conn net.Conn, m *pgproto3.StartupMessage) *wireError 
 		host, m.Parameters["user"], m.Parameters["database"]))
 }
 
-// open authenticates the client described by the startup message.
-func (s *Server) open(conn net.Conn, fe *pgproto3.Backend, m *pgproto3.StartupMessage) (*session, error) {
+// open authenticates the client described by the startup message. Its
+// login is over once the session is made: free gives the startup place
+// back before the opening messages tell the client so.
+func (s *Server) open(conn net.Conn, fe *pgproto3.Backend, m *pgproto3.StartupMessage, free func()) (*session, error) {
 	send := sender(conn)
 	fail := func(e *wireError) (*session, error) {
 		s.refuse(conn, e)
@@ -206,6 +210,7 @@ func (s *Server) open(conn net.Conn, fe *pgproto3.Backend, m *pgproto3.StartupMe
 		})
 	}
 	msgs = append(msgs, &pgproto3.ReadyForQuery{TxStatus: 'I'})
+	free()
 	for _, msg := range msgs {
 		if err := send(msg); err != nil {
 			s.forget(sess)
@@ -340,8 +345,9 @@ func (e *wireError) asFatal() *wireError {
 	return &c
 }
 
-// openAdmin authenticates an admin-console user.
-func (s *Server) openAdmin(conn net.Conn, fe *pgproto3.Backend, m *pgproto3.StartupMessage) (*adminSession, error) {
+// openAdmin authenticates an admin-console user; free gives the startup
+// place back before the opening messages, as in open.
+func (s *Server) openAdmin(conn net.Conn, fe *pgproto3.Backend, m *pgproto3.StartupMessage, free func()) (*adminSession, error) {
 	send := sender(conn)
 	user := m.Parameters["user"]
 	// Only admin-console users are known here: a proxy user is checked
@@ -370,6 +376,7 @@ func (s *Server) openAdmin(conn net.Conn, fe *pgproto3.Backend, m *pgproto3.Star
 	if params, err := s.pool.ServerParams(context.Background()); err == nil && params["server_version"] != "" {
 		version = params["server_version"]
 	}
+	free()
 	for _, msg := range []pgproto3.BackendMessage{
 		&pgproto3.AuthenticationOk{},
 		&pgproto3.ParameterStatus{Name: "server_version", Value: version},
