@@ -459,8 +459,7 @@ func DefaultMaxStartups(maxClientConn int) int {
 // under load could keep the place a while after the client moved on and
 // refuse the next login with 53300 for nothing.
 func (s *Server) takeStartup() (free func(), ok bool) {
-	if s.startups.Add(1) > int64(s.cfg.MaxStartups) {
-		s.startups.Add(-1)
+	if !takeBelow(&s.startups, int64(s.cfg.MaxStartups)) {
 		return nil, false
 	}
 	held := true
@@ -470,6 +469,22 @@ func (s *Server) takeStartup() (free func(), ok bool) {
 			s.startups.Add(-1)
 		}
 	}, true
+}
+
+// takeBelow adds one to n unless n has reached limit. It compares and
+// swaps rather than adding and undoing, so a newcomer refused while the
+// places are full never counts for the instant in which another's
+// place is given back and a third would have taken it.
+func takeBelow(n *atomic.Int64, limit int64) bool {
+	for {
+		v := n.Load()
+		if v >= limit {
+			return false
+		}
+		if n.CompareAndSwap(v, v+1) {
+			return true
+		}
+	}
 }
 
 // pastLimit serves a connection that found every client place
@@ -482,8 +497,7 @@ func (s *Server) takeStartup() (free func(), ok bool) {
 // every connection past those, is turned away by refuse with 53300. A
 // cancel over TLS needs a startup place.
 func (s *Server) pastLimit(conn net.Conn, refuse func(net.Conn)) {
-	if s.cancelOnly.Add(1) > int64(s.cfg.MaxStartups) {
-		s.cancelOnly.Add(-1)
+	if !takeBelow(&s.cancelOnly, int64(s.cfg.MaxStartups)) {
 		refuse(conn)
 		return
 	}
