@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 )
@@ -340,4 +341,33 @@ func (s *session) sendReplay(next *backend) {
 	}
 	s.srv.log.Debug("sending the replayed statement a cancel the client asked for while its lending moved", "user", s.user, "user_id", s.id.UserID, "pid", next.pid)
 	s.cancelHeld(next)
+	s.recancelReplay(next, s.drained.Load(), 1)
+}
+
+// The server drops a cancel that comes before it has read the replayed
+// batch off its socket, and nothing tells the session when it has, so
+// the cancel is sent again every replayRecancel, replayRecancels times
+// at most, while the same lending of the same backend still owes the
+// answers it owed when the cancel was first sent.
+const (
+	replayRecancel  = 100 * time.Millisecond
+	replayRecancels = 10
+)
+
+// recancelReplay sends bk's lending the client's cancel again after
+// replayRecancel, unless the lending ended, the backend went back, or
+// the queue has drained since (drained moved on from drained0): the
+// statement was answered, and another must not be cancelled for it.
+func (s *session) recancelReplay(bk *backend, drained0 uint64, n int) {
+	time.AfterFunc(replayRecancel, func() {
+		s.cancelMu.Lock()
+		defer s.cancelMu.Unlock()
+		if !s.cancelAsked || s.held.Load() != bk || s.drained.Load() != drained0 || !s.busy.Load() {
+			return
+		}
+		s.cancelHeld(bk)
+		if n < replayRecancels {
+			s.recancelReplay(bk, drained0, n+1)
+		}
+	})
 }

@@ -215,6 +215,10 @@ type shown struct {
 	held atomic.Pointer[backend]
 	// busy says the response queue is not empty.
 	busy atomic.Bool
+	// drained counts the times the response queue emptied: a cancel
+	// sent again for a replayed statement (recancelReplay) stops once
+	// the statement it was for has been answered.
+	drained atomic.Uint64
 	// farewell is the FATAL a KILL or a shutdown left for the session
 	// goroutine to write before it ends the session (serve), or that
 	// the one who took a parked session out of the parker's map wrote
@@ -798,6 +802,9 @@ func (s *session) enqueue(es ...expectation) {
 func (s *session) showBusy() {
 	if busy := len(s.expect) > 0; busy != s.busyShown {
 		s.busyShown = busy
+		if !busy {
+			s.drained.Add(1)
+		}
 		s.busy.Store(busy)
 	}
 }
