@@ -54,7 +54,7 @@ type GenerateOptions struct {
 	// read) gets no tool, so it takes no tool name and no place among
 	// the tools tools/list carries one by one. nil: every relation the
 	// role can read gets a tool. Wiring, not configuration.
-	Readable func(introspect.QualifiedName) bool `yaml:"-"`
+	Readable func(introspect.QualifiedName) bool `yaml:"-" json:"-"`
 }
 
 // ToolOverride adjusts the generated tool of one relation.
