@@ -175,7 +175,10 @@ func TestSecretsNeverPrint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	js, _ := json.Marshal(cfg)
+	js, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatalf("the config does not marshal, so its JSON form was not checked: %v", err)
+	}
 	for _, out := range []string{fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", *cfg), fmt.Sprintf("%#v", *cfg), string(js)} {
 		for _, secret := range []string{"s3cret", "alice-pw", "dba-pw", "alice-token", "decoy-salts-key"} {
 			if strings.Contains(out, secret) {
