@@ -54,6 +54,10 @@ var encodingCases = []encodingCase{
 			{quoted(rep("a", 62) + "é"), true},
 			{rep("A", 62) + "é", true},
 			{"public." + quoted(rep("é", 40)), true},
+			// Unicode escapes spell the name in ASCII; the server
+			// decodes them into its encoding before it cuts.
+			{`U&"` + rep(`\00e9`, 40) + `"`, false},
+			{`U&"` + rep(`!00e9`, 40) + `" UESCAPE '!'`, false},
 			// '€' has no LATIN1 byte: the server refuses the text.
 			{quoted(rep("é", 40) + "€"), false},
 		},
@@ -69,6 +73,7 @@ var encodingCases = []encodingCase{
 			{quoted(rep("日", 40)), true},
 			{rep("日", 40), true},
 			{quoted(rep("ｱ", 40)), true},
+			{`U&"` + rep(`\65e5`, 30) + `"`, false},
 		},
 	},
 	{
