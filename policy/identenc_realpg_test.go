@@ -58,6 +58,8 @@ var encodingCases = []encodingCase{
 			// decodes them into its encoding before it cuts.
 			{`U&"` + rep(`\00e9`, 40) + `"`, false},
 			{`U&"` + rep(`!00e9`, 40) + `" UESCAPE '!'`, false},
+			{`U&"` + rep("é", 40) + `"`, false},
+			{`U&"""` + rep(`\00e9`, 40) + `"`, false},
 			// '€' has no LATIN1 byte: the server refuses the text.
 			{quoted(rep("é", 40) + "€"), false},
 		},
