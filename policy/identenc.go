@@ -234,10 +234,11 @@ func quotedIdentText(tok string) string {
 // quoted stand-in padded with spaces to the token's length (so locations
 // hold), and names maps each stand-in to the name the server keeps, for
 // the transcoder to put back into the tree. A name the server would cut
-// in a way the engine cannot follow is refused. Pure ASCII texts, and
+// in a way the engine cannot follow is refused. Pure ASCII texts with
+// no U&"..." name (whose escapes the server decodes), and
 // texts for a UTF8 database, are returned as they are.
 func (e *identEncoding) serverNames(sql string) (text string, names map[string]string, err error) {
-	if e == nil || isASCII(sql) {
+	if e == nil || (isASCII(sql) && !strings.Contains(strings.ToLower(sql), "u&")) {
 		return sql, nil, nil
 	}
 	res, err := pg_query.Scan(sql)
@@ -249,17 +250,20 @@ func (e *identEncoding) serverNames(sql string) (text string, names map[string]s
 	lower := strings.ToLower(sql)
 	for i, tok := range res.Tokens {
 		raw := sql[tok.Start:tok.End]
-		if isASCII(raw) {
-			continue
-		}
-		switch tok.Token {
-		case pg_query.Token_UIDENT:
+		if tok.Token == pg_query.Token_UIDENT {
+			raw = uidentToken(sql, int(tok.Start))
+			if plainUIdent(raw, res.Tokens[i+1:]) {
+				continue
+			}
 			if err := e.checkUIdent(raw); err != nil {
 				return "", nil, err
 			}
 			continue
-		case pg_query.Token_IDENT:
-		default:
+		}
+		if isASCII(raw) {
+			continue
+		}
+		if tok.Token != pg_query.Token_IDENT {
 			continue
 		}
 		name := asciiLower(raw)
@@ -289,6 +293,35 @@ func (e *identEncoding) serverNames(sql string) (text string, names map[string]s
 		return sql, nil, nil
 	}
 	return string(out), names, nil
+}
+
+// uidentToken is the U&"..." token that starts at start: the scanner
+// reports such a token one byte long.
+func uidentToken(sql string, start int) string {
+	i := start + len(`U&"`)
+	for i < len(sql) {
+		if sql[i] != '"' {
+			i++
+			continue
+		}
+		if i+1 < len(sql) && sql[i+1] == '"' {
+			i += 2
+			continue
+		}
+		return sql[start : i+1]
+	}
+	return sql[start:]
+}
+
+// plainUIdent reports whether the U&"..." token raw, followed by rest,
+// spells its name in ASCII without escapes, so that every encoding reads
+// it as written. An escape, even in an ASCII text (U&"\00e9"), is decoded
+// into the server's encoding before the server cuts the name.
+func plainUIdent(raw string, rest []*pg_query.ScanToken) bool {
+	if len(rest) > 0 && rest[0].Token == pg_query.Token_UESCAPE {
+		return false
+	}
+	return isASCII(raw) && !strings.Contains(raw, `\`)
 }
 
 // checkUIdent refuses a U&"..." identifier the server might cut other
