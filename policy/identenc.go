@@ -231,12 +231,12 @@ func quotedIdentText(tok string) string {
 // serverNames readies sql for the parser, which cuts every identifier
 // to 63 bytes of UTF-8, when the server cuts some other way: each
 // identifier token the server reads as a different name is replaced by a
-// quoted stand-in padded with spaces to the token's length (so locations
-// hold), and names maps each stand-in to the name the server keeps, for
+// stand-in (quoted for a quoted name, bare for a bare one) padded with
+// spaces to the token's length (so locations hold), and names maps each stand-in to the name the server keeps, for
 // the transcoder to put back into the tree. A name the server would cut
 // in a way the engine cannot follow is refused. Pure ASCII texts with
-// no U&"..." name (whose escapes the server decodes), and
-// texts for a UTF8 database, are returned as they are.
+// no U&"..." name (whose escapes the server decodes), and texts for a
+// UTF8 database, are returned as they are.
 func (e *identEncoding) serverNames(sql string) (text string, names map[string]string, err error) {
 	if e == nil || (isASCII(sql) && !strings.Contains(strings.ToLower(sql), "u&")) {
 		return sql, nil, nil
@@ -285,7 +285,7 @@ func (e *identEncoding) serverNames(sql string) (text string, names map[string]s
 			out = []byte(sql)
 			names = map[string]string{}
 		}
-		stand := `"` + body + `"` + strings.Repeat(" ", len(raw)-len(body)-2)
+		stand := standIn(raw, body)
 		copy(out[tok.Start:tok.End], stand)
 		names[body] = server
 	}
@@ -293,6 +293,18 @@ func (e *identEncoding) serverNames(sql string) (text string, names map[string]s
 		return sql, nil, nil
 	}
 	return string(out), names, nil
+}
+
+// standIn is body padded with spaces to the length of the token raw,
+// written as raw is: quoted for a quoted name, bare for a bare one. A
+// bare name may follow u& (the operator & after the name u), where a
+// quoted stand-in would make the parser read one U&"..." identifier;
+// body is lower case and no keyword, so bare it stays the same name.
+func standIn(raw, body string) string {
+	if raw[0] != '"' {
+		return body + strings.Repeat(" ", len(raw)-len(body))
+	}
+	return `"` + body + `"` + strings.Repeat(" ", len(raw)-len(body)-2)
 }
 
 // uidentToken is the U&"..." token that starts at start: the scanner
