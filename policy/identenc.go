@@ -330,8 +330,14 @@ func uidentToken(sql string, start int) string {
 // it as written. An escape, even in an ASCII text (U&"\00e9"), is decoded
 // into the server's encoding before the server cuts the name.
 func plainUIdent(raw string, rest []*pg_query.ScanToken) bool {
-	if len(rest) > 0 && rest[0].Token == pg_query.Token_UESCAPE {
-		return false
+	for _, t := range rest {
+		if t.Token == pg_query.Token_C_COMMENT || t.Token == pg_query.Token_SQL_COMMENT {
+			continue // the server's lexer skips them before UESCAPE
+		}
+		if t.Token == pg_query.Token_UESCAPE {
+			return false
+		}
+		break
 	}
 	return isASCII(raw) && !strings.Contains(raw, `\`)
 }

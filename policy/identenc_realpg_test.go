@@ -59,6 +59,7 @@ var encodingCases = []encodingCase{
 			{`U&"` + rep(`\00e9`, 40) + `"`, false},
 			{`U&"` + rep(`!00e9`, 40) + `" UESCAPE '!'`, false},
 			{`U&"` + rep("é", 40) + `"`, false},
+			{`U&"` + rep(`!00e9`, 40) + `" /* c */ UESCAPE '!'`, false},
 			{`U&"""` + rep(`\00e9`, 40) + `"`, false},
 			// '€' has no LATIN1 byte: the server refuses the text.
 			{quoted(rep("é", 40) + "€"), false},
