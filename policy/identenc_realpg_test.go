@@ -68,8 +68,8 @@ var encodingCases = []encodingCase{
 	{
 		// '日' is three bytes in UTF-8 and two in EUC_JP.
 		encoding: "EUC_JP",
-		tables:   []string{rep("日", 21), rep("日", 30), rep("日", 31), rep("ｱ", 21), rep("ｱ", 31)},
-		denied:   []string{rep("日", 30), rep("日", 31), rep("ｱ", 31)},
+		tables:   []string{rep("日", 21), rep("日", 30), rep("日", 31), rep("ｱ", 21), rep("ｱ", 31), rep("髙", 21)},
+		denied:   []string{rep("日", 30), rep("日", 31), rep("ｱ", 31), rep("髙", 21)},
 		spellings: []encodingSpelling{
 			{quoted(rep("日", 21)), true},
 			{quoted(rep("日", 30)), true},
@@ -77,6 +77,10 @@ var encodingCases = []encodingCase{
 			{rep("日", 40), true},
 			{quoted(rep("ｱ", 40)), true},
 			{`U&"` + rep(`\65e5`, 30) + `"`, false},
+			// '髙' (an IBM extension kanji) is three bytes in the
+			// server's EUC_JP (0x8F F4 xx) and two in x/text's.
+			{quoted(rep("髙", 22)), false},
+			{quoted(rep("a", 20) + rep("髙", 22)), false},
 		},
 	},
 	{
