@@ -99,12 +99,19 @@ var singleByte = map[string]*charmap.Charmap{
 type eucEncoding struct {
 	enc   encoding.Encoding
 	valid func(b []byte) bool
+	// unsure, when set, marks codes the server may write wider than
+	// x/text does.
+	unsure func(b []byte) bool
 }
 
+// width is -1 for a character of two or three bytes (unsure).
 func (m eucEncoding) width(r rune) int {
 	b, err := m.enc.NewEncoder().Bytes([]byte(string(r)))
 	if err != nil || !m.valid(b) {
 		return 0
+	}
+	if m.unsure != nil && m.unsure(b) {
+		return -1
 	}
 	return len(b)
 }
@@ -127,9 +134,14 @@ var multiByte = map[string]eucEncoding{
 			return eucPair(b[1:])
 		}
 		return eucPair(b)
+	}, func(b []byte) bool {
+		// x/text writes the IBM extension kanji (髙, 﨑) in rows
+		// 89-92 (lead 0xF9-0xFC) where the server writes three bytes
+		// (0x8F F3/F4 xx): rows 85-94 are not measured.
+		return len(b) == 2 && b[0] >= 0xf5
 	}},
-	"EUC_KR": {korean.EUCKR, eucPair},
-	"EUC_CN": {simplifiedchinese.GBK, eucPair},
+	"EUC_KR": {korean.EUCKR, eucPair, nil},
+	"EUC_CN": {simplifiedchinese.GBK, eucPair, nil},
 }
 
 // utf8Cut is what the parser keeps of an identifier: 63 bytes of UTF-8,
@@ -161,20 +173,35 @@ func (e *identEncoding) cut(name string) (string, error) {
 	case !e.known:
 		return e.cutUnknown(name)
 	}
-	n := 0
+	// lo and hi are the bytes so far if every unsure character is two
+	// or three; both readings must cut at the same place.
+	lo, hi := 0, 0
+	cutLo, cutHi := len(name), len(name)
 	for i, r := range name {
-		w := 1
+		wlo, whi := 1, 1
 		if r >= utf8.RuneSelf {
-			if w = e.width(r); w == 0 {
+			switch w := e.width(r); {
+			case w == 0:
 				return "", deny(RuleIdentifierEncoding, fmt.Sprintf("the name %s holds %q, which the database's encoding %s does not have", quoteIdent(name), r, e.name))
+			case w < 0:
+				wlo, whi = 2, 3
+			default:
+				wlo, whi = w, w
 			}
 		}
-		if n+w > maxIdentBytes {
-			return name[:i], nil
+		if cutHi == len(name) && hi+whi > maxIdentBytes {
+			cutHi = i
 		}
-		n += w
+		if lo+wlo > maxIdentBytes {
+			cutLo = i
+			break
+		}
+		lo, hi = lo+wlo, hi+whi
 	}
-	return name, nil
+	if cutLo != cutHi {
+		return "", deny(RuleIdentifierEncoding, fmt.Sprintf("cannot tell where a database in %s cuts the name %s: it holds characters of two or three bytes there", e.name, quoteIdent(name)))
+	}
+	return name[:cutLo], nil
 }
 
 // cutUnknown keeps a name that no encoding can cut (four bytes at most

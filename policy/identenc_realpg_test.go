@@ -68,7 +68,7 @@ var encodingCases = []encodingCase{
 	{
 		// '日' is three bytes in UTF-8 and two in EUC_JP.
 		encoding: "EUC_JP",
-		tables:   []string{rep("日", 21), rep("日", 30), rep("日", 31), rep("ｱ", 21), rep("ｱ", 31), rep("髙", 21)},
+		tables:   []string{rep("日", 21), rep("日", 30), rep("日", 31), rep("ｱ", 21), rep("ｱ", 31), rep("髙", 21), rep("髙", 10)},
 		denied:   []string{rep("日", 30), rep("日", 31), rep("ｱ", 31), rep("髙", 21)},
 		spellings: []encodingSpelling{
 			{quoted(rep("日", 21)), true},
@@ -80,6 +80,7 @@ var encodingCases = []encodingCase{
 			// '髙' (an IBM extension kanji) is three bytes in the
 			// server's EUC_JP (0x8F F4 xx) and two in x/text's.
 			{quoted(rep("髙", 22)), false},
+			{quoted(rep("髙", 10)), true},
 			{quoted(rep("a", 20) + rep("髙", 22)), false},
 		},
 	},
