@@ -99,12 +99,19 @@ var singleByte = map[string]*charmap.Charmap{
 type eucEncoding struct {
 	enc   encoding.Encoding
 	valid func(b []byte) bool
+	// unsure, when set, marks codes the server may write wider than
+	// x/text does.
+	unsure func(b []byte) bool
 }
 
+// width is -1 for a character of two or three bytes (unsure).
 func (m eucEncoding) width(r rune) int {
 	b, err := m.enc.NewEncoder().Bytes([]byte(string(r)))
 	if err != nil || !m.valid(b) {
 		return 0
+	}
+	if m.unsure != nil && m.unsure(b) {
+		return -1
 	}
 	return len(b)
 }
@@ -127,9 +134,14 @@ var multiByte = map[string]eucEncoding{
 			return eucPair(b[1:])
 		}
 		return eucPair(b)
+	}, func(b []byte) bool {
+		// x/text writes the IBM extension kanji (髙, 﨑) in rows
+		// 89-92 (lead 0xF9-0xFC) where the server writes three bytes
+		// (0x8F F3/F4 xx): rows 85-94 are not measured.
+		return len(b) == 2 && b[0] >= 0xf5
 	}},
-	"EUC_KR": {korean.EUCKR, eucPair},
-	"EUC_CN": {simplifiedchinese.GBK, eucPair},
+	"EUC_KR": {korean.EUCKR, eucPair, nil},
+	"EUC_CN": {simplifiedchinese.GBK, eucPair, nil},
 }
 
 // utf8Cut is what the parser keeps of an identifier: 63 bytes of UTF-8,
@@ -161,20 +173,35 @@ func (e *identEncoding) cut(name string) (string, error) {
 	case !e.known:
 		return e.cutUnknown(name)
 	}
-	n := 0
+	// lo and hi are the bytes so far if every unsure character is two
+	// or three; both readings must cut at the same place.
+	lo, hi := 0, 0
+	cutLo, cutHi := len(name), len(name)
 	for i, r := range name {
-		w := 1
+		wlo, whi := 1, 1
 		if r >= utf8.RuneSelf {
-			if w = e.width(r); w == 0 {
+			switch w := e.width(r); {
+			case w == 0:
 				return "", deny(RuleIdentifierEncoding, fmt.Sprintf("the name %s holds %q, which the database's encoding %s does not have", quoteIdent(name), r, e.name))
+			case w < 0:
+				wlo, whi = 2, 3
+			default:
+				wlo, whi = w, w
 			}
 		}
-		if n+w > maxIdentBytes {
-			return name[:i], nil
+		if cutHi == len(name) && hi+whi > maxIdentBytes {
+			cutHi = i
 		}
-		n += w
+		if lo+wlo > maxIdentBytes {
+			cutLo = i
+			break
+		}
+		lo, hi = lo+wlo, hi+whi
 	}
-	return name, nil
+	if cutLo != cutHi {
+		return "", deny(RuleIdentifierEncoding, fmt.Sprintf("cannot tell where a database in %s cuts the name %s: it holds characters of two or three bytes there", e.name, quoteIdent(name)))
+	}
+	return name[:cutLo], nil
 }
 
 // cutUnknown keeps a name that no encoding can cut (four bytes at most
@@ -231,13 +258,14 @@ func quotedIdentText(tok string) string {
 // serverNames readies sql for the parser, which cuts every identifier
 // to 63 bytes of UTF-8, when the server cuts some other way: each
 // identifier token the server reads as a different name is replaced by a
-// quoted stand-in padded with spaces to the token's length (so locations
-// hold), and names maps each stand-in to the name the server keeps, for
+// stand-in (quoted for a quoted name, bare for a bare one) padded with
+// spaces to the token's length (so locations hold), and names maps each stand-in to the name the server keeps, for
 // the transcoder to put back into the tree. A name the server would cut
-// in a way the engine cannot follow is refused. Pure ASCII texts, and
-// texts for a UTF8 database, are returned as they are.
+// in a way the engine cannot follow is refused. Pure ASCII texts with
+// no U&"..." name (whose escapes the server decodes), and texts for a
+// UTF8 database, are returned as they are.
 func (e *identEncoding) serverNames(sql string) (text string, names map[string]string, err error) {
-	if e == nil || isASCII(sql) {
+	if e == nil || (isASCII(sql) && !strings.Contains(strings.ToLower(sql), "u&")) {
 		return sql, nil, nil
 	}
 	res, err := pg_query.Scan(sql)
@@ -249,17 +277,20 @@ func (e *identEncoding) serverNames(sql string) (text string, names map[string]s
 	lower := strings.ToLower(sql)
 	for i, tok := range res.Tokens {
 		raw := sql[tok.Start:tok.End]
-		if isASCII(raw) {
-			continue
-		}
-		switch tok.Token {
-		case pg_query.Token_UIDENT:
+		if tok.Token == pg_query.Token_UIDENT {
+			raw = uidentToken(sql, int(tok.Start))
+			if plainUIdent(raw, res.Tokens[i+1:]) {
+				continue
+			}
 			if err := e.checkUIdent(raw); err != nil {
 				return "", nil, err
 			}
 			continue
-		case pg_query.Token_IDENT:
-		default:
+		}
+		if isASCII(raw) {
+			continue
+		}
+		if tok.Token != pg_query.Token_IDENT {
 			continue
 		}
 		name := asciiLower(raw)
@@ -281,7 +312,7 @@ func (e *identEncoding) serverNames(sql string) (text string, names map[string]s
 			out = []byte(sql)
 			names = map[string]string{}
 		}
-		stand := `"` + body + `"` + strings.Repeat(" ", len(raw)-len(body)-2)
+		stand := standIn(raw, body)
 		copy(out[tok.Start:tok.End], stand)
 		names[body] = server
 	}
@@ -289,6 +320,53 @@ func (e *identEncoding) serverNames(sql string) (text string, names map[string]s
 		return sql, nil, nil
 	}
 	return string(out), names, nil
+}
+
+// standIn is body padded with spaces to the length of the token raw,
+// written as raw is: quoted for a quoted name, bare for a bare one. A
+// bare name may follow u& (the operator & after the name u), where a
+// quoted stand-in would make the parser read one U&"..." identifier;
+// body is lower case and no keyword, so bare it stays the same name.
+func standIn(raw, body string) string {
+	if raw[0] != '"' {
+		return body + strings.Repeat(" ", len(raw)-len(body))
+	}
+	return `"` + body + `"` + strings.Repeat(" ", len(raw)-len(body)-2)
+}
+
+// uidentToken is the U&"..." token that starts at start: the scanner
+// reports such a token one byte long.
+func uidentToken(sql string, start int) string {
+	i := start + len(`U&"`)
+	for i < len(sql) {
+		if sql[i] != '"' {
+			i++
+			continue
+		}
+		if i+1 < len(sql) && sql[i+1] == '"' {
+			i += 2
+			continue
+		}
+		return sql[start : i+1]
+	}
+	return sql[start:]
+}
+
+// plainUIdent reports whether the U&"..." token raw, followed by rest,
+// spells its name in ASCII without escapes, so that every encoding reads
+// it as written. An escape, even in an ASCII text (U&"\00e9"), is decoded
+// into the server's encoding before the server cuts the name.
+func plainUIdent(raw string, rest []*pg_query.ScanToken) bool {
+	for _, t := range rest {
+		if t.Token == pg_query.Token_C_COMMENT || t.Token == pg_query.Token_SQL_COMMENT {
+			continue // the server's lexer skips them before UESCAPE
+		}
+		if t.Token == pg_query.Token_UESCAPE {
+			return false
+		}
+		break
+	}
+	return isASCII(raw) && !strings.Contains(raw, `\`)
 }
 
 // checkUIdent refuses a U&"..." identifier the server might cut other

@@ -54,6 +54,13 @@ var encodingCases = []encodingCase{
 			{quoted(rep("a", 62) + "é"), true},
 			{rep("A", 62) + "é", true},
 			{"public." + quoted(rep("é", 40)), true},
+			// Unicode escapes spell the name in ASCII; the server
+			// decodes them into its encoding before it cuts.
+			{`U&"` + rep(`\00e9`, 40) + `"`, false},
+			{`U&"` + rep(`!00e9`, 40) + `" UESCAPE '!'`, false},
+			{`U&"` + rep("é", 40) + `"`, false},
+			{`U&"` + rep(`!00e9`, 40) + `" /* c */ UESCAPE '!'`, false},
+			{`U&"""` + rep(`\00e9`, 40) + `"`, false},
 			// '€' has no LATIN1 byte: the server refuses the text.
 			{quoted(rep("é", 40) + "€"), false},
 		},
@@ -61,14 +68,20 @@ var encodingCases = []encodingCase{
 	{
 		// '日' is three bytes in UTF-8 and two in EUC_JP.
 		encoding: "EUC_JP",
-		tables:   []string{rep("日", 21), rep("日", 30), rep("日", 31), rep("ｱ", 21), rep("ｱ", 31)},
-		denied:   []string{rep("日", 30), rep("日", 31), rep("ｱ", 31)},
+		tables:   []string{rep("日", 21), rep("日", 30), rep("日", 31), rep("ｱ", 21), rep("ｱ", 31), rep("髙", 21), rep("髙", 10)},
+		denied:   []string{rep("日", 30), rep("日", 31), rep("ｱ", 31), rep("髙", 21)},
 		spellings: []encodingSpelling{
 			{quoted(rep("日", 21)), true},
 			{quoted(rep("日", 30)), true},
 			{quoted(rep("日", 40)), true},
 			{rep("日", 40), true},
 			{quoted(rep("ｱ", 40)), true},
+			{`U&"` + rep(`\65e5`, 30) + `"`, false},
+			// '髙' (an IBM extension kanji) is three bytes in the
+			// server's EUC_JP (0x8F F4 xx) and two in x/text's.
+			{quoted(rep("髙", 22)), false},
+			{quoted(rep("髙", 10)), true},
+			{quoted(rep("a", 20) + rep("髙", 22)), false},
 		},
 	},
 	{
