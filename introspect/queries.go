@@ -23,6 +23,7 @@ const relFilter = `rel AS (
 const qInfo = `SELECT current_database(), current_user,
   current_setting('server_version_num')::int,
   current_setting('server_encoding'),
+  current_setting('lc_ctype'),
   transaction_timestamp(),
   coalesce((SELECT array_agg(extname::text ORDER BY extname) FROM pg_catalog.pg_extension), '{}')`
 

@@ -48,7 +48,7 @@ func (b *builder) steps() []step {
 
 func (b *builder) scanInfo(rows pgx.Rows) error {
 	s := b.snap
-	return rows.Scan(&s.Database, &s.User, &s.ServerVersion, &s.Encoding, &s.TakenAt, &s.Extensions)
+	return rows.Scan(&s.Database, &s.User, &s.ServerVersion, &s.Encoding, &s.CType, &s.TakenAt, &s.Extensions)
 }
 
 func (b *builder) scanSchema(rows pgx.Rows) error {

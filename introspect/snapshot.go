@@ -14,6 +14,9 @@ type Snapshot struct {
 	// where it cuts an identifier to 63 bytes. Names are read in UTF-8
 	// whatever it is, but for SQL_ASCII, whose names are their bytes.
 	Encoding string
+	// CType is the database's lc_ctype: in a single-byte encoding the
+	// server folds non-ASCII letters of unquoted names by it.
+	CType string
 
 	Schemas   []Schema    // user schemas, sorted by name
 	Relations []*Relation // sorted by schema, then name

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	pg_query "github.com/pganalyze/pg_query_go/v5"
@@ -45,6 +46,9 @@ type identEncoding struct {
 	width func(r rune) int
 	// known is false for an encoding whose widths the engine lacks.
 	known bool
+	// foldsHigh says the server lowercases non-ASCII letters of
+	// unquoted names by the database's locale (foldsHighBytes).
+	foldsHigh bool
 }
 
 // encodingOf is the identifier encoding of fc, nil when names are cut as
@@ -54,7 +58,36 @@ func encodingOf(fc FunctionCatalog) *identEncoding {
 	if !ok {
 		return nil
 	}
-	return lookupEncoding(ec.ServerEncoding())
+	e := lookupEncoding(ec.ServerEncoding())
+	if e != nil {
+		if cc, ok := fc.(CTypeCatalog); ok {
+			e.foldsHigh = foldsHighBytes(e.name, cc.ServerCType())
+		}
+	}
+	return e
+}
+
+// CTypeCatalog is implemented by online catalogs that know the
+// database's lc_ctype.
+type CTypeCatalog interface {
+	ServerCType() string
+}
+
+// foldsHighBytes says whether the server lowercases non-ASCII letters of
+// unquoted names: it does in a single-byte encoding (downcase_identifier
+// calls tolower on each byte with the high bit set) under any locale but
+// C or POSIX, by tables of that locale the engine does not have.
+func foldsHighBytes(encoding, ctype string) bool {
+	switch ctype {
+	case "", "C", "POSIX", "C.UTF-8", "C.utf8":
+		return false
+	}
+	switch {
+	case encoding == "SQL_ASCII", strings.HasPrefix(encoding, "LATIN"), strings.HasPrefix(encoding, "WIN"),
+		strings.HasPrefix(encoding, "KOI8"), strings.HasPrefix(encoding, "ISO_8859"):
+		return true
+	}
+	return false
 }
 
 // lookupEncoding knows the server encodings PostgreSQL allows.
@@ -296,6 +329,8 @@ func (e *identEncoding) serverNames(sql string) (text string, names map[string]s
 		name := asciiLower(raw)
 		if raw[0] == '"' {
 			name = quotedIdentText(raw)
+		} else if e.foldsHigh && (e.name == "SQL_ASCII" || hasNonASCIIUpper(raw)) {
+			return "", nil, deny(RuleIdentifierEncoding, fmt.Sprintf("the database folds the non-ASCII letters of the unquoted name %s by its locale (lc_ctype), which pgmoat does not model: quote the name", raw))
 		}
 		server, err := e.cut(name)
 		if err != nil {
@@ -383,4 +418,15 @@ func (e *identEncoding) checkUIdent(raw string) error {
 	}
 	_, err := (&identEncoding{name: e.name}).cutUnknown(raw)
 	return err
+}
+
+// hasNonASCIIUpper says whether name holds a non-ASCII letter a locale
+// would lowercase.
+func hasNonASCIIUpper(name string) bool {
+	for _, r := range name {
+		if r >= utf8.RuneSelf && unicode.ToLower(r) != r {
+			return true
+		}
+	}
+	return false
 }

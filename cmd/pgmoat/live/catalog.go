@@ -40,6 +40,9 @@ func (c Catalog) CatalogUser() string { return c.Snap.User }
 // names to 63 bytes of the database's encoding, as the server does.
 func (c Catalog) ServerEncoding() string { return c.Snap.Encoding }
 
+// ServerCType implements policy.CTypeCatalog.
+func (c Catalog) ServerCType() string { return c.Snap.CType }
+
 // TypeByOID implements policy.TypeCatalog.
 func (c Catalog) TypeByOID(oid uint32) (policy.TypeName, bool) {
 	t, ok := c.Snap.TypeByOID(oid)
