@@ -12,7 +12,7 @@ import (
 func TestUnquotedNonASCIIUnderALocaleIsRefused(t *testing.T) {
 	for _, tc := range []struct {
 		encoding, ctype, sql string
-		refused               bool
+		refused              bool
 	}{
 		{"LATIN1", "fr_FR.ISO-8859-1", "SELECT * FROM ÉTAT", true},
 		{"LATIN1", "fr_FR.ISO-8859-1", "SELECT * FROM public.Ärger", true},
