@@ -114,16 +114,6 @@ type admission struct {
 	byProfile map[string]map[string]bool
 }
 
-// listable reports whether tools/list shows name to id: tools that are
-// not table or entity tools (the discovery tools) always are.
-func (s *Server) listable(set *ToolSet, id policy.Identity, name string) bool {
-	spec, ok := set.Tool(name)
-	if !ok || spec.Table.Name == "" {
-		return true
-	}
-	return s.admitted(set, id)[name]
-}
-
 func (s *Server) admitted(set *ToolSet, id policy.Identity) map[string]bool {
 	gen := s.opts.Engine.Generation()
 	a := s.admissions.Load()
@@ -165,11 +155,12 @@ func (s *Server) filterToolsList(next sdk.MethodHandler) sdk.MethodHandler {
 		admitted := s.admitted(set, id)
 		kept := make([]*sdk.Tool, 0, len(lr.Tools))
 		for _, t := range lr.Tools {
-			if !s.listable(set, id, t.Name) {
-				continue
-			}
-			// A description names only the related tools listed too.
-			if spec, ok := set.Tool(t.Name); ok && spec.Table.Name != "" {
+			spec, ok := set.Tool(t.Name)
+			if ok && spec.Table.Name != "" {
+				if !admitted[t.Name] {
+					continue
+				}
+				// A description names only the related tools listed too.
 				if d := spec.describeFor(admitted); d != t.Description {
 					c := *t
 					c.Description = d

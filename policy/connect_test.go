@@ -147,12 +147,7 @@ func TestToolConnectQueries(t *testing.T) {
 // statements, as the engine rewrote them, on PostgreSQL 15 as a plain
 // login role: each must run.
 func TestToolConnectQueriesOnRealPostgreSQL(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a PostgreSQL cluster")
-	}
-	c, db := sharedDB(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	c, db, ctx := realPG(t, 2*time.Minute)
 	admin, err := pgconn.Connect(ctx, c.DSN(db))
 	if err != nil {
 		t.Fatal(err)

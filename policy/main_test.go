@@ -1,8 +1,10 @@
 package policy
 
 import (
+	"context"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/pgmoat/pgmoat/integration/pgcluster"
 )
@@ -22,4 +24,18 @@ func sharedDB(t testing.TB) (*pgcluster.Cluster, string) {
 	t.Helper()
 	c := shared.Get(t)
 	return c, pgcluster.NewDatabase(t, c)
+}
+
+// realPG is the set-up of a test against the shared cluster: skipped
+// under -short, a database of its own, and a context that ends with the
+// test or after d.
+func realPG(t *testing.T, d time.Duration) (*pgcluster.Cluster, string, context.Context) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a PostgreSQL cluster")
+	}
+	c, db := sharedDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return c, db, ctx
 }

@@ -33,12 +33,7 @@ CREATE TABLE items (id int, note text);
 // whose input looks a computed name up are denied as the cast is, and an
 // OID neither built in nor in the catalog is parse.parameter_type.
 func TestParameterTypesAreJudged(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a PostgreSQL cluster")
-	}
-	c, db := sharedDB(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	c, db, ctx := realPG(t, 2*time.Minute)
 	conn, err := pgx.Connect(ctx, c.DSN(db))
 	if err != nil {
 		t.Fatal(err)

@@ -13,12 +13,7 @@ import (
 // a real server: the deparsed SQL must run, bounded SELECTs must return at
 // most max_rows, and $n parameters must keep their types.
 func TestVerdictsOnRealPostgreSQL(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a PostgreSQL cluster")
-	}
-	c, db := sharedDB(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	c, db, ctx := realPG(t, 2*time.Minute)
 	conn, err := pgconn.Connect(ctx, c.DSN(db))
 	if err != nil {
 		t.Fatal(err)

@@ -53,12 +53,7 @@ var sqlRunnerAttacks = []string{
 // the introspected catalog as the binary does, denies every way of
 // calling these functions.
 func TestExtensionSQLRunnersAreDenied(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a PostgreSQL cluster")
-	}
-	c, db := sharedDB(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	c, db, ctx := realPG(t, 2*time.Minute)
 	admin, err := pgconn.Connect(ctx, c.DSN(db))
 	if err != nil {
 		t.Fatal(err)

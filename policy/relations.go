@@ -159,7 +159,7 @@ func quoteIdent(s string) string {
 	if plain {
 		return s
 	}
-	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+	return alwaysQuoted(s)
 }
 
 func quoteQualified(schema, name string) string {

@@ -40,12 +40,7 @@ GRANT pg_read_all_data TO kinds_reader;
 // skips its parent's policies; a name the catalog does not list at all
 // is denied rather than allowed because its schema is readable.
 func TestSequencesAndOtherKindsAsRelations(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a PostgreSQL cluster")
-	}
-	c, db := sharedDB(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	c, db, ctx := realPG(t, 2*time.Minute)
 	admin, err := pgx.Connect(ctx, c.DSN(db))
 	if err != nil {
 		t.Fatal(err)

@@ -19,12 +19,7 @@ import (
 var showsSessions = regexp.MustCompile(`^(pg|inet|txid)_(.*_)?(activity|backend|session|sessions|lock|locks|cursor|cursors|prepared|listening|channels|progress|ssl|gssapi|memory|shmem|pid|pids|snapshot|config|file|hba|ident|setting|settings|replication|wal|receiver|sender|senders|subscription|origin|control|xact|recovery|archiver|postmaster|conf|client|server|temp|statement|statements)(_|$)|^pg_stat_`)
 
 func TestSessionViewsReviewed(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a PostgreSQL cluster")
-	}
-	c, db := sharedDB(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	c, db, ctx := realPG(t, 2*time.Minute)
 	conn, err := pgconn.Connect(ctx, c.DSN(db))
 	if err != nil {
 		t.Fatal(err)

@@ -412,12 +412,7 @@ func installContrib(ctx context.Context, t *testing.T, admin *pgconn.PgConn) (in
 // role in read-only transactions, with arguments naming the marker, and
 // fails naming each allowed function that ran the marker.
 func TestNoAllowedFunctionRunsSQLText(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a PostgreSQL cluster")
-	}
-	c, db := sharedDB(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	c, db, ctx := realPG(t, 3*time.Minute)
 	admin, err := pgconn.Connect(ctx, c.DSN(db))
 	if err != nil {
 		t.Fatal(err)
