@@ -552,9 +552,11 @@ func (s *Server) refuseClients(conn net.Conn) {
 // nothing.
 func (s *Server) refuseStartup(conn net.Conn) {
 	s.events.log("startups full", "client_addr", conn.RemoteAddr().String(), "limit", s.cfg.MaxStartups)
+	// Counted before the client is told, so that whoever heard the
+	// refusal finds it counted.
+	s.startupsRefused.Add(1)
 	s.refuse(conn, fatalf(codeTooManyConns, fmt.Sprintf(
 		"pgmoat: proxy.max_startups: too many connections logging in at once (limit %d); try again", s.cfg.MaxStartups)))
-	s.startupsRefused.Add(1) // once the client was told
 }
 
 // finish is the bookkeeping at the end of one client connection.

@@ -975,6 +975,12 @@ func (s *session) ensureBackend(ctx context.Context, simple bool) bool {
 	}
 	bk, err := s.lendForStatement(ctx)
 	if err != nil {
+		// A wait ended by a KILL or a shutdown is answered by their FATAL
+		// alone, as PostgreSQL ends a statement it terminates.
+		if errors.Is(err, errWaitCanceled) && s.sayFarewell() {
+			s.lost.Store(true)
+			return false
+		}
 		we := toWire(err)
 		if isInternal(we) {
 			s.srv.log.Error("internal error", "user", s.user, "err", err, "stack", string(debug.Stack()))
