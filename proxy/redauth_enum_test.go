@@ -172,40 +172,52 @@ func TestRedAuthOddStartupsDoNotTellUsers(t *testing.T) {
 }
 
 // A failed login under a real name takes as long as one under a made-up
-// name. Attempts alternate so load on the machine falls on both alike;
-// the medians must agree within a margin far above what a key derivation
-// (or none) on one side would leave.
+// name. Attempts alternate, and each real attempt is compared with the
+// made-up one next to it, so load on the machine falls on both alike;
+// the median of those ratios must stay within a margin far below what a
+// key derivation on one side only would leave (at this fixture's 16
+// rounds about 1.3x, at 4096 many times that). A busy machine can still
+// skew one round, so a round outside the margin is run again: a real
+// difference shows in every round, noise does not.
 func TestRedAuthTimingDoesNotTellUsers(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{})
-	const rounds = 300
-	var real, fake []time.Duration
-	for i := range 2 * rounds {
-		user := "alice"
-		if i%2 == 1 {
-			user = "mallory"
-		}
+	login := func(user string) time.Duration {
 		start := time.Now()
 		o := scramLogin(t, f.addr, f.db, user, scramAttempt{password: "wrong"})
 		d := time.Since(start)
 		if o.err == nil || o.err.Code != "28P01" {
 			t.Fatalf("%s: %s", user, o.shape(user))
 		}
-		if user == "alice" {
-			real = append(real, d)
-		} else {
-			fake = append(fake, d)
+		return d
+	}
+	round := func() float64 {
+		const pairs = 200
+		ratios := make([]float64, 0, pairs)
+		for i := range pairs {
+			// Which name goes first alternates too, so that neither
+			// side always meets a warm cache or a fresh time slice.
+			var real, fake time.Duration
+			if i%2 == 0 {
+				real, fake = login("alice"), login("mallory")
+			} else {
+				fake, real = login("mallory"), login("alice")
+			}
+			ratios = append(ratios, float64(real)/float64(fake))
+		}
+		slices.Sort(ratios)
+		return ratios[len(ratios)/2]
+	}
+	var seen []float64
+	for range 3 {
+		ratio := round()
+		seen = append(seen, ratio)
+		if ratio >= 0.8 && ratio <= 1.25 {
+			t.Logf("median ratio of a real user's failed login to a made-up name's: %.3f (rounds %.3f)", ratio, seen)
+			return
 		}
 	}
-	median := func(ds []time.Duration) time.Duration {
-		slices.Sort(ds)
-		return ds[len(ds)/2]
-	}
-	ratio := float64(median(real)) / float64(median(fake))
-	t.Logf("median failed login: real user %v, made-up name %v, ratio %.3f", median(real), median(fake), ratio)
-	if ratio < 0.75 || ratio > 1.33 {
-		t.Errorf("a real user's failed login takes %.2f times a made-up name's", ratio)
-	}
+	t.Errorf("a real user's failed login takes %.3f times a made-up name's, in every round", seen)
 }
 
 // Reconfigure changing a password: the old one stops working at once,
