@@ -173,19 +173,9 @@ func (s *Server) open(conn net.Conn, fe *pgproto3.Backend, m *pgproto3.StartupMe
 		return fail(fatalf(codeNoDatabase, fmt.Sprintf("database %q does not exist; pgmoat serves database %q", db, s.cfg.Database)))
 	}
 	client, dropped := splitStartupParams(m.Parameters)
-	who, known := s.user(user)
-	var creds *credentials
-	if known {
-		creds = &who.creds
-	}
-	if err := s.authenticate(conn, fe, send, user, creds, false); err != nil {
-		if we, ok := err.(*wireError); ok {
-			return fail(we)
-		}
+	who, err := s.login(conn, fe, send, user, false)
+	if err != nil {
 		return nil, err
-	}
-	if !known {
-		return fail(errAuthFailed(user))
 	}
 	params, err := s.pool.ServerParams(context.Background())
 	if err != nil {
@@ -219,6 +209,31 @@ func (s *Server) open(conn net.Conn, fe *pgproto3.Backend, m *pgproto3.StartupMe
 	}
 	_ = conn.SetDeadline(time.Time{})
 	return sess, nil
+}
+
+// login authenticates user at the proxy's door or the admin console's
+// (console) against that door's logins, and refuses the client itself
+// when the answer is an error the client is told. A name the door does
+// not know is checked against the decoy like a known one and refused only
+// after, so that neither the exchange nor its timing tells the two apart.
+func (s *Server) login(conn net.Conn, fe *pgproto3.Backend, send func(pgproto3.BackendMessage) error, user string, console bool) (credentialsFor, error) {
+	lookup := s.user
+	if console {
+		lookup = s.adminUser
+	}
+	who, known := lookup(user)
+	var creds *credentials
+	if known {
+		creds = &who.creds
+	}
+	err := s.authenticate(conn, fe, send, user, creds, console)
+	if err == nil && !known {
+		err = errAuthFailed(user)
+	}
+	if we, ok := err.(*wireError); ok {
+		s.refuse(conn, we)
+	}
+	return who, err
 }
 
 // authenticate checks user's password against creds (nil: not a user of
@@ -353,21 +368,9 @@ func (s *Server) openAdmin(conn net.Conn, fe *pgproto3.Backend, m *pgproto3.Star
 	// Only admin-console users are known here: a proxy user is checked
 	// against the console's decoy like a made-up name, so that neither
 	// the salt nor the answer tells one from the other.
-	who, known := s.adminUser(user)
-	var creds *credentials
-	if known {
-		creds = &who.creds
-	}
-	if err := s.authenticate(conn, fe, send, user, creds, true); err != nil {
-		if we, ok := err.(*wireError); ok {
-			s.refuse(conn, we)
-		}
+	who, err := s.login(conn, fe, send, user, true)
+	if err != nil {
 		return nil, err
-	}
-	if !known {
-		e := errAuthFailed(user)
-		s.refuse(conn, e)
-		return nil, e
 	}
 	fe.SetMaxBodyLen(s.cfg.MaxMessageSize)
 	// psql reads server_version to pick its catalog queries; report the
