@@ -55,6 +55,15 @@ func cstring(src []byte) (s, rest []byte, ok bool) {
 	return src[:i], src[i+1:], true
 }
 
+// cstrings splits two NUL-terminated strings off the front of src, as a
+// Parse and a Bind begin.
+func cstrings(src []byte) (a, b, rest []byte, ok bool) {
+	if a, rest, ok = cstring(src); ok {
+		b, rest, ok = cstring(rest)
+	}
+	return a, b, rest, ok
+}
+
 func decodeExecute(m *pgproto3.Execute, src []byte) error {
 	portal, rest, ok := cstring(src)
 	if !ok || len(rest) < 4 {
@@ -66,11 +75,7 @@ func decodeExecute(m *pgproto3.Execute, src []byte) error {
 }
 
 func decodeParse(m *pgproto3.Parse, src []byte) error {
-	name, rest, ok := cstring(src)
-	if !ok {
-		return errBadMessage
-	}
-	query, rest, ok := cstring(rest)
+	name, query, rest, ok := cstrings(src)
 	if !ok || len(rest) < 2 {
 		return errBadMessage
 	}
@@ -89,11 +94,7 @@ func decodeParse(m *pgproto3.Parse, src []byte) error {
 }
 
 func decodeBind(m *pgproto3.Bind, src []byte) error {
-	portal, rest, ok := cstring(src)
-	if !ok {
-		return errBadMessage
-	}
-	stmt, rest, ok := cstring(rest)
+	portal, stmt, rest, ok := cstrings(src)
 	if !ok {
 		return errBadMessage
 	}
