@@ -331,13 +331,18 @@ func (b *backend) untilReady(seen func(typ byte, body []byte) error) error {
 				firstErr = pgError(body)
 			}
 		case typ == 'Z':
-			if len(body) == 1 {
-				b.txStatus = body[0]
-			}
+			b.ready(body)
 			return firstErr
 		case seen != nil && firstErr == nil:
 			firstErr = seen(typ, body)
 		}
+	}
+}
+
+// ready records the transaction status a ReadyForQuery body carries.
+func (b *backend) ready(body []byte) {
+	if len(body) == 1 {
+		b.txStatus = body[0]
 	}
 }
 

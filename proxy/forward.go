@@ -332,8 +332,8 @@ func (s *session) complete(bk *backend, typ byte, body []byte) (released bool) {
 		if typ == '1' && head.prepared != "" {
 			bk.addPrepared(head.prepared)
 		}
-		if typ == 'Z' && len(body) == 1 {
-			bk.txStatus = body[0]
+		if typ == 'Z' {
+			bk.ready(body)
 		}
 		if typ == 'Z' && head.settle {
 			s.reportBatchSets()

@@ -74,9 +74,7 @@ func (x *Executor) readRows(bk *backend, info *stmtInfo, res *Result, want setti
 				firstErr = pgError(body)
 			}
 		case typ == 'Z':
-			if len(body) == 1 {
-				bk.txStatus = body[0]
-			}
+			bk.ready(body)
 			if firstErr != nil && !injected {
 				bk.broken.Store(true)
 			}
