@@ -858,23 +858,22 @@ func (p *Pool) release(b *backend) {
 
 // Pause holds every new acquisition until Resume; transactions already
 // running finish. Waiters still time out after the acquire timeout.
-func (p *Pool) Pause() {
-	for _, h := range p.hosts()[1:] {
-		h.Pause()
-	}
-	p.mu.Lock()
-	p.paused = true
-	p.mu.Unlock()
-}
+func (p *Pool) Pause() { p.setPaused(true) }
 
 // Resume lets held acquisitions proceed.
-func (p *Pool) Resume() {
+func (p *Pool) Resume() { p.setPaused(false) }
+
+// setPaused pauses or resumes every host's pool, the primary's last; a
+// resumed pool hands its backends to the acquisitions it held.
+func (p *Pool) setPaused(paused bool) {
 	for _, h := range p.hosts()[1:] {
-		h.Resume()
+		h.setPaused(paused)
 	}
 	p.mu.Lock()
-	p.paused = false
-	p.dispatch()
+	p.paused = paused
+	if !paused {
+		p.dispatch()
+	}
 	p.mu.Unlock()
 }
 
