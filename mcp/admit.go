@@ -58,22 +58,9 @@ func ReadableByAny(engine *policy.Engine, profiles []string) func(introspect.Qua
 // would see.
 func (s *ToolSet) Only(admitted map[string]bool) *ToolSet {
 	out := *s
-	keep := func(ts []*ToolSpec) []*ToolSpec {
-		var kept []*ToolSpec
-		for _, t := range ts {
-			if !admitted[t.Name] {
-				continue
-			}
-			if d := t.describeFor(admitted); d != t.Description {
-				c := *t
-				c.Description = d
-				t = &c
-			}
-			kept = append(kept, t)
-		}
-		return kept
-	}
-	out.Tables, out.Entities = keep(s.Tables), keep(s.Entities)
+	self := func(t *ToolSpec) (*ToolSpec, bool) { return t, true }
+	desc := func(t *ToolSpec) *string { return &t.Description }
+	out.Tables, out.Entities = listed(s.Tables, admitted, self, desc), listed(s.Entities, admitted, self, desc)
 	out.Warnings = nil
 	for _, w := range s.Warnings {
 		name, _, _ := strings.Cut(w, ":")
@@ -84,6 +71,30 @@ func (s *ToolSet) Only(admitted map[string]bool) *ToolSet {
 	}
 	out.index()
 	return &out
+}
+
+// listed is what a profile sees of ts, given the tools admitted to it: a
+// table or entity tool (one spec finds a ToolSpec for) only if admitted,
+// and described naming only the related tools it sees too (describeFor);
+// any other tool as it is. ts is a ToolSet's specs or a tools/list
+// answer; desc points at a tool's description. A tool whose description
+// stays is shared, not copied.
+func listed[T any](ts []*T, admitted map[string]bool, spec func(*T) (*ToolSpec, bool), desc func(*T) *string) []*T {
+	kept := make([]*T, 0, len(ts))
+	for _, t := range ts {
+		if sp, ok := spec(t); ok {
+			if !admitted[sp.Name] {
+				continue
+			}
+			if d := sp.describeFor(admitted); d != *desc(t) {
+				c := *t
+				*desc(&c) = d
+				t = &c
+			}
+		}
+		kept = append(kept, t)
+	}
+	return kept
 }
 
 func admitTool(set *ToolSet, engine *policy.Engine, id policy.Identity, t *ToolSpec) error {
@@ -152,25 +163,12 @@ func (s *Server) filterToolsList(next sdk.MethodHandler) sdk.MethodHandler {
 			return res, err
 		}
 		set := s.shapes.Load().set
-		admitted := s.admitted(set, id)
-		kept := make([]*sdk.Tool, 0, len(lr.Tools))
-		for _, t := range lr.Tools {
+		tableTool := func(t *sdk.Tool) (*ToolSpec, bool) {
 			spec, ok := set.Tool(t.Name)
-			if ok && spec.Table.Name != "" {
-				if !admitted[t.Name] {
-					continue
-				}
-				// A description names only the related tools listed too.
-				if d := spec.describeFor(admitted); d != t.Description {
-					c := *t
-					c.Description = d
-					t = &c
-				}
-			}
-			kept = append(kept, t)
+			return spec, ok && spec.Table.Name != ""
 		}
 		out := *lr
-		out.Tools = kept
+		out.Tools = listed(lr.Tools, s.admitted(set, id), tableTool, func(t *sdk.Tool) *string { return &t.Description })
 		return &out, nil
 	}
 }
