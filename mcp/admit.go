@@ -152,15 +152,10 @@ func (s *Server) admitted(set *ToolSet, id policy.Identity) map[string]bool {
 // filterToolsList is receiving middleware: a tools/list answer carries
 // only the tools the caller's profile may run.
 func (s *Server) filterToolsList(next sdk.MethodHandler) sdk.MethodHandler {
-	return func(ctx context.Context, method string, req sdk.Request) (sdk.Result, error) {
-		res, err := next(ctx, method, req)
-		lr, ok := res.(*sdk.ListToolsResult)
-		if err != nil || method != "tools/list" || !ok {
-			return res, err
-		}
+	return filterAnswer(next, "tools/list", func(req sdk.Request, lr *sdk.ListToolsResult) *sdk.ListToolsResult {
 		id, ok := s.identityOf(req.GetExtra())
 		if !ok {
-			return res, err
+			return lr
 		}
 		set := s.shapes.Load().set
 		tableTool := func(t *sdk.Tool) (*ToolSpec, bool) {
@@ -169,7 +164,20 @@ func (s *Server) filterToolsList(next sdk.MethodHandler) sdk.MethodHandler {
 		}
 		out := *lr
 		out.Tools = listed(lr.Tools, s.admitted(set, id), tableTool, func(t *sdk.Tool) *string { return &t.Description })
-		return &out, nil
+		return &out
+	})
+}
+
+// filterAnswer is receiving middleware that passes a successful answer to
+// method through filter, and every other answer on as it is.
+func filterAnswer[R sdk.Result](next sdk.MethodHandler, method string, filter func(sdk.Request, R) R) sdk.MethodHandler {
+	return func(ctx context.Context, m string, req sdk.Request) (sdk.Result, error) {
+		res, err := next(ctx, m, req)
+		r, ok := res.(R)
+		if err != nil || m != method || !ok {
+			return res, err
+		}
+		return filter(req, r), nil
 	}
 }
 
@@ -189,12 +197,7 @@ func (s *Server) visibleSet(set *ToolSet, extra *sdk.RequestExtra) *ToolSet {
 // carries only the table resources of tables the caller's profile is
 // shown.
 func (s *Server) filterResourcesList(next sdk.MethodHandler) sdk.MethodHandler {
-	return func(ctx context.Context, method string, req sdk.Request) (sdk.Result, error) {
-		res, err := next(ctx, method, req)
-		lr, ok := res.(*sdk.ListResourcesResult)
-		if err != nil || method != "resources/list" || !ok {
-			return res, err
-		}
+	return filterAnswer(next, "resources/list", func(req sdk.Request, lr *sdk.ListResourcesResult) *sdk.ListResourcesResult {
 		set := s.shapes.Load().set
 		hidden := map[string]bool{}
 		for _, t := range set.Tables {
@@ -211,6 +214,6 @@ func (s *Server) filterResourcesList(next sdk.MethodHandler) sdk.MethodHandler {
 		}
 		out := *lr
 		out.Resources = kept
-		return &out, nil
-	}
+		return &out
+	})
 }
