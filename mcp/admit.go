@@ -58,22 +58,9 @@ func ReadableByAny(engine *policy.Engine, profiles []string) func(introspect.Qua
 // would see.
 func (s *ToolSet) Only(admitted map[string]bool) *ToolSet {
 	out := *s
-	keep := func(ts []*ToolSpec) []*ToolSpec {
-		var kept []*ToolSpec
-		for _, t := range ts {
-			if !admitted[t.Name] {
-				continue
-			}
-			if d := t.describeFor(admitted); d != t.Description {
-				c := *t
-				c.Description = d
-				t = &c
-			}
-			kept = append(kept, t)
-		}
-		return kept
-	}
-	out.Tables, out.Entities = keep(s.Tables), keep(s.Entities)
+	self := func(t *ToolSpec) (*ToolSpec, bool) { return t, true }
+	desc := func(t *ToolSpec) *string { return &t.Description }
+	out.Tables, out.Entities = listed(s.Tables, admitted, self, desc), listed(s.Entities, admitted, self, desc)
 	out.Warnings = nil
 	for _, w := range s.Warnings {
 		name, _, _ := strings.Cut(w, ":")
@@ -84,6 +71,30 @@ func (s *ToolSet) Only(admitted map[string]bool) *ToolSet {
 	}
 	out.index()
 	return &out
+}
+
+// listed is what a profile sees of ts, given the tools admitted to it: a
+// table or entity tool (one spec finds a ToolSpec for) only if admitted,
+// and described naming only the related tools it sees too (describeFor);
+// any other tool as it is. ts is a ToolSet's specs or a tools/list
+// answer; desc points at a tool's description. A tool whose description
+// stays is shared, not copied.
+func listed[T any](ts []*T, admitted map[string]bool, spec func(*T) (*ToolSpec, bool), desc func(*T) *string) []*T {
+	kept := make([]*T, 0, len(ts))
+	for _, t := range ts {
+		if sp, ok := spec(t); ok {
+			if !admitted[sp.Name] {
+				continue
+			}
+			if d := sp.describeFor(admitted); d != *desc(t) {
+				c := *t
+				*desc(&c) = d
+				t = &c
+			}
+		}
+		kept = append(kept, t)
+	}
+	return kept
 }
 
 func admitTool(set *ToolSet, engine *policy.Engine, id policy.Identity, t *ToolSpec) error {
@@ -141,37 +152,32 @@ func (s *Server) admitted(set *ToolSet, id policy.Identity) map[string]bool {
 // filterToolsList is receiving middleware: a tools/list answer carries
 // only the tools the caller's profile may run.
 func (s *Server) filterToolsList(next sdk.MethodHandler) sdk.MethodHandler {
-	return func(ctx context.Context, method string, req sdk.Request) (sdk.Result, error) {
-		res, err := next(ctx, method, req)
-		lr, ok := res.(*sdk.ListToolsResult)
-		if err != nil || method != "tools/list" || !ok {
-			return res, err
-		}
+	return filterAnswer(next, "tools/list", func(req sdk.Request, lr *sdk.ListToolsResult) *sdk.ListToolsResult {
 		id, ok := s.identityOf(req.GetExtra())
 		if !ok {
-			return res, err
+			return lr
 		}
 		set := s.shapes.Load().set
-		admitted := s.admitted(set, id)
-		kept := make([]*sdk.Tool, 0, len(lr.Tools))
-		for _, t := range lr.Tools {
+		tableTool := func(t *sdk.Tool) (*ToolSpec, bool) {
 			spec, ok := set.Tool(t.Name)
-			if ok && spec.Table.Name != "" {
-				if !admitted[t.Name] {
-					continue
-				}
-				// A description names only the related tools listed too.
-				if d := spec.describeFor(admitted); d != t.Description {
-					c := *t
-					c.Description = d
-					t = &c
-				}
-			}
-			kept = append(kept, t)
+			return spec, ok && spec.Table.Name != ""
 		}
 		out := *lr
-		out.Tools = kept
-		return &out, nil
+		out.Tools = listed(lr.Tools, s.admitted(set, id), tableTool, func(t *sdk.Tool) *string { return &t.Description })
+		return &out
+	})
+}
+
+// filterAnswer is receiving middleware that passes a successful answer to
+// method through filter, and every other answer on as it is.
+func filterAnswer[R sdk.Result](next sdk.MethodHandler, method string, filter func(sdk.Request, R) R) sdk.MethodHandler {
+	return func(ctx context.Context, m string, req sdk.Request) (sdk.Result, error) {
+		res, err := next(ctx, m, req)
+		r, ok := res.(R)
+		if err != nil || m != method || !ok {
+			return res, err
+		}
+		return filter(req, r), nil
 	}
 }
 
@@ -191,12 +197,7 @@ func (s *Server) visibleSet(set *ToolSet, extra *sdk.RequestExtra) *ToolSet {
 // carries only the table resources of tables the caller's profile is
 // shown.
 func (s *Server) filterResourcesList(next sdk.MethodHandler) sdk.MethodHandler {
-	return func(ctx context.Context, method string, req sdk.Request) (sdk.Result, error) {
-		res, err := next(ctx, method, req)
-		lr, ok := res.(*sdk.ListResourcesResult)
-		if err != nil || method != "resources/list" || !ok {
-			return res, err
-		}
+	return filterAnswer(next, "resources/list", func(req sdk.Request, lr *sdk.ListResourcesResult) *sdk.ListResourcesResult {
 		set := s.shapes.Load().set
 		hidden := map[string]bool{}
 		for _, t := range set.Tables {
@@ -213,6 +214,6 @@ func (s *Server) filterResourcesList(next sdk.MethodHandler) sdk.MethodHandler {
 		}
 		out := *lr
 		out.Resources = kept
-		return &out, nil
-	}
+		return &out
+	})
 }

@@ -59,44 +59,41 @@ const (
 	classTSVector
 )
 
-// builtinClass maps pg_catalog type names (and citext, which lives
-// wherever its extension was installed) to their class.
-func builtinClass(name string) typeClass {
-	switch name {
-	case "int2", "int4", "int8", "oid":
-		return classInteger
-	case "numeric":
-		return classNumeric
-	case "float4", "float8":
-		return classFloat
-	case "bool":
-		return classBool
-	case "text", "varchar", "bpchar", "name", "citext":
-		return classText
-	case "uuid":
-		return classUUID
-	case "date":
-		return classDate
-	case "timestamp":
-		return classTimestamp
-	case "timestamptz":
-		return classTimestampTZ
-	case "time":
-		return classTime
-	case "timetz":
-		return classTimeTZ
-	case "interval":
-		return classInterval
-	case "json", "jsonb":
-		return classJSON
-	case "inet", "cidr", "macaddr", "macaddr8", "money", "xml", "bit", "varbit":
-		return classOtherString
-	case "bytea":
-		return classBinary
-	case "tsvector":
-		return classTSVector
+// builtinClasses maps pg_catalog type names (and citext, which lives
+// wherever its extension was installed) to their class; a name it does not
+// hold is classUnmapped.
+var builtinClasses = byName(map[typeClass][]string{
+	classInteger:     {"int2", "int4", "int8", "oid"},
+	classNumeric:     {"numeric"},
+	classFloat:       {"float4", "float8"},
+	classBool:        {"bool"},
+	classText:        {"text", "varchar", "bpchar", "name", "citext"},
+	classUUID:        {"uuid"},
+	classDate:        {"date"},
+	classTimestamp:   {"timestamp"},
+	classTimestampTZ: {"timestamptz"},
+	classTime:        {"time"},
+	classTimeTZ:      {"timetz"},
+	classInterval:    {"interval"},
+	classJSON:        {"json", "jsonb"},
+	classOtherString: {"inet", "cidr", "macaddr", "macaddr8", "money", "xml", "bit", "varbit"},
+	classBinary:      {"bytea"},
+	classTSVector:    {"tsvector"},
+})
+
+// byName turns the type names of each class into a lookup by name. A name
+// under two classes is a mistake in the table, caught at start-up.
+func byName(names map[typeClass][]string) map[string]typeClass {
+	out := map[string]typeClass{}
+	for c, ns := range names {
+		for _, n := range ns {
+			if _, dup := out[n]; dup {
+				panic("mcp: type " + n + " is listed under two classes")
+			}
+			out[n] = c
+		}
 	}
-	return classUnmapped
+	return out
 }
 
 func classify(t *introspect.Type) typeClass {
@@ -114,7 +111,7 @@ func classify(t *introspect.Type) typeClass {
 		return classUnmapped
 	case introspect.TypeBase:
 		if t.Schema == "pg_catalog" || t.Name == "citext" {
-			return builtinClass(t.Name)
+			return builtinClasses[t.Name]
 		}
 	}
 	return classUnmapped
@@ -143,51 +140,47 @@ func (c typeClass) ranged() bool {
 // textual: a trigram index on the column serves substring search.
 func (c typeClass) textual() bool { return c == classText }
 
+// fixedSchemas are the value schemas of the classes whose schema does not
+// depend on the type's name, modifier, labels or element.
+var fixedSchemas = map[typeClass]Schema{
+	classNumeric: {Type: "string", Pattern: `^-?[0-9]+(\.[0-9]+)?$`,
+		Description: "decimal number written as a string, to keep every digit"},
+	classFloat:       {Type: "number"},
+	classBool:        {Type: "boolean"},
+	classUUID:        {Type: "string", Format: "uuid"},
+	classDate:        {Type: "string", Format: "date"},
+	classTimestampTZ: {Type: "string", Format: "date-time"},
+	classTimestamp:   {Type: "string", Description: "date and time without time zone, e.g. 2024-05-31 14:30:00"},
+	classTimeTZ:      {Type: "string", Format: "time"},
+	classTime:        {Type: "string", Description: "time of day without time zone, e.g. 14:30:00"},
+	classInterval:    {Type: "string", Description: "interval, e.g. 1 day 02:00:00"},
+	// A json column may hold an array, a string, a number, a boolean or
+	// null as well as an object: no type, or an array in a jsonb column
+	// would fail the tool's output schema.
+	classJSON:        {Description: "Any JSON value."},
+	classBinary:      {Type: "string", ContentEncoding: "base64", Description: "binary data, base64-encoded"},
+	classTSVector:    {Type: "string", Description: "text-search document"},
+	classOtherString: {Type: "string"},
+}
+
 // valueSchema is the JSON Schema of one value of the type, without
-// nullability. typmod refines varchar/bpchar lengths.
+// nullability. typmod refines varchar/bpchar lengths. Each call returns a
+// schema of its own: callers change it (nullable, typeOnly).
 func valueSchema(t *introspect.Type, typmod int32) *Schema {
 	t = t.Resolved()
-	switch classify(t) {
+	c := classify(t)
+	if s, ok := fixedSchemas[c]; ok {
+		return &s
+	}
+	switch c {
 	case classInteger:
 		return integerSchema(t.Name)
-	case classNumeric:
-		return &Schema{Type: "string", Pattern: `^-?[0-9]+(\.[0-9]+)?$`,
-			Description: "decimal number written as a string, to keep every digit"}
-	case classFloat:
-		return &Schema{Type: "number"}
-	case classBool:
-		return &Schema{Type: "boolean"}
 	case classText:
 		return textSchema(t.Name, typmod)
-	case classUUID:
-		return &Schema{Type: "string", Format: "uuid"}
-	case classDate:
-		return &Schema{Type: "string", Format: "date"}
-	case classTimestampTZ:
-		return &Schema{Type: "string", Format: "date-time"}
-	case classTimestamp:
-		return &Schema{Type: "string", Description: "date and time without time zone, e.g. 2024-05-31 14:30:00"}
-	case classTimeTZ:
-		return &Schema{Type: "string", Format: "time"}
-	case classTime:
-		return &Schema{Type: "string", Description: "time of day without time zone, e.g. 14:30:00"}
-	case classInterval:
-		return &Schema{Type: "string", Description: "interval, e.g. 1 day 02:00:00"}
-	case classJSON:
-		// A json column may hold an array, a string, a number, a boolean
-		// or null as well as an object: no type, or an array in a jsonb
-		// column would fail the tool's output schema.
-		return &Schema{Description: "Any JSON value."}
 	case classEnum:
 		return enumSchema(t.Labels)
 	case classArray:
 		return &Schema{Type: "array", Items: valueSchema(t.Elem, -1)}
-	case classBinary:
-		return &Schema{Type: "string", ContentEncoding: "base64", Description: "binary data, base64-encoded"}
-	case classTSVector:
-		return &Schema{Type: "string", Description: "text-search document"}
-	case classOtherString:
-		return &Schema{Type: "string"}
 	}
 	return &Schema{Type: "string", Description: "value of type " + t.Name + " in its text form"}
 }

@@ -22,7 +22,7 @@ func runDoctor(e env, args []string) int {
 	if code, ok := parseOrHelp(fs, args); !ok {
 		return code
 	}
-	cfg, code := loadConfigFor("doctor", *path, e.stderr)
+	cfg, code := loadBackendConfig("doctor", *path, "", e.stderr)
 	if cfg == nil {
 		return code
 	}
@@ -51,26 +51,6 @@ func runDoctor(e env, args []string) int {
 		return exitNo
 	}
 	return exitOK
-}
-
-// loadConfigFor loads the config a command needs, reporting problems the
-// same way for every command.
-func loadConfigFor(cmd, flagPath string, stderr io.Writer) (*config.Config, int) {
-	p := config.ResolvePath(flagPath)
-	if p == "" {
-		fmt.Fprintf(stderr, "pgmoat %s: no config: pass --config FILE or set %s\n", cmd, config.EnvConfig)
-		return nil, exitUsage
-	}
-	cfg, err := config.Load(p)
-	if err != nil {
-		fmt.Fprintf(stderr, "pgmoat %s: %s\n", cmd, config.RedactDSN(err.Error()))
-		return nil, exitUsage
-	}
-	if cfg.Backend.DSN == "" {
-		fmt.Fprintf(stderr, "pgmoat %s: %s: backend.dsn is not set (or set %s)\n", cmd, p, config.EnvBackendDSN)
-		return nil, exitUsage
-	}
-	return cfg, exitOK
 }
 
 // checkBackendRole connects as the configured role and runs the checklist:

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 
 	"github.com/pgmoat/pgmoat/cmd/pgmoat/config"
@@ -39,4 +40,33 @@ func parseOrHelp(fs *flag.FlagSet, args []string) (code int, ok bool) {
 		return exitOK, false
 	}
 	return exitUsage, false
+}
+
+// loadConfig loads the config --config or $PGMOAT_CONFIG names, reporting
+// problems the same way for every subcommand; orElse, when set, ends the
+// message when neither names one. On a problem the config is nil and code
+// is the exit code; path is the file read.
+func loadConfig(cmd, flagPath, orElse string, stderr io.Writer) (cfg *config.Config, path string, code int) {
+	path = config.ResolvePath(flagPath)
+	if path == "" {
+		fmt.Fprintf(stderr, "pgmoat %s: no config: pass --config FILE or set %s%s\n", cmd, config.EnvConfig, orElse)
+		return nil, "", exitUsage
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "pgmoat %s: %s\n", cmd, config.RedactDSN(err.Error()))
+		return nil, path, exitUsage
+	}
+	return cfg, path, exitOK
+}
+
+// loadBackendConfig is loadConfig for a subcommand that connects to the
+// backend: the config must name it (backend.dsn or $PGMOAT_BACKEND_DSN).
+func loadBackendConfig(cmd, flagPath, orElse string, stderr io.Writer) (*config.Config, int) {
+	cfg, path, code := loadConfig(cmd, flagPath, orElse, stderr)
+	if cfg != nil && cfg.Backend.DSN == "" {
+		fmt.Fprintf(stderr, "pgmoat %s: %s: backend.dsn is not set (or set %s)\n", cmd, path, config.EnvBackendDSN)
+		return nil, exitUsage
+	}
+	return cfg, code
 }

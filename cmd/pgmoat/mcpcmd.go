@@ -33,15 +33,9 @@ func runMCP(e env, args []string) int {
 		fmt.Fprintf(e.stderr, "pgmoat mcp: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
 	}
-	p := config.ResolvePath(*path)
-	if p == "" {
-		fmt.Fprintln(e.stderr, "pgmoat mcp: no config: pass --config FILE or set "+config.EnvConfig)
-		return exitUsage
-	}
-	cfg, err := config.Load(p)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "pgmoat mcp: %s\n", config.RedactDSN(err.Error()))
-		return exitUsage
+	cfg, _, code := loadConfig("mcp", *path, "", e.stderr)
+	if cfg == nil {
+		return code
 	}
 	cfg.Backend.AllowUnsafeRole = cfg.Backend.AllowUnsafeRole || *allowUnsafe
 	id, err := stdioIdentity(cfg, *userID, *profile)

@@ -20,19 +20,9 @@ func runServe(e env, args []string) int {
 	if code, ok := parseOrHelp(fs, args); !ok {
 		return code
 	}
-	p := config.ResolvePath(*path)
-	if p == "" {
-		fmt.Fprintln(e.stderr, "pgmoat serve: no config: pass --config FILE or set PGMOAT_CONFIG (try `pgmoat demo` for a ready-made set-up)")
-		return exitUsage
-	}
-	cfg, err := config.Load(p)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "pgmoat serve: %s\n", config.RedactDSN(err.Error()))
-		return exitUsage
-	}
-	if cfg.Backend.DSN == "" {
-		fmt.Fprintf(e.stderr, "pgmoat serve: %s: backend.dsn is not set (or set %s)\n", p, config.EnvBackendDSN)
-		return exitUsage
+	cfg, code := loadBackendConfig("serve", *path, " (try `pgmoat demo` for a ready-made set-up)", e.stderr)
+	if cfg == nil {
+		return code
 	}
 	cfg.Backend.AllowUnsafeRole = cfg.Backend.AllowUnsafeRole || *allowUnsafe
 	if err := serve(e.ctx, e.stdout, cfg); err != nil {
