@@ -71,42 +71,37 @@ func classify(name string) nodeClass {
 	return classDenied
 }
 
-// statementKind maps a statement node type to its Kind, for reporting.
+// statementKinds maps the statement node types that are not DDL to their
+// Kind, for reporting.
+var statementKinds = map[string]Kind{
+	"SelectStmt":       KindSelect,
+	"ExplainStmt":      KindExplain,
+	"VariableShowStmt": KindShow,
+	"TransactionStmt":  KindTransaction,
+	"VariableSetStmt":  KindSet, "DiscardStmt": KindSet, "AlterSystemStmt": KindSet,
+	"AlterRoleSetStmt": KindSet, "AlterDatabaseSetStmt": KindSet,
+	"InsertStmt": KindDML, "UpdateStmt": KindDML, "DeleteStmt": KindDML, "MergeStmt": KindDML,
+	"CopyStmt":    KindCopy,
+	"PrepareStmt": KindPrepare, "ExecuteStmt": KindPrepare,
+	"DeallocateStmt":    KindDeallocate,
+	"DeclareCursorStmt": KindCursor, "FetchStmt": KindCursor, "ClosePortalStmt": KindCursor,
+	"ListenStmt": KindNotify, "NotifyStmt": KindNotify, "UnlistenStmt": KindNotify,
+	"DoStmt": KindProcedural, "CallStmt": KindProcedural,
+	"LockStmt":   KindLock,
+	"VacuumStmt": KindMaintenance, "CheckPointStmt": KindMaintenance, "ClusterStmt": KindMaintenance,
+	"ReindexStmt": KindMaintenance, "LoadStmt": KindMaintenance,
+	"GrantStmt": KindDCL, "GrantRoleStmt": KindDCL, "AlterDefaultPrivilegesStmt": KindDCL,
+	"CreateRoleStmt": KindDCL, "AlterRoleStmt": KindDCL, "DropRoleStmt": KindDCL,
+	"ReassignOwnedStmt": KindDCL, "DropOwnedStmt": KindDCL, "CreatePolicyStmt": KindDCL,
+	"AlterPolicyStmt": KindDCL, "CreateUserMappingStmt": KindDCL, "AlterUserMappingStmt": KindDCL,
+	"DropUserMappingStmt": KindDCL, "SecLabelStmt": KindDCL,
+}
+
+// statementKind maps a statement node type to its Kind: the table above,
+// else DDL for any other statement.
 func statementKind(name string) Kind {
-	switch name {
-	case "SelectStmt":
-		return KindSelect
-	case "ExplainStmt":
-		return KindExplain
-	case "VariableShowStmt":
-		return KindShow
-	case "TransactionStmt":
-		return KindTransaction
-	case "VariableSetStmt", "DiscardStmt", "AlterSystemStmt", "AlterRoleSetStmt", "AlterDatabaseSetStmt":
-		return KindSet
-	case "InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt":
-		return KindDML
-	case "CopyStmt":
-		return KindCopy
-	case "PrepareStmt", "ExecuteStmt":
-		return KindPrepare
-	case "DeallocateStmt":
-		return KindDeallocate
-	case "DeclareCursorStmt", "FetchStmt", "ClosePortalStmt":
-		return KindCursor
-	case "ListenStmt", "NotifyStmt", "UnlistenStmt":
-		return KindNotify
-	case "DoStmt", "CallStmt":
-		return KindProcedural
-	case "LockStmt":
-		return KindLock
-	case "VacuumStmt", "CheckPointStmt", "ClusterStmt", "ReindexStmt", "LoadStmt":
-		return KindMaintenance
-	case "GrantStmt", "GrantRoleStmt", "AlterDefaultPrivilegesStmt", "CreateRoleStmt",
-		"AlterRoleStmt", "DropRoleStmt", "ReassignOwnedStmt", "DropOwnedStmt",
-		"CreatePolicyStmt", "AlterPolicyStmt", "CreateUserMappingStmt",
-		"AlterUserMappingStmt", "DropUserMappingStmt", "SecLabelStmt":
-		return KindDCL
+	if k, ok := statementKinds[name]; ok {
+		return k
 	}
 	if strings.HasSuffix(name, "Stmt") {
 		return KindDDL
