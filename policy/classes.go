@@ -22,6 +22,30 @@ const (
 	classJSONCall                     // SQL/JSON constructor: a call on PostgreSQL 15
 )
 
+// visitFunc judges one node: m is its message type, b its bytes, depth
+// how deep in the tree it stands.
+type visitFunc func(w *walker, m *msgInfo, b []byte, depth int) error
+
+// visitors says how the walker treats each class; classDenied has none.
+// newSchema stores the entry in each msgInfo and visit calls it from
+// there: a visit that read this table would make its initialisation a
+// cycle (the visitors call visit).
+var visitors = [...]visitFunc{
+	classWrapper:     (*walker).unwrap,
+	classGeneric:     (*walker).generic,
+	classSelect:      (*walker).selectStmt,
+	classRangeVar:    (*walker).rangeVar,
+	classFuncCall:    (*walker).funcCall,
+	classTypeCast:    (*walker).typeCast,
+	classAExpr:       (*walker).aExpr,
+	classSample:      (*walker).tableSample,
+	classParam:       (*walker).param,
+	classColumnRef:   (*walker).columnRef,
+	classIndirection: (*walker).indirection,
+	classTypeName:    (*walker).typeName,
+	classJSONCall:    (*walker).jsonConstructor,
+}
+
 // classify lists every node type a read-only statement may contain. The
 // list is closed on purpose: a node type added by a future pg_query, or one
 // only DDL and DML use, falls to classDenied.
