@@ -2,78 +2,40 @@ package policy
 
 import "strings"
 
-// nodeClass says how the walker treats a parse-tree message type.
-type nodeClass uint8
-
-const (
-	classDenied      nodeClass = iota // any type not listed below: deny
-	classWrapper                      // pg_query.Node: a oneof around one concrete node
-	classGeneric                      // allowed; its children are walked
-	classSelect                       // SelectStmt: INTO, locking, WITH scoping, set operations
-	classRangeVar                     // relation reference
-	classFuncCall                     // function call
-	classTypeCast                     // cast; literal casts to reg* types name objects
-	classAExpr                        // operator expression; OPERATOR(schema.op) is checked
-	classSample                       // TABLESAMPLE method
-	classParam                        // $n parameter
-	classColumnRef                    // t.col, or t.fn: a call on the whole row
-	classIndirection                  // (expr).field, or (expr).fn: a call
-	classTypeName                     // a type: making its values runs functions
-	classJSONCall                     // SQL/JSON constructor: a call on PostgreSQL 15
-)
-
 // visitFunc judges one node: m is its message type, b its bytes, depth
 // how deep in the tree it stands.
 type visitFunc func(w *walker, m *msgInfo, b []byte, depth int) error
 
-// visitors says how the walker treats each class; classDenied has none.
-// newSchema stores the entry in each msgInfo and visit calls it from
-// there: a visit that read this table would make its initialisation a
-// cycle (the visitors call visit).
-var visitors = [...]visitFunc{
-	classWrapper:     (*walker).unwrap,
-	classGeneric:     (*walker).generic,
-	classSelect:      (*walker).selectStmt,
-	classRangeVar:    (*walker).rangeVar,
-	classFuncCall:    (*walker).funcCall,
-	classTypeCast:    (*walker).typeCast,
-	classAExpr:       (*walker).aExpr,
-	classSample:      (*walker).tableSample,
-	classParam:       (*walker).param,
-	classColumnRef:   (*walker).columnRef,
-	classIndirection: (*walker).indirection,
-	classTypeName:    (*walker).typeName,
-	classJSONCall:    (*walker).jsonConstructor,
-}
-
-// classify lists every node type a read-only statement may contain. The
-// list is closed on purpose: a node type added by a future pg_query, or one
-// only DDL and DML use, falls to classDenied.
-func classify(name string) nodeClass {
+// visitor lists every node type a read-only statement may contain, with
+// the walker's judgment of it. The list is closed on purpose: a node type
+// added by a future pg_query, or one only DDL and DML use, has no visitor
+// and is denied.
+func visitor(name string) visitFunc {
 	switch name {
-	case "SelectStmt":
-		return classSelect
-	case "RangeVar":
-		return classRangeVar
-	case "FuncCall":
-		return classFuncCall
-	case "TypeCast":
-		return classTypeCast
-	case "A_Expr", "SortBy", "SubLink":
-		return classAExpr
-	case "RangeTableSample":
-		return classSample
-	case "ParamRef":
-		return classParam
-	case "ColumnRef":
-		return classColumnRef
-	case "A_Indirection":
-		return classIndirection
-	case "TypeName":
-		return classTypeName
+	case "SelectStmt": // INTO, locking, WITH scoping, set operations
+		return (*walker).selectStmt
+	case "RangeVar": // relation reference
+		return (*walker).rangeVar
+	case "FuncCall": // function call
+		return (*walker).funcCall
+	case "TypeCast": // cast; literal casts to reg* types name objects
+		return (*walker).typeCast
+	case "A_Expr", "SortBy", "SubLink": // operator expression; OPERATOR(schema.op) is checked
+		return (*walker).aExpr
+	case "RangeTableSample": // TABLESAMPLE method
+		return (*walker).tableSample
+	case "ParamRef": // $n parameter
+		return (*walker).param
+	case "ColumnRef": // t.col, or t.fn: a call on the whole row
+		return (*walker).columnRef
+	case "A_Indirection": // (expr).field, or (expr).fn: a call
+		return (*walker).indirection
+	case "TypeName": // a type: making its values runs functions
+		return (*walker).typeName
 	case "JsonObjectConstructor", "JsonArrayConstructor", "JsonArrayQueryConstructor",
-		"JsonObjectAgg", "JsonArrayAgg":
-		return classJSONCall
+		"JsonObjectAgg", "JsonArrayAgg": // SQL/JSON constructor: a call on PostgreSQL 15
+		return (*walker).jsonConstructor
+	// The rest are allowed; their children are walked.
 	case "A_Const", "A_Star", "A_Indices", "A_ArrayExpr",
 		"Alias", "BoolExpr", "BooleanTest", "CaseExpr", "CaseWhen",
 		"CoalesceExpr", "CollateClause", "GroupingSet",
@@ -90,9 +52,9 @@ func classify(name string) nodeClass {
 		// SQL/JSON constructors and IS JSON (PostgreSQL 16 syntax).
 		"JsonFormat", "JsonReturning", "JsonValueExpr", "JsonOutput",
 		"JsonKeyValue", "JsonAggConstructor", "JsonIsPredicate":
-		return classGeneric
+		return (*walker).generic
 	}
-	return classDenied
+	return nil
 }
 
 // statementKinds maps the statement node types that are not DDL to their

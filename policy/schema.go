@@ -64,7 +64,7 @@ func newSchema() (*schema, error) {
 	s.parseResult = s.build(root)
 	node := (&pg_query.Node{}).ProtoReflect().Descriptor()
 	s.node = s.build(node)
-	s.node.visit = visitors[classWrapper]
+	s.node.visit = (*walker).unwrap // a oneof around one concrete node
 	// The scanner's result, for counting tokens before a parse.
 	s.build((&pg_query.ScanResult{}).ProtoReflect().Descriptor())
 	var ok bool
@@ -73,7 +73,7 @@ func newSchema() (*schema, error) {
 	}
 	for name, m := range s.byName {
 		if m != s.node {
-			m.visit = visitors[classify(name)]
+			m.visit = visitor(name)
 		}
 	}
 	return s, nil
