@@ -100,8 +100,8 @@ func (t *transcoder) object(m *msgInfo, out []byte, depth int) ([]byte, error) {
 
 // items reads the rest of a JSON object or array whose opening byte is
 // read: items separated by commas up to the byte end, each read by item.
-// any reports whether there was one.
-func (t *transcoder) items(end byte, item func() error) (any bool, err error) {
+// some reports whether there was one.
+func (t *transcoder) items(end byte, item func() error) (some bool, err error) {
 	if t.eat(end) {
 		return false, nil
 	}
