@@ -96,29 +96,24 @@ const (
 	KindTOAST            RelKind = "t"
 )
 
+// relKindWords names each kind in words, for messages and listings.
+var relKindWords = map[RelKind]string{
+	KindTable:            "table",
+	KindView:             "view",
+	KindMaterializedView: "materialized view",
+	KindPartitionedTable: "partitioned table",
+	KindForeignTable:     "foreign table",
+	KindSequence:         "sequence",
+	KindIndex:            "index",
+	KindPartitionedIndex: "partitioned index",
+	KindCompositeType:    "composite type",
+	KindTOAST:            "TOAST table",
+}
+
 // String names the kind in words.
 func (k RelKind) String() string {
-	switch k {
-	case KindTable:
-		return "table"
-	case KindView:
-		return "view"
-	case KindMaterializedView:
-		return "materialized view"
-	case KindPartitionedTable:
-		return "partitioned table"
-	case KindForeignTable:
-		return "foreign table"
-	case KindSequence:
-		return "sequence"
-	case KindIndex:
-		return "index"
-	case KindPartitionedIndex:
-		return "partitioned index"
-	case KindCompositeType:
-		return "composite type"
-	case KindTOAST:
-		return "TOAST table"
+	if w, ok := relKindWords[k]; ok {
+		return w
 	}
 	return "relation kind " + string(k)
 }

@@ -21,10 +21,11 @@
 // recurses in C and would take the process down on a 30,000-level
 // expression. It is then parsed by libpg_query into JSON, which is
 // transcoded into protobuf bytes (see jsontree.go for why), and the
-// whole tree is walked in place: every node type has a class, the list of
-// allowed types is closed, and anything else — an unknown node, an unknown
-// field, a statement type nested where it should not be — denies. Parse
-// failures deny with SQLSTATE 42601; every other denial uses 42501.
+// whole tree is walked in place: every allowed node type has a visitor
+// (classes.go), the list is closed, and anything else — an unknown node,
+// an unknown field, a statement type nested where it should not be —
+// denies. Parse failures deny with SQLSTATE 42601; every other denial
+// uses 42501.
 //
 // The readonly profile allows SELECT (with VALUES, TABLE, set operations
 // and WITH of SELECTs), EXPLAIN without ANALYZE of a SELECT, SHOW,

@@ -67,37 +67,53 @@ func (t *transcoder) object(m *msgInfo, out []byte, depth int) ([]byte, error) {
 	if !t.eat('{') {
 		return nil, errJSON
 	}
-	if t.eat('}') {
-		if m.name == "Integer" {
-			t.emptyInts++
-		}
-		return out, nil
-	}
 	emptyBefore, location := t.emptyInts, -1
-	for {
+	fields, err := t.items('}', func() error {
 		key, err := t.key()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		num, ok := m.byJSON[key]
 		if !ok {
-			return nil, deny(RuleNode, fmt.Sprintf("unknown field %q in %s", key, m.name))
+			return deny(RuleNode, fmt.Sprintf("unknown field %q in %s", key, m.name))
 		}
 		start := t.pos
 		if out, err = t.value(&m.fields[num], num, out, depth); err != nil {
-			return nil, err
+			return err
 		}
 		if key == "location" {
 			location, _ = strconv.Atoi(t.src[start:t.pos])
 		}
-		if t.eat('}') {
-			if m.name == "A_Const" && t.emptyInts == emptyBefore+1 && t.writtenDigit(location) {
-				t.emptyInts = emptyBefore // a literal 0, not a lost negative
-			}
-			return out, nil
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case !fields && m.name == "Integer":
+		t.emptyInts++
+	case m.name == "A_Const" && t.emptyInts == emptyBefore+1 && t.writtenDigit(location):
+		t.emptyInts = emptyBefore // a literal 0, not a lost negative
+	}
+	return out, nil
+}
+
+// items reads the rest of a JSON object or array whose opening byte is
+// read: items separated by commas up to the byte end, each read by item.
+// some reports whether there was one.
+func (t *transcoder) items(end byte, item func() error) (some bool, err error) {
+	if t.eat(end) {
+		return false, nil
+	}
+	for {
+		if err := item(); err != nil {
+			return true, err
+		}
+		if t.eat(end) {
+			return true, nil
 		}
 		if !t.eat(',') {
-			return nil, errJSON
+			return true, errJSON
 		}
 	}
 }
@@ -116,21 +132,13 @@ func (t *transcoder) value(f *fieldInfo, num int32, out []byte, depth int) ([]by
 			return nil, errJSON
 		}
 		t.pos++
-		if t.eat(']') {
-			return out, nil
+		if _, err := t.items(']', func() (err error) {
+			out, err = t.single(f, num, out, depth)
+			return err
+		}); err != nil {
+			return nil, err
 		}
-		for {
-			var err error
-			if out, err = t.single(f, num, out, depth); err != nil {
-				return nil, err
-			}
-			if t.eat(']') {
-				return out, nil
-			}
-			if !t.eat(',') {
-				return nil, errJSON
-			}
-		}
+		return out, nil
 	}
 	if f.list {
 		return nil, errJSON

@@ -12,8 +12,8 @@ import (
 // structs is what makes pg_query.Parse slow), so it needs, for every field
 // number, whether the field holds a nested message and of which type.
 type msgInfo struct {
-	name   string // e.g. "SelectStmt"
-	class  nodeClass
+	name   string           // e.g. "SelectStmt"
+	visit  visitFunc        // how the walker judges it; nil: denied
 	fields []fieldInfo      // indexed by field number; unknown numbers are absent
 	byJSON map[string]int32 // JSON key (either spelling) → field number
 }
@@ -64,7 +64,7 @@ func newSchema() (*schema, error) {
 	s.parseResult = s.build(root)
 	node := (&pg_query.Node{}).ProtoReflect().Descriptor()
 	s.node = s.build(node)
-	s.node.class = classWrapper
+	s.node.visit = (*walker).unwrap // a oneof around one concrete node
 	// The scanner's result, for counting tokens before a parse.
 	s.build((&pg_query.ScanResult{}).ProtoReflect().Descriptor())
 	var ok bool
@@ -73,7 +73,7 @@ func newSchema() (*schema, error) {
 	}
 	for name, m := range s.byName {
 		if m != s.node {
-			m.class = classify(name)
+			m.visit = visitor(name)
 		}
 	}
 	return s, nil

@@ -3,8 +3,7 @@ package policy
 // selectStmt walks a SELECT (also VALUES, TABLE and each arm of a set
 // operation). A WITH clause opens a scope of CTE names, so that a CTE
 // called pg_authid hides the catalog only where SQL says it does.
-func (w *walker) selectStmt(b []byte, depth int) error {
-	m := w.s.byName["SelectStmt"]
+func (w *walker) selectStmt(m *msgInfo, b []byte, depth int) error {
 	if _, ok := findBytes(b, w.n.selInto); ok {
 		return deniedNode("IntoClause")
 	}

@@ -50,20 +50,8 @@ func describeStatement(name string) string {
 // explain allows EXPLAIN of an allowed SELECT, without ANALYZE: ANALYZE
 // executes the statement.
 func (w *walker) explain(b []byte) error {
-	for _, opt := range allBytes(b, w.n.explainOptions) {
-		name, on, err := w.defElem(opt)
-		if err != nil {
-			return err
-		}
-		switch name {
-		case "analyze":
-			if on {
-				return deny(RuleExplain, "EXPLAIN ANALYZE executes the statement")
-			}
-		case "verbose", "costs", "settings", "buffers", "wal", "timing", "summary", "format":
-		default:
-			return deny(RuleExplainOption, fmt.Sprintf("EXPLAIN option %q is not allowed", name))
-		}
+	if err := w.options(allBytes(b, w.n.explainOptions), explainOption); err != nil {
+		return err
 	}
 	q, ok := findBytes(b, w.n.explainQuery)
 	if !ok {
@@ -79,6 +67,36 @@ func (w *walker) explain(b []byte) error {
 		return d
 	}
 	return w.visit(m, inner, 3)
+}
+
+// explainOption allows the EXPLAIN options that only change what it
+// prints.
+func explainOption(name string, on bool) error {
+	switch name {
+	case "analyze":
+		if on {
+			return deny(RuleExplain, "EXPLAIN ANALYZE executes the statement")
+		}
+	case "verbose", "costs", "settings", "buffers", "wal", "timing", "summary", "format":
+	default:
+		return deny(RuleExplainOption, fmt.Sprintf("EXPLAIN option %q is not allowed", name))
+	}
+	return nil
+}
+
+// options judges the DefElem options of a statement in order: each is
+// read, then judged by its name and whether it is switched on.
+func (w *walker) options(opts [][]byte, judge func(name string, on bool) error) error {
+	for _, opt := range opts {
+		name, on, err := w.defElem(opt)
+		if err != nil {
+			return err
+		}
+		if err := judge(name, on); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // defElem reads an option: its name and whether it is switched on. A value
@@ -169,20 +187,20 @@ func (w *walker) transaction(b []byte) (Kind, error) {
 }
 
 func (w *walker) transactionOptions(b []byte) error {
-	for _, opt := range allBytes(b, w.n.txOptions) {
-		name, on, err := w.defElem(opt)
-		if err != nil {
-			return err
+	return w.options(allBytes(b, w.n.txOptions), transactionOption)
+}
+
+// transactionOption allows the options of BEGIN and START TRANSACTION
+// but READ WRITE.
+func transactionOption(name string, on bool) error {
+	switch name {
+	case "transaction_read_only":
+		if !on {
+			return deny(RuleReadWrite, "transactions through pgmoat are read only")
 		}
-		switch name {
-		case "transaction_read_only":
-			if !on {
-				return deny(RuleReadWrite, "transactions through pgmoat are read only")
-			}
-		case "transaction_isolation", "transaction_deferrable":
-		default:
-			return deny(RuleNode, fmt.Sprintf("transaction option %q is not allowed", name))
-		}
+	case "transaction_isolation", "transaction_deferrable":
+	default:
+		return deny(RuleNode, fmt.Sprintf("transaction option %q is not allowed", name))
 	}
 	return nil
 }

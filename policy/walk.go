@@ -47,45 +47,27 @@ func (w *walker) visit(m *msgInfo, b []byte, depth int) error {
 	if depth > w.maxDepth {
 		return deny(RuleDepth, fmt.Sprintf("statement nests deeper than %d parse-tree levels", w.maxDepth))
 	}
-	switch m.class {
-	case classWrapper:
-		return w.unwrap(b, depth)
-	case classGeneric:
-		if err := w.commonTyped(m, b); err != nil {
-			return err
-		}
-		if err := w.columnDefType(m, b); err != nil {
-			return err
-		}
-		return w.children(m, b, depth)
-	case classSelect:
-		return w.selectStmt(b, depth)
-	case classRangeVar:
-		return w.rangeVar(m, b, depth)
-	case classFuncCall:
-		return w.funcCall(m, b, depth)
-	case classTypeCast:
-		return w.typeCast(m, b, depth)
-	case classAExpr:
-		return w.aExpr(m, b, depth)
-	case classSample:
-		return w.tableSample(m, b, depth)
-	case classParam:
-		return w.param(m, b)
-	case classColumnRef:
-		return w.columnRef(m, b, depth)
-	case classIndirection:
-		return w.indirection(m, b, depth)
-	case classTypeName:
-		return w.typeName(m, b, depth)
-	case classJSONCall:
-		return w.jsonConstructor(m, b, depth)
+	if m.visit == nil {
+		return deniedNode(m.name)
 	}
-	return deniedNode(m.name)
+	return m.visit(w, m, b, depth)
+}
+
+// generic judges an allowed node that needs nothing of its own: the
+// string literals among members typed in common, the type of a column
+// definition, then its children.
+func (w *walker) generic(m *msgInfo, b []byte, depth int) error {
+	if err := w.commonTyped(m, b); err != nil {
+		return err
+	}
+	if err := w.columnDefType(m, b); err != nil {
+		return err
+	}
+	return w.children(m, b, depth)
 }
 
 // unwrap reads a pg_query.Node, which holds exactly one concrete node.
-func (w *walker) unwrap(b []byte, depth int) error {
+func (w *walker) unwrap(_ *msgInfo, b []byte, depth int) error {
 	if len(b) == 0 {
 		return nil // a NULL list element, e.g. the column list of ROWS FROM
 	}
@@ -180,7 +162,7 @@ func (w *walker) nameList(b []byte, num int32) ([]string, error) {
 
 // param allows $1 to $65535, the parameters the extended protocol can
 // bind. $0 parses but deparses as "?", which would corrupt a rewrite.
-func (w *walker) param(m *msgInfo, b []byte) error {
+func (w *walker) param(m *msgInfo, b []byte, _ int) error {
 	if err := w.onlyKnownFields(m, b); err != nil {
 		return err
 	}
