@@ -164,13 +164,8 @@ func (w *walker) firstKind(raw []byte) Kind {
 		return KindUnknown
 	}
 	if m.name == "TransactionStmt" {
-		switch findVarint(b, w.n.txKind) {
-		case txBegin, txStart:
-			return KindBegin
-		case txCommit:
-			return KindCommit
-		case txRollback:
-			return KindRollback
+		if k := w.transactionKind(b); k != KindTransaction {
+			return k
 		}
 	}
 	return statementKind(m.name)

@@ -72,7 +72,7 @@ func forbiddenIn(m protoreflect.Message, deny nameSet) string {
 		return name
 	case name == "TransactionStmt":
 		k := m.Get(m.Descriptor().Fields().ByName("kind")).Enum()
-		if k < txBegin || k > txRollback {
+		if k < protoreflect.EnumNumber(pg_query.TransactionStmtKind_TRANS_STMT_BEGIN) || k > protoreflect.EnumNumber(pg_query.TransactionStmtKind_TRANS_STMT_ROLLBACK) {
 			return "transaction statement kind " + string(rune('0'+k))
 		}
 	case name == "FuncCall":

@@ -38,6 +38,8 @@ type nums struct {
 	rt                                             rowTypeNums
 	// LimitOption values of SelectStmt.limit_option.
 	limitCount, limitWithTies uint64
+	// TransactionStmtKind values of TransactionStmt.kind.
+	txBegin, txStart, txCommit, txRollback uint64
 }
 
 type numLookup struct {
@@ -107,6 +109,10 @@ func newNums(s *schema) (nums, error) {
 		scanTokens:    l.get("ScanResult", "tokens"), scanTokenKind: l.get("ScanToken", "token"),
 		limitCount:    l.enumValue("SelectStmt", "limit_option", "LIMIT_OPTION_COUNT"),
 		limitWithTies: l.enumValue("SelectStmt", "limit_option", "LIMIT_OPTION_WITH_TIES"),
+		txBegin:       l.enumValue("TransactionStmt", "kind", "TRANS_STMT_BEGIN"),
+		txStart:       l.enumValue("TransactionStmt", "kind", "TRANS_STMT_START"),
+		txCommit:      l.enumValue("TransactionStmt", "kind", "TRANS_STMT_COMMIT"),
+		txRollback:    l.enumValue("TransactionStmt", "kind", "TRANS_STMT_ROLLBACK"),
 		fnArgs:        l.get("FuncCall", "args"), fnVariadic: l.get("FuncCall", "func_variadic"), typeArrayBounds: l.get("TypeName", "array_bounds"),
 		arrayElems: l.get("A_ArrayExpr", "elements"), indirArg: l.get("A_Indirection", "arg"),
 		constFval: l.get("A_Const", "fval"),

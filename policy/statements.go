@@ -164,26 +164,30 @@ func isFalseWord(s string) bool {
 	return false
 }
 
-// Transaction statement kinds, as pg_query numbers TransactionStmtKind.
-const (
-	txBegin    = 1
-	txStart    = 2
-	txCommit   = 3
-	txRollback = 4
-)
-
 // transaction allows BEGIN/START TRANSACTION (never READ WRITE), COMMIT and
 // ROLLBACK. Savepoints and two-phase commit are refused.
 func (w *walker) transaction(b []byte) (Kind, error) {
-	switch findVarint(b, w.n.txKind) {
-	case txBegin, txStart:
-		return KindBegin, w.transactionOptions(b)
-	case txCommit:
-		return KindCommit, nil
-	case txRollback:
-		return KindRollback, nil
+	switch k := w.transactionKind(b); k {
+	case KindBegin:
+		return k, w.transactionOptions(b)
+	case KindCommit, KindRollback:
+		return k, nil
 	}
 	return KindTransaction, deny(RuleKind, "only BEGIN, START TRANSACTION, COMMIT and ROLLBACK are allowed among transaction statements")
+}
+
+// transactionKind is the Kind of the TransactionStmt b: KindBegin,
+// KindCommit, KindRollback, or KindTransaction for every other kind.
+func (w *walker) transactionKind(b []byte) Kind {
+	switch findVarint(b, w.n.txKind) {
+	case w.n.txBegin, w.n.txStart:
+		return KindBegin
+	case w.n.txCommit:
+		return KindCommit
+	case w.n.txRollback:
+		return KindRollback
+	}
+	return KindTransaction
 }
 
 func (w *walker) transactionOptions(b []byte) error {
