@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/pgmoat/pgmoat/introspect"
+	"github.com/pgmoat/pgmoat/policy"
 )
 
 // shape is everything that decides the SQL text of a call: which filters
@@ -255,12 +256,12 @@ func nativeJSON(c typeClass) bool {
 }
 
 func selectExpr(c *introspect.Column, sc selectedColumn) string {
-	ref := "t." + quoteIdent(c.Name)
+	ref := "t." + policy.QuoteIdent(c.Name)
 	switch {
 	case sc.class == classArray|textArrayFlag:
-		return ref + "::pg_catalog.text[] AS " + quoteIdent(c.Name)
+		return ref + "::pg_catalog.text[] AS " + policy.QuoteIdent(c.Name)
 	case sc.class == classOtherString:
-		return ref + "::pg_catalog.text AS " + quoteIdent(c.Name)
+		return ref + "::pg_catalog.text AS " + policy.QuoteIdent(c.Name)
 	}
 	return ref
 }
@@ -288,7 +289,7 @@ func (b *builder) filter(p *Param) (string, error) {
 	if _, ok := b.rel.Column(p.Column); !ok {
 		return "", &staleError{what: "column " + p.Column}
 	}
-	col := "t." + quoteIdent(p.Column)
+	col := "t." + policy.QuoteIdent(p.Column)
 	typ := quoteQualified(p.Type)
 	switch p.Kind {
 	case ParamEq:
@@ -368,7 +369,7 @@ func (b *builder) after() []string {
 		if k.desc {
 			op = " <= "
 		}
-		out = append([]string{"t." + quoteIdent(k.column) + op + pos[0]}, out...)
+		out = append([]string{"t." + policy.QuoteIdent(k.column) + op + pos[0]}, out...)
 	}
 	return out
 }
@@ -384,7 +385,7 @@ func columnType(c *introspect.Column) introspect.QualifiedName {
 }
 
 func keyEquals(k orderKey, pos string) string {
-	col := "t." + quoteIdent(k.column)
+	col := "t." + policy.QuoteIdent(k.column)
 	if pos == "" {
 		return col + " IS NULL"
 	}
@@ -392,7 +393,7 @@ func keyEquals(k orderKey, pos string) string {
 }
 
 func keyBeyond(k orderKey, pos string) string {
-	col := "t." + quoteIdent(k.column)
+	col := "t." + policy.QuoteIdent(k.column)
 	op := " > "
 	if k.desc {
 		op = " < "
@@ -409,7 +410,7 @@ func (b *builder) orderBy() {
 	}
 	terms := make([]string, len(b.shape.order))
 	for i, k := range b.shape.order {
-		terms[i] = "t." + quoteIdent(k.column)
+		terms[i] = "t." + policy.QuoteIdent(k.column)
 		if k.desc {
 			terms[i] += " DESC"
 		}
@@ -428,10 +429,9 @@ type staleError struct{ what string }
 func (e *staleError) Error() string { return e.what + " no longer exists" }
 
 // quoteIdent quotes an identifier for PostgreSQL.
-func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 func quoteQualified(q introspect.QualifiedName) string {
-	return quoteIdent(q.Schema) + "." + quoteIdent(q.Name)
+	return policy.QuoteIdent(q.Schema) + "." + policy.QuoteIdent(q.Name)
 }
 
 // bindValues turns a call's validated arguments into the statement's

@@ -222,7 +222,7 @@ func verify(engine *policy.Engine, id policy.Identity, spec *ToolSpec, sql strin
 func quotedRelations(rels []policy.RelationName) string {
 	parts := make([]string, len(rels))
 	for i, r := range rels {
-		parts[i] = quoteIdent(r.Schema) + "." + quoteIdent(r.Name)
+		parts[i] = policy.QuoteIdent(r.Schema) + "." + policy.QuoteIdent(r.Name)
 	}
 	return "[" + strings.Join(parts, ", ") + "]"
 }

@@ -76,7 +76,7 @@ func (e *Engine) judgeParamType(r *rules, fc FunctionCatalog, oid uint32) Verdic
 	}
 	// Both parts quoted: a schema named like a keyword must not turn
 	// the text into another statement or a parse error.
-	sql := "SELECT $1::" + alwaysQuoted(t.Schema) + "." + alwaysQuoted(t.Name)
+	sql := "SELECT $1::" + QuoteIdent(t.Schema) + "." + QuoteIdent(t.Name)
 	v := e.decideOnce(r, fc, nil, sql, nil)
 	if !v.Allowed {
 		v.Reason = fmt.Sprintf("type %s (OID %d): %s", quoteQualified(t.Schema, t.Name), oid, v.Reason)
@@ -84,7 +84,11 @@ func (e *Engine) judgeParamType(r *rules, fc FunctionCatalog, oid uint32) Verdic
 	return Verdict{Allowed: v.Allowed, SQLState: v.SQLState, Rule: v.Rule, Reason: v.Reason, Kind: v.Kind}
 }
 
-func alwaysQuoted(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+// QuoteIdent is s as a quoted SQL identifier, whatever it holds: a name
+// from the catalog or a client may be a keyword, have capitals or carry
+// quotes, and quoting it always names exactly that relation, column or
+// type. The proxy and the MCP door build their SQL with it too.
+func QuoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 // typeByOID names a type: the online catalog's answer first, then, for
 // OIDs the release fixes, pg_catalog's built-in table.

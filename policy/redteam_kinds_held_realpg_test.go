@@ -153,7 +153,7 @@ func TestRedteamKindsHeld(t *testing.T) {
 func quotedAll(names []string) []string {
 	out := make([]string, len(names))
 	for i, n := range names {
-		out[i] = alwaysQuoted(n)
+		out[i] = QuoteIdent(n)
 	}
 	return out
 }

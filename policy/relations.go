@@ -159,7 +159,7 @@ func quoteIdent(s string) string {
 	if plain {
 		return s
 	}
-	return alwaysQuoted(s)
+	return QuoteIdent(s)
 }
 
 func quoteQualified(schema, name string) string {
