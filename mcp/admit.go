@@ -132,10 +132,7 @@ func (s *Server) admitted(set *ToolSet, id policy.Identity) map[string]bool {
 		a = &admission{set: set, gen: gen, byProfile: map[string]map[string]bool{}}
 		s.admissions.Store(a)
 	}
-	profile := id.Profile
-	if profile == "" {
-		profile = policy.DefaultProfile
-	}
+	profile := id.ProfileName()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if m, ok := a.byProfile[profile]; ok {

@@ -166,10 +166,7 @@ func orDefault(v, def int) int {
 
 // Profile returns the named profile with its defaults filled in.
 func (e *Engine) Profile(name string) (Profile, bool) {
-	if name == "" {
-		name = DefaultProfile
-	}
-	r, ok := e.cur.Load().profiles[name]
+	r, ok := e.cur.Load().profiles[Identity{Profile: name}.ProfileName()]
 	if !ok {
 		return Profile{}, false
 	}
@@ -236,10 +233,7 @@ func (e *Engine) SetFunctions(fc FunctionCatalog) {
 // verdict across texts that differ only in literals, since a literal can
 // change it ('pg_authid'::regclass, LIMIT 10 versus LIMIT 10000).
 func (e *Engine) Decide(id Identity, sql string) Verdict {
-	name := id.Profile
-	if name == "" {
-		name = DefaultProfile
-	}
+	name := id.ProfileName()
 	cur := e.cur.Load()
 	key := cacheKey{gen: cur.gen, profile: name, sql: sql}
 	if v, ok := e.cache.Get(key); ok {

@@ -9,7 +9,16 @@ const DefaultRLSSetting = "request.user_id"
 // proxy from the authenticated login, the MCP side from the bearer token.
 type Identity struct {
 	UserID  string
-	Profile string // profile name; "" means "readonly"
+	Profile string // profile name; "" means DefaultProfile (ProfileName)
+}
+
+// ProfileName is the name of the profile that judges id: its Profile, or
+// DefaultProfile when that is empty.
+func (id Identity) ProfileName() string {
+	if id.Profile == "" {
+		return DefaultProfile
+	}
+	return id.Profile
 }
 
 // Kind classifies a statement by what it does. The set is closed: every

@@ -46,10 +46,7 @@ func (e *Engine) DecideParameterTypes(id Identity, oids []uint32) Verdict {
 	if len(oids) == 0 {
 		return Verdict{Allowed: true}
 	}
-	name := id.Profile
-	if name == "" {
-		name = DefaultProfile
-	}
+	name := id.ProfileName()
 	cur := e.cur.Load()
 	r, ok := cur.profiles[name]
 	if !ok {

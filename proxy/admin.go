@@ -354,17 +354,10 @@ func (s *Server) clientRows() [][]string {
 		if bk := sess.held.Load(); bk != nil {
 			state, pid = "active", strconv.FormatUint(uint64(bk.pid), 10)
 		}
-		rows = append(rows, []string{strconv.FormatUint(uint64(sess.key.pid), 10), sess.user, sess.id.UserID, profileName(sess.id),
+		rows = append(rows, []string{strconv.FormatUint(uint64(sess.key.pid), 10), sess.user, sess.id.UserID, sess.id.ProfileName(),
 			sess.conn.RemoteAddr().String(), sess.started.UTC().Format(time.RFC3339), state, pid})
 	}
 	return rows
-}
-
-func profileName(id policy.Identity) string {
-	if id.Profile == "" {
-		return policy.DefaultProfile
-	}
-	return id.Profile
 }
 
 // kill disconnects the client whose id (cancel-key pid) is given.

@@ -127,7 +127,7 @@ type IdentityCapError struct {
 
 func (e *IdentityCapError) Error() string {
 	return fmt.Sprintf("pgmoat: pool.max_per_identity: user id %q (profile %s) already holds %d backend connections, "+
-		"its limit; finish or commit its open transactions, or raise backend.pool.max_per_identity", e.Identity.UserID, profileName(e.Identity), e.Cap)
+		"its limit; finish or commit its open transactions, or raise backend.pool.max_per_identity", e.Identity.UserID, e.Identity.ProfileName(), e.Cap)
 }
 
 // Is makes the error an ErrPoolExhausted.
@@ -263,7 +263,7 @@ func borrowerFor(id policy.Identity, key string) borrower {
 
 // identityKey is the key of id's cap: its user id and profile.
 func identityKey(id policy.Identity) string {
-	return id.UserID + "\x00" + profileName(id)
+	return id.UserID + "\x00" + id.ProfileName()
 }
 
 // NewPool parses the DSN and starts the maintenance goroutine. It does not
@@ -404,7 +404,7 @@ func (p *Pool) connectFor(ctx context.Context, br borrower, start, deadline time
 	p.stats.Exhausted++
 	p.mu.Unlock()
 	ce := &ConnectTimeoutError{Waited: time.Since(start), Err: err}
-	p.events.log("pool exhausted", "reason", "connect_timeout", "user_id", br.id.UserID, "profile", profileName(br.id),
+	p.events.log("pool exhausted", "reason", "connect_timeout", "user_id", br.id.UserID, "profile", br.id.ProfileName(),
 		"waited_ms", ce.Waited.Milliseconds(), "err", err.Error())
 	return nil, ce
 }
@@ -564,7 +564,7 @@ func (p *Pool) wait(ctx context.Context, w *waiter, start, deadline time.Time) (
 	p.mu.Unlock()
 	if exhausted {
 		p.events.log("pool exhausted", "reason", map[bool]string{false: "all_busy", true: "identity_cap"}[capped],
-			"user_id", w.id.UserID, "profile", profileName(w.id), "waited_ms", time.Since(start).Milliseconds(),
+			"user_id", w.id.UserID, "profile", w.id.ProfileName(), "waited_ms", time.Since(start).Milliseconds(),
 			"open", open, "max", p.cfg.Max, "waiting", waiting)
 	}
 	if removed {

@@ -63,9 +63,7 @@ func stdioIdentity(cfg *config.Config, userID, profile string) (policy.Identity,
 	if id.UserID == "" {
 		return id, errors.New("no identity: pass --user-id ID or set mcp.anonymous.user_id in the config")
 	}
-	if id.Profile == "" {
-		id.Profile = config.DefaultProfile
-	}
+	id.Profile = id.ProfileName()
 	if _, ok := cfg.Profiles[id.Profile]; !ok {
 		return id, fmt.Errorf("--profile %q is not defined under profiles", id.Profile)
 	}

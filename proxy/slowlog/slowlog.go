@@ -142,9 +142,7 @@ func (l *Log) admit() bool {
 }
 
 func (l *Log) thresholdOf(profile string) time.Duration {
-	if profile == "" {
-		profile = policy.DefaultProfile
-	}
+	profile = policy.Identity{Profile: profile}.ProfileName()
 	if l.threshold != nil {
 		if t := l.threshold(profile); t > 0 {
 			return t
