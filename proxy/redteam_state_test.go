@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -87,5 +88,51 @@ func TestRedteamStateTransactionsInOneFlight(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// A statement another client left on the only backend, the unnamed one
+// or a named one under the name it used, is not this client's: a Bind
+// of it without its own Parse fails as PostgreSQL fails a Bind of a
+// statement the session never prepared (26000), for a client of the
+// same identity (which shares the backend without DISCARD ALL) and of
+// another, and returns none of the other's text.
+func TestRedteamStateAnotherClientsStatementIsNotBound(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{poolMax: 1})
+	owner := rawSession(t, f, "alice")
+	owner.Send(&pgproto3.Parse{Query: "SELECT 'alice-unnamed'"})
+	owner.Send(&pgproto3.Parse{Name: "s", Query: "SELECT 'alice-named'"})
+	owner.Send(&pgproto3.Sync{})
+	if err := owner.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, errs := rows(t, owner); len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	for _, user := range []string{"alice", "bob"} {
+		for _, name := range []string{"", "s"} {
+			fe := rawSession(t, f, user)
+			fe.Send(&pgproto3.Bind{PreparedStatement: name})
+			fe.Send(&pgproto3.Execute{})
+			fe.Send(&pgproto3.Sync{})
+			if err := fe.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			got, errs := rows(t, fe)
+			if len(got) != 0 || len(errs) != 1 || !strings.HasPrefix(errs[0], "26000 ") {
+				t.Errorf("%s binds statement %q: rows %v, errors %v; want 26000 alone", user, name, got, errs)
+			}
+		}
+	}
+	// The owner's own are still there for it.
+	owner.Send(&pgproto3.Bind{PreparedStatement: "s"})
+	owner.Send(&pgproto3.Execute{})
+	owner.Send(&pgproto3.Sync{})
+	if err := owner.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got, errs := rows(t, owner); len(errs) != 0 || len(got) != 1 || got[0][0] != "alice-named" {
+		t.Errorf("owner binds its own: %v %v", got, errs)
 	}
 }
