@@ -1,9 +1,13 @@
 package proxy
 
 import (
+	"context"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgproto3"
 )
 
@@ -135,4 +139,121 @@ func TestRedteamStateAnotherClientsStatementIsNotBound(t *testing.T) {
 	if got, errs := rows(t, owner); len(errs) != 0 || len(got) != 1 || got[0][0] != "alice-named" {
 		t.Errorf("owner binds its own: %v %v", got, errs)
 	}
+}
+
+// sessionStateSQL reads what a backend session keeps beyond its
+// transaction, as PostgreSQL shows it to the session itself: settings
+// not at their default (the transaction's own included, the same for
+// every borrower), the user id (a placeholder setting pg_settings does
+// not list), holdable cursors, LISTEN channels, advisory locks and
+// temporary relations.
+const sessionStateSQL = `SELECT x FROM (
+  SELECT 'setting ' || name || '=' || setting || ' (' || source || ')' AS x FROM pg_catalog.pg_settings
+  WHERE source NOT IN ('default', 'override', 'configuration file', 'environment variable', 'command line')
+  UNION ALL SELECT 'user id ' || coalesce(pg_catalog.current_setting('request.user_id', true), '<none>')
+  UNION ALL SELECT 'cursor ' || name FROM pg_catalog.pg_cursors WHERE is_holdable
+  UNION ALL SELECT 'listen ' || c FROM pg_catalog.pg_listening_channels() c
+  UNION ALL SELECT 'lock ' || locktype || ' ' || objid FROM pg_catalog.pg_locks WHERE pid = pg_catalog.pg_backend_pid() AND locktype = 'advisory'
+  UNION ALL SELECT 'temp ' || relname FROM pg_catalog.pg_class WHERE relnamespace = pg_catalog.pg_my_temp_schema()
+) s ORDER BY x`
+
+// stateOfTheOnlyBackend is sessionStateSQL on the pool's only backend,
+// lent to a new client of user in an open transaction.
+func stateOfTheOnlyBackend(t *testing.T, f *proxyFixture, user string) []string {
+	t.Helper()
+	ctx := context.Background()
+	conn := f.connect(t, user, pgx.QueryExecModeSimpleProtocol)
+	defer conn.Close(ctx)
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	state, err := f.server.rawOnLent(conn.PgConn().PID(), sessionStateSQL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return state
+}
+
+// A client of one identity that uses everything the readonly profile
+// allows (every client setting, in both protocols, in batches that fail
+// or turn into blocks, COMMIT AND CHAIN, a suspended portal in a block
+// it hangs up inside, a cancelled statement, denied statements of every
+// stateful kind) leaves the only backend's session as it found it: the
+// next client of the same identity, which gets it without DISCARD ALL,
+// finds the same settings, cursors, channels, locks and temporary
+// relations as before.
+func TestRedteamStateNothingOutlivesTheLending(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{poolMax: 1})
+	before := stateOfTheOnlyBackend(t, f, "alice")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	a := f.connect(t, "alice", pgx.QueryExecModeSimpleProtocol)
+	for _, sql := range []string{
+		"SET application_name = 'leftover'", "SET TimeZone = 'Asia/Tokyo'", "SET DateStyle = 'SQL, DMY'",
+		"SET IntervalStyle = 'iso_8601'", "SET extra_float_digits = 1", "SET client_min_messages = 'error'",
+		"SET bytea_output = 'escape'", "SET TIME ZONE 'Europe/Paris'", "SET TimeZone = 'No/Such_Zone'",
+		"BEGIN", "SELECT 1", "COMMIT AND CHAIN", "SELECT 2", "ROLLBACK AND CHAIN", "ROLLBACK",
+		"SET search_path = pg_temp", "SELECT set_config('request.user_id', '2', false)",
+		"DECLARE c CURSOR WITH HOLD FOR SELECT 1", "LISTEN leftover", "SELECT pg_advisory_lock(7)",
+		"CREATE TEMP TABLE leftover (x int)", "PREPARE p AS SELECT 1", "LOCK items", "DISCARD ALL",
+		"DEALLOCATE ALL", "RESET application_name",
+	} {
+		_, _ = a.Exec(ctx, sql)
+	}
+	ext := f.connect(t, "alice", pgx.QueryExecModeCacheStatement)
+	for _, sql := range []string{"SET DateStyle = 'German'", "SET application_name = 'ext'", "SELECT $1::int"} {
+		_, _ = ext.Exec(ctx, sql, 1)
+	}
+	// A cancelled statement.
+	go func() {
+		for ctx.Err() == nil {
+			if err := ext.PgConn().CancelRequest(ctx); err != nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	_, _ = ext.Exec(ctx, "SELECT count(*) FROM generate_series(1, 100000000)")
+	ext.Close(ctx)
+
+	// Batches that fail or turn into blocks, then a hang-up inside a
+	// block holding a suspended portal.
+	fe := rawSession(t, f, "alice")
+	fe.Send(&pgproto3.Parse{Query: "SET TimeZone = 'Asia/Tokyo'"})
+	fe.Send(&pgproto3.Bind{})
+	fe.Send(&pgproto3.Execute{})
+	extended(fe, "SELECT 1/0")
+	fe.Send(&pgproto3.Sync{})
+	fe.Send(&pgproto3.Parse{Query: "SET IntervalStyle = 'sql_standard'"})
+	fe.Send(&pgproto3.Bind{})
+	fe.Send(&pgproto3.Execute{})
+	extended(fe, "BEGIN")
+	fe.Send(&pgproto3.Sync{})
+	fe.Send(&pgproto3.Parse{Name: "g", Query: "SELECT generate_series(1, 10)"})
+	fe.Send(&pgproto3.Bind{DestinationPortal: "held", PreparedStatement: "g"})
+	fe.Send(&pgproto3.Execute{Portal: "held", MaxRows: 1})
+	fe.Send(&pgproto3.Sync{})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		rows(t, fe)
+	}
+	_ = a.Close(ctx)
+	fe.Send(&pgproto3.Terminate{})
+	_ = fe.Flush()
+
+	// The next client waits for the only backend until the hung-up
+	// session has handed it back.
+	if after := stateOfTheOnlyBackend(t, f, "alice"); !slices.Equal(after, before) {
+		t.Errorf("the only backend's session after the lending:\n%s\nbefore it:\n%s", strings.Join(after, "\n"), strings.Join(before, "\n"))
+	}
+	t.Logf("session state before and after:\n%s", strings.Join(before, "\n"))
 }
