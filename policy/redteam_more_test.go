@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -10,8 +11,9 @@ import (
 
 // explainRLSSchema has a table with row-level security holding one
 // identity's rows and another's (bob's, user 2, all one secret value),
-// a security_invoker view over it (the reader's policies apply), and a
-// table without row-level security. ANALYZE gives the planner the
+// a security_invoker view over it (the reader's policies apply), a SQL
+// function reading it (which the planner inlines), and a table without
+// row-level security. ANALYZE gives the planner the
 // statistics of every row, whoever may read it.
 const explainRLSSchema = `
 CREATE TABLE notes (owner int, secret text);
@@ -20,6 +22,7 @@ INSERT INTO notes SELECT 2, 'bob-salary-91000' FROM generate_series(1, 3000) g;
 ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
 CREATE POLICY own ON notes USING (owner = current_setting('request.user_id')::int);
 CREATE VIEW my_notes WITH (security_invoker) AS SELECT * FROM notes;
+CREATE FUNCTION notes_with(s text) RETURNS SETOF notes LANGUAGE sql STABLE AS 'SELECT * FROM notes WHERE secret = s';
 CREATE TABLE plain (v text);
 INSERT INTO plain VALUES ('x');
 ANALYZE notes, plain;
@@ -53,9 +56,11 @@ func planRows(t *testing.T, conn *pgx.Conn, sql string) float64 {
 // 'bob-salary-91000' is a common value and how common, and a binary
 // search with < reads histogram bounds: what pg_stats, denied as
 // sensitive, would show. EXPLAIN of a statement that reads a relation
-// with row-level security, or a view (whose relations may have it and
-// apply the reader's policies), is denied online; EXPLAIN elsewhere
-// and the SELECTs themselves stay allowed.
+// with row-level security, a view (whose relations may have it and
+// apply the reader's policies) or calls a function outside pg_catalog
+// (a SQL function reading one is inlined, its conditions estimated
+// alike) is denied online; EXPLAIN elsewhere and the SELECTs themselves
+// stay allowed.
 func TestRedteamExplainEstimatesPastRowSecurity(t *testing.T) {
 	admin, snap, dsnFor := redteamDB(t, explainRLSSchema)
 	ctx := context.Background()
@@ -75,11 +80,11 @@ func TestRedteamExplainEstimatesPastRowSecurity(t *testing.T) {
 	if err := rc.QueryRow(ctx, "SELECT count(*) FROM notes WHERE secret = 'bob-salary-91000'").Scan(&seen); err != nil || seen != 0 {
 		t.Fatalf("alice reads %d of bob's rows: %v", seen, err)
 	}
-	for _, from := range []string{"notes", "my_notes"} {
-		hit := planRows(t, rc, "SELECT * FROM "+from+" WHERE secret = 'bob-salary-91000'")
-		miss := planRows(t, rc, "SELECT * FROM "+from+" WHERE secret = 'bob-salary-00000'")
+	for _, q := range []string{"SELECT * FROM notes WHERE secret = '%s'", "SELECT * FROM my_notes WHERE secret = '%s'", "SELECT * FROM notes_with('%s')"} {
+		hit := planRows(t, rc, fmt.Sprintf(q, "bob-salary-91000"))
+		miss := planRows(t, rc, fmt.Sprintf(q, "bob-salary-00000"))
 		if hit < 100*miss {
-			t.Fatalf("%s: the estimate for bob's value (%v rows) does not stand out from a made-up one (%v): the attack has no oracle here", from, hit, miss)
+			t.Fatalf("%s: the estimate for bob's value (%v rows) does not stand out from a made-up one (%v): the attack has no oracle here", q, hit, miss)
 		}
 	}
 	e, err := New(Options{Functions: oracleCatalog{snap}})
@@ -94,6 +99,8 @@ func TestRedteamExplainEstimatesPastRowSecurity(t *testing.T) {
 		"EXPLAIN WITH s AS (SELECT secret FROM notes) SELECT * FROM s WHERE secret = 'x'",
 		"EXPLAIN SELECT * FROM plain JOIN LATERAL (SELECT * FROM notes) n ON true",
 		"EXPLAIN (ANALYZE false, COSTS true) SELECT * FROM ONLY notes",
+		"EXPLAIN SELECT * FROM notes_with('bob-salary-91000')",
+		"EXPLAIN SELECT * FROM plain, LATERAL public.notes_with(plain.v) n",
 	} {
 		wantDenied(t, sql, e.Decide(Identity{}, sql), RuleExplainRowSecurity)
 	}
@@ -101,6 +108,8 @@ func TestRedteamExplainEstimatesPastRowSecurity(t *testing.T) {
 		"EXPLAIN SELECT * FROM plain WHERE v = 'x'",
 		"EXPLAIN SELECT * FROM pg_catalog.pg_class WHERE relname = 'notes'",
 		"EXPLAIN WITH notes AS (SELECT 1 AS secret) SELECT * FROM notes",
+		"EXPLAIN SELECT lower(v), * FROM plain, generate_series(1, 3) g WHERE v = 'x'",
+		"SELECT * FROM notes_with('bob-salary-91000')",
 		"SELECT * FROM notes WHERE secret = 'bob-salary-91000'",
 		"SELECT * FROM my_notes",
 	} {
