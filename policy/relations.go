@@ -58,6 +58,17 @@ func (w *walker) readRelation(schema, name string) error {
 	return nil
 }
 
+// explainedFunction judges, online, a function an EXPLAIN calls: the
+// planner inlines a SQL function's body, and estimates the conditions
+// on the relations it reads as if the statement named them
+// (explainedClass). pg_catalog's functions read no user relation.
+func (w *walker) explainedFunction(schema, fn string) error {
+	if _, online := w.fc.(ClassCatalog); !w.explaining || !online || isSystemSchema(schema) {
+		return nil
+	}
+	return deny(RuleExplainRowSecurity, fmt.Sprintf("function %s is not pg_catalog's: the planner may inline its body, whose relations may have row-level security, and EXPLAIN's estimates come from every identity's rows; run the SELECT itself", displayFunc(schema, fn)))
+}
+
 // explainedClass judges a relation an EXPLAIN reads. The planner
 // estimates a condition from the relation's statistics, the most common
 // values and histogram of every row (for leakproof operators such as =

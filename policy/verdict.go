@@ -44,8 +44,9 @@ const (
 )
 
 // RuleExplainRowSecurity denies, with an online catalog, EXPLAIN of a
-// statement that reads a relation with row-level security (or a view):
-// the planner estimates from every identity's rows.
+// statement that reads a relation with row-level security (or a view,
+// or calls a function outside pg_catalog, which may be inlined): the
+// planner estimates from every identity's rows.
 const RuleExplainRowSecurity = "explain.row_security"
 
 // Verdict is the engine's decision on one statement text. Verdicts are
