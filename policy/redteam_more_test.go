@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -112,6 +113,101 @@ func TestRedteamExplainEstimatesPastRowSecurity(t *testing.T) {
 		"SELECT * FROM notes_with('bob-salary-91000')",
 		"SELECT * FROM notes WHERE secret = 'bob-salary-91000'",
 		"SELECT * FROM my_notes",
+	} {
+		if v := e.Decide(Identity{}, sql); !v.Allowed {
+			t.Errorf("%s: denied by %s: %s", sql, v.Rule, v.Reason)
+		}
+	}
+}
+
+// statsCountSchema has a table with row-level security and an index on
+// its email column: 5000 rows of alice's (user 1), and two of bob's
+// holding one address.
+const statsCountSchema = `
+CREATE TABLE people (owner int, email text);
+INSERT INTO people SELECT 1, 'a' || g || '@example.com' FROM generate_series(1, 5000) g;
+INSERT INTO people VALUES (2, 'bob-secret@example.com'), (2, 'bob-secret@example.com');
+CREATE INDEX ON people (email);
+ALTER TABLE people ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON people USING (owner = current_setting('request.user_id')::int);
+ANALYZE people;
+CREATE ROLE stats_reader LOGIN PASSWORD 'stats';
+GRANT SELECT ON people TO stats_reader;
+`
+
+// TestRedteamScanCountersPastRowSecurity: the cumulative statistics
+// count what each scan read before row-level security filtered it. An
+// index scan for an address fetches every heap row the index holds for
+// it, whoever owns it, so after alice's query (which returns nothing)
+// idx_tup_fetch of pg_stat_user_tables, pg_stat_get_tuples_fetched and
+// the heap blocks of pg_statio_user_tables tell her how many of bob's
+// rows hold the address; a scan count tells her which plan the
+// statistics of every row chose. The per-relation scan, tuple and block
+// counters are denied; server and database totals stay allowed.
+func TestRedteamScanCountersPastRowSecurity(t *testing.T) {
+	admin, snap, dsnFor := redteamDB(t, statsCountSchema)
+	ctx := context.Background()
+	defer func() {
+		_, _ = admin.Exec(context.Background(), "DROP OWNED BY stats_reader; DROP ROLE stats_reader")
+	}()
+	rc, err := pgx.Connect(ctx, dsnFor("stats_reader", "stats"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close(ctx)
+	const fetched = "SELECT idx_tup_fetch FROM pg_stat_user_tables WHERE relname = 'people'"
+	var before, seen int64
+	if err := rc.QueryRow(ctx, fetched).Scan(&before); err != nil {
+		t.Fatal(err)
+	}
+	// What is at stake, as the server shows it to alice.
+	if _, err := rc.Exec(ctx, "SET request.user_id = '1'"); err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.QueryRow(ctx, "SELECT count(*) FROM people WHERE email = 'bob-secret@example.com'").Scan(&seen); err != nil || seen != 0 {
+		t.Fatalf("alice reads %d of bob's rows: %v", seen, err)
+	}
+	if _, err := rc.Exec(ctx, "SELECT pg_stat_force_next_flush()"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for after := before; after-before != 2; {
+		if time.Now().After(deadline) {
+			t.Fatalf("idx_tup_fetch went from %d to %d: the attack has no oracle here", before, after)
+		}
+		if err := rc.QueryRow(ctx, fetched).Scan(&after); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e, err := New(Options{Functions: oracleCatalog{snap}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sql := range []string{
+		fetched,
+		"SELECT * FROM pg_catalog.pg_stat_all_tables",
+		"SELECT idx_tup_fetch FROM pg_stat_user_indexes",
+		"SELECT * FROM pg_stat_all_indexes",
+		"SELECT heap_blks_hit FROM pg_statio_user_tables",
+		"SELECT * FROM pg_statio_all_tables",
+		"SELECT * FROM pg_statio_user_indexes",
+		"SELECT * FROM pg_statio_all_indexes",
+		"SELECT pg_stat_get_tuples_fetched('people'::regclass)",
+		"SELECT pg_stat_get_tuples_returned(c.oid) FROM pg_class c",
+		"SELECT pg_stat_get_numscans('people'::regclass)",
+		"SELECT pg_stat_get_blocks_hit('people'::regclass)",
+		"SELECT pg_catalog.pg_stat_get_blocks_fetched('people'::regclass)",
+	} {
+		v := e.Decide(Identity{}, sql)
+		if v.Allowed || (v.Rule != RuleRelation && v.Rule != RuleFunction) {
+			t.Errorf("%s: allowed=%v rule %q (%s), want denied as relation.denied or function.denied", sql, v.Allowed, v.Rule, v.Reason)
+		}
+	}
+	for _, sql := range []string{
+		"SELECT * FROM pg_stat_database",
+		"SELECT * FROM pg_stat_sys_tables",
+		"SELECT pg_stat_get_live_tuples('people'::regclass)",
+		"SELECT * FROM pg_stat_bgwriter",
 	} {
 		if v := e.Decide(Identity{}, sql); !v.Allowed {
 			t.Errorf("%s: denied by %s: %s", sql, v.Rule, v.Reason)
