@@ -52,7 +52,8 @@ ORDER BY n.nspname, c.relname`
 // kind, and reads a sequence or a partition as readily as a table. An
 // inheritance child of a table with row-level security (at any depth) is
 // marked: read by its own name it is read without the parent's policies,
-// as a partition is.
+// as a partition is. So is a relation with row-level security: the
+// planner's estimates for it come from every identity's rows.
 const qClasses = `WITH RECURSIVE guarded(oid) AS (
   SELECT i.inhrelid FROM pg_catalog.pg_inherits i
   JOIN pg_catalog.pg_class p ON p.oid = i.inhparent
@@ -63,7 +64,7 @@ const qClasses = `WITH RECURSIVE guarded(oid) AS (
 SELECT n.nspname, c.relname, c.relkind::text, c.relispartition,
   EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
     WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e'),
-  c.oid IN (SELECT oid FROM guarded)
+  c.oid IN (SELECT oid FROM guarded), c.relrowsecurity
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\_%'

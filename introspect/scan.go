@@ -84,7 +84,7 @@ func (b *builder) relation(oid uint32) (*Relation, error) {
 func (b *builder) scanClass(rows pgx.Rows) error {
 	var c Class
 	var kind string
-	if err := rows.Scan(&c.Schema, &c.Name, &kind, &c.Partition, &c.Extension, &c.RLSChild); err != nil {
+	if err := rows.Scan(&c.Schema, &c.Name, &kind, &c.Partition, &c.Extension, &c.RLSChild, &c.RowSecurity); err != nil {
 		return err
 	}
 	c.Kind = RelKind(kind)

@@ -166,6 +166,9 @@ type Class struct {
 	// a table with row-level security: read by its own name it is read
 	// without the parent's policies, as a partition is.
 	RLSChild bool
+	// RowSecurity is relrowsecurity: the planner estimates conditions on
+	// the relation from the statistics of every row, whoever may read it.
+	RowSecurity bool
 }
 
 // Column is one user column of a relation.

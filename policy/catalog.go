@@ -80,6 +80,9 @@ type RelationClass struct {
 	// RLSChild is an inheritance child of a table with row-level
 	// security: read by its own name, it too skips the parent's policies.
 	RLSChild bool
+	// RowSecurity is relrowsecurity: the planner's estimates for the
+	// relation, which EXPLAIN shows, come from every identity's rows.
+	RowSecurity bool
 }
 
 // FunctionMap is a FunctionCatalog held in a map keyed by "schema.name".

@@ -40,7 +40,9 @@
 // row-level security), a partition or an inheritance child of a table
 // with row-level security by its own name (read without its parent's
 // policies), an index or composite type, and a name the catalog
-// does not list are denied. Every function PostgreSQL will call is judged, whatever the
+// does not list are denied; so is EXPLAIN of a statement that reads a
+// relation with row-level security, a view or a function outside
+// pg_catalog (its estimates come from every identity's rows). Every function PostgreSQL will call is judged, whatever the
 // syntax that makes it call one: f(x), field selection ((x).f is f(x),
 // t.f is f(t)), operators, casts and typed literals, FROM-clause
 // functions; README.md maps each syntax to the code that judges it. Deny

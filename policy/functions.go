@@ -91,6 +91,9 @@ func (w *walker) resolveFunction(schema, fn string) (string, Volatility, bool) {
 }
 
 func (w *walker) noteFunction(schema, fn string) error {
+	if err := w.explainedFunction(schema, fn); err != nil {
+		return err
+	}
 	full := FunctionName{Schema: schema, Name: fn}
 	if !slices.Contains(w.funcs, full) {
 		w.funcs = append(w.funcs, full)

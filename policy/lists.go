@@ -72,6 +72,18 @@ func sensitiveRelations() []string {
 		"pg_catalog.pg_stat_xact_sys_tables",
 		"pg_catalog.pg_stat_xact_user_tables",
 		"pg_catalog.pg_stat_xact_user_functions",
+		// per-relation scan, tuple and block counters: a scan counts
+		// what it read before row-level security filtered it (an index
+		// scan for a value fetches every identity's rows holding it), and
+		// which scan ran follows statistics of every row
+		"pg_catalog.pg_stat_all_tables",
+		"pg_catalog.pg_stat_user_tables",
+		"pg_catalog.pg_stat_all_indexes",
+		"pg_catalog.pg_stat_user_indexes",
+		"pg_catalog.pg_statio_all_tables",
+		"pg_catalog.pg_statio_user_tables",
+		"pg_catalog.pg_statio_all_indexes",
+		"pg_catalog.pg_statio_user_indexes",
 		// sequence positions count the rows every identity created,
 		// past row-level security (the view calls the volatile
 		// pg_sequence_last_value, itself denied when named)
@@ -148,6 +160,9 @@ func builtinDenyFunctions() []string {
 		"pg_sequence_last_value",
 		// the previous borrower's pending statistics (pg_stat_xact_*)
 		"pg_stat_get_xact_*",
+		// what each relation's scans read, before row-level security
+		// (behind pg_stat_user_tables and pg_statio_user_tables)
+		"pg_stat_get_tuples_*", "pg_stat_get_numscans", "pg_stat_get_blocks_*",
 		// what other sessions are working on (behind pg_stat_progress_*)
 		"pg_stat_get_progress_info",
 		// locks of every session, and which sessions block which: pids,
@@ -199,6 +214,7 @@ const (
 	whyServerCounters = "server-wide counters: no session, statement text, identity or address"
 	whyDBCounters     = "per-database counters: numbers, no session, statement text or identity"
 	whyObjCounters    = "per-table, per-index or per-function counters: numbers, no session or statement text"
+	whySysCounters    = "scan counters of the system catalogs, which have no row-level security"
 	whyOwnSession     = "the caller's own session: what SHOW already answers"
 	whyArgOnly        = "computes from its arguments alone"
 	whyOwnConnection  = "the address of the connection this backend serves: pgmoat's own pool connection, never another client's"
@@ -248,12 +264,8 @@ func reviewedAllowed() []reviewed {
 		{"pg_stat_recovery_prefetch", whyServerCounters},
 		{"pg_stat_database", whyDBCounters},
 		{"pg_stat_database_conflicts", whyDBCounters},
-		{"pg_stat_all_tables", whyObjCounters},
-		{"pg_stat_sys_tables", whyObjCounters},
-		{"pg_stat_user_tables", whyObjCounters},
-		{"pg_stat_all_indexes", whyObjCounters},
-		{"pg_stat_sys_indexes", whyObjCounters},
-		{"pg_stat_user_indexes", whyObjCounters},
+		{"pg_stat_sys_tables", whySysCounters},
+		{"pg_stat_sys_indexes", whySysCounters},
 		{"pg_stat_user_functions", whyObjCounters},
 		// functions behind those views
 		{"pg_show_all_settings", whyOwnSession},
@@ -267,9 +279,6 @@ func reviewedAllowed() []reviewed {
 		{"pg_stat_get_checkpoint_*", whyServerCounters},
 		{"pg_stat_get_snapshot_timestamp", "when the caller's own statistics snapshot was taken"},
 		{"pg_stat_get_db_*", whyDBCounters},
-		{"pg_stat_get_numscans", whyObjCounters},
-		{"pg_stat_get_tuples_*", whyObjCounters},
-		{"pg_stat_get_blocks_*", whyObjCounters},
 		{"pg_stat_get_live_tuples", whyObjCounters},
 		{"pg_stat_get_dead_tuples", whyObjCounters},
 		{"pg_stat_get_ins_since_vacuum", whyObjCounters},

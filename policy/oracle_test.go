@@ -196,7 +196,7 @@ func (c oracleCatalog) RelationClass(schema, name string) (RelationClass, bool) 
 	if !ok || k.Kind == "" {
 		return RelationClass{}, false
 	}
-	return RelationClass{Kind: k.Kind[0], Partition: k.Partition, RLSChild: k.RLSChild}, true
+	return RelationClass{Kind: k.Kind[0], Partition: k.Partition, RLSChild: k.RLSChild, RowSecurity: k.RowSecurity}, true
 }
 
 // CatalogUser implements UserCatalog.

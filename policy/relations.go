@@ -49,7 +49,42 @@ func (w *walker) readRelation(schema, name string) error {
 	if !found {
 		return deny(RuleRelationUnknown, fmt.Sprintf("relation %s is not in the catalog", quoteQualified(schema, name)))
 	}
-	return relationClass(schema, name, c)
+	if err := relationClass(schema, name, c); err != nil {
+		return err
+	}
+	if w.explaining {
+		return explainedClass(schema, name, c)
+	}
+	return nil
+}
+
+// explainedFunction judges, online, a function an EXPLAIN calls: the
+// planner inlines a SQL function's body, and estimates the conditions
+// on the relations it reads as if the statement named them
+// (explainedClass). pg_catalog's functions read no user relation.
+func (w *walker) explainedFunction(schema, fn string) error {
+	if _, online := w.fc.(ClassCatalog); !w.explaining || !online || isSystemSchema(schema) {
+		return nil
+	}
+	return deny(RuleExplainRowSecurity, fmt.Sprintf("function %s is not pg_catalog's: the planner may inline its body, whose relations may have row-level security, and EXPLAIN's estimates come from every identity's rows; run the SELECT itself", displayFunc(schema, fn)))
+}
+
+// explainedClass judges a relation an EXPLAIN reads. The planner
+// estimates a condition from the relation's statistics, the most common
+// values and histogram of every row (for leakproof operators such as =
+// and <, also under row-level security), and EXPLAIN shows the estimate:
+// for a relation with row-level security that tells whether, and how
+// often, a value occurs in other identities' rows, as pg_stats would. A
+// view may read such a relation under the reader's policies.
+func explainedClass(schema, name string, c RelationClass) error {
+	full := quoteQualified(schema, name)
+	switch {
+	case c.RowSecurity:
+		return deny(RuleExplainRowSecurity, fmt.Sprintf("%s has row-level security: EXPLAIN's estimates come from every identity's rows; run the SELECT itself", full))
+	case c.Kind == 'v':
+		return deny(RuleExplainRowSecurity, fmt.Sprintf("%s is a view, which may read relations with row-level security: EXPLAIN's estimates come from every identity's rows; run the SELECT itself", full))
+	}
+	return nil
 }
 
 // resolveClass finds the schema of the path PostgreSQL takes an

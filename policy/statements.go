@@ -66,6 +66,8 @@ func (w *walker) explain(b []byte) error {
 		d.kind = KindExplain
 		return d
 	}
+	w.explaining = true
+	defer func() { w.explaining = false }()
 	return w.visit(m, inner, 3)
 }
 

@@ -43,6 +43,12 @@ const (
 	RuleRewrite         = "limit.rewrite"    // the LIMIT rewrite failed
 )
 
+// RuleExplainRowSecurity denies, with an online catalog, EXPLAIN of a
+// statement that reads a relation with row-level security (or a view,
+// or calls a function outside pg_catalog, which may be inlined): the
+// planner estimates from every identity's rows.
+const RuleExplainRowSecurity = "explain.row_security"
+
 // Verdict is the engine's decision on one statement text. Verdicts are
 // shared with the cache: treat the slices as read-only.
 type Verdict struct {

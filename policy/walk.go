@@ -37,6 +37,9 @@ type walker struct {
 	setting *ClientSetting
 	// deallocation is what a KindDeallocate statement forgets.
 	deallocation *Deallocation
+	// explaining: the walk is inside an EXPLAIN, whose estimates must
+	// not read statistics past row-level security (explainedClass).
+	explaining bool
 }
 
 // cteScope is the set of CTE names one WITH clause makes visible.

@@ -29,7 +29,7 @@ func (c Catalog) RelationClass(schema, name string) (policy.RelationClass, bool)
 	if !ok || k.Kind == "" {
 		return policy.RelationClass{}, false
 	}
-	return policy.RelationClass{Kind: k.Kind[0], Partition: k.Partition, RLSChild: k.RLSChild}, true
+	return policy.RelationClass{Kind: k.Kind[0], Partition: k.Partition, RLSChild: k.RLSChild, RowSecurity: k.RowSecurity}, true
 }
 
 // CatalogUser implements policy.UserCatalog: the catalog is read with
