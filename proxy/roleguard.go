@@ -103,6 +103,12 @@ var dangerousRoles = []struct{ name, why string }{
 	{"pg_write_server_files", "can write files on the database server"},
 	{"pg_execute_server_program", "can run programs on the database server"},
 	{"pg_signal_backend", "can cancel and terminate other sessions"},
+	// Every identity reaches the server as this one role, so what the
+	// role may read, every client may try: these widen that past what
+	// the GRANTs and the server's own checks were meant to leave it.
+	{"pg_read_all_data", "can read every table, whatever it was granted"},
+	{"pg_read_all_settings", "can read superuser-only settings, such as primary_conninfo with its password, through SHOW"},
+	{"pg_read_all_stats", "can read every session's statements and statistics, of every role"},
 }
 
 // The check's statements: constant texts, read-only, run by pgmoat on a

@@ -31,6 +31,7 @@ func TestPoolRefusesUnsafeRole(t *testing.T) {
 		fixtureSQL,
 		`DROP ROLE IF EXISTS guard_bypass; CREATE ROLE guard_bypass LOGIN PASSWORD 'pw' BYPASSRLS`,
 		`DROP ROLE IF EXISTS guard_sloppy; CREATE ROLE guard_sloppy LOGIN PASSWORD 'pw'`,
+		`DROP ROLE IF EXISTS guard_monitor; CREATE ROLE guard_monitor LOGIN PASSWORD 'pw' IN ROLE pg_monitor, pg_read_all_data`,
 		`GRANT USAGE, CREATE ON SCHEMA public TO guard_sloppy; GRANT SELECT, INSERT ON items TO guard_sloppy;
 		 GRANT pg_read_server_files TO guard_sloppy;
 		 CREATE TABLE scratch (x int); ALTER TABLE scratch OWNER TO guard_sloppy`,
@@ -40,7 +41,7 @@ func TestPoolRefusesUnsafeRole(t *testing.T) {
 		}
 	}
 	t.Cleanup(func() {
-		_, _ = admin.Exec(context.Background(), `DROP TABLE scratch; DROP OWNED BY guard_sloppy, guard_bypass; DROP ROLE guard_sloppy, guard_bypass`)
+		_, _ = admin.Exec(context.Background(), `DROP TABLE scratch; DROP OWNED BY guard_sloppy, guard_bypass; DROP ROLE guard_sloppy, guard_bypass, guard_monitor`)
 	})
 	for _, tc := range []struct {
 		name, dsn string
@@ -50,6 +51,9 @@ func TestPoolRefusesUnsafeRole(t *testing.T) {
 		{"bypassrls", cluster.DSNFor("guard_bypass", "pw", db), []string{"role.bypassrls"}},
 		{"writer and owner", cluster.DSNFor("guard_sloppy", "pw", db),
 			[]string{"role.writes", "role.create_schema", "role.member.pg_read_server_files", "role.owns_tables"}},
+		// pg_monitor grants the two below through membership.
+		{"monitor", cluster.DSNFor("guard_monitor", "pw", db),
+			[]string{"role.member.pg_read_all_data", "role.member.pg_read_all_settings", "role.member.pg_read_all_stats"}},
 		{"reader", cluster.DSNFor("proxy_reader", "reader-pw", db), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
