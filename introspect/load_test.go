@@ -20,6 +20,7 @@ func catalogSnapshot(t *testing.T) *introspect.Snapshot {
 }
 
 func TestLoadRelationsAndKinds(t *testing.T) {
+	t.Parallel()
 	s := catalogSnapshot(t)
 	var got []string
 	for _, r := range s.Relations {
@@ -53,6 +54,7 @@ func TestLoadRelationsAndKinds(t *testing.T) {
 }
 
 func TestLoadColumnTypes(t *testing.T) {
+	t.Parallel()
 	s := catalogSnapshot(t)
 	p := mustRelation(t, s, "app", "people")
 	tests := []struct {
@@ -113,6 +115,7 @@ func TestLoadColumnTypes(t *testing.T) {
 }
 
 func TestLoadIndexes(t *testing.T) {
+	t.Parallel()
 	s := catalogSnapshot(t)
 	p := mustRelation(t, s, "app", "people")
 	type key struct{ col, expr, opclass string }
@@ -162,6 +165,7 @@ func TestLoadIndexes(t *testing.T) {
 }
 
 func TestLoadKeysAndSecurity(t *testing.T) {
+	t.Parallel()
 	s := catalogSnapshot(t)
 	p := mustRelation(t, s, "app", "people")
 	n := mustRelation(t, s, "app", "notes")
@@ -197,6 +201,7 @@ func TestLoadKeysAndSecurity(t *testing.T) {
 }
 
 func TestLoadAwkwardNames(t *testing.T) {
+	t.Parallel()
 	s := catalogSnapshot(t)
 	w := mustRelation(t, s, "public", `Weird "Name" ü`)
 	var cols []string
@@ -213,6 +218,7 @@ func TestLoadAwkwardNames(t *testing.T) {
 }
 
 func TestLoadFunctionVolatility(t *testing.T) {
+	t.Parallel()
 	s := catalogSnapshot(t)
 	tests := []struct {
 		schema, name string
@@ -234,6 +240,7 @@ func TestLoadFunctionVolatility(t *testing.T) {
 }
 
 func TestLoadEmptyDatabase(t *testing.T) {
+	t.Parallel()
 	s := load(t, freshDB(t, ""))
 	if len(s.Relations) != 0 {
 		t.Errorf("relations in an empty database: %d", len(s.Relations))
