@@ -17,9 +17,6 @@ func TestLoadLargeSchema(t *testing.T) {
 	if testing.Short() {
 		t.Skip("creates 5,000 tables")
 	}
-	// The server spends most of this test creating the tables, on one
-	// core: the package's other parallel tests run meanwhile.
-	t.Parallel()
 	const n = 5000
 	dsn := freshDB(t, "")
 	start := time.Now()

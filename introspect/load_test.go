@@ -20,7 +20,6 @@ func catalogSnapshot(t *testing.T) *introspect.Snapshot {
 }
 
 func TestLoadRelationsAndKinds(t *testing.T) {
-	t.Parallel()
 	s := catalogSnapshot(t)
 	var got []string
 	for _, r := range s.Relations {
@@ -54,7 +53,6 @@ func TestLoadRelationsAndKinds(t *testing.T) {
 }
 
 func TestLoadColumnTypes(t *testing.T) {
-	t.Parallel()
 	s := catalogSnapshot(t)
 	p := mustRelation(t, s, "app", "people")
 	tests := []struct {
@@ -115,7 +113,6 @@ func TestLoadColumnTypes(t *testing.T) {
 }
 
 func TestLoadIndexes(t *testing.T) {
-	t.Parallel()
 	s := catalogSnapshot(t)
 	p := mustRelation(t, s, "app", "people")
 	type key struct{ col, expr, opclass string }
@@ -165,7 +162,6 @@ func TestLoadIndexes(t *testing.T) {
 }
 
 func TestLoadKeysAndSecurity(t *testing.T) {
-	t.Parallel()
 	s := catalogSnapshot(t)
 	p := mustRelation(t, s, "app", "people")
 	n := mustRelation(t, s, "app", "notes")
@@ -201,7 +197,6 @@ func TestLoadKeysAndSecurity(t *testing.T) {
 }
 
 func TestLoadAwkwardNames(t *testing.T) {
-	t.Parallel()
 	s := catalogSnapshot(t)
 	w := mustRelation(t, s, "public", `Weird "Name" ü`)
 	var cols []string
@@ -218,7 +213,6 @@ func TestLoadAwkwardNames(t *testing.T) {
 }
 
 func TestLoadFunctionVolatility(t *testing.T) {
-	t.Parallel()
 	s := catalogSnapshot(t)
 	tests := []struct {
 		schema, name string
@@ -240,7 +234,6 @@ func TestLoadFunctionVolatility(t *testing.T) {
 }
 
 func TestLoadEmptyDatabase(t *testing.T) {
-	t.Parallel()
 	s := load(t, freshDB(t, ""))
 	if len(s.Relations) != 0 {
 		t.Errorf("relations in an empty database: %d", len(s.Relations))

@@ -12,10 +12,6 @@ import (
 	"github.com/pgmoat/pgmoat/introspect"
 )
 
-// cluster is the package's PostgreSQL; each test works in a database of
-// its own. Tests that create roles, read the cluster-wide
-// pg_stat_statements or count goroutines run alone; the others run in
-// parallel, beside the long large-schema test.
 var cluster *pgcluster.Cluster
 
 func TestMain(m *testing.M) {

@@ -150,7 +150,6 @@ func TestReloadOnTimer(t *testing.T) {
 }
 
 func TestReloadFailureKeepsSnapshot(t *testing.T) {
-	t.Parallel()
 	dsn := freshDB(t, reloadSchema)
 	ctx := context.Background()
 	r, err := introspect.NewReloader(ctx, dsn, introspect.ReloaderOptions{NoListen: true})

@@ -75,7 +75,6 @@ func (s *startingServer) dsn(db string) string {
 // waits for a server that is starting up, and fails at once on an error
 // that waiting does not cure.
 func TestFirstLoadWaitsForAStartingServer(t *testing.T) {
-	t.Parallel()
 	db := pgcluster.NewDatabase(t, cluster)
 	execSQL(t, cluster.DSN(db), "CREATE TABLE t (id int PRIMARY KEY)")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
