@@ -18,8 +18,15 @@ build:
 run: deps
 	$(GO) run ./cmd/pgmoat demo
 
+# go test runs the test binaries in the order the packages are named, -p
+# (GOMAXPROCS, two on a small machine) at a time. Named alphabetically, the
+# longest (proxy) comes last and runs on alone after everything else has
+# finished; the longest are named first so the short ones fill in beside
+# them. A package named twice is tested once. PKGS=... tests only those.
+TEST_FIRST = ./proxy/ ./policy/ ./integration/shop/ ./cmd/pgmoat/ ./introspect/
+
 test: deps
-	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(if $(filter ./...,$(PKGS)),$(TEST_FIRST)) $(PKGS)
 
 lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \

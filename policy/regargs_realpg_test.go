@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/pgmoat/pgmoat/integration/pgcluster"
 )
 
 // nameParamsSQL lists every pg_catalog function with a parameter the
@@ -67,13 +66,8 @@ var reviewedTextNameFuncs = map[string]string{
 // another name kind is not reviewed. A function a later PostgreSQL adds
 // fails it until someone models or reviews it.
 func TestNameParamsModelled(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a PostgreSQL cluster")
-	}
-	c := pgcluster.ForTest(t, pgcluster.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	conn, err := pgconn.Connect(ctx, c.DSN("postgres"))
+	c, db, ctx := realPG(t, 2*time.Minute)
+	conn, err := pgconn.Connect(ctx, c.DSN(db))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/pgmoat/pgmoat/integration/pgcluster"
 )
 
 // regKinds are values of the reg* types the engine judges names of, each
@@ -100,13 +99,8 @@ var regPositions = []string{
 // allowed name, denied by relation.denied or function.denied with the
 // denied one.
 func TestRegSiblingsOnRealPostgreSQL(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a PostgreSQL cluster")
-	}
-	c := pgcluster.ForTest(t, pgcluster.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	conn, err := pgconn.Connect(ctx, c.DSN("postgres"))
+	c, db, ctx := realPG(t, 3*time.Minute)
+	conn, err := pgconn.Connect(ctx, c.DSN(db))
 	if err != nil {
 		t.Fatal(err)
 	}

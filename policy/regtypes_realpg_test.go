@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/pgmoat/pgmoat/integration/pgcluster"
 )
 
 // TestBuiltinTypesCurrent checks builtinTypes, regprocColumns and
@@ -16,13 +15,8 @@ import (
 // regprocColumns, and the pg_catalog row types with a reg* column are
 // exactly regFieldRowTypes.
 func TestBuiltinTypesCurrent(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a PostgreSQL cluster")
-	}
-	c := pgcluster.ForTest(t, pgcluster.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	conn, err := pgconn.Connect(ctx, c.DSN("postgres"))
+	c, db, ctx := realPG(t, time.Minute)
+	conn, err := pgconn.Connect(ctx, c.DSN(db))
 	if err != nil {
 		t.Fatal(err)
 	}

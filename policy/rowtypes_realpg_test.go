@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/pgmoat/pgmoat/integration/pgcluster"
 	"github.com/pgmoat/pgmoat/introspect"
 )
 
@@ -43,13 +42,8 @@ var rowTypeSpellings = map[string][]string{
 // fields (node.kind), and allow every other statement the server
 // accepts, offline and with the server's live catalog.
 func TestRowTypesOnRealPostgreSQL(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a PostgreSQL cluster")
-	}
-	c := pgcluster.ForTest(t, pgcluster.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	conn, err := pgconn.Connect(ctx, c.DSN("postgres"))
+	c, db, ctx := realPG(t, 5*time.Minute)
+	conn, err := pgconn.Connect(ctx, c.DSN(db))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +52,7 @@ func TestRowTypesOnRealPostgreSQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	oids := rowTypeOIDs(ctx, t, conn)
-	engines := rowTypeRealEngines(ctx, t, c)
+	engines := rowTypeRealEngines(ctx, t, c.DSN(db))
 	compared := map[string]int{}
 	for class, spellings := range rowTypeSpellings {
 		for _, pos := range typePositions {
@@ -166,9 +160,9 @@ var typeFieldRE = regexp.MustCompile(`:\w*typ\w* (\(o [0-9 ]*\)|[0-9]+)`)
 
 // rowTypeRealEngines are an offline engine and one on the server's live
 // catalog, both on a profile that denies public.secret_table.
-func rowTypeRealEngines(ctx context.Context, t *testing.T, c *pgcluster.Cluster) map[string]*Engine {
+func rowTypeRealEngines(ctx context.Context, t *testing.T, dsn string) map[string]*Engine {
 	t.Helper()
-	pc, err := pgx.Connect(ctx, c.DSN("postgres"))
+	pc, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -144,10 +144,8 @@ func progress(opts Options, step string) {
 	}
 }
 
-func (c *Cluster) initdb(ctx context.Context) error {
-	cmd := c.account.command(filepath.Join(c.binDir, "initdb"),
-		"-D", c.dataDir, "-U", Superuser, "--auth-local=trust", "--auth-host=scram-sha-256",
-		"-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions")
+func (c *Cluster) runInitdb(ctx context.Context) error {
+	cmd := c.account.command(filepath.Join(c.binDir, "initdb"), append([]string{"-D", c.dataDir}, initdbArgs...)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := runContext(ctx, cmd); err != nil {

@@ -4,7 +4,11 @@
 // It owns everything a cluster needs on disk (a private temporary directory
 // holding the data directory, the unix socket and the server log) and the
 // postmaster process itself. Close stops the server and removes the directory;
-// nothing survives it, including after a start that failed half way.
+// nothing survives it, including after a start that failed half way, except
+// one thing shared by all clusters: the data directory initdb writes is the
+// same every time, so the first start keeps a copy in the temporary directory
+// (pgmoat-initdb-<hash of the binaries and arguments>) and later starts copy
+// it instead of running initdb again (initdbcache.go).
 //
 // The cluster listens on a free 127.0.0.1 port. The bootstrap superuser is
 // "postgres" and may connect from loopback without a password; every other

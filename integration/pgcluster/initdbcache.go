@@ -1,0 +1,108 @@
+package pgcluster
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// initdb runs the same command for every cluster and writes the same
+// files, which cost about a second and a half of CPU and several seconds
+// of wall time on a busy machine, once for each of the dozens of clusters a
+// test run starts. So the first cluster's fresh data directory, before
+// any setting of ours is added, is kept in the temporary directory
+// (initdbCacheDir) and the clusters after it start from a file copy.
+// The cache is keyed by everything that shapes initdb's output (the
+// binaries, the arguments, the account), so an upgraded PostgreSQL or
+// other arguments get a directory of their own.
+
+// initdbCachePrefix names the cache directories. It is not dirPrefix:
+// a cache has no postmaster and must not be swept as an abandoned cluster.
+const initdbCachePrefix = "pgmoat-initdb-"
+
+// initdbArgs are initdb's arguments after -D.
+var initdbArgs = []string{"-U", Superuser, "--auth-local=trust", "--auth-host=scram-sha-256",
+	"-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"}
+
+// initdbCacheDir is where the data directory initdb writes for binDir
+// run as account is kept; "" when the binaries cannot be read.
+func initdbCacheDir(binDir string, account ServerAccount) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "pgmoat initdb cache 1\n%s\n%s\n", binDir, strings.Join(initdbArgs, " "))
+	for _, name := range []string{"initdb", "postgres"} {
+		info, err := os.Stat(filepath.Join(binDir, name))
+		if err != nil {
+			return ""
+		}
+		fmt.Fprintf(h, "%s %d %d\n", name, info.Size(), info.ModTime().UnixNano())
+	}
+	if account.cred != nil {
+		fmt.Fprintf(h, "%d:%d\n", account.cred.Uid, account.cred.Gid)
+	}
+	return filepath.Join(os.TempDir(), initdbCachePrefix+hex.EncodeToString(h.Sum(nil))[:16])
+}
+
+// initdb fills the data directory: a copy of the cached one when there
+// is one, else a run of initdb whose output is then cached. A cache that
+// cannot be read or written only costs the run of initdb.
+func (c *Cluster) initdb(ctx context.Context) error {
+	cache := initdbCacheDir(c.binDir, c.account)
+	if cache != "" && c.copyFromCache(ctx, cache) == nil {
+		return nil
+	}
+	if err := c.runInitdb(ctx); err != nil {
+		return err
+	}
+	if cache != "" {
+		storeInitdbCache(ctx, c.dataDir, cache)
+	}
+	return nil
+}
+
+// copyFromCache copies the cached data directory to the cluster's and
+// hands it to the server account (the copy belongs to whoever copied it).
+// On failure it removes what it had copied.
+func (c *Cluster) copyFromCache(ctx context.Context, cache string) error {
+	if _, err := os.Stat(filepath.Join(cache, "PG_VERSION")); err != nil {
+		return err
+	}
+	if err := copyTree(ctx, cache, c.dataDir); err != nil {
+		return errors.Join(err, os.RemoveAll(c.dataDir))
+	}
+	if err := c.account.Own(c.dataDir); err != nil {
+		return errors.Join(err, os.RemoveAll(c.dataDir))
+	}
+	return nil
+}
+
+// storeInitdbCache copies a fresh data directory into the cache: into a
+// directory of its own first, renamed into place when complete, so a
+// reader never sees half a copy and of two processes storing at once the
+// second one's rename fails and it removes its copy.
+func storeInitdbCache(ctx context.Context, dataDir, cache string) {
+	tmp, err := os.MkdirTemp(filepath.Dir(cache), dirPrefix+"initdb-")
+	if err != nil {
+		return
+	}
+	data := filepath.Join(tmp, "data")
+	if copyTree(ctx, dataDir, data) != nil || os.Rename(data, cache) != nil {
+		_ = os.RemoveAll(data)
+	}
+	_ = os.RemoveAll(tmp)
+}
+
+// copyTree copies the directory src to dst (which must not exist),
+// keeping modes, and owners where the process may set them.
+func copyTree(ctx context.Context, src, dst string) error {
+	out, err := exec.CommandContext(ctx, "cp", "-pR", src, dst).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("copy %s: %w: %s", src, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
