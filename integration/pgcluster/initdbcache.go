@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // initdb runs the same command for every cluster and writes the same
@@ -69,6 +70,9 @@ func (c *Cluster) initdb(ctx context.Context) error {
 // hands it to the server account (the copy belongs to whoever copied it).
 // On failure it removes what it had copied.
 func (c *Cluster) copyFromCache(ctx context.Context, cache string) error {
+	if err := c.account.trusts(cache); err != nil {
+		return err
+	}
 	if _, err := os.Stat(filepath.Join(cache, "PG_VERSION")); err != nil {
 		return err
 	}
@@ -79,6 +83,31 @@ func (c *Cluster) copyFromCache(ctx context.Context, cache string) error {
 		return errors.Join(err, os.RemoveAll(c.dataDir))
 	}
 	return nil
+}
+
+// trusts says whether the cache directory dir can only have been written
+// by this process's user or the server account. The temporary directory
+// is shared and the cache's name can be worked out by anyone, so another
+// user could have put a directory there first, with a pg_hba.conf that
+// lets anyone in or a postgresql.conf that loads a library of theirs
+// into the server: such a directory is not used, and initdb runs.
+func (a ServerAccount) trusts(dir string) error {
+	info, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	st, ok := info.Sys().(*syscall.Stat_t)
+	switch {
+	case !info.IsDir():
+		return fmt.Errorf("initdb cache %s is not a directory", dir)
+	case info.Mode().Perm()&0o077 != 0:
+		return fmt.Errorf("initdb cache %s is open to other users (mode %v)", dir, info.Mode().Perm())
+	case !ok:
+		return fmt.Errorf("initdb cache %s: no owner to check", dir)
+	case int(st.Uid) == os.Geteuid(), a.cred != nil && st.Uid == a.cred.Uid:
+		return nil
+	}
+	return fmt.Errorf("initdb cache %s belongs to another user (uid %d)", dir, st.Uid)
 }
 
 // storeInitdbCache copies a fresh data directory into the cache: into a
