@@ -1,0 +1,136 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgmoat/pgmoat/policy"
+)
+
+// wantDenial fails unless err is the 42501 denial of rule.
+func wantDenial(t *testing.T, what string, err error, rule string) {
+	t.Helper()
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != policy.SQLStateDenied || !strings.HasPrefix(pe.Message, "pgmoat: "+rule+":") {
+		t.Errorf("%s: want 42501 pgmoat: %s:, got %v", what, rule, err)
+	}
+}
+
+// TestRedteamCacheReloadMidSession swaps the profiles under connected
+// clients, as RELOAD does, and asks again what was judged before:
+//   - a client whose profile the reload removed is refused (rule profile)
+//     at its next statement, prepared ones too, and runs again once the
+//     profile is back: it keeps its identity, never another profile's;
+//   - inside an open transaction, a text judged (and cached) allowed
+//     before deny_relations gained its table is refused at once, and the
+//     transaction still ends;
+//   - a new statement_timeout reaches a connected client from its next
+//     transaction on, as the README says, and not inside the open one.
+func TestRedteamCacheReloadMidSession(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{})
+	ctx := context.Background()
+	engine := f.server.engine
+	profiles := func(patient bool, timeout time.Duration, deny ...string) map[string]policy.Profile {
+		ps := map[string]policy.Profile{"readonly": {Name: "readonly", StatementTimeout: timeout, DenyRelations: deny}}
+		if patient {
+			ps["patient"] = policy.Profile{Name: "patient", StatementTimeout: 7 * time.Second}
+		}
+		return ps
+	}
+	set := func(ps map[string]policy.Profile) {
+		t.Helper()
+		if err := engine.SetProfiles(ps); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const count = "SELECT count(*) FROM items"
+
+	t.Run("removed profile", func(t *testing.T) {
+		set(profiles(true, 0))
+		carol := f.connect(t, "carol", pgx.QueryExecModeSimpleProtocol)
+		if _, err := carol.Prepare(ctx, "c", count); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := carol.QueryRow(ctx, count).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		set(profiles(false, 0))
+		_, err := carol.Exec(ctx, count)
+		wantDenial(t, "a text, after the profile was removed", err, policy.RuleProfile)
+		_, err = carol.Exec(ctx, "c", pgx.QueryExecModeExec)
+		wantDenial(t, "a statement prepared before, after the profile was removed", err, policy.RuleProfile)
+		set(profiles(true, 0))
+		var timeout string
+		if err := carol.QueryRow(ctx, "SHOW statement_timeout").Scan(&timeout); err != nil || timeout != "7s" {
+			t.Errorf("carol once patient is back: statement_timeout %q, %v", timeout, err)
+		}
+	})
+
+	t.Run("deny inside a transaction", func(t *testing.T) {
+		set(profiles(true, 0))
+		alice := f.connect(t, "alice", pgx.QueryExecModeSimpleProtocol)
+		tx, err := alice.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := tx.QueryRow(ctx, count).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		set(profiles(true, 0, "public.items"))
+		_, err = tx.Exec(ctx, count)
+		wantDenial(t, "the same text in the same transaction, after deny_relations gained items", err, policy.RuleRelation)
+		if err := tx.Rollback(ctx); err != nil {
+			t.Errorf("ROLLBACK after the denial: %v", err)
+		}
+		set(profiles(true, 0))
+		if err := alice.QueryRow(ctx, count).Scan(&n); err != nil {
+			t.Errorf("after the deny went away: %v", err)
+		}
+	})
+
+	t.Run("statement_timeout from the next transaction", func(t *testing.T) {
+		set(profiles(true, 0))
+		alice := f.connect(t, "alice", pgx.QueryExecModeSimpleProtocol)
+		show := func(q interface {
+			QueryRow(context.Context, string, ...any) pgx.Row
+		}) string {
+			t.Helper()
+			var v string
+			if err := q.QueryRow(ctx, "SELECT current_setting('statement_timeout')").Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		before := show(alice)
+		tx, err := alice.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		show(tx)
+		set(profiles(true, 250*time.Millisecond))
+		if got := show(tx); got != before {
+			t.Errorf("inside the open transaction the timeout changed to %s (was %s)", got, before)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := show(alice); got != "250ms" {
+			t.Errorf("the next transaction after the reload runs with statement_timeout %s, want 250ms", got)
+		}
+		// The new timeout is enforced, not only shown.
+		_, err = alice.Exec(ctx, "SELECT count(*) FROM generate_series(1, 100000000)")
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "57014" {
+			t.Errorf("a long query under the reloaded 250ms timeout: %v", err)
+		}
+	})
+}
