@@ -184,9 +184,18 @@ func TestRedteamCacheAcrossReload(t *testing.T) {
 		t.Fatalf("alice %v and bob %v share customers: a cached answer crossed identities", ia, ib)
 	}
 
+	page := decodeResult(t, mcpCall(t, aliceMCP, "query_customers", map[string]any{"limit": 2}))
+	if page.NextCursor == "" {
+		t.Fatal("no cursor")
+	}
+
 	// A RELOAD that denies the table: a cached answer made under the old
-	// rules must not be served, and the tool leaves tools/list.
+	// rules must not be served, the tool leaves tools/list, and a cursor
+	// minted before reads no further page.
 	st.reload(t, "[public.customers]")
+	if res := mcpCall(t, aliceMCP, "query_customers", map[string]any{"limit": 2, "cursor": page.NextCursor}); !res.IsError {
+		t.Errorf("a cursor minted before the deny read another page: %.200s", text(res))
+	}
 	if res := mcpCall(t, aliceMCP, "query_customers", args); !res.IsError || !strings.Contains(text(res), "pgmoat") {
 		t.Errorf("query_customers after RELOAD denied public.customers answered: error %v %.200s", res.IsError, text(res))
 	}
