@@ -134,3 +134,51 @@ func TestRedteamCacheReloadMidSession(t *testing.T) {
 		}
 	})
 }
+
+// TestRedteamCacheAdminRoleFollowsReload keeps an admin-console session
+// open across a RELOAD that demotes its user to auditor, then one that
+// removes it: as PostgreSQL checks a role's rights at each statement,
+// the open console loses RELOAD, PAUSE, RESUME and KILL with the
+// demotion, and every command with the removal (SHOW DENIALS shows other
+// clients' statements), while the session stays open.
+func TestRedteamCacheAdminRoleFollowsReload(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{})
+	ctx := context.Background()
+	host, port, _ := strings.Cut(f.addr, ":")
+	cfg, err := pgx.ParseConfig("host=" + host + " port=" + port + " user=dba password=dba dbname=" + AdminDatabase + " sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	console, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer console.Close(ctx)
+	if _, err := console.Exec(ctx, "RESUME"); err != nil {
+		t.Fatalf("RESUME as an admin: %v", err)
+	}
+	users := map[string]User{"alice": {Password: "alice", Identity: policy.Identity{UserID: "1", Profile: "readonly"}}}
+	reconfigure := func(admins map[string]AdminUser) {
+		t.Helper()
+		if err := f.server.Reconfigure(Reconfig{Users: users, Admins: admins, Profiles: []string{"readonly"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reconfigure(map[string]AdminUser{"dba": {Password: "dba", Role: AdminRoleAuditor}})
+	_, err = console.Exec(ctx, "RESUME")
+	wantDenial(t, "RESUME after dba became an auditor", err, "admin.role")
+	if _, err := console.Exec(ctx, "SHOW VERSION"); err != nil {
+		t.Errorf("SHOW as an auditor: %v", err)
+	}
+	reconfigure(map[string]AdminUser{"ops": {Password: "ops"}})
+	for _, cmd := range []string{"RESUME", "SHOW DENIALS", "CHECK SELECT 1"} {
+		_, err = console.Exec(ctx, cmd)
+		wantDenial(t, cmd+" after dba was removed", err, "admin.role")
+	}
+	reconfigure(map[string]AdminUser{"dba": {Password: "dba"}})
+	if _, err := console.Exec(ctx, "RESUME"); err != nil {
+		t.Errorf("RESUME once dba is an admin again: %v", err)
+	}
+}
