@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/pgmoat/pgmoat/policy"
 )
@@ -180,5 +181,44 @@ func TestRedteamCacheAdminRoleFollowsReload(t *testing.T) {
 	reconfigure(map[string]AdminUser{"dba": {Password: "dba"}})
 	if _, err := console.Exec(ctx, "RESUME"); err != nil {
 		t.Errorf("RESUME once dba is an admin again: %v", err)
+	}
+}
+
+// TestRedteamCachePortalAfterMaxRowsReload binds a portal under the
+// default max_rows, fetches one row, and lowers max_rows as a RELOAD
+// does: the rest of the portal must not bring more rows than the new
+// cap allows (the portal's LIMIT is the old rules' rewrite), so its next
+// Execute is refused (42501, limit.rewrite) and the session goes on.
+func TestRedteamCachePortalAfterMaxRowsReload(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{})
+	srv, addr := trustServer(t, f)
+	c := rawLogin(t, addr, f.db)
+	c.send(t, &pgproto3.Query{String: "BEGIN"})
+	if _, err := c.answer(); err != nil {
+		t.Fatal(err)
+	}
+	c.send(t, &pgproto3.Parse{Query: "SELECT label FROM items ORDER BY id"},
+		&pgproto3.Bind{DestinationPortal: "p"}, &pgproto3.Execute{Portal: "p", MaxRows: 1}, &pgproto3.Sync{})
+	if got, err := c.rows(t); err != nil || len(got) != 1 {
+		t.Fatalf("first row: %v %v", got, err)
+	}
+	if err := srv.engine.SetProfiles(map[string]policy.Profile{"readonly": {Name: "readonly", MaxRows: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	c.send(t, &pgproto3.Execute{Portal: "p"}, &pgproto3.Sync{})
+	got, err := c.rows(t)
+	wantDenial(t, "the rest of a portal bound before max_rows went down to 3", err, policy.RuleRewrite)
+	if len(got) > 2 {
+		t.Errorf("the portal brought %d more rows past the new max_rows 3", len(got))
+	}
+	c.send(t, &pgproto3.Query{String: "ROLLBACK"})
+	if _, err := c.answer(); err != nil {
+		t.Fatal(err)
+	}
+	c.send(t, &pgproto3.Parse{Query: "SELECT label FROM items ORDER BY id"},
+		&pgproto3.Bind{}, &pgproto3.Execute{}, &pgproto3.Sync{})
+	if got, err := c.rows(t); err != nil || len(got) != 3 {
+		t.Errorf("a new portal under max_rows 3: %d rows, %v", len(got), err)
 	}
 }
