@@ -33,7 +33,14 @@ CREATE POLICY rt_parent_mine ON public.rt_parent FOR SELECT
   USING (manager_id = NULLIF(current_setting('request.user_id', true), '')::int);
 CREATE TABLE public.rt_child (id int PRIMARY KEY, manager_id int NOT NULL);
 INSERT INTO public.rt_child VALUES (1, 1), (2, 2), (3, 3);
-GRANT SELECT ON public.rt_parent, public.rt_child TO ` + shop.ReaderRole
+CREATE TABLE public.rt_events (id int NOT NULL, manager_id int NOT NULL) PARTITION BY RANGE (id);
+ALTER TABLE public.rt_events ENABLE ROW LEVEL SECURITY;
+CREATE POLICY rt_events_mine ON public.rt_events FOR SELECT
+  USING (manager_id = NULLIF(current_setting('request.user_id', true), '')::int);
+CREATE TABLE public.rt_loose (id int NOT NULL, manager_id int NOT NULL);
+INSERT INTO public.rt_loose VALUES (1, 1), (2, 2), (3, 3);
+CREATE TABLE public.rt_counter (id int);
+GRANT SELECT ON public.rt_parent, public.rt_child, public.rt_events, public.rt_loose, public.rt_counter TO ` + shop.ReaderRole
 
 // cacheConfig is one version of the config file the cache attacks
 // rewrite: readonly's deny list, two proxy users, two MCP tokens and a
@@ -251,5 +258,23 @@ func TestRedteamCacheAcrossReload(t *testing.T) {
 	}
 	if err := alice.QueryRow(ctx, "SELECT count(*) FROM rt_parent", pgx.QueryExecModeSimpleProtocol).Scan(&n); err != nil || n != 1 {
 		t.Errorf("rt_parent after INHERIT: %d rows, %v; want alice's one", n, err)
+	}
+
+	// A table attached as a partition of a table with row-level security,
+	// and a table dropped for a sequence of the same name: the same texts,
+	// judged (and cached) allowed before, are refused after RELOAD.
+	for _, q := range []string{"SELECT count(*) FROM rt_loose", "SELECT count(*) FROM rt_counter"} {
+		if err := alice.QueryRow(ctx, q, pgx.QueryExecModeSimpleProtocol).Scan(&n); err != nil {
+			t.Fatalf("%s before: %v", q, err)
+		}
+	}
+	st.f.superExec(t, `ALTER TABLE public.rt_events ATTACH PARTITION public.rt_loose FOR VALUES FROM (MINVALUE) TO (MAXVALUE);
+DROP TABLE public.rt_counter; CREATE SEQUENCE public.rt_counter; GRANT SELECT ON public.rt_counter TO `+shop.ReaderRole)
+	t.Logf("RELOAD after ATTACH PARTITION and CREATE SEQUENCE: %s", strings.TrimSpace(st.reload(t, "[]")))
+	for q, rule := range map[string]string{"SELECT count(*) FROM rt_loose": "relation.partition", "SELECT count(*) FROM rt_counter": "relation.sequence"} {
+		err = alice.QueryRow(ctx, q, pgx.QueryExecModeSimpleProtocol).Scan(&n)
+		if code, msg := denialOf(err); code != "42501" || !strings.HasPrefix(msg, "pgmoat: "+rule+":") {
+			t.Errorf("%s after RELOAD: %d, %s %s", q, n, code, msg)
+		}
 	}
 }
