@@ -40,6 +40,8 @@ CREATE POLICY rt_events_mine ON public.rt_events FOR SELECT
 CREATE TABLE public.rt_loose (id int NOT NULL, manager_id int NOT NULL);
 INSERT INTO public.rt_loose VALUES (1, 1), (2, 2), (3, 3);
 CREATE TABLE public.rt_counter (id int);
+CREATE FUNCTION public.rt_vol(int) RETURNS boolean LANGUAGE sql VOLATILE AS 'SELECT true';
+CREATE DOMAIN public.rt_dom AS int;
 GRANT SELECT ON public.rt_parent, public.rt_child, public.rt_events, public.rt_loose, public.rt_counter TO ` + shop.ReaderRole
 
 // cacheConfig is one version of the config file the cache attacks
@@ -276,5 +278,23 @@ DROP TABLE public.rt_counter; CREATE SEQUENCE public.rt_counter; GRANT SELECT ON
 		if code, msg := denialOf(err); code != "42501" || !strings.HasPrefix(msg, "pgmoat: "+rule+":") {
 			t.Errorf("%s after RELOAD: %d, %s %s", q, n, code, msg)
 		}
+	}
+
+	// A domain that gains a CHECK calling a volatile function: a Parse
+	// naming it as a parameter type runs the function at Bind. Its
+	// verdict (memoized per type) must follow the RELOAD. Last: from then
+	// on every statement may reach the CHECK (record input), and is denied.
+	var dom uint32
+	if err := alice.QueryRow(ctx, "SELECT 'public.rt_dom'::regtype::oid::int", pgx.QueryExecModeSimpleProtocol).Scan(&dom); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.PgConn().Prepare(ctx, "dom1", "SELECT $1", []uint32{dom}); err != nil {
+		t.Fatalf("a Parse with a plain domain parameter before: %v", err)
+	}
+	st.f.superExec(t, "ALTER DOMAIN public.rt_dom ADD CONSTRAINT rt_dom_vol CHECK (public.rt_vol(VALUE))")
+	t.Logf("RELOAD after ALTER DOMAIN: %s", strings.TrimSpace(st.reload(t, "[]")))
+	_, err = alice.PgConn().Prepare(ctx, "dom2", "SELECT $1", []uint32{dom})
+	if code, msg := denialOf(err); code != "42501" || !strings.Contains(msg, "rt_vol") {
+		t.Errorf("a Parse with the domain parameter after its CHECK calls a volatile function: %s %s", code, msg)
 	}
 }
