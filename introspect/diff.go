@@ -14,6 +14,10 @@ type Diff struct {
 	// Readable lists schemas whose USAGE for the role changed, as
 	// "schema s readable" or "schema s no longer readable".
 	Readable []string
+	// Catalog lists, one line per part, what changed in the functions,
+	// relation classes, types, implicit calls and extensions the policy
+	// judges by (compareCatalog).
+	Catalog []string
 }
 
 // RelationChange is what changed in one relation present in both snapshots.
@@ -35,7 +39,7 @@ type ColumnChange struct {
 
 // Empty reports whether nothing changed.
 func (d Diff) Empty() bool {
-	return len(d.Added)+len(d.Removed)+len(d.Changed)+len(d.Readable) == 0
+	return len(d.Added)+len(d.Removed)+len(d.Changed)+len(d.Readable)+len(d.Catalog) == 0
 }
 
 // Compare diffs two snapshots; old may be nil (everything is added).
@@ -67,6 +71,7 @@ func Compare(old, cur *Snapshot) Diff {
 		}
 	}
 	d.Readable = compareUsable(old, cur)
+	d.Catalog = compareCatalog(old, cur)
 	return d
 }
 
@@ -198,5 +203,5 @@ func (d Diff) Lines() []string {
 			out = append(out, fmt.Sprintf("index %s on %s removed", ix, ch.Relation))
 		}
 	}
-	return out
+	return append(out, d.Catalog...)
 }

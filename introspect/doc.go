@@ -29,7 +29,10 @@
 // milliseconds.
 //
 // A Snapshot is never modified after Load returns it, so readers share it
-// without locks. Diff compares two snapshots; Reloader re-reads the catalog
+// without locks. Diff compares two snapshots: the relations one by one,
+// and the functions, classes, types, implicit calls and extensions the
+// policy judges by, so a reload that changed only those still reports a
+// change and the engine follows it. Reloader re-reads the catalog
 // on a timer, on NOTIFY pgmoat_reload and on demand, and publishes each new
 // snapshot with an atomic swap. The Reloader is given the primary's DSN
 // even when the reads go to replicas: a NOTIFY is not replayed on a

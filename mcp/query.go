@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
@@ -16,13 +17,16 @@ import (
 )
 
 // cachedQuery answers a table or entity call, from the result cache when
-// it is on and holds a fresh answer for the same caller and arguments.
+// it is on and holds a fresh answer for the same caller and arguments
+// under the same rules: the key carries the engine's generation, so after
+// a RELOAD changed the profiles no answer the old rules let through is
+// served (an answer is served before any policy check).
 func (s *Server) cachedQuery(ctx context.Context, id policy.Identity, set *ToolSet, spec *ToolSpec, raw json.RawMessage) *sdk.CallToolResult {
 	rc := s.results.Load()
 	if rc == nil || rc.ttlOf(spec.Name) <= 0 {
 		return s.runQuery(ctx, id, set, spec, raw)
 	}
-	key, ok := resultKey(spec.Name, id, raw)
+	key, ok := resultKey(spec.Name, id, s.opts.Engine.Generation(), raw)
 	if !ok {
 		return s.runQuery(ctx, id, set, spec, raw)
 	}
@@ -39,9 +43,11 @@ func (s *Server) cachedQuery(ctx context.Context, id policy.Identity, set *ToolS
 	return res
 }
 
-// resultKey is the caller plus the arguments in canonical form (keys
-// sorted, numbers as written).
-func resultKey(tool string, id policy.Identity, raw json.RawMessage) (string, bool) {
+// resultKey is the caller and the generation of the rules plus the
+// arguments in canonical form (keys sorted, numbers as written). The
+// generation is read before the call is judged, so an answer made under
+// newer rules may sit under an older key, never the reverse.
+func resultKey(tool string, id policy.Identity, gen uint64, raw json.RawMessage) (string, bool) {
 	obj, err := decodeObject(raw)
 	if err != nil {
 		return "", false
@@ -50,7 +56,7 @@ func resultKey(tool string, id policy.Identity, raw json.RawMessage) (string, bo
 	if err != nil {
 		return "", false
 	}
-	return tool + "\x00" + id.UserID + "\x00" + id.Profile + "\x00" + string(canon), true
+	return tool + "\x00" + id.UserID + "\x00" + id.Profile + "\x00" + strconv.FormatUint(gen, 10) + "\x00" + string(canon), true
 }
 
 func (s *Server) runQuery(ctx context.Context, id policy.Identity, set *ToolSet, spec *ToolSpec, raw json.RawMessage) *sdk.CallToolResult {

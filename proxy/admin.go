@@ -77,7 +77,7 @@ type adminSession struct {
 	conn    net.Conn
 	fe      *pgproto3.Backend
 	user    string
-	role    string
+	role    string // looked up again at each command (followRole)
 	started time.Time
 	buf     []byte
 	// skipping discards extended-protocol messages until Sync.
@@ -157,6 +157,10 @@ func (a *adminSession) query(text string) {
 	}
 	word := strings.ToUpper(strings.Fields(trimmed)[0])
 	rest := strings.TrimSpace(trimmed[len(word):])
+	if !a.followRole() {
+		a.sendErr(errorf(codeDenied, "pgmoat: admin.role: "+a.user+" is no longer an admin-console user (a RELOAD removed it)"))
+		return
+	}
 	switch word {
 	case "SHOW":
 		a.show(strings.ToUpper(rest))
@@ -171,6 +175,17 @@ func (a *adminSession) query(text string) {
 	default:
 		a.sendErr(errorf("42601", fmt.Sprintf("pgmoat: admin.unknown_command: %q is not an admin-console command; SHOW HELP lists them", firstLine(trimmed, 60))))
 	}
+}
+
+// followRole sets role to the user's role in the logins in force, as
+// PostgreSQL checks a role's rights at each statement, and reports
+// whether the user is still an admin-console user.
+func (a *adminSession) followRole() bool {
+	c, ok := a.srv.logins.Load().admins[a.user]
+	if ok {
+		a.role = c.role
+	}
+	return ok
 }
 
 func firstLine(s string, n int) string {

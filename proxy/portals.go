@@ -1,12 +1,18 @@
 package proxy
 
+import "github.com/pgmoat/pgmoat/policy"
+
 // A portal runs a prepared statement bound under the rules of one engine
 // generation, and lives until its transaction ends: a client may Execute
 // it again in a later batch of a transaction block, for more rows. A
 // RELOAD in between (deny_relations gaining what it reads) must stop it
 // as it stops a Bind of the statement (rejudge): each Execute of a
 // portal bound under another generation judges the statement's text
-// again, and a denial refuses the Execute.
+// again, and a denial refuses the Execute. So does a new row limit: the
+// server runs the portal with the LIMIT the old max_rows wrote, and the
+// rest of it could bring more rows than the new cap, so an Execute after
+// a RELOAD that changed the rewrite is refused (limit.rewrite) and the
+// client binds the statement again.
 //
 // The unnamed portal the backend has is not always the client's: the
 // per-transaction settings are bound there (lending.go), so an Execute
@@ -35,10 +41,12 @@ package proxy
 // an error either way, and nothing runs.
 
 // boundPortal is what a portal runs: its statement's text as the policy
-// judged it, and the generation it was judged under.
+// judged it, the text the server runs (after the LIMIT rewrite), and the
+// generation it was judged under.
 type boundPortal struct {
-	sql string
-	gen uint64
+	sql   string
+	query string
+	gen   uint64
 	// bound says the client bound the portal in this transaction.
 	bound bool
 }
@@ -51,9 +59,9 @@ func (s *session) noteBoundPortal(portal, stmt string) {
 		if s.unnamed == nil {
 			return
 		}
-		bp = boundPortal{sql: s.unnamed.sql, gen: s.unnamed.gen, bound: true}
+		bp = boundPortal{sql: s.unnamed.sql, query: s.unnamed.query, gen: s.unnamed.gen, bound: true}
 	} else if st, ok := s.stmts[stmt]; ok {
-		bp = boundPortal{sql: st.sql, gen: st.gen, bound: true}
+		bp = boundPortal{sql: st.sql, query: st.query, gen: st.gen, bound: true}
 	} else {
 		return
 	}
@@ -110,7 +118,15 @@ func (s *session) portalAllowed(portal string) bool {
 	if bp.gen == gen {
 		return true
 	}
-	if _, allowed := s.judgeAgain(bp.sql); !allowed {
+	v, allowed := s.judgeAgain(bp.sql)
+	if !allowed {
+		return false
+	}
+	if v.SQL(bp.sql) != bp.query {
+		// The server runs the portal with the old rules' LIMIT (another
+		// max_rows): the rest of it could bring more rows than the new cap.
+		s.refuseExtended(errorf(codeDenied, "pgmoat: "+policy.RuleRewrite+": the rules changed since portal \""+
+			portal+"\" was bound and its row limit with them (max_rows); bind it again"))
 		return false
 	}
 	bp.gen = gen

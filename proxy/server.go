@@ -242,7 +242,8 @@ func (s *Server) warnRandomDecoys() {
 // the profiles SHOW POLICY lists, all at once. Every password is checked
 // first: on error nothing changes. Logins in progress finish against the
 // set they started with; connected clients keep their identity; a user
-// no longer listed cannot log in afterwards.
+// no longer listed cannot log in afterwards; an open admin console takes
+// its user's new role (or its removal) at its next command.
 func (s *Server) Reconfigure(r Reconfig) error {
 	old := s.logins.Load()
 	if old == nil {
