@@ -38,3 +38,31 @@ func TestResultCacheFollowsTheRules(t *testing.T) {
 		t.Errorf("after the profiles changed the answer came from the cache (%d statements run)", exec.nCalls())
 	}
 }
+
+// TestPolicyChangedRelistsTools: a reload that changes only the profiles
+// changes which tools a caller is shown, so PolicyChanged sends
+// list_changed, and the list the client then reads leaves out the table
+// the new rules deny.
+func TestPolicyChangedRelistsTools(t *testing.T) {
+	t.Parallel()
+	engine, err := policy.New(policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, &fakeExec{rows: customers(1)}, func(o *mcp.ServerOptions) { o.Engine = engine })
+	if !h.toolNames(t)["query_customers"] {
+		t.Fatal("query_customers is not listed before the change")
+	}
+	if err := engine.SetProfiles(map[string]policy.Profile{policy.DefaultProfile: {DenyRelations: []string{"public.customers"}}}); err != nil {
+		t.Fatal(err)
+	}
+	h.srv.PolicyChanged()
+	select {
+	case <-h.changed:
+	case <-time.After(time.Minute):
+		t.Fatal("no tools list_changed notification after the profiles changed")
+	}
+	if h.toolNames(t)["query_customers"] {
+		t.Error("query_customers is still listed after the profiles denied public.customers")
+	}
+}

@@ -171,6 +171,21 @@ func (s *Server) SchemaChanged(snap *introspect.Snapshot) error {
 	return nil
 }
 
+// PolicyChanged tells every session to list the tools again after the
+// profiles changed. A caller is shown the tools its profile's verdicts
+// admit (filterToolsList), so a reload that denies or allows a table
+// changes that list although the tool set is the same. The SDK sends
+// list_changed only when a tool is registered, so the first listed tool
+// is registered again, unchanged. Caches need nothing: admissions and
+// cached results are keyed by the engine's generation.
+func (s *Server) PolicyChanged() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if listed := s.shapes.Load().set.Listed(); len(listed) > 0 {
+		s.sdk.AddTool(sdkTool(listed[0]), s.handler(listed[0].Name))
+	}
+}
+
 // install makes the SDK server list exactly the tools and resources of set
 // and starts fresh caches for it.
 func (s *Server) install(set *ToolSet) {

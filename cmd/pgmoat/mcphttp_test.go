@@ -69,11 +69,18 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 // httpSession connects an SDK client over streamable HTTP with token.
 func httpSession(t *testing.T, url, token string) (*sdk.ClientSession, error) {
 	t.Helper()
+	return httpSessionWith(t, url, token, nil)
+}
+
+// httpSessionWith is httpSession with client options (handlers of
+// notifications).
+func httpSessionWith(t *testing.T, url, token string, opts *sdk.ClientOptions) (*sdk.ClientSession, error) {
+	t.Helper()
 	hc := &http.Client{Transport: bearer{token, http.DefaultTransport}}
 	if token == "" {
 		hc = http.DefaultClient
 	}
-	client := sdk.NewClient(&sdk.Implementation{Name: "pgmoat-test", Version: "1"}, nil)
+	client := sdk.NewClient(&sdk.Implementation{Name: "pgmoat-test", Version: "1"}, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cs, err := client.Connect(ctx, &sdk.StreamableClientTransport{Endpoint: url, HTTPClient: hc}, nil)

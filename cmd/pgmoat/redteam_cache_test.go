@@ -197,11 +197,29 @@ func TestRedteamCacheAcrossReload(t *testing.T) {
 	if page.NextCursor == "" {
 		t.Fatal("no cursor")
 	}
+	// A session that hears of list changes: a RELOAD of the profiles
+	// alone changes which tools alice is shown.
+	changed := make(chan struct{}, 16)
+	if _, err := httpSessionWith(t, "http://"+st.cfg.mcpListen+mcp.Path, "alice-token", &sdk.ClientOptions{
+		ToolListChangedHandler: func(context.Context, *sdk.ToolListChangedRequest) {
+			select {
+			case changed <- struct{}{}:
+			default:
+			}
+		},
+	}); err != nil {
+		t.Fatal(err)
+	}
 
 	// A RELOAD that denies the table: a cached answer made under the old
 	// rules must not be served, the tool leaves tools/list, and a cursor
 	// minted before reads no further page.
 	st.reload(t, "[public.customers]")
+	select {
+	case <-changed:
+	case <-time.After(time.Minute):
+		t.Error("no tools list_changed notification after a RELOAD that denied public.customers")
+	}
 	if res := mcpCall(t, aliceMCP, "query_customers", map[string]any{"limit": 2, "cursor": page.NextCursor}); !res.IsError {
 		t.Errorf("a cursor minted before the deny read another page: %.200s", text(res))
 	}

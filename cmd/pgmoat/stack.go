@@ -97,8 +97,8 @@ func startStack(ctx context.Context, log io.Writer, cfg *config.Config) (_ *stac
 	if err != nil {
 		return nil, err
 	}
-	lv := live.New(cfg, live.Options{Profiles: profiles, LogValues: obs.AllowValues, Schema: door.ReloadSchema,
-		AuthRows: authn.StatusRows})
+	lv := live.New(cfg, live.Options{Profiles: profiles, ProfilesChanged: door.Server.PolicyChanged,
+		LogValues: obs.AllowValues, Schema: door.ReloadSchema, AuthRows: authn.StatusRows})
 	srv, err := newProxyServer(cfg, engine, pool, obs, lv, slow, tlsConfig)
 	if err != nil {
 		return nil, err

@@ -19,6 +19,7 @@ import (
 // the rest waits for a restart and is reported.
 type Config struct {
 	profiles  *Profiles
+	changed   func()
 	logValues func([]string)
 	schema    func(context.Context) (string, error)
 	authRows  func() [][2]string
@@ -38,6 +39,9 @@ type configState struct {
 // Options are what a reload changes besides the proxy's logins.
 type Options struct {
 	Profiles *Profiles // the engine's profiles, checked before anything is swapped
+	// ProfilesChanged runs after new profiles are in force: the MCP door
+	// tells its sessions to list their tools again (nil: nothing).
+	ProfilesChanged func()
 	// LogValues puts a new mcp.log_values in force (nil: nothing logs values).
 	LogValues func([]string)
 	// Schema re-reads the catalog after the config and says what changed;
@@ -50,7 +54,7 @@ type Options struct {
 
 // New puts cfg in force.
 func New(cfg *config.Config, o Options) *Config {
-	l := &Config{profiles: o.Profiles, logValues: o.LogValues, schema: o.Schema, authRows: o.AuthRows}
+	l := &Config{profiles: o.Profiles, changed: o.ProfilesChanged, logValues: o.LogValues, schema: o.Schema, authRows: o.AuthRows}
 	l.state.Store(&configState{cfg: cfg})
 	return l
 }
@@ -154,6 +158,9 @@ func (l *Config) apply(running, next *config.Config, applied []string) error {
 				_ = l.proxy.Reconfigure(ProxyLogins(running)) // in force until now: accepted again
 			}
 			return fmt.Errorf("profiles: %w", err)
+		}
+		if l.changed != nil {
+			l.changed()
 		}
 	}
 	if l.logValues != nil {
