@@ -95,7 +95,7 @@ func (w *walker) judge(pb []byte, p Profile) (v Verdict, needExact bool) {
 		return denied(deny(RuleMultiStmt, fmt.Sprintf("%d statements in one query; send one statement at a time", len(raws))), w.firstKind(raws[0])), false
 	}
 	var kind Kind
-	rewritten := false
+	rewritten, endsEarly := false, false
 	out := make([][]byte, len(raws))
 	for i, raw := range raws {
 		out[i] = raw
@@ -106,6 +106,9 @@ func (w *walker) judge(pb []byte, p Profile) (v Verdict, needExact bool) {
 		}
 		if err != nil {
 			return w.deniedErr(err, k), false
+		}
+		if i < len(raws)-1 && (k == KindCommit || k == KindRollback) {
+			endsEarly = true
 		}
 		if k != KindSelect {
 			continue
@@ -133,7 +136,7 @@ func (w *walker) judge(pb []byte, p Profile) (v Verdict, needExact bool) {
 		return denied(deny(RuleKind, "DEALLOCATE must be sent alone, not with other statements"), kind), false
 	}
 	v = Verdict{Allowed: true, Kind: kind, Relations: w.rels, Functions: w.funcs, Implicit: w.implicit, Setting: w.setting,
-		Deallocate: w.deallocation}
+		Deallocate: w.deallocation, EndsEarly: endsEarly}
 	if !rewritten {
 		return v, false
 	}
