@@ -138,6 +138,14 @@ func (s *session) serverValue(ctx context.Context, cs *policy.ClientSetting) (st
 		return "", toWire(err)
 	}
 	defer s.srv.pool.release(bk)
+	return checkOnBackend(ctx, bk, cs.Name, cs.Value)
+}
+
+// checkOnBackend puts name = value in force for its own implicit
+// transaction on bk, which is left as it was, and returns the value as
+// the server spells it, or the server's error when it refuses the value.
+// Any other failure marks bk broken.
+func checkOnBackend(ctx context.Context, bk *backend, name, v string) (string, *wireError) {
 	var value []byte
 	row := func(typ byte, body []byte) error {
 		if typ != 'D' {
@@ -150,8 +158,8 @@ func (s *session) serverValue(ctx context.Context, cs *policy.ClientSetting) (st
 		value = append(value[:0], dr.Values[0]...)
 		return nil
 	}
-	err = bk.ownRoundTripSeen(ctx, row, &pgproto3.Parse{Query: checkSettingSQL},
-		&pgproto3.Bind{Parameters: [][]byte{[]byte(cs.Name), []byte(cs.Value)}},
+	err := bk.ownRoundTripSeen(ctx, row, &pgproto3.Parse{Query: checkSettingSQL},
+		&pgproto3.Bind{Parameters: [][]byte{[]byte(name), []byte(v)}},
 		&pgproto3.Execute{}, &pgproto3.Sync{})
 	var pe *pgconn.PgError
 	switch {

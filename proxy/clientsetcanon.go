@@ -29,8 +29,9 @@ import (
 //     which the server keeps as it is.
 //
 // A startup parameter the client chose is taken in that spelling at
-// login (canonicalStartups), before it is reported, applied or salted,
-// and so is what a RESET brings back (reportOf).
+// login (canonicalStartups, and checkStartups for what only a server can
+// spell), before it is reported, applied or salted, and so is what a
+// RESET brings back (reportOf).
 
 // dateStyles and dateOrders are the words of a DateStyle, as PostgreSQL
 // reads them (case-insensitively) and spells them.
@@ -71,10 +72,10 @@ func readDateStyle(v, style, order string) (string, string) {
 // canonicalStartup spells a client's startup parameter as PostgreSQL
 // reports it, where pgmoat can: over the server's value for DateStyle,
 // lower case for IntervalStyle, the server's own zone in its spelling.
-// A value PostgreSQL would refuse stays as typed, so the server refuses
-// it at the session's first statement (settings.refused) rather than
-// pgmoat putting something else in force; so does any other TimeZone,
-// which only the server can spell (see canonicalStartups).
+// A value PostgreSQL would refuse stays as typed, for the server to
+// refuse (checkStartups, or the session's first statement,
+// settings.refused) rather than pgmoat putting something else in force;
+// so does any other TimeZone, which only the server can spell.
 func canonicalStartup(name, v, server string) string {
 	switch name {
 	case "DateStyle":
@@ -96,12 +97,8 @@ func canonicalStartup(name, v, server string) string {
 // canonicalStartups puts the client's startup DateStyle, IntervalStyle
 // and TimeZone in PostgreSQL's spelling over the server's parameters, in
 // place, before anything reports, applies or salts them.
-//
-// A TimeZone other than the server's own is kept as typed: its spelling
-// is known only once a backend has looked the zone up, and a login that
-// waited for a backend would make every login wait on a full pool (and
-// fail past its acquire timeout) for the sake of a report's letter case.
-// SET TimeZone asks a backend anyway (serverValue) and is spelled then.
+// What they leave as typed, a TimeZone other than the server's own above
+// all, a backend judges and spells next (checkStartups).
 func canonicalStartups(client, server map[string]string) {
 	for _, name := range parseSettings {
 		if v, ok := client[name]; ok {
