@@ -33,6 +33,10 @@ func TestClientSettings(t *testing.T) {
 		{"RESET DateStyle", ClientSetting{Name: "DateStyle", Reset: true, ResetCommand: true}},
 		{"SET TimeZone TO DEFAULT", ClientSetting{Name: "TimeZone", Reset: true}},
 		{"SET application_name = DEFAULT", ClientSetting{Name: "application_name", Reset: true}},
+		{"SET DateStyle TO DEFAULT", ClientSetting{Name: "DateStyle", Reset: true}},
+		{"SET DateStyle = 'default'", ClientSetting{Name: "DateStyle", Value: "DEFAULT"}},
+		{"SET DateStyle = 'German, Default'", ClientSetting{Name: "DateStyle", Value: "German, DEFAULT"}},
+		{`SET DateStyle = '"DEFAULT", euro'`, ClientSetting{Name: "DateStyle", Value: "DEFAULT, DMY"}},
 	}
 	for _, c := range allowed {
 		v := e.DecideQuery(id, c.sql)

@@ -184,6 +184,12 @@ func (s *session) reportOf(name string) *pgproto3.ParameterStatus {
 	if v, ok := s.set.sets[name]; ok {
 		return statusOf(name, v) // taken in the server's spelling
 	}
+	return s.resetReport(name)
+}
+
+// resetReport is reportOf name after a RESET: the client's startup
+// value, else the server's.
+func (s *session) resetReport(name string) *pgproto3.ParameterStatus {
 	s.srv.pool.mu.Lock()
 	server, ok := s.srv.pool.serverParams[name]
 	s.srv.pool.mu.Unlock()

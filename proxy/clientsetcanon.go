@@ -45,24 +45,36 @@ var (
 
 // canonicalDateStyle is the DateStyle PostgreSQL holds after the value v
 // is set over inForce (itself in any spelling; "" for the server's
-// built-in ISO, MDY).
-func canonicalDateStyle(v, inForce string) string {
-	style, order := readDateStyle(inForce, "ISO", "MDY")
-	style, order = readDateStyle(v, style, order)
+// built-in ISO, MDY), reset being the session's reset value, which a
+// DEFAULT among v's words stands for.
+func canonicalDateStyle(v, inForce, reset string) string {
+	style, order := readDateStyle(inForce, "ISO", "MDY", "")
+	style, order = readDateStyle(v, style, order, reset)
 	return style + ", " + order
 }
 
-// readDateStyle applies the words of v to style and order; a word it
-// does not know (the policy lets none through) changes nothing.
-func readDateStyle(v, style, order string) (string, string) {
-	haveOrder := false
+// readDateStyle applies the words of v to style and order as
+// check_datestyle does: German brings DMY unless an order came before
+// it, DEFAULT the style and the order of reset that no word before it
+// gave. A word it does not know (the policy lets none through) changes
+// nothing.
+func readDateStyle(v, style, order, reset string) (string, string) {
+	haveStyle, haveOrder := false, false
 	for _, w := range strings.FieldsFunc(strings.ToLower(v), func(r rune) bool { return r == ',' || r == ' ' }) {
 		if o, ok := dateOrders[w]; ok {
 			order, haveOrder = o, true
 		} else if st, ok := dateStyles[w]; ok {
-			style = st
+			style, haveStyle = st, true
 			if st == "German" && !haveOrder {
 				order = "DMY"
+			}
+		} else if w == "default" {
+			rs, ro := readDateStyle(reset, "ISO", "MDY", "")
+			if !haveStyle {
+				style = rs
+			}
+			if !haveOrder {
+				order = ro
 			}
 		}
 	}
@@ -80,7 +92,7 @@ func canonicalStartup(name, v, server string) string {
 	switch name {
 	case "DateStyle":
 		if validDateStyle(v) {
-			return canonicalDateStyle(v, server)
+			return canonicalDateStyle(v, server, "")
 		}
 	case "IntervalStyle":
 		if l := strings.ToLower(v); intervalStyles[l] {
@@ -145,7 +157,11 @@ func (s *session) canonicalSetting(name, v string) string {
 	if r := s.reportOf(name); r != nil {
 		inForce = r.Value
 	}
-	return canonicalDateStyle(v, inForce)
+	var reset string
+	if r := s.resetReport(name); r != nil {
+		reset = r.Value
+	}
+	return canonicalDateStyle(v, inForce, reset)
 }
 
 // statusOf is the ParameterStatus of a reported setting's value.
