@@ -124,6 +124,9 @@ func (w *walker) plainConst(b []byte) (string, bool) {
 		return string(v), true
 	}
 	if iv, ok := findBytes(inner, w.n.constIval); ok {
+		if w.exactOnly {
+			w.lostInt = true // perhaps a negative one, which the JSON tree shows as 0
+		}
 		return strconv.FormatInt(int64(int32(findVarint(iv, w.n.intVal))), 10), true
 	}
 	if fv, ok := findBytes(inner, w.n.constFval); ok {
@@ -318,9 +321,8 @@ func checkTimeZone(v string) (string, bool) {
 	return v, true
 }
 
-// checkFloatDigits allows 1 to 3, what drivers send. The parse tree
-// pgmoat reads shows a negative integer of SET as 0, so 0 and below are
-// refused rather than misread.
+// checkFloatDigits allows 1 to 3, what drivers send; 0 and below are
+// refused.
 func checkFloatDigits(v string) (string, bool) {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > 3 {

@@ -84,8 +84,9 @@ func (e *Engine) decideOnce(r *rules, fc FunctionCatalog, implied error, sql str
 }
 
 // judge walks every statement of a parsed text and bounds its SELECTs.
-// needExact reports that a rewrite is due but the tree came from lossy
-// JSON (w.exactOnly); the caller then judges the exact tree.
+// needExact reports that a rewrite is due, or a SET read an integer,
+// but the tree came from lossy JSON (w.exactOnly); the caller then
+// judges the exact tree.
 func (w *walker) judge(pb []byte, p Profile) (v Verdict, needExact bool) {
 	raws := allBytes(pb, w.n.resultStmts)
 	if len(raws) == 0 {
@@ -103,6 +104,9 @@ func (w *walker) judge(pb []byte, p Profile) (v Verdict, needExact bool) {
 		k, err := w.statement(node)
 		if i == 0 {
 			kind = k
+		}
+		if w.lostInt {
+			return Verdict{}, true // SET x = -5 is not SET x = 0
 		}
 		if err != nil {
 			return w.deniedErr(err, k), false

@@ -46,6 +46,7 @@ func TestClientSetReportsCanonicalValues(t *testing.T) {
 		{name: "TimeZone spelling", sqls: []string{"SET TimeZone = 'europe/paris'", "SET TimeZone = 'america/new_york'"}},
 		{name: "TimeZone offset", sqls: []string{"SET TimeZone = '+2'"}},
 		{name: "TimeZone POSIX", sqls: []string{"SET TimeZone = 'est5edt'"}},
+		{name: "TimeZone negative", sqls: []string{"SET TIME ZONE -5", "SET TimeZone = -3", "SET TimeZone = 0"}},
 		{name: "TimeZone extended", sqls: []string{"SET TimeZone = 'gmt'"}, ext: true},
 		{name: "standard_conforming_strings", sqls: []string{"SET standard_conforming_strings = 'true'", "SET standard_conforming_strings = yes"}},
 		{name: "application_name", sqls: []string{"SET application_name = 'My App 1'"}},
