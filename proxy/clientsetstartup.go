@@ -99,14 +99,19 @@ func (s *Server) checkStartups(id policy.Identity, client, typed, server map[str
 	if len(todo) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), startupWait)
+	// The wait alone is cut short (a token on stop), not the backend's
+	// preparation or the check, which would leave it broken.
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.StartupTimeout)
 	defer cancel()
+	stop := make(chan struct{}, 1)
+	timer := time.AfterFunc(startupWait, func() { stop <- struct{}{} })
 	others := maps.Clone(client)
 	for _, name := range todo {
 		delete(others, name) // applied at lending, it would be judged there
 	}
 	set := s.buildSessionSettings(s.engine.Generation(), id, others, nil)
-	bk, err := s.lendFor(ctx, id, set, false, nil)
+	bk, err := s.lendFor(ctx, id, set, false, stop)
+	timer.Stop()
 	if err != nil {
 		return nil // taken as typed
 	}
