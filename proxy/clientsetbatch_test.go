@@ -88,3 +88,43 @@ func TestClientSetHoldsPastBlockEndInBatch(t *testing.T) {
 		t.Fatalf("the next borrower got DateStyle %q, TimeZone %q, IntervalStyle %q", ds, tz, is)
 	}
 }
+
+// An extended batch whose SETs a BEGIN after them made the block's, and
+// whose ROLLBACK undid them, runs what it sends after the ROLLBACK
+// under the settings from before the SETs, as PostgreSQL does; after a
+// COMMIT, under the SETs.
+func TestClientSetUndoneByRollbackInBatch(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{poolMax: 1})
+	ext := func(sqls ...string) []pgproto3.FrontendMessage {
+		var b []pgproto3.FrontendMessage
+		for _, sql := range sqls {
+			b = append(b, &pgproto3.Parse{Query: sql}, &pgproto3.Bind{}, &pgproto3.Execute{})
+		}
+		return append(b, &pgproto3.Sync{})
+	}
+	q := func(sql string) []pgproto3.FrontendMessage {
+		return []pgproto3.FrontendMessage{&pgproto3.Query{String: sql}}
+	}
+	const date = "SELECT '01/02/2024'::date, '2024-01-02 00:00'::timestamptz"
+	cases := []struct {
+		name    string
+		batches [][]pgproto3.FrontendMessage
+	}{
+		{"ROLLBACK", [][]pgproto3.FrontendMessage{
+			ext("SET DateStyle = 'SQL, DMY'", "BEGIN", "SELECT 1", "ROLLBACK", date), q(date)}},
+		{"ROLLBACK over earlier SETs", [][]pgproto3.FrontendMessage{q("SET TimeZone = 'europe/paris'"),
+			ext("SET DateStyle = 'SQL, DMY'", "SET TimeZone = 'asia/tokyo'", "BEGIN", "ROLLBACK", date, "BEGIN", date, "COMMIT", date), q(date)}},
+		{"COMMIT", [][]pgproto3.FrontendMessage{
+			ext("SET DateStyle = 'SQL, DMY'", "BEGIN", "SELECT 1", "COMMIT", date), q(date)}},
+		{"block held past the batch", [][]pgproto3.FrontendMessage{
+			ext("SET DateStyle = 'SQL, DMY'", "BEGIN"), ext(date, "ROLLBACK", date), q(date)}},
+	}
+	db := pgcluster.NewDatabase(t, cluster)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			transcriptsMatch(t, cluster.DSN(db)+" application_name=u0", f.dsn("alice")+" application_name=u0",
+				c.batches, transcriptOptions{rows: true})
+		})
+	}
+}
