@@ -124,6 +124,9 @@ func (w *walker) plainConst(b []byte) (string, bool) {
 		return string(v), true
 	}
 	if iv, ok := findBytes(inner, w.n.constIval); ok {
+		if w.exactOnly {
+			w.lostInt = true // perhaps a negative one, which the JSON tree shows as 0
+		}
 		return strconv.FormatInt(int64(int32(findVarint(iv, w.n.intVal))), 10), true
 	}
 	if fv, ok := findBytes(inner, w.n.constFval); ok {
@@ -159,21 +162,29 @@ func checkAppName(v string) (string, bool) {
 // list split on commas (splitIdentifierList), each word a style (ISO,
 // SQL, Postgres, German) or a field order (YMD; DMY or a word starting
 // EURO; MDY, US or a word starting NONEURO), no two styles or two orders
-// that differ; an empty list changes nothing. DEFAULT, which PostgreSQL
-// reads as the backend's reset value, is refused: behind pgmoat that is
-// the pool's, not the client's. The value is rewritten in PostgreSQL's
-// spelling, the style before the order, which the server reads as it
-// reads the client's words in any order (German brings DMY only when no
-// order is given).
+// that differ; an empty list changes nothing. DEFAULT stands for the
+// session's reset value, its style and its order where no word before it
+// gave one; the door knows that value (the client's startup DateStyle,
+// or the server's), not the backend, whose reset value is the pool's. The
+// value is rewritten in PostgreSQL's spelling, the style before the
+// order, which the server reads as it reads the client's words in any
+// order (German brings DMY only when no order is given); with DEFAULT,
+// where the words' order counts, each word in its place.
 func checkDateStyle(v string) (string, bool) {
 	words, ok := splitIdentifierList(v)
 	if !ok {
 		return "", false
 	}
 	var style, order string
+	var inPlace []string
+	withDefault := false
 	for _, w := range words {
 		s, o := dateStyleWord(w)
 		switch {
+		case asciiLower(w) == "default":
+			withDefault = true
+			inPlace = append(inPlace, "DEFAULT")
+			continue
 		case s == "" && o == "":
 			return "", false
 		case s != "" && style != "" && s != style, o != "" && order != "" && o != order:
@@ -183,6 +194,10 @@ func checkDateStyle(v string) (string, bool) {
 		default:
 			order = o
 		}
+		inPlace = append(inPlace, s+o)
+	}
+	if withDefault {
+		return strings.Join(inPlace, ", "), true
 	}
 	var out []string
 	for _, w := range []string{style, order} {
@@ -306,9 +321,8 @@ func checkTimeZone(v string) (string, bool) {
 	return v, true
 }
 
-// checkFloatDigits allows 1 to 3, what drivers send. The parse tree
-// pgmoat reads shows a negative integer of SET as 0, so 0 and below are
-// refused rather than misread.
+// checkFloatDigits allows 1 to 3, what drivers send; 0 and below are
+// refused.
 func checkFloatDigits(v string) (string, bool) {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > 3 {

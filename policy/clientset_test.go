@@ -24,6 +24,9 @@ func TestClientSettings(t *testing.T) {
 		{"SET TimeZone = 'UTC'", ClientSetting{Name: "TimeZone", Value: "UTC"}},
 		{"SET SESSION timezone TO 'Europe/Berlin'", ClientSetting{Name: "TimeZone", Value: "Europe/Berlin"}},
 		{"SET TIME ZONE 'UTC'", ClientSetting{Name: "TimeZone", Value: "UTC"}},
+		{"SET TIME ZONE -5", ClientSetting{Name: "TimeZone", Value: "-5"}},
+		{"SET TimeZone = -12", ClientSetting{Name: "TimeZone", Value: "-12"}},
+		{"SET TimeZone = 0", ClientSetting{Name: "TimeZone", Value: "0"}},
 		{"SET intervalstyle = iso_8601", ClientSetting{Name: "IntervalStyle", Value: "iso_8601"}},
 		{"SET client_min_messages TO WARNING", ClientSetting{Name: "client_min_messages", Value: "warning"}},
 		{"SET bytea_output = 'hex'", ClientSetting{Name: "bytea_output", Value: "hex"}},
@@ -33,6 +36,10 @@ func TestClientSettings(t *testing.T) {
 		{"RESET DateStyle", ClientSetting{Name: "DateStyle", Reset: true, ResetCommand: true}},
 		{"SET TimeZone TO DEFAULT", ClientSetting{Name: "TimeZone", Reset: true}},
 		{"SET application_name = DEFAULT", ClientSetting{Name: "application_name", Reset: true}},
+		{"SET DateStyle TO DEFAULT", ClientSetting{Name: "DateStyle", Reset: true}},
+		{"SET DateStyle = 'default'", ClientSetting{Name: "DateStyle", Value: "DEFAULT"}},
+		{"SET DateStyle = 'German, Default'", ClientSetting{Name: "DateStyle", Value: "German, DEFAULT"}},
+		{`SET DateStyle = '"DEFAULT", euro'`, ClientSetting{Name: "DateStyle", Value: "DEFAULT, DMY"}},
 	}
 	for _, c := range allowed {
 		v := e.DecideQuery(id, c.sql)

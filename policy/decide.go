@@ -84,8 +84,9 @@ func (e *Engine) decideOnce(r *rules, fc FunctionCatalog, implied error, sql str
 }
 
 // judge walks every statement of a parsed text and bounds its SELECTs.
-// needExact reports that a rewrite is due but the tree came from lossy
-// JSON (w.exactOnly); the caller then judges the exact tree.
+// needExact reports that a rewrite is due, or a SET read an integer,
+// but the tree came from lossy JSON (w.exactOnly); the caller then
+// judges the exact tree.
 func (w *walker) judge(pb []byte, p Profile) (v Verdict, needExact bool) {
 	raws := allBytes(pb, w.n.resultStmts)
 	if len(raws) == 0 {
@@ -95,7 +96,7 @@ func (w *walker) judge(pb []byte, p Profile) (v Verdict, needExact bool) {
 		return denied(deny(RuleMultiStmt, fmt.Sprintf("%d statements in one query; send one statement at a time", len(raws))), w.firstKind(raws[0])), false
 	}
 	var kind Kind
-	rewritten := false
+	rewritten, endsEarly := false, false
 	out := make([][]byte, len(raws))
 	for i, raw := range raws {
 		out[i] = raw
@@ -104,8 +105,14 @@ func (w *walker) judge(pb []byte, p Profile) (v Verdict, needExact bool) {
 		if i == 0 {
 			kind = k
 		}
+		if w.lostInt {
+			return Verdict{}, true // SET x = -5 is not SET x = 0
+		}
 		if err != nil {
 			return w.deniedErr(err, k), false
+		}
+		if i < len(raws)-1 && (k == KindCommit || k == KindRollback) {
+			endsEarly = true
 		}
 		if k != KindSelect {
 			continue
@@ -133,7 +140,7 @@ func (w *walker) judge(pb []byte, p Profile) (v Verdict, needExact bool) {
 		return denied(deny(RuleKind, "DEALLOCATE must be sent alone, not with other statements"), kind), false
 	}
 	v = Verdict{Allowed: true, Kind: kind, Relations: w.rels, Functions: w.funcs, Implicit: w.implicit, Setting: w.setting,
-		Deallocate: w.deallocation}
+		Deallocate: w.deallocation, EndsEarly: endsEarly}
 	if !rewritten {
 		return v, false
 	}

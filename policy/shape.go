@@ -449,7 +449,7 @@ func sameVerdict(a, b Verdict) bool {
 	return a.Allowed == b.Allowed && a.SQLState == b.SQLState && a.Rule == b.Rule &&
 		a.Reason == b.Reason && a.Kind == b.Kind &&
 		slices.Equal(a.Relations, b.Relations) && slices.Equal(a.Functions, b.Functions) &&
-		slices.Equal(a.Implicit, b.Implicit) && (a.Rewritten == "") == (b.Rewritten == "")
+		slices.Equal(a.Implicit, b.Implicit) && (a.Rewritten == "") == (b.Rewritten == "") && a.EndsEarly == b.EndsEarly
 }
 
 func deparseText(sql string) (string, error) {

@@ -72,6 +72,11 @@ type Verdict struct {
 	// Deallocate is what an allowed KindDeallocate statement forgets;
 	// nil for every other verdict.
 	Deallocate *Deallocation
+	// EndsEarly says a COMMIT or ROLLBACK of the text comes before
+	// another of its statements, which so runs in a transaction of its
+	// own, begun by the server without anything the door set for the
+	// first one.
+	EndsEarly bool
 }
 
 // Err returns the denial as an error, or nil when the verdict allows.

@@ -17,8 +17,10 @@ type walker struct {
 	catRels  map[string]bool
 	maxDepth int
 	// exactOnly: the tree was transcoded from JSON that lost an integer;
-	// it may be judged but not rewritten.
-	exactOnly bool
+	// it may be judged but not rewritten. lostInt: a SET read an integer
+	// of such a tree, which may be the one lost: the verdict is the exact
+	// tree's.
+	exactOnly, lostInt bool
 	// implied is the profile's judgment of what any SELECT may run
 	// without naming it (impliedCalls): a denial fails every SELECT.
 	implied error

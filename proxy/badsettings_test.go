@@ -11,10 +11,11 @@ import (
 )
 
 // TestRefusedStartupParameterEndsTheSessionNotTheBackend: a TimeZone the
-// server refuses fails the client's first statement with FATAL and the
-// server's reason, and the backend it was tried on goes back to the pool
-// instead of being closed (a client must not be able to make pgmoat open
-// and close backends at will).
+// server refuses ends the login with FATAL and the server's reason, as
+// PostgreSQL ends it; one a full pool left unchecked at login fails the
+// client's first statement so instead. Either way the backend it was
+// tried on goes back to the pool instead of being closed (a client must
+// not be able to make pgmoat open and close backends at will).
 func TestRefusedStartupParameterEndsTheSessionNotTheBackend(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, fixtureOptions{poolMax: 1, poolMin: 1})
@@ -24,14 +25,25 @@ func TestRefusedStartupParameterEndsTheSessionNotTheBackend(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.RuntimeParams["TimeZone"] = "Mars/Olympus"
+	created := f.pool.Stats().Created
+	var pgErr *pgconn.PgError
+	if _, err := pgx.ConnectConfig(ctx, cfg); !errors.As(err, &pgErr) || pgErr.Severity != "FATAL" || pgErr.Code != "22023" ||
+		!strings.Contains(pgErr.Message, "Mars/Olympus") {
+		t.Fatalf("login: %v", err)
+	}
+
+	busy := f.connect(t, "bob", pgx.QueryExecModeSimpleProtocol)
+	tx, err := busy.Begin(ctx) // the pool is full while alice logs in
+	if err != nil {
+		t.Fatal(err)
+	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	created := f.pool.Stats().Created
+	_ = tx.Rollback(ctx)
 	_, err = conn.Exec(ctx, "SELECT 1")
-	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) || pgErr.Severity != "FATAL" || pgErr.Code != "22023" ||
 		!strings.Contains(pgErr.Message, "settings.refused") || !strings.Contains(pgErr.Message, "Mars/Olympus") {
 		t.Fatalf("first statement: %v", err)

@@ -26,6 +26,7 @@ func endsTransaction(k policy.Kind) bool {
 // notePortal records whether the portal a Bind fills runs a statement
 // that ends the transaction.
 func (s *session) notePortal(portal string, k policy.Kind) {
+	s.work.sets.noteBlockPortal(portal, k)
 	if endsTransaction(k) {
 		if s.work.endPortals == nil {
 			s.work.endPortals = map[string]bool{}
@@ -42,6 +43,9 @@ func (s *session) execute(ctx context.Context, m *pgproto3.Execute) {
 		return
 	}
 	s.forwardExtended(ctx, m, expectation{kind: expectExecute})
+	if !s.skipping {
+		s.noteBlockSent(m.Portal)
+	}
 	if !s.skipping && s.work.endPortals[m.Portal] {
 		s.txEnded = true
 		s.forgetPortals() // none outlives the transaction
@@ -56,6 +60,6 @@ func (s *session) injectAfterTxEnd() {
 	}
 	s.txEnded = false
 	if s.bk != nil {
-		s.injectLocal()
+		s.injectAfterBlock()
 	}
 }

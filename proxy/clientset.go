@@ -138,6 +138,14 @@ func (s *session) serverValue(ctx context.Context, cs *policy.ClientSetting) (st
 		return "", toWire(err)
 	}
 	defer s.srv.pool.release(bk)
+	return checkOnBackend(ctx, bk, cs.Name, cs.Value)
+}
+
+// checkOnBackend puts name = value in force for its own implicit
+// transaction on bk, which is left as it was, and returns the value as
+// the server spells it, or the server's error when it refuses the value.
+// Any other failure marks bk broken.
+func checkOnBackend(ctx context.Context, bk *backend, name, v string) (string, *wireError) {
 	var value []byte
 	row := func(typ byte, body []byte) error {
 		if typ != 'D' {
@@ -150,8 +158,8 @@ func (s *session) serverValue(ctx context.Context, cs *policy.ClientSetting) (st
 		value = append(value[:0], dr.Values[0]...)
 		return nil
 	}
-	err = bk.ownRoundTripSeen(ctx, row, &pgproto3.Parse{Query: checkSettingSQL},
-		&pgproto3.Bind{Parameters: [][]byte{[]byte(cs.Name), []byte(cs.Value)}},
+	err := bk.ownRoundTripSeen(ctx, row, &pgproto3.Parse{Query: checkSettingSQL},
+		&pgproto3.Bind{Parameters: [][]byte{[]byte(name), []byte(v)}},
 		&pgproto3.Execute{}, &pgproto3.Sync{})
 	var pe *pgconn.PgError
 	switch {
@@ -176,6 +184,12 @@ func (s *session) reportOf(name string) *pgproto3.ParameterStatus {
 	if v, ok := s.set.sets[name]; ok {
 		return statusOf(name, v) // taken in the server's spelling
 	}
+	return s.resetReport(name)
+}
+
+// resetReport is reportOf name after a RESET: the client's startup
+// value, else the server's.
+func (s *session) resetReport(name string) *pgproto3.ParameterStatus {
 	s.srv.pool.mu.Lock()
 	server, ok := s.srv.pool.serverParams[name]
 	s.srv.pool.mu.Unlock()
@@ -240,4 +254,51 @@ func (s *session) ownsReport(body []byte) bool {
 	}
 	_, set := s.set.sets[string(name)]
 	return set || slices.Contains(s.work.sets.undone, string(name))
+}
+
+// A client's SETs are in force transaction-locally, so a simple Query
+// whose text ends a transaction and goes on (BEGIN; ...; COMMIT;
+// SELECT ...) would run the statements after the end without them, in
+// the new transaction the server begins for them, where PostgreSQL
+// keeps them. For such a text (policy.Verdict.EndsEarly) the backend is
+// lent with the SETs in force in its session as well (carrying), as a
+// startup parameter is, so they outlast the end. The next lending puts
+// the backend's session back to its borrower's settings, as it does
+// with startup parameters. A transaction already open on a backend the
+// session holds cannot be given them at session level (its ROLLBACK
+// would undo that too), so such a text is refused then.
+
+// startQueryBatch is startBatch for a simple Query judged v.
+func (s *session) startQueryBatch(ctx context.Context, v policy.Verdict) bool {
+	if !v.EndsEarly || len(s.set.sets) == 0 || s.srv.pool.cfg.BehindPooler {
+		return s.startBatch(ctx, true)
+	}
+	if s.owed() {
+		s.pump(ctx) // the backend is given back once the last batch was answered
+	}
+	if s.bk != nil {
+		s.refuseSimple(s.inFailedBlock(v.Kind, errorf(codeDenied, "pgmoat: settings.transaction: "+
+			"statements after a COMMIT or ROLLBACK in the same query would run without the client's SETs; end the transaction block in a query of its own")))
+		return false
+	}
+	if s.set.gen != s.srv.engine.Generation() {
+		s.refreshSettings()
+	}
+	regular := s.set
+	carried := regular.carrying()
+	s.set = carried
+	ok := s.startBatch(ctx, true)
+	if s.set == carried {
+		s.set = regular
+	}
+	return ok
+}
+
+// carrying is ss with its client SETs among the settings the backend's
+// session is given at lending, not only each transaction's.
+func (ss *sessionSettings) carrying() *sessionSettings {
+	c := *ss
+	c.settings = ss.settings.with(ss.sets)
+	c.key = c.settings.key()
+	return &c
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/pgmoat/pgmoat/policy"
 )
 
 // An extended batch's client SETs followed by BEGIN (or START
@@ -26,7 +28,12 @@ import (
 //
 // The answers are looked at only while such SETs are open, never on the
 // common path. Statements sent after the block's end in the same batch
-// were sent before its answer was read, with the settings then in force.
+// are sent before its answer is read: a ROLLBACK sent after the BEGIN
+// that holds the SETs (or in a block that holds them since an earlier
+// batch) is the one they would run after only if every statement before
+// it succeeded, so the session sends the settings from before the SETs
+// with the transaction that follows it (noteBlockSent,
+// injectAfterBlock); the answer then puts them back for good.
 
 // followBlock follows the backend's answers while the batch's SETs or
 // a block's are open: the client's transaction statements' command tags
@@ -122,4 +129,87 @@ func (s *session) reportDue() {
 	for _, r := range due {
 		s.writeMsg(r)
 	}
+}
+
+// noteBlockPortal records the kind of a portal the client bound that
+// begins or ends a transaction.
+func (b *extSets) noteBlockPortal(portal string, k policy.Kind) {
+	switch k {
+	case policy.KindBegin, policy.KindCommit, policy.KindRollback:
+		if b.blockPortals == nil {
+			b.blockPortals = map[string]policy.Kind{}
+		}
+		b.blockPortals[portal] = k
+	default:
+		delete(b.blockPortals, portal)
+	}
+}
+
+// noteBlockSent follows the Execute of a portal sent to the backend: a
+// BEGIN after the batch's SETs makes the block hold them, a COMMIT keeps
+// them, a ROLLBACK undoes them for what the batch sends after it.
+func (s *session) noteBlockSent(portal string) {
+	b := &s.work.sets
+	k, ok := b.blockPortals[portal]
+	if !ok {
+		return
+	}
+	switch k {
+	case policy.KindBegin:
+		b.sentBegin = b.sentBegin || (b.taken && !b.kept)
+	case policy.KindCommit:
+		b.sentBegin = false
+	case policy.KindRollback:
+		switch {
+		case b.sentBegin:
+			b.sentUndo = s.settingsOf(b.undo)
+		case b.held:
+			b.sentUndo = s.settingsOf(b.heldUndo)
+		}
+		b.sentBegin = false
+	}
+}
+
+// endSent forgets, at the batch's Sync, what its messages sent.
+func (b *extSets) endSent() {
+	clear(b.blockPortals)
+	b.sentBegin, b.sentUndo = false, nil
+}
+
+// settingsOf is the session's settings with sets as its client SETs.
+func (s *session) settingsOf(sets map[string]string) *sessionSettings {
+	gen, client := s.set.gen, s.set.client
+	return s.srv.shared.get(gen, s.id, client, sets, func() *sessionSettings {
+		return s.srv.buildSessionSettings(gen, s.id, client, sets)
+	})
+}
+
+// injectAfterBlock sends the per-transaction settings of the transaction
+// that follows one ended in the batch: those in force, or those a
+// ROLLBACK sent before put back. The latter go through the unnamed
+// statement, as behind a pooler, since their count may differ from the
+// one prepared on the backend.
+func (s *session) injectAfterBlock() {
+	ss := s.work.sets.sentUndo
+	if ss == nil || ss == s.set {
+		s.injectLocal()
+		return
+	}
+	msgs := localMessages(ss.local, true)
+	for _, m := range msgs {
+		kind := expectExecute
+		switch m.(type) {
+		case *pgproto3.Parse:
+			kind = expectParse
+		case *pgproto3.Bind:
+			kind = expectBind
+		}
+		s.enqueue(expectation{kind: kind, swallow: true, injection: true})
+		wire, _ := m.Encode(nil)
+		s.sendRaw(wire)
+	}
+	s.unsynced = true
+	s.work.replay.noteInjection(len(msgs))
+	s.unbindUnnamed()
+	s.unnamedFresh = false
 }

@@ -29,8 +29,9 @@ import (
 //     which the server keeps as it is.
 //
 // A startup parameter the client chose is taken in that spelling at
-// login (canonicalStartups), before it is reported, applied or salted,
-// and so is what a RESET brings back (reportOf).
+// login (canonicalStartups, and checkStartups for what only a server can
+// spell), before it is reported, applied or salted, and so is what a
+// RESET brings back (reportOf).
 
 // dateStyles and dateOrders are the words of a DateStyle, as PostgreSQL
 // reads them (case-insensitively) and spells them.
@@ -44,24 +45,36 @@ var (
 
 // canonicalDateStyle is the DateStyle PostgreSQL holds after the value v
 // is set over inForce (itself in any spelling; "" for the server's
-// built-in ISO, MDY).
-func canonicalDateStyle(v, inForce string) string {
-	style, order := readDateStyle(inForce, "ISO", "MDY")
-	style, order = readDateStyle(v, style, order)
+// built-in ISO, MDY), reset being the session's reset value, which a
+// DEFAULT among v's words stands for.
+func canonicalDateStyle(v, inForce, reset string) string {
+	style, order := readDateStyle(inForce, "ISO", "MDY", "")
+	style, order = readDateStyle(v, style, order, reset)
 	return style + ", " + order
 }
 
-// readDateStyle applies the words of v to style and order; a word it
-// does not know (the policy lets none through) changes nothing.
-func readDateStyle(v, style, order string) (string, string) {
-	haveOrder := false
+// readDateStyle applies the words of v to style and order as
+// check_datestyle does: German brings DMY unless an order came before
+// it, DEFAULT the style and the order of reset that no word before it
+// gave. A word it does not know (the policy lets none through) changes
+// nothing.
+func readDateStyle(v, style, order, reset string) (string, string) {
+	haveStyle, haveOrder := false, false
 	for _, w := range strings.FieldsFunc(strings.ToLower(v), func(r rune) bool { return r == ',' || r == ' ' }) {
 		if o, ok := dateOrders[w]; ok {
 			order, haveOrder = o, true
 		} else if st, ok := dateStyles[w]; ok {
-			style = st
+			style, haveStyle = st, true
 			if st == "German" && !haveOrder {
 				order = "DMY"
+			}
+		} else if w == "default" {
+			rs, ro := readDateStyle(reset, "ISO", "MDY", "")
+			if !haveStyle {
+				style = rs
+			}
+			if !haveOrder {
+				order = ro
 			}
 		}
 	}
@@ -71,15 +84,15 @@ func readDateStyle(v, style, order string) (string, string) {
 // canonicalStartup spells a client's startup parameter as PostgreSQL
 // reports it, where pgmoat can: over the server's value for DateStyle,
 // lower case for IntervalStyle, the server's own zone in its spelling.
-// A value PostgreSQL would refuse stays as typed, so the server refuses
-// it at the session's first statement (settings.refused) rather than
-// pgmoat putting something else in force; so does any other TimeZone,
-// which only the server can spell (see canonicalStartups).
+// A value PostgreSQL would refuse stays as typed, for the server to
+// refuse (checkStartups, or the session's first statement,
+// settings.refused) rather than pgmoat putting something else in force;
+// so does any other TimeZone, which only the server can spell.
 func canonicalStartup(name, v, server string) string {
 	switch name {
 	case "DateStyle":
 		if validDateStyle(v) {
-			return canonicalDateStyle(v, server)
+			return canonicalDateStyle(v, server, "")
 		}
 	case "IntervalStyle":
 		if l := strings.ToLower(v); intervalStyles[l] {
@@ -96,12 +109,8 @@ func canonicalStartup(name, v, server string) string {
 // canonicalStartups puts the client's startup DateStyle, IntervalStyle
 // and TimeZone in PostgreSQL's spelling over the server's parameters, in
 // place, before anything reports, applies or salts them.
-//
-// A TimeZone other than the server's own is kept as typed: its spelling
-// is known only once a backend has looked the zone up, and a login that
-// waited for a backend would make every login wait on a full pool (and
-// fail past its acquire timeout) for the sake of a report's letter case.
-// SET TimeZone asks a backend anyway (serverValue) and is spelled then.
+// What they leave as typed, a TimeZone other than the server's own above
+// all, a backend judges and spells next (checkStartups).
 func canonicalStartups(client, server map[string]string) {
 	for _, name := range parseSettings {
 		if v, ok := client[name]; ok {
@@ -148,7 +157,11 @@ func (s *session) canonicalSetting(name, v string) string {
 	if r := s.reportOf(name); r != nil {
 		inForce = r.Value
 	}
-	return canonicalDateStyle(v, inForce)
+	var reset string
+	if r := s.resetReport(name); r != nil {
+		reset = r.Value
+	}
+	return canonicalDateStyle(v, inForce, reset)
 }
 
 // statusOf is the ParameterStatus of a reported setting's value.

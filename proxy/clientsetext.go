@@ -90,6 +90,14 @@ type extSets struct {
 	heldTold          []*pgproto3.ParameterStatus
 	due               []*pgproto3.ParameterStatus
 	undone            []string
+	// blockPortals are the kinds of the batch's portals that begin or
+	// end a transaction; sentBegin says a BEGIN was sent after the
+	// batch's SETs, sentUndo what a ROLLBACK sent after it, or in a block
+	// that holds SETs, leaves in force for the rest of the batch, until
+	// its answer puts them back (clientsetblock.go).
+	blockPortals map[string]policy.Kind
+	sentBegin    bool
+	sentUndo     *sessionSettings
 }
 
 // parseSetting answers a Parse of an allowed client SET.
@@ -303,6 +311,7 @@ func (b *extSets) has(name string) bool {
 // it (failBatchSets).
 func (s *session) syncSets() (settle bool) {
 	clear(s.work.sets.portals)
+	s.work.sets.endSent()
 	switch {
 	case !s.work.sets.taken:
 		return false

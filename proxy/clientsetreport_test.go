@@ -46,9 +46,23 @@ func TestClientSetReportsCanonicalValues(t *testing.T) {
 		{name: "TimeZone spelling", sqls: []string{"SET TimeZone = 'europe/paris'", "SET TimeZone = 'america/new_york'"}},
 		{name: "TimeZone offset", sqls: []string{"SET TimeZone = '+2'"}},
 		{name: "TimeZone POSIX", sqls: []string{"SET TimeZone = 'est5edt'"}},
+		{name: "TimeZone negative", sqls: []string{"SET TIME ZONE -5", "SET TimeZone = -3", "SET TimeZone = 0"}},
 		{name: "TimeZone extended", sqls: []string{"SET TimeZone = 'gmt'"}, ext: true},
 		{name: "standard_conforming_strings", sqls: []string{"SET standard_conforming_strings = 'true'", "SET standard_conforming_strings = yes"}},
 		{name: "application_name", sqls: []string{"SET application_name = 'My App 1'"}},
+		// DEFAULT is the session's reset value: the startup one, else
+		// the server's, as a word of its own or among others.
+		{name: "DateStyle default word", sqls: []string{"SET DateStyle = 'SQL, DMY'", "SET DateStyle = 'default'"}},
+		{name: "DateStyle sql, default", sqls: []string{"SET DateStyle = 'SQL, DMY'", "SET DateStyle = 'sql, default'"}},
+		{name: "DateStyle default over startup", startup: "datestyle=sql,dmy", sqls: []string{"SET DateStyle = 'german, default'", "SET DateStyle = 'default, ymd'", "SET DateStyle = 'ISO'", "SET DateStyle = '\"DEFAULT\"'"}},
+		{name: "DateStyle default extended", startup: "datestyle=postgres", sqls: []string{"SET DateStyle = 'ISO'", "SET DateStyle = 'DEFAULT'"}, ext: true},
+		{name: "DateStyle TO DEFAULT", startup: "datestyle=german", sqls: []string{"SET DateStyle = 'ISO, YMD'", "SET DateStyle TO DEFAULT"}},
+		{name: "TimeZone = DEFAULT", startup: "timezone=europe/paris", sqls: []string{"SET TimeZone = 'UTC'", "SET TimeZone = DEFAULT"}},
+		{name: "IntervalStyle TO DEFAULT", sqls: []string{"SET IntervalStyle = 'iso_8601'", "SET SESSION IntervalStyle TO DEFAULT"}},
+		{name: "application_name TO DEFAULT", startup: "application_name=a0", sqls: []string{"SET application_name = 'x'", "SET application_name TO DEFAULT"}},
+		{name: "extra_float_digits TO DEFAULT", startup: "extra_float_digits=2", sqls: []string{"SET extra_float_digits = 3", "SET extra_float_digits TO DEFAULT"}},
+		{name: "client_min_messages TO DEFAULT", sqls: []string{"SET client_min_messages = 'error'", "SET client_min_messages TO DEFAULT"}},
+		{name: "bytea_output TO DEFAULT", sqls: []string{"SET bytea_output = 'escape'", "SET bytea_output TO DEFAULT"}},
 	}
 	db := pgcluster.NewDatabase(t, cluster)
 	for _, c := range cases {

@@ -113,6 +113,9 @@ type Server struct {
 	closing   bool
 	wg        sync.WaitGroup
 	denials   denialRing
+	// zones are the server's spellings of startup TimeZones
+	// (clientsetstartup.go).
+	zones zoneSpellings
 
 	admin       AdminConfig
 	statements  atomic.Int64

@@ -388,7 +388,7 @@ func (s *session) query(ctx context.Context, sql string) {
 		s.deallocateSimple(ctx, v.Deallocate)
 		return
 	}
-	if !s.startBatch(ctx, true) {
+	if !s.startQueryBatch(ctx, v) {
 		return
 	}
 	s.push(expectation{kind: expectQuery, started: time.Now(), stmtKind: v.Kind, sql: sql}, false)

@@ -189,6 +189,9 @@ func (s *Server) open(conn net.Conn, fe *pgproto3.Backend, m *pgproto3.StartupMe
 		client["client_encoding"] = canonical
 	}
 	canonicalStartups(client, params)
+	if e := s.checkStartups(who.id, client, startupNames(m.Parameters), params); e != nil {
+		return fail(e)
+	}
 	sess := s.newSession(conn, user, who.id, client, 4) // protocol 3.0's key
 	msgs := []pgproto3.BackendMessage{&pgproto3.AuthenticationOk{}}
 	msgs = append(msgs, parameterStatuses(params, client, user)...)
