@@ -51,7 +51,7 @@ func newSettings(rlsSetting, userID string, profile policy.Profile, client map[s
 func searchPathValue(path []string) string {
 	quoted := make([]string, len(path))
 	for i, p := range path {
-		quoted[i] = `"` + strings.ReplaceAll(p, `"`, `""`) + `"`
+		quoted[i] = policy.QuoteIdent(p)
 	}
 	return strings.Join(quoted, ", ")
 }
