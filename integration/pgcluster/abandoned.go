@@ -21,7 +21,7 @@ const abandonAge = 10 * time.Minute
 // that died without calling Close (the kernel killed their postmaster
 // through Pdeathsig, but nobody removed the files).
 func removeAbandonedDirs() {
-	matches, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*"))
+	matches, _ := filepath.Glob(filepath.Join(baseDir(), dirPrefix+"*"))
 	for _, dir := range matches {
 		if isAbandoned(dir) {
 			_ = os.RemoveAll(dir)

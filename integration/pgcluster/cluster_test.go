@@ -201,7 +201,7 @@ func TestAbandonedDirectoriesAreSwept(t *testing.T) {
 
 func mkClusterDir(t *testing.T, pidFile string, mtime time.Time) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", dirPrefix)
+	dir, err := os.MkdirTemp(baseDir(), dirPrefix)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +232,7 @@ func privateTempDir(t *testing.T) {
 
 func clusterDirs(t *testing.T) []string {
 	t.Helper()
-	m, err := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*"))
+	m, err := filepath.Glob(filepath.Join(baseDir(), dirPrefix+"*"))
 	if err != nil {
 		t.Fatal(err)
 	}
