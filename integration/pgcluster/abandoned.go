@@ -3,6 +3,7 @@ package pgcluster
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,12 +20,16 @@ const abandonAge = 10 * time.Minute
 
 // removeAbandonedDirs deletes cluster directories left behind by processes
 // that died without calling Close (the kernel killed their postmaster
-// through Pdeathsig, but nobody removed the files).
+// through Pdeathsig, but nobody removed the files), where clusters are
+// made now and in the temporary directory, where they were made when
+// baseDir chose it.
 func removeAbandonedDirs() {
-	matches, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*"))
-	for _, dir := range matches {
-		if isAbandoned(dir) {
-			_ = os.RemoveAll(dir)
+	for _, base := range slices.Compact([]string{baseDir(), os.TempDir()}) {
+		matches, _ := filepath.Glob(filepath.Join(base, dirPrefix+"*"))
+		for _, dir := range matches {
+			if isAbandoned(dir) {
+				_ = os.RemoveAll(dir)
+			}
 		}
 	}
 }

@@ -91,7 +91,7 @@ func prepare(opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	removeAbandonedDirs()
-	dir, err := os.MkdirTemp("", dirPrefix)
+	dir, err := os.MkdirTemp(baseDir(), dirPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("create cluster directory: %w", err)
 	}

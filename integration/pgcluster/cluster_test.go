@@ -186,11 +186,14 @@ func TestMajorOrdering(t *testing.T) {
 func TestAbandonedDirectoriesAreSwept(t *testing.T) {
 	old := time.Now().Add(-time.Hour)
 	dead := mkClusterDir(t, "99999999\n", old)
+	deadInTemp := mkClusterDirIn(t, os.TempDir(), "99999999\n", old) // from before baseDir chose memDir
 	young := mkClusterDir(t, "99999999\n", time.Now())
 	alive := mkClusterDir(t, strconv.Itoa(os.Getpid())+"\n", old)
 	removeAbandonedDirs()
-	if _, err := os.Stat(dead); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("dead cluster dir not swept")
+	for _, d := range []string{dead, deadInTemp} {
+		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("dead cluster dir %s not swept", d)
+		}
 	}
 	for _, d := range []string{young, alive} {
 		if _, err := os.Stat(d); err != nil {
@@ -201,7 +204,12 @@ func TestAbandonedDirectoriesAreSwept(t *testing.T) {
 
 func mkClusterDir(t *testing.T, pidFile string, mtime time.Time) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", dirPrefix)
+	return mkClusterDirIn(t, baseDir(), pidFile, mtime)
+}
+
+func mkClusterDirIn(t *testing.T, base, pidFile string, mtime time.Time) string {
+	t.Helper()
+	dir, err := os.MkdirTemp(base, dirPrefix)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +240,7 @@ func privateTempDir(t *testing.T) {
 
 func clusterDirs(t *testing.T) []string {
 	t.Helper()
-	m, err := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*"))
+	m, err := filepath.Glob(filepath.Join(baseDir(), dirPrefix+"*"))
 	if err != nil {
 		t.Fatal(err)
 	}

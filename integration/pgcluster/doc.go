@@ -1,12 +1,14 @@
 // Package pgcluster starts and stops throwaway PostgreSQL clusters built from
 // the server binaries installed on the machine.
 //
-// It owns everything a cluster needs on disk (a private temporary directory
-// holding the data directory, the unix socket and the server log) and the
-// postmaster process itself. Close stops the server and removes the directory;
+// It owns everything a cluster needs on disk (a private directory holding
+// the data directory, the unix socket and the server log, made in /dev/shm
+// when that is a roomy memory file system and TMPDIR is unset, else in the
+// temporary directory: basedir.go) and the postmaster process itself.
+// Close stops the server and removes the directory;
 // nothing survives it, including after a start that failed half way, except
 // one thing shared by all clusters: the data directory initdb writes is the
-// same every time, so the first start keeps a copy in the temporary directory
+// same every time, so the first start keeps a copy beside the clusters
 // (pgmoat-initdb-<hash of the binaries and arguments>) and later starts copy
 // it instead of running initdb again (initdbcache.go).
 //

@@ -17,8 +17,8 @@ import (
 // files, which cost about a second and a half of CPU and several seconds
 // of wall time on a busy machine, once for each of the dozens of clusters a
 // test run starts. So the first cluster's fresh data directory, before
-// any setting of ours is added, is kept in the temporary directory
-// (initdbCacheDir) and the clusters after it start from a file copy.
+// any setting of ours is added, is kept beside the clusters' directories
+// (initdbCacheDir, in baseDir) and the clusters after it start from a file copy.
 // The cache is keyed by everything that shapes initdb's output (the
 // binaries, the arguments, the account), so an upgraded PostgreSQL or
 // other arguments get a directory of their own.
@@ -46,7 +46,7 @@ func initdbCacheDir(binDir string, account ServerAccount) string {
 	if account.cred != nil {
 		fmt.Fprintf(h, "%d:%d\n", account.cred.Uid, account.cred.Gid)
 	}
-	return filepath.Join(os.TempDir(), initdbCachePrefix+hex.EncodeToString(h.Sum(nil))[:16])
+	return filepath.Join(baseDir(), initdbCachePrefix+hex.EncodeToString(h.Sum(nil))[:16])
 }
 
 // initdb fills the data directory: a copy of the cached one when there
