@@ -43,7 +43,11 @@
 //     message, writes it to the backend and, after a Sync, Query or Flush,
 //     forwards the backend's answers until nothing more is owed, as
 //     PostgreSQL itself serves a connection (and in the middle of a
-//     batch large enough to fill the sockets: see below). On a plain TCP or Unix
+//     batch large enough to fill the sockets: see below). Those answers
+//     reach the client then, even when the server sent something unasked
+//     right behind the last one (the notice of a server killed just after
+//     it answered, in the same read): that is read at the client's next
+//     message, whose statement finds the backend gone (08006). On a plain TCP or Unix
 //     socket the write of a batch is left to the read of its answer
 //     (fused.go), which writes it and waits for the answer before its
 //     first read system call: no read finds the socket empty. Only when the client has gone

@@ -159,6 +159,24 @@ func (s *session) pumpUntil(ctx context.Context, tail int) {
 		}
 	}
 	s.inFlight = 0
+	s.flushAnswered()
+}
+
+// flushAnswered flushes to the client what the backend answered, once
+// it owes nothing more. A message read while more of the backend is
+// buffered is written unflushed (handleBackendMessage), for the pump
+// reads on and flushes with the last message it holds; but a message the
+// server sent unasked behind the last answer (the notice an immediate
+// shutdown sends each client, a FATAL, a notification) is not read once
+// nothing is owed. The answers ahead of it would stay in the client's
+// buffer while the client waits for them and the session for the
+// client's next message, until the idle-transaction timeout. The buffer
+// is the session goroutine's; on the usual path the last answer emptied
+// it and handed it back already, and this costs nothing.
+func (s *session) flushAnswered() {
+	if s.out != nil && s.out.Buffered() > 0 {
+		s.flushClient()
+	}
 }
 
 // owesAhead reports whether the held backend owes an answer ahead of the

@@ -20,6 +20,10 @@ type relayHooks struct {
 	// toServer, when set, copies what pgmoat sends in place of io.Copy:
 	// a test so reads the messages on their way.
 	toServer func(c, s net.Conn)
+	// toClient, when set, copies what the server sends in place of
+	// io.Copy; the relay closes pgmoat's side when it returns, so a test
+	// so makes up how the server's connection ends.
+	toClient func(s, c net.Conn)
 }
 
 // tcpRelay stands between the pool and PostgreSQL on loopback and passes
@@ -102,7 +106,11 @@ func (r *tcpRelay) relay(c net.Conn, hold func(net.Conn) ([]byte, bool)) {
 		_ = s.Close()
 		close(done)
 	}()
-	_, _ = io.Copy(c, s)
+	if r.hooks.toClient != nil {
+		r.hooks.toClient(s, c)
+	} else {
+		_, _ = io.Copy(c, s)
+	}
 	_ = c.Close()
 	<-done
 }
