@@ -46,7 +46,11 @@ func (w *walker) function(name []string) error {
 	if w.r.denyFuncs.has(fn) || (schema != "" && w.r.denyFuncs.has(schema+"."+fn)) {
 		return deny(RuleFunction, fmt.Sprintf("function %s is on the deny list", displayFunc(schema, fn)))
 	}
+	qualified := schema != ""
 	schema, vol, known := w.resolveFunction(schema, fn)
+	if err := w.explainedFunction(schema, fn, qualified); err != nil {
+		return err
+	}
 	if !known {
 		if w.r.allowFuncs[fn] || (schema != "" && w.r.allowFuncs[schema+"."+fn]) {
 			return w.noteFunction(schema, fn)
@@ -91,9 +95,6 @@ func (w *walker) resolveFunction(schema, fn string) (string, Volatility, bool) {
 }
 
 func (w *walker) noteFunction(schema, fn string) error {
-	if err := w.explainedFunction(schema, fn); err != nil {
-		return err
-	}
 	full := FunctionName{Schema: schema, Name: fn}
 	if !slices.Contains(w.funcs, full) {
 		w.funcs = append(w.funcs, full)
