@@ -142,3 +142,45 @@ func TestRedteamExplainMoreRowSecurity(t *testing.T) {
 		}
 	}
 }
+
+// overloadSchema has volatile functions in public named like stable
+// pg_catalog ones but taking other argument types, which PostgreSQL
+// picks for those arguments although pg_catalog comes first on the path:
+// upper(1) has no implicit cast to upper(text)'s argument, and a row of
+// xshadow none to lower(text)'s.
+const overloadSchema = `
+CREATE TABLE xshadow (v text);
+INSERT INTO xshadow VALUES ('x');
+CREATE FUNCTION public.upper(i int) RETURNS text VOLATILE LANGUAGE sql AS 'SELECT ''public''';
+CREATE FUNCTION public.lower(r xshadow) RETURNS text VOLATILE LANGUAGE sql AS 'SELECT ''public''';
+`
+
+// TestRedteamOverloadedNameVolatile: an unqualified call resolves among
+// the functions of that name in every schema of the path by argument
+// types, so the engine, which does not resolve them, judges every one of
+// them: upper(1) and t.lower run public's volatile functions.
+func TestRedteamOverloadedNameVolatile(t *testing.T) {
+	admin, snap, _ := redteamDB(t, overloadSchema)
+	ctx := context.Background()
+	var got string
+	if err := admin.QueryRow(ctx, "SELECT upper(1) || lower(t) || t.lower FROM xshadow t").Scan(&got); err != nil || got != "publicpublicpublic" {
+		t.Fatalf("the server calls %q (%v), want public's functions", got, err)
+	}
+	e, err := New(Options{Functions: oracleCatalog{snap}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sql := range []string{
+		"SELECT upper(1)",
+		"SELECT lower(t) FROM xshadow t",
+		"SELECT t.lower FROM xshadow t",
+		"SELECT (t).lower FROM xshadow t",
+		// Which one lower(v) calls takes v's type: refused, not guessed.
+		"SELECT lower(v) FROM xshadow t",
+	} {
+		wantDenied(t, sql, e.Decide(Identity{}, sql), RuleVolatile)
+	}
+	if v := e.Decide(Identity{}, "SELECT pg_catalog.upper('x'), pg_catalog.lower(v) FROM xshadow"); !v.Allowed {
+		t.Errorf("qualified calls denied by %s: %s", v.Rule, v.Reason)
+	}
+}
