@@ -131,6 +131,22 @@ func TestRedteamExplainMoreRowSecurity(t *testing.T) {
 			t.Errorf("%s: allowed", sql)
 		}
 	}
+	// A profile that allows several statements in one text judges each
+	// EXPLAIN of them, after an allowed one too.
+	multi, err := New(Options{Functions: oracleCatalog{snap}, Profiles: map[string]Profile{"multi": {AllowMultiStatement: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := Identity{UserID: "1", Profile: "multi"}
+	for _, sql := range []string{
+		"EXPLAIN SELECT 1; EXPLAIN SELECT * FROM xnotes WHERE secret = 'x'",
+		"SELECT 1; EXPLAIN SELECT * FROM xnotes WHERE secret = 'x'",
+		"EXPLAIN SELECT * FROM xplain; SELECT * FROM xnotes; EXPLAIN SELECT * FROM xparts",
+	} {
+		for _, v := range []Verdict{multi.Decide(id, sql), multi.DecideQuery(id, sql)} {
+			wantDenied(t, sql, v, RuleExplainRowSecurity)
+		}
+	}
 	for _, sql := range []string{
 		"EXPLAIN SELECT * FROM xmat",
 		"EXPLAIN SELECT * FROM pg_catalog.generate_series(1, 3) g",
