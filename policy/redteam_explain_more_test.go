@@ -9,8 +9,8 @@ import (
 )
 
 // explainMoreSchema has a table with row-level security (bob's rows all
-// one secret value), a partitioned parent with row-level security, a
-// materialized view, a plain table, and a set-returning SQL function in
+// one secret value), a partitioned parent and an inheritance parent with
+// row-level security, a materialized view, a plain table, and a set-returning SQL function in
 // public named like pg_catalog's generate_series but taking text, which
 // PostgreSQL picks for a text argument, and the planner inlines.
 const explainMoreSchema = `
@@ -25,13 +25,18 @@ CREATE TABLE xparts_2 PARTITION OF xparts FOR VALUES IN (2);
 INSERT INTO xparts SELECT * FROM xnotes;
 ALTER TABLE xparts ENABLE ROW LEVEL SECURITY;
 CREATE POLICY own ON xparts USING (owner = current_setting('request.user_id')::int);
+CREATE TABLE xbase (owner int, secret text);
+CREATE TABLE xchild () INHERITS (xbase);
+INSERT INTO xchild SELECT * FROM xnotes;
+ALTER TABLE xbase ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON xbase USING (owner = current_setting('request.user_id')::int);
 CREATE MATERIALIZED VIEW xmat AS SELECT 1 AS one;
 CREATE TABLE xplain (v text);
 INSERT INTO xplain VALUES ('x');
 CREATE FUNCTION public.generate_series(s text) RETURNS SETOF xnotes LANGUAGE sql STABLE AS 'SELECT * FROM xnotes WHERE secret = s';
-ANALYZE xnotes, xparts, xplain;
+ANALYZE xnotes, xparts, xbase, xchild, xplain;
 CREATE ROLE explain_more LOGIN PASSWORD 'explain';
-GRANT SELECT ON xnotes, xparts, xmat, xplain TO explain_more;
+GRANT SELECT ON xnotes, xparts, xbase, xchild, xmat, xplain TO explain_more;
 `
 
 // TestRedteamExplainMoreRowSecurity tries to get past explain.row_security
@@ -94,6 +99,10 @@ func TestRedteamExplainMoreRowSecurity(t *testing.T) {
 		"EXPLAIN SELECT CASE WHEN true THEN (SELECT 1 FROM xnotes LIMIT 1) END",
 		// A partitioned parent with row-level security.
 		"EXPLAIN SELECT * FROM xparts WHERE secret = 'bob-salary-91000'",
+		// An inheritance parent with row-level security, with and without
+		// its children.
+		"EXPLAIN SELECT * FROM xbase WHERE secret = 'bob-salary-91000'",
+		"EXPLAIN SELECT * FROM ONLY xbase",
 		// EXPLAIN's options change only how the estimate prints.
 		"EXPLAIN (FORMAT YAML) SELECT * FROM xnotes WHERE secret = 'x'",
 		"EXPLAIN (FORMAT XML, SETTINGS, COSTS, VERBOSE, BUFFERS, SUMMARY) SELECT * FROM xnotes",
@@ -126,6 +135,9 @@ func TestRedteamExplainMoreRowSecurity(t *testing.T) {
 		"EXPLAIN EXECUTE p('bob-salary-91000')",
 		"EXPLAIN DECLARE c CURSOR FOR SELECT * FROM xnotes",
 		"EXPLAIN CREATE TABLE t AS SELECT * FROM xnotes",
+		// The partition and the child skip their parent's policies.
+		"EXPLAIN SELECT * FROM xparts_2",
+		"EXPLAIN SELECT * FROM xchild",
 	} {
 		if v := e.Decide(Identity{}, sql); v.Allowed {
 			t.Errorf("%s: allowed", sql)
