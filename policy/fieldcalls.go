@@ -104,6 +104,12 @@ func (w *walker) mayCall(fn, how string) error {
 		}
 		return err
 	}
+	if err := w.judgeOverloads(schema, fn); err != nil {
+		if d, ok := err.(*denial); ok {
+			d.reason += " (" + how + ")"
+		}
+		return err
+	}
 	w.noteImplicit(schema, fn)
 	return nil
 }

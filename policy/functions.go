@@ -46,17 +46,43 @@ func (w *walker) function(name []string) error {
 	if w.r.denyFuncs.has(fn) || (schema != "" && w.r.denyFuncs.has(schema+"."+fn)) {
 		return deny(RuleFunction, fmt.Sprintf("function %s is on the deny list", displayFunc(schema, fn)))
 	}
+	qualified := schema != ""
 	schema, vol, known := w.resolveFunction(schema, fn)
 	if !known {
 		if w.r.allowFuncs[fn] || (schema != "" && w.r.allowFuncs[schema+"."+fn]) {
-			return w.noteFunction(schema, fn)
+			return w.noteFunction(schema, fn, qualified)
 		}
 		return deny(RuleUnknownFunc, fmt.Sprintf("function %s is not in the catalog", displayFunc(schema, fn)))
 	}
 	if err := w.judgeResolved(schema, fn, vol); err != nil {
 		return err
 	}
-	return w.noteFunction(schema, fn)
+	if !qualified {
+		if err := w.judgeOverloads(schema, fn); err != nil {
+			return err
+		}
+	}
+	return w.noteFunction(schema, fn, qualified)
+}
+
+// judgeOverloads judges the functions of an unqualified name in the
+// schemas of the path after the one it resolved to: PostgreSQL picks
+// among all of them by the argument types, not by the order of the path,
+// so upper(1) calls a volatile public.upper(int), not pg_catalog's
+// upper(text). The engine does not resolve argument types; each one is
+// judged as if it were called.
+func (w *walker) judgeOverloads(resolved, fn string) error {
+	for _, s := range w.searchPath() {
+		if s == resolved {
+			continue
+		}
+		if vol, ok := w.fc.Volatility(s, fn); ok {
+			if err := w.judgeResolved(s, fn, vol); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // judgeResolved judges a function the catalog resolved to schema: the
@@ -90,8 +116,8 @@ func (w *walker) resolveFunction(schema, fn string) (string, Volatility, bool) {
 	return "", 0, false
 }
 
-func (w *walker) noteFunction(schema, fn string) error {
-	if err := w.explainedFunction(schema, fn); err != nil {
+func (w *walker) noteFunction(schema, fn string, qualified bool) error {
+	if err := w.explainedFunction(schema, fn, qualified); err != nil {
 		return err
 	}
 	full := FunctionName{Schema: schema, Name: fn}

@@ -61,12 +61,27 @@ func (w *walker) readRelation(schema, name string) error {
 // explainedFunction judges, online, a function an EXPLAIN calls: the
 // planner inlines a SQL function's body, and estimates the conditions
 // on the relations it reads as if the statement named them
-// (explainedClass). pg_catalog's functions read no user relation.
-func (w *walker) explainedFunction(schema, fn string) error {
-	if _, online := w.fc.(ClassCatalog); !w.explaining || !online || isSystemSchema(schema) {
+// (explainedClass). pg_catalog's functions read no user relation. An
+// unqualified name is pg_catalog's only if no other schema of the path
+// has a function of that name: PostgreSQL picks among all of them by the
+// argument types, so public.generate_series(text) is what
+// generate_series('x'::text) calls, though pg_catalog comes first.
+func (w *walker) explainedFunction(schema, fn string, qualified bool) error {
+	if _, online := w.fc.(ClassCatalog); !w.explaining || !online {
 		return nil
 	}
-	return deny(RuleExplainRowSecurity, fmt.Sprintf("function %s is not pg_catalog's: the planner may inline its body, whose relations may have row-level security, and EXPLAIN's estimates come from every identity's rows; run the SELECT itself", displayFunc(schema, fn)))
+	if !isSystemSchema(schema) {
+		return deny(RuleExplainRowSecurity, fmt.Sprintf("function %s is not pg_catalog's: the planner may inline its body, whose relations may have row-level security, and EXPLAIN's estimates come from every identity's rows; run the SELECT itself", displayFunc(schema, fn)))
+	}
+	if qualified {
+		return nil
+	}
+	for _, s := range w.searchPath() {
+		if _, ok := w.fc.Volatility(s, fn); ok && !isSystemSchema(s) {
+			return deny(RuleExplainRowSecurity, fmt.Sprintf("function %s is also in schema %s, which PostgreSQL calls for the argument types it fits: the planner may inline its body, whose relations may have row-level security, and EXPLAIN's estimates come from every identity's rows; run the SELECT itself", quoteIdent(fn), quoteIdent(s)))
+		}
+	}
+	return nil
 }
 
 // explainedClass judges a relation an EXPLAIN reads. The planner
