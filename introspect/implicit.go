@@ -38,8 +38,13 @@ const (
 // and those behind the operators it uses (pg_depend records the
 // operator, not its function). The rows for type "*"."*" are what any statement may
 // reach without naming a type: every type's input, output, receive, send,
-// typmod and subscript functions, every domain CHECK, and implicit and
-// assignment casts (explicit casts need the type written).
+// typmod and subscript functions, every domain CHECK, implicit and
+// assignment casts (explicit casts need the type written), the support
+// functions and operator code of every B-tree and hash operator family
+// (ORDER BY, DISTINCT, GROUP BY, hash aggregates and a range's bounds
+// compare a value with its type's default classes, whatever their
+// operators are named), and ranges' subtype_diff and canonical functions
+// (the planner's range estimates and range input run them).
 const qImplicitCalls = `WITH RECURSIVE chain(top, t) AS (
   SELECT oid, oid FROM pg_catalog.pg_type
   UNION
@@ -118,7 +123,21 @@ WHERE pn.nspname <> 'pg_catalog' AND p.oid IN (
   JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
     AND d.objid = con.oid AND d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass
   JOIN pg_catalog.pg_operator o ON o.oid = d.refobjid
-  WHERE con.contypid <> 0)
+  WHERE con.contypid <> 0
+  UNION
+  SELECT ap.amproc FROM pg_catalog.pg_amproc ap
+  JOIN pg_catalog.pg_opfamily fa ON fa.oid = ap.amprocfamily
+  JOIN pg_catalog.pg_am am ON am.oid = fa.opfmethod
+  WHERE am.amname IN ('btree', 'hash')
+  UNION
+  SELECT o.oprcode FROM pg_catalog.pg_amop ao
+  JOIN pg_catalog.pg_operator o ON o.oid = ao.amopopr
+  JOIN pg_catalog.pg_am am ON am.oid = ao.amopmethod
+  WHERE am.amname IN ('btree', 'hash')
+  UNION
+  SELECT r.rngsubdiff FROM pg_catalog.pg_range r
+  UNION
+  SELECT r.rngcanonical FROM pg_catalog.pg_range r)
 UNION
 SELECT 'type', '*', '*', pn.nspname, p.proname
 FROM pg_catalog.pg_constraint con

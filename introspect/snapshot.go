@@ -322,6 +322,9 @@ type Function struct {
 	Name       string
 	Args       string // pg_get_function_identity_arguments
 	Kind       string // prokind: f function, p procedure, a aggregate, w window
+	// Volatility is the most volatile of provolatile and what a call by
+	// name runs besides the function: an aggregate's support functions
+	// and the functions its argument defaults call (qFunctions).
 	Volatility Volatility
 	// SecurityDefiner functions run with their owner's rights.
 	SecurityDefiner bool

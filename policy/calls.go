@@ -96,7 +96,12 @@ var comparisonOperators = []string{"=", "<", ">", "<=", ">=", "<>"}
 //     of a type the text never names: jsonb_populate_record(t, ...) runs
 //     the input and CHECK functions of t's columns, record and array
 //     input run their element types', and function resolution inserts
-//     implicit casts.
+//     implicit casts;
+//   - every B-tree and hash operator family's support functions and
+//     operators, whatever the operators are named: ORDER BY, DISTINCT
+//     and GROUP BY of a column compare with its type's default classes,
+//     which need not use =, < or >; and ranges' subtype_diff and
+//     canonical functions.
 //
 // With only built-in operators and well-behaved types there is nothing to
 // deny; a type or operator class that runs a volatile or denied function
@@ -113,7 +118,7 @@ func (w *walker) impliedCalls() error {
 		}
 	}
 	for _, f := range cc.TypeFunctions(AnySchema, AnySchema) {
-		if err := w.hiddenCall(f, "a user-defined type, which generic built-ins such as jsonb_populate_record and record input reach without naming it", false); err != nil {
+		if err := w.hiddenCall(f, "a user-defined type or operator class, which generic built-ins such as jsonb_populate_record and record input, sorting and grouping reach without naming it", false); err != nil {
 			return err
 		}
 	}
