@@ -43,8 +43,7 @@ const (
 // functions and operator code of every B-tree and hash operator family
 // (ORDER BY, DISTINCT, GROUP BY, hash aggregates and a range's bounds
 // compare a value with its type's default classes, whatever their
-// operators are named), and ranges' subtype_diff and canonical functions
-// (the planner's range estimates and range input run them).
+// operators are named).
 const qImplicitCalls = `WITH RECURSIVE chain(top, t) AS (
   SELECT oid, oid FROM pg_catalog.pg_type
   UNION
@@ -133,11 +132,7 @@ WHERE pn.nspname <> 'pg_catalog' AND p.oid IN (
   SELECT o.oprcode FROM pg_catalog.pg_amop ao
   JOIN pg_catalog.pg_operator o ON o.oid = ao.amopopr
   JOIN pg_catalog.pg_am am ON am.oid = ao.amopmethod
-  WHERE am.amname IN ('btree', 'hash')
-  UNION
-  SELECT r.rngsubdiff FROM pg_catalog.pg_range r
-  UNION
-  SELECT r.rngcanonical FROM pg_catalog.pg_range r)
+  WHERE am.amname IN ('btree', 'hash'))
 UNION
 SELECT 'type', '*', '*', pn.nspname, p.proname
 FROM pg_catalog.pg_constraint con

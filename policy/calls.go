@@ -100,8 +100,7 @@ var comparisonOperators = []string{"=", "<", ">", "<=", ">=", "<>"}
 //   - every B-tree and hash operator family's support functions and
 //     operators, whatever the operators are named: ORDER BY, DISTINCT
 //     and GROUP BY of a column compare with its type's default classes,
-//     which need not use =, < or >; and ranges' subtype_diff and
-//     canonical functions.
+//     which need not use =, < or >.
 //
 // With only built-in operators and well-behaved types there is nothing to
 // deny; a type or operator class that runs a volatile or denied function
