@@ -7,16 +7,20 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// resolutionSchema has functions PostgreSQL calls on behalf of a name the
-// engine sees, chosen by the declaration of what is named or by argument
-// types: each ends in rtmark, a volatile marker that appends its argument
-// to the custom setting redteam.marker, so the test knows whether the
-// server ran it.
-const resolutionSchema = `
+// markerSchema has rtmark, a volatile marker that appends its argument to
+// the custom setting redteam.marker, so a test knows whether the server
+// ran it.
+const markerSchema = `
 CREATE FUNCTION public.rtmark(t text) RETURNS int VOLATILE LANGUAGE sql AS $$
   SELECT length(set_config('redteam.marker', coalesce(current_setting('redteam.marker', true), '') || t || ';', false)) * 0 $$;
+`
+
+// resolutionSchema has functions PostgreSQL calls on behalf of a name the
+// engine sees, chosen by the declaration of what is named or by argument
+// types: each ends in rtmark or set_config.
+const resolutionSchema = markerSchema + `
 CREATE TABLE rtnums (n int);
-INSERT INTO rtnums VALUES (1), (2);
+INSERT INTO rtnums VALUES (1), (2), (3);
 
 -- An aggregate's transition and final functions.
 CREATE FUNCTION public.rtsfunc(s int, v int) RETURNS int VOLATILE LANGUAGE sql AS 'SELECT coalesce(s, 0) + v + public.rtmark(''sfunc'')';
@@ -24,6 +28,10 @@ CREATE AGGREGATE public.rtagg(int) (sfunc = public.rtsfunc, stype = int);
 CREATE FUNCTION public.rtstable(s int, v int) RETURNS int STABLE LANGUAGE sql AS 'SELECT coalesce(s, 0) + v';
 CREATE FUNCTION public.rtfinal(s int) RETURNS int VOLATILE LANGUAGE sql AS 'SELECT s + public.rtmark(''finalfunc'')';
 CREATE AGGREGATE public.rtfinagg(int) (sfunc = public.rtstable, stype = int, finalfunc = public.rtfinal);
+-- A moving aggregate, whose forward and inverse functions a window frame runs.
+CREATE FUNCTION public.rtminv(s int, v int) RETURNS int VOLATILE LANGUAGE sql AS 'SELECT s - v + public.rtmark(''minvfunc'')';
+CREATE AGGREGATE public.rtmagg(int) (sfunc = public.rtstable, stype = int,
+  msfunc = public.rtstable, minvfunc = public.rtminv, mstype = int);
 
 -- Argument defaults, evaluated in the caller's query: one calling the
 -- marker, one calling pinned pg_catalog.set_config (in PL/pgSQL, which
@@ -69,6 +77,7 @@ func TestRedteamResolutionOracle(t *testing.T) {
 		{"SELECT rtagg(n) FROM rtnums", RuleVolatile},
 		{"SELECT public.rtagg(n) FROM rtnums", RuleVolatile},
 		{"SELECT rtfinagg(n) FROM rtnums", RuleVolatile},
+		{"SELECT rtmagg(n) OVER (ORDER BY n ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) FROM rtnums", RuleVolatile},
 		{"SELECT rtdef(1)", RuleVolatile},
 		{"SELECT rtdef(a => 1)", RuleVolatile},
 		{"SELECT public.rtdefpin(1)", RuleVolatile},
@@ -99,4 +108,68 @@ func marks(t *testing.T, conn *pgx.Conn, sql string) bool {
 		t.Fatal(err)
 	}
 	return got != ""
+}
+
+// TestRedteamResolutionHeldOracle: calls PostgreSQL picks by argument
+// types or inserts itself, each in a database of its own (one volatile
+// operator or type function refuses every SELECT there). The marker says
+// the server ran a volatile function; the engine refuses each statement.
+func TestRedteamResolutionHeldOracle(t *testing.T) {
+	for _, c := range []struct {
+		name, rule, schema string
+		sqls               []string
+	}{
+		{"an = operator of a user type, used by IN, CASE, NULLIF, IS DISTINCT FROM and ANY", RuleVolatile, `
+CREATE TYPE public.rte AS ENUM ('red', 'blue');
+CREATE FUNCTION public.rteqv(a rte, b rte) RETURNS bool VOLATILE LANGUAGE sql AS 'SELECT (a::text || public.rtmark(''eq'')) = (b::text || ''0'')';
+CREATE OPERATOR public.= (leftarg = rte, rightarg = rte, function = public.rteqv);
+CREATE TABLE rtes (c rte);
+INSERT INTO rtes VALUES ('red');`, []string{
+			"SELECT c FROM rtes WHERE c IN ('red', 'blue')",
+			"SELECT CASE c WHEN 'red' THEN 1 END FROM rtes",
+			"SELECT NULLIF(c, 'blue') FROM rtes",
+			"SELECT c IS DISTINCT FROM 'blue' FROM rtes",
+			"SELECT c = ANY (ARRAY['blue'::rte]) FROM rtes",
+		}},
+		{"an implicit cast with a volatile function, inserted by function resolution", RuleVolatile, `
+CREATE TYPE public.rtc AS ENUM ('red');
+CREATE FUNCTION public.rtcast(x rtc) RETURNS text VOLATILE LANGUAGE sql AS 'SELECT ''cast'' || public.rtmark(''cast'')';
+CREATE CAST (rtc AS text) WITH FUNCTION public.rtcast(rtc) AS IMPLICIT;
+CREATE TABLE rtcs (c rtc);
+INSERT INTO rtcs VALUES ('red');`, []string{
+			"SELECT upper(c) FROM rtcs",
+			"SELECT pg_catalog.upper(c) FROM rtcs",
+		}},
+		{"VARIADIC, named notation and a polymorphic argument pick public's function over pg_catalog's", RuleVolatile, `
+CREATE FUNCTION public.concat(VARIADIC v int[]) RETURNS text VOLATILE LANGUAGE sql AS 'SELECT ''public'' || public.rtmark(''variadic'')';
+CREATE FUNCTION public.lower(x int) RETURNS text VOLATILE LANGUAGE sql AS 'SELECT ''public'' || public.rtmark(''named'')';
+CREATE FUNCTION public.upper(x anyelement) RETURNS text VOLATILE LANGUAGE sql AS 'SELECT ''public'' || public.rtmark(''polymorphic'')';`, []string{
+			"SELECT concat(1, 2)",
+			"SELECT concat(VARIADIC ARRAY[1, 2])",
+			"SELECT lower(x => 1)",
+			"SELECT lower(x := 1)",
+			"SELECT upper(1)",
+		}},
+		{"a domain whose CHECK calls pinned set_config", RuleFunction, `
+CREATE DOMAIN public.rtd AS int CHECK (pg_catalog.set_config('redteam.marker', 'check;', false) <> '');`, []string{
+			"SELECT 1::rtd",
+			"SELECT '1'::rtd",
+			"SELECT CAST(1 AS public.rtd)",
+			"SELECT ARRAY[1]::rtd[]",
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			admin, snap, _ := redteamDB(t, markerSchema+c.schema)
+			e, err := New(Options{Functions: oracleCatalog{snap}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, sql := range c.sqls {
+				if !marks(t, admin, sql) {
+					t.Errorf("%s: the server ran no marker: the attack does not test what it says", sql)
+				}
+				wantDenied(t, sql, e.Decide(Identity{}, sql), c.rule)
+			}
+		})
+	}
 }
