@@ -27,7 +27,10 @@ const (
 // pg_catalog that using it may run. Restriction and join estimators run
 // at planning time on the statement's constants, so they count, and so do
 // the support functions of the operator families an operator belongs to
-// (comparison and hash functions used for sorting, grouping and joins);
+// (comparison and hash functions used for sorting, grouping and joins),
+// and the functions of its negator and commutator, which the planner
+// puts in its place (NOT (a op b) becomes a negator b; a join clause is
+// commuted to put the outer side first);
 // both are listed as (operator, function) pairs first and joined to
 // pg_proc by equality, since a join on "oid IN (...) OR oid IN (subquery)"
 // runs the subquery for every operator and function pair. A
@@ -87,6 +90,10 @@ JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
 JOIN (
   SELECT o2.oid, f FROM pg_catalog.pg_operator o2,
     LATERAL unnest(ARRAY[o2.oprcode, o2.oprrest, o2.oprjoin]::pg_catalog.oid[]) f
+  UNION
+  SELECT o2.oid, f FROM pg_catalog.pg_operator o2
+    JOIN pg_catalog.pg_operator o3 ON o3.oid IN (o2.oprnegate, o2.oprcom),
+    LATERAL unnest(ARRAY[o3.oprcode, o3.oprrest, o3.oprjoin]::pg_catalog.oid[]) f
   UNION
   SELECT ao.amopopr, ap.amproc FROM pg_catalog.pg_amop ao
     JOIN pg_catalog.pg_amproc ap ON ap.amprocfamily = ao.amopfamily

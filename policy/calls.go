@@ -18,8 +18,9 @@ import (
 type CallCatalog interface {
 	// OperatorFunctions returns the functions behind every operator
 	// named op in schema (its code, restriction and join estimators,
-	// and the support functions of its operator families), or in every
-	// schema when schema is AnySchema.
+	// the support functions of its operator families, and the code and
+	// estimators of its negator and commutator, which the planner puts in
+	// its place), or in every schema when schema is AnySchema.
 	OperatorFunctions(schema, op string) []FunctionName
 	// TypeFunctions returns the functions that can run to make or show
 	// a value of schema.typ, including casts to it from any type; with

@@ -150,6 +150,34 @@ CREATE FUNCTION public.upper(x anyelement) RETURNS text VOLATILE LANGUAGE sql AS
 			"SELECT lower(x := 1)",
 			"SELECT upper(1)",
 		}},
+		{"a user type's default hash class with a volatile hash function, which a hash aggregate runs", RuleVolatile, `
+CREATE TYPE public.rth AS ENUM ('red', 'blue');
+CREATE FUNCTION public.rtheq(a rth, b rth) RETURNS bool IMMUTABLE LANGUAGE sql AS 'SELECT a::text = b::text';
+CREATE FUNCTION public.rthlt(a rth, b rth) RETURNS bool IMMUTABLE LANGUAGE sql AS 'SELECT a::text < b::text';
+CREATE FUNCTION public.rthcmp(a rth, b rth) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT pg_catalog.bttextcmp(a::text, b::text)';
+CREATE FUNCTION public.rthhash(a rth) RETURNS int VOLATILE LANGUAGE sql AS 'SELECT pg_catalog.hashtext(a::text) + public.rtmark(''hash'')';
+CREATE OPERATOR public.=== (leftarg = rth, rightarg = rth, function = public.rtheq, hashes, merges);
+CREATE OPERATOR public.<<< (leftarg = rth, rightarg = rth, function = public.rthlt);
+CREATE OPERATOR CLASS public.rth_btree DEFAULT FOR TYPE rth USING btree AS
+  OPERATOR 1 <<<, OPERATOR 3 ===, FUNCTION 1 public.rthcmp(rth, rth);
+CREATE OPERATOR CLASS public.rth_hash DEFAULT FOR TYPE rth USING hash AS
+  OPERATOR 1 ===, FUNCTION 1 public.rthhash(rth);
+CREATE TABLE rths (c rth);
+INSERT INTO rths VALUES ('red'), ('blue'), ('red');
+SET enable_sort = off;`, []string{
+			"SELECT c, count(*) FROM rths GROUP BY c",
+		}},
+		{"an operator's negator, which the planner puts in place of NOT (a op b)", RuleVolatile, `
+CREATE TYPE public.rtn AS ENUM ('red', 'blue');
+CREATE FUNCTION public.rtneq(a rtn, b rtn) RETURNS bool IMMUTABLE LANGUAGE sql AS 'SELECT a::text = b::text';
+CREATE FUNCTION public.rtnne(a rtn, b rtn) RETURNS bool VOLATILE LANGUAGE sql AS 'SELECT (a::text || public.rtmark(''negator'')) <> (b::text || ''0'')';
+CREATE OPERATOR public.=== (leftarg = rtn, rightarg = rtn, function = public.rtneq, negator = !==);
+CREATE OPERATOR public.!== (leftarg = rtn, rightarg = rtn, function = public.rtnne, negator = ===);
+CREATE TABLE rtns (c rtn);
+INSERT INTO rtns VALUES ('red');`, []string{
+			"SELECT NOT (c === 'blue') FROM rtns",
+			"SELECT c FROM rtns WHERE NOT (c === 'blue')",
+		}},
 		{"a domain whose CHECK calls pinned set_config", RuleFunction, `
 CREATE DOMAIN public.rtd AS int CHECK (pg_catalog.set_config('redteam.marker', 'check;', false) <> '');`, []string{
 			"SELECT 1::rtd",
