@@ -178,6 +178,15 @@ INSERT INTO rtns VALUES ('red');`, []string{
 			"SELECT NOT (c === 'blue') FROM rtns",
 			"SELECT c FROM rtns WHERE NOT (c === 'blue')",
 		}},
+		{"an explicit cast from a user type to text with a volatile function", RuleVolatile, `
+CREATE TYPE public.rtx AS ENUM ('red');
+CREATE FUNCTION public.rtxcast(x rtx) RETURNS text VOLATILE LANGUAGE sql AS 'SELECT ''cast'' || public.rtmark(''explicit'')';
+CREATE CAST (rtx AS text) WITH FUNCTION public.rtxcast(rtx);
+CREATE TABLE rtxs (c rtx);
+INSERT INTO rtxs VALUES ('red');`, []string{
+			"SELECT c::text FROM rtxs",
+			"SELECT CAST(c AS pg_catalog.text) FROM rtxs",
+		}},
 		{"a domain whose CHECK calls pinned set_config", RuleFunction, `
 CREATE DOMAIN public.rtd AS int CHECK (pg_catalog.set_config('redteam.marker', 'check;', false) <> '');`, []string{
 			"SELECT 1::rtd",
