@@ -27,7 +27,10 @@ const (
 // pg_catalog that using it may run. Restriction and join estimators run
 // at planning time on the statement's constants, so they count, and so do
 // the support functions of the operator families an operator belongs to
-// (comparison and hash functions used for sorting, grouping and joins);
+// (comparison and hash functions used for sorting, grouping and joins),
+// and the functions of its negator and commutator, which the planner
+// puts in its place (NOT (a op b) becomes a negator b; a join clause is
+// commuted to put the outer side first);
 // both are listed as (operator, function) pairs first and joined to
 // pg_proc by equality, since a join on "oid IN (...) OR oid IN (subquery)"
 // runs the subquery for every operator and function pair. A
@@ -38,8 +41,12 @@ const (
 // and those behind the operators it uses (pg_depend records the
 // operator, not its function). The rows for type "*"."*" are what any statement may
 // reach without naming a type: every type's input, output, receive, send,
-// typmod and subscript functions, every domain CHECK, and implicit and
-// assignment casts (explicit casts need the type written).
+// typmod and subscript functions, every domain CHECK, implicit and
+// assignment casts (explicit casts need the type written), the support
+// functions and operator code of every B-tree and hash operator family
+// (ORDER BY, DISTINCT, GROUP BY, hash aggregates and a range's bounds
+// compare a value with its type's default classes, whatever their
+// operators are named).
 const qImplicitCalls = `WITH RECURSIVE chain(top, t) AS (
   SELECT oid, oid FROM pg_catalog.pg_type
   UNION
@@ -84,6 +91,10 @@ JOIN (
   SELECT o2.oid, f FROM pg_catalog.pg_operator o2,
     LATERAL unnest(ARRAY[o2.oprcode, o2.oprrest, o2.oprjoin]::pg_catalog.oid[]) f
   UNION
+  SELECT o2.oid, f FROM pg_catalog.pg_operator o2
+    JOIN pg_catalog.pg_operator o3 ON o3.oid IN (o2.oprnegate, o2.oprcom),
+    LATERAL unnest(ARRAY[o3.oprcode, o3.oprrest, o3.oprjoin]::pg_catalog.oid[]) f
+  UNION
   SELECT ao.amopopr, ap.amproc FROM pg_catalog.pg_amop ao
     JOIN pg_catalog.pg_amproc ap ON ap.amprocfamily = ao.amopfamily
 ) calls(opr, fn) ON calls.opr = o.oid
@@ -118,7 +129,17 @@ WHERE pn.nspname <> 'pg_catalog' AND p.oid IN (
   JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
     AND d.objid = con.oid AND d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass
   JOIN pg_catalog.pg_operator o ON o.oid = d.refobjid
-  WHERE con.contypid <> 0)
+  WHERE con.contypid <> 0
+  UNION
+  SELECT ap.amproc FROM pg_catalog.pg_amproc ap
+  JOIN pg_catalog.pg_opfamily fa ON fa.oid = ap.amprocfamily
+  JOIN pg_catalog.pg_am am ON am.oid = fa.opfmethod
+  WHERE am.amname IN ('btree', 'hash')
+  UNION
+  SELECT o.oprcode FROM pg_catalog.pg_amop ao
+  JOIN pg_catalog.pg_operator o ON o.oid = ao.amopopr
+  JOIN pg_catalog.pg_am am ON am.oid = ao.amopmethod
+  WHERE am.amname IN ('btree', 'hash'))
 UNION
 SELECT 'type', '*', '*', pn.nspname, p.proname
 FROM pg_catalog.pg_constraint con

@@ -156,8 +156,29 @@ LEFT JOIN pg_catalog.pg_namespace fn ON fn.oid = fc.relnamespace
 WHERE con.contype IN ('p', 'u', 'f') AND con.conparentid = 0
 ORDER BY con.conrelid, con.conname`
 
+// qFunctions reads every function with the volatility of what calling it
+// by name runs, which is more than its own provolatile: an aggregate's
+// transition, final, combine, serial and moving-aggregate functions run
+// (CREATE AGGREGATE records the aggregate itself as immutable, whatever
+// they are), and so do the functions its argument defaults call, which
+// PostgreSQL inserts into the caller's query. The defaults' stored
+// expression (proargdefaults) names them as the funcid of a call and the
+// opfuncid of an operator, as a domain CHECK does (checkFunctions):
+// pg_depend records nothing for pinned pg_catalog functions such as
+// set_config.
 const qFunctions = `SELECT p.oid, n.nspname, p.proname,
-  pg_get_function_identity_arguments(p.oid), p.prokind::text, p.provolatile::text,
+  pg_get_function_identity_arguments(p.oid), p.prokind::text,
+  (SELECT CASE WHEN 'v' = ANY (v.vols) THEN 'v' WHEN 's' = ANY (v.vols) THEN 's' ELSE 'i' END
+   FROM (SELECT pg_catalog.array_agg(f.provolatile::pg_catalog.text) FROM pg_catalog.pg_proc f
+     WHERE f.oid IN (
+       SELECT p.oid
+       UNION ALL
+       SELECT pg_catalog.unnest(ARRAY[a.aggtransfn, a.aggfinalfn, a.aggcombinefn, a.aggserialfn,
+         a.aggdeserialfn, a.aggmtransfn, a.aggminvtransfn, a.aggmfinalfn]::pg_catalog.oid[])
+       FROM pg_catalog.pg_aggregate a WHERE a.aggfnoid = p.oid
+       UNION ALL
+       SELECT x[1]::pg_catalog.oid
+       FROM pg_catalog.regexp_matches(p.proargdefaults::pg_catalog.text, ':(?:funcid|opfuncid) ([0-9]+)', 'g') x)) v(vols)),
   p.prosecdef, p.proretset
 FROM pg_catalog.pg_proc p
 JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace

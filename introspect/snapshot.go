@@ -317,11 +317,14 @@ const (
 
 // Function is one function or procedure overload.
 type Function struct {
-	OID        uint32
-	Schema     string
-	Name       string
-	Args       string // pg_get_function_identity_arguments
-	Kind       string // prokind: f function, p procedure, a aggregate, w window
+	OID    uint32
+	Schema string
+	Name   string
+	Args   string // pg_get_function_identity_arguments
+	Kind   string // prokind: f function, p procedure, a aggregate, w window
+	// Volatility is the most volatile of provolatile and what a call by
+	// name runs besides the function: an aggregate's support functions
+	// and the functions its argument defaults call (qFunctions).
 	Volatility Volatility
 	// SecurityDefiner functions run with their owner's rights.
 	SecurityDefiner bool

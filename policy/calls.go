@@ -18,8 +18,9 @@ import (
 type CallCatalog interface {
 	// OperatorFunctions returns the functions behind every operator
 	// named op in schema (its code, restriction and join estimators,
-	// and the support functions of its operator families), or in every
-	// schema when schema is AnySchema.
+	// the support functions of its operator families, and the code and
+	// estimators of its negator and commutator, which the planner puts in
+	// its place), or in every schema when schema is AnySchema.
 	OperatorFunctions(schema, op string) []FunctionName
 	// TypeFunctions returns the functions that can run to make or show
 	// a value of schema.typ, including casts to it from any type; with
@@ -96,7 +97,11 @@ var comparisonOperators = []string{"=", "<", ">", "<=", ">=", "<>"}
 //     of a type the text never names: jsonb_populate_record(t, ...) runs
 //     the input and CHECK functions of t's columns, record and array
 //     input run their element types', and function resolution inserts
-//     implicit casts.
+//     implicit casts;
+//   - every B-tree and hash operator family's support functions and
+//     operators, whatever the operators are named: ORDER BY, DISTINCT
+//     and GROUP BY of a column compare with its type's default classes,
+//     which need not use =, < or >.
 //
 // With only built-in operators and well-behaved types there is nothing to
 // deny; a type or operator class that runs a volatile or denied function
@@ -113,7 +118,7 @@ func (w *walker) impliedCalls() error {
 		}
 	}
 	for _, f := range cc.TypeFunctions(AnySchema, AnySchema) {
-		if err := w.hiddenCall(f, "a user-defined type, which generic built-ins such as jsonb_populate_record and record input reach without naming it", false); err != nil {
+		if err := w.hiddenCall(f, "a user-defined type or operator class, which generic built-ins such as jsonb_populate_record and record input, sorting and grouping reach without naming it", false); err != nil {
 			return err
 		}
 	}
