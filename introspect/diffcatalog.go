@@ -23,7 +23,7 @@ func compareCatalog(old, cur *Snapshot) []string {
 			out = append(out, what+": "+changes)
 		}
 	}
-	add("functions", catalogChanges(keyedDiff(old.Functions, cur.Functions, functionKey)))
+	add("functions", catalogChanges(keyedDiff(withoutOIDs(old.Functions), withoutOIDs(cur.Functions), functionKey)))
 	add("relation classes", catalogChanges(keyedDiff(old.Classes, cur.Classes, func(c Class) string { return QualifiedName{Schema: c.Schema, Name: c.Name}.String() })))
 	add("types", catalogChanges(keyedDiff(old.Types, cur.Types, func(t NamedType) string { return QualifiedName{Schema: t.Schema, Name: t.Name}.String() })))
 	add("implicit calls", catalogChanges(keyedDiff(old.ImplicitCalls, cur.ImplicitCalls, implicitCallKey)))
@@ -37,10 +37,19 @@ func implicitCallKey(c ImplicitCall) string {
 	return string(c.Via) + " " + c.Schema + "." + c.Name + " → " + c.Function.String()
 }
 
+// withoutOIDs is fs with their OIDs left out, for keyedDiff: a function
+// dropped and created again alike is judged alike.
+func withoutOIDs(fs []Function) []Function {
+	out := make([]Function, len(fs))
+	for i, f := range fs {
+		f.OID = 0
+		out[i] = f
+	}
+	return out
+}
+
 // keyedDiff matches two lists by key and says which keys were added,
-// removed, or are in both with another value. A function's OID is left
-// out of the comparison: dropped and created again alike, it is judged
-// alike.
+// removed, or are in both with another value.
 func keyedDiff[T comparable](old, cur []T, key func(T) string) (added, removed, changed []string) {
 	was := make(map[string]T, len(old))
 	for _, o := range old {
@@ -53,7 +62,7 @@ func keyedDiff[T comparable](old, cur []T, key func(T) string) (added, removed, 
 		switch {
 		case !ok:
 			added = append(added, k)
-		case !sameEntry(o, c):
+		case o != c:
 			changed = append(changed, k)
 		}
 	}
@@ -63,15 +72,6 @@ func keyedDiff[T comparable](old, cur []T, key func(T) string) (added, removed, 
 		}
 	}
 	return added, removed, changed
-}
-
-func sameEntry[T comparable](a, b T) bool {
-	if fa, ok := any(a).(Function); ok {
-		fb := any(b).(Function)
-		fa.OID, fb.OID = 0, 0
-		return fa == fb
-	}
-	return a == b
 }
 
 // catalogChanges is e.g. "1 changed (public.f())", "" when nothing
