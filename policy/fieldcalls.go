@@ -94,21 +94,15 @@ func (w *walker) mayCall(fn, how string) error {
 	if w.r.denyFuncs.has(fn) {
 		return deny(RuleFunction, fmt.Sprintf("function %s (%s) is on the deny list", quoteIdent(fn), how))
 	}
-	schema, vol, known := w.resolveFunction("", fn)
+	schema, known, err := w.judgeOnPath(fn)
+	if err != nil {
+		if d, ok := err.(*denial); ok {
+			d.reason += " (" + how + ")"
+		}
+		return err
+	}
 	if !known {
 		return nil
-	}
-	if err := w.judgeResolved(schema, fn, vol); err != nil {
-		if d, ok := err.(*denial); ok {
-			d.reason += " (" + how + ")"
-		}
-		return err
-	}
-	if err := w.judgeOverloads(schema, fn); err != nil {
-		if d, ok := err.(*denial); ok {
-			d.reason += " (" + how + ")"
-		}
-		return err
 	}
 	w.noteImplicit(schema, fn)
 	return nil

@@ -47,42 +47,49 @@ func (w *walker) function(name []string) error {
 		return deny(RuleFunction, fmt.Sprintf("function %s is on the deny list", displayFunc(schema, fn)))
 	}
 	qualified := schema != ""
-	schema, vol, known := w.resolveFunction(schema, fn)
+	var known bool
+	var err error
+	if qualified {
+		var vol Volatility
+		if vol, known = w.fc.Volatility(schema, fn); known {
+			err = w.judgeResolved(schema, fn, vol)
+		}
+	} else {
+		schema, known, err = w.judgeOnPath(fn)
+	}
 	if !known {
 		if w.r.allowFuncs[fn] || (schema != "" && w.r.allowFuncs[schema+"."+fn]) {
 			return w.noteFunction(schema, fn, qualified)
 		}
 		return deny(RuleUnknownFunc, fmt.Sprintf("function %s is not in the catalog", displayFunc(schema, fn)))
 	}
-	if err := w.judgeResolved(schema, fn, vol); err != nil {
+	if err != nil {
 		return err
-	}
-	if !qualified {
-		if err := w.judgeOverloads(schema, fn); err != nil {
-			return err
-		}
 	}
 	return w.noteFunction(schema, fn, qualified)
 }
 
-// judgeOverloads judges the functions of an unqualified name in the
-// schemas of the path after the one it resolved to: PostgreSQL picks
-// among all of them by the argument types, not by the order of the path,
-// so upper(1) calls a volatile public.upper(int), not pg_catalog's
-// upper(text). The engine does not resolve argument types; each one is
-// judged as if it were called.
-func (w *walker) judgeOverloads(resolved, fn string) error {
+// judgeOnPath judges an unqualified function name in every schema of the
+// path that has it, first to last: PostgreSQL picks among all of them by
+// the argument types, not by the order of the path, so upper(1) calls a
+// volatile public.upper(int), not pg_catalog's upper(text). The engine
+// does not resolve argument types; each one is judged as if it were
+// called. resolved is the first schema that has the name, known false
+// when none has.
+func (w *walker) judgeOnPath(fn string) (resolved string, known bool, err error) {
 	for _, s := range w.searchPath() {
-		if s == resolved {
+		vol, ok := w.fc.Volatility(s, fn)
+		if !ok {
 			continue
 		}
-		if vol, ok := w.fc.Volatility(s, fn); ok {
-			if err := w.judgeResolved(s, fn, vol); err != nil {
-				return err
-			}
+		if !known {
+			resolved, known = s, true
+		}
+		if err := w.judgeResolved(s, fn, vol); err != nil {
+			return resolved, true, err
 		}
 	}
-	return nil
+	return resolved, known, nil
 }
 
 // judgeResolved judges a function the catalog resolved to schema: the
@@ -103,11 +110,7 @@ func (w *walker) judgeResolved(schema, fn string, vol Volatility) error {
 
 // resolveFunction finds the schema an unqualified name resolves to on the
 // profile's search path, and the function's volatility.
-func (w *walker) resolveFunction(schema, fn string) (string, Volatility, bool) {
-	if schema != "" {
-		v, ok := w.fc.Volatility(schema, fn)
-		return schema, v, ok
-	}
+func (w *walker) resolveFunction(fn string) (string, Volatility, bool) {
 	for _, s := range w.searchPath() {
 		if v, ok := w.fc.Volatility(s, fn); ok {
 			return s, v, true

@@ -106,7 +106,7 @@ func (w *walker) nameArgsOf(name []string, nargs int) (args []nameArg, pgCatalog
 	if len(name) == 2 && name[0] != "pg_catalog" {
 		return nil, false
 	}
-	if schema, _, known := w.resolveFunction("", fn); len(name) == 1 && known && schema != "pg_catalog" {
+	if schema, _, known := w.resolveFunction(fn); len(name) == 1 && known && schema != "pg_catalog" {
 		return nil, false
 	}
 	return nameArgs[fmt.Sprintf("%s/%d", fn, nargs)], true
