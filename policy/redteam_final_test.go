@@ -1,0 +1,146 @@
+package policy
+
+import (
+	"context"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"testing"
+)
+
+// implicitOperatorSchema gives public operators between text and integer,
+// under the symbols that SQL keywords stand for, each calling a volatile
+// function that records its call in a setting. With no pg_catalog
+// operator between text and integer, the server picks public's for
+// the keyword syntaxes below.
+const implicitOperatorSchema = `
+CREATE FUNCTION public.hit(a text, b int) RETURNS bool VOLATILE LANGUAGE sql
+  AS $$SELECT pg_catalog.set_config('red.hit', 'yes', false) IS NOT NULL$$;
+CREATE OPERATOR public.~~ (LEFTARG = text, RIGHTARG = int, FUNCTION = public.hit);
+CREATE OPERATOR public.~~* (LEFTARG = text, RIGHTARG = int, FUNCTION = public.hit);
+CREATE OPERATOR public.= (LEFTARG = text, RIGHTARG = int, FUNCTION = public.hit);
+CREATE OPERATOR public.<> (LEFTARG = text, RIGHTARG = int, FUNCTION = public.hit);
+CREATE OPERATOR public.>= (LEFTARG = text, RIGHTARG = int, FUNCTION = public.hit);
+CREATE OPERATOR public.<= (LEFTARG = text, RIGHTARG = int, FUNCTION = public.hit);
+CREATE OPERATOR public.> (LEFTARG = text, RIGHTARG = int, FUNCTION = public.hit);
+CREATE OPERATOR public.< (LEFTARG = text, RIGHTARG = int, FUNCTION = public.hit);
+`
+
+// TestRedteamKeywordOperators: SQL keywords stand for operators resolved
+// by name along the search path (LIKE is ~~, ILIKE ~~*, CASE x WHEN y,
+// NULLIF, IN, IS DISTINCT FROM and = ANY are =, BETWEEN is >= and <=),
+// so each of them runs public's volatile function here, and each must be
+// refused as the operator written out is.
+func TestRedteamKeywordOperators(t *testing.T) {
+	admin, snap, _ := redteamDB(t, implicitOperatorSchema)
+	ctx := context.Background()
+	e, err := New(Options{Functions: oracleCatalog{snap}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sql := range []string{
+		"SELECT 'a'::text ~~ 1",
+		"SELECT 'a'::text LIKE 1",
+		"SELECT 'a'::text ILIKE 1",
+		"SELECT CASE 'a'::text WHEN 1 THEN 1 END",
+		"SELECT NULLIF('a'::text, 1)",
+		"SELECT 'a'::text IN (1, 2)",
+		"SELECT 'a'::text NOT IN (1, 2)",
+		"SELECT 'a'::text IS DISTINCT FROM 1",
+		"SELECT 'a'::text IS NOT DISTINCT FROM 1",
+		"SELECT 'a'::text = ANY (ARRAY[1])",
+		"SELECT 'a'::text < ALL (ARRAY[1])",
+		"SELECT 'a'::text BETWEEN 1 AND 2",
+		"SELECT 'a'::text NOT BETWEEN 1 AND 2",
+		"SELECT 'a'::text BETWEEN SYMMETRIC 1 AND 2",
+		"SELECT 'a'::text IN (SELECT 1)",
+		"SELECT 'a'::text = ANY (SELECT 1)",
+		"SELECT ROW('a'::text) = ROW(1)",
+		"SELECT NOT ('a'::text = 1)",
+	} {
+		var hit string
+		if _, err := admin.Exec(ctx, "RESET red.hit; "+sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		if err := admin.QueryRow(ctx, "SELECT pg_catalog.current_setting('red.hit', true)").Scan(&hit); err != nil || hit != "yes" {
+			t.Errorf("%s: the server did not call public.hit (%q, %v)", sql, hit, err)
+		}
+		wantDenied(t, sql, e.Decide(Identity{}, sql), RuleVolatile)
+	}
+}
+
+// fieldCallSchema gives public volatile functions that shadow catalog
+// names for argument types the catalog's do not take: lower of a row of
+// xs and upper of an integer, each recording its call in a setting.
+const fieldCallSchema = `
+CREATE TABLE xs (v text);
+INSERT INTO xs VALUES ('x');
+CREATE FUNCTION public.lower(r xs) RETURNS text VOLATILE LANGUAGE sql
+  AS $$SELECT pg_catalog.set_config('red.hit', 'yes', false)$$;
+CREATE FUNCTION public.upper(i int) RETURNS text VOLATILE LANGUAGE sql
+  AS $$SELECT pg_catalog.set_config('red.hit', 'yes', false)$$;
+`
+
+// ranPublic fails unless running sql as admin called one of public's
+// functions, so every attack below is known to reach the server's
+// volatile code.
+func ranPublic(t *testing.T, admin interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, sql string) bool {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := admin.Exec(ctx, "RESET red.hit; "+sql); err != nil {
+		t.Errorf("%s: %v", sql, err)
+		return false
+	}
+	var hit string
+	if err := admin.QueryRow(ctx, "SELECT pg_catalog.current_setting('red.hit', true)").Scan(&hit); err != nil || hit != "yes" {
+		t.Errorf("%s: the server did not call public's function (%q, %v)", sql, hit, err)
+		return false
+	}
+	return true
+}
+
+// TestRedteamFieldCallSyntaxes: a field name after any expression of a
+// row type, a subscript or a parenthesised row is a call of the function
+// of that name, and every place an expression may stand (FROM, ROWS FROM,
+// ORDER BY, DISTINCT ON, ROLLUP, set operations, LIMIT, window clauses)
+// and every spelling of the name (U&"", named and variadic arguments)
+// reaches it; each must be refused.
+func TestRedteamFieldCallSyntaxes(t *testing.T) {
+	admin, snap, _ := redteamDB(t, fieldCallSchema)
+	e, err := New(Options{Functions: oracleCatalog{snap}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sql := range []string{
+		"SELECT (ARRAY[t])[1].lower FROM xs t",
+		"SELECT (t.*).lower FROM xs t",
+		"SELECT ((t)).lower FROM xs t",
+		"SELECT (SELECT t FROM xs t).lower",
+		"SELECT (ROW('x')::xs).lower",
+		"SELECT ('(x)'::xs).lower",
+		"SELECT lower(t.*) FROM xs t",
+		"SELECT lower(r => t) FROM xs t",
+		"SELECT U&\"l\\006Fwer\"(t) FROM xs t",
+		"SELECT * FROM upper(1)",
+		"SELECT * FROM ROWS FROM (upper(1))",
+		"SELECT 1 FROM xs ORDER BY upper(1)",
+		"SELECT DISTINCT ON (upper(1)) 1",
+		"SELECT 1 FROM xs GROUP BY ROLLUP (upper(1))",
+		"SELECT 1 FROM xs GROUP BY GROUPING SETS ((upper(1)), ())",
+		"SELECT 'a' UNION SELECT upper(1)",
+		"SELECT 1 LIMIT length(upper(1))",
+		"SELECT row_number() OVER (ORDER BY upper(1))",
+		"SELECT count(*) FILTER (WHERE upper(1) IS NULL)",
+		"SELECT 1 FROM xs t WHERE EXISTS (SELECT 1 WHERE t.lower IS NOT NULL)",
+		"SELECT (x).lower FROM (SELECT t FROM xs t) s(x)",
+		"WITH w AS MATERIALIZED (SELECT upper(1)) SELECT 1 FROM w",
+		"VALUES (upper(1))",
+	} {
+		if !ranPublic(t, admin, sql) {
+			continue
+		}
+		wantDenied(t, sql, e.Decide(Identity{}, sql), RuleVolatile)
+	}
+}
