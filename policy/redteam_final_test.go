@@ -144,3 +144,46 @@ func TestRedteamFieldCallSyntaxes(t *testing.T) {
 		wantDenied(t, sql, e.Decide(Identity{}, sql), RuleVolatile)
 	}
 }
+
+// explainSpellingSchema has a row-level-security table and a public
+// set-returning function over it that PostgreSQL inlines into the plan.
+const explainSpellingSchema = `
+CREATE TABLE ynotes (owner int, secret text);
+ALTER TABLE ynotes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON ynotes USING (owner = current_setting('request.user_id')::int);
+CREATE TABLE yplain (v text);
+CREATE FUNCTION public.generate_series(s text) RETURNS SETOF ynotes LANGUAGE sql STABLE AS 'SELECT * FROM ynotes WHERE secret = s';
+`
+
+// TestRedteamExplainSpellings: the relation and the function may be
+// spelled with Unicode escapes, quoted, or reached through a parenthesised
+// join, a VALUES list or a set operation inside a subquery; each spelling
+// is the same object to PostgreSQL and EXPLAIN of it must be refused.
+func TestRedteamExplainSpellings(t *testing.T) {
+	admin, snap, _ := redteamDB(t, explainSpellingSchema)
+	defer func() { _, _ = admin.Exec(context.Background(), "DROP FUNCTION public.generate_series(text)") }()
+	e, err := New(Options{Functions: oracleCatalog{snap}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sql := range []string{
+		`EXPLAIN SELECT * FROM U&"ynote\0073"`,
+		`EXPLAIN SELECT * FROM U&"!0079notes" UESCAPE '!'`,
+		`EXPLAIN SELECT * FROM public.U&"ynotes"`,
+		`EXPLAIN SELECT * FROM U&"generate\005Fseries"('x'::text)`,
+		`EXPLAIN SELECT * FROM "generate_series"('x'::text)`,
+		`EXPLAIN SELECT * FROM (yplain JOIN ynotes ON true)`,
+		`EXPLAIN SELECT * FROM yplain WHERE v IN (TABLE yplain UNION SELECT secret FROM ynotes)`,
+		`EXPLAIN SELECT * FROM (VALUES ((SELECT secret FROM ynotes LIMIT 1))) v(s)`,
+		`EXPLAIN SELECT * FROM yplain WHERE v IN (SELECT secret COLLATE "C" FROM ynotes)`,
+		`EXPLAIN SELECT DISTINCT ON (secret) secret FROM ynotes`,
+		`EXPLAIN SELECT secret FROM ynotes GROUP BY ROLLUP (secret)`,
+		`EXPLAIN SELECT row_number() OVER (PARTITION BY secret) FROM ynotes`,
+		`EXPLAIN SELECT (ARRAY(SELECT secret FROM ynotes))[1]`,
+	} {
+		if _, err := admin.Exec(context.Background(), sql); err != nil {
+			t.Errorf("%s: the server does not take it: %v", sql, err)
+		}
+		wantDenied(t, sql, e.Decide(Identity{}, sql), RuleExplainRowSecurity)
+	}
+}
