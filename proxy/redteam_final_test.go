@@ -185,3 +185,123 @@ console:
 	}
 	t.Logf("%d carrying texts, %d clients killed", carried.Load(), killed)
 }
+
+// TestRedteamCraftedStartupParameters: startup values are tried on a
+// backend before the login is answered. Whatever a login sends (quotes
+// and semicolons in a value, names of settings the client may not
+// choose, options with -c, values PostgreSQL refuses), the login either
+// fails or its lendings keep the identity, the read-only flag and the
+// search path, no statement of the value runs, and the next borrower
+// of the one backend sees the server's settings.
+func TestRedteamCraftedStartupParameters(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{poolMax: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const state = "SELECT current_setting('request.user_id'), current_setting('default_transaction_read_only'), current_setting('search_path'), " +
+		"current_setting('DateStyle'), current_setting('TimeZone'), current_setting('IntervalStyle'), current_setting('extra_float_digits'), current_setting('application_name'), " +
+		"pg_catalog.pg_backend_pid()::text"
+	read := func(conn *pgx.Conn) ([9]string, error) {
+		var got [9]string
+		err := conn.QueryRow(ctx, state, pgx.QueryExecModeSimpleProtocol).Scan(&got[0], &got[1], &got[2], &got[3], &got[4], &got[5], &got[6], &got[7], &got[8])
+		return got, err
+	}
+	bob := f.connect(t, "bob", pgx.QueryExecModeSimpleProtocol)
+	base, err := read(bob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob.Close(ctx)
+	for _, params := range []map[string]string{
+		{"TimeZone": "UTC'; SELECT pg_sleep(3); --"},
+		{"TimeZone": "UTC\"; SET request.user_id = '2"},
+		{"TimeZone": "<a'b>5"},
+		{"TimeZone": "<a;b>-3"},
+		{"DateStyle": "SQL, DMY', 'x"},
+		{"DateStyle": "German; SET request.user_id = 2"},
+		{"IntervalStyle": "iso_8601'); SELECT pg_sleep(3); --"},
+		{"extra_float_digits": "3; SET default_transaction_read_only = off"},
+		{"extra_float_digits": "-16"},
+		{"TIMEZONE": "Asia/Tokyo", "datestyle": "sql, dmy"},
+		{"options": "-c request.user_id=2 -c default_transaction_read_only=off"},
+		{"options": "-csearch_path=pg_temp,public"},
+		{"request.user_id": "2"},
+		{"default_transaction_read_only": "off"},
+		{"search_path": "pg_temp, public"},
+		{"role": "postgres"},
+		{"session_authorization": "postgres"},
+		{"statement_timeout": "0"},
+		{"application_name": "x'; SELECT pg_sleep(3); --"},
+	} {
+		cfg, err := pgx.ParseConfig(f.dsn("alice"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range params {
+			cfg.RuntimeParams[k] = v
+		}
+		start := time.Now()
+		conn, err := pgx.ConnectConfig(ctx, cfg)
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("%v: the login took %v: a pg_sleep in a value ran", params, d)
+		}
+		server, serverErr := serverTakes(ctx, cluster.DSN(f.db), params)
+		if server != nil && (err == nil) != (serverErr == nil) {
+			t.Errorf("%v: login error %v, PostgreSQL's %v", params, err, serverErr)
+		}
+		if err == nil {
+			got, err := read(conn)
+			if server != nil && err == nil && [4]string(got[3:7]) != *server {
+				t.Errorf("%v: the session has %v, PostgreSQL's %v", params, got[3:7], *server)
+			}
+			switch {
+			case err != nil:
+				t.Logf("%v: the first statement is refused: %v", params, err)
+			case got[0] != "1" || got[1] != "on" || got[2] != base[2] || got[8] != base[8]:
+				t.Errorf("%v: the lending shows user_id %s read_only %s search_path %q on backend %s", params, got[0], got[1], got[2], got[8])
+			default:
+				t.Logf("%v: taken: %v", params, got[3:8])
+			}
+			conn.Close(ctx)
+		} else {
+			t.Logf("%v: login refused: %v", params, err)
+		}
+		next := f.connect(t, "bob", pgx.QueryExecModeSimpleProtocol)
+		got, err := read(next)
+		next.Close(ctx)
+		base[7], got[7] = "", "" // pgx names the application as it likes
+		if err != nil || got != base {
+			t.Errorf("%v: the next borrower sees %v (%v), want %v", params, got, err, base)
+		}
+	}
+}
+
+// serverTakes logs in to PostgreSQL itself with params when all of them
+// are settings pgmoat passes on, and returns the DateStyle, TimeZone,
+// IntervalStyle and extra_float_digits it put in force, or its refusal;
+// nil for other params.
+func serverTakes(ctx context.Context, dsn string, params map[string]string) (*[4]string, error) {
+	for k := range params {
+		switch strings.ToLower(k) {
+		case "datestyle", "timezone", "intervalstyle", "extra_float_digits":
+		default:
+			return nil, nil
+		}
+	}
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range params {
+		cfg.RuntimeParams[k] = v
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return &[4]string{}, err
+	}
+	defer conn.Close(ctx)
+	var got [4]string
+	err = conn.QueryRow(ctx, "SELECT current_setting('DateStyle'), current_setting('TimeZone'), current_setting('IntervalStyle'), current_setting('extra_float_digits')",
+		pgx.QueryExecModeSimpleProtocol).Scan(&got[0], &got[1], &got[2], &got[3])
+	return &got, err
+}
