@@ -187,3 +187,51 @@ func TestRedteamExplainSpellings(t *testing.T) {
 		wantDenied(t, sql, e.Decide(Identity{}, sql), RuleExplainRowSecurity)
 	}
 }
+
+// aggregateShadowSchema gives public an aggregate named like
+// pg_catalog's count, for rows of xa, whose transition function is
+// volatile and records its call.
+const aggregateShadowSchema = `
+CREATE TABLE xa (v text);
+INSERT INTO xa VALUES ('x');
+CREATE FUNCTION public.xa_step(s int, r xa) RETURNS int VOLATILE LANGUAGE sql
+  AS $$SELECT s + length(pg_catalog.set_config('red.hit', 'yes', false))$$;
+CREATE AGGREGATE public.count(xa) (SFUNC = public.xa_step, STYPE = int, INITCOND = '0');
+`
+
+// TestRedteamShadowAggregateSyntaxes: count(t) over a row of xa is
+// public's aggregate, whose volatile transition function runs, in every
+// aggregate syntax: as a window function, with FILTER, with ORDER BY in
+// the call, in HAVING, ROLLUP and a subquery, and with the argument
+// passed as $1 of the row type (the extended protocol's Parse).
+func TestRedteamShadowAggregateSyntaxes(t *testing.T) {
+	admin, snap, _ := redteamDB(t, aggregateShadowSchema)
+	defer func() { _, _ = admin.Exec(context.Background(), "DROP AGGREGATE public.count(xa)") }()
+	e, err := New(Options{Functions: oracleCatalog{snap}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sql := range []string{
+		"SELECT count(t) FROM xa t",
+		"SELECT count(t) OVER () FROM xa t",
+		"SELECT count(t) OVER (ORDER BY v ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) FROM xa t",
+		"SELECT count(t) OVER w FROM xa t WINDOW w AS (PARTITION BY v)",
+		"SELECT count(t) FILTER (WHERE v IS NOT NULL) FROM xa t",
+		"SELECT count(t ORDER BY v) FROM xa t",
+		"SELECT 1 FROM xa t HAVING count(t) > 0",
+		"SELECT v, count(t) FROM xa t GROUP BY ROLLUP (v)",
+		"SELECT (SELECT count(t) FROM xa t)",
+		"SELECT count(ROW('x')::xa)",
+		"SELECT pg_catalog.count(*), count(t) FROM xa t",
+	} {
+		if !ranPublic(t, admin, sql) {
+			continue
+		}
+		wantDenied(t, sql, e.Decide(Identity{}, sql), RuleVolatile)
+	}
+	// The row passed as a parameter: the text alone names no type.
+	wantDenied(t, "SELECT count($1)", e.Decide(Identity{}, "SELECT count($1)"), RuleVolatile)
+	if v := e.Decide(Identity{}, "SELECT pg_catalog.count(*) FROM xa"); !v.Allowed {
+		t.Errorf("the qualified catalog aggregate is denied by %s: %s", v.Rule, v.Reason)
+	}
+}
