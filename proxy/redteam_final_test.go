@@ -305,3 +305,68 @@ func serverTakes(ctx context.Context, dsn string, params map[string]string) (*[4
 		pgx.QueryExecModeSimpleProtocol).Scan(&got[0], &got[1], &got[2], &got[3])
 	return &got, err
 }
+
+// TestRedteamResetAfterCarrying: after a text that carried the client's
+// SETs in the backend's session, RESET and SET TO DEFAULT must give the
+// server's (or the startup) value back, as PostgreSQL does, on that
+// backend and every later one, in simple and extended queries.
+func TestRedteamResetAfterCarrying(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{poolMax: 1})
+	if err := f.server.engine.SetProfiles(map[string]policy.Profile{
+		"readonly": {Name: "readonly", AllowMultiStatement: true},
+		"patient":  {Name: "patient"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg, err := pgx.ParseConfig(f.dsn("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RuntimeParams["TimeZone"] = "Europe/Paris"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	show := func(mode pgx.QueryExecMode) [3]string {
+		t.Helper()
+		var got [3]string
+		if err := conn.QueryRow(ctx, "SELECT current_setting('DateStyle'), current_setting('TimeZone'), current_setting('request.user_id')", mode).Scan(&got[0], &got[1], &got[2]); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	before := show(pgx.QueryExecModeSimpleProtocol)
+	for _, reset := range []string{"RESET TimeZone; RESET DateStyle", "SET TimeZone TO DEFAULT; SET DateStyle TO DEFAULT"} {
+		for _, s := range []string{"SET DateStyle = 'SQL, DMY'", "SET TimeZone = 'Asia/Tokyo'", "BEGIN; SELECT 1; COMMIT; SELECT 1"} {
+			if _, err := conn.Exec(ctx, s, pgx.QueryExecModeSimpleProtocol); err != nil {
+				t.Fatalf("%s: %v", s, err)
+			}
+		}
+		if got := show(pgx.QueryExecModeExec); got != [3]string{"SQL, DMY", "Asia/Tokyo", "1"} {
+			t.Fatalf("after carrying: %v", got)
+		}
+		for _, s := range strings.Split(reset, "; ") {
+			if _, err := conn.Exec(ctx, s, pgx.QueryExecModeSimpleProtocol); err != nil {
+				t.Fatalf("%s: %v", s, err)
+			}
+		}
+		for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeExec, pgx.QueryExecModeCacheStatement} {
+			if got := show(mode); got != before {
+				t.Errorf("%s, mode %v: %v, want %v", reset, mode, got, before)
+			}
+		}
+		if _, err := conn.Exec(ctx, "BEGIN; SELECT 1; COMMIT; SELECT 1", pgx.QueryExecModeSimpleProtocol); err != nil {
+			t.Fatal(err)
+		}
+		if got := show(pgx.QueryExecModeSimpleProtocol); got != before {
+			t.Errorf("%s, then a text that ends a block: %v, want %v", reset, got, before)
+		}
+	}
+	if before[1] != "Europe/Paris" {
+		t.Errorf("the startup TimeZone: %q", before[1])
+	}
+}
