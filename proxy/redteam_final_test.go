@@ -370,3 +370,52 @@ func TestRedteamResetAfterCarrying(t *testing.T) {
 		t.Errorf("the startup TimeZone: %q", before[1])
 	}
 }
+
+// TestRedteamIdentityPastBlockEnd: the statements after a COMMIT,
+// ROLLBACK or COMMIT AND CHAIN in one simple Query run in a transaction
+// the server begins itself; with or without the client's SETs carried,
+// they must run with the identity, the profile's timeout and read-only.
+func TestRedteamIdentityPastBlockEnd(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, fixtureOptions{poolMax: 1})
+	if err := f.server.engine.SetProfiles(map[string]policy.Profile{
+		"readonly": {Name: "readonly", AllowMultiStatement: true, StatementTimeout: 3 * time.Second},
+		"patient":  {Name: "patient"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, withSets := range []bool{false, true} {
+		conn := f.connect(t, "alice", pgx.QueryExecModeSimpleProtocol)
+		if withSets {
+			if _, err := conn.Exec(ctx, "SET DateStyle = 'SQL, DMY'"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, text := range []string{
+			"BEGIN; SELECT 1; COMMIT; " + qInForce,
+			"BEGIN; SELECT 1; ROLLBACK; " + qInForce,
+			"BEGIN; SELECT 1; COMMIT AND CHAIN; " + qInForce + "; COMMIT",
+			"BEGIN; END; " + qInForce,
+			"START TRANSACTION; SELECT 1; COMMIT; SELECT 1; " + qInForce,
+			"SELECT 1; BEGIN; COMMIT; " + qInForce,
+		} {
+			results, err := conn.PgConn().Exec(ctx, text).ReadAll()
+			if err != nil {
+				t.Errorf("sets %v, %s: %v", withSets, text, err)
+				continue
+			}
+			var row []string
+			for _, r := range results {
+				if len(r.Rows) == 1 && len(r.Rows[0]) == 3 {
+					row = []string{string(r.Rows[0][0]), string(r.Rows[0][1]), string(r.Rows[0][2])}
+				}
+			}
+			if len(row) != 3 || row[0] != "1" || row[1] != "3s" || row[2] != "on" {
+				t.Errorf("sets %v, %s: user_id, timeout, read-only %v", withSets, text, row)
+			}
+		}
+		conn.Close(ctx)
+	}
+}
