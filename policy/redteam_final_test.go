@@ -78,6 +78,8 @@ CREATE FUNCTION public.lower(r xs) RETURNS text VOLATILE LANGUAGE sql
   AS $$SELECT pg_catalog.set_config('red.hit', 'yes', false)$$;
 CREATE FUNCTION public.upper(i int) RETURNS text VOLATILE LANGUAGE sql
   AS $$SELECT pg_catalog.set_config('red.hit', 'yes', false)$$;
+CREATE TABLE holder (c xs, cs xs[]);
+INSERT INTO holder VALUES (ROW('x'), ARRAY[ROW('x')::xs]);
 `
 
 // ranPublic fails unless running sql as admin called one of public's
@@ -137,6 +139,11 @@ func TestRedteamFieldCallSyntaxes(t *testing.T) {
 		"SELECT (x).lower FROM (SELECT t FROM xs t) s(x)",
 		"WITH w AS MATERIALIZED (SELECT upper(1)) SELECT 1 FROM w",
 		"VALUES (upper(1))",
+		// A column of the row type and an element of an array of it.
+		"SELECT (c).lower FROM holder",
+		"SELECT (cs[1]).lower FROM holder",
+		"SELECT cs[1].lower FROM holder",
+		"SELECT (h.cs)[1].lower FROM holder h",
 	} {
 		if !ranPublic(t, admin, sql) {
 			continue
