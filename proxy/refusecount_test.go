@@ -50,6 +50,9 @@ func TestStartupRefusalsAreCounted(t *testing.T) {
 	}
 	_, _ = garbage.Write([]byte{0, 0, 0, 3}) // a startup packet shorter than its own length
 	readToEnd(t, garbage)
+	// The refused client's slot is given back after its connection is
+	// closed; a client arriving before then is refused as one too many.
+	waitUntil(t, 5*time.Second, "the garbage client to be gone", func() bool { return f.server.Clients() == 0 })
 	silent, err := net.Dial("tcp", f.addr)
 	if err != nil {
 		t.Fatal(err)
