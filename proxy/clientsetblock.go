@@ -195,21 +195,6 @@ func (s *session) injectAfterBlock() {
 		s.injectLocal()
 		return
 	}
-	msgs := localMessages(ss.local, true)
-	for _, m := range msgs {
-		kind := expectExecute
-		switch m.(type) {
-		case *pgproto3.Parse:
-			kind = expectParse
-		case *pgproto3.Bind:
-			kind = expectBind
-		}
-		s.enqueue(expectation{kind: kind, swallow: true, injection: true})
-		wire, _ := m.Encode(nil)
-		s.sendRaw(wire)
-	}
-	s.unsynced = true
-	s.work.replay.noteInjection(len(msgs))
-	s.unbindUnnamed()
-	s.unnamedFresh = false
+	expects, wire := injection(localMessages(ss.local, true))
+	s.inject(expects, wire, true)
 }

@@ -953,12 +953,19 @@ func (s *session) realPending() bool {
 // once per settings change; every response to it is swallowed. Behind a
 // pooler it uses the unnamed statement itself.
 func (s *session) injectLocal() {
-	s.enqueue(s.set.localExpect...)
+	s.inject(s.set.localExpect, s.set.localWire, s.srv.pool.cfg.BehindPooler)
+}
+
+// inject sends pgmoat's own statements (injection), whose answers are
+// swallowed; viaUnnamed says they went through the unnamed statement,
+// which the client's then no longer is on the backend.
+func (s *session) inject(expects []expectation, wire []byte, viaUnnamed bool) {
+	s.enqueue(expects...)
 	s.unsynced = true
-	s.sendRaw(s.set.localWire)
-	s.work.replay.noteInjection(len(s.set.localExpect))
+	s.sendRaw(wire)
+	s.work.replay.noteInjection(len(expects))
 	s.unbindUnnamed() // the settings are bound in the unnamed portal
-	if s.srv.pool.cfg.BehindPooler {
+	if viaUnnamed {
 		s.unnamedFresh = false
 	}
 }

@@ -142,7 +142,14 @@ func (s *Server) buildSessionSettings(gen uint64, id policy.Identity, client, se
 	ss.who = identityKey(id)
 	ss.local = ss.settings.local(s.cfg.RLSSetting, s.pool.cfg.BehindPooler).with(sets)
 	ss.stmtSalt = statementSalt(client, sets)
-	for _, m := range localMessages(ss.local, s.pool.cfg.BehindPooler) {
+	ss.localExpect, ss.localWire = injection(localMessages(ss.local, s.pool.cfg.BehindPooler))
+	return ss
+}
+
+// injection is what sending msgs, pgmoat's own statements, takes: the
+// wire bytes, and the expectations that swallow their answers.
+func injection(msgs []pgproto3.FrontendMessage) (expects []expectation, wire []byte) {
+	for _, m := range msgs {
 		kind := expectExecute
 		switch m.(type) {
 		case *pgproto3.Parse:
@@ -150,10 +157,10 @@ func (s *Server) buildSessionSettings(gen uint64, id policy.Identity, client, se
 		case *pgproto3.Bind:
 			kind = expectBind
 		}
-		ss.localExpect = append(ss.localExpect, expectation{kind: kind, swallow: true, injection: true})
-		ss.localWire, _ = m.Encode(ss.localWire) // only a message over 1 GiB fails to encode
+		expects = append(expects, expectation{kind: kind, swallow: true, injection: true})
+		wire, _ = m.Encode(wire) // only a message over 1 GiB fails to encode
 	}
-	return ss
+	return expects, wire
 }
 
 // parseSettings are the client settings that change what the server
